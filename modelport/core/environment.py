@@ -1,0 +1,186 @@
+"""``Environment``: the packages and settings a scoring script runs with (v1's API)."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+from modelport.core.conda_dependencies import CondaDependencies
+from modelport.errors import AlreadyExistsError, InvalidInputError
+from modelport.registry import environments as registry
+from modelport.workspace import Workspace
+
+__all__ = ["Environment", "PythonSection"]
+
+_ENV_FILE = "azureml_environment.json"
+_CONDA_FILE = "conda_dependencies.yml"
+
+
+class PythonSection:
+    """``env.python``: how the environment's Python is made."""
+
+    def __init__(self) -> None:
+        self.conda_dependencies: CondaDependencies = CondaDependencies()
+        self.user_managed_dependencies: bool = False
+        self.interpreter_path: str | None = None
+        self.conda_dependencies_file: str | None = None
+
+
+class DockerSection:
+    """``env.docker``: kept so v1 code that sets it runs; local services run no container."""
+
+    def __init__(self) -> None:
+        self.base_image: str | None = None
+        self.enabled: bool = False
+
+
+class Environment:
+    """A named, versioned set of Python packages and environment variables.
+
+    Example::
+
+        env = Environment("tutorial-env")
+        env.python.conda_dependencies = CondaDependencies.create(pip_packages=["scikit-learn"])
+        env.register(ws)                    # version "1"
+        env = Environment.get(ws, "tutorial-env", version="1")
+    """
+
+    def __init__(self, name: str, **_v1: Any) -> None:
+        self.name = registry.check_env_name(name)
+        self.version: str | None = None
+        self.python = PythonSection()
+        self.docker = DockerSection()
+        self.environment_variables: dict[str, str] = {}
+        self.inferencing_stack_version: str | None = None
+
+    # -- serialization -------------------------------------------------------------------------
+    def to_spec(self) -> dict[str, Any]:
+        """The JSON-able form stored in the registry and given to the environment builder."""
+        deps = self.python.conda_dependencies
+        variables = self.environment_variables or {}
+        if not isinstance(variables, dict) or not all(
+            isinstance(k, str) and isinstance(v, str) for k, v in variables.items()
+        ):
+            raise InvalidInputError("environment_variables must be a dict of strings to strings")
+        return {
+            "name": self.name,
+            "version": self.version,
+            "python_version": deps.get_python_version(),
+            "pip_packages": deps.pip_packages,
+            "conda_packages": deps.conda_packages,
+            "pip_options": deps.pip_options,
+            "channels": deps.conda_channels,
+            "user_managed_dependencies": bool(self.python.user_managed_dependencies),
+            "interpreter_path": self.python.interpreter_path,
+            "environment_variables": dict(variables),
+            "docker_base_image": self.docker.base_image,
+        }
+
+    @classmethod
+    def from_spec(cls, spec: dict[str, Any]) -> Environment:
+        env = cls(spec["name"])
+        env.version = spec.get("version")
+        deps = CondaDependencies.create(
+            pip_packages=list(spec.get("pip_packages") or []),
+            conda_packages=list(spec.get("conda_packages") or []),
+            python_version=spec.get("python_version"),
+        )
+        for option in spec.get("pip_options") or []:
+            deps.set_pip_option(option)
+        deps._channels = list(spec.get("channels") or [])
+        env.python.conda_dependencies = deps
+        env.python.user_managed_dependencies = bool(spec.get("user_managed_dependencies"))
+        env.python.interpreter_path = spec.get("interpreter_path")
+        env.environment_variables = dict(spec.get("environment_variables") or {})
+        env.docker.base_image = spec.get("docker_base_image")
+        return env
+
+    def serialize(self) -> dict[str, Any]:
+        return self.to_spec()
+
+    @staticmethod
+    def deserialize(environment_payload: dict[str, Any]) -> Environment:
+        return Environment.from_spec(environment_payload)
+
+    # -- registry ------------------------------------------------------------------------------
+    def register(self, workspace: Workspace) -> Environment:
+        """Register as the next version; a spec identical to the latest returns that version."""
+        version, _created = registry.register(workspace, self.to_spec())
+        self.version = version
+        return Environment.get(workspace, self.name, version)
+
+    @staticmethod
+    def get(workspace: Workspace, name: str, version: str | None = None, label: str | None = None) -> Environment:
+        """The environment ``name`` at ``version`` (latest when None)."""
+        if label is not None:
+            raise InvalidInputError("environment labels are not supported; ask for a version")
+        return Environment.from_spec(registry.get(workspace, name, version))
+
+    @staticmethod
+    def list(workspace: Workspace) -> dict[str, Environment]:
+        """The latest version of every registered environment, by name (as v1)."""
+        return {s["name"]: Environment.from_spec(s) for s in registry.list_latest(workspace)}
+
+    # -- files ---------------------------------------------------------------------------------
+    @staticmethod
+    def from_pip_requirements(name: str, file_path: str | os.PathLike[str]) -> Environment:
+        """An environment whose pip packages are the lines of a requirements file."""
+        path = Path(file_path)
+        if not path.is_file():
+            raise InvalidInputError(f"requirements file '{path}' does not exist")
+        env = Environment(name)
+        deps = CondaDependencies()
+        for lineno, raw in enumerate(path.read_text().splitlines(), 1):
+            line = raw.split(" #", 1)[0].strip()
+            if not line or line.startswith("#"):
+                continue
+            if line.startswith(("-r", "-c", "--requirement", "--constraint")):
+                raise InvalidInputError(f"{path}:{lineno}: nested requirement files are not supported")
+            if line.startswith("-"):
+                deps.set_pip_option(line)
+            else:
+                deps.add_pip_package(line)
+        env.python.conda_dependencies = deps
+        return env
+
+    @staticmethod
+    def from_conda_specification(name: str, file_path: str | os.PathLike[str]) -> Environment:
+        """An environment from a conda YAML: its dependencies, its pip section, its python."""
+        env = Environment(name)
+        env.python.conda_dependencies = CondaDependencies(conda_dependencies_file_path=file_path)
+        return env
+
+    def save_to_directory(self, path: str | os.PathLike[str], overwrite: bool = False) -> None:
+        """Write ``azureml_environment.json`` and ``conda_dependencies.yml`` into ``path``."""
+        folder = Path(path)
+        files = [folder / _ENV_FILE, folder / _CONDA_FILE]
+        if not overwrite and any(f.exists() for f in files):
+            raise AlreadyExistsError(f"environment files already exist in '{folder}' (pass overwrite=True)")
+        folder.mkdir(parents=True, exist_ok=True)
+        spec = self.to_spec()
+        files[0].write_text(json.dumps(spec, indent=2))
+        files[1].write_text(self.python.conda_dependencies.serialize_to_string())
+
+    @staticmethod
+    def load_from_directory(path: str | os.PathLike[str]) -> Environment:
+        folder = Path(path)
+        env_file = folder / _ENV_FILE
+        if not env_file.is_file():
+            raise InvalidInputError(f"'{folder}' holds no {_ENV_FILE}")
+        try:
+            spec = json.loads(env_file.read_text())
+        except ValueError as exc:
+            raise InvalidInputError(f"{env_file} is not valid JSON: {exc}") from exc
+        env = Environment.from_spec(spec)
+        conda_file = folder / _CONDA_FILE
+        if conda_file.is_file():
+            env.python.conda_dependencies = CondaDependencies(conda_dependencies_file_path=conda_file)
+        return env
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Environment) and other.to_spec() == self.to_spec()
+
+    def __repr__(self) -> str:
+        return f"Environment(name={self.name!r}, version={self.version!r})"

@@ -1,0 +1,259 @@
+"""``Model``: registered model versions (v1's ``azureml.core.model``)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any, ClassVar
+
+from modelport.errors import InvalidInputError
+from modelport.registry import models as registry
+from modelport.workspace import Workspace
+
+__all__ = ["Model"]
+
+
+class _Framework:
+    CUSTOM = "Custom"
+    SCIKITLEARN = "ScikitLearn"
+    ONNX = "Onnx"
+    TENSORFLOW = "TensorFlow"
+    PYTORCH = "PyTorch"
+    KERAS = "Keras"
+    XGBOOST = "XGBoost"
+    LIGHTGBM = "LightGBM"
+    MULTI = "Multi"
+
+
+class Model:
+    """A registered model version.
+
+    Example::
+
+        model = Model.register(ws, model_path="outputs/model.pkl", model_name="sklearn_mnist",
+                               tags={"data": "mnist"})
+        model = Model(ws, "sklearn_mnist")          # latest version
+        model = Model(ws, id="sklearn_mnist:1")
+        model.download(target_dir="/tmp/m", exist_ok=True)
+    """
+
+    Framework: ClassVar[type[_Framework]] = _Framework
+
+    def __init__(
+        self,
+        workspace: Workspace,
+        name: str | None = None,
+        id: str | None = None,  # noqa: A002 (v1's name)
+        tags: Any = None,
+        properties: Any = None,
+        version: int | None = None,
+        run_id: str | None = None,
+        model_framework: str | None = None,
+        expand: bool = True,
+        **_v1: Any,
+    ) -> None:
+        if not isinstance(workspace, Workspace):
+            raise InvalidInputError(f"workspace must be a Workspace, got {type(workspace).__name__}")
+        if run_id is not None:
+            raise InvalidInputError("run_id: runs are not part of modelport; look models up by name")
+        if id is not None:
+            id_name, id_version = registry.parse_id(id)
+            if name is not None and name != id_name:
+                raise InvalidInputError(f"name {name!r} and id {id!r} disagree")
+            name, version = id_name, id_version if id_version is not None else version
+        if version is not None:
+            try:
+                version = int(version)
+            except (TypeError, ValueError):
+                raise InvalidInputError(f"model version must be an integer, got {version!r}") from None
+        self.workspace = workspace
+        self._record = registry.get(workspace, name, version, tags, properties)
+
+    @classmethod
+    def _wrap(cls, workspace: Workspace, record: registry.ModelRecord) -> Model:
+        model = cls.__new__(cls)
+        model.workspace = workspace
+        model._record = record
+        return model
+
+    # -- attributes ----------------------------------------------------------------------------
+    @property
+    def name(self) -> str:
+        return self._record.name
+
+    @property
+    def version(self) -> int:
+        return self._record.version
+
+    @property
+    def id(self) -> str:
+        return self._record.id
+
+    @property
+    def tags(self) -> dict[str, str]:
+        return dict(self._record.tags)
+
+    @property
+    def properties(self) -> dict[str, str]:
+        return dict(self._record.properties)
+
+    @property
+    def description(self) -> str | None:
+        return self._record.description
+
+    @property
+    def created_time(self) -> str:
+        return self._record.created_time
+
+    @property
+    def model_framework(self) -> str | None:
+        return self._record.framework
+
+    @property
+    def model_framework_version(self) -> str | None:
+        return self._record.framework_version
+
+    @property
+    def url(self) -> str:
+        return f"modelport://{self.workspace.name}/models/{self.name}/{self.version}/{self._record.root}"
+
+    @property
+    def files(self) -> list[registry.ModelFile]:
+        return list(self._record.files)
+
+    # -- registry ------------------------------------------------------------------------------
+    @staticmethod
+    def register(
+        workspace: Workspace,
+        model_path: str | os.PathLike[str],
+        model_name: str,
+        tags: dict[str, Any] | None = None,
+        properties: dict[str, Any] | None = None,
+        description: str | None = None,
+        model_framework: str | None = None,
+        model_framework_version: str | None = None,
+        child_paths: list[str] | None = None,
+        **_v1: Any,
+    ) -> Model:
+        """Register a file or folder as the next version of ``model_name`` (1, 2, ...)."""
+        if child_paths is not None:
+            raise InvalidInputError("child_paths is not supported: register the folder you want")
+        record = registry.register(
+            workspace,
+            model_path,
+            model_name,
+            tags=tags,
+            properties=properties,
+            description=description,
+            framework=model_framework,
+            framework_version=model_framework_version,
+        )
+        return Model._wrap(workspace, record)
+
+    @staticmethod
+    def list(
+        workspace: Workspace,
+        name: str | None = None,
+        tags: Any = None,
+        properties: Any = None,
+        run_id: str | None = None,
+        latest: bool = False,
+        model_framework: str | None = None,
+        **_v1: Any,
+    ) -> list[Model]:
+        """Models matching every filter; tags/properties are lists of ``key`` or ``[key, value]``."""
+        records = registry.find(
+            workspace, name=name, tags=tags, properties=properties, framework=model_framework, latest=latest
+        )
+        return [Model._wrap(workspace, r) for r in records]
+
+    @staticmethod
+    def get_model_path(model_name: str, version: int | None = None, _workspace: Workspace | None = None) -> str:
+        """Inside a scoring script: the deployed copy of a model (latest version when none given).
+
+        With a workspace (outside a service) it names where the registry's copy would download.
+        """
+        from modelport.runtime.model_path import get_model_path
+
+        return get_model_path(model_name, version)
+
+    def download(self, target_dir: str | os.PathLike[str] = ".", exist_ok: bool = False, **_v1: Any) -> str:
+        """Copy the model's file or folder into ``target_dir``; every file's sha256 is verified."""
+        return str(registry.download(self.workspace, self._record, target_dir, exist_ok))
+
+    def update(self, tags: dict[str, Any] | None = None, description: str | None = None, **_v1: Any) -> None:
+        """Replace the tags and/or the description."""
+        new_tags = registry.check_str_dict(tags, "tags") if tags is not None else None
+        if description is not None and not isinstance(description, str):
+            raise InvalidInputError("description must be a string")
+        registry.update(self.workspace, self._record, tags=new_tags, description=description)
+        self._refresh()
+
+    def add_tags(self, tags: dict[str, Any]) -> None:
+        merged = dict(self._record.tags, **registry.check_str_dict(tags, "tags"))
+        registry.update(self.workspace, self._record, tags=merged)
+        self._refresh()
+
+    def remove_tags(self, tags: list[str] | str) -> None:
+        keys = [tags] if isinstance(tags, str) else list(tags)
+        remaining = {k: v for k, v in self._record.tags.items() if k not in keys}
+        registry.update(self.workspace, self._record, tags=remaining)
+        self._refresh()
+
+    def add_properties(self, properties: dict[str, Any]) -> None:
+        """Add properties. Properties are add-only: changing an existing one is an error."""
+        new = registry.check_str_dict(properties, "properties")
+        for k, v in new.items():
+            old = self._record.properties.get(k)
+            if old is not None and old != v:
+                raise InvalidInputError(
+                    f"model '{self.id}': property '{k}' is already '{old}'; properties cannot be changed"
+                )
+        registry.update(self.workspace, self._record, properties=dict(self._record.properties, **new))
+        self._refresh()
+
+    def delete(self) -> None:
+        """Delete this version from the registry."""
+        registry.delete(self.workspace, self._record)
+
+    def _refresh(self) -> None:
+        self._record = registry.get(self.workspace, self.name, self.version)
+
+    # -- serialization -------------------------------------------------------------------------
+    def serialize(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "name": self.name,
+            "version": self.version,
+            "tags": self.tags,
+            "properties": self.properties,
+            "description": self.description,
+            "createdTime": self.created_time,
+            "modelFramework": self.model_framework,
+            "modelFrameworkVersion": self.model_framework_version,
+            "url": self.url,
+            "workspace": {"name": self.workspace.name, "path": str(self.workspace.path)},
+        }
+
+    @staticmethod
+    def deserialize(workspace: Workspace, model_payload: dict[str, Any]) -> Model:
+        """The model a ``serialize()`` payload names, read back from ``workspace``."""
+        try:
+            return Model(workspace, id=str(model_payload["id"]))
+        except (KeyError, TypeError):
+            raise InvalidInputError("model payload has no 'id'") from None
+
+    def verify(self) -> None:
+        """Raise IntegrityError unless every stored file still matches its recorded sha256."""
+        registry.verify(self.workspace, self._record)
+
+    def __repr__(self) -> str:
+        return f"Model(workspace={self.workspace.name!r}, name={self.name!r}, version={self.version})"
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Model) and other.workspace == self.workspace and other.id == self.id
+
+    def __hash__(self) -> int:
+        return hash((self.workspace, self.id))
+
+

@@ -1,0 +1,171 @@
+"""One exception hierarchy for modelport.
+
+Every error a user can expect derives from :class:`ModelportError`. The CLI catches that base
+class and prints one line; the scoring server maps ``http_status`` to a response in one place;
+the SDK turns an HTTP error back into the same class.
+
+::
+
+    ModelportError
+     ├── NotFoundError                 404
+     │    ├── WorkspaceNotFound
+     │    ├── ModelNotFound
+     │    ├── EnvironmentNotFound
+     │    └── ServiceNotFound
+     ├── AlreadyExistsError            409
+     ├── InvalidInputError             400
+     │    ├── UnsupportedMediaType     415
+     │    └── PayloadTooLarge          413
+     ├── IntegrityError                500 (a stored file does not match its recorded sha256)
+     ├── StorageError                  500 (the workspace cannot be read or written)
+     ├── EnvironmentBuildError         500 (an environment could not become an interpreter)
+     ├── ScriptError                   500 (the user's init()/run() raised; keeps its traceback)
+     ├── DeploymentError               500 (a service ended Failed/Unhealthy; carries state and cause)
+     ├── ServiceCallError              (a scoring call answered non-200; carries status and body)
+     └── AuthError                     401
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "AlreadyExistsError",
+    "AuthError",
+    "DeploymentError",
+    "EnvironmentBuildError",
+    "EnvironmentNotFound",
+    "IntegrityError",
+    "InvalidInputError",
+    "ModelNotFound",
+    "ModelportError",
+    "NotFoundError",
+    "PayloadTooLarge",
+    "ScriptError",
+    "ServiceCallError",
+    "ServiceNotFound",
+    "StorageError",
+    "UnsupportedMediaType",
+    "WorkspaceNotFound",
+]
+
+
+class ModelportError(Exception):
+    """Base class of every error modelport raises on purpose."""
+
+    http_status: int = 500
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+    def __str__(self) -> str:
+        return self.message
+
+
+class NotFoundError(ModelportError):
+    http_status = 404
+
+
+class WorkspaceNotFound(NotFoundError):
+    def __init__(self, name: str, where: str | None = None) -> None:
+        hint = f" under {where}" if where else ""
+        super().__init__(f"workspace '{name}' not found{hint}")
+        self.name = name
+
+
+class ModelNotFound(NotFoundError):
+    def __init__(self, name: str | None, version: int | None = None, detail: str = "") -> None:
+        if name is None:
+            msg = "no model matches"
+        elif version is None:
+            msg = f"model '{name}' not found"
+        else:
+            msg = f"model '{name}' has no version {version}"
+        super().__init__(msg + (f" ({detail})" if detail else ""))
+        self.name = name
+        self.version = version
+
+
+class EnvironmentNotFound(NotFoundError):
+    def __init__(self, name: str, version: str | None = None) -> None:
+        msg = (
+            f"environment '{name}' not found"
+            if version is None
+            else f"environment '{name}' has no version {version}"
+        )
+        super().__init__(msg)
+        self.name = name
+        self.version = version
+
+
+class ServiceNotFound(NotFoundError):
+    def __init__(self, name: str) -> None:
+        super().__init__(f"service '{name}' not found")
+        self.name = name
+
+
+class AlreadyExistsError(ModelportError):
+    http_status = 409
+
+
+class InvalidInputError(ModelportError):
+    http_status = 400
+
+
+class UnsupportedMediaType(InvalidInputError):
+    http_status = 415
+
+
+class PayloadTooLarge(InvalidInputError):
+    http_status = 413
+
+
+class IntegrityError(ModelportError):
+    """A stored file no longer matches the sha256 recorded when it was registered."""
+
+
+class StorageError(ModelportError):
+    """The workspace could not be read or written (disk full, read-only, corrupted database)."""
+
+
+class EnvironmentBuildError(ModelportError):
+    """An environment could not be turned into an interpreter; ``log`` holds the installer's output."""
+
+    def __init__(self, message: str, log: str = "") -> None:
+        super().__init__(message)
+        self.log = log
+
+
+class ScriptError(ModelportError):
+    """The user's scoring script raised. Keeps the original exception's type name and traceback."""
+
+    def __init__(self, phase: str, exc_type: str, exc_message: str, traceback_text: str = "") -> None:
+        super().__init__(f"{phase}() raised {exc_type}: {exc_message}")
+        self.phase = phase
+        self.exc_type = exc_type
+        self.exc_message = exc_message
+        self.traceback_text = traceback_text
+
+
+class DeploymentError(ModelportError):
+    """A deployment did not reach Healthy. ``state`` is where it ended, ``cause`` says why."""
+
+    def __init__(self, service: str, state: str, cause: str) -> None:
+        super().__init__(f"service '{service}' is {state}: {cause}")
+        self.service = service
+        self.state = state
+        self.cause = cause
+
+
+class ServiceCallError(ModelportError):
+    """A scoring call answered with a status other than 200."""
+
+    def __init__(self, status: int, body: str, headers: dict[str, str] | None = None) -> None:
+        super().__init__(f"service answered {status}: {body[:2000]}")
+        self.http_status = status
+        self.status_code = status
+        self.body = body
+        self.headers = headers or {}
+
+
+class AuthError(ModelportError):
+    http_status = 401

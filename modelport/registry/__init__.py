@@ -1,0 +1,1 @@
+"""Model and environment records: registration, versions, lookup, download, integrity."""
