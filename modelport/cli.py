@@ -24,7 +24,9 @@ def _table(rows: Sequence[dict[str, Any]], columns: Sequence[str]) -> str:
         ["" if r.get(c) is None else str(r.get(c)) for c in columns] for r in rows
     ]
     widths = [max(len(row[i]) for row in cells) for i in range(len(columns))]
-    return "\n".join("  ".join(v.ljust(w) for v, w in zip(row, widths, strict=True)).rstrip() for row in cells)
+    return "\n".join(
+        "  ".join(v.ljust(w) for v, w in zip(row, widths, strict=True)).rstrip() for row in cells
+    )
 
 
 def emit(args: argparse.Namespace, data: Any, columns: Sequence[str] | None = None) -> None:
@@ -102,7 +104,9 @@ def _get_model(args: argparse.Namespace, ref: str) -> Any:
     from modelport.core.model import Model
 
     name, version = _split_ref(ref)
-    return Model(workspace_of(args), name=name, version=int(version) if version and version.isdigit() else version)
+    if version is not None and not version.isdigit():
+        raise InvalidInputError(f"invalid model reference {ref!r}: expected NAME or NAME:VERSION")
+    return Model(workspace_of(args), name=name, version=int(version) if version else None)
 
 
 def cmd_model_register(args: argparse.Namespace) -> int:
@@ -241,7 +245,9 @@ def build_parser() -> argparse.ArgumentParser:
         return p
 
     ws = group("workspace", "create, list and show workspaces")
-    p = command(ws, "create", cmd_workspace_create, "create a workspace (example: modelport workspace create demo)")
+    p = command(
+        ws, "create", cmd_workspace_create, "create a workspace (example: modelport workspace create demo)"
+    )
     p.add_argument("name")
     p.add_argument("--path", help="folder for the workspace (default: $MODELPORT_HOME/workspaces/NAME)")
     p.add_argument("--exist-ok", action="store_true", help="succeed if it already exists")
@@ -252,7 +258,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     md = group("model", "register, list, show, download, tag and delete models")
     p = command(
-        md, "register", cmd_model_register, "register a file or folder (example: model register -n m -p model.pkl)"
+        md,
+        "register",
+        cmd_model_register,
+        "register a file or folder (example: model register -n m -p model.pkl)",
     )
     p.add_argument("-n", "--name", required=True)
     p.add_argument("-p", "--path", required=True, help="file or folder to register")
@@ -279,7 +288,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--remove", action="append", metavar="KEY")
 
     en = group("environment", "register, list and show environments")
-    p = command(en, "register", cmd_environment_register, "register an environment (a new version if it changed)")
+    p = command(
+        en, "register", cmd_environment_register, "register an environment (a new version if it changed)"
+    )
     p.add_argument("-n", "--name", required=True)
     p.add_argument("--requirements", metavar="FILE", help="a pip requirements file")
     p.add_argument("--conda-file", metavar="FILE", help="a conda YAML (dependencies and its pip section)")

@@ -13,6 +13,7 @@ from modelport.errors import InvalidInputError
 
 __all__ = ["CondaDependencies"]
 
+
 def _pkg_name(spec: str) -> str:
     return re.split(r"[\s=<>!~\[;@]", spec.strip(), maxsplit=1)[0].lower().replace("_", "-")
 
@@ -27,7 +28,9 @@ class CondaDependencies:
         print(deps.serialize_to_string())
     """
 
-    def __init__(self, conda_dependencies_file_path: str | os.PathLike[str] | None = None, **_v1: Any) -> None:
+    def __init__(
+        self, conda_dependencies_file_path: str | os.PathLike[str] | None = None, **_v1: Any
+    ) -> None:
         self.name = "project_environment"
         self._channels: list[str] = ["conda-forge"]
         self._conda: list[str] = []

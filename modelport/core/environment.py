@@ -112,7 +112,9 @@ class Environment:
         return Environment.get(workspace, self.name, version)
 
     @staticmethod
-    def get(workspace: Workspace, name: str, version: str | None = None, label: str | None = None) -> Environment:
+    def get(
+        workspace: Workspace, name: str, version: str | None = None, label: str | None = None
+    ) -> Environment:
         """The environment ``name`` at ``version`` (latest when None)."""
         if label is not None:
             raise InvalidInputError("environment labels are not supported; ask for a version")

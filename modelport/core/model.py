@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+import builtins
 import os
-from pathlib import Path
 from typing import Any, ClassVar
 
 from modelport.errors import InvalidInputError
@@ -43,7 +43,7 @@ class Model:
         self,
         workspace: Workspace,
         name: str | None = None,
-        id: str | None = None,  # noqa: A002 (v1's name)
+        id: str | None = None,
         tags: Any = None,
         properties: Any = None,
         version: int | None = None,
@@ -118,7 +118,7 @@ class Model:
         return f"modelport://{self.workspace.name}/models/{self.name}/{self.version}/{self._record.root}"
 
     @property
-    def files(self) -> list[registry.ModelFile]:
+    def files(self) -> builtins.list[registry.ModelFile]:
         return list(self._record.files)
 
     # -- registry ------------------------------------------------------------------------------
@@ -168,7 +168,9 @@ class Model:
         return [Model._wrap(workspace, r) for r in records]
 
     @staticmethod
-    def get_model_path(model_name: str, version: int | None = None, _workspace: Workspace | None = None) -> str:
+    def get_model_path(
+        model_name: str, version: int | None = None, _workspace: Workspace | None = None
+    ) -> str:
         """Inside a scoring script: the deployed copy of a model (latest version when none given).
 
         With a workspace (outside a service) it names where the registry's copy would download.
@@ -194,8 +196,8 @@ class Model:
         registry.update(self.workspace, self._record, tags=merged)
         self._refresh()
 
-    def remove_tags(self, tags: list[str] | str) -> None:
-        keys = [tags] if isinstance(tags, str) else list(tags)
+    def remove_tags(self, tags: builtins.list[str] | str) -> None:
+        keys = [tags] if isinstance(tags, str) else builtins.list(tags)
         remaining = {k: v for k, v in self._record.tags.items() if k not in keys}
         registry.update(self.workspace, self._record, tags=remaining)
         self._refresh()
@@ -255,5 +257,3 @@ class Model:
 
     def __hash__(self) -> int:
         return hash((self.workspace, self.id))
-
-

@@ -64,7 +64,9 @@ def get(ws: Workspace, name: str, version: str | int | None = None) -> dict[str,
         try:
             ver = int(version)
         except (TypeError, ValueError):
-            raise InvalidInputError(f"environment version must be a number like '1', got {version!r}") from None
+            raise InvalidInputError(
+                f"environment version must be a number like '1', got {version!r}"
+            ) from None
         rows = ws.db.query("SELECT spec FROM environments WHERE name = ? AND version = ?", (name, ver))
     if not rows:
         if version is not None and ws.db.query("SELECT 1 FROM environments WHERE name = ?", (name,)):
@@ -76,7 +78,8 @@ def get(ws: Workspace, name: str, version: str | int | None = None) -> dict[str,
 
 def list_latest(ws: Workspace) -> list[dict[str, Any]]:
     rows = ws.db.query(
-        "SELECT e.spec FROM environments e JOIN (SELECT name, MAX(version) v FROM environments GROUP BY name) m "
+        "SELECT e.spec FROM environments e "
+        "JOIN (SELECT name, MAX(version) v FROM environments GROUP BY name) m "
         "ON e.name = m.name AND e.version = m.v ORDER BY e.name"
     )
     return [json.loads(r["spec"]) for r in rows]

@@ -1,0 +1,23 @@
+"""Shared fixtures: every workspace lives under tmp_path, with its own MODELPORT_HOME."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+
+@pytest.fixture
+def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """A private MODELPORT_HOME for one test."""
+    folder = tmp_path / "mphome"
+    monkeypatch.setenv("MODELPORT_HOME", str(folder))
+    yield folder
+
+
+@pytest.fixture
+def ws(home: Path):  # type: ignore[no-untyped-def]
+    from modelport.workspace import Workspace
+
+    return Workspace.create("testws")
