@@ -6,11 +6,12 @@ import builtins
 import os
 from typing import Any, ClassVar
 
+from modelport.deploy.inference import InferenceConfig
 from modelport.errors import InvalidInputError
 from modelport.registry import models as registry
 from modelport.workspace import Workspace
 
-__all__ = ["Model"]
+__all__ = ["InferenceConfig", "Model"]
 
 
 class _Framework:
@@ -178,6 +179,51 @@ class Model:
         from modelport.runtime.model_path import get_model_path
 
         return get_model_path(model_name, version)
+
+    @staticmethod
+    def deploy(
+        workspace: Workspace,
+        name: str,
+        models: builtins.list[Model],
+        inference_config: InferenceConfig | None = None,
+        deployment_config: Any = None,
+        deployment_target: Any = None,
+        overwrite: bool = False,
+        show_output: bool = False,
+    ) -> Any:
+        """Deploy ``models`` behind ``inference_config``'s scoring script as a local web service.
+
+        Returns a Webservice (Transitioning, or Failed with the cause); ``wait_for_deployment``
+        waits for init(). ``overwrite=True`` replaces an existing service with no downtime.
+        """
+        from modelport.core.webservice import Webservice
+        from modelport.deploy import configs
+        from modelport.deploy import service as engine
+
+        if deployment_target is not None:
+            raise InvalidInputError("deployment_target: only local deployments exist; leave it None")
+        settings = deployment_config if deployment_config is not None else configs.local_configuration()
+        if not isinstance(settings, configs.DeploymentSettings):
+            raise InvalidInputError(
+                "deployment_config must come from a deploy_configuration() "
+                "(LocalWebservice, AciWebservice or AksWebservice)"
+            )
+        for m in models or []:
+            if not isinstance(m, Model):
+                raise InvalidInputError(f"models must be Model objects, got {type(m).__name__}")
+            if m.workspace != workspace:
+                raise InvalidInputError(f"model {m.id} belongs to another workspace")
+        progress = (lambda line: print(line, flush=True)) if show_output else None
+        record = engine.deploy(
+            workspace,
+            name,
+            list(models or []),
+            inference_config,
+            settings,
+            overwrite=overwrite,
+            progress=progress,
+        )
+        return Webservice._wrap(workspace, record)
 
     def download(self, target_dir: str | os.PathLike[str] = ".", exist_ok: bool = False, **_v1: Any) -> str:
         """Copy the model's file or folder into ``target_dir``; every file's sha256 is verified."""

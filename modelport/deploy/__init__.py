@@ -1,0 +1,1 @@
+"""Deployments: targets, service lifecycle and states, reconciliation."""

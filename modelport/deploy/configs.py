@@ -1,0 +1,248 @@
+"""Deployment configurations with v1's parameters, defaults and validation.
+
+Every parameter either takes effect on the local target or is refused with a message that says
+why; none is silently ignored. All three configurations deploy to the local process target.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from modelport.errors import InvalidInputError
+
+__all__ = ["DeploymentSettings", "aci_configuration", "aks_configuration", "local_configuration"]
+
+
+@dataclass
+class DeploymentSettings:
+    """What a deployment asks of its target; what every v1 configuration is reduced to."""
+
+    compute_type: str = "Local"
+    port: int | None = None
+    workers: int = 1
+    cpu_cores: float | None = None
+    memory_gb: float | None = None
+    auth_enabled: bool = False
+    token_auth_enabled: bool = False
+    primary_key: str | None = None
+    secondary_key: str | None = None
+    scoring_timeout_ms: int = 60_000
+    max_concurrent_requests: int | None = None
+    max_request_wait_ms: int | None = None
+    tags: dict[str, str] = field(default_factory=dict)
+    properties: dict[str, str] = field(default_factory=dict)
+    description: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-able form without the keys (those live in the 0600 key file only)."""
+        data = asdict(self)
+        data.pop("primary_key")
+        data.pop("secondary_key")
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> DeploymentSettings:
+        known = {f for f in cls.__dataclass_fields__}
+        return cls(**{k: v for k, v in data.items() if k in known})
+
+
+def _positive(name: str, value: Any) -> float | None:
+    if value is None:
+        return None
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, int | float)
+        or not math.isfinite(value)
+        or value <= 0
+    ):
+        raise InvalidInputError(f"{name} must be a positive number, got {value!r}")
+    return float(value)
+
+
+def _positive_int(name: str, value: Any) -> int | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+        raise InvalidInputError(f"{name} must be a positive integer, got {value!r}")
+    return value
+
+
+def _port(value: Any) -> int | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 65535:
+        raise InvalidInputError(f"port must be an integer from 1 to 65535, got {value!r}")
+    return value
+
+
+def _str_dict(name: str, value: Any) -> dict[str, str]:
+    if value is None:
+        return {}
+    if not isinstance(value, dict) or not all(isinstance(k, str) for k in value):
+        raise InvalidInputError(f"{name} must be a dict with string keys, got {type(value).__name__}")
+    return {k: str(v) for k, v in value.items()}
+
+
+def _key(name: str, value: Any) -> str | None:
+    if value is None:
+        return None
+    if not isinstance(value, str) or len(value) < 16 or not value.isprintable() or " " in value:
+        raise InvalidInputError(f"{name} must be a printable string of at least 16 characters without spaces")
+    return value
+
+
+def _refuse(given: dict[str, Any], reasons: dict[str, str]) -> None:
+    for name, value in given.items():
+        if value is not None and value is not False:
+            reason = reasons.get(name, "it has no meaning for a local service")
+            raise InvalidInputError(f"{name}={value!r} is not supported: {reason}")
+
+
+def _workers_for(cpu_cores: float | None) -> int:
+    return max(1, math.ceil(cpu_cores)) if cpu_cores else 1
+
+
+def local_configuration(port: int | None = None) -> DeploymentSettings:
+    return DeploymentSettings(compute_type="Local", port=_port(port))
+
+
+_CLOUD_ONLY = {
+    "ssl_enabled": "local services speak plain HTTP on 127.0.0.1; put a TLS reverse proxy in front",
+    "ssl_cert_pem_file": "TLS is not terminated by local services",
+    "ssl_key_pem_file": "TLS is not terminated by local services",
+    "ssl_cname": "TLS is not terminated by local services",
+    "enable_app_insights": "use the service's /metrics (Prometheus) and get_logs()",
+    "location": "a local service runs on this machine",
+    "dns_name_label": "a local service is reached at 127.0.0.1",
+    "gpu_cores": "GPU scheduling is not available on the local target",
+    "vnet_name": "a local service is reached at 127.0.0.1",
+    "subnet_name": "a local service is reached at 127.0.0.1",
+    "cmk_vault_base_url": "there is no cloud key vault",
+    "cmk_key_name": "there is no cloud key vault",
+    "cmk_key_version": "there is no cloud key vault",
+    "collect_model_data": "model data collection is not available",
+    "namespace": "there is no Kubernetes namespace on the local target",
+    "compute_target_name": "the local target has no compute name",
+    "blobfuse_enabled": "there is no blob storage mount",
+    "period_seconds": "health probes are the local supervisor's job",
+    "initial_delay_seconds": "health probes are the local supervisor's job",
+    "timeout_seconds": "health probes are the local supervisor's job",
+    "success_threshold": "health probes are the local supervisor's job",
+    "failure_threshold": "health probes are the local supervisor's job",
+    "cpu_cores_limit": "use cpu_cores",
+    "memory_gb_limit": "use memory_gb",
+}
+
+
+def aci_configuration(
+    cpu_cores: float | None = None,
+    memory_gb: float | None = None,
+    tags: dict[str, Any] | None = None,
+    properties: dict[str, Any] | None = None,
+    description: str | None = None,
+    auth_enabled: bool | None = None,
+    primary_key: str | None = None,
+    secondary_key: str | None = None,
+    port: int | None = None,
+    **cloud_only: Any,
+) -> DeploymentSettings:
+    unknown = sorted(set(cloud_only) - set(_CLOUD_ONLY))
+    if unknown:
+        raise InvalidInputError(
+            f"AciWebservice.deploy_configuration: unknown parameter(s) {', '.join(unknown)}"
+        )
+    _refuse(cloud_only, _CLOUD_ONLY)
+    cores = _positive("cpu_cores", cpu_cores)
+    memory = _positive("memory_gb", memory_gb)
+    if description is not None and not isinstance(description, str):
+        raise InvalidInputError("description must be a string")
+    return DeploymentSettings(
+        compute_type="ACI",
+        port=_port(port),
+        workers=_workers_for(cores),
+        cpu_cores=cores if cores is not None else 0.1,
+        memory_gb=memory if memory is not None else 0.5,
+        auth_enabled=bool(auth_enabled),
+        primary_key=_key("primary_key", primary_key),
+        secondary_key=_key("secondary_key", secondary_key),
+        tags=_str_dict("tags", tags),
+        properties=_str_dict("properties", properties),
+        description=description,
+    )
+
+
+def aks_configuration(
+    autoscale_enabled: bool | None = None,
+    autoscale_min_replicas: int | None = None,
+    autoscale_max_replicas: int | None = None,
+    autoscale_refresh_seconds: int | None = None,
+    autoscale_target_utilization: int | None = None,
+    auth_enabled: bool | None = None,
+    token_auth_enabled: bool | None = None,
+    cpu_cores: float | None = None,
+    memory_gb: float | None = None,
+    scoring_timeout_ms: int | None = None,
+    replica_max_concurrent_requests: int | None = None,
+    max_request_wait_time: int | None = None,
+    num_replicas: int | None = None,
+    primary_key: str | None = None,
+    secondary_key: str | None = None,
+    tags: dict[str, Any] | None = None,
+    properties: dict[str, Any] | None = None,
+    description: str | None = None,
+    port: int | None = None,
+    **cloud_only: Any,
+) -> DeploymentSettings:
+    unknown = sorted(set(cloud_only) - set(_CLOUD_ONLY))
+    if unknown:
+        raise InvalidInputError(
+            f"AksWebservice.deploy_configuration: unknown parameter(s) {', '.join(unknown)}"
+        )
+    _refuse(cloud_only, _CLOUD_ONLY)
+    replicas = _positive_int("num_replicas", num_replicas)
+    min_r = _positive_int("autoscale_min_replicas", autoscale_min_replicas) or 1
+    max_r = _positive_int("autoscale_max_replicas", autoscale_max_replicas) or 10
+    if min_r > max_r:
+        raise InvalidInputError(f"autoscale_min_replicas ({min_r}) is above autoscale_max_replicas ({max_r})")
+    _positive_int("autoscale_refresh_seconds", autoscale_refresh_seconds)
+    util = _positive_int("autoscale_target_utilization", autoscale_target_utilization)
+    if util is not None and util > 100:
+        raise InvalidInputError(f"autoscale_target_utilization must be 1-100, got {util}")
+    autoscale = autoscale_enabled if autoscale_enabled is not None else replicas is None
+    if autoscale and replicas is not None:
+        raise InvalidInputError("num_replicas cannot be set when autoscale_enabled is True")
+    if token_auth_enabled and auth_enabled:
+        raise InvalidInputError("auth_enabled and token_auth_enabled cannot both be True (as in v1)")
+    workers = replicas if replicas is not None else min_r
+    message = (
+        f"AKS is not available: deploying to the local target with {workers} worker process(es) "
+        f"({'autoscale_min_replicas' if autoscale else 'num_replicas'}); autoscaling is not done locally"
+        if autoscale
+        else f"AKS is not available: deploying to the local target with {workers} worker process(es)"
+    )
+    warnings.warn(message, UserWarning, stacklevel=3)
+    cores = _positive("cpu_cores", cpu_cores)
+    memory = _positive("memory_gb", memory_gb)
+    return DeploymentSettings(
+        compute_type="AKS",
+        port=_port(port),
+        workers=workers,
+        cpu_cores=cores if cores is not None else 0.1,
+        memory_gb=memory if memory is not None else 0.5,
+        auth_enabled=bool(auth_enabled) if auth_enabled is not None else not token_auth_enabled,
+        token_auth_enabled=bool(token_auth_enabled),
+        primary_key=_key("primary_key", primary_key),
+        secondary_key=_key("secondary_key", secondary_key),
+        scoring_timeout_ms=_positive_int("scoring_timeout_ms", scoring_timeout_ms) or 60_000,
+        max_concurrent_requests=_positive_int(
+            "replica_max_concurrent_requests", replica_max_concurrent_requests
+        )
+        or 1,
+        max_request_wait_ms=_positive_int("max_request_wait_time", max_request_wait_time) or 500,
+        tags=_str_dict("tags", tags),
+        properties=_str_dict("properties", properties),
+        description=description,
+    )
