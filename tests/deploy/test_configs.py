@@ -1,0 +1,89 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from modelport.core.model import InferenceConfig
+from modelport.core.webservice import AciWebservice, AksWebservice, LocalWebservice
+from modelport.deploy.service import check_service_name
+from modelport.errors import InvalidInputError
+
+
+def test_aci_defaults_and_effects() -> None:
+    c = AciWebservice.deploy_configuration(cpu_cores=1, memory_gb=1, tags={"data": "MNIST"}, description="d")
+    assert (c.compute_type, c.workers, c.memory_gb, c.auth_enabled) == ("ACI", 1, 1.0, False)
+    assert c.tags == {"data": "MNIST"} and c.description == "d"
+    assert AciWebservice.deploy_configuration(cpu_cores=2).workers == 2
+    d = AciWebservice.deploy_configuration()
+    assert (d.cpu_cores, d.memory_gb) == (0.1, 0.5)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"cpu_cores": 0}, "cpu_cores must be a positive number"),
+        ({"memory_gb": -1}, "memory_gb must be a positive number"),
+        ({"ssl_enabled": True}, "ssl_enabled=True is not supported"),
+        ({"enable_app_insights": True}, "enable_app_insights=True is not supported"),
+        ({"location": "westeurope"}, "location='westeurope' is not supported"),
+        ({"tags": ["a"]}, "tags must be a dict"),
+        ({"primary_key": "short"}, "primary_key must be"),
+        ({"no_such_thing": 1}, "unknown parameter"),
+    ],
+)
+def test_aci_refuses(kwargs: dict[str, object], message: str) -> None:
+    with pytest.raises(InvalidInputError, match=message):
+        AciWebservice.deploy_configuration(**kwargs)  # type: ignore[arg-type]
+
+
+def test_aks_warns_and_maps() -> None:
+    with pytest.warns(UserWarning, match="local target with 3 worker"):
+        c = AksWebservice.deploy_configuration(num_replicas=3, scoring_timeout_ms=5000)
+    assert (c.workers, c.auth_enabled, c.scoring_timeout_ms, c.max_request_wait_ms) == (3, True, 5000, 500)
+    with pytest.warns(UserWarning):
+        t = AksWebservice.deploy_configuration(token_auth_enabled=True, autoscale_min_replicas=2)
+    assert (t.auth_enabled, t.token_auth_enabled, t.workers) == (False, True, 2)
+    with pytest.raises(InvalidInputError, match="num_replicas cannot be set"):
+        AksWebservice.deploy_configuration(autoscale_enabled=True, num_replicas=2)
+    with pytest.raises(InvalidInputError, match="autoscale_min_replicas"):
+        AksWebservice.deploy_configuration(autoscale_min_replicas=5, autoscale_max_replicas=2)
+    with pytest.raises(InvalidInputError, match="namespace"):
+        AksWebservice.deploy_configuration(namespace="prod")
+
+
+def test_local_port_validation() -> None:
+    assert LocalWebservice.deploy_configuration(port=6789).port == 6789
+    with pytest.raises(InvalidInputError, match="port"):
+        LocalWebservice.deploy_configuration(port=70000)
+
+
+@pytest.mark.parametrize("bad", ["ab", "Upper-case", "-lead", "trail-", "under_score", "x" * 33, "9start"])
+def test_service_names(bad: str) -> None:
+    with pytest.raises(InvalidInputError, match="invalid service name"):
+        check_service_name(bad)
+    assert check_service_name("sklearn-mnist-svc3") == "sklearn-mnist-svc3"
+
+
+def test_inference_config_checks(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    (tmp_path / "score.py").write_text("def init():\n    pass\n\ndef run(raw_data):\n    return 1\n")
+    monkeypatch.chdir(tmp_path)
+    ic = InferenceConfig(entry_script="score.py")
+    assert ic.script_path == tmp_path / "score.py"
+    with pytest.raises(InvalidInputError, match=r"'missing\.py' not found"):
+        InferenceConfig(entry_script="missing.py")
+    (tmp_path / "notes.txt").write_text("x")
+    with pytest.raises(InvalidInputError, match=r"not a \.py file"):
+        InferenceConfig(entry_script="notes.txt")
+    (tmp_path / "my-score.py").write_text("x = 1\n")
+    with pytest.raises(InvalidInputError, match="not a valid Python module name"):
+        InferenceConfig(entry_script="my-score.py")
+    (tmp_path / "broken.py").write_text("def init():\n    pass\n\ndef run(raw_data)\n    return 1\n")
+    with pytest.raises(InvalidInputError, match=r"broken\.py line 4"):
+        InferenceConfig(entry_script="broken.py")
+    src = tmp_path / "src"
+    src.mkdir()
+    (src / "entry.py").write_text("def init():\n    pass\n")
+    assert InferenceConfig(entry_script="entry.py", source_directory=src).script_path == src / "entry.py"
+    with pytest.raises(InvalidInputError, match="source_directory"):
+        InferenceConfig(entry_script="entry.py", source_directory=tmp_path / "nope")
