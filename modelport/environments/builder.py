@@ -1,0 +1,393 @@
+"""Environments become interpreters: a cached virtualenv per spec, built once, shared by services.
+
+``resolve_interpreter(spec, cache_root)`` returns a Python interpreter that can import the
+environment's packages and modelport itself (the same source tree that runs the deployer, plus
+modelport's runtime dependencies, resolved together with the user's packages).
+
+The cache is one folder::
+
+    cache_root/
+      <key>/              a virtualenv, complete: it holds .modelport-ready (written last)
+        modelport-env.json  when and how it was built, what was asked, what got installed
+        modelport-build.log the installer's output
+      <key>.lock          taken while <key> is built, so two processes never build it twice
+      .build-<key>-...    a build in progress (renamed to <key> when done; removed if abandoned)
+
+``key`` hashes what decides the environment's contents: the translated requirements, the Python
+version, pip options, modelport's version, runtime dependencies and source folder, and
+:data:`BUILDER_FORMAT`. Equal specs share one virtualenv, whatever their names.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.metadata
+import json
+import os
+import re
+import secrets
+import shlex
+import shutil
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from functools import lru_cache
+from pathlib import Path
+from typing import Any, Literal
+
+import filelock
+
+import modelport
+from modelport.environments import installers
+from modelport.environments.packages import translate
+from modelport.errors import EnvironmentBuildError, InvalidInputError
+
+__all__ = ["BUILDER_FORMAT", "EnvSpec", "cached_interpreter", "resolve_interpreter", "spec_key"]
+
+#: Bumped when the layout or contents of built environments change, so old ones are not reused.
+BUILDER_FORMAT = 1
+#: Mirrors ``requires-python`` in pyproject.toml: the scoring server runs inside every environment.
+MIN_PYTHON = (3, 11)
+
+READY_MARKER = ".modelport-ready"
+RECORD_FILE = "modelport-env.json"
+BUILD_LOG_FILE = "modelport-build.log"
+
+Installer = Literal["auto", "uv", "pip"]
+
+
+@dataclass(frozen=True)
+class EnvSpec:
+    """What an environment needs installed; the builder's view of a registered Environment.
+
+    Example::
+
+        spec = EnvSpec("tutorial-env", pip_packages=("azureml-defaults",), conda_packages=("scikit-learn",))
+        python = resolve_interpreter(spec, Path("~/.modelport/envs").expanduser())
+    """
+
+    name: str
+    pip_packages: tuple[str, ...] = ()
+    conda_packages: tuple[str, ...] = ()
+    python_version: str | None = None
+    user_managed: bool = False
+    interpreter_path: str | None = None
+    #: pip options such as ``--index-url URL`` or ``--extra-index-url URL``.
+    pip_options: tuple[str, ...] = ()
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> EnvSpec:
+        """The spec of an environment as the registry stores it (unknown keys are ignored)."""
+        name = d.get("name")
+        if not isinstance(name, str) or not name:
+            raise InvalidInputError(f"environment spec needs a 'name', got {name!r}")
+        python_version = d.get("python_version")
+        interpreter_path = d.get("interpreter_path")
+        for key, value in (("python_version", python_version), ("interpreter_path", interpreter_path)):
+            if value is not None and not isinstance(value, str):
+                raise InvalidInputError(f"environment '{name}': '{key}' must be a string, got {value!r}")
+        return cls(
+            name=name,
+            pip_packages=_strings(d, "pip_packages"),
+            conda_packages=_strings(d, "conda_packages"),
+            python_version=python_version or None,
+            user_managed=bool(d.get("user_managed_dependencies", False)),
+            interpreter_path=interpreter_path or None,
+            pip_options=_strings(d, "pip_options"),
+        )
+
+
+def _strings(d: Mapping[str, Any], key: str) -> tuple[str, ...]:
+    value = d.get(key) or ()
+    if isinstance(value, str) or not all(isinstance(v, str) for v in value):
+        raise InvalidInputError(f"environment '{d.get('name')}': '{key}' must be a list of strings")
+    return tuple(value)
+
+
+@dataclass(frozen=True)
+class _Plan:
+    """A spec made concrete: exactly what goes into the virtualenv (and so into its key)."""
+
+    name: str
+    packages: tuple[str, ...]
+    runtime: tuple[str, ...]
+    python: str
+    pip_options: tuple[str, ...]
+    source_root: str
+    notes: tuple[str, ...]
+
+    def key(self) -> str:
+        body = {
+            "format": BUILDER_FORMAT,
+            "modelport": modelport.__version__,
+            "source": self.source_root,
+            "python": self.python,
+            "packages": self.packages,
+            "runtime": self.runtime,
+            "pip_options": self.pip_options,
+        }
+        canonical = json.dumps(body, sort_keys=True, separators=(",", ":"))
+        return hashlib.sha256(canonical.encode()).hexdigest()[:20]
+
+
+def _plan(spec: EnvSpec) -> _Plan:
+    # A pip list may carry options too ("--extra-index-url URL"), as in a requirements file.
+    option_lines = [*spec.pip_options, *(p for p in spec.pip_packages if p.strip().startswith("-"))]
+    pip_packages = [p for p in spec.pip_packages if not p.strip().startswith("-")]
+    options: list[str] = []
+    for line in option_lines:
+        try:
+            options += shlex.split(line)
+        except ValueError as exc:
+            raise EnvironmentBuildError(
+                f"environment '{spec.name}': cannot read pip option {line!r}: {exc}"
+            ) from None
+    reqs = translate(spec.name, tuple(pip_packages), spec.conda_packages)
+    return _Plan(
+        name=spec.name,
+        packages=reqs.packages,
+        runtime=_runtime_requirements(),
+        python=_python_version(spec, reqs.python),
+        pip_options=tuple(options),
+        source_root=str(_source_root()),
+        notes=reqs.notes,
+    )
+
+
+def _python_version(spec: EnvSpec, from_conda: str | None) -> str:
+    running = f"{sys.version_info.major}.{sys.version_info.minor}"
+    asked = spec.python_version or from_conda
+    if asked is None:
+        return running
+    match = re.match(r"^\s*(?:python\s*)?=*\s*(\d+)(?:\.(\d+))?", asked)
+    if match is None:
+        raise EnvironmentBuildError(f"environment '{spec.name}': cannot read python_version {asked!r}")
+    major, minor = int(match.group(1)), match.group(2)
+    if minor is None:  # "3": any 3.x; the running one if it fits
+        if major == sys.version_info.major:
+            return running
+        raise EnvironmentBuildError(f"environment '{spec.name}': Python {asked} is not supported")
+    if (major, int(minor)) < MIN_PYTHON:
+        floor = ".".join(map(str, MIN_PYTHON))
+        raise EnvironmentBuildError(
+            f"environment '{spec.name}' asks for Python {major}.{minor}, but modelport's scoring server "
+            f"needs Python >= {floor}: set python_version to {floor} or later, or leave it unset to use "
+            f"Python {running}"
+        )
+    return f"{major}.{minor}"
+
+
+@lru_cache(maxsize=1)
+def _source_root() -> Path:
+    """The folder holding the ``modelport`` package that is running now."""
+    return Path(modelport.__file__).resolve().parent.parent
+
+
+@lru_cache(maxsize=1)
+def _runtime_requirements() -> tuple[str, ...]:
+    """modelport's own dependencies (without extras), from its installed metadata."""
+    try:
+        requires = importlib.metadata.requires("modelport") or []
+    except importlib.metadata.PackageNotFoundError:
+        requires = _requirements_from_pyproject()
+    kept = {r.strip() for r in requires if not re.search(r";.*\bextra\s*==", r)}
+    return tuple(sorted(kept))
+
+
+def _requirements_from_pyproject() -> list[str]:
+    import tomllib
+
+    pyproject = _source_root() / "pyproject.toml"
+    try:
+        deps = tomllib.loads(pyproject.read_text())["project"]["dependencies"]
+    except (OSError, KeyError, tomllib.TOMLDecodeError) as exc:
+        raise EnvironmentBuildError(
+            "modelport is not installed and its pyproject.toml cannot be read: cannot tell which "
+            f"packages its scoring server needs ({exc})"
+        ) from exc
+    return [str(d) for d in deps]
+
+
+def spec_key(spec: EnvSpec) -> str:
+    """The cache key of a (not user-managed) spec: a hex digest naming its virtualenv folder."""
+    return _plan(spec).key()
+
+
+def cached_interpreter(spec: EnvSpec, cache_root: Path) -> Path | None:
+    """The interpreter for ``spec`` if it is ready now, without building; None otherwise.
+
+    A user-managed spec needs no build: its interpreter is returned if the file exists.
+    """
+    if spec.user_managed:
+        path = Path(spec.interpreter_path or sys.executable)
+        return path if path.exists() else None
+    return _ready(Path(cache_root).absolute() / spec_key(spec))
+
+
+def _ready(env_dir: Path) -> Path | None:
+    python = installers.venv_python(env_dir)
+    # exists() follows the interpreter's symlink, so a venv whose base Python is gone is not ready.
+    if (env_dir / READY_MARKER).is_file() and python.exists():
+        return python
+    return None
+
+
+def resolve_interpreter(
+    spec: EnvSpec,
+    cache_root: Path,
+    log: Callable[[str], None] = print,
+    *,
+    installer: Installer = "auto",
+    lock_timeout: float = 3600.0,
+    build_timeout: float = 3600.0,
+) -> Path:
+    """The Python interpreter for ``spec``: built into ``cache_root`` the first time, then reused.
+
+    ``log`` receives one line per step (and the notes on what was translated). ``installer``
+    forces a tool: ``"uv"``, ``"pip"`` (venv + pip), or ``"auto"`` (uv when found, else pip).
+    Raises :class:`EnvironmentBuildError` when the environment cannot be built; its ``log`` holds
+    the installer's output.
+
+    Example::
+
+        python = resolve_interpreter(EnvSpec("env", pip_packages=("scikit-learn==1.5.2",)), cache)
+        subprocess.run([python, "-m", "modelport.server", ...])
+    """
+    if spec.user_managed:
+        return _user_interpreter(spec)
+    plan = _plan(spec)
+    for note in plan.notes:
+        log(note)
+    cache_root = Path(cache_root).absolute()
+    key = plan.key()
+    env_dir = cache_root / key
+    python = _ready(env_dir)
+    if python is not None:
+        return python
+
+    cache_root.mkdir(parents=True, exist_ok=True)
+    lock = filelock.FileLock(str(cache_root / f"{key}.lock"))
+    try:
+        lock.acquire(timeout=0)
+    except filelock.Timeout:
+        log(f"environment '{spec.name}': waiting for another process to finish this environment")
+        try:
+            lock.acquire(timeout=lock_timeout)
+        except filelock.Timeout:
+            raise EnvironmentBuildError(
+                f"environment '{spec.name}': another process has held {lock.lock_file} for more than "
+                f"{lock_timeout:.0f} s"
+            ) from None
+    try:
+        python = _ready(env_dir)
+        if python is not None:
+            return python
+        _clean(cache_root, key)
+        return _build(plan, key, cache_root, log, installer, build_timeout)
+    finally:
+        lock.release()
+
+
+def _user_interpreter(spec: EnvSpec) -> Path:
+    given = spec.interpreter_path
+    if given is None:
+        return Path(sys.executable)
+    path = Path(given).expanduser()
+    if not path.is_absolute() and os.sep not in given:
+        path = Path(shutil.which(given) or given)
+    if not path.is_file():
+        raise EnvironmentBuildError(
+            f"environment '{spec.name}' is user-managed, but its interpreter_path '{given}' does not exist"
+        )
+    # Not resolve(): every venv's python is a symlink to some base interpreter.
+    if path.absolute() == Path(sys.executable).absolute():
+        return path
+    check = "import sys, modelport; print('%d.%d' % sys.version_info[:2])"
+    try:
+        # -I and a neutral cwd: a modelport next to the caller must not make the check pass.
+        proc = subprocess.run(
+            [str(path), "-I", "-c", check],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+            cwd=path.parent,
+        )
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        raise EnvironmentBuildError(
+            f"environment '{spec.name}' is user-managed, but its interpreter '{given}' does not run: {exc}",
+            str(exc),
+        ) from None
+    if proc.returncode != 0:
+        raise EnvironmentBuildError(
+            f"environment '{spec.name}' is user-managed, but its interpreter '{given}' cannot run "
+            f"modelport's scoring server (install modelport into it): {installers.summarize(proc.stderr)}",
+            proc.stdout + proc.stderr,
+        )
+    return path
+
+
+def _clean(cache_root: Path, key: str) -> None:
+    """Remove what a killed build left behind: a folder without its marker, abandoned temp folders."""
+    leftovers = [cache_root / key, *cache_root.glob(f".build-{key}-*")]
+    for path in leftovers:
+        if path.is_dir():
+            shutil.rmtree(path, ignore_errors=True)
+
+
+def _build(
+    plan: _Plan, key: str, cache_root: Path, log: Callable[[str], None], installer: Installer, timeout: float
+) -> Path:
+    uv = installers.find_uv() if installer != "pip" else None
+    if installer == "uv" and uv is None:
+        raise EnvironmentBuildError(f"environment '{plan.name}': uv was asked for but is not installed")
+    tool = "uv" if uv is not None else "venv + pip"
+    log(f"environment '{plan.name}': building a Python {plan.python} virtualenv with {tool} ({key})")
+    started = time.monotonic()
+    tmp = cache_root / f".build-{key}-{os.getpid()}-{secrets.token_hex(4)}"
+    env_dir = cache_root / key
+    try:
+        try:
+            built = installers.build_venv(
+                tmp,
+                python=plan.python,
+                requirements=[*plan.packages, *plan.runtime],
+                pip_options=plan.pip_options,
+                source_root=plan.source_root,
+                uv=uv,
+                cwd=cache_root,
+                timeout=timeout,
+            )
+        except EnvironmentBuildError as exc:
+            raise EnvironmentBuildError(f"environment '{plan.name}': {exc.message}", exc.log) from None
+        installers.relocate(tmp, env_dir)
+        seconds = time.monotonic() - started
+        record = {
+            "format": BUILDER_FORMAT,
+            "key": key,
+            "name": plan.name,
+            "python": plan.python,
+            "base_interpreter": built.base_interpreter,
+            "installer": built.tool,
+            "requirements": list(plan.packages),
+            "runtime_requirements": list(plan.runtime),
+            "pip_options": list(plan.pip_options),
+            "installed": built.installed,
+            "modelport_version": modelport.__version__,
+            "modelport_source": plan.source_root,
+            "built_at": datetime.now(UTC).isoformat(timespec="seconds"),
+            "build_seconds": round(seconds, 3),
+            "builder_pid": os.getpid(),
+        }
+        (tmp / BUILD_LOG_FILE).write_text(built.log)
+        (tmp / RECORD_FILE).write_text(json.dumps(record, indent=2) + "\n")
+        (tmp / READY_MARKER).write_text(key + "\n")  # last: its presence means the build is complete
+        os.rename(tmp, env_dir)
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp, ignore_errors=True)
+    log(f"environment '{plan.name}': built in {seconds:.1f} s at {env_dir}")
+    return installers.venv_python(env_dir)
