@@ -22,7 +22,10 @@ the SDK turns an HTTP error back into the same class.
      ├── ScriptError                   500 (the user's init()/run() raised; keeps its traceback)
      ├── DeploymentError               500 (a service ended Failed/Unhealthy; carries state and cause)
      ├── ServiceCallError              (a scoring call answered non-200; carries status and body)
-     └── AuthError                     401
+     ├── AuthError                     401
+     ├── MethodNotAllowed              405
+     ├── ServiceUnavailable            503 (overloaded or restarting; carries retry_after seconds)
+     └── ScoringTimeout                504 (run() did not finish within the scoring timeout)
 """
 
 from __future__ import annotations
@@ -35,13 +38,16 @@ __all__ = [
     "EnvironmentNotFound",
     "IntegrityError",
     "InvalidInputError",
+    "MethodNotAllowed",
     "ModelNotFound",
     "ModelportError",
     "NotFoundError",
     "PayloadTooLarge",
+    "ScoringTimeout",
     "ScriptError",
     "ServiceCallError",
     "ServiceNotFound",
+    "ServiceUnavailable",
     "StorageError",
     "UnsupportedMediaType",
     "WorkspaceNotFound",
@@ -169,3 +175,33 @@ class ServiceCallError(ModelportError):
 
 class AuthError(ModelportError):
     http_status = 401
+
+
+class MethodNotAllowed(ModelportError):
+    """An HTTP method a route does not serve; ``allowed`` lists the ones it does."""
+
+    http_status = 405
+
+    def __init__(self, method: str, path: str, allowed: tuple[str, ...]) -> None:
+        super().__init__(f"method {method} is not allowed on {path}; allowed: {', '.join(allowed)}")
+        self.allowed = allowed
+
+
+class ServiceUnavailable(ModelportError):
+    """The service cannot take this request now (overloaded, starting or restarting); retry later."""
+
+    http_status = 503
+
+    def __init__(self, message: str, retry_after: int = 1) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class ScoringTimeout(ModelportError):
+    """run() did not return within the scoring timeout; the worker running it is replaced."""
+
+    http_status = 504
+
+    def __init__(self, timeout_ms: int) -> None:
+        super().__init__(f"run() did not finish within the scoring timeout of {timeout_ms} ms")
+        self.timeout_ms = timeout_ms

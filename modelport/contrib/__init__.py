@@ -1,0 +1,1 @@
+"""v1's ``azureml.contrib`` namespace: only what scoring scripts import (``services``)."""

@@ -1,0 +1,341 @@
+"""The scoring server's ASGI app: routes, auth, limits, headers, metrics and error mapping, here only.
+
+A raw ASGI callable rather than a framework app: there are five fixed routes, and measured on this
+stack the framework's routing and middleware cost more per request than the rest of the pipeline
+(see docs/serving.md).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+
+from modelport import __version__
+from modelport.errors import (
+    AuthError,
+    InvalidInputError,
+    MethodNotAllowed,
+    ModelportError,
+    NotFoundError,
+    PayloadTooLarge,
+    ScriptError,
+    ServiceUnavailable,
+)
+from modelport.runtime.request import ScoringRequest
+from modelport.server import swagger
+from modelport.server.auth import Authenticator, KeyStore
+from modelport.server.config import ServerConfig
+from modelport.server.logs import log_request
+from modelport.server.metrics import CONTENT_TYPE as METRICS_TYPE
+from modelport.server.metrics import Metrics
+from modelport.server.service import ExitHook, ScoringService
+
+log = logging.getLogger("modelport.server")
+
+Scope = dict[str, Any]
+Receive = Callable[[], Awaitable[dict[str, Any]]]
+Send = Callable[[dict[str, Any]], Awaitable[None]]
+
+SERVER_VERSION = f"modelport/{__version__}".encode()
+MAX_REQUEST_ID = 100
+JSON = b"application/json"
+TEXT = b"text/plain; charset=utf-8"
+
+
+class ClientDisconnected(Exception):
+    """The client went away before sending its whole body."""
+
+
+@dataclass(slots=True)
+class Reply:
+    """A response before the common headers are added."""
+
+    status: int
+    body: bytes = b""
+    content_type: bytes | None = JSON
+    headers: list[tuple[bytes, bytes]] = field(default_factory=list)
+
+
+@dataclass(slots=True)
+class Call:
+    """What a route handler gets."""
+
+    scope: Scope
+    receive: Receive
+    request_id: str
+    content_length: int | None
+    authorization: str | None
+
+
+def json_reply(status: int, value: Any, headers: list[tuple[bytes, bytes]] | None = None) -> Reply:
+    """A JSON response."""
+    return Reply(status, orjson.dumps(value), JSON, headers or [])
+
+
+def _valid_request_id(value: bytes) -> str:
+    if len(value) > MAX_REQUEST_ID:
+        raise InvalidInputError(f"x-request-id is longer than {MAX_REQUEST_ID} characters")
+    if not value or any(b < 0x21 or b > 0x7E for b in value):
+        raise InvalidInputError("x-request-id must be printable ASCII without spaces")
+    return value.decode("ascii")
+
+
+async def read_body(receive: Receive, limit: int, content_length: int | None) -> bytes:
+    """The request body, refused with 413 as soon as it is known to pass ``limit`` bytes:
+    from Content-Length before reading anything, else while counting a chunked stream."""
+    if content_length is not None and content_length > limit:
+        raise PayloadTooLarge(
+            f"the request body ({content_length} bytes) is larger than the limit of {limit}"
+        )
+    message = await receive()
+    if message["type"] == "http.disconnect":
+        raise ClientDisconnected
+    body: bytes = message.get("body", b"")
+    if not message.get("more_body", False):
+        if len(body) > limit:
+            raise PayloadTooLarge(f"the request body is larger than the limit of {limit} bytes")
+        return body
+    chunks = [body]
+    size = len(body)
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            raise ClientDisconnected
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        if size > limit:
+            raise PayloadTooLarge(f"the request body is larger than the limit of {limit} bytes")
+        chunks.append(chunk)
+        if not message.get("more_body", False):
+            return b"".join(chunks)
+
+
+Handler = Callable[["ScoringApp", Call], Awaitable[Reply]]
+
+
+class ScoringApp:
+    """The ASGI app of one worker. Build it with :func:`create_app`."""
+
+    def __init__(
+        self, config: ServerConfig, service: ScoringService, auth: Authenticator, metrics: Metrics
+    ) -> None:
+        self.config = config
+        self.service = service
+        self.auth = auth
+        self.metrics = metrics
+        self.routes: dict[str, tuple[tuple[str, ...], bool, Handler]] = {
+            "/": (("GET",), False, ScoringApp.liveness),
+            "/score": (("POST", "GET", "OPTIONS"), True, ScoringApp.score),
+            "/health/ready": (("GET",), True, ScoringApp.readiness),
+            "/swagger.json": (("GET",), True, ScoringApp.swagger),
+            "/metrics": (("GET",), True, ScoringApp.prometheus),
+        }
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        kind = scope["type"]
+        if kind == "http":
+            await self.http(scope, receive, send)
+        elif kind == "lifespan":
+            await self.lifespan(receive, send)
+
+    async def lifespan(self, receive: Receive, send: Send) -> None:
+        """Start the service (init() begins on the run thread) and stop it."""
+        while True:
+            message = await receive()
+            if message["type"] == "lifespan.startup":
+                await self.service.start()
+                await send({"type": "lifespan.startup.complete"})
+            elif message["type"] == "lifespan.shutdown":
+                await self.service.stop()
+                await send({"type": "lifespan.shutdown.complete"})
+                return
+
+    # -- the pipeline: every request goes through here, every error is mapped here ----------------
+    async def http(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Route, authenticate, call the handler, map errors, add headers, send, log, count."""
+        started = time.perf_counter()
+        method: str = scope["method"]
+        path: str = scope["path"]
+        given_id: bytes | None = None
+        authorization: str | None = None
+        content_length: int | None = None
+        for name, value in scope["headers"]:
+            if name == b"x-request-id":
+                given_id = value
+            elif name == b"authorization":
+                authorization = value.decode("latin-1")
+            elif name == b"content-length":
+                content_length = int(value) if value.isdigit() else None
+        ms_id = str(uuid.uuid4())
+        request_id = ms_id
+        route_name = path if path in self.routes else "other"
+        self.metrics.in_flight.inc()
+        try:
+            try:
+                if given_id is not None:
+                    request_id = _valid_request_id(given_id)
+                route = self.routes.get(path)
+                if route is None:
+                    raise NotFoundError(
+                        f"no route {path}: use POST /score, GET /, /swagger.json, /health/ready"
+                    )
+                methods, protected, handler = route
+                if method not in methods and not (method == "HEAD" and "GET" in methods):
+                    raise MethodNotAllowed(method, path, methods)
+                if protected and self.auth.enabled:
+                    self.auth.check(authorization)
+                reply = await handler(self, Call(scope, receive, request_id, content_length, authorization))
+            except ClientDisconnected:
+                reply = Reply(499, content_type=None)
+            except ModelportError as exc:
+                reply = self.error_reply(exc, request_id)
+            except Exception as exc:  # a bug of ours: say so without details, log them
+                log.exception("unexpected error handling %s %s rid=%s", method, path, request_id)
+                reply = json_reply(500, {"message": f"internal server error ({type(exc).__name__})"})
+            if reply.status != 499:
+                await self.send_reply(send, reply, request_id, ms_id, head=method == "HEAD")
+        finally:
+            self.metrics.in_flight.dec()
+        elapsed = time.perf_counter() - started
+        log_request(method, path, reply.status, elapsed * 1e3, request_id)
+        self.metrics.observe_request(route_name, reply.status, elapsed)
+
+    def error_reply(self, exc: ModelportError, request_id: str) -> Reply:
+        """The one place where errors become HTTP responses."""
+        if isinstance(exc, ScriptError):
+            log.error(
+                "run() failed rid=%s: %s: %s\n%s",
+                request_id,
+                exc.exc_type,
+                exc.exc_message,
+                exc.traceback_text.rstrip(),
+            )
+            body: dict[str, Any] = {"message": f"{exc.exc_type}: {exc.exc_message}"}
+            if self.config.debug:
+                body["traceback"] = exc.traceback_text
+            return json_reply(500, body, [(b"x-ms-run-function-failed", b"True")])
+        headers: list[tuple[bytes, bytes]] = []
+        if isinstance(exc, ServiceUnavailable):
+            headers.append((b"retry-after", str(exc.retry_after).encode()))
+            if self.service.stopping is not None:  # reconnect: another worker will answer
+                headers.append((b"connection", b"close"))
+        elif isinstance(exc, MethodNotAllowed):
+            headers.append((b"allow", ", ".join(exc.allowed).encode()))
+        elif isinstance(exc, AuthError):
+            headers.append((b"www-authenticate", b"Bearer"))
+        elif isinstance(exc, PayloadTooLarge):
+            headers.append((b"connection", b"close"))
+        if exc.http_status >= 500:
+            log.warning("%s rid=%s", exc.message, request_id)
+        return json_reply(exc.http_status, {"message": exc.message}, headers)
+
+    async def send_reply(
+        self, send: Send, reply: Reply, request_id: str, ms_id: str, head: bool = False
+    ) -> None:
+        """Send ``reply`` with the headers every response carries."""
+        headers = [
+            (b"x-request-id", request_id.encode()),
+            (b"x-ms-request-id", ms_id.encode()),
+            (b"x-ms-server-version", SERVER_VERSION),
+            (b"content-length", str(len(reply.body)).encode()),
+        ]
+        if reply.content_type is not None:
+            headers.append((b"content-type", reply.content_type))
+        headers.extend(reply.headers)
+        await send({"type": "http.response.start", "status": reply.status, "headers": headers})
+        await send({"type": "http.response.body", "body": b"" if head else reply.body})
+
+    # -- routes -----------------------------------------------------------------------------------
+    async def liveness(self, call: Call) -> Reply:
+        """``GET /``: the process is up."""
+        return Reply(200, b"Healthy", TEXT)
+
+    async def readiness(self, call: Call) -> Reply:
+        """``GET /health/ready``: 200 once init() succeeded in this worker, else 503."""
+        if self.service.ready:
+            return Reply(200, b"Ready", TEXT)
+        reason = self.service.stopping or "init() is still running"
+        return json_reply(503, {"message": f"not ready: {reason}"}, [(b"retry-after", b"1")])
+
+    async def score(self, call: Call) -> Reply:
+        """``/score``: POST (body), GET (query as a JSON object), OPTIONS (empty 200)."""
+        scope = call.scope
+        method = scope["method"]
+        if method == "OPTIONS":
+            return Reply(200, b"", None, [(b"allow", b"GET, POST, OPTIONS")])
+        body = b""
+        if method == "POST":
+            body = await read_body(call.receive, self.config.max_body_bytes, call.content_length)
+        request = ScoringRequest(
+            method=method,
+            path=scope["path"],
+            query_string=scope.get("query_string", b""),
+            raw_headers=scope["headers"],
+            body=body,
+            scheme=scope.get("scheme", "http"),
+            server=scope.get("server"),
+            client=scope.get("client"),
+            request_id=call.request_id,
+        )
+        scored = await self.service.score(request)
+        response = scored.response
+        content_type = response.content_type.encode("latin-1") if response.content_type else None
+        headers = [(k.lower().encode("latin-1"), str(v).encode("latin-1")) for k, v in response.headers]
+        headers.append((b"x-ms-run-fn-exec-ms", f"{scored.run_ms:.3f}".encode()))
+        timing = (
+            f"parse;dur={scored.parse_ms:.3f}, run;dur={scored.run_ms:.3f}, "
+            f"serialize;dur={scored.serialize_ms:.3f}"
+        )
+        headers.append((b"server-timing", timing.encode()))
+        return Reply(response.status, response.body, content_type, headers)
+
+    async def swagger(self, call: Call) -> Reply:
+        """``GET /swagger.json?version=2|3``: a swagger file in the app root, else built from the schema."""
+        script = self.service.script
+        if script is None:
+            raise ServiceUnavailable("init() is still running; the schema is not known yet", retry_after=1)
+        query = ScoringRequest("GET", "/", call.scope.get("query_string", b"")).query_object()
+        supported = script.schema.versions if script.schema else ["2.0", "3.0", "3.1"]
+        version = swagger.parse_version(query.get("version"), supported)
+        hand_written = swagger.file_document(self.service.location.app_root, version)
+        if hand_written is not None:
+            return Reply(200, hand_written.read_bytes(), JSON)
+        doc = swagger.build(script.schema, version, self.config.service_name, self.auth.enabled)
+        return json_reply(200, doc)
+
+    async def prometheus(self, call: Call) -> Reply:
+        """``GET /metrics``: Prometheus text format, summed over the service's workers."""
+        return Reply(200, self.metrics.render(), METRICS_TYPE.encode())
+
+
+def create_app(
+    config: ServerConfig,
+    on_exit: ExitHook,
+    on_ready: Callable[[], None] | None = None,
+    metrics: Metrics | None = None,
+) -> ScoringApp:
+    """Build one worker's ASGI app. init() starts with the ASGI lifespan startup.
+
+    ``on_exit(code, reason)`` is called when the worker must end (see ScoringService).
+    """
+    metrics = metrics or Metrics()
+    store = KeyStore(config.keys_file, config.auth_key)
+    auth = Authenticator(
+        store, keys_enabled=bool(config.auth_key or config.keys_file), token_enabled=config.token_auth
+    )
+
+    def ready() -> None:
+        metrics.ready_workers.inc()
+        if on_ready is not None:
+            on_ready()
+
+    service = ScoringService(config, config.location(), on_exit, ready, metrics.run_time.observe)
+    log.debug("worker %d app built", os.getpid())
+    return ScoringApp(config, service, auth, metrics)

@@ -1,0 +1,165 @@
+"""Key and token authentication for the scoring server.
+
+Keys live in a JSON file (``{"primary_key": ..., "secondary_key": ..., "token_secret": ...}``,
+mode 0600) that the server re-reads when its mtime changes, so a regenerated key takes effect
+without a restart. Tokens are ``mpt1.<payload>.<signature>``: the payload holds the expiry, the
+signature is HMAC-SHA256 with ``token_secret``. Keys are compared in constant time and never logged.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+import logging
+import os
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from modelport.errors import AuthError
+
+__all__ = ["Authenticator", "KeyStore", "Keys", "make_token", "verify_token"]
+
+log = logging.getLogger("modelport.server.auth")
+TOKEN_PREFIX = "mpt1"
+RELOAD_INTERVAL_S = 0.5
+
+
+def _b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
+
+
+def _unb64(text: str) -> bytes:
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+def _sign(secret: str, payload: str) -> str:
+    return _b64(hmac.new(secret.encode("utf-8"), payload.encode("ascii"), hashlib.sha256).digest())
+
+
+def make_token(secret: str, ttl_seconds: int) -> tuple[str, float]:
+    """A token valid for ``ttl_seconds``, and when to refresh it (epoch seconds, half-way to expiry).
+
+    >>> token, refresh_after = make_token("s3cret", 3600)
+    >>> verify_token("s3cret", token)
+    """
+    if ttl_seconds <= 0:
+        raise ValueError("ttl_seconds must be positive")
+    now = time.time()
+    payload = _b64(json.dumps({"exp": int(now + ttl_seconds), "iat": int(now)}).encode())
+    return f"{TOKEN_PREFIX}.{payload}.{_sign(secret, payload)}", now + ttl_seconds / 2
+
+
+def verify_token(secret: str, token: str, now: float | None = None) -> None:
+    """Return if ``token`` was signed with ``secret`` and has not expired; raise AuthError otherwise."""
+    parts = token.split(".")
+    if len(parts) != 3 or parts[0] != TOKEN_PREFIX:
+        raise AuthError("invalid token")
+    _, payload, signature = parts
+    if not secret or not hmac.compare_digest(_sign(secret, payload), signature):
+        raise AuthError("invalid token")
+    try:
+        expiry = float(json.loads(_unb64(payload))["exp"])
+    except (ValueError, KeyError, TypeError) as exc:
+        raise AuthError("invalid token") from exc
+    if (time.time() if now is None else now) >= expiry:
+        raise AuthError("token expired: get a new one")
+
+
+@dataclass(frozen=True, slots=True)
+class Keys:
+    """The secrets in force. Empty strings mean "not set"."""
+
+    primary_key: str = ""
+    secondary_key: str = ""
+    token_secret: str = ""
+
+
+class KeyStore:
+    """The current keys: a fixed primary key, or a keys file re-read when its mtime changes
+    (checked at most every 0.5 s). A missing or broken file means no key is accepted."""
+
+    def __init__(self, keys_file: Path | None = None, primary_key: str | None = None) -> None:
+        self._file = keys_file
+        self._static = Keys(primary_key=primary_key or "")
+        self._keys = self._static
+        self._stamp: tuple[int, int] | None = None
+        self._checked = 0.0
+        self._lock = threading.Lock()
+        if keys_file is not None:
+            self._reload(force=True)
+
+    def current(self) -> Keys:
+        """The keys in force now."""
+        if self._file is not None and time.monotonic() - self._checked >= RELOAD_INTERVAL_S:
+            self._reload()
+        return self._keys
+
+    def _reload(self, force: bool = False) -> None:
+        assert self._file is not None
+        with self._lock:
+            self._checked = time.monotonic()
+            try:
+                st = os.stat(self._file)
+            except OSError:
+                if self._stamp is not None or force:
+                    log.warning("keys file %s is missing: every authenticated request is refused", self._file)
+                self._stamp, self._keys = None, Keys()
+                return
+            stamp = (st.st_mtime_ns, st.st_size)
+            if stamp == self._stamp and not force:
+                return
+            try:
+                data = json.loads(Path(self._file).read_text(encoding="utf-8"))
+                keys = Keys(
+                    primary_key=str(data.get("primary_key") or self._static.primary_key),
+                    secondary_key=str(data.get("secondary_key") or ""),
+                    token_secret=str(data.get("token_secret") or ""),
+                )
+            except (OSError, ValueError, AttributeError) as exc:
+                log.warning(
+                    "keys file %s is unreadable (%s): refusing authenticated requests", self._file, exc
+                )
+                keys = Keys()
+            if self._stamp is not None:
+                log.info("keys file %s changed: keys reloaded", self._file)
+            self._stamp, self._keys = stamp, keys
+
+
+class Authenticator:
+    """Checks ``Authorization: Bearer <key or token>`` headers against a KeyStore."""
+
+    def __init__(self, store: KeyStore, *, keys_enabled: bool, token_enabled: bool) -> None:
+        self.store = store
+        self.keys_enabled = keys_enabled
+        self.token_enabled = token_enabled
+
+    @property
+    def enabled(self) -> bool:
+        """Whether protected routes need credentials at all."""
+        return self.keys_enabled or self.token_enabled
+
+    def check(self, authorization: str | None) -> None:
+        """Return if the header carries a valid key or token; raise AuthError otherwise."""
+        if not authorization:
+            raise AuthError("missing Authorization header: send 'Authorization: Bearer <key>'")
+        scheme, _, credential = authorization.strip().partition(" ")
+        credential = credential.strip()
+        if scheme.lower() != "bearer" or not credential:
+            raise AuthError("the Authorization header must be 'Bearer <key or token>'")
+        keys = self.store.current()
+        if self.keys_enabled:
+            given = credential.encode("utf-8")
+            ok = False
+            for key in (keys.primary_key, keys.secondary_key):
+                # Compare against both keys every time, so timing says nothing about which matched.
+                ok |= bool(key) and hmac.compare_digest(given, key.encode("utf-8"))
+            if ok:
+                return
+        if self.token_enabled and credential.startswith(TOKEN_PREFIX + "."):
+            verify_token(keys.token_secret, credential)
+            return
+        raise AuthError("invalid key or token")

@@ -1,0 +1,109 @@
+"""``modelport serve`` / ``python -m modelport.server``: run a scoring script behind the server.
+
+Example::
+
+    python -m modelport.server --entry-script score.py --model-dir ./model --port 5001 --workers 2
+    python -m modelport.server --config service.json      # the same settings as a JSON object
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from modelport.errors import ModelportError
+from modelport.server.config import ServerConfig
+
+_FLAGS: list[tuple[str, dict[str, Any]]] = [
+    ("--entry-script", {"type": Path, "help": "the scoring script (init()/run())"}),
+    ("--model-dir", {"type": Path, "help": "what AZUREML_MODEL_DIR points to"}),
+    ("--source-directory", {"type": Path, "help": "folder of the script and its helper modules"}),
+    ("--app-root", {"type": Path, "help": "AML_APP_ROOT (default: source directory or script folder)"}),
+    ("--port", {"type": int, "help": "TCP port (default 5001; 0 = any free port, see --ready-file)"}),
+    ("--host", {"help": "address to bind (default 127.0.0.1)"}),
+    ("--workers", {"type": int, "help": "worker processes (default 1)"}),
+    ("--reuse-port", {"action": "store_true", "default": None, "help": "bind with SO_REUSEPORT"}),
+    ("--auth-key", {"help": "require 'Authorization: Bearer <this key>' (prefer --keys-file)"}),
+    (
+        "--keys-file",
+        {"type": Path, "help": "JSON with primary_key/secondary_key/token_secret, re-read on change"},
+    ),
+    ("--token-auth", {"action": "store_true", "default": None, "help": "accept signed tokens"}),
+    ("--scoring-timeout-ms", {"type": int, "help": "run() time limit, then 504 (default 60000)"}),
+    ("--max-body-mb", {"type": float, "help": "request body limit, then 413 (default 100)"}),
+    ("--max-concurrent-requests", {"type": int, "help": "requests per worker at once (default 1)"}),
+    ("--max-request-wait-ms", {"type": int, "help": "wait for a slot before 503 (default 500)"}),
+    ("--max-worker-memory-mb", {"type": float, "help": "recycle a worker whose RSS grows past this"}),
+    ("--cpu-affinity", {"help": "CPUs for the workers, e.g. 0,1"}),
+    ("--debug", {"action": "store_true", "default": None, "help": "tracebacks in 500 responses"}),
+    ("--log-file", {"type": Path, "help": "also append the log to this file"}),
+    ("--log-level", {"help": "debug, info (default), warning, error"}),
+    ("--ready-file", {"type": Path, "help": "written (JSON with port and pid) once init() succeeded"}),
+    ("--metrics-dir", {"type": Path, "help": "folder for multi-process metrics (default: a temp folder)"}),
+    ("--graceful-timeout-s", {"type": float, "help": "on SIGTERM, time for in-flight requests (default 30)"}),
+    ("--service-name", {"help": "name shown in swagger.json and process titles"}),
+]
+
+
+def configure_parser(parser: argparse.ArgumentParser) -> None:
+    """Add the serve options to ``parser`` (every option may also come from ``--config``)."""
+    parser.add_argument("--config", type=Path, help="JSON object of settings (same names, with underscores)")
+    for flag, options in _FLAGS:
+        parser.add_argument(flag, **{"default": None, **options})
+
+
+def config_from_args(args: argparse.Namespace) -> ServerConfig:
+    """The ServerConfig for parsed arguments: the ``--config`` file, then flags given explicitly."""
+    given = {
+        flag[2:].replace("-", "_"): getattr(args, flag[2:].replace("-", "_"), None) for flag, _ in _FLAGS
+    }
+    given = {k: v for k, v in given.items() if v is not None}
+    config_file = getattr(args, "config", None)
+    if config_file is not None:
+        return ServerConfig.from_json_file(config_file, given)
+    return ServerConfig.from_mapping(given)
+
+
+def _preload() -> None:
+    # Imported once in the supervisor, shared copy-on-write by workers: a respawn is faster.
+    import modelport.server.app  # noqa: F401
+
+    try:
+        import numpy  # noqa: F401
+        from inference_schema import schema_decorators  # noqa: F401
+    except ImportError:  # pragma: no cover
+        pass
+
+
+def serve(args: argparse.Namespace) -> int:
+    """Run the scoring server until SIGTERM/SIGINT; the exit status (non-zero when init() failed)."""
+    try:
+        config = config_from_args(args)
+        location = config.location()
+    except ModelportError as exc:
+        print(f"modelport serve: {exc}", file=sys.stderr)
+        return 2
+    os.environ.update(location.environment())
+    from modelport.server import logs, metrics
+
+    logs.configure(config.log_level, config.log_file)
+    temp_metrics = config.metrics_dir is None
+    metrics_dir = Path(tempfile.mkdtemp(prefix="modelport-metrics-")) if temp_metrics else config.metrics_dir
+    assert metrics_dir is not None
+    metrics.enable_multiprocess(metrics_dir)
+    if config.ready_file is not None:
+        config.ready_file.unlink(missing_ok=True)
+    _preload()
+    from modelport.server.supervisor import run
+
+    supervisor_pid = os.getpid()
+    try:
+        return run(config)
+    finally:
+        if temp_metrics and os.getpid() == supervisor_pid:
+            shutil.rmtree(metrics_dir, ignore_errors=True)

@@ -1,0 +1,231 @@
+"""One worker's scoring service: the script, its run thread, readiness, admission and timeouts.
+
+Transport-agnostic: the ASGI app calls :meth:`ScoringService.score` with a ScoringRequest and maps
+what it returns or raises to HTTP in one place.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import os
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from modelport.errors import ScoringTimeout, ScriptError, ServiceUnavailable
+from modelport.runtime.loader import ScriptLocation
+from modelport.runtime.request import ScoringRequest
+from modelport.runtime.script import Scored, ScoringScript
+from modelport.server.config import ServerConfig
+from modelport.server.runthread import Job, RunThread
+
+log = logging.getLogger("modelport.server")
+
+ExitHook = Callable[[int, str], None]
+"""Called with (exit code, reason) when this worker must end: 3 = init() failed (the supervisor
+stops the whole service), 0 = replace me (a timed-out run() or too much memory)."""
+
+INIT_FAILED_EXIT = 3
+
+
+class ScoringService:
+    """init() once, then run() per request, one at a time, off the event loop.
+
+    Requests wait at most ``max_request_wait_ms`` for one of ``max_concurrent_requests`` slots
+    (then 503 + Retry-After); a run() exceeding ``scoring_timeout_ms`` answers 504 and the worker
+    asks to be replaced, failing the requests queued behind it with 503.
+    """
+
+    def __init__(
+        self,
+        config: ServerConfig,
+        location: ScriptLocation,
+        on_exit: ExitHook,
+        on_ready: Callable[[], None] | None = None,
+        observe_run: Callable[[float], None] | None = None,
+    ) -> None:
+        self.config = config
+        self.location = location
+        self._on_exit = on_exit
+        self._on_ready = on_ready
+        self._observe_run = observe_run
+        self.script: ScoringScript | None = None
+        self.init_error: ScriptError | None = None
+        self.stopping: str | None = None  # why this worker no longer takes requests
+        self._thread = RunThread()
+        self._ready: asyncio.Event | None = None
+        self._slots: asyncio.Semaphore | None = None
+        self._jobs: set[Job[Any]] = set()
+        self._timeout_s = config.scoring_timeout_ms / 1000
+        self._wait_s = config.max_request_wait_ms / 1000
+        self._memory_limit = (config.max_worker_memory_mb or 0) * 1024 * 1024
+        self._memory_over: float | None = None
+
+    # -- lifecycle ------------------------------------------------------------------------------
+    @property
+    def ready(self) -> bool:
+        """Whether init() succeeded in this worker and it still takes requests."""
+        return self._ready is not None and self._ready.is_set() and self.stopping is None
+
+    async def start(self) -> None:
+        """Start the run thread and init() on it; returns at once (readiness says when init is done)."""
+        self._ready = asyncio.Event()
+        self._slots = asyncio.Semaphore(self.config.max_concurrent_requests)
+        self._thread.start()
+        job = self._thread.submit(self._load_and_init)
+        asyncio.get_running_loop().create_task(self._after_init(job))
+
+    def _load_and_init(self) -> ScoringScript:
+        started = time.perf_counter()
+        log.info("loading %s and calling init()", self.location.entry_script)
+        script = ScoringScript.load(self.location)
+        script.init()
+        log.info(
+            "init() finished in %.0f ms (run() input style: %s)",
+            (time.perf_counter() - started) * 1e3,
+            script.style.value,
+        )
+        return script
+
+    async def _after_init(self, job: Job[ScoringScript]) -> None:
+        try:
+            self.script = await job.future
+        except ScriptError as exc:
+            self.init_error = exc
+            log.error(
+                "%s() failed in worker %d; the service stops.\n%s",
+                exc.phase,
+                os.getpid(),
+                exc.traceback_text.rstrip(),
+            )
+            self.stopping = "init() failed"
+            self._on_exit(INIT_FAILED_EXIT, f"{exc.phase}() failed: {exc.exc_type}: {exc.exc_message}")
+            return
+        except BaseException as exc:  # a bug of ours, not the script's: still fatal
+            log.exception("loading the scoring script failed")
+            self.init_error = ScriptError("init", type(exc).__name__, str(exc))
+            self.stopping = "init() failed"
+            self._on_exit(INIT_FAILED_EXIT, f"loading failed: {exc}")
+            return
+        assert self._ready is not None
+        self._ready.set()
+        if self._on_ready is not None:
+            self._on_ready()
+
+    async def stop(self) -> None:
+        """Stop taking requests; the run thread ends after what is queued."""
+        self.stopping = self.stopping or "shutting down"
+        self._thread.stop()
+
+    # -- scoring --------------------------------------------------------------------------------
+    async def score(self, request: ScoringRequest) -> Scored:
+        """Run the script for one request. Raises InvalidInputError (4xx), ScriptError (500),
+        ServiceUnavailable (503) or ScoringTimeout (504)."""
+        if self.stopping is not None:
+            raise ServiceUnavailable(f"this worker is restarting ({self.stopping}); retry", retry_after=1)
+        assert self._ready is not None and self._slots is not None
+        if not self._ready.is_set():
+            await self._wait_for_init()
+        slots = self._slots
+        if slots.locked():
+            try:
+                await asyncio.wait_for(slots.acquire(), self._wait_s)
+            except TimeoutError:
+                raise ServiceUnavailable(
+                    f"overloaded: no free slot within {self.config.max_request_wait_ms} ms "
+                    f"(max_concurrent_requests={self.config.max_concurrent_requests}); retry",
+                    retry_after=1,
+                ) from None
+        else:
+            await slots.acquire()
+        try:
+            return await self._run(request)
+        finally:
+            slots.release()
+            if self._memory_over is not None and self.stopping is None:
+                self._recycle()
+
+    async def _wait_for_init(self) -> None:
+        assert self._ready is not None
+        # While init() runs (first start or after a respawn) requests wait for it rather than fail:
+        # there is no other copy of the model in this worker to serve them.
+        try:
+            await asyncio.wait_for(self._ready.wait(), self._timeout_s)
+        except TimeoutError:
+            raise ServiceUnavailable("init() is still running; retry later", retry_after=5) from None
+        if self.stopping is not None:
+            raise ServiceUnavailable(f"this worker is restarting ({self.stopping}); retry", retry_after=1)
+
+    async def _run(self, request: ScoringRequest) -> Scored:
+        script = self.script
+        assert script is not None
+        job = self._thread.submit(lambda: self._score_in_thread(script, request))
+        self._jobs.add(job)
+        try:
+            remaining = self._timeout_s
+            while True:
+                done, _ = await asyncio.wait((job.future,), timeout=remaining)
+                if done:
+                    return job.future.result()
+                started = job.started
+                if started is None:  # still queued behind another call: its own timeout governs
+                    remaining = self._timeout_s
+                    continue
+                remaining = self._timeout_s - (time.monotonic() - started)
+                if remaining <= 0:
+                    break
+        finally:
+            self._jobs.discard(job)
+        self._timed_out(job)
+        raise ScoringTimeout(self.config.scoring_timeout_ms)
+
+    def _score_in_thread(self, script: ScoringScript, request: ScoringRequest) -> Scored:
+        try:
+            scored = script.score(request)
+            if self._observe_run is not None:
+                self._observe_run(scored.run_ms / 1000)
+            return scored
+        finally:
+            if self._memory_limit:
+                self._check_memory()
+
+    def _check_memory(self) -> None:
+        import psutil
+
+        rss = psutil.Process().memory_info().rss
+        if rss > self._memory_limit:
+            self._memory_over = rss
+
+    def _recycle(self) -> None:
+        rss_mb = (self._memory_over or 0) / 1024 / 1024
+        limit_mb = self._memory_limit / 1024 / 1024
+        log.warning("worker %d recycled: rss %.0f MB > limit %.0f MB", os.getpid(), rss_mb, limit_mb)
+        self.stopping = "memory limit"
+        self._on_exit(0, "memory limit")
+
+    def _timed_out(self, job: Job[Any]) -> None:
+        if self.stopping is None:
+            log.error(
+                "run() exceeded the scoring timeout of %d ms in worker %d; replacing this worker",
+                self.config.scoring_timeout_ms,
+                os.getpid(),
+            )
+            self.stopping = "run() timed out"
+            # The run thread is stuck: fail everything queued behind it now instead of letting
+            # each request wait out its own timeout.
+            for other in list(self._jobs):
+                if other is not job and not other.future.done():
+                    other.future.set_exception(
+                        ServiceUnavailable("this worker is restarting after a scoring timeout; retry", 1)
+                    )
+            self._on_exit(0, "scoring timeout")
+
+
+def write_ready_file(path: Path, info: dict[str, Any]) -> None:
+    """Atomically write the ready file (JSON) so a reader never sees it half-written."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_text(json.dumps(info), encoding="utf-8")
+    os.replace(tmp, path)

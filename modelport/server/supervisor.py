@@ -1,0 +1,231 @@
+"""The process side of a service: a gunicorn arbiter supervising uvicorn workers.
+
+gunicorn's arbiter respawns a worker that dies, stops gracefully on SIGTERM, and stops the whole
+service (exit code 3) when a worker exits with WORKER_BOOT_ERROR, which is what a worker does when
+init() fails. Each worker runs uvicorn (uvloop + httptools) with :class:`~modelport.server.app.ScoringApp`.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import sys
+import threading
+from typing import Any
+
+from gunicorn.app.base import BaseApplication
+from gunicorn.arbiter import Arbiter
+from gunicorn.glogging import Logger as GunicornLogger
+from uvicorn.server import Server
+from uvicorn_worker import UvicornWorker
+
+from modelport.server import metrics
+from modelport.server.config import ServerConfig
+from modelport.server.service import write_ready_file
+
+log = logging.getLogger("modelport.server")
+HEARTBEAT_TIMEOUT_S = 60
+"""A worker whose event loop is blocked this long is killed by the arbiter (run() never blocks it)."""
+
+_worker: ModelportWorker | None = None  # this process's worker, once forked
+
+
+def _not_socket_noise(record: logging.LogRecord) -> bool:
+    # uvicorn closes the worker's listening sockets itself; gunicorn then reports closing them again.
+    return not str(record.msg).startswith("Error while closing socket")
+
+
+class QuietLogger(GunicornLogger):
+    """gunicorn's logger, sending its records to the root logger configured by modelport.server.logs."""
+
+    def setup(self, cfg: Any) -> None:
+        self.cfg = cfg
+        self._access_log_enabled = False
+        self.loglevel = self.LOG_LEVELS.get(cfg.loglevel.lower(), logging.INFO)
+        for logger in (self.error_log, self.access_log):
+            logger.handlers.clear()
+            logger.propagate = True
+        self.error_log.setLevel(self.loglevel)
+        if _not_socket_noise not in self.error_log.filters:
+            self.error_log.addFilter(_not_socket_noise)
+        self.access_log.disabled = True
+
+
+class ModelportWorker(UvicornWorker):
+    """A uvicorn worker that can be asked to end with an exit code (3 stops the whole service)."""
+
+    CONFIG_KWARGS = {"loop": "auto", "http": "auto"}
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        for name in ("uvicorn.error", "uvicorn.access"):
+            logger = logging.getLogger(name)
+            logger.handlers.clear()
+            logger.propagate = True
+        self.config.access_log = False
+        self.config.server_header = False  # x-ms-server-version says who answers
+        self.config.timeout_graceful_shutdown = int(self.cfg.graceful_timeout) or None
+        self._server: Server | None = None
+        self._exit_code = 0
+
+    async def _serve(self) -> None:
+        self.config.app = self.wsgi
+        server = Server(config=self.config)
+        self._server = server
+        self._install_sigquit_handler()
+        await server.serve(sockets=self.sockets)
+        if not server.started:
+            sys.exit(Arbiter.WORKER_BOOT_ERROR)
+        if self._exit_code:
+            sys.exit(self._exit_code)
+
+    def request_exit(self, code: int, reason: str) -> None:
+        """End this worker after in-flight requests: 0 to be replaced, 3 to stop the service."""
+        log.info("worker %d exiting (%s)", os.getpid(), reason)
+        self._exit_code = code
+        if self._server is not None:
+            # Stop accepting at once (uvicorn would only notice should_exit on its next tick):
+            # new connections wait in the shared listen backlog for the replacement worker.
+            for listener in getattr(self._server, "servers", []):
+                listener.close()
+            self._server.should_exit = True
+        # A thread stuck in user code must not keep this process alive past its shutdown.
+        deadline = min(max(self.cfg.graceful_timeout, 1), 10)
+        timer = threading.Timer(deadline, _hard_exit, (code,))
+        timer.daemon = True
+        timer.start()
+
+
+def _hard_exit(code: int) -> None:
+    log.warning("worker %d did not stop in time; forcing exit", os.getpid())
+    logging.shutdown()
+    os._exit(code)
+
+
+class ScoringApplication(BaseApplication):
+    """gunicorn application whose workers serve one scoring script."""
+
+    def __init__(self, config: ServerConfig) -> None:
+        self.server_config = config
+        self._spawned = 0
+        self._restarts: Any = None
+        super().__init__()
+
+    def init(self, parser: Any, opts: Any, args: Any) -> None:
+        return None
+
+    def run(self) -> None:
+        """Run the arbiter until it stops (it leaves through SystemExit)."""
+        arbiter = Arbiter(self)
+        if self.server_config.reuse_port:
+            arbiter.LISTENERS = [self._reuse_port_listener(arbiter)]
+        arbiter.run()
+
+    def _reuse_port_listener(self, arbiter: Arbiter) -> Any:
+        # One listening socket in the arbiter, shared by the workers as usual, but bound with
+        # SO_REUSEPORT so another service can bind the same port (gunicorn's own reuse_port
+        # option would give each worker its own socket, and a respawning worker none).
+        from gunicorn.sock import TCP6Socket, TCPSocket
+
+        c = self.server_config
+        family = socket.AF_INET6 if ":" in c.host else socket.AF_INET
+        raw = socket.socket(family, socket.SOCK_STREAM)
+        try:
+            raw.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            raw.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+            raw.bind((c.host, c.port))
+        except OSError:
+            raw.close()
+            raise
+        kind = TCP6Socket if family == socket.AF_INET6 else TCPSocket
+        # gunicorn takes the descriptor over (and closes it after duplicating it).
+        return kind(raw.getsockname()[:2], self.cfg, arbiter.log, fd=raw.detach())
+
+    def load_config(self) -> None:
+        c = self.server_config
+        settings: dict[str, Any] = {
+            "bind": [f"[{c.host}]:{c.port}" if ":" in c.host else f"{c.host}:{c.port}"],
+            "workers": c.workers,
+            "worker_class": f"{ModelportWorker.__module__}.{ModelportWorker.__qualname__}",
+            "timeout": HEARTBEAT_TIMEOUT_S,
+            "graceful_timeout": max(1, round(c.graceful_timeout_s)),
+            "keepalive": c.keepalive_s,
+            "logger_class": f"{QuietLogger.__module__}.{QuietLogger.__qualname__}",
+            "loglevel": c.log_level,
+            "proc_name": f"modelport-{c.service_name}",
+            "control_socket_disable": True,
+            "preload_app": False,
+            "when_ready": self._when_ready,
+            "pre_fork": self._pre_fork,
+            "post_fork": self._post_fork,
+            "child_exit": self._child_exit,
+            "on_exit": self._on_exit,
+        }
+        for key, value in settings.items():
+            self.cfg.set(key, value)
+
+    def load(self) -> Any:
+        from modelport.server.app import create_app
+
+        assert _worker is not None, "the app is built in a worker process"
+        return create_app(self.server_config, on_exit=_worker.request_exit, on_ready=self._worker_ready)
+
+    # -- hooks (arbiter process unless noted) -------------------------------------------------------
+    def _when_ready(self, arbiter: Arbiter) -> None:
+        # With port 0 the OS chose the port: workers forked from now on know it.
+        address = arbiter.LISTENERS[0].getsockname()
+        self.server_config.port = int(address[1])
+        log.info("modelport scoring server listening on http://%s:%d", self.server_config.host, address[1])
+
+    def _pre_fork(self, arbiter: Arbiter, worker: Any) -> None:
+        self._spawned += 1
+        if self._spawned > self.server_config.workers:
+            if self._restarts is None:
+                from prometheus_client import CollectorRegistry, Counter
+
+                self._restarts = Counter(
+                    "modelport_worker_restarts",
+                    "Worker processes started to replace one that ended.",
+                    registry=CollectorRegistry(),
+                )
+            self._restarts.inc()
+
+    def _post_fork(self, arbiter: Arbiter, worker: Any) -> None:  # in the worker
+        global _worker
+        _worker = worker
+        if self.server_config.cpu_affinity:
+            os.sched_setaffinity(0, set(self.server_config.cpu_affinity))
+
+    def _worker_ready(self) -> None:  # in the worker
+        c = self.server_config
+        if c.ready_file is not None:
+            info = {
+                "pid": os.getppid(),
+                "worker_pid": os.getpid(),
+                "host": c.host,
+                "port": c.port,
+                "url": f"http://{c.host}:{c.port}",
+            }
+            write_ready_file(c.ready_file, info)
+
+    def _child_exit(self, arbiter: Arbiter, worker: Any) -> None:
+        metrics.mark_process_dead(worker.pid)
+
+    def _on_exit(self, arbiter: Arbiter) -> None:
+        if self.server_config.ready_file is not None:
+            self.server_config.ready_file.unlink(missing_ok=True)
+
+
+def run(config: ServerConfig) -> int:
+    """Run the service in this process until it stops; the exit status (0 after SIGTERM, 3 when
+    init() failed)."""
+    supervisor_pid = os.getpid()
+    try:
+        ScoringApplication(config).run()
+    except SystemExit as stop:
+        if os.getpid() != supervisor_pid:
+            raise  # a forked worker ending: let it leave the process, never return into the caller
+        code = stop.code
+        return code if isinstance(code, int) else (0 if code is None else 1)
+    return 0
