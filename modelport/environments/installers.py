@@ -55,10 +55,10 @@ def build_venv(
 ) -> BuiltVenv:
     """Create a virtualenv at ``target`` for Python ``python`` (``X.Y``) and install into it.
 
-    With ``uv``: ``uv venv --relocatable`` then one ``uv pip install`` (pip's configuration passed
-    on, see :func:`pip_config_for_uv`); without: ``python -m venv`` then the venv's own pip, which
-    reads its configuration itself. Then modelport is made importable from ``source_root`` and
-    the result checked by importing it.
+    With ``uv``: ``uv venv --relocatable`` then one ``uv pip install --compile-bytecode`` (pip's
+    configuration passed on, see :func:`pip_config_for_uv`); without: ``python -m venv`` then the
+    venv's own pip, which reads its configuration itself (and compiles bytecode by default).
+    Then modelport is made importable from ``source_root`` and the result checked by importing it.
     """
     env = {k: v for k, v in os.environ.items() if k != "VIRTUAL_ENV"}
     # modelport never downloads a Python: it uses one installed on this machine or fails.
@@ -70,7 +70,10 @@ def build_venv(
         create = [uv, "venv", "--no-project", "--relocatable", "--python", base, str(target)]
         logs.append(run(create, what="creating the virtualenv", env=env, cwd=cwd, timeout=timeout))
         flags, extra_env = pip_config_for_uv(pip_options, env)
-        install = [uv, "pip", "install", "--python", str(venv), *flags, *pip_options, *requirements]
+        # Compile bytecode now, once: otherwise every worker of every service compiles on import
+        # (each time, where PYTHONDONTWRITEBYTECODE is set), a second or more for scikit-learn.
+        install = [uv, "pip", "install", "--compile-bytecode", "--python", str(venv), *flags]
+        install += [*pip_options, *requirements]
         logs.append(
             run(install, what="installing packages", env={**env, **extra_env}, cwd=cwd, timeout=timeout)
         )
@@ -184,7 +187,11 @@ def find_python(version: str, uv: str | None, env: Mapping[str, str], cwd: Path)
     if candidate_name is not None and _reports_version(Path(candidate_name), version, env):
         return candidate_name
     tried.append(f"python{version} on PATH: {candidate_name or 'not found'}")
-    raise EnvironmentBuildError(f"Python {version} is not installed on this machine", "\n".join(tried))
+    raise EnvironmentBuildError(
+        f"Python {version} is not installed on this machine and modelport does not download Python: "
+        f"install it (e.g. `uv python install {version}`) or leave python_version unset",
+        "\n".join(tried),
+    )
 
 
 def _quiet(cmd: list[str], env: Mapping[str, str], cwd: Path) -> subprocess.CompletedProcess[str] | None:
