@@ -56,12 +56,16 @@ class ScriptLocation:
 
 def module_name_for(path: Path) -> str:
     """The name the script is imported under: its file stem when free (so pickles and
-    ``import score`` from helper modules agree), else a fixed fallback name."""
+    ``import score`` from helper modules agree), else a fresh fallback name (inference-schema
+    keys its registry by module name, so a name is never reused)."""
     stem = path.stem
     taken = stem in sys.modules or stem in sys.stdlib_module_names
     if stem.isidentifier() and not keyword.iskeyword(stem) and not taken:
         return stem
-    return FALLBACK_MODULE_NAME
+    n = 0
+    while f"{FALLBACK_MODULE_NAME}_{n}" in sys.modules:
+        n += 1
+    return f"{FALLBACK_MODULE_NAME}_{n}"
 
 
 def load_module(location: ScriptLocation) -> ModuleType:

@@ -98,6 +98,8 @@ class ScoringScript:
             self.schema = inspect_run(run)
             self.style = InputStyle.SCHEMA if self.schema is not None else InputStyle.PLAIN
         self._wants_headers = _accepts(run, REQUEST_HEADERS_PARAM)
+        self.last_run_s: float | None = None
+        """How long the last run() call took (seconds), whether it returned or raised."""
 
     @classmethod
     def load(cls, location: ScriptLocation) -> ScoringScript:
@@ -127,8 +129,10 @@ class ScoringScript:
         try:
             value = self._run(*args, **kwargs)
         except Exception as exc:
+            self.last_run_s = time.perf_counter() - t1
             raise _script_error("run", exc) from exc
         t2 = time.perf_counter()
+        self.last_run_s = t2 - t1
         try:
             response = encode_result(value)
         except (TypeError, ValueError) as exc:

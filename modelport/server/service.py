@@ -183,12 +183,12 @@ class ScoringService:
         raise ScoringTimeout(self.config.scoring_timeout_ms)
 
     def _score_in_thread(self, script: ScoringScript, request: ScoringRequest) -> Scored:
+        script.last_run_s = None
         try:
-            scored = script.score(request)
-            if self._observe_run is not None:
-                self._observe_run(scored.run_ms / 1000)
-            return scored
+            return script.score(request)
         finally:
+            if self._observe_run is not None and script.last_run_s is not None:
+                self._observe_run(script.last_run_s)
             if self._memory_limit:
                 self._check_memory()
 
