@@ -19,7 +19,7 @@ from modelport.workspace import Workspace
 
 __all__ = ["AciWebservice", "AksWebservice", "LocalWebservice", "Webservice"]
 
-_RETRIES = 3
+_RETRIES = 6
 
 
 class Webservice:
@@ -254,7 +254,7 @@ class Webservice:
                 if attempt == _RETRIES - 1:
                     raise
                 self._session.close()
-                time.sleep(0.05 * (attempt + 1))
+                time.sleep(0.05 * 2**attempt)  # 0.05 .. 0.8 s, about 1.5 s in all
         if resp.status_code != 200:
             raise ServiceCallError(resp.status_code, resp.text, dict(resp.headers))
         if "json" in resp.headers.get("Content-Type", ""):

@@ -221,15 +221,17 @@ def server_config(
         "port": port,
         "workers": settings.workers,
         "keys_file": str(keys_file) if (settings.auth_enabled or settings.token_auth_enabled) else None,
-        "key_auth": settings.auth_enabled,
         "token_auth": settings.token_auth_enabled,
         "scoring_timeout_ms": settings.scoring_timeout_ms,
         "max_concurrent_requests": settings.max_concurrent_requests,
         "max_request_wait_ms": settings.max_request_wait_ms,
         "max_worker_memory_mb": memory_mb,
         "cpu_affinity": _cpu_affinity(name, settings.cpu_cores),
-        "reuse_port": True,
         "service_name": name,
+        "reuse_port": True,
+        # Written by the server once a worker's init() succeeded: tells this deployment's readiness
+        # apart from an old one answering on the same port during an overwrite.
+        "ready_file": str(app_root.parent / "ready.json"),
     }
 
 
@@ -353,6 +355,7 @@ def deploy(
         "app_root": str(app_root),
         "log_file": str(log_file),
         "config_file": str(config_file),
+        "ready_file": config["ready_file"],
         "interpreter": interpreter,
         "models": [m.id for m in models],
         "environment": None
@@ -491,7 +494,8 @@ def wait_ready(record: dict[str, Any], key: str | None, timeout: float) -> tuple
     while time.monotonic() < deadline:
         if handle is None or not TARGETS["Local"].is_running(handle):
             return False, failure_cause(record)
-        if probe_ready(record, key, timeout=1.0):
+        ready_file = record.get("ready_file")
+        if (ready_file is None or Path(ready_file).is_file()) and probe_ready(record, key, timeout=1.0):
             return True, ""
         time.sleep(delay)
         delay = min(delay * 1.5, 0.25)
