@@ -10,7 +10,7 @@ from typing import Any
 
 import orjson
 
-from modelport.contrib.services.aml_response import AMLResponse
+from modelport.runtime.response import AMLResponse
 
 JSON = "application/json"
 _OPTIONS = orjson.OPT_SERIALIZE_NUMPY | orjson.OPT_NON_STR_KEYS

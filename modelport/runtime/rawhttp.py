@@ -1,5 +1,7 @@
 """``AMLRequest`` and ``@rawhttp``: a v1 scoring script that wants the whole HTTP request.
 
+Imported by scripts as ``modelport.contrib.services.aml_request`` (v1: ``azureml.contrib...``).
+
 ``AMLRequest`` behaves like the werkzeug request v1 passed (``.method``, ``.headers``, ``.args``,
 ``.get_data()``, ``.data``, ``.json``, ``.full_path``...), built over a request whose body the
 server has already read.

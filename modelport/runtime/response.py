@@ -1,4 +1,7 @@
-"""``AMLResponse``: what a ``@rawhttp`` run() returns to choose its own status and headers."""
+"""``AMLResponse``: what a run() returns to choose its own status and headers.
+
+Imported by scripts as ``modelport.contrib.services.aml_response`` (v1: ``azureml.contrib...``).
+"""
 
 from __future__ import annotations
 

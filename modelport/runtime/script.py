@@ -16,10 +16,10 @@ from typing import Any
 
 import orjson
 
-from modelport.contrib.services.aml_request import AMLRequest, is_rawhttp
 from modelport.errors import InvalidInputError, ScriptError, UnsupportedMediaType
 from modelport.runtime.encode import Encoded, encode_result
 from modelport.runtime.loader import ScriptLocation, load_module
+from modelport.runtime.rawhttp import AMLRequest, is_rawhttp
 from modelport.runtime.request import ScoringRequest
 from modelport.runtime.schema import REQUEST_HEADERS_PARAM, RunSchema, inspect_run
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -71,10 +71,9 @@ class ServerConfig:
     graceful_timeout_s: float = 30.0
     """On SIGTERM, how long in-flight requests may take before workers are killed."""
     keepalive_s: int = 5
+    """How long an idle keep-alive connection stays open (seconds)."""
     service_name: str = "modelport"
     """Shown in the swagger document and process titles."""
-    extra: dict[str, Any] = field(default_factory=dict)
-    """Settings for later features, kept as given."""
 
     # -- construction ---------------------------------------------------------------------------
     @classmethod
