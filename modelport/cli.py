@@ -301,23 +301,21 @@ def build_parser() -> argparse.ArgumentParser:
     p = command(en, "show", cmd_environment_show, "show an environment (NAME or NAME:VERSION)")
     p.add_argument("environment", metavar="NAME[:VERSION]")
 
-    _add_optional_commands(top)
+    _add_server_and_service_commands(top)
     return parser
 
 
-def _add_optional_commands(top: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    """Commands whose modules may be absent in a trimmed install (the server, deployments)."""
-    try:
-        from modelport.server.cli import configure_parser, serve
-    except ImportError:  # pragma: no cover - the server ships with the package
-        return
-    p = top.add_parser("serve", help="run a scoring script behind the scoring server (local debugging)")
+def _add_server_and_service_commands(top: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    from modelport.deploy.cli import configure_commands
+    from modelport.server.cli import configure_parser, serve
+
+    p = top.add_parser(
+        "serve",
+        help="run a scoring script behind the scoring server (local debugging)",
+        description="example: modelport serve --entry-script score.py --model-dir ./model --port 5001",
+    )
     configure_parser(p)
     p.set_defaults(handler=serve)
-    try:
-        from modelport.deploy.cli import configure_commands
-    except ImportError:
-        return
     configure_commands(top)
 
 

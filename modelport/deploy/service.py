@@ -143,7 +143,7 @@ def _claim(ws: Workspace, name: str, overwrite: bool) -> dict[str, Any] | None:
         if row is not None:
             if not overwrite:
                 raise AlreadyExistsError(
-                    f"service '{name}' already exists (pass overwrite=True to replace it, or delete it)"
+                    f"service '{name}' already exists (overwrite=True or --overwrite replaces it)"
                 )
             existing: dict[str, Any] = json.loads(row["record"])
             return existing
