@@ -58,7 +58,11 @@ class Webservice:
 
     @property
     def error(self) -> str | None:
-        return self._record.get("error")
+        """Why the service is not Healthy; for a Healthy one, its last worker recycle, if any."""
+        if self._record.get("error"):
+            return str(self._record["error"])
+        events = engine.events(self._record)
+        return events[-1] if events else None
 
     @property
     def port(self) -> int | None:
@@ -247,7 +251,6 @@ class Webservice:
         for attempt in range(_RETRIES):
             try:
                 resp = self._session.post(self.scoring_uri, data=body, headers=headers, timeout=(5, 3600))
-                break
             except requests.ConnectionError:
                 # The connection dropped before an answer (e.g. a keep-alive socket closed by a
                 # replaced server during an overwrite): retry on a fresh connection.
@@ -255,6 +258,18 @@ class Webservice:
                     raise
                 self._session.close()
                 time.sleep(0.05 * 2**attempt)  # 0.05 .. 0.8 s, about 1.5 s in all
+                continue
+            # 503 with Retry-After: the service is overloaded or replacing a worker; it asks us to
+            # come back shortly, so do (bounded), rather than fail the caller at once.
+            retry_after = resp.headers.get("Retry-After")
+            if resp.status_code == 503 and retry_after and attempt < _RETRIES - 1:
+                try:
+                    wait = min(float(retry_after), 2.0)
+                except ValueError:
+                    wait = 1.0
+                time.sleep(max(wait, 0.05))
+                continue
+            break
         if resp.status_code != 200:
             raise ServiceCallError(resp.status_code, resp.text, dict(resp.headers))
         if "json" in resp.headers.get("Content-Type", ""):

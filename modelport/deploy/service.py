@@ -443,6 +443,12 @@ def failure_cause(record: dict[str, Any]) -> str:
     return "\n".join(lines[-20:]).strip() or "the server process exited"
 
 
+def events(record: dict[str, Any]) -> list[str]:
+    """Notable lines of the service log: workers recycled for memory, workers respawned."""
+    text = tail(record.get("log_file"), 2000)
+    return [line.strip() for line in text.splitlines() if "recycled: rss" in line]
+
+
 def current_key(ws: Workspace, record: dict[str, Any]) -> str | None:
     settings = record.get("settings") or {}
     if not (settings.get("auth_enabled") or settings.get("token_auth_enabled")):
