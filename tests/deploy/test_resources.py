@@ -42,7 +42,7 @@ def test_cpu_cores_sets_workers_and_affinity(dws: Workspace, digits_model, tmp_p
         "cpu-svc",
         AciWebservice.deploy_configuration(cpu_cores=1),
     )
-    supervisor, *workers = service.serialize()["processes"]
+    _supervisor, *workers = service.serialize()["processes"]
     assert len(workers) == 1
     assert len(psutil.Process(workers[0]).cpu_affinity()) == 1
     two = _deploy(
