@@ -322,3 +322,40 @@ def test_two_deployers_same_name_one_wins(dws: Workspace, digits_model, tmp_path
     assert sorted(o.split(":")[0] for o in outs) == ["lost", "won"], outs
     assert "already exists" in next(o for o in outs if o.startswith("lost"))
     Webservice(dws, "race-svc").wait_for_deployment(timeout_sec=60)
+
+
+def test_several_models_layout_and_get_model_path(dws: Workspace, digits_model, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    digits = _register(dws, digits_model)
+    folder = tmp_path / "other_model"
+    (folder / "nested").mkdir(parents=True)
+    (folder / "nested" / "w.txt").write_text("w")
+    other1 = Model.register(dws, folder, "other")
+    other2 = Model.register(dws, folder, "other")
+    src = _script_dir(tmp_path, "model_paths.py")
+    service = Model.deploy(
+        dws, "paths-svc", [digits, other1, other2], InferenceConfig("score.py", source_directory=src)
+    )
+    service.wait_for_deployment(timeout_sec=60)
+    seen = service.run("x")
+    root = Path(seen["app_root"])
+    assert seen["same"] is True
+    assert Path(seen["model_dir"]) == root / "azureml-models"
+    assert Path(seen["digits"]) == root / "azureml-models" / "sklearn_mnist" / "1" / "sklearn_mnist_model.pkl"
+    assert Path(seen["other_v1"]) == root / "azureml-models" / "other" / "1" / "other_model"
+    assert Path(seen["other_latest"]) == root / "azureml-models" / "other" / "2" / "other_model"
+    assert (Path(seen["other_latest"]) / "nested" / "w.txt").read_text() == "w"
+
+
+def test_tampered_model_is_refused_at_deploy(dws: Workspace, digits_model, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    model = _register(dws, digits_model)
+    blob = dws.blobs.path(model.files[0].sha256)
+    os.chmod(blob, 0o644)
+    data = bytearray(blob.read_bytes())
+    data[100] ^= 0x01
+    blob.write_bytes(bytes(data))
+    src = _script_dir(tmp_path, "score.py")
+    service = Model.deploy(dws, "tampered-svc", [model], InferenceConfig("score.py", source_directory=src))
+    assert service.state == "Failed"
+    assert "corrupted" in (service.error or "") and "sklearn_mnist:1" in (service.error or "")
+    assert service.serialize()["processes"] == []
+    assert not list((dws.services_dir / "tampered-svc").rglob("sklearn_mnist_model.pkl"))
