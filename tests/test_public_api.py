@@ -1,0 +1,32 @@
+"""The public surface is deliberate: each v1 module exports what v1 code imports, and no more."""
+
+from __future__ import annotations
+
+import importlib
+
+import pytest
+
+EXPECTED = {
+    "modelport.core": {"VERSION", "Dataset", "Environment", "Model", "Workspace"},
+    "modelport.core.model": {"InferenceConfig", "Model"},
+    "modelport.core.environment": {"Environment", "PythonSection"},
+    "modelport.core.conda_dependencies": {"CondaDependencies"},
+    "modelport.core.webservice": {"AciWebservice", "AksWebservice", "LocalWebservice", "Webservice"},
+}
+
+
+@pytest.mark.parametrize("module", sorted(EXPECTED))
+def test_all_matches_exports(module: str) -> None:
+    mod = importlib.import_module(module)
+    assert set(mod.__all__) == EXPECTED[module]
+    for name in mod.__all__:
+        assert getattr(mod, name) is not None
+
+
+def test_errors_tree_is_complete() -> None:
+    import modelport.errors as errors
+
+    for name in errors.__all__:
+        cls = getattr(errors, name)
+        assert issubclass(cls, errors.ModelportError)
+        assert name in (errors.__doc__ or ""), f"{name} is missing from the tree in errors.py's docstring"
