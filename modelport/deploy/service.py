@@ -515,15 +515,35 @@ def stop_processes(record: dict[str, Any]) -> None:
         TARGETS["Local"].stop(handle)
 
 
+def _stray_servers(service_dir: Path) -> list[psutil.Process]:
+    """Server processes started from this service's folder that no record knows of.
+
+    A deployer killed between starting the server and saving its pid leaves one behind; it is
+    found by its command line, which names ``<service folder>/<deployment>/server.json``.
+    """
+    marker = str(service_dir) + os.sep
+    found = []
+    for proc in psutil.process_iter(["cmdline"]):
+        cmdline = proc.info.get("cmdline") or []
+        if "modelport.server" in cmdline and any(arg.startswith(marker) for arg in cmdline):
+            found.append(proc)
+    return found
+
+
 def delete(ws: Workspace, name: str) -> None:
     """Stop the processes, free the port, remove the folder, the keys and the record. Idempotent."""
     try:
         record = load(ws, name)
     except ServiceNotFound:
+        record = None
+    if record is not None:
+        record["state"] = DELETING
+        save(ws, record)
+        stop_processes(record)
+    for proc in _stray_servers(ws.services_dir / name):
+        TARGETS["Local"].stop(ProcessHandle(proc.pid, proc.create_time()))
+    if record is None:
         return
-    record["state"] = DELETING
-    save(ws, record)
-    stop_processes(record)
     shutil.rmtree(ws.services_dir / name, ignore_errors=True)
     keys_path(ws, name).unlink(missing_ok=True)
     with ws.db.transaction() as conn:
@@ -536,6 +556,9 @@ def restart(ws: Workspace, name: str) -> dict[str, Any]:
     if not record.get("config_file") or not Path(record["config_file"]).is_file():
         raise InvalidInputError(f"service '{name}' has no prepared deployment to restart; deploy it again")
     stop_processes(record)
+    # Workers orphaned by a killed supervisor may still hold the port: stop them too.
+    for proc in _stray_servers(ws.services_dir / name):
+        TARGETS["Local"].stop(ProcessHandle(proc.pid, proc.create_time()))
     port = record["port"]
     if not port_is_free(port):
         record.update(state=FAILED, error=f"port {port} is taken by another process; cannot restart")
