@@ -7,6 +7,7 @@ rather than guessed at.
 
 from __future__ import annotations
 
+import os
 import sqlite3
 import threading
 from collections.abc import Iterator
@@ -64,27 +65,44 @@ class Database:
 
     def __init__(self, path: Path) -> None:
         self.path = path
+        self.read_only = False
         self._local = threading.local()
-        with self.transaction() as conn:
-            self._migrate(conn)
+        if os.access(path.parent, os.W_OK):
+            with self.transaction() as conn:
+                self._migrate(conn)
 
     def _connect(self) -> sqlite3.Connection:
         conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
         if conn is None:
             try:
-                conn = sqlite3.connect(self.path, timeout=60.0, isolation_level=None)
-                conn.row_factory = sqlite3.Row
-                conn.execute("PRAGMA journal_mode=WAL")
-                conn.execute("PRAGMA synchronous=NORMAL")
-                conn.execute("PRAGMA foreign_keys=ON")
-                conn.execute("PRAGMA busy_timeout=60000")
+                conn = self._open()
             except sqlite3.Error as exc:
                 raise self._error(exc) from exc
             self._local.conn = conn
         return conn
 
+    def _open(self) -> sqlite3.Connection:
+        if not os.access(self.path.parent, os.W_OK):
+            # A read-only filesystem: WAL needs to write its index, so open the file immutable.
+            # Reads work; any write fails with a clear "read-only" error.
+            conn = sqlite3.connect(
+                f"file:{self.path}?mode=ro&immutable=1", uri=True, timeout=60.0, isolation_level=None
+            )
+            conn.row_factory = sqlite3.Row
+            self.read_only = True
+            return conn
+        conn = sqlite3.connect(self.path, timeout=60.0, isolation_level=None)
+        conn.row_factory = sqlite3.Row
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute("PRAGMA synchronous=NORMAL")
+        conn.execute("PRAGMA foreign_keys=ON")
+        conn.execute("PRAGMA busy_timeout=60000")
+        return conn
+
     def _error(self, exc: sqlite3.Error) -> StorageError:
         text = str(exc)
+        if self.read_only or "readonly" in text:
+            return StorageError(f"metadata database {self.path} is on a read-only filesystem: {text}")
         if "not a database" in text or "malformed" in text:
             return StorageError(f"metadata database {self.path} is corrupted: {text}")
         return StorageError(f"metadata database {self.path}: {text}")
