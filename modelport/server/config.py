@@ -52,9 +52,10 @@ class ServerConfig:
     max_body_mb: float = 100.0
     """Request bodies larger than this answer 413."""
     max_concurrent_requests: int = 1
-    """Per worker: requests handed to the run thread at once (run() itself runs one at a time)."""
+    """Per worker: run() calls at once (default 1, one at a time; above 1 the script must be
+    thread-safe). For more parallelism prefer ``workers``."""
     max_request_wait_ms: int = 500
-    """How long a request may wait for a free slot before 503 + Retry-After."""
+    """How long a request may wait for its run() to start before 503 + Retry-After."""
     max_worker_memory_mb: float | None = None
     """A worker whose RSS passes this finishes its request and is recycled."""
     cpu_affinity: list[int] | None = None

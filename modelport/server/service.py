@@ -20,7 +20,7 @@ from modelport.runtime.loader import ScriptLocation
 from modelport.runtime.request import ScoringRequest
 from modelport.runtime.script import Scored, ScoringScript
 from modelport.server.config import ServerConfig
-from modelport.server.runthread import Job, RunThread
+from modelport.server.runthread import Job, RunThreads
 
 log = logging.getLogger("modelport.server")
 
@@ -32,11 +32,12 @@ INIT_FAILED_EXIT = 3
 
 
 class ScoringService:
-    """init() once, then run() per request, one at a time, off the event loop.
+    """init() once, then run() per request, off the event loop.
 
-    Requests wait at most ``max_request_wait_ms`` for one of ``max_concurrent_requests`` slots
-    (then 503 + Retry-After); a run() exceeding ``scoring_timeout_ms`` answers 504 and the worker
-    asks to be replaced, failing the requests queued behind it with 503.
+    Requests queue for the run thread(s) (``max_concurrent_requests`` of them, default 1: run()
+    calls one at a time). A request whose run() has not started ``max_request_wait_ms`` after it
+    arrived answers 503 + Retry-After; a run() exceeding ``scoring_timeout_ms`` answers 504 and the
+    worker asks to be replaced, failing the requests queued behind it with 503.
     """
 
     def __init__(
@@ -55,9 +56,8 @@ class ScoringService:
         self.script: ScoringScript | None = None
         self.init_error: ScriptError | None = None
         self.stopping: str | None = None  # why this worker no longer takes requests
-        self._thread = RunThread()
+        self._threads = RunThreads(config.max_concurrent_requests)
         self._ready: asyncio.Event | None = None
-        self._slots: asyncio.Semaphore | None = None
         self._jobs: set[Job[Any]] = set()
         self._timeout_s = config.scoring_timeout_ms / 1000
         self._wait_s = config.max_request_wait_ms / 1000
@@ -73,9 +73,8 @@ class ScoringService:
     async def start(self) -> None:
         """Start the run thread and init() on it; returns at once (readiness says when init is done)."""
         self._ready = asyncio.Event()
-        self._slots = asyncio.Semaphore(self.config.max_concurrent_requests)
-        self._thread.start()
-        job = self._thread.submit(self._load_and_init)
+        self._threads.start()
+        job = self._threads.submit(self._load_and_init)
         asyncio.get_running_loop().create_task(self._after_init(job))
 
     def _load_and_init(self) -> ScoringScript:
@@ -118,7 +117,7 @@ class ScoringService:
     async def stop(self) -> None:
         """Stop taking requests; the run thread ends after what is queued."""
         self.stopping = self.stopping or "shutting down"
-        self._thread.stop()
+        self._threads.stop()
 
     # -- scoring --------------------------------------------------------------------------------
     async def score(self, request: ScoringRequest) -> Scored:
@@ -126,25 +125,12 @@ class ScoringService:
         ServiceUnavailable (503) or ScoringTimeout (504)."""
         if self.stopping is not None:
             raise ServiceUnavailable(f"this worker is restarting ({self.stopping}); retry", retry_after=1)
-        assert self._ready is not None and self._slots is not None
+        assert self._ready is not None
         if not self._ready.is_set():
             await self._wait_for_init()
-        slots = self._slots
-        if slots.locked():
-            try:
-                await asyncio.wait_for(slots.acquire(), self._wait_s)
-            except TimeoutError:
-                raise ServiceUnavailable(
-                    f"overloaded: no free slot within {self.config.max_request_wait_ms} ms "
-                    f"(max_concurrent_requests={self.config.max_concurrent_requests}); retry",
-                    retry_after=1,
-                ) from None
-        else:
-            await slots.acquire()
         try:
             return await self._run(request)
         finally:
-            slots.release()
             if self._memory_over is not None and self.stopping is None:
                 self._recycle()
 
@@ -162,21 +148,25 @@ class ScoringService:
     async def _run(self, request: ScoringRequest) -> Scored:
         script = self.script
         assert script is not None
-        job = self._thread.submit(lambda: self._score_in_thread(script, request))
+        job = self._threads.submit(lambda: self._score_in_thread(script, request))
         self._jobs.add(job)
         try:
-            remaining = self._timeout_s
-            while True:
+            # Most requests are done within the wait bound; otherwise: never started -> 503.
+            done, _ = await asyncio.wait((job.future,), timeout=max(self._wait_s, 0.001))
+            if done:
+                return job.future.result()
+            if self._threads.abandon(job):
+                raise ServiceUnavailable(
+                    f"overloaded: run() did not start within {self.config.max_request_wait_ms} ms "
+                    f"(max_request_wait_ms); retry",
+                    retry_after=1,
+                )
+            assert job.started is not None
+            remaining = self._timeout_s - (time.monotonic() - job.started)
+            if remaining > 0:
                 done, _ = await asyncio.wait((job.future,), timeout=remaining)
                 if done:
                     return job.future.result()
-                started = job.started
-                if started is None:  # still queued behind another call: its own timeout governs
-                    remaining = self._timeout_s
-                    continue
-                remaining = self._timeout_s - (time.monotonic() - started)
-                if remaining <= 0:
-                    break
         finally:
             self._jobs.discard(job)
         self._timed_out(job)
@@ -217,7 +207,7 @@ class ScoringService:
             # The run thread is stuck: fail everything queued behind it now instead of letting
             # each request wait out its own timeout.
             for other in list(self._jobs):
-                if other is not job and not other.future.done():
+                if self._threads.abandon(other) and not other.future.done():
                     other.future.set_exception(
                         ServiceUnavailable("this worker is restarting after a scoring timeout; retry", 1)
                     )
