@@ -30,6 +30,7 @@ from modelport.core import Workspace
 from modelport.core.environment import Environment
 from modelport.core.model import InferenceConfig, Model
 from modelport.core.webservice import AciWebservice
+from modelport.errors import WorkspaceNotFound
 from modelport.opendatasets import MNIST
 
 matplotlib.use("Agg")  # no display: the figures go to PNG files
@@ -54,7 +55,10 @@ def main():
         description="Predict MNIST with sklearn",
     )
 
-    ws = Workspace.from_config()
+    try:
+        ws = Workspace.from_config()
+    except WorkspaceNotFound:
+        raise SystemExit("No workspace config found here: run train.py first.") from None
     model = Model(ws, "sklearn_mnist")
     print("Model:", model.id)
 
