@@ -1,0 +1,1 @@
+"""modelport's side-by-side benchmark: ``python -m bench.run`` (see docs/performance.md)."""

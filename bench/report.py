@@ -1,0 +1,200 @@
+"""Turn a run's results into a printed table, ``results.json``, ``results.md`` and ``results.png``.
+
+Every figure is also shown as a ratio to the baseline server (azmlinfsrv) when it was measured:
+below 1x is better for times, latencies and memory; above 1x is better for req/s.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+BASELINE = "azmlinfsrv"
+
+
+@dataclass
+class Metric:
+    label: str
+    unit: str
+    get: Callable[[dict[str, Any]], float | None]
+    digits: int = 2
+
+
+def _path(*keys: str | int) -> Callable[[dict[str, Any]], float | None]:
+    def get(result: dict[str, Any]) -> float | None:
+        value: Any = result
+        for key in keys:
+            try:
+                value = value[key]
+            except (KeyError, IndexError, TypeError):
+                return None
+        return None if value is None else float(value)
+
+    return get
+
+
+def _memory(phase: str) -> Callable[[dict[str, Any]], float | None]:
+    def get(result: dict[str, Any]) -> float | None:
+        return _path("memory", phase, "pss_mb")(result) or _path("memory", phase, "rss_mb")(result)
+
+    return get
+
+
+def metrics(results: dict[str, Any]) -> list[Metric]:
+    """The table's rows, in order."""
+    plan = results["plan"]
+    big = _path("big", "median_s")
+    rows = [
+        Metric("cold start (launch to first correct 200)", "s", _path("cold_start", "seconds")),
+        Metric(f"{plan['big_rows']:,}-row JSON request, median of {plan['repeats']}", "s", big),
+        Metric("accuracy of its predictions", "", _path("big", "accuracy"), 4),
+    ]
+    for i, c in enumerate(plan["levels"]):
+        rows.append(Metric(f"1 row/request, {c} concurrent: throughput", "req/s", _path("load", i, "rps"), 0))
+        rows.append(Metric(f"1 row/request, {c} concurrent: p50", "ms", _path("load", i, "p50_ms"), 1))
+        rows.append(Metric(f"1 row/request, {c} concurrent: p99", "ms", _path("load", i, "p99_ms"), 1))
+        rows.append(Metric(f"1 row/request, {c} concurrent: errors", "", _errors(i), 0))
+    kind = results.get("memory_kind", "PSS")
+    rows += [
+        Metric(f"memory idle after start ({kind})", "MB", _memory("idle"), 0),
+        Metric(f"memory peak during the big request ({kind})", "MB", _memory("peak_big"), 0),
+        Metric(f"memory idle after the big request ({kind})", "MB", _memory("after_big"), 0),
+        Metric(f"memory idle after the load ({kind})", "MB", _memory("after_load"), 0),
+    ]
+    return rows
+
+
+def _errors(level: int) -> Callable[[dict[str, Any]], float | None]:
+    def get(result: dict[str, Any]) -> float | None:
+        try:
+            return float(sum(result["load"][level]["errors"].values()))
+        except (KeyError, IndexError, TypeError):
+            return None
+
+    return get
+
+
+def _cell(metric: Metric, value: float | None, base: float | None) -> str:
+    if value is None:
+        return "-"
+    text = f"{value:,.{metric.digits}f}{' ' + metric.unit if metric.unit else ''}"
+    if base and metric.unit:
+        text += f" ({value / base:.2f}x)"
+    return text
+
+
+def table(results: dict[str, Any]) -> tuple[list[str], list[list[str]]]:
+    """Header and rows: one row per figure, one column per server."""
+    servers = results["servers"]
+    names = list(servers)
+    header = ["figure", *(f"{n} {servers[n].get('version', '')}".strip() for n in names)]
+    rows = []
+    for metric in metrics(results):
+        base = metric.get(servers[BASELINE]) if BASELINE in servers else None
+        rows.append([metric.label, *(_cell(metric, metric.get(servers[n]), base) for n in names)])
+    return header, rows
+
+
+def markdown(results: dict[str, Any]) -> str:
+    header, rows = table(results)
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(row) + " |" for row in rows]
+    machine = results["machine"]
+    notes = [
+        "",
+        f"Date {results['date']}; {machine['cores']} cores ({machine['cpu_model']}), "
+        f"Python {machine['python']}; load average {machine['loadavg_start']} at start, "
+        f"{machine['loadavg_end']} at the end.",
+        f"Load generator: {results['plan']['load_tool']}; ratios are to {BASELINE} "
+        "(below 1x is better, except for req/s).",
+    ]
+    for name, server in results["servers"].items():
+        if server.get("error"):
+            notes.append(f"**{name} failed**: {server['error'].splitlines()[0]}")
+    return "\n".join(lines + notes) + "\n"
+
+
+def printable(results: dict[str, Any]) -> str:
+    header, rows = table(results)
+    widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
+    fmt = "  ".join(f"{{:<{w}}}" for w in widths)
+    lines = [fmt.format(*header), fmt.format(*("-" * w for w in widths))]
+    return "\n".join(lines + [fmt.format(*r) for r in rows])
+
+
+def chart(results: dict[str, Any], path: Path) -> None:
+    """A bar chart per figure group, one colour per server."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    servers = results["servers"]
+    names = list(servers)
+    plan = results["plan"]
+    groups: list[tuple[str, list[str], list[Callable[[dict[str, Any]], float | None]]]] = [
+        ("cold start (s)", [""], [_path("cold_start", "seconds")]),
+        (f"{plan['big_rows']:,}-row JSON request (s)", [""], [_path("big", "median_s")]),
+        ("1-row req/s by concurrency", [str(c) for c in plan["levels"]],
+         [_path("load", i, "rps") for i in range(len(plan["levels"]))]),
+        ("1-row p99 latency (ms) by concurrency", [str(c) for c in plan["levels"]],
+         [_path("load", i, "p99_ms") for i in range(len(plan["levels"]))]),
+        (f"memory ({results.get('memory_kind', 'PSS')}, MB)", ["idle", "peak big", "after big", "after load"],
+         [_memory(p) for p in ("idle", "peak_big", "after_big", "after_load")]),
+    ]  # fmt: skip
+    fig, axes = plt.subplots(2, 3, figsize=(15, 8.5))
+    width = 0.8 / max(1, len(names))
+    for ax, (title, ticks, getters) in zip(axes.flat, groups, strict=False):
+        for j, name in enumerate(names):
+            found = [g(servers[name]) for g in getters]
+            values = [math.nan if v is None else v for v in found]
+            xs = [i + (j - (len(names) - 1) / 2) * width for i in range(len(getters))]
+            bars = ax.bar(xs, [0.0 if math.isnan(v) else v for v in values], width, label=name, color=f"C{j}")
+            labels = ["n/a" if math.isnan(v) else f"{v:.3g}" for v in values]
+            ax.bar_label(bars, labels=labels, fontsize=7)
+        ax.set_title(title)
+        ax.set_xticks(range(len(ticks)), ticks)
+
+    def failed(name: str) -> str:
+        return "  FAILED (see results.md)" if servers[name].get("error") else ""
+
+    text_ax = axes.flat[-1]
+    text_ax.axis("off")
+    machine = results["machine"]
+    text_ax.text(
+        0,
+        0.95,
+        "\n".join(
+            [
+                f"{results['date']}",
+                f"{machine['cores']} cores, {machine['cpu_model']}",
+                f"Python {machine['python']}",
+                f"load avg {machine['loadavg_start']} -> {machine['loadavg_end']}",
+                f"load tool: {plan['load_tool']}, {plan['load_seconds']} s per level",
+                *(f"{n}: {servers[n].get('version', '?')}{failed(n)}" for n in names),
+                "smoke run (tiny sizes)" if plan["smoke"] else "",
+            ]
+        ),
+        va="top",
+        fontsize=9,
+        family="monospace",
+    )
+    axes.flat[0].legend(fontsize=8)
+    fig.suptitle("modelport benchmark: each server with its default single worker, tutorial MNIST model")
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
+def write_all(results: dict[str, Any], out: Path) -> list[Path]:
+    """results.json, results.md and results.png in ``out``."""
+    out.mkdir(parents=True, exist_ok=True)
+    paths = [out / "results.json", out / "results.md", out / "results.png"]
+    paths[0].write_text(json.dumps(results, indent=2, default=str) + "\n")
+    paths[1].write_text(markdown(results))
+    chart(results, paths[2])
+    return paths

@@ -1,0 +1,192 @@
+"""The servers compared: how each is installed, laid out on disk, launched and spoken to.
+
+- ``azmlinfsrv``: Azure's own v1 server, started through ``wrappers/azmlinfsrv_local.py`` so it
+  binds 127.0.0.1; the tutorial's ``score.py`` unchanged.
+- ``mlserver``: MLServer with its scikit-learn runtime, spoken to with the V2 JSON protocol.
+- ``modelport``: ``python -m modelport.server`` from the bench's own interpreter; the same ``score.py``.
+
+Each runs with its default single worker.
+"""
+
+from __future__ import annotations
+
+import importlib.metadata
+import json
+import os
+import shutil
+import subprocess
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from bench.envs import BuiltEnv
+from bench.model import MODEL_FILE, REPO
+
+SCORE_SCRIPT = REPO / "examples" / "mnist" / "score.py"
+AZML_WRAPPER = Path(__file__).resolve().parent / "wrappers" / "azmlinfsrv_local.py"
+MLSERVER_MODEL = "mnist"
+
+
+class V1:
+    """Azure ML v1: ``POST /score`` with ``{"data": rows}``; the reply is the list ``run()`` returned."""
+
+    path = "/score"
+    name = "v1 JSON"
+
+    def body(self, x: np.ndarray) -> bytes:
+        return json.dumps({"data": x.tolist()}).encode()
+
+    def predictions(self, body: bytes) -> list[int]:
+        return [int(v) for v in json.loads(body)]
+
+
+class V2:
+    """The Open Inference (V2) protocol: one FP64 tensor of shape ``[n, 784]``, data flattened."""
+
+    path = f"/v2/models/{MLSERVER_MODEL}/infer"
+    name = "V2 JSON (FP64 tensor)"
+
+    def body(self, x: np.ndarray) -> bytes:
+        data = x.reshape(-1).tolist()
+        tensor = {"name": "predict", "shape": list(x.shape), "datatype": "FP64", "data": data}
+        return json.dumps({"inputs": [tensor]}).encode()
+
+    def predictions(self, body: bytes) -> list[int]:
+        output = json.loads(body)["outputs"][0]
+        return [int(v) for v in np.asarray(output["data"]).reshape(-1)]
+
+
+@dataclass
+class Launch:
+    """What to run, where, and the ports it was given."""
+
+    cmd: list[str]
+    cwd: Path
+    env: dict[str, str]
+    port: int
+    extra_ports: dict[str, int] = field(default_factory=dict)
+    settings: dict[str, Any] = field(default_factory=dict)
+
+
+def _base_env() -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if k not in ("VIRTUAL_ENV", "PYTHONPATH", "PYTHONHOME")}
+    env["PYTHONUNBUFFERED"] = "1"
+    return env
+
+
+def _v1_layout(workdir: Path, model_path: Path) -> tuple[Path, Path]:
+    app, model_dir = workdir / "app", workdir / "model"
+    app.mkdir(parents=True)
+    model_dir.mkdir(parents=True)
+    shutil.copyfile(SCORE_SCRIPT, app / "score.py")
+    shutil.copyfile(model_path, model_dir / MODEL_FILE)
+    return app, model_dir
+
+
+class Server:
+    """A server under test; subclasses fill in the three differences."""
+
+    name = ""
+    label = ""
+    protocol: V1 | V2 = V1()
+    ports_needed = 1
+    package = ""  # the distribution whose version names the server
+
+    def requirements(self, sklearn_version: str) -> list[str] | None:
+        """Pins for its own venv, or None to run from the bench's interpreter."""
+        return None
+
+    def launch(self, env: BuiltEnv | None, workdir: Path, model_path: Path, ports: list[int]) -> Launch:
+        raise NotImplementedError
+
+    def versions(self, env: BuiltEnv | None) -> dict[str, str]:
+        return dict(env.installed) if env is not None else {}
+
+
+class Azmlinfsrv(Server):
+    name, label = "azmlinfsrv", "azureml-inference-server-http"
+    package = "azureml-inference-server-http"
+
+    def requirements(self, sklearn_version: str) -> list[str] | None:
+        return ["azureml-inference-server-http==1.5.1", f"scikit-learn=={sklearn_version}", "joblib", "numpy"]
+
+    def launch(self, env: BuiltEnv | None, workdir: Path, model_path: Path, ports: list[int]) -> Launch:
+        assert env is not None
+        app, model_dir = _v1_layout(workdir, model_path)
+        cmd = [str(env.python), str(AZML_WRAPPER), "--entry_script", "score.py"]
+        cmd += ["--model_dir", str(model_dir), "--port", str(ports[0])]
+        settings = {"workers": "default (WORKER_COUNT=1, gunicorn sync)", "host": "127.0.0.1 via the wrapper"}
+        return Launch(cmd, app, _base_env(), ports[0], settings=settings)
+
+
+class MLServer(Server):
+    name, label = "mlserver", "MLServer + mlserver-sklearn"
+    package = "mlserver"
+    protocol = V2()
+    ports_needed = 2  # HTTP and gRPC (which MLServer always starts)
+
+    def requirements(self, sklearn_version: str) -> list[str] | None:
+        return [
+            "mlserver==1.7.1",
+            "mlserver-sklearn==1.7.1",
+            "uvloop<0.22",  # MLServer 1.7.1 does not start with uvloop 0.22+
+            f"scikit-learn=={sklearn_version}",
+            "joblib",
+            "numpy",
+        ]
+
+    def launch(self, env: BuiltEnv | None, workdir: Path, model_path: Path, ports: list[int]) -> Launch:
+        assert env is not None
+        root, model_dir = workdir / "mlserver", workdir / "mlserver" / MLSERVER_MODEL
+        model_dir.mkdir(parents=True)
+        shutil.copyfile(model_path, model_dir / MODEL_FILE)
+        model_settings = {
+            "name": MLSERVER_MODEL,
+            "implementation": "mlserver_sklearn.SKLearnModel",
+            "parameters": {"uri": f"./{MODEL_FILE}"},
+        }
+        (model_dir / "model-settings.json").write_text(json.dumps(model_settings, indent=2))
+        # gRPC cannot be turned off in MLServer: it gets a free port on 127.0.0.1 and no traffic.
+        # metrics_endpoint null turns the metrics server off. parallel_workers is left at its default (1).
+        settings = {
+            "host": "127.0.0.1",
+            "http_port": ports[0],
+            "grpc_port": ports[1],
+            "metrics_endpoint": None,
+            "model_repository_root": str(root),
+        }
+        (root / "settings.json").write_text(json.dumps(settings, indent=2))
+        cmd = [str(env.bin("mlserver")), "start", str(root)]
+        shown = {**settings, "parallel_workers": "default (1)"}
+        return Launch(cmd, root, _base_env(), ports[0], {"grpc": ports[1]}, shown)
+
+
+class Modelport(Server):
+    name, label = "modelport", "modelport"
+    package = "modelport"
+
+    def launch(self, env: BuiltEnv | None, workdir: Path, model_path: Path, ports: list[int]) -> Launch:
+        app, model_dir = _v1_layout(workdir, model_path)
+        cmd = [sys.executable, "-m", "modelport.server", "--entry-script", "score.py"]
+        cmd += ["--model-dir", str(model_dir), "--port", str(ports[0])]
+        return Launch(cmd, app, _base_env(), ports[0], settings={"workers": "default"})
+
+    def versions(self, env: BuiltEnv | None) -> dict[str, str]:
+        found = {}
+        for dist in ("modelport", "uvicorn", "gunicorn", "starlette", "orjson", "scikit-learn", "numpy"):
+            try:
+                found[dist] = importlib.metadata.version(dist)
+            except importlib.metadata.PackageNotFoundError:
+                found[dist] = "not installed"
+        git = subprocess.run(
+            ["git", "-C", str(REPO), "describe", "--always", "--dirty"], capture_output=True, text=True
+        )
+        if git.returncode == 0:
+            found["git"] = git.stdout.strip()
+        return found
+
+
+SERVERS: dict[str, Server] = {s.name: s for s in (Azmlinfsrv(), MLServer(), Modelport())}
