@@ -187,7 +187,7 @@ class ScoringApp:
                         f"no route {path}: use POST /score, GET /, /swagger.json, /health/ready"
                     )
                 methods, protected, handler = route
-                if method not in methods and not (method == "HEAD" and "GET" in methods):
+                if method not in methods and not (method == "HEAD" and methods == ("GET",)):
                     raise MethodNotAllowed(method, path, methods)
                 if protected and self.auth.enabled:
                     self.auth.check(authorization)

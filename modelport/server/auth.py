@@ -112,6 +112,8 @@ class KeyStore:
             stamp = (st.st_mtime_ns, st.st_size)
             if stamp == self._stamp and not force:
                 return
+            if st.st_mode & 0o077:
+                log.warning("keys file %s is readable by other users: chmod 600 it", self._file)
             try:
                 data = json.loads(Path(self._file).read_text(encoding="utf-8"))
                 keys = Keys(

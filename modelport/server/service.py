@@ -63,6 +63,7 @@ class ScoringService:
         self._wait_s = config.max_request_wait_ms / 1000
         self._memory_limit = (config.max_worker_memory_mb or 0) * 1024 * 1024
         self._memory_over: float | None = None
+        self._process: Any = None  # psutil.Process of this worker, for the memory limit
 
     # -- lifecycle ------------------------------------------------------------------------------
     @property
@@ -183,9 +184,11 @@ class ScoringService:
                 self._check_memory()
 
     def _check_memory(self) -> None:
-        import psutil
+        if self._process is None:
+            import psutil
 
-        rss = psutil.Process().memory_info().rss
+            self._process = psutil.Process()
+        rss = self._process.memory_info().rss
         if rss > self._memory_limit:
             self._memory_over = rss
 

@@ -22,6 +22,9 @@ def test_liveness_and_common_headers(make_app) -> None:
     assert r.headers["x-ms-server-version"].startswith("modelport/")
     uuid.UUID(r.headers["x-request-id"])
     uuid.UUID(r.headers["x-ms-request-id"])
+    head = app.client.head("/")
+    assert head.status_code == 200 and head.content == b""
+    assert app.client.head("/score").status_code == 405
 
 
 def test_readiness_waits_for_init_and_score_waits_too(make_app, tmp_path: Path, monkeypatch) -> None:
