@@ -154,7 +154,7 @@ def chart(results: dict[str, Any], path: Path) -> None:
             values = [math.nan if v is None else v for v in found]
             xs = [i + (j - (len(names) - 1) / 2) * width for i in range(len(getters))]
             bars = ax.bar(xs, [0.0 if math.isnan(v) else v for v in values], width, label=name, color=f"C{j}")
-            labels = ["n/a" if math.isnan(v) else f"{v:.3g}" for v in values]
+            labels = ["n/a" if math.isnan(v) else f"{v:,.0f}" if v >= 100 else f"{v:.3g}" for v in values]
             ax.bar_label(bars, labels=labels, fontsize=7)
         ax.set_title(title)
         ax.set_xticks(range(len(ticks)), ticks)
