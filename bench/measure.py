@@ -109,6 +109,7 @@ def _big_request(
 ) -> dict[str, Any]:
     body = inputs.body(server.protocol, "big")
     times, peaks_rss, peaks_pss, accuracy, agreement = [], [], [], [], []
+    samples = 0
     for _ in range(plan.repeats):
         with procs.PeakSampler(proc).running() as sampler:
             reply = client.post(port, server.protocol.path, body, timeout=plan.request_timeout_s)
@@ -118,6 +119,7 @@ def _big_request(
         times.append(reply.seconds)
         peaks_rss.append(sampler.peak_rss / MB)
         peaks_pss.append(sampler.peak_pss / MB)
+        samples += sampler.samples
         accuracy.append(float(np.mean(predicted == inputs.labels)))
         agreement.append(float(np.mean(predicted == inputs.expected)))
     return {
@@ -129,6 +131,7 @@ def _big_request(
         "agreement_with_in_process": min(agreement),
         "peak_rss_mb": max(peaks_rss),
         "peak_pss_mb": max(peaks_pss) or None,
+        "memory_samples_per_s": samples / sum(times),
     }
 
 

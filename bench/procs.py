@@ -182,13 +182,15 @@ class PeakSampler:
     def _loop(self) -> None:
         procs, listed = self.proc.tree(), time.monotonic()
         while not self._stop.is_set():
-            if time.monotonic() - listed > 0.5:
+            sampled = time.monotonic()
+            if sampled - listed > 0.5:
                 procs, listed = self.proc.tree(), time.monotonic()
             mem = tree_memory(procs)
             self.peak_rss = max(self.peak_rss, mem.rss)
             self.peak_pss = max(self.peak_pss, mem.pss or 0)
             self.samples += 1
-            self._stop.wait(self.interval)
+            # A PSS read takes milliseconds on a big process: wait out only the rest of the interval.
+            self._stop.wait(max(0.0, self.interval - (time.monotonic() - sampled)))
 
     @contextlib.contextmanager
     def running(self) -> Iterator[PeakSampler]:

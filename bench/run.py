@@ -146,7 +146,10 @@ def main(argv: list[str] | None = None) -> int:
                     "relaxed_pins": env.relaxed,
                 }
             print(f"[bench] measuring {name} {entry['version']}", flush=True)
-            entry.update(measure(server, env, model.path, inputs, plan, workdir, logs))
+            try:
+                entry.update(measure(server, env, model.path, inputs, plan, workdir, logs))
+            except Exception as exc:  # e.g. laying out its files; measure() catches the rest
+                entry["error"] = f"{type(exc).__name__}: {exc}"
             if entry.get("error"):
                 print(f"[bench] {name} failed: {entry['error']}", file=sys.stderr, flush=True)
             elif not args.smoke and abs(entry["big"]["accuracy"] - FULL_ACCURACY) > ACCURACY_TOLERANCE:
