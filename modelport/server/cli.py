@@ -40,6 +40,7 @@ _FLAGS: list[tuple[str, dict[str, Any]]] = [
     ("--max-request-wait-ms", {"type": int, "help": "queue time before 503 (default 500)"}),
     ("--max-worker-memory-mb", {"type": float, "help": "recycle a worker whose RSS grows past this"}),
     ("--cpu-affinity", {"help": "CPUs for the workers, e.g. 0,1"}),
+    ("--preload-modules", {"help": "libraries to import once before forking workers, e.g. sklearn,joblib"}),
     ("--debug", {"action": "store_true", "default": None, "help": "tracebacks in 500 responses"}),
     ("--log-file", {"type": Path, "help": "also append the log to this file"}),
     ("--log-level", {"help": "debug, info (default), warning, error"}),
@@ -70,15 +71,18 @@ def config_from_args(args: argparse.Namespace) -> ServerConfig:
     return ServerConfig.from_mapping(given)
 
 
-def _preload() -> None:
+def _preload(extra: list[str]) -> None:
     # Imported once in the supervisor, shared copy-on-write by workers: a respawn is faster.
+    import importlib
+    import logging
+
     import modelport.server.app  # noqa: F401
 
-    try:
-        import numpy  # noqa: F401
-        from inference_schema import schema_decorators  # noqa: F401
-    except ImportError:  # pragma: no cover
-        pass
+    for name in ["numpy", "inference_schema.schema_decorators", *extra]:
+        try:
+            importlib.import_module(name)
+        except Exception as exc:  # a missing optional library only costs speed
+            logging.getLogger("modelport.server").warning("cannot preload %s: %s", name, exc)
 
 
 def serve(args: argparse.Namespace) -> int:
@@ -99,7 +103,7 @@ def serve(args: argparse.Namespace) -> int:
     metrics.enable_multiprocess(metrics_dir)
     if config.ready_file is not None:
         config.ready_file.unlink(missing_ok=True)
-    _preload()
+    _preload(config.preload_modules or [])
     from modelport.server.supervisor import run
 
     supervisor_pid = os.getpid()

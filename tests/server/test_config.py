@@ -43,6 +43,7 @@ def test_config_file_with_cli_overrides_and_relative_paths(tmp_path: Path) -> No
                 "port": 6000,
                 "cpu_affinity": "0,1",
                 "token_auth": True,
+                "preload_modules": ["json", "csv"],
             }
         )
     )
@@ -50,6 +51,11 @@ def test_config_file_with_cli_overrides_and_relative_paths(tmp_path: Path) -> No
     assert config.port == 7000 and config.workers == 3 and config.max_body_mb == 2
     assert config.keys_file == tmp_path / "keys.json"
     assert config.cpu_affinity == [0, 1] and config.token_auth and config.auth_enabled
+    assert config.preload_modules == ["json", "csv"]
+    assert config_from_args(_parse("--config", str(cfg), "--preload-modules", "a, b")).preload_modules == [
+        "a",
+        "b",
+    ]
 
 
 @pytest.mark.parametrize(
