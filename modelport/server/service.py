@@ -95,14 +95,11 @@ class ScoringService:
             self.script = await job.future
         except ScriptError as exc:
             self.init_error = exc
-            log.error(
-                "%s() failed in worker %d; the service stops.\n%s",
-                exc.phase,
-                os.getpid(),
-                exc.traceback_text.rstrip(),
-            )
-            self.stopping = "init() failed"
-            self._on_exit(INIT_FAILED_EXIT, f"{exc.phase}() failed: {exc.exc_type}: {exc.exc_message}")
+            what = "init()" if exc.phase == "init" else f"loading {self.location.entry_script.name}"
+            detail = exc.traceback_text.rstrip() or f"{exc.exc_type}: {exc.exc_message}"
+            log.error("%s failed in worker %d; the service stops.\n%s", what, os.getpid(), detail)
+            self.stopping = f"{what} failed"
+            self._on_exit(INIT_FAILED_EXIT, f"{what} failed: {exc.exc_type}: {exc.exc_message}")
             return
         except BaseException as exc:  # a bug of ours, not the script's: still fatal
             log.exception("loading the scoring script failed")
