@@ -138,7 +138,8 @@ def test_sigterm_lets_in_flight_requests_finish(start_server) -> None:
     server = start_server("plain_echo.py")
     with ThreadPoolExecutor(1) as pool:
         pending = pool.submit(server.post, {"sleep": 1})
-        wait_until(lambda: "modelport_requests_in_flight 1.0" in server.get("/metrics").text, 5, "in flight")
+        # 2: the sleeping request and this /metrics request itself
+        wait_until(lambda: "modelport_requests_in_flight 2.0" in server.get("/metrics").text, 5, "in flight")
         server.proc.send_signal(signal.SIGTERM)
         r = pending.result(timeout=20)
     assert r.status_code == 200
