@@ -23,7 +23,7 @@ def test_deploy_list_run_logs_keys_delete(
     home = tmp_path / "home"
     proj = tmp_path / "proj"
     proj.mkdir()
-    shutil.copy(SCRIPTS / "score.py", proj / "score.py")
+    shutil.copy(SCRIPTS / "mnist_score.py", proj / "score.py")
     exe = str(Path(sys.executable).with_name("modelport"))
     env = dict(os.environ, MODELPORT_HOME=str(home), MODELPORT_ENV_CACHE=str(env_cache))
 
