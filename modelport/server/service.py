@@ -64,6 +64,10 @@ class ScoringService:
         self._memory_limit = (config.max_worker_memory_mb or 0) * 1024 * 1024
         self._memory_over: float | None = None
         self._process: Any = None  # psutil.Process of this worker, for the memory limit
+        self.hold_until_ready_s = 0.0
+        """How long :meth:`start` waits for init() before returning, so before the worker accepts
+        connections. Replacement workers set it: while other workers serve, new connections should
+        go to them rather than wait seconds for this worker's model."""
 
     # -- lifecycle ------------------------------------------------------------------------------
     @property
@@ -72,11 +76,14 @@ class ScoringService:
         return self._ready is not None and self._ready.is_set() and self.stopping is None
 
     async def start(self) -> None:
-        """Start the run thread and init() on it; returns at once (readiness says when init is done)."""
+        """Start the run thread and init() on it; returns at once (readiness says when init is done),
+        or once init() is done if ``hold_until_ready_s`` is set (at most that long)."""
         self._ready = asyncio.Event()
         self._threads.start()
         job = self._threads.submit(self._load_and_init)
-        asyncio.get_running_loop().create_task(self._after_init(job))
+        after_init = asyncio.get_running_loop().create_task(self._after_init(job))
+        if self.hold_until_ready_s > 0:
+            await asyncio.wait((after_init,), timeout=self.hold_until_ready_s)
 
     def _load_and_init(self) -> ScoringScript:
         started = time.perf_counter()

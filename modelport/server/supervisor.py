@@ -27,6 +27,9 @@ from modelport.server.service import write_ready_file
 log = logging.getLogger("modelport.server")
 HEARTBEAT_TIMEOUT_S = 60
 """A worker whose event loop is blocked this long is killed by the arbiter (run() never blocks it)."""
+REPLACEMENT_HOLD_S = 20.0
+"""A worker forked to replace one that died accepts connections only once its init() is done (at
+most this long, well under the heartbeat timeout, which only starts counting once it serves)."""
 
 _worker: ModelportWorker | None = None  # this process's worker, once forked
 
@@ -169,7 +172,12 @@ class ScoringApplication(BaseApplication):
         from modelport.server.app import create_app
 
         assert _worker is not None, "the app is built in a worker process"
-        return create_app(self.server_config, on_exit=_worker.request_exit, on_ready=self._worker_ready)
+        app = create_app(self.server_config, on_exit=_worker.request_exit, on_ready=self._worker_ready)
+        if self._spawned > self.server_config.workers:
+            # A replacement: until its model is loaded, the workers still running take the new
+            # connections from the shared listen backlog; requests never wait for this one's init().
+            app.service.hold_until_ready_s = REPLACEMENT_HOLD_S
+        return app
 
     # -- hooks (arbiter process unless noted) -------------------------------------------------------
     def _when_ready(self, arbiter: Arbiter) -> None:
