@@ -15,7 +15,8 @@ the SDK turns an HTTP error back into the same class.
      ├── AlreadyExistsError            409
      ├── InvalidInputError             400
      │    ├── UnsupportedMediaType     415
-     │    └── PayloadTooLarge          413
+     │    ├── PayloadTooLarge          413
+     │    └── RequestTimeout           408 (the client did not send its request in time)
      ├── IntegrityError                500 (a stored file does not match its recorded sha256)
      ├── StorageError                  500 (the workspace cannot be read or written)
      ├── EnvironmentBuildError         500 (an environment could not become an interpreter)
@@ -43,6 +44,7 @@ __all__ = [
     "ModelportError",
     "NotFoundError",
     "PayloadTooLarge",
+    "RequestTimeout",
     "ScoringTimeout",
     "ScriptError",
     "ServiceCallError",
@@ -123,6 +125,12 @@ class UnsupportedMediaType(InvalidInputError):
 
 class PayloadTooLarge(InvalidInputError):
     http_status = 413
+
+
+class RequestTimeout(InvalidInputError):
+    """The client did not send its whole request within the server's read timeout."""
+
+    http_status = 408
 
 
 class IntegrityError(ModelportError):

@@ -7,6 +7,7 @@ stack the framework's routing and middleware cost more per request than the rest
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 import time
@@ -25,6 +26,7 @@ from modelport.errors import (
     ModelportError,
     NotFoundError,
     PayloadTooLarge,
+    RequestTimeout,
     ScriptError,
     ServiceUnavailable,
 )
@@ -87,13 +89,28 @@ def _valid_request_id(value: bytes) -> str:
     return value.decode("ascii")
 
 
-async def read_body(receive: Receive, limit: int, content_length: int | None) -> bytes:
+async def read_body(
+    receive: Receive, limit: int, content_length: int | None, timeout: float | None = None
+) -> bytes:
     """The request body, refused with 413 as soon as it is known to pass ``limit`` bytes:
-    from Content-Length before reading anything, else while counting a chunked stream."""
+    from Content-Length before reading anything, else while counting a chunked stream; and with
+    408 if it has not all arrived within ``timeout`` seconds (a trickling client)."""
     if content_length is not None and content_length > limit:
         raise PayloadTooLarge(
             f"the request body ({content_length} bytes) is larger than the limit of {limit}"
         )
+    if timeout is None:
+        return await _receive_body(receive, limit)
+    try:
+        async with asyncio.timeout(timeout):
+            return await _receive_body(receive, limit)
+    except TimeoutError:
+        raise RequestTimeout(
+            f"the request body did not arrive within {timeout:g} s (the server's read_timeout_s)"
+        ) from None
+
+
+async def _receive_body(receive: Receive, limit: int) -> bytes:
     message = await receive()
     if message["type"] == "http.disconnect":
         raise ClientDisconnected
@@ -230,7 +247,7 @@ class ScoringApp:
             headers.append((b"allow", ", ".join(exc.allowed).encode()))
         elif isinstance(exc, AuthError):
             headers.append((b"www-authenticate", b"Bearer"))
-        elif isinstance(exc, PayloadTooLarge):
+        elif isinstance(exc, PayloadTooLarge | RequestTimeout):
             headers.append((b"connection", b"close"))
         if exc.http_status >= 500:
             log.warning("%s rid=%s", exc.message, request_id)
@@ -272,7 +289,9 @@ class ScoringApp:
             return Reply(200, b"", None, [(b"allow", b"GET, POST, OPTIONS")])
         body = b""
         if method == "POST":
-            body = await read_body(call.receive, self.config.max_body_bytes, call.content_length)
+            body = await read_body(
+                call.receive, self.config.max_body_bytes, call.content_length, self.config.read_timeout_s
+            )
         request = ScoringRequest(
             method=method,
             path=scope["path"],

@@ -48,6 +48,7 @@ _FLAGS: list[tuple[str, dict[str, Any]]] = [
     ("--metrics-dir", {"type": Path, "help": "folder for multi-process metrics (default: a temp folder)"}),
     ("--graceful-timeout-s", {"type": float, "help": "on SIGTERM, time for in-flight requests (default 30)"}),
     ("--keepalive-s", {"type": int, "help": "idle keep-alive connections close after this (default 5)"}),
+    ("--read-timeout-s", {"type": float, "help": "time for a request's headers, then its body (default 30)"}),
     ("--service-name", {"help": "name shown in swagger.json and process titles"}),
 ]
 

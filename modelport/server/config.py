@@ -76,6 +76,10 @@ class ServerConfig:
     """On SIGTERM, how long in-flight requests may take before workers are killed."""
     keepalive_s: int = 5
     """How long an idle keep-alive connection stays open (seconds)."""
+    read_timeout_s: float = 30.0
+    """A client has this long to send a request's headers (from the connection's start, or from
+    the request's first byte), then as long again for its body; a slower one gets 408 and its
+    connection is closed, so stalled or trickling clients cannot hold connections forever."""
     service_name: str = "modelport"
     """Shown in the swagger document and process titles."""
 
@@ -138,6 +142,7 @@ class ServerConfig:
             (self.max_request_wait_ms >= 0, "max_request_wait_ms must be 0 or more"),
             (self.max_worker_memory_mb is None or self.max_worker_memory_mb > 0, "max_worker_memory_mb > 0"),
             (self.graceful_timeout_s >= 0, "graceful_timeout_s must be 0 or more"),
+            (self.read_timeout_s > 0, "read_timeout_s must be positive"),
             (self.cpu_affinity is None or len(self.cpu_affinity) > 0, "cpu_affinity must list CPUs"),
         ]
         for ok, message in checks:

@@ -28,6 +28,7 @@ from modelport.core.model import InferenceConfig, Model
 from modelport.core.webservice import AciWebservice, Webservice
 from modelport.workspace import Workspace
 from tests.deploy.conftest import digits_model, dws, env_cache  # noqa: F401  (fixtures used here)
+from tests.server.conftest import start_server  # noqa: F401  (a bare server, for server settings)
 
 SCRIPTS = Path(__file__).resolve().parent.parent / "scripts"
 FIGURES_FILE = "reliability.json"
