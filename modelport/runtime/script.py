@@ -71,7 +71,7 @@ def parse_json(body: bytes) -> Any:
     except orjson.JSONDecodeError as first:
         try:
             return json.loads(body)
-        except ValueError:
+        except (ValueError, RecursionError):  # RecursionError: nested deeper than Python's stack
             raise InvalidInputError(f"the request body is not valid JSON: {first}") from first
 
 
