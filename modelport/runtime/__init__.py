@@ -6,6 +6,7 @@ back a :class:`Scored` response.
 
 from __future__ import annotations
 
+from modelport.runtime.arrays import ArraySpec, array_input
 from modelport.runtime.encode import Encoded, dumps, encode_result
 from modelport.runtime.loader import ScriptLocation, load_module
 from modelport.runtime.model_path import default_model_dir, get_model_path
@@ -14,6 +15,7 @@ from modelport.runtime.schema import RunSchema, inspect_run
 from modelport.runtime.script import InputStyle, Scored, ScoringScript
 
 __all__ = [
+    "ArraySpec",
     "Encoded",
     "Headers",
     "InputStyle",
@@ -22,6 +24,7 @@ __all__ = [
     "ScoringRequest",
     "ScoringScript",
     "ScriptLocation",
+    "array_input",
     "default_model_dir",
     "dumps",
     "encode_result",

@@ -326,7 +326,8 @@ class ScoringApp:
         hand_written = swagger.file_document(self.service.location.app_root, version)
         if hand_written is not None:
             return Reply(200, hand_written.read_bytes(), JSON)
-        doc = swagger.build(script.schema, version, self.config.service_name, self.auth.enabled)
+        array = script.array_spec.to_json() if script.array_spec is not None else None
+        doc = swagger.build(script.schema, version, self.config.service_name, self.auth.enabled, array)
         return json_reply(200, doc)
 
     async def prometheus(self, call: Call) -> Reply:

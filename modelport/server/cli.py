@@ -41,6 +41,22 @@ _FLAGS: list[tuple[str, dict[str, Any]]] = [
     ("--max-worker-memory-mb", {"type": float, "help": "recycle a worker whose RSS grows past this"}),
     ("--cpu-affinity", {"help": "CPUs for the workers, e.g. 0,1"}),
     ("--preload-modules", {"help": "libraries to import once before forking workers, e.g. sklearn,joblib"}),
+    (
+        "--max-batch-size",
+        {"type": int, "help": "adaptive batching: rows per run() call (array-input scripts)"},
+    ),
+    (
+        "--max-batch-latency-ms",
+        {"type": float, "help": "batching: longest wait for a batch to fill (default 5)"},
+    ),
+    (
+        "--fast-json-loads",
+        {
+            "action": argparse.BooleanOptionalAction,
+            "default": None,
+            "help": "json.loads backed by orjson, same results (default on)",
+        },
+    ),
     ("--debug", {"action": "store_true", "default": None, "help": "tracebacks in 500 responses"}),
     ("--log-file", {"type": Path, "help": "also append the log to this file"}),
     ("--log-level", {"help": "debug, info (default), warning, error"}),

@@ -63,6 +63,15 @@ class ServerConfig:
     preload_modules: list[str] | None = None
     """Modules imported once in the supervisor before forking (e.g. ``["sklearn.linear_model"]``):
     workers share them, so a replaced worker is back sooner. Only libraries, never the script."""
+    max_batch_size: int | None = None
+    """Adaptive batching (array-input scripts only): up to this many rows of concurrent requests
+    are stacked into one run() call. None (default): every request gets its own run()."""
+    max_batch_latency_ms: float = 5.0
+    """With batching: how long the oldest waiting request may wait for others to join its batch.
+    Under load batches fill from the queue without waiting at all."""
+    fast_json_loads: bool = True
+    """Replace ``json.loads`` in workers with an orjson-backed function that returns exactly the
+    same values and errors (modelport.runtime.fastjson); False keeps the standard library's."""
     debug: bool = False
     """Put run()'s traceback in 500 bodies."""
     log_file: Path | None = None
@@ -144,6 +153,12 @@ class ServerConfig:
             (self.graceful_timeout_s >= 0, "graceful_timeout_s must be 0 or more"),
             (self.read_timeout_s > 0, "read_timeout_s must be positive"),
             (self.cpu_affinity is None or len(self.cpu_affinity) > 0, "cpu_affinity must list CPUs"),
+            (
+                self.max_batch_size is None
+                or (isinstance(self.max_batch_size, int) and self.max_batch_size >= 1),
+                "max_batch_size must be an integer of at least 1 (rows)",
+            ),
+            (0 <= self.max_batch_latency_ms <= 10_000, "max_batch_latency_ms must be from 0 to 10000"),
         ]
         for ok, message in checks:
             if not ok:

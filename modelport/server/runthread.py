@@ -4,11 +4,16 @@ User code never runs on the event loop, so a slow or stuck run() cannot stall he
 supervisor's heartbeat; the threads are daemons so a stuck run() cannot keep the process alive.
 Requests are queued straight to the threads (no round trip through the event loop between two
 run() calls), and a queued request that waited too long can be abandoned before it starts.
+
+With batching on (:meth:`RunThreads.enable_batching`), a thread that takes a batchable job also
+takes the batchable jobs queued behind it (waiting at most the batch latency, counted from when
+the first one was queued) and hands them to the batch runner together.
 """
 
 from __future__ import annotations
 
 import asyncio
+import collections
 import queue
 import threading
 import time
@@ -30,6 +35,10 @@ class Job(Generic[T]):
     loop: asyncio.AbstractEventLoop
     state: int = QUEUED
     started: float | None = field(default=None)
+    batchable: bool = False
+    payload: Any = None
+    """For a batchable job: what the batch runner gets for it (``fn`` runs it alone)."""
+    queued: float = field(default_factory=time.monotonic)
 
 
 def _resolve(future: asyncio.Future[Any], ok: bool, value: Any) -> None:
@@ -47,6 +56,9 @@ class RunThreads:
     def __init__(self, count: int = 1, name: str = "modelport-run") -> None:
         self._queue: queue.SimpleQueue[Job[Any] | None] = queue.SimpleQueue()
         self._lock = threading.Lock()
+        self._batch_runner: Callable[[list[Any]], list[tuple[bool, Any]]] | None = None
+        self._batch_max = 1
+        self._batch_wait_s = 0.0
         self._threads = [
             threading.Thread(target=self._loop, name=f"{name}-{i}", daemon=True) for i in range(count)
         ]
@@ -56,10 +68,20 @@ class RunThreads:
         for thread in self._threads:
             thread.start()
 
-    def submit(self, fn: Callable[[], T]) -> Job[T]:
-        """Queue ``fn``; await ``job.future`` (from the event loop) for its result or exception."""
+    def enable_batching(
+        self, runner: Callable[[list[Any]], list[tuple[bool, Any]]], max_jobs: int, wait_s: float
+    ) -> None:
+        """Run batchable jobs up to ``max_jobs`` at a time through ``runner(payloads)``, which
+        returns one ``(ok, result or exception)`` per payload, in order."""
+        self._batch_runner = runner
+        self._batch_max = max(1, max_jobs)
+        self._batch_wait_s = max(0.0, wait_s)
+
+    def submit(self, fn: Callable[[], T], payload: Any = None, batchable: bool = False) -> Job[T]:
+        """Queue ``fn``; await ``job.future`` (from the event loop) for its result or exception.
+        A ``batchable`` job may instead be run with others, its ``payload`` given to the batch runner."""
         loop = asyncio.get_running_loop()
-        job: Job[T] = Job(fn, loop.create_future(), loop)
+        job: Job[T] = Job(fn, loop.create_future(), loop, batchable=batchable, payload=payload)
         self._queue.put(job)
         return job
 
@@ -85,12 +107,19 @@ class RunThreads:
             return True
 
     def _loop(self) -> None:
+        held: collections.deque[Job[Any] | None] = collections.deque()  # taken while batching
         while True:
-            job = self._queue.get()
+            job = held.popleft() if held else self._queue.get()
             if job is None:
                 return
             if not self._claim(job):  # abandoned while queued
                 continue
+            if job.batchable and self._batch_runner is not None and self._batch_max > 1:
+                batch = [job, *self._gather(job, held)]
+                if len(batch) > 1:
+                    if not self._run_batch(batch):
+                        return
+                    continue
             try:
                 outcome: tuple[bool, Any] = (True, job.fn())
             except BaseException as exc:
@@ -99,3 +128,34 @@ class RunThreads:
                 job.loop.call_soon_threadsafe(_resolve, job.future, *outcome)
             except RuntimeError:  # the loop is closed: the worker is shutting down
                 return
+
+    def _gather(self, first: Job[Any], held: collections.deque[Job[Any] | None]) -> list[Job[Any]]:
+        """More batchable jobs for ``first``'s batch: those queued now, then those arriving until
+        the batch latency (from ``first``'s arrival) is over. Others are held, in order."""
+        jobs: list[Job[Any]] = []
+        deadline = first.queued + self._batch_wait_s
+        while len(jobs) + 1 < self._batch_max and not held:
+            remaining = deadline - time.monotonic()
+            try:
+                nxt = self._queue.get(timeout=remaining) if remaining > 0 else self._queue.get_nowait()
+            except queue.Empty:
+                break
+            if nxt is None or not nxt.batchable:
+                held.append(nxt)  # run (or stop) after this batch, in arrival order
+                break
+            if self._claim(nxt):
+                jobs.append(nxt)
+        return jobs
+
+    def _run_batch(self, batch: list[Job[Any]]) -> bool:
+        assert self._batch_runner is not None
+        try:
+            outcomes = self._batch_runner([job.payload for job in batch])
+        except BaseException as exc:  # a bug of ours: every request of the batch gets it
+            outcomes = [(False, exc)] * len(batch)
+        try:
+            for job, outcome in zip(batch, outcomes, strict=True):
+                job.loop.call_soon_threadsafe(_resolve, job.future, *outcome)
+        except RuntimeError:  # the loop is closed: the worker is shutting down
+            return False
+        return True

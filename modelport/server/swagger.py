@@ -9,6 +9,9 @@ from typing import Any
 from modelport.errors import InvalidInputError, NotFoundError
 from modelport.runtime.schema import RunSchema
 
+NPY = "application/x-npy"
+ARRAY_EXTENSION = "x-modelport-array-input"
+"""Root key of the document naming run()'s array input: ``{"name", "dtype", "shape"}``."""
 _ERROR = {"type": "object", "properties": {"message": {"type": "string"}}}
 _PLAIN_INPUT = {"description": "run() receives the request body as text; any JSON is accepted."}
 _ANY_OUTPUT = {"description": "Whatever run() returns, as JSON."}
@@ -35,9 +38,32 @@ def file_document(app_root: Path, version: str) -> Path | None:
     return None
 
 
-def build(schema: RunSchema | None, version: str, title: str, auth: bool) -> dict[str, Any]:
-    """An OpenAPI 2.0, 3.0 or 3.1 document for ``/`` and ``/score``."""
-    service_input = copy.deepcopy(schema.input_swagger) if schema else dict(_PLAIN_INPUT)
+def _array_input(array: dict[str, Any]) -> dict[str, Any]:
+    items: dict[str, Any] = {"type": "integer" if array["dtype"][0] in "iu" else "number"}
+    if array["dtype"] == "bool":
+        items = {"type": "boolean"}
+    for _ in array["shape"] or [None, None]:
+        items = {"type": "array", "items": items}
+    return {
+        "type": "object",
+        "required": [array["name"]],
+        "properties": {array["name"]: items},
+        "description": f"run() takes one {array['dtype']} array; send it as JSON or as {NPY}.",
+    }
+
+
+def build(
+    schema: RunSchema | None, version: str, title: str, auth: bool, array: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """An OpenAPI 2.0, 3.0 or 3.1 document for ``/`` and ``/score``.
+
+    ``array`` (``ArraySpec.to_json()``): run() takes an array, also as ``application/x-npy``; the
+    document says so in ``x-modelport-array-input``, which the SDK's ``run(ndarray)`` reads.
+    """
+    if schema:
+        service_input = copy.deepcopy(schema.input_swagger)
+    else:
+        service_input = _array_input(array) if array else dict(_PLAIN_INPUT)
     output = schema.output_swagger if schema and schema.output_swagger else None
     service_output = copy.deepcopy(output) if output else dict(_ANY_OUTPUT)
     info = {
@@ -76,7 +102,7 @@ def build(schema: RunSchema | None, version: str, title: str, auth: bool) -> dic
             "swagger": "2.0",
             "info": info,
             "schemes": ["http", "https"],
-            "consumes": ["application/json"],
+            "consumes": ["application/json", NPY] if array else ["application/json"],
             "produces": ["application/json"],
             "paths": {"/": {"get": health}, "/score": {"post": score}},
             "definitions": {
@@ -85,6 +111,8 @@ def build(schema: RunSchema | None, version: str, title: str, auth: bool) -> dic
                 "ErrorResponse": _ERROR,
             },
         }
+        if array:
+            doc[ARRAY_EXTENSION] = array
         if auth:
             doc["securityDefinitions"] = {
                 "Bearer": {
@@ -117,9 +145,15 @@ def build(schema: RunSchema | None, version: str, title: str, auth: bool) -> dic
     if auth:
         components["securitySchemes"] = {"Bearer": {"type": "http", "scheme": "bearer"}}
         score["security"] = security
-    return {
+    if array:
+        npy = {"schema": {"type": "string", "format": "binary"}}
+        score["requestBody"]["content"][NPY] = npy
+    document = {
         "openapi": "3.1.0" if version == "3.1" else "3.0.3",
         "info": info,
         "paths": {"/": {"get": health}, "/score": {"post": score}},
         "components": components,
     }
+    if array:
+        document[ARRAY_EXTENSION] = array
+    return document

@@ -1,0 +1,275 @@
+"""Array inputs: typed JSON parsed straight to numpy, application/x-npy, and the fast json.loads."""
+
+from __future__ import annotations
+
+import io
+import json
+import pickle
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from modelport.errors import InvalidInputError
+from modelport.runtime import ArraySpec, array_input, arrays
+
+NPY = "application/x-npy"
+
+
+def npy(array: np.ndarray, allow_pickle: bool = False) -> bytes:
+    out = io.BytesIO()
+    np.save(out, array, allow_pickle=allow_pickle)
+    return out.getvalue()
+
+
+# -- in process: the parsers ------------------------------------------------------------------------
+SPEC = ArraySpec("data", np.dtype("float64"), (None, 3))
+
+
+def test_array_input_decorator_declares_the_spec() -> None:
+    @array_input(dtype="float32", shape=(None, 784), name="pixels")
+    def run(pixels: Any) -> Any:
+        return pixels
+
+    spec = arrays.array_spec_of(run)
+    assert spec == ArraySpec("pixels", np.dtype("float32"), (None, 784))
+    assert spec.describe() == "float32 array of shape (n, 784)"
+    with pytest.raises(TypeError):
+        array_input(dtype="U8")
+    with pytest.raises(TypeError):
+        array_input(shape=(None, -1))
+
+
+def test_numpy_parameter_type_gives_the_same_spec() -> None:
+    from inference_schema.parameter_types.numpy_parameter_type import NumpyParameterType
+
+    param = NumpyParameterType(np.zeros((2, 784), dtype=np.float32))
+    spec = arrays.array_spec_of(lambda data: data, {"data": param})
+    assert spec == ArraySpec("data", np.dtype("float32"), (None, 784))
+    loose = NumpyParameterType(np.zeros((2, 3)), enforce_shape=False)
+    assert arrays.array_spec_of(lambda data: data, {"data": loose}) == ArraySpec("data", np.dtype("float64"))
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b'{"data": [[1, 2, 3], [4, 5, 6.5]]}',
+        b"[[1,2,3],[4,5,6.5]]",
+        b' {\n "data" :\n [ [1, 2, 3] ,\n [4,5,6.5] ] }\n',
+        b'{"data": [[1, 2, 3], [4, 5, 6.5e0]]}',
+    ],
+)
+def test_typed_json_takes_the_fast_path(body: bytes) -> None:
+    fast = arrays.fast_json_array(body, SPEC)
+    assert fast is not None and fast.dtype == np.float64
+    assert fast.tolist() == [[1, 2, 3], [4, 5, 6.5]]
+    assert fast.flags.writeable
+
+
+@pytest.mark.parametrize(
+    ("body", "words"),
+    [
+        (b'{"data": [[1, 2, 3], [4, 5]]}', "different lengths"),
+        (b'{"data": [[1, 2, 3], [4, 5, [6]]]}', "different lengths"),
+        (b'{"data": [[1, 2, 3, 4]]}', "dimension 1 is 4, not 3"),
+        (b'{"data": [1, 2, 3]}', "got 1 dimension"),
+        (b'{"data": [[1, 2, "3"]]}', "not all numbers"),
+        (b'{"data": [[1, 2, 3]], "extra": 1}', "unexpected parameter 'extra'"),
+        (b'{"rows": [[1, 2, 3]]}', "missing parameter 'data'"),
+        (b'{"data": [[1, 2, 3]]} trailing', "not valid JSON"),
+        (b'{"data": [[1, 2, 3] x, [4, 5, 6]]}', "not valid JSON"),
+        (b'{"data": 5}', "JSON array"),
+    ],
+)
+def test_typed_json_mismatch_is_400_naming_it(body: bytes, words: str) -> None:
+    with pytest.raises(InvalidInputError, match=words):
+        arrays.parse_json_array(body, SPEC)
+
+
+def test_typed_json_dtype_rules() -> None:
+    ints = ArraySpec("data", np.dtype("int32"), (None, 2))
+    assert arrays.parse_json_array(b"[[1, -2]]", ints).dtype == np.int32
+    with pytest.raises(InvalidInputError, match="must hold int32 values, got float64"):
+        arrays.parse_json_array(b"[[1.5, 2]]", ints)
+    with pytest.raises(InvalidInputError, match="out of range"):
+        arrays.parse_json_array(b"[[3000000000, 2]]", ints)
+    # What simdjson refuses still parses, through the generic path (NaN is what json.dumps writes).
+    nan = arrays.parse_json_array(b'{"data": [[NaN, 1e400, 2]]}', SPEC)
+    assert np.isnan(nan[0, 0]) and np.isinf(nan[0, 1])
+
+
+rows = st.integers(1, 6).flatmap(
+    lambda m: st.lists(
+        st.lists(
+            st.one_of(st.floats(allow_nan=False, allow_infinity=False), st.integers(-(2**53), 2**53)),
+            min_size=m,
+            max_size=m,
+        ),
+        min_size=1,
+        max_size=8,
+    )
+)
+
+
+@settings(max_examples=150, deadline=None)
+@given(rows, st.sampled_from([{}, {"indent": 1}, {"separators": (",", ":")}]), st.booleans())
+def test_fast_path_agrees_with_numpy(data: list[list[float]], style: dict, wrap: bool) -> None:
+    body = json.dumps({"data": data} if wrap else data, **style).encode()
+    spec = ArraySpec("data", np.dtype("float64"), (None, len(data[0])))
+    old = arrays._CHUNK
+    arrays._CHUNK = 16  # several chunks even for tiny bodies
+    try:
+        fast = arrays.fast_json_array(body, spec)
+    finally:
+        arrays._CHUNK = old
+    assert fast is not None
+    assert np.array_equal(fast, np.asarray(data, dtype=np.float64))
+
+
+@settings(max_examples=150, deadline=None)
+@given(rows, st.integers(0, 10_000), st.sampled_from([b"", b"]", b"[", b",", b"x", b'"', b"1", b"{"]))
+def test_fast_path_never_accepts_what_json_refuses(data: list[list[float]], where: int, junk: bytes) -> None:
+    body = bytearray(json.dumps({"data": data}).encode())
+    at = where % (len(body) + 1)
+    body[at:at] = junk
+    for shape in ((None, len(data[0])), None):  # row by row; any shape (the whole document)
+        fast = arrays._simdjson_array(bytes(body), ArraySpec("data", np.dtype("float64"), shape))
+        if fast is not None:  # then it is valid JSON, and this is its array
+            expected = np.asarray(json.loads(bytes(body))["data"], dtype=np.float64)
+            assert fast.shape == expected.shape and np.array_equal(fast, expected)
+
+
+def test_npy_uint8_and_float_cast_to_the_declared_dtype() -> None:
+    x = np.arange(6, dtype=np.uint8).reshape(2, 3)
+    got = arrays.parse_npy(npy(x), SPEC)
+    assert got.dtype == np.float64 and got.tolist() == x.tolist()
+    f32 = arrays.parse_npy(npy(x.astype(np.float32)), SPEC)
+    assert f32.dtype == np.float64
+    big_endian = arrays.parse_npy(npy(x.astype(">f8")), SPEC)
+    assert big_endian.dtype == np.float64 and big_endian.tolist() == x.tolist()
+    with pytest.raises(InvalidInputError, match="dimension 1 is 4"):
+        arrays.parse_npy(npy(np.zeros((2, 4))), SPEC)
+    with pytest.raises(InvalidInputError, match="got <U1"):
+        arrays.parse_npy(npy(np.array([["a", "b", "c"]])), SPEC)
+    with pytest.raises(InvalidInputError, match="no numpy header"):
+        arrays.parse_npy(b'{"data": [[1, 2, 3]]}', SPEC)
+
+
+class _Boom:
+    """Unpickling this would create a file: the server must never unpickle a body."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (Path(self.path).touch, ())
+
+
+def test_npy_with_pickle_is_refused_and_never_unpickled(tmp_path: Path) -> None:
+    marker = tmp_path / "unpickled"
+    body = npy(np.array([[_Boom(str(marker)), 1, 2]], dtype=object), allow_pickle=True)
+    assert pickle.loads(pickle.dumps(_Boom(str(tmp_path / "check")))) is None  # the trap works
+    assert (tmp_path / "check").exists()
+    with pytest.raises(InvalidInputError, match="pickled"):
+        arrays.parse_npy(body, SPEC)
+    assert not marker.exists()
+
+
+# -- in process: the server ------------------------------------------------------------------------
+def test_typed_json_and_npy_through_the_app(make_app) -> None:
+    app = make_app("array_rows.py")
+    r = app.client.post("/score", json={"data": [[1, 2, 3], [4, 5, 6]]})
+    assert r.status_code == 200, r.text
+    assert r.json() == [[6.0, 2], [15.0, 2]]
+    r = app.client.post("/score", content=npy(np.ones((1, 3), np.uint8)), headers={"content-type": NPY})
+    assert r.status_code == 200, r.text
+    assert r.json() == [[3.0, 1]]
+
+
+@pytest.mark.parametrize(
+    ("body", "content_type", "status", "words"),
+    [
+        (b'{"data": [[1, 2]]}', "application/json", 400, "dimension 1 is 2, not 3"),
+        (b'{"data": [["a", 2, 3]]}', "application/json", 400, "not all numbers"),
+        (b"1,2,3", "text/csv", 415, "application/x-npy"),
+        (npy(np.zeros((1, 4))), NPY, 400, "dimension 1 is 4"),
+        (npy(np.array([[1, 2, 3]], dtype=object), allow_pickle=True), NPY, 400, "pickled"),
+        (b"not npy", NPY, 400, "no numpy header"),
+    ],
+)
+def test_array_mismatch_answers_4xx_naming_it(make_app, body, content_type, status, words) -> None:
+    app = make_app("array_rows.py")
+    r = app.client.post("/score", content=body, headers={"content-type": content_type})
+    assert r.status_code == status, r.text
+    assert words in r.json()["message"]
+
+
+def test_npy_uint8_and_float_reach_a_uint8_script(make_app) -> None:
+    app = make_app("array_dtype.py")
+    images = np.arange(8, dtype=np.uint8).reshape(2, 2, 2)
+    r = app.client.post("/score", content=npy(images), headers={"content-type": NPY})
+    assert r.json() == {
+        "dtype": "uint8",
+        "shape": [2, 2, 2],
+        "sum": 28,
+        "writeable": True,
+        "content_type": NPY,
+    }
+    r = app.client.post("/score", content=npy(images.astype(np.float32)), headers={"content-type": NPY})
+    assert r.status_code == 400 and "must hold uint8 values, got float32" in r.json()["message"]
+    r = app.client.post("/score", json={"data": images.tolist()})
+    assert r.json()["dtype"] == "uint8" and r.json()["sum"] == 28
+    r = app.client.post("/score", json={"data": [[[1, 2], [3, 300]]]})
+    assert r.status_code == 400 and "300 is out of range" in r.json()["message"]
+
+
+def test_schema_script_with_numpy_parameter_takes_npy_and_fast_json(make_app) -> None:
+    app = make_app("numpy_schema.py")
+    r = app.client.post("/score", content=npy(np.ones((2, 4))), headers={"content-type": NPY})
+    assert r.status_code == 200, r.text
+    assert r.json() == {"type": "ndarray", "shape": [2, 4], "sum": 8.0}
+    r = app.client.post("/score", json={"data": [[1, 2, 3, 4]]})
+    assert r.json() == {"type": "ndarray", "shape": [1, 4], "sum": 10.0}
+    r = app.client.post("/score", json={"data": [[1, 2, 3, 4]], "scale": 2})  # not only the array
+    assert r.json()["sum"] == 20.0
+
+
+def test_swagger_declares_the_array_input(make_app) -> None:
+    app = make_app("array_rows.py")
+    for version in ("2", "3"):
+        doc = app.client.get(f"/swagger.json?version={version}").json()
+        assert doc["x-modelport-array-input"] == {"name": "data", "dtype": "float64", "shape": [None, 3]}
+    assert NPY in app.client.get("/swagger.json?version=2").json()["consumes"]
+    assert NPY in doc["paths"]["/score"]["post"]["requestBody"]["content"]
+    plain = make_app("plain_echo.py").client.get("/swagger.json").json()
+    assert "x-modelport-array-input" not in plain
+
+
+def test_plain_scripts_get_the_fast_json_loads_unless_turned_off(make_app) -> None:
+    app = make_app("json_loads_probe.py")
+    r = app.client.post("/score", content=b'{"a": [1, 2.5, NaN]}')
+    assert r.json()["loads"] == "modelport.runtime.fastjson"
+    assert r.json()["value"]["a"][:2] == [1, 2.5]
+
+
+def test_fast_json_loads_can_be_turned_off(make_app) -> None:
+    off = make_app("json_loads_probe.py", fast_json_loads=False)
+    assert off.client.post("/score", content=b"[1]").json() == {"loads": "json", "value": [1]}
+
+
+def test_batching_is_refused_for_a_script_without_array_input(make_app) -> None:
+    app = make_app("plain_echo.py", wait=False, max_batch_size=8)
+    app.wait_ready()
+    assert app.exits and app.exits[0][0] == 3
+    assert "max_batch_size" in app.exits[0][1] and "array_input" in app.exits[0][1]
+
+
+def test_batch_settings_are_validated() -> None:
+    from modelport.server.config import ServerConfig
+
+    for bad in ({"max_batch_size": 0}, {"max_batch_size": 2.5}, {"max_batch_latency_ms": -1}):
+        with pytest.raises(InvalidInputError, match="max_batch"):
+            ServerConfig.from_mapping({"entry_script": "score.py", **bad})
