@@ -84,9 +84,8 @@ def test_unsplittable_results_fall_back_to_one_by_one(tmp_path: Path) -> None:
 
 def test_ndarray_results_are_split_too(tmp_path: Path) -> None:
     path = tmp_path / "double.py"
-    path.write_text(
-        "from modelport.runtime import array_input\n\n@array_input(shape=(None, 2))\ndef run(d):\n    return d * 2\n"
-    )
+    code = "from modelport.runtime import array_input\n\n@array_input(shape=(None, 2))\ndef run(d):\n"
+    path.write_text(code + "    return d * 2\n")
     outcomes = load(path).score_batch([post([[1, 2]]), post([[3, 4], [5, 6]])])
     assert [answer(o) for o in outcomes] == [[[2.0, 4.0]], [[6.0, 8.0], [10.0, 12.0]]]
 
