@@ -4,16 +4,20 @@ from __future__ import annotations
 
 import datetime as _dt
 import decimal
+import re
 import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
 
+from modelport.errors import ScriptError
 from modelport.runtime.response import AMLResponse
 
 JSON = "application/json"
 _OPTIONS = orjson.OPT_SERIALIZE_NUMPY | orjson.OPT_NON_STR_KEYS
+_HEADER_NAME = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")  # RFC 9110 token
+_HEADER_VALUE_BAD = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")  # control characters but tab
 
 
 @dataclass(slots=True)
@@ -52,11 +56,30 @@ def dumps(value: Any) -> bytes:
     return orjson.dumps(value, default=_default, option=_OPTIONS)
 
 
+def _check_header(name: str, value: str) -> None:
+    # A header run() builds from its input must not be able to split the response (CR/LF) or
+    # fail while being sent: refuse it here, so the client gets run()'s 500 saying why.
+    problem = None
+    if not _HEADER_NAME.fullmatch(name):
+        problem = f"run() returned an invalid response header name {name!r}"
+    elif _HEADER_VALUE_BAD.search(value):
+        problem = f"run()'s response header {name!r} holds a control character (CR, LF, NUL...)"
+    elif not value.isascii():
+        try:
+            value.encode("latin-1")
+        except UnicodeEncodeError:
+            problem = f"run()'s response header {name!r} is not latin-1 text"
+    if problem is not None:
+        raise ScriptError("run", "ValueError", problem)
+
+
 def encode_result(value: Any) -> Encoded:
     """The response for run()'s return value: an AMLResponse as it is, raw bytes as
     ``application/octet-stream``, anything else as JSON (a ``str`` becomes a JSON string, as in v1)."""
     if isinstance(value, AMLResponse):
         headers = [(k, v) for k, v in value.headers.items() if k.lower() != "content-type"]
+        for name, text in [*headers, ("Content-Type", value.content_type or "")]:
+            _check_header(str(name), str(text))
         return Encoded(value.status_code, value.data, value.content_type, headers)
     if isinstance(value, bytes | bytearray | memoryview):
         return Encoded(200, bytes(value), "application/octet-stream")
