@@ -1,4 +1,4 @@
-"""uvicorn's httptools protocol with a deadline for each request's headers.
+"""uvicorn's httptools protocol with a deadline for each request's headers, answering JSON.
 
 uvicorn times out idle keep-alive connections, but not a client that connects and sends nothing,
 nor one that sends its request line and headers a byte at a time: such connections stay open for
@@ -6,6 +6,8 @@ as long as the client likes (measured: 20 s and counting), each holding a socket
 descriptor in a worker. Here a request's headers must be complete ``read_timeout_s`` after the
 connection opened, or after the request's first byte; otherwise the client gets 408 (or, if it
 never sent a byte, just a closed connection). The body's deadline is the app's (``read_body``).
+A request the HTTP parser refuses (a bare CR in a header, obsolete line folding...) gets uvicorn's
+400, but with a JSON ``{"message"}`` body like every other modelport error.
 """
 
 from __future__ import annotations
@@ -64,13 +66,21 @@ class HeaderDeadlineProtocol(HttpToolsProtocol):
             return
         if self._request_begun:
             message = f"the request headers did not arrive within {self.read_timeout_s:g} s (read_timeout_s)"
-            body = orjson.dumps({"message": message})
-            head = (
-                "HTTP/1.1 408 Request Timeout\r\ncontent-type: application/json\r\n"
-                f"content-length: {len(body)}\r\nconnection: close\r\n\r\n"
-            )
-            self.transport.write(head.encode("latin-1") + body)
             log.info("closed a connection whose request headers were late (%g s)", self.read_timeout_s)
+            self._send_error("408 Request Timeout", message)
+        self.transport.close()
+
+    def send_400_response(self, msg: str) -> None:
+        self._send_error("400 Bad Request", f"{msg.rstrip('.')}: the HTTP parser refused it")
+
+    def _send_error(self, status: str, message: str) -> None:
+        """A JSON error answered by the protocol itself (no request reached the app), then close."""
+        body = orjson.dumps({"message": message})
+        head = (
+            f"HTTP/1.1 {status}\r\ncontent-type: application/json\r\n"
+            f"content-length: {len(body)}\r\nconnection: close\r\n\r\n"
+        )
+        self.transport.write(head.encode("latin-1") + body)
         self.transport.close()
 
 
