@@ -74,12 +74,15 @@ def script_dir(tmp_path: Path, script: str) -> Path:
 @pytest.fixture
 def deploy(dws: Workspace, digits_model, tmp_path: Path) -> Callable[..., Webservice]:  # noqa: F811
     """Deploy the digits model behind a test script and wait until Healthy:
-    ``deploy("load-svc", "mnist_score.py", cpu_cores=2, auth_enabled=True)``."""
+    ``deploy("load-svc", "mnist_score.py", cpu_cores=2, auth_enabled=True)`` (ACI settings), or
+    with any ``deploy_config=``."""
     model = Model.register(dws, digits_model[0], "sklearn_mnist")
 
-    def go(name: str, script: str = "mnist_score.py", **settings: Any) -> Webservice:
+    def go(
+        name: str, script: str = "mnist_score.py", deploy_config: Any = None, **settings: Any
+    ) -> Webservice:
         config = InferenceConfig("score.py", source_directory=script_dir(tmp_path, script))
-        deploy_config = AciWebservice.deploy_configuration(**settings)
+        deploy_config = deploy_config or AciWebservice.deploy_configuration(**settings)
         service = Model.deploy(dws, name, [model], config, deploy_config)
         service.wait_for_deployment(timeout_sec=120)
         return service
@@ -134,11 +137,10 @@ def wait_until(check: Callable[[], Any], timeout: float, what: str, interval: fl
 
 # -- raw HTTP ------------------------------------------------------------------------------------
 def raw_exchange(port: int, data: bytes, timeout: float = 10.0) -> bytes:
-    """Send ``data`` on a fresh connection to 127.0.0.1 and read until the server closes or goes
-    quiet for ``timeout`` seconds: exactly the bytes a client receives, nothing interpreted."""
+    """Send ``data`` on a fresh connection to 127.0.0.1 and read until the server closes (send
+    ``Connection: close``) or ``timeout`` passes: exactly the bytes a client receives."""
     with socket.create_connection(("127.0.0.1", port), timeout=timeout) as sock:
-        sock.sendall(data)
-        sock.shutdown(socket.SHUT_WR)
+        sock.sendall(data)  # no half-close: uvicorn takes EOF for a client that went away
         chunks = []
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
