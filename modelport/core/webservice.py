@@ -228,7 +228,12 @@ class Webservice:
         return {}
 
     def run(self, input_data: Any) -> Any:
-        """POST ``input_data`` (bytes, str, or a JSON-able object) to the service; return its JSON.
+        """POST ``input_data`` (bytes, str, a numpy array, or a JSON-able object) to the service;
+        return its JSON.
+
+        A numpy array goes as ``application/x-npy`` (no JSON at all) when the service declares an
+        array input (``@array_input`` or a NumpyParameterType: its ``/swagger.json`` says so; asked
+        once per deployment), else as JSON ``{"data": array.tolist()}``.
 
         Raises ServiceCallError with the status and body on anything but 200.
         """
@@ -236,18 +241,25 @@ class Webservice:
             raise InvalidInputError(
                 f"service '{self.name}' has no scoring URI (state {self._record.get('state')})"
             )
+        if self._session is None:
+            self._session = requests.Session()
+        content_type = "application/json"
         if isinstance(input_data, bytes):
             body = input_data
         elif isinstance(input_data, str):
             body = input_data.encode("utf-8")
+        elif _is_ndarray(input_data):
+            array_input = self._array_input()
+            if array_input is not None:
+                body, content_type = _npy(input_data), "application/x-npy"
+            else:
+                body = json.dumps({"data": input_data.tolist()}).encode("utf-8")
         else:
             try:
                 body = json.dumps(input_data).encode("utf-8")
             except TypeError as exc:
                 raise InvalidInputError(f"input_data is not JSON-serializable: {exc}") from exc
-        headers = {"Content-Type": "application/json", **self._auth_header()}
-        if self._session is None:
-            self._session = requests.Session()
+        headers = {"Content-Type": content_type, **self._auth_header()}
         for attempt in range(_RETRIES):
             try:
                 resp = self._session.post(self.scoring_uri, data=body, headers=headers, timeout=(5, 3600))
@@ -275,6 +287,23 @@ class Webservice:
         if "json" in resp.headers.get("Content-Type", ""):
             return resp.json()
         return resp.text
+
+    def _array_input(self) -> dict[str, Any] | None:
+        """The service's declared array input (from its swagger), cached per deployment."""
+        deployment = self._record.get("deployment_id") or self.port
+        cache: dict[Any, Any] = self.__dict__.setdefault("_array_inputs", {})
+        if deployment not in cache:
+            try:
+                assert self._session is not None and self.swagger_uri is not None
+                resp = self._session.get(self.swagger_uri, headers=self._auth_header(), timeout=(5, 30))
+                if resp.status_code >= 500:  # not ready yet: ask again next time
+                    return None
+                found = resp.json().get("x-modelport-array-input") if resp.status_code == 200 else None
+            except (requests.RequestException, ValueError, AttributeError):
+                return None  # cannot tell: JSON works for every service
+            cache[deployment] = found if isinstance(found, dict) else None
+        result: dict[str, Any] | None = cache[deployment]
+        return result
 
     # -- keys ----------------------------------------------------------------------------------
     def get_keys(self) -> tuple[str, str]:
@@ -368,18 +397,39 @@ class Webservice:
         return out
 
     @staticmethod
-    def deploy_configuration(port: int | None = None) -> DeploymentSettings:
-        return configs.local_configuration(port)
+    def deploy_configuration(
+        port: int | None = None, max_batch_size: int | None = None, max_batch_latency_ms: float | None = None
+    ) -> DeploymentSettings:
+        return configs.local_configuration(port, max_batch_size, max_batch_latency_ms)
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(name={self.name!r}, state={self._record.get('state')!r})"
 
 
+def _is_ndarray(value: Any) -> bool:
+    numpy = sys.modules.get("numpy")
+    return numpy is not None and isinstance(value, numpy.ndarray)
+
+
+def _npy(array: Any) -> bytes:
+    import io
+
+    import numpy as np
+
+    out = io.BytesIO()
+    np.save(out, np.ascontiguousarray(array), allow_pickle=False)
+    return out.getvalue()
+
+
 class LocalWebservice(Webservice):
     @staticmethod
-    def deploy_configuration(port: int | None = None) -> DeploymentSettings:
-        """Deploy to this machine on ``port`` (a free one when None)."""
-        return configs.local_configuration(port)
+    def deploy_configuration(
+        port: int | None = None, max_batch_size: int | None = None, max_batch_latency_ms: float | None = None
+    ) -> DeploymentSettings:
+        """Deploy to this machine on ``port`` (a free one when None). ``max_batch_size`` (rows) turns
+        on adaptive batching for a script whose run() takes one array (``@array_input``):
+        concurrent requests share a run() call, waiting at most ``max_batch_latency_ms`` (default 5)."""
+        return configs.local_configuration(port, max_batch_size, max_batch_latency_ms)
 
 
 class AciWebservice(Webservice):

@@ -32,6 +32,8 @@ class DeploymentSettings:
     scoring_timeout_ms: int = 60_000
     max_concurrent_requests: int | None = None
     max_request_wait_ms: int | None = None
+    max_batch_size: int | None = None
+    max_batch_latency_ms: float | None = None
     tags: dict[str, str] = field(default_factory=dict)
     properties: dict[str, str] = field(default_factory=dict)
     description: str | None = None
@@ -101,12 +103,35 @@ def _refuse(given: dict[str, Any], reasons: dict[str, str]) -> None:
             raise InvalidInputError(f"{name}={value!r} is not supported: {reason}")
 
 
+def _batching(max_batch_size: Any, max_batch_latency_ms: Any) -> dict[str, Any]:
+    """Validated adaptive-batching settings (for scripts whose run() takes one array)."""
+    size = _positive_int("max_batch_size", max_batch_size)
+    latency: float | None = None
+    if max_batch_latency_ms is not None:
+        if size is None:
+            raise InvalidInputError("max_batch_latency_ms needs max_batch_size (batching is off without it)")
+        if (
+            isinstance(max_batch_latency_ms, bool)
+            or not isinstance(max_batch_latency_ms, int | float)
+            or not 0 <= max_batch_latency_ms <= 10_000
+        ):
+            raise InvalidInputError(
+                f"max_batch_latency_ms must be a number from 0 to 10000, got {max_batch_latency_ms!r}"
+            )
+        latency = float(max_batch_latency_ms)
+    return {"max_batch_size": size, "max_batch_latency_ms": latency}
+
+
 def _workers_for(cpu_cores: float | None) -> int:
     return max(1, math.ceil(cpu_cores)) if cpu_cores else 1
 
 
-def local_configuration(port: int | None = None) -> DeploymentSettings:
-    return DeploymentSettings(compute_type="Local", port=_port(port))
+def local_configuration(
+    port: int | None = None, max_batch_size: int | None = None, max_batch_latency_ms: float | None = None
+) -> DeploymentSettings:
+    return DeploymentSettings(
+        compute_type="Local", port=_port(port), **_batching(max_batch_size, max_batch_latency_ms)
+    )
 
 
 _CLOUD_ONLY = {
@@ -147,6 +172,8 @@ def aci_configuration(
     primary_key: str | None = None,
     secondary_key: str | None = None,
     port: int | None = None,
+    max_batch_size: int | None = None,
+    max_batch_latency_ms: float | None = None,
     **cloud_only: Any,
 ) -> DeploymentSettings:
     unknown = sorted(set(cloud_only) - set(_CLOUD_ONLY))
@@ -171,6 +198,7 @@ def aci_configuration(
         tags=_str_dict("tags", tags),
         properties=_str_dict("properties", properties),
         description=description,
+        **_batching(max_batch_size, max_batch_latency_ms),
     )
 
 
@@ -194,6 +222,8 @@ def aks_configuration(
     properties: dict[str, Any] | None = None,
     description: str | None = None,
     port: int | None = None,
+    max_batch_size: int | None = None,
+    max_batch_latency_ms: float | None = None,
     **cloud_only: Any,
 ) -> DeploymentSettings:
     unknown = sorted(set(cloud_only) - set(_CLOUD_ONLY))
@@ -201,6 +231,7 @@ def aks_configuration(
         raise InvalidInputError(
             f"AksWebservice.deploy_configuration: unknown parameter(s) {', '.join(unknown)}"
         )
+    batching = _batching(max_batch_size, max_batch_latency_ms)
     _refuse(cloud_only, _CLOUD_ONLY)
     replicas = _positive_int("num_replicas", num_replicas)
     min_r = _positive_int("autoscale_min_replicas", autoscale_min_replicas) or 1
@@ -245,4 +276,5 @@ def aks_configuration(
         tags=_str_dict("tags", tags),
         properties=_str_dict("properties", properties),
         description=description,
+        **batching,
     )

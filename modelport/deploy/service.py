@@ -199,6 +199,24 @@ def _cpu_affinity(name: str, cores: float | None) -> list[int] | None:
     return sorted(cpus[(start + i) % len(cpus)] for i in range(want))
 
 
+def preload_for(models: list[Any], environment: Any) -> list[str] | None:
+    """Libraries the supervisor imports once before forking workers: scikit-learn (and joblib) when
+    a model says it is a scikit-learn model or the environment pins scikit-learn. Importing it is
+    most of a worker's start (~1.7 s of ~2 s for the tutorial's model); preloaded, a replaced
+    worker is back in ~0.05 s and workers share those pages. Nothing for other frameworks: some
+    (TensorFlow, PyTorch's CUDA) do not survive a fork."""
+    frameworks = {str(getattr(m, "model_framework", "") or "").lower() for m in models}
+    packages = ""
+    if environment is not None:
+        try:
+            packages = json.dumps(environment.to_spec()).lower()
+        except Exception:  # an environment we cannot describe: no preload
+            packages = ""
+    if "scikitlearn" in frameworks or "scikit-learn" in packages:
+        return ["sklearn", "joblib"]
+    return None
+
+
 def server_config(
     settings: DeploymentSettings,
     *,
@@ -209,10 +227,17 @@ def server_config(
     source_directory: Path | None,
     port: int,
     keys_file: Path,
+    preload_modules: list[str] | None = None,
 ) -> dict[str, Any]:
     """The scoring server's settings for this deployment (see modelport.server.config)."""
     memory_mb = int(settings.memory_gb * 1024 / settings.workers) if settings.memory_gb else None
+    batching = {
+        "max_batch_size": settings.max_batch_size,
+        "max_batch_latency_ms": settings.max_batch_latency_ms,
+    }
     return {
+        **{k: v for k, v in batching.items() if v is not None},
+        "preload_modules": preload_modules,
         "entry_script": str(script),
         "model_dir": model_dir,
         "source_directory": str(source_directory) if source_directory else None,
@@ -315,6 +340,7 @@ def deploy(
             source_directory=app_root if inference_config.source_directory else None,
             port=port,
             keys_file=keys_path(ws, name),
+            preload_modules=preload_for(models, inference_config.environment),
         )
         config_file = deploy_dir / "server.json"
         config_file.write_text(json.dumps(config, indent=2))
