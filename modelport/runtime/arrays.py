@@ -232,6 +232,20 @@ def _pattern(shape: tuple[int, ...]) -> bytes:
     return b"[" + b",".join([inner] * shape[0]) + b"]" if shape[0] else b"[]"
 
 
+def _pattern_size(shape: tuple[int, ...]) -> int:
+    """``len(_pattern(shape))``, computed without building it."""
+    if not shape[0]:
+        return 2
+    inner = shape[0] - 1 if len(shape) == 1 else _pattern_size(shape[1:]) * shape[0] + shape[0] - 1
+    return inner + 2
+
+
+def _is_pattern(skeleton: bytes, shape: tuple[int, ...]) -> bool:
+    # Sizes first: the shape is read from the body, and a pattern built for a shape that does not
+    # fit it could be huge (a 200 KB body nested 100,000 deep would ask for 10 GB).
+    return len(skeleton) == _pattern_size(shape) and skeleton == _pattern(shape)
+
+
 _NOT_STRUCTURE = bytes(c for c in range(256) if c not in b"[],")
 
 
@@ -285,7 +299,7 @@ def _rows_array(
     skeleton = body.translate(None, _NOT_STRUCTURE)
     n = skeleton.count(b"]") - 1
     m = skeleton.find(b"]") - 1
-    if n < 1 or m < 1 or skeleton != _pattern((n, m)):
+    if n < 1 or m < 1 or not _is_pattern(skeleton, (n, m)):
         return None
     out = np.empty((n, m), dtype=np.float64 if of_type == "d" else np.int64)
     parser = _parsers.get(0)
@@ -350,7 +364,7 @@ def _whole_array(body: bytes, spec: ArraySpec, kind: str, bare: bool = True) -> 
             return None
         # Nothing but numbers in rectangular nesting: the brackets and commas of the body (there
         # is no other string than the one key) must be exactly those of an array of this shape.
-        if body.translate(None, _NOT_STRUCTURE) != _pattern(tuple(shape)):
+        if not _is_pattern(body.translate(None, _NOT_STRUCTURE), tuple(shape)):
             return None
         of_type: Literal["d", "i"] = "d" if kind == "f" else "i"
         flat = value.as_buffer(of_type=of_type)

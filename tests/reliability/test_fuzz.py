@@ -28,6 +28,7 @@ SCRIPTS = {"plain": "mnist_score.py", "schema": "numpy_schema.py"}
 SCHEMATHESIS_EXAMPLES = 100  # per operation and generation mode (positive, negative)
 HYPOTHESIS_EXAMPLES = 300
 MAX_MEMORY_GROWTH = 1.5
+MAX_SECONDS = 5.0  # a single bad request that keeps a worker busy longer is a denial of service
 SETTINGS = hypothesis.settings(
     deadline=None,
     database=None,
@@ -159,6 +160,7 @@ def test_hypothesis_bodies(style: str, deploy, digits_model, figures: dict[str, 
     before = memory_mb(service)
     tried: Counter[str] = Counter()
     statuses: Counter[int] = Counter()
+    slowest = [0.0]
 
     @hypothesis.settings(SETTINGS, max_examples=HYPOTHESIS_EXAMPLES)
     @hypothesis.given(
@@ -175,6 +177,8 @@ def test_hypothesis_bodies(style: str, deploy, digits_model, figures: dict[str, 
         else:
             r = session.post(url, data=body, headers=headers, timeout=30)
         statuses[r.status_code] += 1
+        slowest[0] = max(slowest[0], r.elapsed.total_seconds())
+        assert r.elapsed.total_seconds() < MAX_SECONDS, (kind, r.elapsed, r.status_code, body[:200])
         headers = {k.lower(): v for k, v in r.headers.items()}
         check_reply(r.status_code, headers, r.content, (kind, method, content_type, body[:200]))
 
@@ -193,6 +197,7 @@ def test_hypothesis_bodies(style: str, deploy, digits_model, figures: dict[str, 
         "cases": sum(tried.values()),
         "kinds": dict(sorted(tried.items())),
         "statuses": dict(sorted(statuses.items())),
+        "slowest_ms": round(1e3 * slowest[0], 1),
         "memory_before": before,
         "memory_after": after,
     }
