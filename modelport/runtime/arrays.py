@@ -320,8 +320,8 @@ def _rows_array(
             start = body.find(b"[", stop)
             if start < 0 or body[stop + 1 : start].strip(_WS) != b",":
                 return None
-    except (ValueError, TypeError):  # not numbers, NaN, 1e400, > 64-bit ints...
-        return None
+    except (ValueError, TypeError, RuntimeError):  # not numbers, NaN, 1e400, > 64-bit ints...
+        return None  # (simdjson raises RuntimeError for some: BIGINT_ERROR)
     return out if row == n else None
 
 
@@ -369,8 +369,8 @@ def _whole_array(body: bytes, spec: ArraySpec, kind: str, bare: bool = True) -> 
         of_type: Literal["d", "i"] = "d" if kind == "f" else "i"
         flat = value.as_buffer(of_type=of_type)
         del value, level, doc
-    except (ValueError, TypeError, KeyError, IndexError):  # not numbers, NaN, 1e400, > 64-bit ints...
-        return None
+    except (ValueError, TypeError, KeyError, IndexError, RuntimeError):  # not numbers, NaN, 1e400,
+        return None  # > 64-bit ints (simdjson: RuntimeError BIGINT_ERROR)...
     return np.frombuffer(flat, dtype=np.float64 if of_type == "d" else np.int64).reshape(shape)
 
 
