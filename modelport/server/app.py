@@ -289,9 +289,13 @@ class ScoringApp:
             return Reply(200, b"", None, [(b"allow", b"GET, POST, OPTIONS")])
         body = b""
         if method == "POST":
-            body = await read_body(
-                call.receive, self.config.max_body_bytes, call.content_length, self.config.read_timeout_s
-            )
+            self.service.receiving += 1  # a batch being gathered may wait for this one
+            try:
+                body = await read_body(
+                    call.receive, self.config.max_body_bytes, call.content_length, self.config.read_timeout_s
+                )
+            finally:
+                self.service.receiving -= 1
         request = ScoringRequest(
             method=method,
             path=scope["path"],

@@ -59,6 +59,7 @@ class RunThreads:
         self._batch_runner: Callable[[list[Any]], list[tuple[bool, Any]]] | None = None
         self._batch_max = 1
         self._batch_wait_s = 0.0
+        self._expecting: Callable[[], bool] = lambda: True
         self._threads = [
             threading.Thread(target=self._loop, name=f"{name}-{i}", daemon=True) for i in range(count)
         ]
@@ -69,13 +70,20 @@ class RunThreads:
             thread.start()
 
     def enable_batching(
-        self, runner: Callable[[list[Any]], list[tuple[bool, Any]]], max_jobs: int, wait_s: float
+        self,
+        runner: Callable[[list[Any]], list[tuple[bool, Any]]],
+        max_jobs: int,
+        wait_s: float,
+        expecting: Callable[[], bool] | None = None,
     ) -> None:
         """Run batchable jobs up to ``max_jobs`` at a time through ``runner(payloads)``, which
-        returns one ``(ok, result or exception)`` per payload, in order."""
+        returns one ``(ok, result or exception)`` per payload, in order. ``expecting()``: whether
+        another request is on its way (being received); only then is it worth waiting for."""
         self._batch_runner = runner
         self._batch_max = max(1, max_jobs)
         self._batch_wait_s = max(0.0, wait_s)
+        if expecting is not None:
+            self._expecting = expecting
 
     def submit(self, fn: Callable[[], T], payload: Any = None, batchable: bool = False) -> Job[T]:
         """Queue ``fn``; await ``job.future`` (from the event loop) for its result or exception.
@@ -130,16 +138,22 @@ class RunThreads:
                 return
 
     def _gather(self, first: Job[Any], held: collections.deque[Job[Any] | None]) -> list[Job[Any]]:
-        """More batchable jobs for ``first``'s batch: those queued now, then those arriving until
-        the batch latency (from ``first``'s arrival) is over. Others are held, in order."""
+        """More batchable jobs for ``first``'s batch: those queued now, then, while a request is
+        being received, those arriving until the batch latency (from ``first``'s arrival) is over.
+        Others are held, in order."""
         jobs: list[Job[Any]] = []
         deadline = first.queued + self._batch_wait_s
         while len(jobs) + 1 < self._batch_max and not held:
-            remaining = deadline - time.monotonic()
             try:
-                nxt = self._queue.get(timeout=remaining) if remaining > 0 else self._queue.get_nowait()
+                nxt = self._queue.get_nowait()
             except queue.Empty:
-                break
+                remaining = deadline - time.monotonic()
+                if remaining <= 0 or not self._expecting():
+                    break
+                try:
+                    nxt = self._queue.get(timeout=remaining)
+                except queue.Empty:
+                    break
             if nxt is None or not nxt.batchable:
                 held.append(nxt)  # run (or stop) after this batch, in arrival order
                 break

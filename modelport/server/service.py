@@ -68,6 +68,8 @@ class ScoringService:
         self._memory_over: float | None = None
         self._process: Any = None  # psutil.Process of this worker, for the memory limit
         self._batching = False  # adaptive batching on (set once the script is known to take arrays)
+        self.receiving = 0
+        """Requests whose body is being read (the app counts them): a batch waits only for those."""
         self.hold_until_ready_s = 0.0
         """How long :meth:`start` waits for init() before returning, so before the worker accepts
         connections. Replacement workers set it: while other workers serve, new connections should
@@ -109,6 +111,7 @@ class ScoringService:
                     self._score_batch_in_thread,
                     self.config.max_batch_size,
                     self.config.max_batch_latency_ms / 1000,
+                    lambda: self.receiving > 0,
                 )
                 self._batching = True
         script.init()
