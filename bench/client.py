@@ -16,12 +16,12 @@ class Reply:
     seconds: float
 
 
-def post(port: int, path: str, body: bytes, timeout: float) -> Reply:
-    """POST ``body`` as JSON on a fresh connection; the status, the whole body and the elapsed time."""
+def post(port: int, path: str, body: bytes, timeout: float, content_type: str = "application/json") -> Reply:
+    """POST ``body`` on a fresh connection; the status, the whole body and the elapsed time."""
     conn = http.client.HTTPConnection(HOST, port, timeout=timeout)
     try:
         start = time.perf_counter()
-        conn.request("POST", path, body=body, headers={"Content-Type": "application/json"})
+        conn.request("POST", path, body=body, headers={"Content-Type": content_type})
         response = conn.getresponse()
         data = response.read()
         return Reply(response.status, data, time.perf_counter() - start)

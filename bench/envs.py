@@ -110,6 +110,9 @@ def ensure_env(cache: Path, name: str, requirements: list[str], log: Path) -> Bu
             relaxed = [r for r in requirements if _relax(r) != r]
             if not relaxed or not _install(path, asked, log):
                 raise RuntimeError(f"could not install {name} ({' '.join(requirements)}); see {log}")
-        installed = _versions(path / "bin" / "python", [_package_name(r) for r in requirements])
+        names = [_package_name(r) for r in requirements if not r.startswith("-") and "/" not in r]
+        if "-e" in requirements:  # an editable source tree: modelport's
+            names.append("modelport")
+        installed = _versions(path / "bin" / "python", sorted(set(names)))
         marker.write_text(json.dumps({"requirements": asked, "installed": installed, "relaxed": relaxed}))
         return BuiltEnv(name, path, requirements, installed, relaxed, reused=False)

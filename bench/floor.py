@@ -51,4 +51,26 @@ def measure_floor(model_path: Path, body: bytes, repeats: int = 3) -> dict[str, 
         floor["orjson_loads_s"] = _median_s(lambda: orjson.loads(body), repeats)
     except ImportError:
         pass
+    floor.update(_modelport_floor(score.model, text, body, data, repeats))
     return floor
+
+
+def _modelport_floor(model: Any, text: str, body: bytes, data: np.ndarray, repeats: int) -> dict[str, Any]:
+    """The same steps as modelport's typed and npy paths take them, without a server."""
+    import io
+
+    from modelport.runtime import arrays, fastjson
+
+    spec = arrays.ArraySpec("data", np.dtype("float64"), (None, 784))
+    out = io.BytesIO()
+    np.save(out, data, allow_pickle=False)
+    npy = out.getvalue()
+    return {
+        "fast_json_loads_s": _median_s(lambda: fastjson.loads(text), repeats),
+        "typed_parse_s": _median_s(lambda: arrays.parse_json_array(body, spec), repeats),
+        "typed_parse_predict_s": _median_s(
+            lambda: model.predict(arrays.parse_json_array(body, spec)), repeats
+        ),
+        "npy_parse_s": _median_s(lambda: arrays.parse_npy(npy, spec), repeats),
+        "npy_parse_predict_s": _median_s(lambda: model.predict(arrays.parse_npy(npy, spec)), repeats),
+    }

@@ -91,7 +91,7 @@ def _cold_start(
         attempts += 1
         try:
             remaining = max(0.1, deadline - time.perf_counter())
-            reply = client.post(port, server.protocol.path, body, timeout=remaining)
+            reply = client.post(port, server.protocol.path, body, remaining, server.protocol.content_type)
         except OSError as exc:
             last = repr(exc)
             time.sleep(0.02)
@@ -112,7 +112,9 @@ def _big_request(
     samples = 0
     for _ in range(plan.repeats):
         with procs.PeakSampler(proc).running() as sampler:
-            reply = client.post(port, server.protocol.path, body, timeout=plan.request_timeout_s)
+            reply = client.post(
+                port, server.protocol.path, body, plan.request_timeout_s, server.protocol.content_type
+            )
         if reply.status != 200:
             raise RuntimeError(f"big request: status {reply.status}: {reply.body[:300]!r}")
         predicted = np.asarray(server.protocol.predictions(reply.body))
@@ -139,9 +141,9 @@ def _load(port: int, server: Server, inputs: Inputs, plan: Plan) -> list[dict[st
     body = inputs.body(server.protocol, "row")
     levels = []
     for concurrency in plan.levels:
-        path = server.protocol.path
-        load.run_level(plan.load_tool, port, path, body, concurrency, plan.warmup_seconds)  # warm-up
-        result = load.run_level(plan.load_tool, port, path, body, concurrency, plan.load_seconds)
+        path, kind = server.protocol.path, server.protocol.content_type
+        load.run_level(plan.load_tool, port, path, body, concurrency, plan.warmup_seconds, kind)  # warm-up
+        result = load.run_level(plan.load_tool, port, path, body, concurrency, plan.load_seconds, kind)
         levels.append(result.to_json())
     return levels
 

@@ -99,10 +99,107 @@ def table(results: dict[str, Any]) -> tuple[list[str], list[list[str]]]:
     return header, rows
 
 
+@dataclass
+class Goal:
+    text: str
+    value: float | None
+    limit: float
+    at_most: bool  # the value must be <= limit (else >=)
+    shown: str = ""
+
+    @property
+    def met(self) -> bool | None:
+        if self.value is None:
+            return None
+        return self.value <= self.limit if self.at_most else self.value >= self.limit
+
+
+def _ratio(a: float | None, b: float | None) -> float | None:
+    return a / b if a is not None and b else None
+
+
+def goals(results: dict[str, Any]) -> list[Goal]:
+    """Issue 6's goals, each from this run's figures (None where a figure is missing)."""
+    servers = results["servers"]
+
+    def get(name: str, fn: Callable[[dict[str, Any]], float | None]) -> float | None:
+        server = servers.get(name)
+        return fn(server) if server is not None and not server.get("error") else None
+
+    big, cold = _path("big", "median_s"), _path("cold_start", "seconds")
+    rps, p99 = _path("load", 2, "rps"), _path("load", 2, "p99_ms")
+    az, mp, typed, npy, batch = (
+        "azmlinfsrv",
+        "modelport",
+        "modelport-typed",
+        "modelport-npy",
+        "modelport-batch",
+    )
+    floor = (results.get("floor") or {}).get("typed_parse_predict_s")
+    deploy = (results.get("deploy") or {}).get("median_s")
+    idle, after = _memory("idle"), _memory("after_big")
+    return [
+        Goal(
+            "tutorial score.py, 10k rows: time vs azmlinfsrv", _ratio(get(mp, big), get(az, big)), 0.9, True
+        ),
+        Goal("typed JSON, 10k rows: time vs azmlinfsrv", _ratio(get(typed, big), get(az, big)), 0.25, True),
+        Goal(
+            "typed JSON, 10k rows: time vs in-process parse + predict",
+            _ratio(get(typed, big), floor),
+            1.3,
+            True,
+        ),
+        Goal(
+            "npy, 10k rows: times faster than azmlinfsrv's JSON",
+            _ratio(get(az, big), get(npy, big)),
+            20,
+            False,
+        ),
+        Goal(
+            "64 concurrent, no batching: req/s vs azmlinfsrv", _ratio(get(mp, rps), get(az, rps)), 1.2, False
+        ),
+        Goal("64 concurrent, no batching: p99 vs azmlinfsrv", _ratio(get(mp, p99), get(az, p99)), 1.0, True),
+        Goal("64 concurrent, batching: req/s vs azmlinfsrv", _ratio(get(batch, rps), get(az, rps)), 3, False),
+        Goal("64 concurrent, batching: p99 vs azmlinfsrv", _ratio(get(batch, p99), get(az, p99)), 0.5, True),
+        Goal("cold start vs azmlinfsrv", _ratio(get(mp, cold), get(az, cold)), 0.8, True),
+        Goal("deploy-to-Healthy (cached env) vs own cold start", _ratio(deploy, get(mp, cold)), 1.5, True),
+        Goal("idle memory vs azmlinfsrv", _ratio(get(mp, idle), get(az, idle)), 1.0, True),
+        Goal("memory after the 10k request vs own idle", _ratio(get(mp, after), get(mp, idle)), 1.2, True),
+    ]
+
+
+def goals_markdown(results: dict[str, Any]) -> list[str]:
+    lines = ["", "| goal (issue 6) | limit | this run | met |", "|---|---|---|---|"]
+    for goal in goals(results):
+        limit = f"{'<=' if goal.at_most else '>='} {goal.limit:g}x"
+        value = "-" if goal.value is None else f"{goal.value:.2f}x"
+        met = {True: "yes", False: "**no**", None: "-"}[goal.met]
+        lines.append(f"| {goal.text} | {limit} | {value} | {met} |")
+    return lines
+
+
 def markdown(results: dict[str, Any]) -> str:
     header, rows = table(results)
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     lines += ["| " + " | ".join(row) + " |" for row in rows]
+    deploy = results.get("deploy") or {}
+    if deploy.get("median_s") is not None:
+        lines += ["", f"Deploy-to-Healthy with a cached environment (`Model.deploy` + `wait_for_deployment`, "
+                  f"median of {deploy['repeats']}): {deploy['median_s']:.2f} s "
+                  f"(each: {', '.join(f'{s:.2f}' for s in deploy['seconds'])} s; the first, not counted: "
+                  f"{deploy['first_s']:.2f} s)."]  # fmt: skip
+    elif deploy.get("error"):
+        lines += ["", f"Deploy-to-Healthy failed: {deploy['error']}"]
+    floor = results.get("floor")
+    if floor:
+        parts = [
+            f"{k.removesuffix('_s').replace('_', ' ')} {v:.3f} s"
+            for k, v in floor.items()
+            if k.endswith("_s")
+        ]
+        lines += ["", "In-process floor (median): " + "; ".join(parts) + "."]
+    if "azmlinfsrv" in results["servers"]:
+        lines += goals_markdown(results)
     machine = results["machine"]
     notes = [
         "",
@@ -123,7 +220,10 @@ def printable(results: dict[str, Any]) -> str:
     widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
     fmt = "  ".join(f"{{:<{w}}}" for w in widths)
     lines = [fmt.format(*header), fmt.format(*("-" * w for w in widths))]
-    return "\n".join(lines + [fmt.format(*r) for r in rows])
+    lines += [fmt.format(*r) for r in rows]
+    if "azmlinfsrv" in results["servers"]:
+        lines += [line for line in goals_markdown(results) if line and not line.startswith("|---")]
+    return "\n".join(lines)
 
 
 def chart(results: dict[str, Any], path: Path) -> None:

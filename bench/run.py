@@ -25,7 +25,7 @@ from typing import Any
 from bench import load, procs, report
 from bench.envs import BuiltEnv, ensure_env
 from bench.floor import measure_floor
-from bench.measure import Inputs, Plan, measure
+from bench.measure import PROBE_ROWS, Inputs, Plan, measure
 from bench.model import ACCURACY_TOLERANCE, FULL_ACCURACY, REPO, load_split, trained_model
 from bench.servers import SERVERS, V1
 
@@ -46,6 +46,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--load-seconds", type=int, help="seconds per load level (default 10; smoke 1)")
     parser.add_argument("--repeats", type=int, help="big requests per server (default 5)")
     parser.add_argument("--no-floor", action="store_true", help="skip the in-process floor")
+    parser.add_argument(
+        "--no-deploy", action="store_true", help="skip deploy-to-Healthy (not run in smoke mode)"
+    )
     args = parser.parse_args(argv)
     args.servers = [s.strip() for s in args.servers.split(",") if s.strip()]
     unknown = [s for s in args.servers if s not in SERVERS]
@@ -80,16 +83,25 @@ EnvOutcome = BuiltEnv | Exception | None  # None: runs in the bench's own interp
 
 def _envs(args: argparse.Namespace, sklearn_version: str, logs: Path) -> dict[str, EnvOutcome]:
     envs: dict[str, EnvOutcome] = {}
+    shared: dict[str, EnvOutcome] = {}  # by env_name: modelport's variants share one venv
     for name in args.servers:
         requirements = SERVERS[name].requirements(sklearn_version)
         if requirements is None:
             envs[name] = None
             continue
-        print(f"[bench] venv for {name}: {' '.join(requirements)}", flush=True)
-        try:
-            envs[name] = ensure_env(args.cache, name, requirements, logs / f"install-{name}.log")
-        except Exception as exc:  # reported in the results, the other servers still run
-            envs[name] = exc
+        env_name = SERVERS[name].env_name or name
+        if args.smoke and env_name == "modelport":  # no venv build in smoke mode: the bench's own
+            envs[name] = None
+            continue
+        if env_name not in shared:
+            print(f"[bench] venv for {env_name}: {' '.join(requirements)}", flush=True)
+            try:
+                shared[env_name] = ensure_env(
+                    args.cache, env_name, requirements, logs / f"install-{env_name}.log"
+                )
+            except Exception as exc:  # reported in the results, the other servers still run
+                shared[env_name] = exc
+        envs[name] = shared[env_name]
     return envs
 
 
@@ -155,6 +167,18 @@ def main(argv: list[str] | None = None) -> int:
             elif not args.smoke and abs(entry["big"]["accuracy"] - FULL_ACCURACY) > ACCURACY_TOLERANCE:
                 got = entry["big"]["accuracy"]
                 entry["error"] = f"accuracy {got:.4f}, expected {FULL_ACCURACY} ± {ACCURACY_TOLERANCE}"
+        if "modelport" in args.servers and not (args.smoke or args.no_deploy):
+            print("[bench] deploy-to-Healthy (Model.deploy with a cached environment)", flush=True)
+            try:
+                from bench.deploy import measure_deploy
+
+                probe = inputs.x[:PROBE_ROWS]
+                results["deploy"] = measure_deploy(
+                    args.cache, model.path, probe, expected[:PROBE_ROWS].tolist()
+                )
+            except Exception as exc:  # reported; the servers' figures stand
+                results["deploy"] = {"error": f"{type(exc).__name__}: {exc}"}
+                print(f"[bench] deploy failed: {exc}", file=sys.stderr, flush=True)
     finally:
         procs.stop_all()
         shutil.rmtree(workdir, ignore_errors=True)

@@ -3,7 +3,12 @@
 - ``azmlinfsrv``: Azure's own v1 server, started through ``wrappers/azmlinfsrv_local.py`` so it
   binds 127.0.0.1; the tutorial's ``score.py`` unchanged.
 - ``mlserver``: MLServer with its scikit-learn runtime, spoken to with the V2 JSON protocol.
-- ``modelport``: ``python -m modelport.server`` from the bench's own interpreter; the same ``score.py``.
+- ``modelport``: ``python -m modelport.server`` in its own venv (modelport from this source tree,
+  editable, plus the same scikit-learn/joblib/numpy pins); the same ``score.py``.
+- ``modelport-typed``, ``modelport-npy``, ``modelport-batch``: the same server with
+  ``bench/scripts/score_typed.py`` (``@array_input(dtype="float64", shape=(None, 784))``), sent the
+  same JSON bodies, the same rows as ``application/x-npy``, and the JSON bodies with adaptive
+  batching on (``--max-batch-size 64 --max-batch-latency-ms 2``).
 
 Each runs with its default single worker.
 """
@@ -11,6 +16,7 @@ Each runs with its default single worker.
 from __future__ import annotations
 
 import importlib.metadata
+import io
 import json
 import os
 import shutil
@@ -26,6 +32,7 @@ from bench.envs import BuiltEnv
 from bench.model import MODEL_FILE, REPO
 
 SCORE_SCRIPT = REPO / "examples" / "mnist" / "score.py"
+TYPED_SCRIPT = Path(__file__).resolve().parent / "scripts" / "score_typed.py"
 AZML_WRAPPER = Path(__file__).resolve().parent / "wrappers" / "azmlinfsrv_local.py"
 MLSERVER_MODEL = "mnist"
 
@@ -35,6 +42,7 @@ class V1:
 
     path = "/score"
     name = "v1 JSON"
+    content_type = "application/json"
 
     def body(self, x: np.ndarray) -> bytes:
         return json.dumps({"data": x.tolist()}).encode()
@@ -43,11 +51,24 @@ class V1:
         return [int(v) for v in json.loads(body)]
 
 
+class Npy(V1):
+    """modelport's binary input: the rows as numpy's ``.npy`` (float64), the reply as v1's."""
+
+    name = "v1 npy (float64)"
+    content_type = "application/x-npy"
+
+    def body(self, x: np.ndarray) -> bytes:
+        out = io.BytesIO()
+        np.save(out, np.ascontiguousarray(x, dtype=np.float64), allow_pickle=False)
+        return out.getvalue()
+
+
 class V2:
     """The Open Inference (V2) protocol: one FP64 tensor of shape ``[n, 784]``, data flattened."""
 
     path = f"/v2/models/{MLSERVER_MODEL}/infer"
     name = "V2 JSON (FP64 tensor)"
+    content_type = "application/json"
 
     def body(self, x: np.ndarray) -> bytes:
         data = x.reshape(-1).tolist()
@@ -77,11 +98,11 @@ def _base_env() -> dict[str, str]:
     return env
 
 
-def _v1_layout(workdir: Path, model_path: Path) -> tuple[Path, Path]:
+def _v1_layout(workdir: Path, model_path: Path, script: Path = SCORE_SCRIPT) -> tuple[Path, Path]:
     app, model_dir = workdir / "app", workdir / "model"
     app.mkdir(parents=True)
     model_dir.mkdir(parents=True)
-    shutil.copyfile(SCORE_SCRIPT, app / "score.py")
+    shutil.copyfile(script, app / "score.py")
     shutil.copyfile(model_path, model_dir / MODEL_FILE)
     return app, model_dir
 
@@ -94,6 +115,7 @@ class Server:
     protocol: V1 | V2 = V1()
     ports_needed = 1
     package = ""  # the distribution whose version names the server
+    env_name = ""  # servers with the same env_name share one venv (default: their own name)
 
     def requirements(self, sklearn_version: str) -> list[str] | None:
         """Pins for its own venv, or None to run from the bench's interpreter."""
@@ -164,19 +186,49 @@ class MLServer(Server):
         return Launch(cmd, root, _base_env(), ports[0], {"grpc": ports[1]}, shown)
 
 
+def _modelport_runtime() -> list[str]:
+    import tomllib
+
+    return list(tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["dependencies"])
+
+
 class Modelport(Server):
-    name, label = "modelport", "modelport"
+    name, label = "modelport", "modelport (tutorial score.py)"
     package = "modelport"
+    env_name = "modelport"
+
+    def __init__(
+        self,
+        name: str = "modelport",
+        label: str = "modelport (tutorial score.py)",
+        script: Path = SCORE_SCRIPT,
+        protocol: V1 | V2 = V1(),  # noqa: B008 - immutable
+        extra: tuple[str, ...] = (),
+    ) -> None:
+        self.name, self.label, self.script, self.protocol, self.extra = name, label, script, protocol, extra
+
+    def requirements(self, sklearn_version: str) -> list[str] | None:
+        # Its own venv, like the others: the bench's .venv holds dev tools (pandas makes importing
+        # scikit-learn ~0.5 s slower). Editable, so the venv runs this source tree; the runtime
+        # dependencies are listed so that a new one gives a new venv.
+        pins = [f"scikit-learn=={sklearn_version}", "joblib", "numpy"]
+        return ["-e", str(REPO), *_modelport_runtime(), *pins]
 
     def launch(self, env: BuiltEnv | None, workdir: Path, model_path: Path, ports: list[int]) -> Launch:
-        app, model_dir = _v1_layout(workdir, model_path)
-        cmd = [sys.executable, "-m", "modelport.server", "--entry-script", "score.py"]
-        cmd += ["--model-dir", str(model_dir), "--port", str(ports[0])]
-        return Launch(cmd, app, _base_env(), ports[0], settings={"workers": "default"})
+        app, model_dir = _v1_layout(workdir, model_path, self.script)
+        python = str(env.python) if env is not None else sys.executable
+        cmd = [python, "-m", "modelport.server", "--entry-script", "score.py"]
+        cmd += ["--model-dir", str(model_dir), "--port", str(ports[0]), *self.extra]
+        settings = {"workers": "default", "script": self.script.name, "body": self.protocol.name}
+        if self.extra:
+            settings["flags"] = " ".join(self.extra)
+        return Launch(cmd, app, _base_env(), ports[0], settings=settings)
 
     def versions(self, env: BuiltEnv | None) -> dict[str, str]:
-        found = {}
-        for dist in ("modelport", "uvicorn", "gunicorn", "starlette", "orjson", "scikit-learn", "numpy"):
+        found = dict(env.installed) if env is not None else {}
+        for dist in ("modelport", "uvicorn", "gunicorn", "orjson", "pysimdjson", "scikit-learn", "numpy"):
+            if dist in found:
+                continue
             try:
                 found[dist] = importlib.metadata.version(dist)
             except importlib.metadata.PackageNotFoundError:
@@ -189,4 +241,20 @@ class Modelport(Server):
         return found
 
 
-SERVERS: dict[str, Server] = {s.name: s for s in (Azmlinfsrv(), MLServer(), Modelport())}
+TYPED = "modelport typed"
+SERVERS: dict[str, Server] = {
+    s.name: s
+    for s in (
+        Azmlinfsrv(),
+        MLServer(),
+        Modelport(),
+        Modelport("modelport-typed", f"{TYPED} JSON", TYPED_SCRIPT),
+        Modelport("modelport-npy", f"{TYPED} npy", TYPED_SCRIPT, Npy()),
+        Modelport(
+            "modelport-batch",
+            f"{TYPED} JSON + batching",
+            TYPED_SCRIPT,
+            extra=("--max-batch-size", "64", "--max-batch-latency-ms", "2"),
+        ),
+    )
+}
