@@ -120,22 +120,30 @@ class RunThreads:
             job = held.popleft() if held else self._queue.get()
             if job is None:
                 return
-            if not self._claim(job):  # abandoned while queued
-                continue
-            if job.batchable and self._batch_runner is not None and self._batch_max > 1:
-                batch = [job, *self._gather(job, held)]
-                if len(batch) > 1:
-                    if not self._run_batch(batch):
-                        return
-                    continue
-            try:
-                outcome: tuple[bool, Any] = (True, job.fn())
-            except BaseException as exc:
-                outcome = (False, exc)
-            try:
-                job.loop.call_soon_threadsafe(_resolve, job.future, *outcome)
-            except RuntimeError:  # the loop is closed: the worker is shutting down
+            going_on = self._run(job, held)
+            # Drop the job before waiting for the next one: it holds its request, whose body
+            # (61 MB for the tutorial's 10,000 rows) would stay in memory until the next request.
+            job = None
+            if not going_on:
                 return
+
+    def _run(self, job: Job[Any], held: collections.deque[Job[Any] | None]) -> bool:
+        """Run ``job`` (with a batch gathered behind it, if batchable); False once the loop is closed."""
+        if not self._claim(job):  # abandoned while queued
+            return True
+        if job.batchable and self._batch_runner is not None and self._batch_max > 1:
+            batch = [job, *self._gather(job, held)]
+            if len(batch) > 1:
+                return self._run_batch(batch)
+        try:
+            outcome: tuple[bool, Any] = (True, job.fn())
+        except BaseException as exc:
+            outcome = (False, exc)
+        try:
+            job.loop.call_soon_threadsafe(_resolve, job.future, *outcome)
+        except RuntimeError:  # the loop is closed: the worker is shutting down
+            return False
+        return True
 
     def _gather(self, first: Job[Any], held: collections.deque[Job[Any] | None]) -> list[Job[Any]]:
         """More batchable jobs for ``first``'s batch: those queued now, then, while a request is
