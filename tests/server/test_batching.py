@@ -151,3 +151,38 @@ def test_numpy_result_of_batch(make_app) -> None:
     assert r.status_code == 415
     r = app.client.post("/score", json={"data": [[1, 2, 3]]})
     assert r.json() == [[6.0, 1]]
+
+
+def test_run_thread_keeps_no_reference_to_the_last_job() -> None:
+    """A finished request (its body: 61 MB for the tutorial's 10k rows) is freed at once."""
+    import asyncio
+    import gc
+    import time
+    import weakref
+
+    from modelport.server.runthread import RunThreads
+
+    class Body:
+        pass
+
+    threads = RunThreads(1)
+
+    async def main() -> weakref.ref[Body]:
+        threads.start()
+        box = [Body()]
+        job = threads.submit(lambda: box[0] and "done", payload=box[0])
+        assert await job.future == "done"
+        ref = weakref.ref(box[0])
+        box.clear()
+        del job
+        return ref
+
+    ref = asyncio.run(main())
+    try:
+        deadline = time.monotonic() + 5  # the thread is now waiting for its next job
+        while ref() is not None and time.monotonic() < deadline:
+            gc.collect()
+            time.sleep(0.01)
+        assert ref() is None
+    finally:
+        threads.stop()
