@@ -19,7 +19,7 @@ import numpy as np
 import orjson
 
 from modelport.errors import InvalidInputError, ModelportError, ScriptError, UnsupportedMediaType
-from modelport.runtime import arrays
+from modelport.runtime import arrays, fastjson
 from modelport.runtime.arrays import ArraySpec
 from modelport.runtime.encode import Encoded, encode_result
 from modelport.runtime.loader import ScriptLocation, load_module
@@ -145,6 +145,8 @@ class ScoringScript:
         except Exception as exc:
             self.last_run_s = time.perf_counter() - t1
             raise _script_error("run", exc) from exc
+        finally:
+            fastjson.forget()
         t2 = time.perf_counter()
         self.last_run_s = t2 - t1
         try:
@@ -166,11 +168,13 @@ class ScoringScript:
             if request.method == "GET":
                 return (orjson.dumps(request.query_object()).decode(),), kwargs
             try:
-                return (request.body.decode("utf-8"),), kwargs
+                text = request.body.decode("utf-8")
             except UnicodeDecodeError as exc:
                 raise InvalidInputError(
                     f"the request body is not valid UTF-8 text (bad byte at offset {exc.start})"
                 ) from exc
+            fastjson.remember(text, request.body)
+            return (text,), kwargs
         if self.style is InputStyle.ARRAY:
             return (self.parse_array(request),), kwargs
         assert self.schema is not None

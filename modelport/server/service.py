@@ -31,7 +31,10 @@ stops the whole service), 0 = replace me (a timed-out run() or too much memory).
 
 INIT_FAILED_EXIT = 3
 RELEASE_AFTER_BYTES = 4 * 1024 * 1024
-"""After a request body this large, freed memory is handed back to the OS (see release_memory)."""
+"""After a request body this large, freed memory is handed back to the OS (see release_memory)..."""
+RELEASE_IDLE_S = 0.5
+"""...once the worker has been idle this long: not on the request's path, and not between two large
+requests (the second would have to fault its pages in again)."""
 
 
 class ScoringService:
@@ -69,6 +72,7 @@ class ScoringService:
         self._process: Any = None  # psutil.Process of this worker, for the memory limit
         self._batching = False  # adaptive batching on (set once the script is known to take arrays)
         self.receiving = 0
+        self._release: asyncio.TimerHandle | None = None  # a pending release_memory()
         """Requests whose body is being read (the app counts them): a batch waits only for those."""
         self.hold_until_ready_s = 0.0
         """How long :meth:`start` waits for init() before returning, so before the worker accepts
@@ -165,6 +169,20 @@ class ScoringService:
         finally:
             if self._memory_over is not None and self.stopping is None:
                 self._recycle()
+            if len(request.body) >= RELEASE_AFTER_BYTES:
+                self._release_when_idle()
+
+    def _release_when_idle(self) -> None:
+        if self._release is not None:
+            self._release.cancel()
+        self._release = asyncio.get_running_loop().call_later(RELEASE_IDLE_S, self._release_if_idle)
+
+    def _release_if_idle(self) -> None:
+        self._release = None
+        if self._jobs or self.receiving:  # busy: look again later
+            self._release_when_idle()
+            return
+        release_memory()
 
     async def _wait_for_init(self) -> None:
         assert self._ready is not None
@@ -213,8 +231,6 @@ class ScoringService:
         finally:
             if self._observe_run is not None and script.last_run_s is not None:
                 self._observe_run(script.last_run_s)
-            if len(request.body) >= RELEASE_AFTER_BYTES:
-                release_memory()
             if self._memory_limit:
                 self._check_memory()
 

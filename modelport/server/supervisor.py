@@ -7,6 +7,7 @@ init() fails. Each worker runs uvicorn (uvloop + httptools) with :class:`~modelp
 
 from __future__ import annotations
 
+import gc
 import logging
 import os
 import socket
@@ -209,6 +210,11 @@ class ScoringApplication(BaseApplication):
             os.sched_setaffinity(0, set(self.server_config.cpu_affinity))
 
     def _worker_ready(self) -> None:  # in the worker
+        # Everything loaded so far (libraries, the model) lives as long as the worker: move it out
+        # of the cyclic garbage collector's reach. A full collection otherwise walks it all, ~75 ms
+        # for the tutorial's scikit-learn worker, every so often under load: the p99 latency.
+        gc.collect()
+        gc.freeze()
         c = self.server_config
         if c.ready_file is not None:
             info = {

@@ -135,3 +135,16 @@ def test_orjson_does_the_work_for_ordinary_documents(monkeypatch) -> None:
     assert calls == []
     fastjson.loads("[18446744073709551616]")
     assert len(calls) == 1
+
+
+def test_a_remembered_body_is_not_encoded_again() -> None:
+    text = json.dumps({"data": [[1.5, 2], [3, 4]], "n": 12345678901234567890})
+    data = text.encode()
+    try:
+        fastjson.remember(text, data)
+        assert canonical(fastjson.loads(text)) == canonical(json.loads(text))  # big int: the stdlib's
+        other = text.replace("1.5", "2.5")
+        assert fastjson.loads(other) == json.loads(other)  # another object: encoded as usual
+    finally:
+        fastjson.forget()
+    assert fastjson._known is None
