@@ -65,10 +65,9 @@ def _agrees(data: bytes, value: Any) -> bool:
         return False
     if not isinstance(value, dict | list):
         return True
-    opened = mapped.count(b"[")
     safe_depth = _safe_depth()
-    if opened <= safe_depth:
-        return True
+    if len(mapped) <= safe_depth or (len(mapped) < 1 << 16 and mapped.count(b"[") <= safe_depth):
+        return True  # too few brackets to nest that deep
     return _max_depth(mapped) <= safe_depth
 
 
