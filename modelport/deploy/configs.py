@@ -162,6 +162,14 @@ _CLOUD_ONLY = {
 }
 
 
+def _check_cloud_only(which: str, given: dict[str, Any]) -> None:
+    """Refuse parameters this release does not know, and cloud-only ones that are set."""
+    unknown = sorted(set(given) - set(_CLOUD_ONLY))
+    if unknown:
+        raise InvalidInputError(f"{which}.deploy_configuration: unknown parameter(s) {', '.join(unknown)}")
+    _refuse(given, _CLOUD_ONLY)
+
+
 def aci_configuration(
     cpu_cores: float | None = None,
     memory_gb: float | None = None,
@@ -176,12 +184,7 @@ def aci_configuration(
     max_batch_latency_ms: float | None = None,
     **cloud_only: Any,
 ) -> DeploymentSettings:
-    unknown = sorted(set(cloud_only) - set(_CLOUD_ONLY))
-    if unknown:
-        raise InvalidInputError(
-            f"AciWebservice.deploy_configuration: unknown parameter(s) {', '.join(unknown)}"
-        )
-    _refuse(cloud_only, _CLOUD_ONLY)
+    _check_cloud_only("AciWebservice", cloud_only)
     cores = _positive("cpu_cores", cpu_cores)
     memory = _positive("memory_gb", memory_gb)
     if description is not None and not isinstance(description, str):
@@ -226,13 +229,8 @@ def aks_configuration(
     max_batch_latency_ms: float | None = None,
     **cloud_only: Any,
 ) -> DeploymentSettings:
-    unknown = sorted(set(cloud_only) - set(_CLOUD_ONLY))
-    if unknown:
-        raise InvalidInputError(
-            f"AksWebservice.deploy_configuration: unknown parameter(s) {', '.join(unknown)}"
-        )
+    _check_cloud_only("AksWebservice", cloud_only)
     batching = _batching(max_batch_size, max_batch_latency_ms)
-    _refuse(cloud_only, _CLOUD_ONLY)
     replicas = _positive_int("num_replicas", num_replicas)
     min_r = _positive_int("autoscale_min_replicas", autoscale_min_replicas) or 1
     max_r = _positive_int("autoscale_max_replicas", autoscale_max_replicas) or 10
