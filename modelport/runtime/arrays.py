@@ -24,7 +24,9 @@ declared integer, a string array, or values out of range answer 400 naming the m
 
 from __future__ import annotations
 
+import functools
 import io
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal, TypeVar
@@ -277,12 +279,7 @@ def _rows_array(
     rows at a time. Everything in the body is accounted for: the text around the rows by a regular
     expression, every bracket and comma by comparison with the rectangular pattern, the rows by
     simdjson (which refuses anything that is not a number in them), the gaps between chunks."""
-    import re
-
-    head = re.compile(
-        rb'[ \t\n\r]*(\{[ \t\n\r]*"' + re.escape(name.encode()) + rb'"[ \t\n\r]*:)?[ \t\n\r]*\[[ \t\n\r]*\['
-    )
-    match = head.match(body)
+    match = _head(name).match(body)
     if match is None or (not bare and match.group(1) is None):
         return None
     first = match.end() - 1  # the first row's "["
@@ -323,6 +320,15 @@ def _rows_array(
     except (ValueError, TypeError, RuntimeError):  # not numbers, NaN, 1e400, > 64-bit ints...
         return None  # (simdjson raises RuntimeError for some: BIGINT_ERROR)
     return out if row == n else None
+
+
+@functools.lru_cache(maxsize=16)
+def _head(name: str) -> re.Pattern[bytes]:
+    """What may come before the first row: ``{"<name>":`` (optional) and the two opening brackets."""
+    ws = rb"[ \t\n\r]*"
+    return re.compile(
+        ws + rb"(\{" + ws + b'"' + re.escape(name.encode()) + b'"' + ws + rb":)?" + ws + rb"\[" + ws + rb"\["
+    )
 
 
 def _skip_back(body: bytes, end: int) -> int:
