@@ -36,6 +36,9 @@ def test_array_input_decorator_declares_the_spec() -> None:
 
     spec = arrays.array_spec_of(run)
     assert spec == ArraySpec("pixels", np.dtype("float32"), (None, 784))
+    import modelport.runtime
+
+    assert {"array_input", "ArraySpec"} <= set(modelport.runtime.__all__)
     assert spec.describe() == "float32 array of shape (n, 784)"
     with pytest.raises(TypeError):
         array_input(dtype="U8")
