@@ -206,12 +206,8 @@ def preload_for(models: list[Any], environment: Any) -> list[str] | None:
     worker is back in ~0.05 s and workers share those pages. Nothing for other frameworks: some
     (TensorFlow, PyTorch's CUDA) do not survive a fork."""
     frameworks = {str(getattr(m, "model_framework", "") or "").lower() for m in models}
-    packages = ""
-    if environment is not None:
-        try:
-            packages = json.dumps(environment.to_spec()).lower()
-        except Exception:  # an environment we cannot describe: no preload
-            packages = ""
+    # The spec was already built (and checked) to resolve the interpreter.
+    packages = json.dumps(environment.to_spec()).lower() if environment is not None else ""
     if "scikitlearn" in frameworks or "scikit-learn" in packages:
         return ["sklearn", "joblib"]
     return None
