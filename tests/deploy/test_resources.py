@@ -53,6 +53,10 @@ def test_cpu_cores_sets_workers_and_affinity(dws: Workspace, digits_model, tmp_p
         "cpu2-svc",
         AciWebservice.deploy_configuration(cpu_cores=2),
     )
+    # Healthy once one worker is ready; gunicorn forks the second up to ~0.1 s after the first.
+    deadline = time.monotonic() + 30
+    while len(two.serialize()["processes"]) < 3 and time.monotonic() < deadline:
+        time.sleep(0.1)
     assert len(two.serialize()["processes"]) == 3  # supervisor + 2 workers
 
 
