@@ -34,6 +34,7 @@ from typing import Any, Literal, TypeVar
 import numpy as np
 
 from modelport.errors import InvalidInputError
+from modelport.runtime.request import Body
 
 __all__ = [
     "NPY",
@@ -211,7 +212,7 @@ class _Parsers:
 _parsers = _Parsers()
 
 
-def parse_json_array(body: bytes, spec: ArraySpec) -> np.ndarray[Any, Any]:
+def parse_json_array(body: Body, spec: ArraySpec) -> np.ndarray[Any, Any]:
     """The array in a JSON body (``{"<name>": array}`` or a bare array), checked against ``spec``."""
     array = _simdjson_array(body, spec)
     if array is None:
@@ -219,7 +220,7 @@ def parse_json_array(body: bytes, spec: ArraySpec) -> np.ndarray[Any, Any]:
     return spec.conform(array)
 
 
-def fast_json_array(body: bytes, spec: ArraySpec, bare: bool = True) -> np.ndarray[Any, Any] | None:
+def fast_json_array(body: Body, spec: ArraySpec, bare: bool = True) -> np.ndarray[Any, Any] | None:
     """The fast path alone: the checked array, or None when the body needs the generic parser.
     ``bare=False``: only ``{"<name>": array}`` (inference-schema scripts take a JSON object)."""
     array = _simdjson_array(body, spec, bare)
@@ -242,7 +243,7 @@ def _pattern_size(shape: tuple[int, ...]) -> int:
     return inner + 2
 
 
-def _is_pattern(skeleton: bytes, shape: tuple[int, ...]) -> bool:
+def _is_pattern(skeleton: Body, shape: tuple[int, ...]) -> bool:
     # Sizes first: the shape is read from the body, and a pattern built for a shape that does not
     # fit it could be huge (a 200 KB body nested 100,000 deep would ask for 10 GB).
     return len(skeleton) == _pattern_size(shape) and skeleton == _pattern(shape)
@@ -255,7 +256,7 @@ _WS = b" \t\n\r"
 _CHUNK = 512 * 1024  # bytes of rows parsed at a time: simdjson's buffers stay small and warm
 
 
-def _simdjson_array(body: bytes, spec: ArraySpec, bare: bool = True) -> np.ndarray[Any, Any] | None:
+def _simdjson_array(body: Body, spec: ArraySpec, bare: bool = True) -> np.ndarray[Any, Any] | None:
     """The fast path; None when the body is not a plain rectangular numeric array (the generic
     path then parses it, and says exactly what is wrong)."""
     kind = spec.dtype.kind
@@ -273,12 +274,15 @@ def _simdjson_array(body: bytes, spec: ArraySpec, bare: bool = True) -> np.ndarr
 
 
 def _rows_array(
-    body: bytes, name: str, of_type: Literal["d", "i"], bare: bool = True
+    body: Body, name: str, of_type: Literal["d", "i"], bare: bool = True
 ) -> np.ndarray[Any, Any] | None:
     """A 2-D array (``{"<name>": [[...], ...]}`` or ``[[...], ...]``), parsed a few hundred KB of
     rows at a time. Everything in the body is accounted for: the text around the rows by a regular
-    expression, every bracket and comma by comparison with the rectangular pattern, the rows by
-    simdjson (which refuses anything that is not a number in them), the gaps between chunks."""
+    expression; each chunk of rows by simdjson (valid JSON, nothing but numbers in them); every row
+    has the first row's length; the gaps between chunks are single commas; and there are exactly as
+    many ``]`` as rows (so no row holds a nested array, which ``as_buffer`` would flatten).
+    The ``]`` count is one pass over the body (61 MB: 14 ms, where comparing every bracket and
+    comma with the rectangular pattern took 34 ms)."""
     match = _head(name).match(body)
     if match is None or (not bare and match.group(1) is None):
         return None
@@ -293,12 +297,10 @@ def _rows_array(
     last = _skip_back(body, end) - 1  # the last row's "]"
     if last < first or body[last : last + 1] != b"]":
         return None
-    skeleton = body.translate(None, _NOT_STRUCTURE)
-    n = skeleton.count(b"]") - 1
-    m = skeleton.find(b"]") - 1
-    if n < 1 or m < 1 or not _is_pattern(skeleton, (n, m)):
-        return None
-    out = np.empty((n, m), dtype=np.float64 if of_type == "d" else np.int64)
+    n = body.count(b"]", first, last + 1)  # the rows, if none holds an array
+    dtype = np.float64 if of_type == "d" else np.int64
+    out: np.ndarray[Any, Any] | None = None
+    m = 0
     parser = _parsers.get(0)
     start, row = first, 0
     try:
@@ -306,9 +308,15 @@ def _rows_array(
             stop = body.find(b"]", min(start + _CHUNK, last))
             doc = parser.parse(b"[" + body[start : stop + 1] + b"]")
             count = len(doc)
-            flat = np.frombuffer(doc.as_buffer(of_type=of_type), dtype=out.dtype)
+            flat = np.frombuffer(doc.as_buffer(of_type=of_type), dtype=dtype)
+            if out is None:
+                m = len(doc[0])
+                if m < 1:
+                    return None
+                out = np.empty((n, m), dtype=dtype)
+            ragged = any(len(r) != m for r in doc)  # (a number instead of a row: TypeError)
             del doc
-            if row + count > n or len(flat) != count * m:
+            if ragged or row + count > n or len(flat) != count * m:
                 return None
             out[row : row + count] = flat.reshape(count, m)
             row += count
@@ -317,9 +325,9 @@ def _rows_array(
             start = body.find(b"[", stop)
             if start < 0 or body[stop + 1 : start].strip(_WS) != b",":
                 return None
-    except (ValueError, TypeError, RuntimeError):  # not numbers, NaN, 1e400, > 64-bit ints...
+    except (ValueError, TypeError, RuntimeError, IndexError):  # not numbers, NaN, 1e400, > 64-bit ints...
         return None  # (simdjson raises RuntimeError for some: BIGINT_ERROR)
-    return out if row == n else None
+    return out if row == n else None  # more "]" than rows: a row held an array
 
 
 @functools.lru_cache(maxsize=16)
@@ -331,7 +339,7 @@ def _head(name: str) -> re.Pattern[bytes]:
     )
 
 
-def _skip_back(body: bytes, end: int) -> int:
+def _skip_back(body: Body, end: int) -> int:
     """``end`` moved back over JSON whitespace (at most 64 bytes of it: else -1)."""
     for _ in range(64):
         if end > 0 and body[end - 1] in _WS:
@@ -341,7 +349,7 @@ def _skip_back(body: bytes, end: int) -> int:
     return -1
 
 
-def _whole_array(body: bytes, spec: ArraySpec, kind: str, bare: bool = True) -> np.ndarray[Any, Any] | None:
+def _whole_array(body: Body, spec: ArraySpec, kind: str, bare: bool = True) -> np.ndarray[Any, Any] | None:
     """Any other number of dimensions: the whole document at once."""
     import simdjson
 
@@ -380,7 +388,7 @@ def _whole_array(body: bytes, spec: ArraySpec, kind: str, bare: bool = True) -> 
     return np.frombuffer(flat, dtype=np.float64 if of_type == "d" else np.int64).reshape(shape)
 
 
-def _generic_array(body: bytes, spec: ArraySpec) -> np.ndarray[Any, Any]:
+def _generic_array(body: Body, spec: ArraySpec) -> np.ndarray[Any, Any]:
     from modelport.runtime.script import parse_json
 
     payload = parse_json(body)
@@ -411,12 +419,14 @@ def _ragged(exc: ValueError) -> str:
     return "its rows have different lengths" if "inhomogeneous" in str(exc) else str(exc)
 
 
-def parse_npy(body: bytes, spec: ArraySpec) -> np.ndarray[Any, Any]:
+def parse_npy(body: Body, spec: ArraySpec) -> np.ndarray[Any, Any]:
     """The array in an ``application/x-npy`` body (never unpickled), checked against ``spec``."""
     if not body.startswith(b"\x93NUMPY"):
         raise InvalidInputError(f"the body is not a .npy array (Content-Type {NPY}): no numpy header")
     try:
-        array = np.load(io.BytesIO(body), allow_pickle=False)
+        array = _npy_in_place(body)
+        if array is None:
+            array = np.load(io.BytesIO(body), allow_pickle=False)
     except ValueError as exc:
         if "allow_pickle" in str(exc) or "Object arrays" in str(exc):
             raise InvalidInputError(
@@ -432,3 +442,33 @@ def parse_npy(body: bytes, spec: ArraySpec) -> np.ndarray[Any, Any]:
     if not array.dtype.isnative:
         array = array.astype(array.dtype.newbyteorder("="))
     return spec.conform(array)
+
+
+def _npy_in_place(body: Body) -> np.ndarray[Any, Any] | None:
+    """The array of a version 1 or 2 ``.npy`` body as a view of the body itself, without the copy
+    ``np.load`` makes (62.7 MB: ~7 ms). Writable when the body is a bytearray (the server's large
+    bodies are), else copied, as ``np.load``'s arrays are writable. None for what only ``np.load``
+    reads (version 3 headers, object dtypes: refused there with its own message)."""
+    version = (body[6], body[7]) if len(body) >= 8 else None
+    if version == (1, 0):
+        read_header, length_end = np.lib.format.read_array_header_1_0, 10
+    elif version == (2, 0):
+        read_header, length_end = np.lib.format.read_array_header_2_0, 12
+    else:
+        return None
+    header_end = length_end + int.from_bytes(body[8:length_end], "little")
+    stream = io.BytesIO(body[:header_end])
+    np.lib.format.read_magic(stream)
+    shape, fortran, dtype = read_header(stream)
+    if dtype.hasobject:
+        return None
+    count = 1
+    for size in shape:
+        count *= size
+    offset = stream.tell()
+    if len(body) - offset != count * dtype.itemsize:
+        needed = count * dtype.itemsize
+        raise ValueError(f"its data is {len(body) - offset} bytes; shape {shape} of {dtype} needs {needed}")
+    flat = np.frombuffer(body, dtype=dtype, count=count, offset=offset)
+    array = flat.reshape(shape, order="F" if fortran else "C")
+    return array if array.flags.writeable else array.copy()

@@ -26,6 +26,8 @@ from typing import Any
 
 import orjson
 
+from modelport.runtime.request import Body
+
 __all__ = ["forget", "install", "installed", "loads", "remember", "uninstall"]
 
 _std_loads = json.loads
@@ -35,7 +37,7 @@ _DIGITS = bytes.maketrans(b"0123456789{}", b"0000000000[]")
 _DIGITS = bytes(c if chr(c) in '0[]"\\' else ord(",") for c in _DIGITS)
 _NOT_SKELETON = bytes(c for c in range(256) if chr(c) not in '[]"')
 _DEPTH_MARGIN = 50
-_known: tuple[str, bytes] | None = None  # a text whose UTF-8 bytes we already have (the body)
+_known: tuple[str, Body] | None = None  # a text whose UTF-8 bytes we already have (the body)
 
 
 def loads(s: Any, *args: Any, **kwargs: Any) -> Any:
@@ -58,7 +60,7 @@ def loads(s: Any, *args: Any, **kwargs: Any) -> Any:
     return value
 
 
-def _agrees(data: bytes, value: Any) -> bool:
+def _agrees(data: Body, value: Any) -> bool:
     """Whether orjson's ``value`` for ``data`` is certainly what ``json.loads`` gives."""
     mapped = data.translate(_DIGITS)
     if _BIG_INT in mapped:
@@ -82,7 +84,7 @@ def _safe_depth() -> int:
     return min(sys.getrecursionlimit(), 1000) - depth - _DEPTH_MARGIN
 
 
-def _max_depth(mapped: bytes) -> int:
+def _max_depth(mapped: Body) -> int:
     """Nesting depth of a valid JSON text mapped by ``_DIGITS`` (string contents ignored)."""
     if b"\\" in mapped:
         # In valid JSON a backslash only starts an escape inside a string: drop escaped
@@ -96,7 +98,7 @@ def _max_depth(mapped: bytes) -> int:
     return int(steps.cumsum().max()) if len(steps) else 0
 
 
-def remember(text: str, data: bytes) -> None:
+def remember(text: str, data: Body) -> None:
     """Note that ``data`` is ``text`` in UTF-8 (the server decoded a body into ``text``), so that
     :func:`loads` of that very object need not encode it again (61 MB: 24 ms). Until :func:`forget`."""
     global _known

@@ -91,22 +91,31 @@ class AMLRequest:
         self.args: Args = Args(parse_qsl(request.query_string.decode("latin-1"), keep_blank_values=True))
         self.request_id: str = request.request_id
         self._json: Any = _MISSING
+        self._body: bytes | None = None
+
+    @property
+    def _bytes(self) -> bytes:
+        # werkzeug hands scripts ``bytes``; the server may have read a large body into a bytearray.
+        if self._body is None:
+            body = self._request.body
+            self._body = body if isinstance(body, bytes) else bytes(body)
+        return self._body
 
     # -- body -----------------------------------------------------------------------------------
     @property
     def data(self) -> bytes:
         """The body as bytes."""
-        return self._request.body
+        return self._bytes
 
     def get_data(self, cache: bool = True, as_text: bool = False, parse_form_data: bool = False) -> Any:
         """The body, as bytes or (``as_text=True``) decoded as UTF-8 (bad bytes replaced)."""
-        body = self._request.body
+        body = self._bytes
         return body.decode("utf-8", "replace") if as_text else body
 
     @property
     def stream(self) -> io.BytesIO:
         """The body as a readable binary stream."""
-        return io.BytesIO(self._request.body)
+        return io.BytesIO(self._bytes)
 
     @property
     def is_json(self) -> bool:

@@ -11,6 +11,8 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qsl
 
+Body = bytes | bytearray  # the server hands a large body over as the bytearray it read it into
+
 
 class Headers(dict[str, str]):
     """Request headers as a ``dict`` with Title-Case keys and case-insensitive lookups.
@@ -51,7 +53,7 @@ class ScoringRequest:
     path: str
     query_string: bytes = b""
     raw_headers: list[tuple[bytes, bytes]] = field(default_factory=list)
-    body: bytes = b""
+    body: Body = b""
     scheme: str = "http"
     server: tuple[str, int] | None = None
     client: tuple[str, int] | None = None

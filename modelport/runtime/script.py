@@ -24,7 +24,7 @@ from modelport.runtime.arrays import ArraySpec
 from modelport.runtime.encode import Encoded, encode_result
 from modelport.runtime.loader import ScriptLocation, load_module
 from modelport.runtime.rawhttp import AMLRequest, is_rawhttp
-from modelport.runtime.request import ScoringRequest
+from modelport.runtime.request import Body, ScoringRequest
 from modelport.runtime.schema import REQUEST_HEADERS_PARAM, RunSchema, inspect_run
 
 log = logging.getLogger("modelport.runtime")
@@ -69,7 +69,7 @@ def is_json_type(content_type: str | None) -> bool:
     return mt == "application/json" or (mt.startswith("application/") and mt.endswith("+json"))
 
 
-def parse_json(body: bytes) -> Any:
+def parse_json(body: Body) -> Any:
     """Parse a JSON body; orjson first, the standard library for what only it accepts (NaN)."""
     try:
         return orjson.loads(body)

@@ -30,7 +30,7 @@ from modelport.errors import (
     ScriptError,
     ServiceUnavailable,
 )
-from modelport.runtime.request import ScoringRequest
+from modelport.runtime.request import Body, ScoringRequest
 from modelport.server import swagger
 from modelport.server.auth import Authenticator, KeyStore
 from modelport.server.config import ServerConfig
@@ -91,7 +91,7 @@ def _valid_request_id(value: bytes) -> str:
 
 async def read_body(
     receive: Receive, limit: int, content_length: int | None, timeout: float | None = None
-) -> bytes:
+) -> Body:
     """The request body, refused with 413 as soon as it is known to pass ``limit`` bytes:
     from Content-Length before reading anything, else while counting a chunked stream; and with
     408 if it has not all arrived within ``timeout`` seconds (a trickling client)."""
@@ -110,11 +110,11 @@ async def read_body(
         ) from None
 
 
-async def _receive_body(receive: Receive, limit: int) -> bytes:
+async def _receive_body(receive: Receive, limit: int) -> Body:
     message = await receive()
     if message["type"] == "http.disconnect":
         raise ClientDisconnected
-    body: bytes = message.get("body", b"")
+    body: Body = message.get("body", b"")  # a bytearray when handed over whole
     if not message.get("more_body", False):
         if len(body) > limit:
             raise PayloadTooLarge(f"the request body is larger than the limit of {limit} bytes")
@@ -287,7 +287,7 @@ class ScoringApp:
         method = scope["method"]
         if method == "OPTIONS":
             return Reply(200, b"", None, [(b"allow", b"GET, POST, OPTIONS")])
-        body = b""
+        body: Body = b""
         if method == "POST":
             self.service.receiving += 1  # a batch being gathered may wait for this one
             try:

@@ -23,7 +23,7 @@ from uvicorn_worker import UvicornWorker
 
 from modelport.server import metrics
 from modelport.server.config import ServerConfig
-from modelport.server.protocol import with_read_timeout
+from modelport.server.protocol import protocol_class
 from modelport.server.service import write_ready_file
 
 log = logging.getLogger("modelport.server")
@@ -70,8 +70,10 @@ class ModelportWorker(UvicornWorker):
             logger.propagate = True
         self.config.access_log = False
         self.config.server_header = False  # x-ms-server-version says who answers
-        # httptools, with a deadline for request headers (uvicorn has none; see protocol.py).
-        self.config.http = with_read_timeout(self.app.server_config.read_timeout_s)
+        # httptools, with a deadline for request headers (uvicorn has none) and whole bodies for
+        # /score (see protocol.py).
+        c = self.app.server_config
+        self.config.http = protocol_class(c.read_timeout_s, c.max_body_bytes)
         self.config.timeout_graceful_shutdown = int(self.cfg.graceful_timeout) or None
         self._server: Server | None = None
         self._exit_code = 0

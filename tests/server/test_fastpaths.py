@@ -92,6 +92,31 @@ def test_typed_json_mismatch_is_400_naming_it(body: bytes, words: str) -> None:
         arrays.parse_json_array(body, SPEC)
 
 
+def test_rows_holding_arrays_never_pass_for_a_rectangle() -> None:
+    # Every row has 2 elements and there are 4 numbers, as in [[1, 2], [3, 4]]; simdjson's
+    # as_buffer would flatten it to that. The "]" count tells the rows held arrays.
+    spec = ArraySpec("data", np.dtype("float64"), (None, 2))
+    body = b"[[1, []], [2, [3, 4]]]"
+    assert arrays._simdjson_array(body, spec) is None
+    with pytest.raises(InvalidInputError, match="data"):
+        arrays.parse_json_array(body, spec)
+
+
+def test_a_bytearray_body_parses_like_bytes() -> None:
+    # The server hands large /score bodies over as the bytearray it read them into.
+    body = b'{"data": [[1, 2, 3], [4, 5, 6.5]]}'
+    fast = arrays.parse_json_array(bytearray(body), SPEC)
+    assert fast.tolist() == arrays.parse_json_array(body, SPEC).tolist()
+    x = np.arange(6, dtype=np.float64).reshape(2, 3)
+    for raw in (npy(x), bytearray(npy(x))):
+        got = arrays.parse_npy(raw, SPEC)
+        assert np.array_equal(got, x) and got.flags.writeable
+    fortran = np.asfortranarray(x)
+    assert np.array_equal(arrays.parse_npy(bytearray(npy(fortran)), SPEC), x)
+    with pytest.raises(InvalidInputError, match=r"not a valid \.npy array"):
+        arrays.parse_npy(bytearray(npy(x))[:-1], SPEC)
+
+
 def test_typed_json_dtype_rules() -> None:
     ints = ArraySpec("data", np.dtype("int32"), (None, 2))
     assert arrays.parse_json_array(b"[[1, -2]]", ints).dtype == np.int32
@@ -133,7 +158,11 @@ def test_fast_path_agrees_with_numpy(data: list[list[float]], style: dict, wrap:
 
 
 @settings(max_examples=150, deadline=None)
-@given(rows, st.integers(0, 10_000), st.sampled_from([b"", b"]", b"[", b",", b"x", b'"', b"1", b"{"]))
+@given(
+    rows,
+    st.integers(0, 10_000),
+    st.sampled_from([b"", b"]", b"[", b",", b"x", b'"', b"1", b"{", b"[]", b",[]", b"[1]"]),
+)
 def test_fast_path_never_accepts_what_json_refuses(data: list[list[float]], where: int, junk: bytes) -> None:
     body = bytearray(json.dumps({"data": data}).encode())
     at = where % (len(body) + 1)

@@ -6,6 +6,7 @@ import json
 import os
 import re
 import signal
+import socket
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -61,6 +62,43 @@ def test_body_over_100_mb_is_413(start_server) -> None:
     r = server.post(chunks())  # chunked: refused while counting
     assert r.status_code == 413
     assert server.post({"a": 1}).status_code == 200
+
+
+def test_large_bodies_arrive_whole_however_they_are_sent(start_server) -> None:
+    # A /score body with a Content-Length is handed to the app whole (protocol.py); chunked bodies,
+    # 100-continue and clients leaving mid-body keep working.
+    server = start_server("rawhttp_script.py")
+    value = {"rows": [[i, i / 7, "é"] for i in range(60_000)]}  # ~2.6 MB
+    body = json.dumps(value).encode()
+    r = server.post(body, headers={"Content-Type": "application/json"})
+    assert r.status_code == 201 and r.json()["json"] == value and r.json()["text"] == body.decode()
+
+    def pieces():
+        for i in range(0, len(body), 100_000):
+            yield body[i : i + 100_000]
+
+    r = server.post(pieces(), headers={"Content-Type": "application/json"})
+    assert r.status_code == 201 and r.json()["json"] == value
+
+    host, port = server.url.split("//")[1].split("/")[0].split(":")
+    head = (
+        f"POST /score HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+        f"Content-Length: {len(body)}\r\nExpect: 100-continue\r\n\r\n"
+    ).encode()
+    with socket.create_connection((host, int(port)), timeout=30) as sock:
+        sock.sendall(head)
+        assert sock.recv(100).startswith(b"HTTP/1.1 100 Continue")
+        sock.sendall(body)
+        reply = b""
+        while b"\r\n\r\n" not in reply:
+            reply += sock.recv(65536)
+        assert reply.startswith(b"HTTP/1.1 201")
+    with socket.create_connection((host, int(port)), timeout=30) as sock:  # leaves half-way
+        sock.sendall(head.replace(b"Expect: 100-continue\r\n", b"") + body[: len(body) // 2])
+    plain = start_server("plain_echo.py")
+    r = plain.post(body)
+    assert r.status_code == 200 and r.json() == {"echo": value, "type": "str"}
+    assert server.post({"a": 1}, headers={"Content-Type": "application/json"}).json()["json"] == {"a": 1}
 
 
 def test_timeout_is_504_and_the_next_request_succeeds(start_server) -> None:
