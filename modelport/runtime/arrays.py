@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import functools
 import io
+import math
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -385,7 +386,10 @@ def _whole_array(body: Body, spec: ArraySpec, kind: str, bare: bool = True) -> n
         del value, level, doc
     except (ValueError, TypeError, KeyError, IndexError, RuntimeError):  # not numbers, NaN, 1e400,
         return None  # > 64-bit ints (simdjson: RuntimeError BIGINT_ERROR)...
-    return np.frombuffer(flat, dtype=np.float64 if of_type == "d" else np.int64).reshape(shape)
+    array = np.frombuffer(flat, dtype=np.float64 if of_type == "d" else np.int64)
+    if array.size != math.prod(shape):
+        return None  # an empty array where a number was due: "[]" and "[1]" have the same brackets
+    return array.reshape(shape)
 
 
 def _generic_array(body: Body, spec: ArraySpec) -> np.ndarray[Any, Any]:
