@@ -35,7 +35,7 @@ log = logging.getLogger("modelport.server")
 
 class HeaderDeadlineProtocol(HttpToolsProtocol):
     """HttpToolsProtocol closing connections whose request headers are late. Use
-    :func:`with_read_timeout` to get a subclass with the deadline set."""
+    :func:`protocol_class` to get a subclass with the deadline and the body limit set."""
 
     read_timeout_s: float = 30.0
     max_body_bytes: int = 100 * 2**20
