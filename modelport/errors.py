@@ -13,6 +13,7 @@ the SDK turns an HTTP error back into the same class.
      │    ├── EnvironmentNotFound
      │    └── ServiceNotFound
      ├── AlreadyExistsError            409
+     ├── InUseError                    409 (a model version a service was deployed with)
      ├── InvalidInputError             400
      │    ├── UnsupportedMediaType     415
      │    ├── PayloadTooLarge          413
@@ -37,6 +38,7 @@ __all__ = [
     "DeploymentError",
     "EnvironmentBuildError",
     "EnvironmentNotFound",
+    "InUseError",
     "IntegrityError",
     "InvalidInputError",
     "MethodNotAllowed",
@@ -112,6 +114,12 @@ class ServiceNotFound(NotFoundError):
 
 
 class AlreadyExistsError(ModelportError):
+    http_status = 409
+
+
+class InUseError(ModelportError):
+    """It cannot go: something else uses it (a model that a service was deployed with)."""
+
     http_status = 409
 
 

@@ -15,6 +15,7 @@ from typing import Any
 
 from modelport.errors import (
     AlreadyExistsError,
+    InUseError,
     InvalidInputError,
     ModelNotFound,
     StorageError,
@@ -365,7 +366,21 @@ def update(
 
 
 def delete(ws: Workspace, record: ModelRecord) -> None:
+    """Delete one version; refused while a service of the workspace was deployed with it (an
+    ``update()`` of that service copies its models from the registry again)."""
+    model_id = f"{record.name}:{record.version}"
     with ws.db.transaction() as conn:
+        users = [
+            row[0]
+            for row in ws.db.execute(conn, "SELECT name, record FROM services ORDER BY name").fetchall()
+            if model_id in json.loads(row[1]).get("models", [])
+        ]
+        if users:
+            names = ", ".join(f"'{name}'" for name in users)
+            raise InUseError(
+                f"model '{model_id}' is used by service {names}: delete the service first "
+                "(or update it to another model version)"
+            )
         cur = ws.db.execute(
             conn, "DELETE FROM models WHERE name = ? AND version = ?", (record.name, record.version)
         )

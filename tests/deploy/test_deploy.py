@@ -22,7 +22,7 @@ from modelport.core.conda_dependencies import CondaDependencies
 from modelport.core.environment import Environment
 from modelport.core.model import InferenceConfig, Model
 from modelport.core.webservice import AciWebservice, LocalWebservice, Webservice
-from modelport.errors import AlreadyExistsError, DeploymentError, ServiceCallError
+from modelport.errors import AlreadyExistsError, DeploymentError, InUseError, ServiceCallError
 from modelport.workspace import Workspace
 
 from .conftest import SCRIPTS
@@ -239,11 +239,15 @@ def test_delete_healthy_service_frees_port(dws: Workspace, digits_model, tmp_pat
     service.wait_for_deployment(timeout_sec=60)
     port, pids = service.port, service.serialize()["processes"]
     assert port is not None and not _port_free(port)
+    with pytest.raises(InUseError, match=f"model '{model.id}' is used by service 'del-svc'"):
+        model.delete()  # the service's update() would copy it from the registry again
+    assert Model(dws, model.name, version=model.version).version == model.version
     service.delete()
     assert _port_free(port)
     assert not any(psutil.pid_exists(p) and psutil.Process(p).status() != "zombie" for p in pids)
     Webservice.list(dws)
     service.delete()
+    model.delete()  # no service uses it any more
 
 
 def test_regen_key_takes_effect_without_restart(dws: Workspace, digits_model, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
