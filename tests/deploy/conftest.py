@@ -12,6 +12,8 @@ import pytest
 from sklearn.datasets import load_digits
 from sklearn.linear_model import LogisticRegression
 
+from tests.server.conftest import TUTORIAL_SCORE  # noqa: F401  (re-exported for the tests here)
+
 SCRIPTS = Path(__file__).resolve().parent.parent / "scripts"  # the shared fake scoring scripts
 
 

@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from .conftest import SCRIPTS
+from .conftest import TUTORIAL_SCORE
 
 pytestmark = pytest.mark.process
 
@@ -23,7 +23,7 @@ def test_deploy_list_run_logs_keys_delete(
     home = tmp_path / "home"
     proj = tmp_path / "proj"
     proj.mkdir()
-    shutil.copy(SCRIPTS / "mnist_score.py", proj / "score.py")
+    shutil.copy(TUTORIAL_SCORE, proj / "score.py")
     exe = str(Path(sys.executable).with_name("modelport"))
     env = dict(os.environ, MODELPORT_HOME=str(home), MODELPORT_ENV_CACHE=str(env_cache))
 

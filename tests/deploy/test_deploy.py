@@ -25,7 +25,7 @@ from modelport.core.webservice import AciWebservice, LocalWebservice, Webservice
 from modelport.errors import AlreadyExistsError, DeploymentError, InUseError, ServiceCallError
 from modelport.workspace import Workspace
 
-from .conftest import SCRIPTS
+from .conftest import SCRIPTS, TUTORIAL_SCORE
 
 pytestmark = pytest.mark.process
 
@@ -34,10 +34,12 @@ def _register(ws: Workspace, digits_model: tuple[Path, np.ndarray, np.ndarray]) 
     return Model.register(ws, digits_model[0], "sklearn_mnist", tags={"data": "digits"})
 
 
-def _script_dir(tmp_path: Path, script: str, name: str = "score.py") -> Path:
-    src = tmp_path / f"src-{script}"
+def _script_dir(tmp_path: Path, script: str | Path, name: str = "score.py") -> Path:
+    """A source folder holding ``script`` (a path, or a name in tests/scripts) as ``name``."""
+    source = script if isinstance(script, Path) else SCRIPTS / script
+    src = tmp_path / f"src-{source.name}"
     src.mkdir(exist_ok=True)
-    shutil.copy(SCRIPTS / script, src / name)
+    shutil.copy(source, src / name)
     return src
 
 
@@ -55,7 +57,7 @@ def test_tutorial_score_deploys_and_matches_in_process(
 ) -> None:
     model = _register(dws, digits_model)
     _path, test_x, expected = digits_model
-    src = _script_dir(tmp_path, "mnist_score.py")
+    src = _script_dir(tmp_path, TUTORIAL_SCORE)
     config = InferenceConfig(entry_script="score.py", source_directory=src, environment=sk_env)
     aci = AciWebservice.deploy_configuration(
         cpu_cores=1, memory_gb=1, tags={"data": "digits"}, description="d"
@@ -88,7 +90,7 @@ def test_second_process_lists_and_calls(
     dws: Workspace, digits_model: tuple[Path, np.ndarray, np.ndarray], tmp_path: Path
 ) -> None:
     model = _register(dws, digits_model)
-    src = _script_dir(tmp_path, "mnist_score.py")
+    src = _script_dir(tmp_path, TUTORIAL_SCORE)
     service = Model.deploy(dws, "shared-svc", [model], InferenceConfig("score.py", source_directory=src))
     service.wait_for_deployment(timeout_sec=120)
     code = (
@@ -135,7 +137,7 @@ def test_missing_package_fails_with_installer_error(dws: Workspace, digits_model
     env.python.conda_dependencies = CondaDependencies.create(
         pip_packages=["this-package-does-not-exist-xyz==1.0"]
     )
-    src = _script_dir(tmp_path, "mnist_score.py")
+    src = _script_dir(tmp_path, TUTORIAL_SCORE)
     service = Model.deploy(
         dws, "nopkg-svc", [model], InferenceConfig("score.py", source_directory=src, environment=env)
     )
@@ -156,7 +158,7 @@ def test_v1_environment_with_azureml_defaults_deploys(dws: Workspace, digits_mod
         pip_packages=["azureml-defaults", "inference-schema"],
         conda_packages=[f"scikit-learn={sklearn.__version__}", "joblib"],
     )
-    src = _script_dir(tmp_path, "mnist_score.py")
+    src = _script_dir(tmp_path, TUTORIAL_SCORE)
     service = Model.deploy(
         dws, "v1-svc", [model], InferenceConfig("score.py", source_directory=src, environment=env)
     )
@@ -357,7 +359,7 @@ def test_tampered_model_is_refused_at_deploy(dws: Workspace, digits_model, tmp_p
     data = bytearray(blob.read_bytes())
     data[100] ^= 0x01
     blob.write_bytes(bytes(data))
-    src = _script_dir(tmp_path, "mnist_score.py")
+    src = _script_dir(tmp_path, TUTORIAL_SCORE)
     service = Model.deploy(dws, "tampered-svc", [model], InferenceConfig("score.py", source_directory=src))
     assert service.state == "Failed"
     assert "corrupted" in (service.error or "") and "sklearn_mnist:1" in (service.error or "")

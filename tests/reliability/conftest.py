@@ -27,7 +27,7 @@ from bench.procs import tree_memory
 from modelport.core.model import InferenceConfig, Model
 from modelport.core.webservice import AciWebservice, Webservice
 from modelport.workspace import Workspace
-from tests.deploy.conftest import digits_model, dws, env_cache  # noqa: F401  (fixtures used here)
+from tests.deploy.conftest import TUTORIAL_SCORE, digits_model, dws, env_cache  # noqa: F401  (fixtures used here)
 from tests.server.conftest import start_server  # noqa: F401  (a bare server, for server settings)
 
 SCRIPTS = Path(__file__).resolve().parent.parent / "scripts"
@@ -63,23 +63,24 @@ def pytest_terminal_summary(terminalreporter: Any) -> None:
 
 
 # -- services ------------------------------------------------------------------------------------
-def script_dir(tmp_path: Path, script: str) -> Path:
-    """A source folder holding ``tests/scripts/<script>`` as ``score.py``."""
-    src = tmp_path / f"src-{Path(script).stem}"
+def script_dir(tmp_path: Path, script: str | Path) -> Path:
+    """A source folder holding ``script`` (a path, or a name in tests/scripts) as ``score.py``."""
+    source = script if isinstance(script, Path) else SCRIPTS / script
+    src = tmp_path / f"src-{source.stem}"
     src.mkdir(exist_ok=True)
-    shutil.copy(SCRIPTS / script, src / "score.py")
+    shutil.copy(source, src / "score.py")
     return src
 
 
 @pytest.fixture
 def deploy(dws: Workspace, digits_model, tmp_path: Path) -> Callable[..., Webservice]:  # noqa: F811
     """Deploy the digits model behind a test script and wait until Healthy:
-    ``deploy("load-svc", "mnist_score.py", cpu_cores=2, auth_enabled=True)`` (ACI settings), or
+    ``deploy("load-svc", TUTORIAL_SCORE, cpu_cores=2, auth_enabled=True)`` (ACI settings), or
     with any ``deploy_config=``."""
     model = Model.register(dws, digits_model[0], "sklearn_mnist")
 
     def go(
-        name: str, script: str = "mnist_score.py", deploy_config: Any = None, **settings: Any
+        name: str, script: str | Path = TUTORIAL_SCORE, deploy_config: Any = None, **settings: Any
     ) -> Webservice:
         config = InferenceConfig("score.py", source_directory=script_dir(tmp_path, script))
         deploy_config = deploy_config or AciWebservice.deploy_configuration(**settings)
@@ -121,18 +122,6 @@ def metric(service: Webservice, name: str, headers: dict[str, str] | None = None
         if line.startswith(name + " "):
             return float(line.split()[1])
     return None
-
-
-def wait_until(check: Callable[[], Any], timeout: float, what: str, interval: float = 0.02) -> Any:
-    """Poll ``check`` until it returns something truthy; fail the test after ``timeout`` seconds."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = check()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out after {timeout} s waiting for {what}")
-        time.sleep(interval)
 
 
 # -- raw HTTP ------------------------------------------------------------------------------------

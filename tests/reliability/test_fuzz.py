@@ -20,11 +20,11 @@ import schemathesis
 from hypothesis import strategies as st
 from schemathesis.generation import GenerationMode
 
-from .conftest import memory_mb, metric, workers
+from .conftest import TUTORIAL_SCORE, memory_mb, metric, workers
 
 pytestmark = pytest.mark.process
 
-SCRIPTS = {"plain": "mnist_score.py", "schema": "numpy_schema.py"}
+SCRIPTS = {"plain": TUTORIAL_SCORE, "schema": "numpy_schema.py"}
 SCHEMATHESIS_EXAMPLES = 100  # per operation and generation mode (positive, negative)
 HYPOTHESIS_EXAMPLES = 300
 MAX_MEMORY_GROWTH = 1.5

@@ -30,7 +30,7 @@ from modelport.deploy import keys as keyfile
 from modelport.deploy import service as engine
 from modelport.server.auth import make_token
 
-from .conftest import raw_exchange, service_tree, split_response
+from .conftest import TUTORIAL_SCORE, raw_exchange, service_tree, split_response
 
 pytestmark = pytest.mark.process
 
@@ -98,7 +98,7 @@ def _refused(url: str, method: str, credentials: list[str | None], what: str) ->
 
 
 def test_key_auth_refuses_every_route_but_liveness(deploy, figures: dict[str, Any]) -> None:
-    service = deploy("auth-keys", "mnist_score.py", auth_enabled=True)
+    service = deploy("auth-keys", TUTORIAL_SCORE, auth_enabled=True)
     base = service.scoring_uri.removesuffix("/score")
     primary, secondary = service.get_keys()
     _, _, token_secret = keyfile.read_keys(engine.keys_path(service.workspace, service.name)).values()
@@ -147,7 +147,7 @@ def test_key_auth_refuses_every_route_but_liveness(deploy, figures: dict[str, An
 def test_token_auth_refuses_expired_forged_and_missing_tokens(deploy, figures: dict[str, Any]) -> None:
     with pytest.warns(UserWarning, match="AKS is not available"):
         config = AksWebservice.deploy_configuration(token_auth_enabled=True, auth_enabled=False)
-    service = deploy("auth-token", "mnist_score.py", deploy_config=config)
+    service = deploy("auth-token", TUTORIAL_SCORE, deploy_config=config)
     base = service.scoring_uri.removesuffix("/score")
     secret = keyfile.read_keys(engine.keys_path(service.workspace, service.name))["token_secret"]
     token, refresh_after = service.get_token()
@@ -181,7 +181,7 @@ def test_token_auth_refuses_expired_forged_and_missing_tokens(deploy, figures: d
 
 
 def test_keys_stay_secret_files_private_and_services_on_loopback(deploy, figures: dict[str, Any]) -> None:
-    service = deploy("secret-svc", "mnist_score.py", auth_enabled=True, cpu_cores=2)
+    service = deploy("secret-svc", TUTORIAL_SCORE, auth_enabled=True, cpu_cores=2)
     ws = service.workspace
     primary, secondary = service.get_keys()
     secrets_ = [primary, secondary, keyfile.read_keys(engine.keys_path(ws, service.name))["token_secret"]]

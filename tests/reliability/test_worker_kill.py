@@ -22,8 +22,9 @@ import psutil
 import pytest
 
 from bench import aioload, client
+from tests.server.conftest import wait_until
 
-from .conftest import digits_body, metric, wait_until, workers
+from .conftest import digits_body, metric, workers
 
 pytestmark = pytest.mark.process
 

@@ -17,14 +17,14 @@ import pytest
 import requests
 from openapi_spec_validator import validate
 
-from tests.server.conftest import script, wait_until
+from tests.server.conftest import TUTORIAL_SCORE, script, wait_until
 
 pytestmark = pytest.mark.process
 
 
 def test_tutorial_score_py_serves_the_models_predictions(start_server, digits_model) -> None:
     model_dir, model, images = digits_model
-    server = start_server("mnist_score.py", "--model-dir", str(model_dir))
+    server = start_server(TUTORIAL_SCORE, "--model-dir", str(model_dir))
     sample = images[:40]
     r = server.post(json.dumps({"data": sample.tolist()}), headers={"Content-Type": "application/json"})
     assert r.status_code == 200, r.text
