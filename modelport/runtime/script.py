@@ -139,14 +139,21 @@ class ScoringScript:
         raises ScriptError("run") with the traceback; a value that cannot be encoded is ScriptError too."""
         t0 = time.perf_counter()
         args, kwargs = self._arguments(request)
+        parse_ms = (time.perf_counter() - t0) * 1e3
+        try:
+            return self._call_and_encode(lambda: self._run(*args, **kwargs), parse_ms)
+        finally:
+            fastjson.forget()
+
+    def _call_and_encode(self, call: Callable[[], Any], parse_ms: float) -> Scored:
+        """``call()`` (run()) timed into :attr:`last_run_s`, its value encoded; ScriptError if
+        run() raised or returned what cannot be sent."""
         t1 = time.perf_counter()
         try:
-            value = self._run(*args, **kwargs)
+            value = call()
         except Exception as exc:
             self.last_run_s = time.perf_counter() - t1
             raise _script_error("run", exc) from exc
-        finally:
-            fastjson.forget()
         t2 = time.perf_counter()
         self.last_run_s = t2 - t1
         try:
@@ -155,8 +162,7 @@ class ScoringScript:
             raise ScriptError(
                 "run", type(exc).__name__, f"run() returned a value that cannot be sent as JSON: {exc}"
             ) from exc
-        t3 = time.perf_counter()
-        return Scored(response, (t1 - t0) * 1e3, (t2 - t1) * 1e3, (t3 - t2) * 1e3)
+        return Scored(response, parse_ms, (t2 - t1) * 1e3, (time.perf_counter() - t2) * 1e3)
 
     def _arguments(self, request: ScoringRequest) -> tuple[tuple[Any, ...], dict[str, Any]]:
         kwargs: dict[str, Any] = {}
@@ -324,21 +330,10 @@ class ScoringScript:
         return out
 
     def _score_array(self, array: np.ndarray[Any, Any], parse_ms: float) -> Scored | ModelportError:
-        t1 = time.perf_counter()
         try:
-            value = self._call_array(array)
-        except Exception as exc:
-            self.last_run_s = time.perf_counter() - t1
-            return _script_error("run", exc)
-        t2 = time.perf_counter()
-        self.last_run_s = t2 - t1
-        try:
-            response = encode_result(value)
-        except (TypeError, ValueError) as exc:
-            return ScriptError(
-                "run", type(exc).__name__, f"run() returned a value that cannot be sent as JSON: {exc}"
-            )
-        return Scored(response, parse_ms, (t2 - t1) * 1e3, (time.perf_counter() - t2) * 1e3)
+            return self._call_and_encode(lambda: self._call_array(array), parse_ms)
+        except ScriptError as exc:
+            return exc
 
 
 def _split_rows(value: Any, counts: list[int]) -> list[Any] | None:
