@@ -128,6 +128,10 @@ def register(
         kind, entries = "file", [(src.name, src)]
     elif src.is_dir():
         kind, entries = "folder", _walk_folder(src)
+        if not entries:
+            # A version with no files would deploy as an empty AZUREML_MODEL_DIR: refuse it here,
+            # before any blob or row is written, so the SDK and the CLI both refuse it.
+            raise InvalidInputError(f"model_path '{model_path}' is an empty folder: no files to register")
     else:
         raise InvalidInputError(f"model_path '{model_path}' is neither a file nor a folder")
     root = src.resolve().name

@@ -13,11 +13,17 @@ from pathlib import Path
 from typing import Any
 
 from modelport import _settings
-from modelport.errors import AlreadyExistsError, InvalidInputError, StorageError, WorkspaceNotFound
+from modelport.errors import (
+    AlreadyExistsError,
+    InvalidInputError,
+    NotFoundError,
+    StorageError,
+    WorkspaceNotFound,
+)
 from modelport.workspace.blobs import BlobStore
 from modelport.workspace.db import Database
 
-__all__ = ["Workspace"]
+__all__ = ["Workspace", "WorkspaceConfigNotFound"]
 
 _NAME = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9_-]{1,32}$")
 # Where from_config looks, in each folder, in this order.
@@ -31,6 +37,29 @@ def _check_name(name: object) -> str:
             "letter or digit"
         )
     return name
+
+
+class WorkspaceConfigNotFound(WorkspaceNotFound):
+    """No workspace config file in a folder or any folder above it (from ``from_config``).
+
+    A :class:`WorkspaceNotFound`, so code catching that keeps working. ``start`` is the folder the
+    search began in; ``hint`` says how to pick a workspace (the CLI gives its own flags).
+    """
+
+    SDK_HINT = (
+        "open a workspace by name with Workspace.get(NAME), or write a config for this folder with "
+        "Workspace.create(NAME, exist_ok=True).write_config()"
+    )
+
+    def __init__(self, start: str, hint: str | None = None) -> None:
+        # Not WorkspaceNotFound's message: there is no workspace name to say was not found.
+        NotFoundError.__init__(
+            self,
+            f"no workspace config found: no .modelport/config.json or .azureml/config.json in {start} "
+            f"or any folder above it; {hint or self.SDK_HINT}",
+        )
+        self.name = "(from config)"
+        self.start = start
 
 
 def _pointer_dir() -> Path:
@@ -136,7 +165,7 @@ class Workspace:
         In each folder it looks for ``.modelport/config.json``, then v1's ``.azureml/config.json``,
         ``aml_config/config.json`` and ``config.json``. A v1 file (subscription_id,
         resource_group, workspace_name) maps to the local workspace ``workspace_name``, created on
-        first use.
+        first use. Raises :class:`WorkspaceConfigNotFound` when no folder has a config.
         """
         start = Path(path).resolve() if path is not None else Path.cwd()
         if start.is_file():
@@ -148,10 +177,7 @@ class Workspace:
                     ws = cls._from_config_file(candidate, strict=rel != "config.json")
                     if ws is not None:
                         return ws
-        raise WorkspaceNotFound(
-            "(from config)",
-            f"no .modelport/config.json or .azureml/config.json in {start} or its parents",
-        )
+        raise WorkspaceConfigNotFound(str(start))
 
     @classmethod
     def _from_config_file(cls, file: Path, strict: bool = True) -> Any:

@@ -63,6 +63,21 @@ def test_folder_roundtrip_byte_identical(ws: Workspace, tmp_path: Path) -> None:
     model.download(tmp_path / "out", exist_ok=True)
 
 
+def test_empty_folder_is_refused_and_stores_nothing(ws: Workspace, tmp_path: Path) -> None:
+    """Issue 11, bug 7: an empty folder used to become a model version with no files."""
+    empty = tmp_path / "emptymodel"
+    empty.mkdir()
+    only_folders = tmp_path / "hollowmodel"
+    (only_folders / "a" / "b").mkdir(parents=True)
+    for folder in (empty, only_folders):
+        with pytest.raises(InvalidInputError, match=f"'{folder}' is an empty folder"):
+            Model.register(ws, folder, "hollow")
+    assert Model.list(ws) == []
+    assert ws.db.query("SELECT COUNT(*) FROM models")[0][0] == 0
+    assert ws.db.query("SELECT COUNT(*) FROM model_files")[0][0] == 0
+    assert [p for p in (ws.path / "blobs").rglob("*") if p.is_file()] == []
+
+
 def test_tampered_blob_fails_download(ws: Workspace, tmp_path: Path) -> None:
     f = _file(tmp_path / "m.pkl", b"0123456789" * 100)
     model = Model.register(ws, f, "tamper")

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from modelport.errors import AlreadyExistsError, InvalidInputError, StorageError, WorkspaceNotFound
-from modelport.workspace import Workspace
+from modelport.workspace import Workspace, WorkspaceConfigNotFound
 from modelport.workspace.db import SCHEMA_VERSION, Database
 
 
@@ -84,6 +84,22 @@ def test_from_config_missing_and_broken(home: Path, tmp_path: Path) -> None:
     (lonely / ".azureml" / "config.json").write_text("{not json")
     with pytest.raises(InvalidInputError, match="not valid JSON"):
         Workspace.from_config(lonely)
+
+
+def test_from_config_missing_says_how_to_pick_a_workspace(home: Path, tmp_path: Path) -> None:
+    """Issue 11, bug 6: the message named a workspace '(from config)' that was 'not found under'."""
+    lonely = tmp_path / "lonely"
+    lonely.mkdir()
+    with pytest.raises(WorkspaceNotFound) as caught:
+        Workspace.from_config(lonely)
+    message = str(caught.value)
+    assert isinstance(caught.value, WorkspaceConfigNotFound) and caught.value.start == str(lonely)
+    assert message.startswith(
+        "no workspace config found: no .modelport/config.json or .azureml/config.json "
+        f"in {lonely} or any folder above it"
+    )
+    assert "Workspace.get(NAME)" in message and "write_config()" in message
+    assert "(from config)" not in message and "not found under" not in message and " -w " not in message
 
 
 def test_schema_version_and_migration_refusal(ws: Workspace) -> None:
