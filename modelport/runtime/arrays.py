@@ -393,7 +393,7 @@ def _whole_array(body: Body, spec: ArraySpec, kind: str, bare: bool = True) -> n
 
 
 def _generic_array(body: Body, spec: ArraySpec) -> np.ndarray[Any, Any]:
-    from modelport.runtime.script import parse_json
+    from modelport.runtime.bodies import parse_json
 
     payload = parse_json(body)
     if isinstance(payload, dict):

@@ -1,11 +1,14 @@
-"""A loaded scoring script: init() once, then score() per request, whatever its input style."""
+"""A loaded scoring script: init() once, then run() calls, alone or in batches.
+
+Only the user's code lives here: how an HTTP request becomes run()'s arguments, and how its value
+becomes a response, is the wire protocol's (modelport.protocols), which calls :meth:`ScoringScript.call`.
+"""
 
 from __future__ import annotations
 
 import enum
 import inspect
 import itertools
-import json
 import logging
 import time
 import traceback
@@ -16,16 +19,17 @@ from types import ModuleType
 from typing import Any
 
 import numpy as np
-import orjson
 
-from modelport.errors import InvalidInputError, ModelportError, ScriptError, UnsupportedMediaType
-from modelport.runtime import arrays, fastjson
+from modelport.errors import ScriptError
+from modelport.runtime import arrays
 from modelport.runtime.arrays import ArraySpec
-from modelport.runtime.encode import Encoded, encode_result
+from modelport.runtime.bodies import is_json_type, parse_json
+from modelport.runtime.encode import Encoded
 from modelport.runtime.loader import ScriptLocation, load_module
-from modelport.runtime.rawhttp import AMLRequest, is_rawhttp
-from modelport.runtime.request import Body, ScoringRequest
+from modelport.runtime.rawhttp import is_rawhttp
 from modelport.runtime.schema import REQUEST_HEADERS_PARAM, RunSchema, inspect_run
+
+__all__ = ["InputStyle", "Ran", "Scored", "ScoringScript", "is_json_type", "parse_json"]
 
 log = logging.getLogger("modelport.runtime")
 
@@ -41,12 +45,21 @@ class InputStyle(enum.Enum):
 
 @dataclass(slots=True)
 class Scored:
-    """The outcome of one score() call, with where the time went (milliseconds)."""
+    """The outcome of scoring one request, with where the time went (milliseconds)."""
 
     response: Encoded
     parse_ms: float
     run_ms: float
     serialize_ms: float
+
+
+@dataclass(slots=True)
+class Ran:
+    """What one run() call returned for one input, and how long the call took (milliseconds;
+    for a batch, the whole batch's call)."""
+
+    value: Any
+    run_ms: float
 
 
 _OWN_FILES = (str(Path(__file__).parent), "<frozen importlib")
@@ -61,32 +74,12 @@ def _script_error(phase: str, exc: BaseException) -> ScriptError:
     return ScriptError(phase, type(exc).__name__, str(exc), text)
 
 
-def is_json_type(content_type: str | None) -> bool:
-    """Whether a Content-Type is JSON (``application/json``, ``application/*+json``) or absent."""
-    if not content_type:
-        return True
-    mt = content_type.split(";", 1)[0].strip().lower()
-    return mt == "application/json" or (mt.startswith("application/") and mt.endswith("+json"))
-
-
-def parse_json(body: Body) -> Any:
-    """Parse a JSON body; orjson first, the standard library for what only it accepts (NaN)."""
-    try:
-        return orjson.loads(body)
-    except orjson.JSONDecodeError as first:
-        try:
-            return json.loads(body)
-        except (ValueError, RecursionError):  # RecursionError: nested deeper than Python's stack
-            raise InvalidInputError(f"the request body is not valid JSON: {first}") from first
-
-
 class ScoringScript:
     """A user's scoring script, loaded from its path. Not thread-safe: call from one thread.
 
     >>> script = ScoringScript.load(location)  # doctest: +SKIP
     >>> script.init()  # doctest: +SKIP
-    >>> request = ScoringRequest("POST", "/score", body=b'{"data": [[1]]}')
-    >>> script.score(request).response.body  # doctest: +SKIP
+    >>> script.call(('{"data": [[1]]}',), {})  # doctest: +SKIP
     """
 
     def __init__(self, module: ModuleType, location: ScriptLocation) -> None:
@@ -110,7 +103,8 @@ class ScoringScript:
             if self.schema is not None:
                 numpy_params = {n: p.param_type for n, p in self.schema.params.items() if p.convert}
                 self.array_spec = arrays.array_spec_of(run, numpy_params)
-        self._wants_headers = _accepts(run, REQUEST_HEADERS_PARAM)
+        self.wants_headers = _accepts(run, REQUEST_HEADERS_PARAM)
+        """Whether run() takes a ``request_headers`` parameter."""
         self._unsplittable: str | None = None  # why batches of this script are run one by one
         self.last_run_s: float | None = None
         """How long the last run() call took (seconds), whether it returned or raised."""
@@ -134,174 +128,87 @@ class ScoringScript:
         except Exception as exc:
             raise _script_error("init", exc) from exc
 
-    def score(self, request: ScoringRequest) -> Scored:
-        """Call run() for one request. Bad input raises InvalidInputError (4xx), run() raising
-        raises ScriptError("run") with the traceback; a value that cannot be encoded is ScriptError too."""
-        t0 = time.perf_counter()
-        args, kwargs = self._arguments(request)
-        parse_ms = (time.perf_counter() - t0) * 1e3
-        try:
-            return self._call_and_encode(lambda: self._run(*args, **kwargs), parse_ms)
-        finally:
-            fastjson.forget()
-
-    def _call_and_encode(self, call: Callable[[], Any], parse_ms: float) -> Scored:
-        """``call()`` (run()) timed into :attr:`last_run_s`, its value encoded; ScriptError if
-        run() raised or returned what cannot be sent."""
+    def call(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+        """``run(*args, **kwargs)``, timed into :attr:`last_run_s`; what it raises becomes
+        ScriptError("run") with the traceback from the user's frame."""
         t1 = time.perf_counter()
         try:
-            value = call()
+            value = self._run(*args, **kwargs)
         except Exception as exc:
             self.last_run_s = time.perf_counter() - t1
             raise _script_error("run", exc) from exc
-        t2 = time.perf_counter()
-        self.last_run_s = t2 - t1
-        try:
-            response = encode_result(value)
-        except (TypeError, ValueError) as exc:
-            raise ScriptError(
-                "run", type(exc).__name__, f"run() returned a value that cannot be sent as JSON: {exc}"
-            ) from exc
-        return Scored(response, parse_ms, (t2 - t1) * 1e3, (time.perf_counter() - t2) * 1e3)
+        self.last_run_s = time.perf_counter() - t1
+        return value
 
-    def _arguments(self, request: ScoringRequest) -> tuple[tuple[Any, ...], dict[str, Any]]:
-        kwargs: dict[str, Any] = {}
-        if self._wants_headers:
-            kwargs[REQUEST_HEADERS_PARAM] = request.headers()
-        if self.style is InputStyle.RAWHTTP:
-            return (AMLRequest(request),), kwargs
-        if self.style is InputStyle.PLAIN:
-            if request.method == "GET":
-                return (orjson.dumps(request.query_object()).decode(),), kwargs
-            try:
-                text = request.body.decode("utf-8")
-            except UnicodeDecodeError as exc:
-                raise InvalidInputError(
-                    f"the request body is not valid UTF-8 text (bad byte at offset {exc.start})"
-                ) from exc
-            fastjson.remember(text, request.body)
-            return (text,), kwargs
+    def call_array(self, array: np.ndarray[Any, Any]) -> Any:
+        """run() on one array, for a script that takes one (:attr:`batchable`); as :meth:`call`."""
         if self.style is InputStyle.ARRAY:
-            return (self.parse_array(request),), kwargs
-        assert self.schema is not None
-        spec = self.array_spec
-        if spec is not None and request.method == "POST" and _media_type(request.content_type) == arrays.NPY:
-            kwargs.update(self.schema.convert({spec.name: arrays.parse_npy(request.body, spec)}))
-            return (), kwargs
-        if request.method == "GET":
-            payload: Any = request.query_object()
-        else:
-            if not is_json_type(request.content_type):
-                raise UnsupportedMediaType(
-                    f"run() takes JSON: send Content-Type: application/json, not '{request.content_type}'"
-                )
-            fast = arrays.fast_json_array(request.body, spec, bare=False) if spec is not None else None
-            if fast is not None:
-                kwargs.update(self.schema.convert({spec.name: fast}))  # type: ignore[union-attr]
-                return (), kwargs
-            payload = parse_json(request.body)
-        if not isinstance(payload, dict):
-            raise InvalidInputError(
-                "the JSON body must be an object whose keys are run()'s parameters "
-                f"({', '.join(self.schema.required or self.schema.arg_names)}), not {_json_kind(payload)}"
-            )
-        kwargs.update(self.schema.convert(payload))
-        return (), kwargs
+            return self.call((array,), {})
+        assert self.array_spec is not None
+        return self.call((), {self.array_spec.name: array})
 
-    # -- array inputs and batches ------------------------------------------------------------------
+    # -- batches -----------------------------------------------------------------------------------
     @property
     def batchable(self) -> bool:
-        """Whether requests can be scored in batches: run() takes exactly one array."""
+        """Whether inputs can be run in batches: run() takes exactly one array."""
         spec = self.array_spec
-        if spec is None or self._wants_headers:
+        if spec is None or self.wants_headers:
             return False
         if self.style is InputStyle.ARRAY:
             return True
         return self.schema is not None and self.schema.arg_names == [spec.name]
 
-    def parse_array(self, request: ScoringRequest) -> np.ndarray[Any, Any]:
-        """The request's array for an array-input run(): npy or JSON by Content-Type (4xx if neither)."""
-        spec = self.array_spec
-        assert spec is not None
-        if request.method != "POST":
-            raise InvalidInputError(f"run() takes a {spec.describe()}: POST it as JSON or {arrays.NPY}")
-        media = _media_type(request.content_type)
-        if media == arrays.NPY:
-            return arrays.parse_npy(request.body, spec)
-        if not is_json_type(request.content_type):
-            raise UnsupportedMediaType(
-                f"run() takes a {spec.describe()}: send Content-Type application/json or {arrays.NPY}, "
-                f"not '{request.content_type}'"
-            )
-        return arrays.parse_json_array(request.body, spec)
+    def run_batch(
+        self, inputs: list[np.ndarray[Any, Any]], max_rows: int | None = None
+    ) -> list[Ran | ScriptError]:
+        """Run several arrays with as few run() calls as possible, stacked along axis 0.
 
-    def _call_array(self, array: np.ndarray[Any, Any]) -> Any:
-        if self.style is InputStyle.ARRAY:
-            return self._run(array)
-        assert self.array_spec is not None
-        return self._run(**{self.array_spec.name: array})
-
-    def score_batch(
-        self, requests: list[ScoringRequest], max_rows: int | None = None
-    ) -> list[Scored | ModelportError]:
-        """Score several requests with one run() call on their arrays stacked along axis 0.
-
-        Each request gets its own rows of the result back. A request whose body is bad gets its
-        own 4xx and stays out of the batch; if run() raises on the batch (or returns something that
-        cannot be split by rows), every request is run on its own, so only a bad one fails.
-        ``max_rows``: no run() call gets more rows than this (a larger request runs alone).
+        Each input gets its own rows of the result back. If run() raises on a batch (or returns
+        something that cannot be split by rows), every input is run on its own, so only a bad one
+        fails. ``max_rows``: no run() call gets more rows than this (a larger input runs alone).
+        :attr:`last_run_s` is the time of every run() call together.
         """
-        outcomes: list[Scored | ModelportError | None] = [None] * len(requests)
-        parsed: list[tuple[int, np.ndarray[Any, Any], float]] = []
-        for i, request in enumerate(requests):
-            t0 = time.perf_counter()
-            try:
-                array = self.parse_array(request)
-            except ModelportError as exc:
-                outcomes[i] = exc
-                continue
-            parsed.append((i, array, (time.perf_counter() - t0) * 1e3))
+        outcomes: list[Ran | ScriptError | None] = [None] * len(inputs)
         run_s = 0.0
-        groups: dict[tuple[Any, ...], list[tuple[int, np.ndarray[Any, Any], float]]] = {}
-        for item in parsed:  # only arrays of the same row shape can be stacked
-            groups.setdefault((item[1].shape[1:], item[1].ndim), []).append(item)
-        chunks: list[list[tuple[int, np.ndarray[Any, Any], float]]] = []
+        groups: dict[tuple[Any, ...], list[int]] = {}
+        for i, array in enumerate(inputs):  # only arrays of the same row shape can be stacked
+            groups.setdefault((array.shape[1:], array.ndim), []).append(i)
+        chunks: list[list[int]] = []
         for same_shape in groups.values():
             rows = 0
-            for item in same_shape:
-                full = max_rows is not None and rows + len(item[1]) > max_rows
+            for i in same_shape:
+                full = max_rows is not None and rows + len(inputs[i]) > max_rows
                 if not chunks or (chunks[-1] and full):
                     chunks.append([])
                     rows = 0
-                chunks[-1].append(item)
-                rows += len(item[1])
+                chunks[-1].append(i)
+                rows += len(inputs[i])
             chunks.append([])  # groups never share a chunk
         for group in (c for c in chunks if c):
-            results = self._batch_group(group) if len(group) > 1 and self._unsplittable is None else None
+            results = (
+                self._batch_group([inputs[i] for i in group])
+                if len(group) > 1 and self._unsplittable is None
+                else None
+            )
             if results is None:
-                for i, array, parse_ms in group:
-                    outcomes[i] = self._score_array(array, parse_ms)
+                for i in group:
+                    outcomes[i] = self._run_one(inputs[i])
                     run_s += self.last_run_s or 0.0
             else:
                 run_s += self.last_run_s or 0.0
-                for (i, _, _), scored in zip(group, results, strict=True):
-                    outcomes[i] = scored
+                for i, ran in zip(group, results, strict=True):
+                    outcomes[i] = ran
         self.last_run_s = run_s
         return [o for o in outcomes if o is not None]
 
-    def _batch_group(
-        self, group: list[tuple[int, np.ndarray[Any, Any], float]]
-    ) -> list[Scored | ModelportError] | None:
-        counts = [len(array) for _, array, _ in group]
-        batch = np.concatenate([array for _, array, _ in group])
-        t1 = time.perf_counter()
+    def _batch_group(self, group: list[np.ndarray[Any, Any]]) -> list[Ran] | None:
+        counts = [len(array) for array in group]
+        batch = np.concatenate(group)
         try:
-            value = self._call_array(batch)
-        except Exception:
-            self.last_run_s = time.perf_counter() - t1
-            return None  # retried one by one: only the bad request fails
-        t2 = time.perf_counter()
-        self.last_run_s = t2 - t1
+            value = self.call_array(batch)
+        except ScriptError:
+            return None  # retried one by one: only the bad input fails
+        run_ms = (self.last_run_s or 0.0) * 1e3
         parts = _split_rows(value, counts)
         if parts is None:
             self._unsplittable = type(value).__name__
@@ -312,28 +219,14 @@ class ScoringScript:
                 sum(counts),
             )
             return None
-        out: list[Scored | ModelportError] = []
-        for (_, _, parse_ms), part in zip(group, parts, strict=True):
-            t3 = time.perf_counter()
-            try:
-                response = encode_result(part)
-            except (TypeError, ValueError) as exc:
-                out.append(
-                    ScriptError(
-                        "run",
-                        type(exc).__name__,
-                        f"run() returned a value that cannot be sent as JSON: {exc}",
-                    )
-                )
-                continue
-            out.append(Scored(response, parse_ms, (t2 - t1) * 1e3, (time.perf_counter() - t3) * 1e3))
-        return out
+        return [Ran(part, run_ms) for part in parts]
 
-    def _score_array(self, array: np.ndarray[Any, Any], parse_ms: float) -> Scored | ModelportError:
+    def _run_one(self, array: np.ndarray[Any, Any]) -> Ran | ScriptError:
         try:
-            return self._call_and_encode(lambda: self._call_array(array), parse_ms)
+            value = self.call_array(array)
         except ScriptError as exc:
             return exc
+        return Ran(value, (self.last_run_s or 0.0) * 1e3)
 
 
 def _split_rows(value: Any, counts: list[int]) -> list[Any] | None:
@@ -354,15 +247,6 @@ def _split_rows(value: Any, counts: list[int]) -> list[Any] | None:
         bounds = [0, *offsets, total]
         return [iloc[a:b] for a, b in itertools.pairwise(bounds)]
     return None
-
-
-def _media_type(content_type: str | None) -> str:
-    return content_type.split(";", 1)[0].strip().lower() if content_type else ""
-
-
-def _json_kind(value: Any) -> str:
-    kinds = {list: "an array", str: "a string", bool: "a boolean", int: "a number", float: "a number"}
-    return kinds.get(type(value), "null" if value is None else type(value).__name__)
 
 
 def _accepts(func: Callable[..., Any], name: str) -> bool:

@@ -1,8 +1,9 @@
-"""The scoring server's ASGI app: routes, auth, limits, headers, metrics and error mapping, here only.
+"""The scoring server's ASGI app: one pipeline (request id, auth, limits, headers, metrics, error
+statuses) in front of the routes the wire protocols declare (modelport.protocols), plus ``/metrics``.
 
-A raw ASGI callable rather than a framework app: there are five fixed routes, and measured on this
-stack the framework's routing and middleware cost more per request than the rest of the pipeline
-(see docs/serving.md).
+A raw ASGI callable rather than a framework app: exact paths are one dict lookup, and measured on
+this stack a framework's routing and middleware cost more per request than the rest of the
+pipeline (see docs/serving.md).
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import os
 import time
 import uuid
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import orjson
@@ -30,8 +31,10 @@ from modelport.errors import (
     ScriptError,
     ServiceUnavailable,
 )
+from modelport.protocols import JSON, Call, Codec, Protocol, Reply, Route, Router
+from modelport.protocols.v1 import V1
 from modelport.runtime.request import Body, ScoringRequest
-from modelport.server import swagger
+from modelport.runtime.script import Scored, ScoringScript
 from modelport.server.auth import Authenticator, KeyStore
 from modelport.server.config import ServerConfig
 from modelport.server.logs import log_request
@@ -47,33 +50,14 @@ Send = Callable[[dict[str, Any]], Awaitable[None]]
 
 SERVER_VERSION = f"modelport/{__version__}".encode()
 MAX_REQUEST_ID = 100
-JSON = b"application/json"
-TEXT = b"text/plain; charset=utf-8"
+PROTOCOLS: list[type[Protocol]] = [V1]
+"""The wire protocols every service speaks, the first one's error body for unknown paths."""
+
+__all__ = ["PROTOCOLS", "Call", "ClientDisconnected", "Reply", "ScoringApp", "create_app", "read_body"]
 
 
 class ClientDisconnected(Exception):
     """The client went away before sending its whole body."""
-
-
-@dataclass(slots=True)
-class Reply:
-    """A response before the common headers are added."""
-
-    status: int
-    body: bytes = b""
-    content_type: bytes | None = JSON
-    headers: list[tuple[bytes, bytes]] = field(default_factory=list)
-
-
-@dataclass(slots=True)
-class Call:
-    """What a route handler gets."""
-
-    scope: Scope
-    receive: Receive
-    request_id: str
-    content_length: int | None
-    authorization: str | None
 
 
 def json_reply(status: int, value: Any, headers: list[tuple[bytes, bytes]] | None = None) -> Reply:
@@ -134,9 +118,6 @@ async def _receive_body(receive: Receive, limit: int) -> Body:
             return b"".join(chunks)
 
 
-Handler = Callable[["ScoringApp", Call], Awaitable[Reply]]
-
-
 class ScoringApp:
     """The ASGI app of one worker. Build it with :func:`create_app`."""
 
@@ -147,13 +128,18 @@ class ScoringApp:
         self.service = service
         self.auth = auth
         self.metrics = metrics
-        self.routes: dict[str, tuple[tuple[str, ...], bool, Handler]] = {
-            "/": (("GET",), False, ScoringApp.liveness),
-            "/score": (("POST", "GET", "OPTIONS"), True, ScoringApp.score),
-            "/health/ready": (("GET",), True, ScoringApp.readiness),
-            "/swagger.json": (("GET",), True, ScoringApp.swagger),
-            "/metrics": (("GET",), True, ScoringApp.prometheus),
-        }
+        self.debug = config.debug
+        self.service_name = config.service_name
+        self.auth_enabled = auth.enabled
+        # The Host interface: protocols queue their work straight to the service (no extra frame).
+        self.score: Callable[[Codec, ScoringRequest], Awaitable[Scored]] = service.score
+        self.protocols = [kind(self) for kind in PROTOCOLS]
+        self.router = Router()
+        for protocol in self.protocols:
+            for route in protocol.routes():
+                self.router.add(route, protocol)
+        self.router.add(Route("/metrics", ("GET",), True, self.prometheus), self.protocols[0])
+        self._exact = self.router.exact
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         kind = scope["type"]
@@ -192,30 +178,38 @@ class ScoringApp:
                 content_length = int(value) if value.isdigit() else None
         ms_id = str(uuid.uuid4())
         request_id = ms_id
-        route_name = path if path in self.routes else "other"
+        entry = self._exact.get(path)
+        params = None
+        if entry is None and self.router.patterns:
+            entry, params = self.router.match_pattern(path)
+        protocol = self.protocols[0] if entry is None else entry[1]
+        route_name = "other" if entry is None else entry[0].path
         self.metrics.in_flight.inc()
         try:
             try:
                 if given_id is not None:
                     request_id = _valid_request_id(given_id)
-                route = self.routes.get(path)
-                if route is None:
+                if entry is None:
                     raise NotFoundError(
                         f"no route {path}: use POST /score, GET /, /swagger.json, /health/ready"
                     )
-                methods, protected, handler = route
+                route = entry[0]
+                methods = route.methods
                 if method not in methods and not (method == "HEAD" and methods == ("GET",)):
                     raise MethodNotAllowed(method, path, methods)
-                if protected and self.auth.enabled:
+                if route.protected and self.auth.enabled:
                     self.auth.check(authorization)
-                reply = await handler(self, Call(scope, receive, request_id, content_length, authorization))
+                reply = await route.handler(
+                    Call(scope, receive, request_id, content_length, authorization, params)
+                )
             except ClientDisconnected:
                 reply = Reply(499, content_type=None)
             except ModelportError as exc:
-                reply = self.error_reply(exc, request_id)
+                reply = self.error_reply(exc, request_id, protocol)
             except Exception as exc:  # a bug of ours: say so without details, log them
                 log.exception("unexpected error handling %s %s rid=%s", method, path, request_id)
-                reply = json_reply(500, {"message": f"internal server error ({type(exc).__name__})"})
+                reply = Reply(500, protocol.error_body(None))
+                del exc
             if reply.status != 499:
                 await self.send_reply(send, reply, request_id, ms_id, head=method == "HEAD")
         finally:
@@ -224,8 +218,9 @@ class ScoringApp:
         log_request(method, path, reply.status, elapsed * 1e3, request_id)
         self.metrics.observe_request(route_name, reply.status, elapsed)
 
-    def error_reply(self, exc: ModelportError, request_id: str) -> Reply:
-        """The one place where errors become HTTP responses."""
+    def error_reply(self, exc: ModelportError, request_id: str, protocol: Protocol | None = None) -> Reply:
+        """The one place where errors become HTTP statuses and headers (the body is the protocol's)."""
+        protocol = protocol or self.protocols[0]
         if isinstance(exc, ScriptError):
             log.error(
                 "run() failed rid=%s: %s: %s\n%s",
@@ -234,10 +229,8 @@ class ScoringApp:
                 exc.exc_message,
                 exc.traceback_text.rstrip(),
             )
-            body: dict[str, Any] = {"message": f"{exc.exc_type}: {exc.exc_message}"}
-            if self.config.debug:
-                body["traceback"] = exc.traceback_text
-            return json_reply(500, body, [(b"x-ms-run-function-failed", b"True")])
+            body = protocol.error_body(exc, self.config.debug)
+            return Reply(500, body, JSON, [(b"x-ms-run-function-failed", b"True")])
         headers: list[tuple[bytes, bytes]] = []
         if isinstance(exc, ServiceUnavailable):
             headers.append((b"retry-after", str(exc.retry_after).encode()))
@@ -251,7 +244,7 @@ class ScoringApp:
             headers.append((b"connection", b"close"))
         if exc.http_status >= 500:
             log.warning("%s rid=%s", exc.message, request_id)
-        return json_reply(exc.http_status, {"message": exc.message}, headers)
+        return Reply(exc.http_status, protocol.error_body(exc), JSON, headers)
 
     async def send_reply(
         self, send: Send, reply: Reply, request_id: str, ms_id: str, head: bool = False
@@ -269,71 +262,39 @@ class ScoringApp:
         await send({"type": "http.response.start", "status": reply.status, "headers": headers})
         await send({"type": "http.response.body", "body": b"" if head else reply.body})
 
-    # -- routes -----------------------------------------------------------------------------------
-    async def liveness(self, call: Call) -> Reply:
-        """``GET /``: the process is up."""
-        return Reply(200, b"Healthy", TEXT)
+    # -- the Host interface, for the protocols' handlers -----------------------------------------
+    @property
+    def ready(self) -> bool:
+        """Whether init() succeeded in this worker and it takes requests."""
+        return self.service.ready
 
-    async def readiness(self, call: Call) -> Reply:
-        """``GET /health/ready``: 200 once init() succeeded in this worker, else 503."""
-        if self.service.ready:
-            return Reply(200, b"Ready", TEXT)
-        reason = self.service.stopping or "init() is still running"
-        return json_reply(503, {"message": f"not ready: {reason}"}, [(b"retry-after", b"1")])
+    @property
+    def stopping(self) -> str | None:
+        """Why this worker no longer takes requests, if it does not."""
+        return self.service.stopping
 
-    async def score(self, call: Call) -> Reply:
-        """``/score``: POST (body), GET (query as a JSON object), OPTIONS (empty 200)."""
-        scope = call.scope
-        method = scope["method"]
-        if method == "OPTIONS":
-            return Reply(200, b"", None, [(b"allow", b"GET, POST, OPTIONS")])
-        body: Body = b""
-        if method == "POST":
-            self.service.receiving += 1  # a batch being gathered may wait for this one
-            try:
-                body = await read_body(
-                    call.receive, self.config.max_body_bytes, call.content_length, self.config.read_timeout_s
-                )
-            finally:
-                self.service.receiving -= 1
-        request = ScoringRequest(
-            method=method,
-            path=scope["path"],
-            query_string=scope.get("query_string", b""),
-            raw_headers=scope["headers"],
-            body=body,
-            scheme=scope.get("scheme", "http"),
-            server=scope.get("server"),
-            client=scope.get("client"),
-            request_id=call.request_id,
-        )
-        scored = await self.service.score(request)
-        response = scored.response
-        content_type = response.content_type.encode("latin-1") if response.content_type else None
-        headers = [(k.lower().encode("latin-1"), str(v).encode("latin-1")) for k, v in response.headers]
-        headers.append((b"x-ms-run-fn-exec-ms", f"{scored.run_ms:.3f}".encode()))
-        timing = (
-            f"parse;dur={scored.parse_ms:.3f}, run;dur={scored.run_ms:.3f}, "
-            f"serialize;dur={scored.serialize_ms:.3f}"
-        )
-        headers.append((b"server-timing", timing.encode()))
-        return Reply(response.status, response.body, content_type, headers)
+    @property
+    def script(self) -> ScoringScript | None:
+        """The loaded scoring script."""
+        return self.service.script
 
-    async def swagger(self, call: Call) -> Reply:
-        """``GET /swagger.json?version=2|3``: a swagger file in the app root, else built from the schema."""
-        script = self.service.script
-        if script is None:
-            raise ServiceUnavailable("init() is still running; the schema is not known yet", retry_after=1)
-        query = ScoringRequest("GET", "/", call.scope.get("query_string", b"")).query_object()
-        supported = script.schema.versions if script.schema else ["2.0", "3.0", "3.1"]
-        version = swagger.parse_version(query.get("version"), supported)
-        hand_written = swagger.file_document(self.service.location.app_root, version)
-        if hand_written is not None:
-            return Reply(200, hand_written.read_bytes(), JSON)
-        array = script.array_spec.to_json() if script.array_spec is not None else None
-        doc = swagger.build(script.schema, version, self.config.service_name, self.auth.enabled, array)
-        return json_reply(200, doc)
+    @property
+    def app_root(self) -> Path:
+        """The service's app root."""
+        return self.service.location.app_root
 
+    async def read_body(self, call: Call) -> Body:
+        """The request body within ``max_body_mb`` and ``read_timeout_s`` (413, 408)."""
+        service = self.service
+        service.receiving += 1  # a batch being gathered may wait for this one
+        try:
+            return await read_body(
+                call.receive, self.config.max_body_bytes, call.content_length, self.config.read_timeout_s
+            )
+        finally:
+            service.receiving -= 1
+
+    # -- the server's own route -------------------------------------------------------------------
     async def prometheus(self, call: Call) -> Reply:
         """``GET /metrics``: Prometheus text format, summed over the service's workers."""
         return Reply(200, self.metrics.render(), METRICS_TYPE.encode())

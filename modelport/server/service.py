@@ -1,7 +1,8 @@
 """One worker's scoring service: the script, its run thread, readiness, admission and timeouts.
 
-Transport-agnostic: the ASGI app calls :meth:`ScoringService.score` with a ScoringRequest and maps
-what it returns or raises to HTTP in one place.
+Transport-agnostic: a protocol's handler calls :meth:`ScoringService.score` with a ScoringRequest
+and its codec (which decodes, calls run() and encodes on the run thread); the ASGI app maps what
+it raises to HTTP in one place.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from modelport.errors import ModelportError, ScoringTimeout, ScriptError, ServiceUnavailable
+from modelport.protocols import Codec, score_batch
 from modelport.runtime import fastjson
 from modelport.runtime.loader import ScriptLocation
 from modelport.runtime.request import ScoringRequest
@@ -156,7 +158,7 @@ class ScoringService:
             fastjson.uninstall()
 
     # -- scoring --------------------------------------------------------------------------------
-    async def score(self, request: ScoringRequest) -> Scored:
+    async def score(self, codec: Codec, request: ScoringRequest) -> Scored:
         """Run the script for one request. Raises InvalidInputError (4xx), ScriptError (500),
         ServiceUnavailable (503) or ScoringTimeout (504)."""
         if self.stopping is not None:
@@ -165,7 +167,7 @@ class ScoringService:
         if not self._ready.is_set():
             await self._wait_for_init()
         try:
-            return await self._run(request)
+            return await self._run(codec, request)
         finally:
             if self._memory_over is not None and self.stopping is None:
                 self._recycle()
@@ -195,12 +197,17 @@ class ScoringService:
         if self.stopping is not None:
             raise ServiceUnavailable(f"this worker is restarting ({self.stopping}); retry", retry_after=1)
 
-    async def _run(self, request: ScoringRequest) -> Scored:
+    async def _run(self, codec: Codec, request: ScoringRequest) -> Scored:
         script = self.script
         assert script is not None
-        job = self._threads.submit(
-            lambda: self._score_in_thread(script, request), payload=request, batchable=self._batching
-        )
+        if self._batching:
+            job = self._threads.submit(
+                lambda: self._score_in_thread(codec, script, request),
+                payload=(codec, request),
+                batchable=True,
+            )
+        else:
+            job = self._threads.submit(lambda: self._score_in_thread(codec, script, request))
         self._jobs.add(job)
         try:
             # Most requests are done within the wait bound; otherwise: never started -> 503.
@@ -224,22 +231,22 @@ class ScoringService:
         self._timed_out(job)
         raise ScoringTimeout(self.config.scoring_timeout_ms)
 
-    def _score_in_thread(self, script: ScoringScript, request: ScoringRequest) -> Scored:
+    def _score_in_thread(self, codec: Codec, script: ScoringScript, request: ScoringRequest) -> Scored:
         script.last_run_s = None
         try:
-            return script.score(request)
+            return codec.score(script, request)
         finally:
             if self._observe_run is not None and script.last_run_s is not None:
                 self._observe_run(script.last_run_s)
             if self._memory_limit:
                 self._check_memory()
 
-    def _score_batch_in_thread(self, requests: list[ScoringRequest]) -> list[tuple[bool, Any]]:
+    def _score_batch_in_thread(self, items: list[tuple[Codec, ScoringRequest]]) -> list[tuple[bool, Any]]:
         script = self.script
         assert script is not None
         script.last_run_s = None
         try:
-            outcomes = script.score_batch(requests, self.config.max_batch_size)
+            outcomes = score_batch(script, items, self.config.max_batch_size)
         finally:
             if self._observe_run is not None and script.last_run_s is not None:
                 self._observe_run(script.last_run_s)

@@ -16,14 +16,12 @@ from typing import Any
 import pytest
 import requests
 
-SCRIPTS = Path(__file__).resolve().parent.parent / "scripts"
+from tests.runtime.conftest import SCRIPTS, script
+
+__all__ = ["REPO", "SCRIPTS", "TUTORIAL_SCORE", "script", "wait_until"]
+
 REPO = Path(__file__).resolve().parents[2]
 TUTORIAL_SCORE = REPO / "examples" / "mnist" / "score.py"  # the seed tutorial's, unchanged
-
-
-def script(name: str) -> Path:
-    """A fake scoring script from tests/scripts."""
-    return SCRIPTS / name
 
 
 def wait_until(check: Callable[[], Any], timeout: float, what: str, interval: float = 0.02) -> Any:

@@ -125,7 +125,7 @@ def test_run_raising_is_500_and_the_next_request_works(make_app, caplog) -> None
     with caplog.at_level(logging.ERROR, logger="modelport.server"):
         r = app.client.post("/score", content=json.dumps({"raise": "bad pixel"}))
     assert r.status_code == 500
-    assert r.json() == {"message": "ValueError: bad pixel"}
+    assert r.json() == {"message": "ValueError: bad pixel", "code": "ScriptError"}
     assert r.headers["x-ms-run-function-failed"] == "True"
     assert "Traceback" in caplog.text and "plain_echo.py" in caplog.text
     assert app.client.post("/score", content=b"{}").status_code == 200
@@ -331,3 +331,23 @@ def test_metrics_count_requests_by_status(make_app) -> None:
 
 def test_scripts_folder_is_found(tmp_path: Path) -> None:
     assert script("plain_echo.py").is_file()
+
+
+def test_every_error_body_names_its_error_class(make_app, tmp_path: Path) -> None:
+    app = make_app("plain_echo.py", max_body_mb=0.01, scoring_timeout_ms=200)
+    assert app.client.get("/nope").json()["code"] == "NotFoundError"
+    assert app.client.delete("/score").json()["code"] == "MethodNotAllowed"
+    assert app.client.post("/score", content=b"x" * 20_000).json()["code"] == "PayloadTooLarge"
+    assert app.client.post("/score", content=b"\xff").json()["code"] == "InvalidInputError"
+    r = app.client.post("/score", content=json.dumps({"raise": "x"}))
+    assert r.json()["code"] == "ScriptError" and r.headers["x-ms-run-function-failed"] == "True"
+    assert app.client.post("/score", content=json.dumps({"sleep": 2})).json()["code"] == "ScoringTimeout"
+    keys = tmp_path / "keys.json"
+    keys.write_text(json.dumps({"primary_key": "k1", "secondary_key": "k2"}))
+    secured = make_app("plain_echo.py", keys_file=str(keys))
+    assert secured.client.post("/score", content="{}").json()["code"] == "AuthError"
+
+
+def test_swagger_advertises_the_scheme_served(make_app) -> None:
+    doc = make_app("plain_echo.py").client.get("/swagger.json").json()
+    assert doc["schemes"] == ["http"]

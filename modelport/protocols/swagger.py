@@ -12,7 +12,10 @@ from modelport.runtime.schema import RunSchema
 NPY = "application/x-npy"
 ARRAY_EXTENSION = "x-modelport-array-input"
 """Root key of the document naming run()'s array input: ``{"name", "dtype", "shape"}``."""
-_ERROR = {"type": "object", "properties": {"message": {"type": "string"}}}
+_ERROR = {
+    "type": "object",
+    "properties": {"message": {"type": "string"}, "code": {"type": "string"}},
+}
 _PLAIN_INPUT = {"description": "run() receives the request body as text; any JSON is accepted."}
 _ANY_OUTPUT = {"description": "Whatever run() returns, as JSON."}
 
@@ -101,7 +104,7 @@ def build(
         doc: dict[str, Any] = {
             "swagger": "2.0",
             "info": info,
-            "schemes": ["http", "https"],
+            "schemes": ["http"],  # what the server serves (no TLS)
             "consumes": ["application/json", NPY] if array else ["application/json"],
             "produces": ["application/json"],
             "paths": {"/": {"get": health}, "/score": {"post": score}},

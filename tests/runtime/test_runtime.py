@@ -15,11 +15,11 @@ from modelport.runtime import (
     Headers,
     ScoringRequest,
     ScoringScript,
-    ScriptLocation,
     default_model_dir,
     encode_result,
     get_model_path,
 )
+from tests.runtime.conftest import location
 
 
 @pytest.fixture
@@ -156,19 +156,6 @@ def test_headers_dict_is_case_insensitive_and_folds_repeats() -> None:
     assert "CONTENT-TYPE" in h and dict(h) == {"X-A": "1, 2", "Content-Type": "t"}
 
 
-def _location(path: Path) -> ScriptLocation:
-    return ScriptLocation(path, None, path.parent, None)
-
-
-def test_script_named_like_a_stdlib_module_does_not_shadow_it(tmp_path: Path) -> None:
-    path = tmp_path / "json.py"
-    path.write_text("def run(raw_data):\n    return raw_data[::-1]\n")
-    loaded = ScoringScript.load(_location(path))
-    assert loaded.module.__name__ != "json"
-    assert json.dumps([1]) == "[1]"
-    assert json.loads(loaded.score(ScoringRequest("POST", "/score", body=b"abc")).response.body) == "cba"
-
-
 @pytest.mark.parametrize(
     ("source", "phase", "words"),
     [
@@ -185,30 +172,8 @@ def test_broken_scripts_raise_script_error(tmp_path: Path, source: str, phase: s
     path = tmp_path / "broken_script.py"
     path.write_text(source)
     with pytest.raises(ScriptError) as info:
-        ScoringScript.load(_location(path))
+        ScoringScript.load(location(path))
     assert info.value.phase == phase
     text = str(info.value) + info.value.traceback_text
     for word in words:
         assert word in text
-
-
-def test_helper_modules_next_to_the_script_are_importable(tmp_path: Path) -> None:
-    (tmp_path / "helper_mod_for_test.py").write_text("VALUE = 41\n")
-    path = tmp_path / "uses_helper.py"
-    path.write_text("import helper_mod_for_test\ndef run(d):\n    return helper_mod_for_test.VALUE + 1\n")
-    loaded = ScoringScript.load(_location(path))
-    assert loaded.score(ScoringRequest("POST", "/score", body=b"")).response.body == b"42"
-
-
-def test_schema_script_accepts_nan_like_json_dumps_writes(tmp_path: Path) -> None:
-    path = tmp_path / "nan_schema.py"
-    path.write_text(
-        "import numpy as np\n"
-        "from inference_schema.schema_decorators import input_schema\n"
-        "from inference_schema.parameter_types.numpy_parameter_type import NumpyParameterType\n"
-        "@input_schema('data', NumpyParameterType(np.array([1.0, 2.0])))\n"
-        "def run(data):\n    return int(np.isnan(data).sum())\n"
-    )
-    loaded = ScoringScript.load(_location(path))
-    body = json.dumps({"data": [float("nan"), 1.0]}).encode()
-    assert loaded.score(ScoringRequest("POST", "/score", body=body)).response.body == b"1"
