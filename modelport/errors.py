@@ -169,13 +169,15 @@ class ScriptError(ModelportError):
 
 
 class DeploymentError(ModelportError):
-    """A deployment did not reach Healthy. ``state`` is where it ended, ``cause`` says why."""
+    """A deployment did not reach Healthy. ``state`` is where it ended, ``cause`` says why, and
+    ``hint`` where to look next (the SDK says ``service.get_logs()``; the CLI its own command)."""
 
-    def __init__(self, service: str, state: str, cause: str) -> None:
-        super().__init__(f"service '{service}' is {state}: {cause}")
+    def __init__(self, service: str, state: str, cause: str, hint: str | None = None) -> None:
+        super().__init__(f"service '{service}' is {state}: {cause}" + (f"\n({hint})" if hint else ""))
         self.service = service
         self.state = state
         self.cause = cause
+        self.hint = hint
 
 
 class ServiceCallError(ModelportError):

@@ -1,13 +1,24 @@
-"""A service's keys: one JSON file per service, mode 0600, written atomically."""
+"""A service's keys and tokens, in one place.
+
+Keys: one JSON file per service (``primary_key``, ``secondary_key``, ``token_secret``), mode 0600,
+written atomically. Tokens: ``mpt1.<payload>.<signature>``, HMAC-SHA256 of the payload (its expiry)
+with the service's token secret; the server verifies them with :func:`verify_token`.
+"""
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import hmac
 import json
 import os
 import secrets
+import time
 from pathlib import Path
 
-from modelport.errors import InvalidInputError
+from modelport.errors import AuthError, InvalidInputError
+
+TOKEN_PREFIX = "mpt1"
 
 
 def new_key() -> str:
@@ -53,3 +64,56 @@ def regenerate(path: Path, key: str, set_key: str | None) -> dict[str, str]:
     keys[which] = set_key or new_key()
     write_keys(path, keys["primary_key"], keys["secondary_key"], keys["token_secret"])
     return keys
+
+
+def probe_credential(path: Path) -> str | None:
+    """A credential the service's own file accepts (the primary key, else a short token), for
+    health probes; None when the file holds neither."""
+    keys = read_keys(path)
+    if keys.get("primary_key"):
+        return keys["primary_key"]
+    if keys.get("token_secret"):
+        return make_token(keys["token_secret"], 300)[0]
+    return None
+
+
+# -- tokens ---------------------------------------------------------------------------------------
+def _b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
+
+
+def _unb64(text: str) -> bytes:
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+def _sign(secret: str, payload: str) -> str:
+    return _b64(hmac.new(secret.encode("utf-8"), payload.encode("ascii"), hashlib.sha256).digest())
+
+
+def make_token(secret: str, ttl_seconds: int) -> tuple[str, float]:
+    """A token valid for ``ttl_seconds``, and when to refresh it (epoch seconds, half-way to expiry).
+
+    >>> token, refresh_after = make_token("s3cret", 3600)
+    >>> verify_token("s3cret", token)
+    """
+    if ttl_seconds <= 0:
+        raise ValueError("ttl_seconds must be positive")
+    now = time.time()
+    payload = _b64(json.dumps({"exp": int(now + ttl_seconds), "iat": int(now)}).encode())
+    return f"{TOKEN_PREFIX}.{payload}.{_sign(secret, payload)}", now + ttl_seconds / 2
+
+
+def verify_token(secret: str, token: str, now: float | None = None) -> None:
+    """Return if ``token`` was signed with ``secret`` and has not expired; raise AuthError otherwise."""
+    parts = token.split(".")
+    if len(parts) != 3 or parts[0] != TOKEN_PREFIX:
+        raise AuthError("invalid token")
+    _, payload, signature = parts
+    if not secret or not hmac.compare_digest(_sign(secret, payload), signature):
+        raise AuthError("invalid token")
+    try:
+        expiry = float(json.loads(_unb64(payload))["exp"])
+    except (ValueError, KeyError, TypeError) as exc:
+        raise AuthError("invalid token") from exc
+    if (time.time() if now is None else now) >= expiry:
+        raise AuthError("token expired: get a new one")

@@ -197,8 +197,7 @@ class Model:
         waits for init(). ``overwrite=True`` replaces an existing service with no downtime.
         """
         from modelport.core.webservice import Webservice
-        from modelport.deploy import configs
-        from modelport.deploy import service as engine
+        from modelport.deploy import configs, engine
 
         if deployment_target is not None:
             raise InvalidInputError("deployment_target: only local deployments exist; leave it None")
@@ -217,13 +216,13 @@ class Model:
         record = engine.deploy(
             workspace,
             name,
-            list(models or []),
+            [m._record for m in models or []],
             inference_config,
             settings,
             overwrite=overwrite,
             progress=progress,
         )
-        return Webservice._wrap(workspace, record)
+        return Webservice._wrap(workspace, record, phases_shown=show_output)
 
     def download(self, target_dir: str | os.PathLike[str] = ".", exist_ok: bool = False, **_v1: Any) -> str:
         """Copy the model's file or folder into ``target_dir``; every file's sha256 is verified."""

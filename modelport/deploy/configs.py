@@ -34,6 +34,8 @@ class DeploymentSettings:
     max_request_wait_ms: int | None = None
     max_batch_size: int | None = None
     max_batch_latency_ms: float | None = None
+    max_body_mb: float | None = None
+    """Request bodies larger than this answer 413 (the server's default: 100 MB)."""
     tags: dict[str, str] = field(default_factory=dict)
     properties: dict[str, str] = field(default_factory=dict)
     description: str | None = None
@@ -122,15 +124,26 @@ def _batching(max_batch_size: Any, max_batch_latency_ms: Any) -> dict[str, Any]:
     return {"max_batch_size": size, "max_batch_latency_ms": latency}
 
 
+def _body_limit(max_body_mb: Any) -> dict[str, Any]:
+    """modelport's own keyword on every configuration: the request body limit (v1 had none)."""
+    return {"max_body_mb": _positive("max_body_mb", max_body_mb)}
+
+
 def _workers_for(cpu_cores: float | None) -> int:
     return max(1, math.ceil(cpu_cores)) if cpu_cores else 1
 
 
 def local_configuration(
-    port: int | None = None, max_batch_size: int | None = None, max_batch_latency_ms: float | None = None
+    port: int | None = None,
+    max_batch_size: int | None = None,
+    max_batch_latency_ms: float | None = None,
+    max_body_mb: float | None = None,
 ) -> DeploymentSettings:
     return DeploymentSettings(
-        compute_type="Local", port=_port(port), **_batching(max_batch_size, max_batch_latency_ms)
+        compute_type="Local",
+        port=_port(port),
+        **_batching(max_batch_size, max_batch_latency_ms),
+        **_body_limit(max_body_mb),
     )
 
 
@@ -182,6 +195,7 @@ def aci_configuration(
     port: int | None = None,
     max_batch_size: int | None = None,
     max_batch_latency_ms: float | None = None,
+    max_body_mb: float | None = None,
     **cloud_only: Any,
 ) -> DeploymentSettings:
     _check_cloud_only("AciWebservice", cloud_only)
@@ -202,6 +216,7 @@ def aci_configuration(
         properties=_str_dict("properties", properties),
         description=description,
         **_batching(max_batch_size, max_batch_latency_ms),
+        **_body_limit(max_body_mb),
     )
 
 
@@ -227,6 +242,7 @@ def aks_configuration(
     port: int | None = None,
     max_batch_size: int | None = None,
     max_batch_latency_ms: float | None = None,
+    max_body_mb: float | None = None,
     **cloud_only: Any,
 ) -> DeploymentSettings:
     _check_cloud_only("AksWebservice", cloud_only)
@@ -275,4 +291,5 @@ def aks_configuration(
         properties=_str_dict("properties", properties),
         description=description,
         **batching,
+        **_body_limit(max_body_mb),
     )

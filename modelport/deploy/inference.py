@@ -12,6 +12,22 @@ from modelport.errors import InvalidInputError
 __all__ = ["InferenceConfig"]
 
 
+def _top_level_names(tree: ast.Module) -> set[str]:
+    """Names a module may bind (defs, assignments, imports, anywhere: lenient on purpose, so only a
+    script that surely has no run() is refused). ``from x import *`` may bind anything."""
+    names: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
+            names.add(node.name)
+        elif isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
+            names.add(node.id)
+        elif isinstance(node, ast.Import | ast.ImportFrom):
+            names.update((a.asname or a.name).split(".")[0] for a in node.names)
+            if any(a.name == "*" for a in node.names):
+                names.add("run")
+    return names
+
+
 class InferenceConfig:
     """What a service runs: ``entry_script`` (relative to ``source_directory`` or the cwd).
 
@@ -57,11 +73,15 @@ class InferenceConfig:
                 f"InferenceConfig: entry_script '{full.name}' is not a valid Python module name"
             )
         try:
-            ast.parse(full.read_bytes(), filename=str(full))
+            tree = ast.parse(full.read_bytes(), filename=str(full))
         except SyntaxError as exc:
             raise InvalidInputError(
                 f"InferenceConfig: entry_script {exc.filename} line {exc.lineno}: {exc.msg}"
             ) from exc
+        if "run" not in _top_level_names(tree):
+            raise InvalidInputError(
+                f"InferenceConfig: {full.name} defines no run() function (the server calls run() per request)"
+            )
         if source_directory is not None and not full.resolve().is_relative_to(base):
             raise InvalidInputError(
                 f"InferenceConfig: entry_script '{entry_script}' is outside source_directory '{base}'"

@@ -37,14 +37,14 @@ def env_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture
 def dws(home: Path, env_cache: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator:  # type: ignore[type-arg]
     """A workspace whose services are all deleted (processes stopped) at teardown."""
-    from modelport.deploy import service as engine
+    from modelport.deploy import engine
     from modelport.workspace import Workspace
 
     monkeypatch.setenv("MODELPORT_ENV_CACHE", str(env_cache))
     ws = Workspace.create("deployws")
     yield ws
     for name in engine.names(ws):
-        engine.delete(ws, name)
+        engine.delete(ws, name, missing_ok=True)
 
 
 @pytest.fixture
@@ -61,3 +61,18 @@ def sk_env():  # type: ignore[no-untyped-def]
         python_version=f"{sys.version_info.major}.{sys.version_info.minor}",
     )
     return env
+
+
+@pytest.fixture
+def fake(monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untyped-def]
+    """The in-process fake target, standing in for every v1 compute type during one test."""
+    from modelport.deploy import targets
+
+    from .fake_target import FakeTarget
+
+    target = FakeTarget()
+    monkeypatch.setitem(targets.FACTORIES, "fake", lambda: target)
+    monkeypatch.setattr(targets, "_made", {})
+    for compute_type in list(targets.COMPUTE_TARGETS):
+        monkeypatch.setitem(targets.COMPUTE_TARGETS, compute_type, "fake")
+    return target

@@ -11,7 +11,7 @@ import pytest
 
 from modelport.core.model import InferenceConfig, Model
 from modelport.core.webservice import AciWebservice, AksWebservice, LocalWebservice
-from modelport.deploy import service as engine
+from modelport.deploy import bundle, records
 from modelport.deploy.configs import DeploymentSettings
 from modelport.errors import DeploymentError, InvalidInputError
 from modelport.workspace import Workspace
@@ -53,28 +53,24 @@ def test_bad_batching_settings_are_refused(kwargs: dict, words: str) -> None:
 
 def test_server_config_passes_batching_and_preload(tmp_path: Path) -> None:
     settings = AciWebservice.deploy_configuration(max_batch_size=32, max_batch_latency_ms=3)
-    config = engine.server_config(
+    config = bundle.server_config(
         settings,
         name="svc",
         script=tmp_path / "score.py",
         app_root=tmp_path,
         model_dir=str(tmp_path),
         source_directory=None,
-        port=5001,
-        keys_file=tmp_path / "keys.json",
         preload_modules=["sklearn", "joblib"],
     )
     assert config["max_batch_size"] == 32 and config["max_batch_latency_ms"] == 3.0
     assert config["preload_modules"] == ["sklearn", "joblib"]
-    plain = engine.server_config(
+    plain = bundle.server_config(
         AciWebservice.deploy_configuration(),
         name="svc",
         script=tmp_path / "score.py",
         app_root=tmp_path,
         model_dir=str(tmp_path),
         source_directory=None,
-        port=5001,
-        keys_file=tmp_path / "keys.json",
     )
     assert "max_batch_size" not in plain and plain["preload_modules"] is None
     from modelport.server.config import ServerConfig
@@ -84,7 +80,7 @@ def test_server_config_passes_batching_and_preload(tmp_path: Path) -> None:
 
 class _Model:
     def __init__(self, framework: str | None) -> None:
-        self.model_framework = framework
+        self.framework = framework
 
 
 class _Env:
@@ -96,13 +92,13 @@ class _Env:
 
 
 def test_scikit_learn_deployments_preload_it() -> None:
-    assert engine.preload_for([_Model("ScikitLearn")], None) == ["sklearn", "joblib"]
-    assert engine.preload_for([_Model(None)], _Env(["scikit-learn==1.5.0", "joblib"])) == [
+    assert bundle.preload_for([_Model("ScikitLearn")], None) == ["sklearn", "joblib"]
+    assert bundle.preload_for([_Model(None)], _Env(["scikit-learn==1.5.0", "joblib"])) == [
         "sklearn",
         "joblib",
     ]
-    assert engine.preload_for([_Model(None)], _Env(["torch"])) is None
-    assert engine.preload_for([_Model("TensorFlow")], None) is None
+    assert bundle.preload_for([_Model(None)], _Env(["torch"])) is None
+    assert bundle.preload_for([_Model("TensorFlow")], None) is None
 
 
 # -- real deployments ---------------------------------------------------------------------------------
@@ -138,8 +134,8 @@ def test_batching_deploys_for_an_array_script_and_is_refused_for_a_plain_one(
     settings = LocalWebservice.deploy_configuration(max_batch_size=16, max_batch_latency_ms=5)
     batched = _deploy(dws, digits_model[0], tmp_path, "batched-svc", "array_rows.py", settings)
     batched.wait_for_deployment()  # type: ignore[attr-defined]
-    record = engine.load(dws, "batched-svc")
-    assert json.loads(Path(record["config_file"]).read_text())["max_batch_size"] == 16
+    record = records.load(dws, "batched-svc")
+    assert json.loads((Path(record.bundle_dir or "") / "server.json").read_text())["max_batch_size"] == 16
     assert batched.run(np.ones((2, 3))) == [[3.0, 2], [3.0, 2]]  # type: ignore[attr-defined]
     refused = _deploy(dws, digits_model[0], tmp_path, "refused-svc", "plain_echo.py", settings)
     with pytest.raises(DeploymentError, match="max_batch_size is set"):

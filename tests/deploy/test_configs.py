@@ -6,7 +6,7 @@ import pytest
 
 from modelport.core.model import InferenceConfig
 from modelport.core.webservice import AciWebservice, AksWebservice, LocalWebservice
-from modelport.deploy.service import check_service_name
+from modelport.deploy.records import check_service_name
 from modelport.errors import InvalidInputError
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import shutil
@@ -285,7 +286,7 @@ def test_regen_key_takes_effect_without_restart(dws: Workspace, digits_model, tm
         time.sleep(0.1)
     assert call(secondary) == 401 and call("s" * 40) == 200
     with pytest.raises(ServiceCallError) as info:
-        Webservice(dws, "auth-svc").__class__._wrap(dws, dict(service._record, settings={})).run("x")
+        Webservice._wrap(dws, dataclasses.replace(service._record, settings={})).run("x")
     assert info.value.status_code == 401
 
 

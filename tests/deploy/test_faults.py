@@ -15,7 +15,8 @@ import pytest
 
 from modelport.core.model import InferenceConfig, Model
 from modelport.core.webservice import Webservice
-from modelport.deploy import service as engine
+from modelport.deploy import engine
+from modelport.deploy.targets.local import stray_servers
 from modelport.workspace import Workspace
 
 from .conftest import SCRIPTS
@@ -24,7 +25,7 @@ pytestmark = pytest.mark.process
 
 
 def _servers_under(folder: Path) -> list[int]:
-    return [p.pid for p in engine._stray_servers(folder)]
+    return [p.pid for p in stray_servers(folder)]
 
 
 def _src(tmp_path: Path) -> Path:

@@ -25,9 +25,9 @@ import psutil
 import pytest
 import requests
 
+from modelport import keys as keyfile
 from modelport.core.webservice import AksWebservice
-from modelport.deploy import keys as keyfile
-from modelport.deploy import service as engine
+from modelport.deploy import records
 from modelport.server.auth import make_token
 
 from .conftest import TUTORIAL_SCORE, raw_exchange, service_tree, split_response
@@ -101,7 +101,7 @@ def test_key_auth_refuses_every_route_but_liveness(deploy, figures: dict[str, An
     service = deploy("auth-keys", TUTORIAL_SCORE, auth_enabled=True)
     base = service.scoring_uri.removesuffix("/score")
     primary, secondary = service.get_keys()
-    _, _, token_secret = keyfile.read_keys(engine.keys_path(service.workspace, service.name)).values()
+    _, _, token_secret = keyfile.read_keys(records.keys_path(service.workspace, service.name)).values()
     wrong = [
         None,
         "",
@@ -149,7 +149,7 @@ def test_token_auth_refuses_expired_forged_and_missing_tokens(deploy, figures: d
         config = AksWebservice.deploy_configuration(token_auth_enabled=True, auth_enabled=False)
     service = deploy("auth-token", TUTORIAL_SCORE, deploy_config=config)
     base = service.scoring_uri.removesuffix("/score")
-    secret = keyfile.read_keys(engine.keys_path(service.workspace, service.name))["token_secret"]
+    secret = keyfile.read_keys(records.keys_path(service.workspace, service.name))["token_secret"]
     token, refresh_after = service.get_token()
     assert refresh_after > time.time()
     now = time.time()
@@ -184,7 +184,7 @@ def test_keys_stay_secret_files_private_and_services_on_loopback(deploy, figures
     service = deploy("secret-svc", TUTORIAL_SCORE, auth_enabled=True, cpu_cores=2)
     ws = service.workspace
     primary, secondary = service.get_keys()
-    secrets_ = [primary, secondary, keyfile.read_keys(engine.keys_path(ws, service.name))["token_secret"]]
+    secrets_ = [primary, secondary, keyfile.read_keys(records.keys_path(ws, service.name))["token_secret"]]
     # Traffic with right and wrong keys, failures included, so the log has something to leak.
     for credential in [primary, secondary, primary[:-1] + "x", secondary + "y"]:
         requests.post(
@@ -208,8 +208,8 @@ def test_keys_stay_secret_files_private_and_services_on_loopback(deploy, figures
         "serialize()": json.dumps(service.serialize()),
         "service log": service.get_logs(),
         "deployment log": service.get_logs(init=True),
-        "server.json": Path(engine.load(ws, service.name)["config_file"]).read_text(),
-        "service record": json.dumps(engine.load(ws, service.name)),
+        "server.json": (Path(records.load(ws, service.name).bundle_dir or "") / "local.json").read_text(),
+        "service record": records.load(ws, service.name).to_json(),
         "CLI show/logs": "\n".join(shown),
         "command lines": json.dumps([p.cmdline() for p in tree]),
         "environments": json.dumps([p.environ() for p in tree]),
@@ -220,7 +220,7 @@ def test_keys_stay_secret_files_private_and_services_on_loopback(deploy, figures
     assert re.search(r"POST /score 401 ", places["service log"])  # refused attempts are logged
     # Files: the keys file 0600, its folder and the workspace folder 0700.
     modes = {
-        "keys file": stat.S_IMODE(engine.keys_path(ws, service.name).stat().st_mode),
+        "keys file": stat.S_IMODE(records.keys_path(ws, service.name).stat().st_mode),
         "keys folder": stat.S_IMODE(ws.keys_dir.stat().st_mode),
         "workspace folder": stat.S_IMODE(ws.path.stat().st_mode),
     }
