@@ -40,7 +40,7 @@ from modelport.server.config import ServerConfig
 from modelport.server.logs import log_request
 from modelport.server.metrics import CONTENT_TYPE as METRICS_TYPE
 from modelport.server.metrics import Metrics
-from modelport.server.service import ExitHook, ScoringService
+from modelport.server.service import ExitHook, ReportHook, ScoringService
 
 log = logging.getLogger("modelport.server")
 
@@ -305,10 +305,12 @@ def create_app(
     on_exit: ExitHook,
     on_ready: Callable[[], None] | None = None,
     metrics: Metrics | None = None,
+    on_report: ReportHook | None = None,
 ) -> ScoringApp:
     """Build one worker's ASGI app. init() starts with the ASGI lifespan startup.
 
-    ``on_exit(code, reason)`` is called when the worker must end (see ScoringService).
+    ``on_exit(code, reason)`` is called when the worker must end (see ScoringService);
+    ``on_report(event, **details)`` tells the supervisor's status file what happened to it.
     """
     metrics = metrics or Metrics()
     store = KeyStore(config.keys_file, config.auth_key)
@@ -321,6 +323,6 @@ def create_app(
         if on_ready is not None:
             on_ready()
 
-    service = ScoringService(config, config.location(), on_exit, ready, metrics.run_time.observe)
+    service = ScoringService(config, config.location(), on_exit, ready, metrics.run_time.observe, on_report)
     log.debug("worker %d app built", os.getpid())
     return ScoringApp(config, service, auth, metrics)

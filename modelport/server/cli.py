@@ -61,6 +61,7 @@ _FLAGS: list[tuple[str, dict[str, Any]]] = [
     ("--log-file", {"type": Path, "help": "also append the log to this file"}),
     ("--log-level", {"help": "debug, info (default), warning, error"}),
     ("--ready-file", {"type": Path, "help": "written (JSON with port and pid) once init() succeeded"}),
+    ("--status-file", {"type": Path, "help": "the supervisor's state, JSON, kept up to date"}),
     ("--metrics-dir", {"type": Path, "help": "folder for multi-process metrics (default: a temp folder)"}),
     ("--graceful-timeout-s", {"type": float, "help": "on SIGTERM, time for in-flight requests (default 30)"}),
     ("--keepalive-s", {"type": int, "help": "idle keep-alive connections close after this (default 5)"}),

@@ -13,7 +13,7 @@ from modelport.runtime.loader import ScriptLocation
 from modelport.runtime.model_path import default_model_dir
 
 _PATHS = {"entry_script", "model_dir", "source_directory", "app_root", "keys_file", "log_file"}
-_PATHS |= {"ready_file", "metrics_dir"}
+_PATHS |= {"ready_file", "status_file", "metrics_dir"}
 
 
 @dataclass(slots=True)
@@ -79,6 +79,10 @@ class ServerConfig:
     log_level: str = "info"
     ready_file: Path | None = None
     """Written (JSON: pid, host, port) once a worker's init() succeeded; removed at exit."""
+    status_file: Path | None = None
+    """The supervisor keeps its state here, as JSON rewritten atomically: pid, port, workers,
+    ready_workers, state (starting/ready/failed/stopped), recycles, restarts, last_init_error
+    (see modelport.server.status)."""
     metrics_dir: Path | None = None
     """Where worker processes keep Prometheus counters; default: a fresh temporary folder."""
     graceful_timeout_s: float = 30.0

@@ -31,6 +31,10 @@ ExitHook = Callable[[int, str], None]
 """Called with (exit code, reason) when this worker must end: 3 = init() failed (the supervisor
 stops the whole service), 0 = replace me (a timed-out run() or too much memory)."""
 
+ReportHook = Callable[..., None]
+"""``report(event, **details)``: tells the supervisor's status file about this worker
+(``init_failed`` with type/message/traceback, ``recycle`` with rss_mb/limit_mb)."""
+
 INIT_FAILED_EXIT = 3
 RELEASE_AFTER_BYTES = 4 * 1024 * 1024
 """After a request body this large, freed memory is handed back to the OS (see release_memory)..."""
@@ -55,8 +59,10 @@ class ScoringService:
         on_exit: ExitHook,
         on_ready: Callable[[], None] | None = None,
         observe_run: Callable[[float], None] | None = None,
+        on_report: ReportHook | None = None,
     ) -> None:
         self.config = config
+        self._report = on_report
         self.location = location
         self._on_exit = on_exit
         self._on_ready = on_ready
@@ -136,12 +142,14 @@ class ScoringService:
             what = "init()" if exc.phase == "init" else f"loading {self.location.entry_script.name}"
             detail = exc.traceback_text.rstrip() or f"{exc.exc_type}: {exc.exc_message}"
             log.error("%s failed in worker %d; the service stops.\n%s", what, os.getpid(), detail)
+            self._report_init_failure(exc)
             self.stopping = f"{what} failed"
             self._on_exit(INIT_FAILED_EXIT, f"{what} failed: {exc.exc_type}: {exc.exc_message}")
             return
         except BaseException as exc:  # a bug of ours, not the script's: still fatal
             log.exception("loading the scoring script failed")
             self.init_error = ScriptError("init", type(exc).__name__, str(exc))
+            self._report_init_failure(self.init_error)
             self.stopping = "init() failed"
             self._on_exit(INIT_FAILED_EXIT, f"loading failed: {exc}")
             return
@@ -149,6 +157,17 @@ class ScoringService:
         self._ready.set()
         if self._on_ready is not None:
             self._on_ready()
+
+    def _report_init_failure(self, exc: ScriptError) -> None:
+        if self._report is not None:
+            from modelport.server.status import cut_traceback
+
+            self._report(
+                "init_failed",
+                type=exc.exc_type,
+                message=exc.exc_message,
+                traceback=cut_traceback(exc.traceback_text),
+            )
 
     async def stop(self) -> None:
         """Stop taking requests; the run thread ends after what is queued."""
@@ -267,6 +286,8 @@ class ScoringService:
         rss_mb = (self._memory_over or 0) / 1024 / 1024
         limit_mb = self._memory_limit / 1024 / 1024
         log.warning("worker %d recycled: rss %.0f MB > limit %.0f MB", os.getpid(), rss_mb, limit_mb)
+        if self._report is not None:
+            self._report("recycle", rss_mb=round(rss_mb, 1), limit_mb=limit_mb)
         self.stopping = "memory limit"
         self._on_exit(0, "memory limit")
 

@@ -25,6 +25,7 @@ from modelport.server import metrics
 from modelport.server.config import ServerConfig
 from modelport.server.protocol import protocol_class
 from modelport.server.service import write_ready_file
+from modelport.server.status import POLL_S, StatusReporter
 
 log = logging.getLogger("modelport.server")
 HEARTBEAT_TIMEOUT_S = 60
@@ -106,6 +107,19 @@ class ModelportWorker(UvicornWorker):
         timer.start()
 
 
+class StatusArbiter(Arbiter):
+    """gunicorn's arbiter, reading the workers' status reports between two turns of its loop."""
+
+    status: StatusReporter | None = None
+
+    def wait_for_signals(self, timeout: float = 1.0) -> list[int]:
+        if self.status is None:
+            return list(super().wait_for_signals(timeout))
+        signals = list(super().wait_for_signals(min(timeout, POLL_S)))
+        self.status.poll()
+        return signals
+
+
 def _hard_exit(code: int) -> None:
     log.warning("worker %d did not stop in time; forcing exit", os.getpid())
     logging.shutdown()
@@ -119,6 +133,7 @@ class ScoringApplication(BaseApplication):
         self.server_config = config
         self._spawned = 0
         self._restarts: Any = None
+        self.status: StatusReporter | None = None
         super().__init__()
 
     def init(self, parser: Any, opts: Any, args: Any) -> None:
@@ -126,7 +141,11 @@ class ScoringApplication(BaseApplication):
 
     def run(self) -> None:
         """Run the arbiter until it stops (it leaves through SystemExit)."""
-        arbiter = Arbiter(self)
+        c = self.server_config
+        arbiter = StatusArbiter(self)
+        if c.status_file is not None:
+            # Made before forking: every worker inherits the socket it reports on.
+            self.status = arbiter.status = StatusReporter(c.status_file, c.workers, c.port)
         if self.server_config.reuse_port:
             arbiter.LISTENERS = [self._reuse_port_listener(arbiter)]
         arbiter.run()
@@ -178,7 +197,10 @@ class ScoringApplication(BaseApplication):
         from modelport.server.app import create_app
 
         assert _worker is not None, "the app is built in a worker process"
-        app = create_app(self.server_config, on_exit=_worker.request_exit, on_ready=self._worker_ready)
+        report = self.status.report if self.status is not None else None
+        app = create_app(
+            self.server_config, on_exit=_worker.request_exit, on_ready=self._worker_ready, on_report=report
+        )
         if self._spawned > self.server_config.workers:
             # A replacement: until its model is loaded, the workers still running take the new
             # connections from the shared listen backlog; requests never wait for this one's init().
@@ -191,6 +213,9 @@ class ScoringApplication(BaseApplication):
         address = arbiter.LISTENERS[0].getsockname()
         self.server_config.port = int(address[1])
         log.info("modelport scoring server listening on http://%s:%d", self.server_config.host, address[1])
+        if self.status is not None:
+            self.status.port = int(address[1])
+            self.status.write()
 
     def _pre_fork(self, arbiter: Arbiter, worker: Any) -> None:
         self._spawned += 1
@@ -204,6 +229,8 @@ class ScoringApplication(BaseApplication):
                     registry=CollectorRegistry(),
                 )
             self._restarts.inc()
+            if self.status is not None:
+                self.status.worker_replaced()
 
     def _post_fork(self, arbiter: Arbiter, worker: Any) -> None:  # in the worker
         global _worker
@@ -228,13 +255,19 @@ class ScoringApplication(BaseApplication):
                 "url": f"http://{c.host}:{c.port}",
             }
             write_ready_file(c.ready_file, info)
+        if self.status is not None:
+            self.status.report("ready")
 
     def _child_exit(self, arbiter: Arbiter, worker: Any) -> None:
         metrics.mark_process_dead(worker.pid)
+        if self.status is not None:
+            self.status.worker_exited(worker.pid)
 
     def _on_exit(self, arbiter: Arbiter) -> None:
         if self.server_config.ready_file is not None:
             self.server_config.ready_file.unlink(missing_ok=True)
+        if self.status is not None:
+            self.status.stopped()
 
 
 def run(config: ServerConfig) -> int:
