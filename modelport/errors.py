@@ -9,6 +9,7 @@ the SDK turns an HTTP error back into the same class.
     ModelportError
      ├── NotFoundError                 404
      │    ├── WorkspaceNotFound
+ │    │    └── WorkspaceConfigNotFound  (no config file from a folder up)
      │    ├── ModelNotFound
      │    ├── EnvironmentNotFound
      │    └── ServiceNotFound
@@ -54,6 +55,7 @@ __all__ = [
     "ServiceUnavailable",
     "StorageError",
     "UnsupportedMediaType",
+    "WorkspaceConfigNotFound",
     "WorkspaceNotFound",
 ]
 
@@ -80,6 +82,29 @@ class WorkspaceNotFound(NotFoundError):
         hint = f" under {where}" if where else ""
         super().__init__(f"workspace '{name}' not found{hint}")
         self.name = name
+
+
+class WorkspaceConfigNotFound(WorkspaceNotFound):
+    """No workspace config file in a folder or any folder above it (from ``from_config``).
+
+    A :class:`WorkspaceNotFound`, so code catching that keeps working. ``start`` is the folder the
+    search began in; ``hint`` says how to pick a workspace (the CLI gives its own flags).
+    """
+
+    SDK_HINT = (
+        "open a workspace by name with Workspace.get(NAME), or write a config for this folder with "
+        "Workspace.create(NAME, exist_ok=True).write_config()"
+    )
+
+    def __init__(self, start: str, hint: str | None = None) -> None:
+        # Not WorkspaceNotFound's message: there is no workspace name to say was not found.
+        NotFoundError.__init__(
+            self,
+            f"no workspace config found: no .modelport/config.json or .azureml/config.json in {start} "
+            f"or any folder above it; {hint or self.SDK_HINT}",
+        )
+        self.name = "(from config)"
+        self.start = start
 
 
 class ModelNotFound(NotFoundError):

@@ -16,8 +16,8 @@ from modelport import _settings
 from modelport.errors import (
     AlreadyExistsError,
     InvalidInputError,
-    NotFoundError,
     StorageError,
+    WorkspaceConfigNotFound,
     WorkspaceNotFound,
 )
 from modelport.workspace.blobs import BlobStore
@@ -37,29 +37,6 @@ def _check_name(name: object) -> str:
             "letter or digit"
         )
     return name
-
-
-class WorkspaceConfigNotFound(WorkspaceNotFound):
-    """No workspace config file in a folder or any folder above it (from ``from_config``).
-
-    A :class:`WorkspaceNotFound`, so code catching that keeps working. ``start`` is the folder the
-    search began in; ``hint`` says how to pick a workspace (the CLI gives its own flags).
-    """
-
-    SDK_HINT = (
-        "open a workspace by name with Workspace.get(NAME), or write a config for this folder with "
-        "Workspace.create(NAME, exist_ok=True).write_config()"
-    )
-
-    def __init__(self, start: str, hint: str | None = None) -> None:
-        # Not WorkspaceNotFound's message: there is no workspace name to say was not found.
-        NotFoundError.__init__(
-            self,
-            f"no workspace config found: no .modelport/config.json or .azureml/config.json in {start} "
-            f"or any folder above it; {hint or self.SDK_HINT}",
-        )
-        self.name = "(from config)"
-        self.start = start
 
 
 def _pointer_dir() -> Path:
