@@ -21,3 +21,17 @@ def ws(home: Path):  # type: ignore[no-untyped-def]
     from modelport.workspace import Workspace
 
     return Workspace.create("testws")
+
+
+@pytest.fixture
+def fake(monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untyped-def]
+    """The in-process fake target, standing in for every v1 compute type during one test."""
+    from modelport.deploy import targets
+    from tests.deploy.fake_target import FakeTarget
+
+    target = FakeTarget()
+    monkeypatch.setitem(targets.FACTORIES, "fake", lambda: target)
+    monkeypatch.setattr(targets, "_made", {})
+    for compute_type in list(targets.COMPUTE_TARGETS):
+        monkeypatch.setitem(targets.COMPUTE_TARGETS, compute_type, "fake")
+    return target

@@ -18,9 +18,7 @@ from modelport.errors import DeploymentError, InvalidInputError, ModelportError
 
 def _report_failure(exc: DeploymentError) -> None:
     """A failed deployment on stderr, once, with the CLI's way to read its log."""
-    # The cause may end with the SDK's hint for Python users; the CLI gives its own command instead.
-    lines = [line for line in exc.cause.splitlines() if not line.startswith("(see service.get_logs()")]
-    cause = "\n".join(lines).strip()
+    cause = exc.cause.strip()  # without the SDK's hint (exc.hint): the CLI names its own command
     print(f"error: service '{exc.service}' is {exc.state}: {cause}", file=sys.stderr)
     print(f"(see: modelport service logs {exc.service})", file=sys.stderr, flush=True)
 

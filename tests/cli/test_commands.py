@@ -14,7 +14,6 @@ import pytest
 import requests
 
 from modelport.cli import build_parser, main
-from modelport.errors import DeploymentError, ServiceUnavailable
 from modelport.workspace import Workspace
 
 
@@ -108,34 +107,47 @@ def test_service_list_json_with_no_services(ws: Workspace, capsys: pytest.Captur
     assert capsys.readouterr().out == "(none)\n"
 
 
-class _FakeService:
-    """What ``Webservice(ws, name)`` returns for a service that is not running."""
+BAD_INIT = "def init():\n    raise RuntimeError('model file is corrupt')\n\n\ndef run(raw):\n    return raw\n"
+
+
+def _deploy_failing(ws: Workspace, tmp_path: Path) -> list[str]:
+    """Register a model and write a script whose init() raises; the deploy command's arguments."""
+    (tmp_path / "m.pkl").write_bytes(b"x")
+    (tmp_path / "score.py").write_text(BAD_INIT)
+    from modelport.core.model import Model
+
+    Model.register(ws, tmp_path / "m.pkl", "m")
+    return ["deploy", "bad-svc", "--model", "m", "--entry-script", str(tmp_path / "score.py"), "-w", ws.name]
+
+
+def test_run_on_a_service_that_is_not_running_prints_one_line(
+    ws: Workspace, fake: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Issue 11, bug 2: `service run` on a Failed service printed a 74-line requests traceback."""
+    assert main(_deploy_failing(ws, tmp_path)) == 1
+    capsys.readouterr()
+    assert main(["service", "run", "bad-svc", "{}", "-w", ws.name]) == 1
+    out, err = capsys.readouterr()
+    assert out == ""
+    assert err.startswith("error: service 'bad-svc' is Failed: RuntimeError: model file is corrupt")
+    assert len(err.splitlines()) == 1
+
+
+class _Broken:
+    """A Webservice with a bug of ours: run() lets a low-level exception through."""
 
     def __init__(self, workspace: Any, name: str) -> None:
         self.name = name
 
     def run(self, input_data: Any) -> Any:
-        raise _FakeService.raises
-
-
-@pytest.mark.parametrize("state", ["Failed", "Unhealthy"])
-def test_run_on_a_service_that_is_not_running_prints_one_line(
-    ws: Workspace, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], state: str
-) -> None:
-    """Issue 11, bug 2 (CLI part): the SDK's ServiceUnavailable is one line, not a traceback."""
-    _FakeService.raises = ServiceUnavailable(f"service 'down-svc' is {state}: not answering")
-    monkeypatch.setattr("modelport.core.webservice.Webservice", _FakeService)
-    assert main(["service", "run", "down-svc", "{}", "-w", ws.name]) == 1
-    out, err = capsys.readouterr()
-    assert out == "" and err == f"error: service 'down-svc' is {state}: not answering\n"
+        raise requests.ConnectionError("Connection refused")
 
 
 def test_an_unexpected_exception_is_reported_with_its_traceback(
     ws: Workspace, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """Issue 11, bug 2: anything but a ModelportError is a bug: one line, then the traceback, on stderr."""
-    _FakeService.raises = requests.ConnectionError("Connection refused")
-    monkeypatch.setattr("modelport.core.webservice.Webservice", _FakeService)
+    monkeypatch.setattr("modelport.core.webservice.Webservice", _Broken)
     assert main(["service", "run", "down-svc", "{}", "-w", ws.name]) == 1
     out, err = capsys.readouterr()
     assert out == ""
@@ -147,49 +159,25 @@ def test_an_unexpected_exception_is_reported_with_its_traceback(
     assert lines[1] == "Traceback (most recent call last):" and "ConnectionError" in lines[-1]
 
 
-class _FailingDeploy:
-    """Model.deploy for a service whose init() raises: the phases it prints, then the failure."""
-
-    @staticmethod
-    def deploy(*args: Any, show_output: bool = False, **kwargs: Any) -> Any:
-        if show_output:
-            print("environment ready (0.01 s)")
-            print("models and source copied (0.02 s)")
-        return _FailingDeploy()
-
-    name = "bad-svc"
-
-    def wait_for_deployment(self, show_output: bool = False, timeout_sec: float | None = None) -> None:
-        raise DeploymentError(
-            "bad-svc",
-            "Failed",
-            "init() raised RuntimeError: model file is corrupt\n(see service.get_logs() for the full log)",
-        )
-
-
 def test_a_failed_deploy_is_told_once_on_stderr_with_the_cli_hint(
-    ws: Workspace, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    ws: Workspace, fake: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """Issue 11, bug 3 (CLI part): the failure was printed on stdout and stderr, with a Python hint."""
-    from modelport.core.model import Model
-
-    (tmp_path / "m.pkl").write_bytes(b"x")
-    (tmp_path / "score.py").write_text("def init():\n    pass\n\n\ndef run(raw):\n    return raw\n")
-    Model.register(ws, tmp_path / "m.pkl", "m")
-    monkeypatch.setattr(Model, "deploy", _FailingDeploy.deploy)
-    script = str(tmp_path / "score.py")
-    code = main(["deploy", "bad-svc", "--model", "m", "--entry-script", script, "-w", ws.name])
+    """Issue 11, bug 3 (CLI part): the failure was printed on stdout and stderr, with a Python hint,
+    and every progress line twice."""
+    code = main(_deploy_failing(ws, tmp_path))
     out, err = capsys.readouterr()
     assert code == 1
-    assert out.splitlines() == [
-        "environment ready (0.01 s)",
-        "models and source copied (0.02 s)",
+    lines = out.splitlines()
+    assert [line.split(" (")[0] for line in lines] == [
+        "environment ready",
+        "model m:1 copied and verified",
+        "models and source copied",
+        "server started",
         "  waiting for init() ...",
     ]
-    assert err.splitlines() == [
-        "error: service 'bad-svc' is Failed: init() raised RuntimeError: model file is corrupt",
-        "(see: modelport service logs bad-svc)",
-    ]
+    assert err.startswith("error: service 'bad-svc' is Failed: Traceback (most recent call last):")
+    assert "RuntimeError: model file is corrupt" in err and "get_logs()" not in err
+    assert err.splitlines()[-1] == "(see: modelport service logs bad-svc)"
 
 
 def test_python_dash_m_modelport_cli(tmp_path: Path) -> None:

@@ -61,18 +61,3 @@ def sk_env():  # type: ignore[no-untyped-def]
         python_version=f"{sys.version_info.major}.{sys.version_info.minor}",
     )
     return env
-
-
-@pytest.fixture
-def fake(monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untyped-def]
-    """The in-process fake target, standing in for every v1 compute type during one test."""
-    from modelport.deploy import targets
-
-    from .fake_target import FakeTarget
-
-    target = FakeTarget()
-    monkeypatch.setitem(targets.FACTORIES, "fake", lambda: target)
-    monkeypatch.setattr(targets, "_made", {})
-    for compute_type in list(targets.COMPUTE_TARGETS):
-        monkeypatch.setitem(targets.COMPUTE_TARGETS, compute_type, "fake")
-    return target
