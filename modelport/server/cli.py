@@ -116,6 +116,24 @@ def serve(args: argparse.Namespace) -> int:
     except ModelportError as exc:
         print(f"modelport serve: {exc}", file=sys.stderr)
         return 2
+    from modelport.server.ports import port_problem
+
+    problem = port_problem(config)
+    if problem is not None:
+        print(f"modelport serve: {problem}", file=sys.stderr)
+        return 1
+    temp_model_dir: Path | None = None
+    if location.model_dir is None:
+        # v1 scripts do os.path.join(os.getenv("AZUREML_MODEL_DIR"), ...) in init(): unset, that
+        # is a TypeError far from the cause. An empty folder lets a script that needs no model run.
+        temp_model_dir = Path(tempfile.mkdtemp(prefix="modelport-model-dir-"))
+        config.model_dir = temp_model_dir
+        location = config.location()
+        print(
+            f"modelport serve: warning: no --model-dir, and no azureml-models/ in {location.app_root}: "
+            f"AZUREML_MODEL_DIR is an empty temporary folder, {temp_model_dir}",
+            file=sys.stderr,
+        )
     os.environ.update(location.environment())
     from modelport.server import logs, metrics
 
@@ -133,5 +151,8 @@ def serve(args: argparse.Namespace) -> int:
     try:
         return run(config)
     finally:
-        if temp_metrics and os.getpid() == supervisor_pid:
-            shutil.rmtree(metrics_dir, ignore_errors=True)
+        if os.getpid() == supervisor_pid:
+            if temp_metrics:
+                shutil.rmtree(metrics_dir, ignore_errors=True)
+            if temp_model_dir is not None:
+                shutil.rmtree(temp_model_dir, ignore_errors=True)

@@ -18,11 +18,14 @@ access_log = logging.getLogger("modelport.access")
 
 
 def configure(level: str = "info", log_file: Path | None = None) -> None:
-    """Send every logger's records to stdout and ``log_file`` (idempotent)."""
+    """Send every logger's records to stdout and ``log_file``, and nowhere else (idempotent).
+
+    The server owns its process's logging: a handler someone configured before (the ``modelport``
+    command's ``basicConfig``, to stderr) would print every line a second time."""
     root = logging.getLogger()
     for handler in list(root.handlers):
+        root.removeHandler(handler)
         if getattr(handler, _MARK, False):
-            root.removeHandler(handler)
             handler.close()
     formatter = logging.Formatter(FORMAT, DATE_FORMAT)
     handlers: list[logging.Handler] = [logging.StreamHandler(sys.stdout)]

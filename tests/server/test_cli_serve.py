@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import socket
@@ -13,7 +14,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from .conftest import script
+from .conftest import script, wait_until
 
 pytestmark = pytest.mark.process
 
@@ -79,3 +80,125 @@ def test_serve_scores_and_stops_on_sigterm(tmp_path: Path) -> None:
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGKILL)
             proc.wait(timeout=10)
+
+
+def _serve(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    """``python -m modelport.cli serve ...`` run to its end (it is expected to refuse at once)."""
+    return subprocess.run(
+        [sys.executable, "-m", "modelport.cli", "serve", *args],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=cwd,
+    )
+
+
+def _start(args: list[str], cwd: Path) -> tuple[subprocess.Popen[str], Path, Path]:
+    out, err = cwd / "stdout.txt", cwd / "stderr.txt"
+    with open(out, "w") as o, open(err, "w") as e:
+        proc = subprocess.Popen(args, stdout=o, stderr=e, text=True, start_new_session=True, cwd=cwd)
+    return proc, out, err
+
+
+def _wait_ready(proc: subprocess.Popen[str], port: int) -> None:
+    def ready() -> bool:
+        assert proc.poll() is None, f"the server exited with {proc.returncode}"
+        try:
+            return requests.get(f"http://127.0.0.1:{port}/health/ready", timeout=1).status_code == 200
+        except requests.ConnectionError:
+            return False
+
+    wait_until(ready, 30, "the server to be ready", interval=0.05)
+
+
+def _stop(proc: subprocess.Popen[str]) -> None:
+    if proc.poll() is None:
+        os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait(timeout=10)
+
+
+def test_serve_logs_each_line_once(tmp_path: Path) -> None:
+    """Issue 11, bug 4: every log line came twice, formatted on stdout and bare on stderr."""
+    port = _free_port()
+    args = [sys.executable, "-m", "modelport.cli", "serve", "--entry-script", str(script("plain_echo.py"))]
+    proc, out, err = _start([*args, "--port", str(port)], tmp_path)
+    try:
+        _wait_ready(proc, port)
+        requests.post(f"http://127.0.0.1:{port}/score", data="{}", timeout=10)
+        os.killpg(proc.pid, signal.SIGTERM)
+        assert proc.wait(timeout=30) == 0
+    finally:
+        _stop(proc)
+    text = out.read_text() + err.read_text()
+    assert text.count("init() finished") == 1, text
+    assert text.count("POST /score 200") == 1, text
+
+
+def test_serve_on_a_busy_port_says_so_at_once(tmp_path: Path) -> None:
+    """Issue 11, bug 9: ~5 s of gunicorn retries, then exit 1 without a word."""
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        started = time.monotonic()
+        out = _serve("--entry-script", str(script("plain_echo.py")), "--port", str(port), cwd=tmp_path)
+    assert time.monotonic() - started < 4
+    assert out.returncode != 0
+    lines = out.stderr.strip().splitlines()
+    assert len(lines) == 1, out.stderr
+    assert f"port {port} on 127.0.0.1 is already in use (by pid {os.getpid()}" in lines[0]
+    assert "Traceback" not in out.stdout + out.stderr
+
+
+def test_serve_reuse_port_refuses_a_deployed_services_port(tmp_path: Path) -> None:
+    """Issue 11, bug 8: --reuse-port silently took part of a deployed service's traffic."""
+    port = _free_port()
+    folder = tmp_path / "ws" / "services" / "digits-svc" / "1"
+    folder.mkdir(parents=True)
+    config = {
+        "entry_script": str(script("plain_echo.py")),
+        "port": port,
+        "service_name": "digits-svc",
+        "reuse_port": True,
+    }
+    (folder / "server.json").write_text(json.dumps(config))
+    deployed = [sys.executable, "-m", "modelport.server", "--config", str(folder / "server.json")]
+    proc, _, _ = _start(deployed, tmp_path)
+    try:
+        _wait_ready(proc, port)
+        started = time.monotonic()
+        args = ["--entry-script", str(script("plain_echo.py")), "--port", str(port), "--reuse-port"]
+        out = _serve(*args, cwd=tmp_path)
+        assert time.monotonic() - started < 10
+        assert out.returncode != 0
+        lines = out.stderr.strip().splitlines()
+        assert len(lines) == 1, out.stderr
+        assert "digits-svc" in lines[0] and str(port) in lines[0]
+        # the deployed service itself may still redeploy onto its own port
+        redeploy, _, _ = _start([*deployed, "--ready-file", str(tmp_path / "again.json")], tmp_path)
+        try:
+            wait_until(lambda: (tmp_path / "again.json").exists(), 30, "the redeployment")
+        finally:
+            _stop(redeploy)
+    finally:
+        _stop(proc)
+
+
+def test_serve_without_model_dir_warns_and_sets_an_empty_folder(tmp_path: Path) -> None:
+    """Issue 11, bug 10: AZUREML_MODEL_DIR was unset, and init() failed with a TypeError."""
+    port = _free_port()
+    args = [sys.executable, "-m", "modelport.cli", "serve", "--entry-script", str(script("plain_echo.py"))]
+    proc, out, err = _start([*args, "--port", str(port)], tmp_path)
+    try:
+        _wait_ready(proc, port)
+        env = requests.post(f"http://127.0.0.1:{port}/score", json={"env": True}, timeout=10).json()
+        model_dir = Path(env["AZUREML_MODEL_DIR"])
+        assert model_dir.is_dir() and not any(model_dir.iterdir())
+        assert env["MODELPORT_MODEL_DIR"] == str(model_dir)
+        os.killpg(proc.pid, signal.SIGTERM)
+        assert proc.wait(timeout=30) == 0
+    finally:
+        _stop(proc)
+    text = out.read_text() + err.read_text()
+    assert "--model-dir" in text and str(model_dir) in text
+    assert not model_dir.exists()  # removed at exit
