@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# The whole check: set up .venv, lint (ruff), type-check (mypy), run the test suite (pytest).
+# The whole check: set up .venv, lint (ruff), type-check (mypy), import layers (import-linter),
+# run the test suite (pytest).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh dev tutorial
@@ -15,4 +16,6 @@ fi
 .venv/bin/ruff check .
 .venv/bin/ruff format --check .
 .venv/bin/mypy
+# The layers of shared/DESIGN.md (import contracts in pyproject.toml): a wrong-way import fails here.
+.venv/bin/lint-imports --no-cache
 exec .venv/bin/pytest "$@"

@@ -7,7 +7,7 @@ import importlib
 import pytest
 
 EXPECTED = {
-    "modelport.core": {"VERSION", "Dataset", "Environment", "Model", "Workspace"},
+    "modelport.core": {"VERSION", "Dataset", "Environment", "Model", "Webservice", "Workspace"},
     "modelport.core.model": {"InferenceConfig", "Model"},
     "modelport.core.environment": {"Environment", "PythonSection"},
     "modelport.core.conda_dependencies": {"CondaDependencies"},

@@ -13,6 +13,11 @@ from modelport.workspace import Workspace
 
 __all__ = ["InferenceConfig", "Model"]
 
+_service_of: Any = None
+"""Makes the Webservice that ``Model.deploy`` returns. Set by ``modelport.core.webservice`` (which
+needs Model for ``Webservice.models``) so the two modules do not import each other; importing any
+``modelport.core.*`` module runs ``modelport/core/__init__.py`` first, which imports both."""
+
 
 class _Framework:
     CUSTOM = "Custom"
@@ -196,7 +201,6 @@ class Model:
         Returns a Webservice (Transitioning, or Failed with the cause); ``wait_for_deployment``
         waits for init(). ``overwrite=True`` replaces an existing service with no downtime.
         """
-        from modelport.core.webservice import Webservice
         from modelport.deploy import configs, engine
 
         if deployment_target is not None:
@@ -222,7 +226,7 @@ class Model:
             overwrite=overwrite,
             progress=progress,
         )
-        return Webservice._wrap(workspace, record, phases_shown=show_output)
+        return _service_of(workspace, record, show_output)
 
     def download(self, target_dir: str | os.PathLike[str] = ".", exist_ok: bool = False, **_v1: Any) -> str:
         """Copy the model's file or folder into ``target_dir``; every file's sha256 is verified."""

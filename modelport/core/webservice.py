@@ -12,6 +12,8 @@ from typing import Any
 
 from modelport import keys as keyfile
 from modelport.client import ServiceClient
+from modelport.core import model as _model
+from modelport.core.model import Model
 from modelport.deploy import configs, engine, records
 from modelport.deploy.configs import DeploymentSettings
 from modelport.deploy.records import ServiceRecord, ServiceState
@@ -110,8 +112,6 @@ class Webservice:
 
     @property
     def models(self) -> builtins.list[Any]:
-        from modelport.core.model import Model
-
         return [Model(self.workspace, id=model_id) for model_id in self._record.models]
 
     def update_deployment_state(self) -> None:
@@ -316,3 +316,6 @@ class AksWebservice(Webservice):
         """v1's AKS configuration, deployed locally with its replica count as workers (a warning says
         so); auth is on by default as on AKS."""
         return configs.aks_configuration(*args, **kwargs)
+
+
+_model._service_of = lambda ws, record, shown: Webservice._wrap(ws, record, phases_shown=shown)
