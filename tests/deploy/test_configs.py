@@ -83,7 +83,7 @@ def test_inference_config_checks(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
         InferenceConfig(entry_script="broken.py")
     src = tmp_path / "src"
     src.mkdir()
-    (src / "entry.py").write_text("def init():\n    pass\n")
+    (src / "entry.py").write_text("def init():\n    pass\n\n\ndef run(raw_data):\n    return 1\n")
     assert InferenceConfig(entry_script="entry.py", source_directory=src).script_path == src / "entry.py"
     with pytest.raises(InvalidInputError, match="source_directory"):
         InferenceConfig(entry_script="entry.py", source_directory=tmp_path / "nope")
