@@ -18,6 +18,14 @@ then, while the client is still sending), and the app gets that very ``bytearray
 into a ``bytes`` (61 MB: 25 ms, mostly page faults on the new block; measured, docs/performance.md).
 The app reads such a body entirely anyway, so holding it here costs no more memory; other requests
 keep uvicorn's flow control and its ``bytes`` messages.
+
+A request the app answers before its body has arrived (413 from ``Content-Length``, or while
+counting a chunked body) is closed the way nginx does it, a *lingering close*: after the answer
+the server shuts its side down for writing and goes on reading, and discarding (never buffering)
+what the client still sends, for at most ``LINGER_S`` (``LINGER_IDLE_S`` without data) and
+``LINGER_BYTES``, then closes. Closing at once, with unread data, makes the kernel reset the
+connection, and a client still sending (Python's ``urllib``/``http.client``) gets
+``BrokenPipe``/``ConnectionReset`` instead of the 413.
 """
 
 from __future__ import annotations
@@ -32,6 +40,28 @@ from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol, RequestResp
 
 log = logging.getLogger("modelport.server")
 
+LINGER_S = 30.0
+"""A lingering close reads and discards what the client still sends for at most this long..."""
+LINGER_IDLE_S = 5.0
+"""...or this long without any data (nginx's lingering_time and lingering_timeout)..."""
+LINGER_BYTES = 1 << 30
+"""...or this many bytes, whichever comes first."""
+
+
+class _LingeringTransport:
+    """The transport as a request's cycle sees it when its answer may come before its body: its
+    ``close()`` lingers (see the module docstring) while the client is still sending."""
+
+    def __init__(self, protocol: HeaderDeadlineProtocol, transport: asyncio.Transport) -> None:
+        self._protocol = protocol
+        self._transport = transport
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._transport, name)
+
+    def close(self) -> None:
+        self._protocol.close_or_linger()
+
 
 class HeaderDeadlineProtocol(HttpToolsProtocol):
     """HttpToolsProtocol closing connections whose request headers are late. Use
@@ -45,6 +75,11 @@ class HeaderDeadlineProtocol(HttpToolsProtocol):
         self._header_deadline: asyncio.TimerHandle | None = None
         self._request_begun = False
         self._whole_body = False
+        self._lingering = False
+        self._linger_bytes = 0
+        self._linger_last = 0.0
+        self._linger_end = 0.0
+        self._linger_timer: asyncio.TimerHandle | None = None
 
     def _arm(self) -> None:
         if self._header_deadline is None:
@@ -61,6 +96,9 @@ class HeaderDeadlineProtocol(HttpToolsProtocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._disarm()
+        if self._linger_timer is not None:
+            self._linger_timer.cancel()
+            self._linger_timer = None
         super().connection_lost(exc)
 
     def on_message_begin(self) -> None:
@@ -72,18 +110,74 @@ class HeaderDeadlineProtocol(HttpToolsProtocol):
         self._disarm()
         self._request_begun = False
         super().on_headers_complete()
-        self._whole_body = self._body_fits()
+        fits = self._body_fits()
+        self._whole_body = fits is True
         if self._whole_body:
             # The ASGI task starts on the loop's next turn: it will call this receive, not uvicorn's.
             self.cycle.receive = _whole_body_receive(self.cycle)  # type: ignore[method-assign,assignment]
+        elif fits is None:  # a body the app may refuse before it has arrived: close by lingering
+            self.cycle.transport = _LingeringTransport(self, self.transport)  # type: ignore[assignment]
 
-    def _body_fits(self) -> bool:
-        if self.scope.get("method") != "POST" or self.scope.get("path") != "/score":
-            return False
+    def _body_fits(self) -> bool | None:
+        """True: a ``POST /score`` body within the limit (handed over whole); None: a body over the
+        limit, or chunked (the app may answer 413 before it has arrived); False: anything else."""
         for name, value in self.headers:
             if name == b"content-length":
-                return value.isdigit() and int(value) <= self.max_body_bytes
+                if not value.isdigit():
+                    return False
+                if int(value) > self.max_body_bytes:
+                    return None
+                return self.scope.get("method") == "POST" and self.scope.get("path") == "/score"
+            if name == b"transfer-encoding":
+                return None
         return False
+
+    # -- lingering close ----------------------------------------------------------------------------
+    def close_or_linger(self) -> None:
+        """Close now if the request has all arrived (or the client is gone), else linger."""
+        transport = self.transport
+        cycle = self.cycle
+        if transport.is_closing() or self._lingering or cycle is None or not cycle.more_body:
+            transport.close()
+            return
+        self._lingering = True
+        self._linger_bytes = 0
+        self._linger_last = self.loop.time()
+        self._linger_end = self._linger_last + LINGER_S
+        if transport.can_write_eof():
+            transport.write_eof()  # the answer is whole: the client reads it, then our EOF
+        self.flow.resume_reading()
+        self._linger_timer = self.loop.call_later(LINGER_IDLE_S, self._linger_check)
+
+    def _linger_check(self) -> None:
+        self._linger_timer = None
+        now = self.loop.time()
+        wake = min(self._linger_end, self._linger_last + LINGER_IDLE_S)
+        if now >= wake:
+            self.transport.close()
+        else:
+            self._linger_timer = self.loop.call_later(wake - now, self._linger_check)
+
+    def data_received(self, data: bytes) -> None:
+        if not self._lingering:
+            super().data_received(data)
+            return
+        self._linger_bytes += len(data)  # discarded, never kept
+        self._linger_last = self.loop.time()
+        if self._linger_bytes > LINGER_BYTES:
+            self.transport.close()
+
+    def eof_received(self) -> None:
+        if self._lingering:
+            self.transport.close()
+            return
+        super().eof_received()
+
+    def on_response_complete(self) -> None:
+        if self._lingering:  # no keep-alive, no next request: only the discarding goes on
+            self.server_state.total_requests += 1
+            return
+        super().on_response_complete()
 
     def on_body(self, body: bytes) -> None:
         if not self._whole_body:

@@ -224,3 +224,24 @@ def test_ndarray_input_over_http(start_server) -> None:
     assert r.json() == {"type": "ndarray", "shape": [3, 4], "sum": 12.0}
     r = server.post("data=1", headers={"Content-Type": "application/x-www-form-urlencoded"})
     assert r.status_code == 415
+
+
+def test_early_413_is_read_by_pythons_own_http_client(start_server) -> None:
+    """Issue 11, bug 14: a 413 answered from Content-Length closed the connection while the
+    client was still sending: http.client got BrokenPipe/ConnectionReset instead of the 413."""
+    import http.client
+
+    server = start_server("plain_echo.py")  # the default 100 MB limit
+    port = int(server.url.rsplit(":", 1)[1])
+    body = b"x" * (150 * 2**20)
+    for _ in range(2):  # and again: the server is still fine
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+        try:
+            conn.request("POST", "/score", body=body, headers={"Content-Type": "application/json"})
+            response = conn.getresponse()
+            assert response.status == 413
+            answer = json.loads(response.read())
+            assert answer["code"] == "PayloadTooLarge" and "limit" in answer["message"]
+        finally:
+            conn.close()
+    assert server.post({"a": 1}).status_code == 200
