@@ -9,26 +9,34 @@ the SDK turns an HTTP error back into the same class.
     ModelportError
      ├── NotFoundError                 404
      │    ├── WorkspaceNotFound
- │    │    └── WorkspaceConfigNotFound  (no config file from a folder up)
+     │    │    └── WorkspaceConfigNotFound  (no config file from a folder up)
      │    ├── ModelNotFound
      │    ├── EnvironmentNotFound
-     │    └── ServiceNotFound
+     │    └── ServiceNotFound          (also a ServiceError)
      ├── AlreadyExistsError            409
+     │    └── ServiceExists            (also a ServiceError)
      ├── InUseError                    409 (a model version a service was deployed with)
      ├── InvalidInputError             400
      │    ├── UnsupportedMediaType     415
      │    ├── PayloadTooLarge          413
-     │    └── RequestTimeout           408 (the client did not send its request in time)
+     │    ├── RequestTimeout           408 (the client did not send its request in time)
+     │    └── NotSupported             400 (a v1 feature with no local meaning; names the alternative)
      ├── IntegrityError                500 (a stored file does not match its recorded sha256)
      ├── StorageError                  500 (the workspace cannot be read or written)
      ├── EnvironmentBuildError         500 (an environment could not become an interpreter)
      ├── ScriptError                   500 (the user's init()/run() raised; keeps its traceback)
-     ├── DeploymentError               500 (a service ended Failed/Unhealthy; carries state and cause)
-     ├── ServiceCallError              (a scoring call answered non-200; carries status and body)
+     ├── ServiceError                  (what a service operation raises; v1's WebserviceException)
+     │    ├── DeploymentError          500 (a service ended Failed/Unhealthy; carries state and cause)
+     │    ├── ServiceCallError         (a scoring call answered non-200; carries status and body)
+     │    └── ServiceUnavailable       503 (overloaded, restarting or not answering; retry_after)
+     ├── ComputeTargetError            (a compute target could not be created, attached or used)
+     ├── RunFailed                     (an experiment run ended Failed; carries its id)
      ├── AuthError                     401
      ├── MethodNotAllowed              405
-     ├── ServiceUnavailable            503 (overloaded or restarting; carries retry_after seconds)
      └── ScoringTimeout                504 (run() did not finish within the scoring timeout)
+
+``modelport.exceptions`` gives these classes v1's names (``WebserviceException`` is
+:class:`ServiceError`, ``ModelNotFoundException`` is :class:`ModelNotFound`, ...).
 """
 
 from __future__ import annotations
@@ -36,6 +44,7 @@ from __future__ import annotations
 __all__ = [
     "AlreadyExistsError",
     "AuthError",
+    "ComputeTargetError",
     "DeploymentError",
     "EnvironmentBuildError",
     "EnvironmentNotFound",
@@ -46,11 +55,15 @@ __all__ = [
     "ModelNotFound",
     "ModelportError",
     "NotFoundError",
+    "NotSupported",
     "PayloadTooLarge",
     "RequestTimeout",
+    "RunFailed",
     "ScoringTimeout",
     "ScriptError",
     "ServiceCallError",
+    "ServiceError",
+    "ServiceExists",
     "ServiceNotFound",
     "ServiceUnavailable",
     "StorageError",
@@ -132,7 +145,12 @@ class EnvironmentNotFound(NotFoundError):
         self.version = version
 
 
-class ServiceNotFound(NotFoundError):
+class ServiceError(ModelportError):
+    """What a service operation raises (v1's ``WebserviceException``): a service not found or
+    already there, a deployment that failed, a call it answered with an error or did not answer."""
+
+
+class ServiceNotFound(NotFoundError, ServiceError):
     def __init__(self, name: str) -> None:
         super().__init__(f"service '{name}' not found")
         self.name = name
@@ -140,6 +158,10 @@ class ServiceNotFound(NotFoundError):
 
 class AlreadyExistsError(ModelportError):
     http_status = 409
+
+
+class ServiceExists(AlreadyExistsError, ServiceError):
+    """A service of that name exists (deploy with ``overwrite=True`` to replace it)."""
 
 
 class InUseError(ModelportError):
@@ -164,6 +186,11 @@ class RequestTimeout(InvalidInputError):
     """The client did not send its whole request within the server's read timeout."""
 
     http_status = 408
+
+
+class NotSupported(InvalidInputError):
+    """A v1 feature that has no meaning on this machine (remote training compute, cloud image
+    registries, ...). The message says what to do instead."""
 
 
 class IntegrityError(ModelportError):
@@ -193,7 +220,7 @@ class ScriptError(ModelportError):
         self.traceback_text = traceback_text
 
 
-class DeploymentError(ModelportError):
+class DeploymentError(ServiceError):
     """A deployment did not reach Healthy. ``state`` is where it ended, ``cause`` says why, and
     ``hint`` where to look next (the SDK says ``service.get_logs()``; the CLI its own command)."""
 
@@ -205,7 +232,7 @@ class DeploymentError(ModelportError):
         self.hint = hint
 
 
-class ServiceCallError(ModelportError):
+class ServiceCallError(ServiceError):
     """A scoring call answered with a status other than 200."""
 
     def __init__(self, status: int, body: str, headers: dict[str, str] | None = None) -> None:
@@ -214,6 +241,18 @@ class ServiceCallError(ModelportError):
         self.status_code = status
         self.body = body
         self.headers = headers or {}
+
+
+class ComputeTargetError(ModelportError):
+    """A compute target (a Ray cluster for AKS-style deployments) could not be made or used."""
+
+
+class RunFailed(ModelportError):
+    """An experiment run ended Failed. ``run_id`` names it; its log says why."""
+
+    def __init__(self, run_id: str, message: str) -> None:
+        super().__init__(message)
+        self.run_id = run_id
 
 
 class AuthError(ModelportError):
@@ -230,7 +269,7 @@ class MethodNotAllowed(ModelportError):
         self.allowed = allowed
 
 
-class ServiceUnavailable(ModelportError):
+class ServiceUnavailable(ServiceError):
     """The service cannot take this request now (overloaded, starting or restarting); retry later."""
 
     http_status = 503

@@ -17,7 +17,7 @@ from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
-from modelport.errors import AlreadyExistsError, InvalidInputError, ServiceNotFound
+from modelport.errors import InvalidInputError, ServiceExists, ServiceNotFound
 from modelport.registry.models import now
 from modelport.workspace import Workspace
 
@@ -163,7 +163,7 @@ def claim(ws: Workspace, record: ServiceRecord, overwrite: bool) -> ServiceRecor
         row = ws.db.execute(conn, "SELECT record FROM services WHERE name = ?", (record.name,)).fetchone()
         if row is not None:
             if not overwrite:
-                raise AlreadyExistsError(
+                raise ServiceExists(
                     f"service '{record.name}' already exists (overwrite=True or --overwrite replaces it)"
                 )
             return ServiceRecord.from_json(row["record"])

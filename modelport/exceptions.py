@@ -1,0 +1,72 @@
+"""v1's exception names (``azureml.exceptions``), as names of modelport's own error tree.
+
+v1 code that catches ``WebserviceException`` catches what a service operation raises here
+(:class:`~modelport.errors.ServiceError`: a failed deployment, a service not found, an error the
+service answered or no answer); ``ModelNotFoundException`` is
+:class:`~modelport.errors.ModelNotFound`, and so on. Every one is a
+:class:`~modelport.errors.ModelportError`, which ``AzureMLException`` names.
+
+Example::
+
+    from modelport.exceptions import WebserviceException
+
+    try:
+        service = Webservice(ws, "mnist-svc")
+    except WebserviceException:
+        service = Model.deploy(ws, "mnist-svc", [model], inference_config, deployment_config)
+"""
+
+from __future__ import annotations
+
+from modelport.errors import (
+    AuthError,
+    ComputeTargetError,
+    InvalidInputError,
+    ModelNotFound,
+    ModelportError,
+    NotFoundError,
+    NotSupported,
+    RunFailed,
+    ServiceError,
+    StorageError,
+    WorkspaceNotFound,
+)
+
+__all__ = [
+    "ActivityFailedException",
+    "AuthenticationException",
+    "AzureMLException",
+    "ComputeTargetException",
+    "DatasetTimestampMissingError",
+    "DiscoveryUrlNotFoundException",
+    "ExperimentExecutionException",
+    "ModelNotFoundException",
+    "ModelPathNotFoundException",
+    "NotSupported",
+    "ProjectSystemException",
+    "RunConfigurationException",
+    "SnapshotException",
+    "TrainingException",
+    "UnauthorizedException",
+    "UserErrorException",
+    "WebserviceException",
+]
+
+AzureMLException = ModelportError
+"""Every error modelport raises on purpose."""
+UserErrorException = InvalidInputError
+"""Bad input: a value, a file or an argument the call cannot use (the message names it)."""
+WebserviceException = ServiceError
+ModelNotFoundException = ModelNotFound
+ModelPathNotFoundException = NotFoundError
+ProjectSystemException = WorkspaceNotFound
+ComputeTargetException = ComputeTargetError
+ActivityFailedException = RunFailed
+ExperimentExecutionException = RunFailed
+TrainingException = RunFailed
+RunConfigurationException = InvalidInputError
+SnapshotException = StorageError
+AuthenticationException = AuthError
+UnauthorizedException = AuthError
+DiscoveryUrlNotFoundException = NotSupported
+DatasetTimestampMissingError = InvalidInputError
