@@ -7,7 +7,8 @@ can turn into a container build context::
       bundle.json        what this is: service, deployment id, models, environment, settings
       server.json        the scoring server's settings, paths relative to this folder
       requirements.txt   the environment's requirements, as the interpreter was built from them
-      app/               AML_APP_ROOT: the source directory (or the entry script) ...
+      app/               AML_APP_ROOT, the working directory: app/<source directory name>/ (or the
+                         entry script alone) ...
       app/azureml-models/<name>/<version>/   ... and the models, verified, in v1's layout
       service.log        what preparing it printed (a local target appends the server's log)
 
@@ -104,11 +105,15 @@ def _copy_models(ws: Workspace, models: list[Any], app_root: Path, progress: Pro
 
 
 def _copy_source(inference_config: Any, app_root: Path) -> Path:
-    """Copy the source directory (or the lone entry script) into the app folder; return the script."""
+    """Copy the source directory (or the lone entry script) into the app folder; return the script.
+
+    As v1 laid it out: the source directory keeps its name under AML_APP_ROOT (the working
+    directory), so ``open("./<source directory name>/extradata.json")`` finds the file."""
     if inference_config.source_directory:
         src = Path(inference_config.source_directory)
-        shutil.copytree(src, app_root, dirs_exist_ok=True, ignore=_COPY_IGNORE)
-        return app_root / inference_config.script_path.relative_to(src)
+        target = app_root / src.name
+        shutil.copytree(src, target, dirs_exist_ok=True, ignore=_COPY_IGNORE)
+        return target / inference_config.script_path.relative_to(src)
     target = app_root / inference_config.script_path.name
     shutil.copy2(inference_config.script_path, target)
     return target
@@ -232,7 +237,11 @@ def prepare(
         script=script.relative_to(root),
         app_root="app",
         model_dir=model_dir.relative_to(root),
-        source_directory="app" if inference_config.source_directory else None,
+        source_directory=(
+            (app_root / Path(inference_config.source_directory).name).relative_to(root)
+            if inference_config.source_directory
+            else None
+        ),
         preload_modules=preload_for(models, inference_config.environment),
     )
     (root / SERVER_FILE).write_text(json.dumps(config, indent=2))

@@ -59,7 +59,8 @@ def test_deploy_prepares_a_bundle_and_the_target_runs_it(
     bundle = Path(record.bundle_dir or "")
     assert json.loads((bundle / "bundle.json").read_text())["models"] == ["weights:1"]
     server = json.loads((bundle / "server.json").read_text())
-    assert server["entry_script"] == "app/score.py" and server["model_dir"] == "app/azureml-models/weights/1"
+    assert server["entry_script"] == "app/fake-svc/score.py" and server["source_directory"] == "app/fake-svc"
+    assert server["model_dir"] == "app/azureml-models/weights/1"
     assert (bundle / "app" / "azureml-models" / "weights" / "1" / "weights.bin").read_bytes() == b"\x00\x01"
     assert service.scoring_uri == f"http://127.0.0.1:{record.port}/score"
     assert [h["state"] for h in record.history] == ["Transitioning", "Healthy"]
