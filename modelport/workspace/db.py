@@ -56,6 +56,66 @@ MIGRATIONS: list[str] = [
         updated_time TEXT NOT NULL
     );
     """,
+    # 2: datasets (versions of a definition: sources and how to read them), what a model version
+    # was registered with beyond its files (sample datasets, resource configuration, run), and
+    # experiments with their runs, metrics and files.
+    """
+    CREATE TABLE datasets (
+        name TEXT NOT NULL,
+        version INTEGER NOT NULL,
+        kind TEXT NOT NULL CHECK (kind IN ('file', 'tabular')),
+        definition TEXT NOT NULL,
+        definition_hash TEXT NOT NULL,
+        description TEXT,
+        tags TEXT NOT NULL DEFAULT '{}',
+        created_time TEXT NOT NULL,
+        PRIMARY KEY (name, version)
+    );
+    CREATE TABLE model_extras (
+        name TEXT NOT NULL,
+        version INTEGER NOT NULL,
+        extras TEXT NOT NULL DEFAULT '{}',
+        PRIMARY KEY (name, version),
+        FOREIGN KEY (name, version) REFERENCES models (name, version) ON DELETE CASCADE
+    );
+    CREATE TABLE experiments (
+        name TEXT PRIMARY KEY,
+        created_time TEXT NOT NULL
+    );
+    CREATE TABLE runs (
+        id TEXT PRIMARY KEY,
+        experiment TEXT NOT NULL REFERENCES experiments (name),
+        number INTEGER NOT NULL,
+        kind TEXT NOT NULL,
+        status TEXT NOT NULL,
+        created_time TEXT NOT NULL,
+        start_time TEXT,
+        end_time TEXT,
+        display_name TEXT,
+        tags TEXT NOT NULL DEFAULT '{}',
+        properties TEXT NOT NULL DEFAULT '{}',
+        details TEXT NOT NULL DEFAULT '{}',
+        error TEXT,
+        UNIQUE (experiment, number)
+    );
+    CREATE TABLE run_metrics (
+        run_id TEXT NOT NULL REFERENCES runs (id) ON DELETE CASCADE,
+        seq INTEGER NOT NULL,
+        name TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        value TEXT NOT NULL,
+        step INTEGER,
+        logged_time TEXT NOT NULL,
+        PRIMARY KEY (run_id, seq)
+    );
+    CREATE TABLE run_files (
+        run_id TEXT NOT NULL REFERENCES runs (id) ON DELETE CASCADE,
+        path TEXT NOT NULL,
+        sha256 TEXT NOT NULL,
+        size INTEGER NOT NULL,
+        PRIMARY KEY (run_id, path)
+    );
+    """,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 
