@@ -6,6 +6,7 @@ A translation of v1's names onto the engine (``modelport.deploy.engine``); no lo
 from __future__ import annotations
 
 import builtins
+import dataclasses
 import sys
 import time
 from typing import Any
@@ -17,7 +18,7 @@ from modelport.core.model import Model
 from modelport.deploy import configs, engine, records
 from modelport.deploy.configs import DeploymentSettings
 from modelport.deploy.records import ServiceRecord, ServiceState
-from modelport.errors import InvalidInputError
+from modelport.errors import InvalidInputError, NotSupported
 from modelport.workspace import Workspace
 
 __all__ = ["AciWebservice", "AksWebservice", "LocalWebservice", "Webservice"]
@@ -39,10 +40,12 @@ class Webservice:
         self._record = engine.refresh(workspace, name)
         self._client: ServiceClient | None = None
         self._phases_shown = False
+        if type(self) is Webservice:  # as v1: Webservice(ws, name) is an AciWebservice, ...
+            self.__class__ = _flavour(self._record.compute_type)
 
     @classmethod
     def _wrap(cls, workspace: Workspace, record: ServiceRecord, phases_shown: bool = False) -> Webservice:
-        svc = cls.__new__(cls)
+        svc = cls.__new__(_flavour(record.compute_type) if cls is Webservice else cls)
         svc.workspace, svc.name, svc._record, svc._client = workspace, record.name, record, None
         svc._phases_shown = phases_shown
         return svc
@@ -158,30 +161,48 @@ class Webservice:
         tags: dict[str, Any] | None = None,
         properties: dict[str, Any] | None = None,
         description: str | None = None,
-        auth_enabled: bool | None = None,
-        **unsupported: Any,
+        deployment_config: DeploymentSettings | None = None,
+        wait: bool = False,
+        image: Any = None,
+        image_config: Any = None,
+        **settings: Any,
     ) -> None:
-        """Change the service. Metadata changes are instant; others redeploy with zero downtime."""
-        given = sorted(k for k, v in unsupported.items() if v is not None)
-        if given:
-            raise InvalidInputError(
-                f"update: {', '.join(given)} not supported; deploy again with a new config"
+        """Change the service, as v1's ``update`` of its flavour: metadata (tags, properties,
+        description) at once; anything else (models, inference_config, a new ``deployment_config``,
+        or settings such as ``auth_enabled``, ``cpu_cores``, ``memory_gb``, ``scoring_timeout_ms``,
+        ``token_auth_enabled``, ``enable_app_insights``) by a zero-downtime redeployment.
+        ``wait=True`` waits until it is Healthy (LocalWebservice's keyword)."""
+        if image is not None or image_config is not None:
+            raise NotSupported(
+                "update: container images are not used by modelport; "
+                "pass inference_config=InferenceConfig(...) instead"
             )
-        settings = None
-        if auth_enabled is not None:
-            settings = DeploymentSettings.from_dict(self._settings)
-            settings.auth_enabled = bool(auth_enabled)
+        current = DeploymentSettings.from_dict(self._settings)
+        if deployment_config is not None:
+            if not isinstance(deployment_config, DeploymentSettings):
+                raise InvalidInputError("deployment_config must come from a deploy_configuration()")
+            current = dataclasses.replace(
+                deployment_config,
+                port=current.port or deployment_config.port,
+                tags=current.tags,
+                properties=current.properties,
+                description=current.description,
+            )
+        changed = configs.update_settings(current, settings)
+        redeploy = deployment_config is not None or any(v is not None for v in settings.values())
         change = engine.ServiceUpdate(
             models=[m._record for m in models] if models is not None else None,
             inference_config=inference_config,
             tags=configs._str_dict("tags", tags) if tags is not None else None,
             properties=configs._str_dict("properties", properties) if properties is not None else None,
             description=description,
-            settings=settings,
+            settings=changed if redeploy else None,
         )
         if change.metadata_only and tags is None and properties is None and description is None:
-            change.settings = DeploymentSettings.from_dict(self._settings)  # reload: same settings
+            change.settings = changed  # reload(): the same settings, the script read again
         self._record = engine.update(self.workspace, self.name, change)
+        if wait:
+            self.wait_for_deployment()
 
     # -- scoring -------------------------------------------------------------------------------
     def _service_client(self) -> ServiceClient:
@@ -262,6 +283,33 @@ class Webservice:
         }
 
     @staticmethod
+    def deploy_from_model(
+        workspace: Workspace,
+        name: str,
+        models: builtins.list[Any],
+        image_config: Any,
+        deployment_config: DeploymentSettings | None = None,
+        deployment_target: Any = None,
+        overwrite: bool = False,
+    ) -> Webservice:
+        """2019-era v1: deploy ``models`` with a ``ContainerImage.image_configuration(...)`` (its
+        execution script and conda file become an InferenceConfig; no image is built)."""
+        from modelport.core.image import ContainerImageConfig
+
+        if not isinstance(image_config, ContainerImageConfig):
+            raise InvalidInputError("image_config must come from ContainerImage.image_configuration(...)")
+        service: Webservice = Model.deploy(
+            workspace,
+            name,
+            models,
+            image_config.inference_config(),
+            deployment_config,
+            deployment_target,
+            overwrite=overwrite,
+        )
+        return service
+
+    @staticmethod
     def list(
         workspace: Workspace,
         compute_type: str | None = None,
@@ -288,6 +336,28 @@ class Webservice:
 
 
 class LocalWebservice(Webservice):
+    def deploy_to_cloud(
+        self,
+        name: str | None = None,
+        deployment_config: DeploymentSettings | None = None,
+        deployment_target: Any = None,
+    ) -> Webservice:
+        """Deploy what this local service runs (its models and inference config) as another
+        service, with ``deployment_config`` (an ACI or AKS configuration; default ACI's) and
+        ``deployment_target`` (an AKS compute target). ``name`` defaults to this service's."""
+        config = deployment_config if deployment_config is not None else configs.aci_configuration()
+        record = self._record
+        service: Webservice = Model.deploy(
+            self.workspace,
+            name or self.name,
+            self.models,
+            engine.recorded_inference_config(record),
+            config,
+            deployment_target,
+            overwrite=(name or self.name) == self.name,
+        )
+        return service
+
     @staticmethod
     def deploy_configuration(
         port: int | None = None,
@@ -319,3 +389,10 @@ class AksWebservice(Webservice):
 
 
 _model._service_of = lambda ws, record, shown: Webservice._wrap(ws, record, phases_shown=shown)
+
+
+def _flavour(compute_type: str) -> type[Webservice]:
+    """The v1 class of a service deployed with ``compute_type``."""
+    return {"Local": LocalWebservice, "ACI": AciWebservice, "AKS": AksWebservice}.get(
+        compute_type, Webservice
+    )

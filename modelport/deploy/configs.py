@@ -36,6 +36,18 @@ class DeploymentSettings:
     max_batch_latency_ms: float | None = None
     max_body_mb: float | None = None
     """Request bodies larger than this answer 413 (the server's default: 100 MB)."""
+    num_replicas: int | None = None
+    autoscale_enabled: bool = False
+    autoscale_min_replicas: int | None = None
+    autoscale_max_replicas: int | None = None
+    autoscale_target_utilization: int | None = None
+    autoscale_refresh_seconds: int | None = None
+    """AKS's replica settings (the Ray target scales replicas by them; locally: ``workers``)."""
+    compute_target: str | None = None
+    """The AKS compute target (a workspace's Ray cluster) a service was deployed to, if any."""
+    app_insights: bool = False
+    """v1's ``enable_app_insights``: a per-request trace (time, request id, status, latency and what
+    run() printed), read with ``get_logs()`` or ``modelport service traces NAME``."""
     tags: dict[str, str] = field(default_factory=dict)
     properties: dict[str, str] = field(default_factory=dict)
     description: str | None = None
@@ -152,7 +164,6 @@ _CLOUD_ONLY = {
     "ssl_cert_pem_file": "TLS is not terminated by local services",
     "ssl_key_pem_file": "TLS is not terminated by local services",
     "ssl_cname": "TLS is not terminated by local services",
-    "enable_app_insights": "use the service's /metrics (Prometheus) and get_logs()",
     "location": "a local service runs on this machine",
     "dns_name_label": "a local service is reached at 127.0.0.1",
     "gpu_cores": "GPU scheduling is not available on the local target",
@@ -196,6 +207,7 @@ def aci_configuration(
     max_batch_size: int | None = None,
     max_batch_latency_ms: float | None = None,
     max_body_mb: float | None = None,
+    enable_app_insights: bool | None = None,
     **cloud_only: Any,
 ) -> DeploymentSettings:
     _check_cloud_only("AciWebservice", cloud_only)
@@ -217,6 +229,7 @@ def aci_configuration(
         description=description,
         **_batching(max_batch_size, max_batch_latency_ms),
         **_body_limit(max_body_mb),
+        app_insights=bool(enable_app_insights),
     )
 
 
@@ -243,6 +256,7 @@ def aks_configuration(
     max_batch_size: int | None = None,
     max_batch_latency_ms: float | None = None,
     max_body_mb: float | None = None,
+    enable_app_insights: bool | None = None,
     **cloud_only: Any,
 ) -> DeploymentSettings:
     _check_cloud_only("AksWebservice", cloud_only)
@@ -252,7 +266,7 @@ def aks_configuration(
     max_r = _positive_int("autoscale_max_replicas", autoscale_max_replicas) or 10
     if min_r > max_r:
         raise InvalidInputError(f"autoscale_min_replicas ({min_r}) is above autoscale_max_replicas ({max_r})")
-    _positive_int("autoscale_refresh_seconds", autoscale_refresh_seconds)
+    refresh = _positive_int("autoscale_refresh_seconds", autoscale_refresh_seconds)
     util = _positive_int("autoscale_target_utilization", autoscale_target_utilization)
     if util is not None and util > 100:
         raise InvalidInputError(f"autoscale_target_utilization must be 1-100, got {util}")
@@ -287,9 +301,55 @@ def aks_configuration(
         )
         or 1,
         max_request_wait_ms=_positive_int("max_request_wait_time", max_request_wait_time) or 500,
+        num_replicas=replicas,
+        autoscale_enabled=bool(autoscale),
+        autoscale_min_replicas=min_r,
+        autoscale_max_replicas=max_r,
+        autoscale_target_utilization=util,
+        autoscale_refresh_seconds=refresh,
         tags=_str_dict("tags", tags),
         properties=_str_dict("properties", properties),
         description=description,
         **batching,
         **_body_limit(max_body_mb),
+        app_insights=bool(enable_app_insights),
     )
+
+
+_CHANGES: dict[str, tuple[str, Any]] = {
+    # v1 update() keyword -> (DeploymentSettings field, validator)
+    "cpu_cores": ("cpu_cores", _positive),
+    "memory_gb": ("memory_gb", _positive),
+    "scoring_timeout_ms": ("scoring_timeout_ms", _positive_int),
+    "replica_max_concurrent_requests": ("max_concurrent_requests", _positive_int),
+    "max_request_wait_time": ("max_request_wait_ms", _positive_int),
+    "max_body_mb": ("max_body_mb", _positive),
+    "auth_enabled": ("auth_enabled", lambda _n, v: bool(v)),
+    "token_auth_enabled": ("token_auth_enabled", lambda _n, v: bool(v)),
+    "enable_app_insights": ("app_insights", lambda _n, v: bool(v)),
+    "num_replicas": ("workers", _positive_int),
+}
+
+
+def update_settings(settings: DeploymentSettings, changes: dict[str, Any]) -> DeploymentSettings:
+    """``settings`` with v1 ``update()`` keywords applied (None leaves a value as it is).
+
+    Example::
+
+        update_settings(current, {"cpu_cores": 2, "scoring_timeout_ms": 5000})
+    """
+    given = {k: v for k, v in changes.items() if v is not None}
+    unknown = sorted(k for k in given if k not in _CHANGES and not hasattr(settings, k))
+    _refuse({k: given[k] for k in unknown if k in _CLOUD_ONLY}, _CLOUD_ONLY)
+    if unknown:
+        raise InvalidInputError(f"update: unknown parameter(s) {', '.join(unknown)}")
+    data = asdict(settings)
+    for key, value in given.items():
+        field_name, check = _CHANGES.get(key, (key, lambda _n, v: v))
+        data[field_name] = check(key, value)
+    if "cpu_cores" in given and settings.compute_type != "AKS":
+        data["workers"] = _workers_for(data["cpu_cores"])  # ACI and local: a worker per core
+    updated = DeploymentSettings(**data)
+    if updated.auth_enabled and updated.token_auth_enabled:
+        raise InvalidInputError("auth_enabled and token_auth_enabled cannot both be True (as in v1)")
+    return updated

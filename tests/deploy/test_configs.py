@@ -25,7 +25,6 @@ def test_aci_defaults_and_effects() -> None:
         ({"cpu_cores": 0}, "cpu_cores must be a positive number"),
         ({"memory_gb": -1}, "memory_gb must be a positive number"),
         ({"ssl_enabled": True}, "ssl_enabled=True is not supported"),
-        ({"enable_app_insights": True}, "enable_app_insights=True is not supported"),
         ({"location": "westeurope"}, "location='westeurope' is not supported"),
         ({"tags": ["a"]}, "tags must be a dict"),
         ({"primary_key": "short"}, "primary_key must be"),
