@@ -163,7 +163,7 @@ def start_server(tmp_path: Path) -> Iterator[Callable[..., ServerProcess]]:
 
 
 @pytest.fixture(scope="session")
-def digits_model(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Any, Any]:
+def digits_model_dir(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Any, Any]:
     """A small MNIST-like classifier (sklearn's bundled 8x8 digits) saved as the tutorial names it.
 
     Returns (model_dir, fitted model, test images)."""

@@ -22,8 +22,8 @@ from tests.server.conftest import TUTORIAL_SCORE, script, wait_until
 pytestmark = pytest.mark.process
 
 
-def test_tutorial_score_py_serves_the_models_predictions(start_server, digits_model) -> None:
-    model_dir, model, images = digits_model
+def test_tutorial_score_py_serves_the_models_predictions(start_server, digits_model_dir) -> None:
+    model_dir, model, images = digits_model_dir
     server = start_server(TUTORIAL_SCORE, "--model-dir", str(model_dir))
     sample = images[:40]
     r = server.post(json.dumps({"data": sample.tolist()}), headers={"Content-Type": "application/json"})
@@ -37,8 +37,8 @@ def test_tutorial_score_py_serves_the_models_predictions(start_server, digits_mo
     assert re.search(r"POST /score 200 [\d.]+ms rid=\S+", server.log())
 
 
-def test_script_sees_v1_environment_variables(start_server, digits_model) -> None:
-    model_dir, _, _ = digits_model
+def test_script_sees_v1_environment_variables(start_server, digits_model_dir) -> None:
+    model_dir, _, _ = digits_model_dir
     server = start_server("plain_echo.py", "--model-dir", str(model_dir))
     env = server.post({"env": True}).json()
     assert env["AZUREML_MODEL_DIR"] == str(model_dir)
