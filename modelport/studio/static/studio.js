@@ -1,0 +1,535 @@
+// modelport studio: a single-page app over the studio's JSON API (modelport/studio/app.py).
+// Every piece of data reaches the page as a text node or an attribute value set through the DOM
+// (h() below); nothing is ever parsed as HTML, so a model name, tag or log line cannot run.
+"use strict";
+
+const state = { csrf: null, timers: [], streams: [], route: "" };
+
+// -- helpers -------------------------------------------------------------------------------------
+function h(tag, attrs, ...children) {
+  const el = document.createElement(tag);
+  for (const [key, value] of Object.entries(attrs || {})) {
+    if (value === null || value === undefined || value === false) continue;
+    if (key.startsWith("on")) el.addEventListener(key.slice(2), value);
+    else if (key === "class") el.className = value;
+    else el.setAttribute(key, value === true ? "" : String(value));
+  }
+  for (const child of children.flat(Infinity)) {
+    if (child === null || child === undefined || child === false) continue;
+    el.append(child instanceof Node ? child : document.createTextNode(String(child)));
+  }
+  return el;
+}
+
+function svg(tag, attrs, ...children) {
+  const el = document.createElementNS("http://www.w3.org/2000/svg", tag);
+  for (const [key, value] of Object.entries(attrs || {})) el.setAttribute(key, String(value));
+  for (const child of children.flat()) el.append(child instanceof Node ? child : document.createTextNode(String(child)));
+  return el;
+}
+
+async function api(method, path, body, contentType) {
+  const headers = {};
+  if (method !== "GET") headers["X-Studio-CSRF"] = state.csrf;
+  let payload;
+  if (body instanceof Blob || typeof body === "string") {
+    payload = body;
+    headers["Content-Type"] = contentType || "application/octet-stream";
+  } else if (body !== undefined) {
+    payload = JSON.stringify(body);
+    headers["Content-Type"] = "application/json";
+  }
+  const resp = await fetch(path, { method, headers, body: payload, credentials: "same-origin" });
+  const text = await resp.text();
+  let data = null;
+  try { data = text ? JSON.parse(text) : null; } catch (e) { data = { message: text }; }
+  if (!resp.ok) throw new Error((data && data.message) || `${resp.status} ${resp.statusText}`);
+  return data;
+}
+
+const enc = encodeURIComponent;
+function when(iso) { return iso ? iso.replace("T", " ").replace(/\.\d+.*$/, "") : ""; }
+function bytes(n) {
+  if (n === null || n === undefined) return "";
+  const units = ["B", "KB", "MB", "GB", "TB"];
+  let i = 0;
+  while (n >= 1024 && i < units.length - 1) { n /= 1024; i++; }
+  return `${n.toFixed(i ? 1 : 0)} ${units[i]}`;
+}
+function badge(text, kind) { return h("span", { class: `badge ${kind}-${String(text).replace(/ /g, "-")}` }, text); }
+function tags(obj) { return Object.entries(obj || {}).map(([k, v]) => h("span", { class: "tag" }, v === "" ? k : `${k}=${v}`)); }
+function kv(obj) {
+  if (!Object.keys(obj || {}).length) return h("span", { class: "muted" }, "none");
+  return h("dl", { class: "kv" }, Object.entries(obj).map(([k, v]) => [
+    h("dt", {}, k),
+    h("dd", {}, v === null || v === undefined || v === "" ? "—" : typeof v === "object" ? JSON.stringify(v) : String(v)),
+  ]));
+}
+function showError(err) {
+  const banner = document.getElementById("banner");
+  banner.textContent = err ? String(err.message || err) : "";
+  banner.hidden = !err;
+}
+function every(ms, fn) { fn(); state.timers.push(setInterval(fn, ms)); }
+function copy(text, button) {
+  navigator.clipboard.writeText(text).then(() => {
+    const old = button.textContent;
+    button.textContent = "Copied";
+    setTimeout(() => { button.textContent = old; }, 1200);
+  }, showError);
+}
+function setMain(...children) {
+  const main = document.getElementById("main");
+  main.replaceChildren(...children.flat());
+  return main;
+}
+
+// -- router --------------------------------------------------------------------------------------
+function stop() {
+  state.timers.forEach(clearInterval);
+  state.streams.forEach((s) => s.close());
+  state.timers = [];
+  state.streams = [];
+}
+
+async function route() {
+  stop();
+  showError(null);
+  const parts = (location.hash.replace(/^#\/?/, "") || "services").split("/").map(decodeURIComponent);
+  document.querySelectorAll("[data-nav]").forEach((a) => a.classList.toggle("active", a.dataset.nav === parts[0]));
+  try {
+    if (parts[0] === "services" && parts[1]) await servicePage(parts[1], parts[2] || "details");
+    else if (parts[0] === "models" && parts[1]) await modelVersionPage(parts[1], parts[2]);
+    else if (parts[0] === "models") await modelsPage();
+    else if (parts[0] === "environments") await environmentsPage();
+    else await servicesPage();
+  } catch (err) {
+    showError(err);
+  }
+}
+
+// -- services ------------------------------------------------------------------------------------
+const STATES = ["", "Healthy", "Transitioning", "Unhealthy", "Failed", "Deleting"];
+
+async function servicesPage() {
+  const stateFilter = h("select", { id: "state-filter", "aria-label": "state" }, STATES.map((s) => h("option", { value: s }, s || "all states")));
+  const tagFilter = h("input", { id: "tag-filter", placeholder: "tag or tag=value", "aria-label": "tag" });
+  const body = h("tbody");
+  const count = h("span", { class: "muted" });
+  let rows = [];
+  const render = () => {
+    const wanted = stateFilter.value;
+    const [tk, tv] = tagFilter.value.trim().split("=");
+    const shown = rows.filter((s) => (!wanted || s.state === wanted)
+      && (!tk || (tk in s.tags && (tv === undefined || s.tags[tk] === tv))));
+    count.textContent = `${shown.length} of ${rows.length} services`;
+    body.replaceChildren(...shown.map(serviceRow));
+    if (!shown.length) body.append(h("tr", {}, h("td", { colspan: 9, class: "muted" }, rows.length ? "No service matches the filters." : "No services yet: deploy one with Model.deploy or `modelport deploy`.")));
+  };
+  const load = async () => {
+    try { rows = await api("GET", "/api/services"); render(); showError(null); } catch (err) { showError(err); }
+  };
+  stateFilter.addEventListener("change", render);
+  tagFilter.addEventListener("input", render);
+  setMain(
+    h("h1", {}, "Services"),
+    h("div", { class: "toolbar" }, h("label", {}, "State"), stateFilter, h("label", {}, "Tag"), tagFilter,
+      h("button", { onclick: load, id: "reload" }, "Reload"), count),
+    h("div", { class: "table-wrap" }, h("table", { id: "services" },
+      h("thead", {}, h("tr", {}, ["Name", "State", "Target", "Scoring URI", "Models", "Created", "Updated", "Tags", ""].map((c, i) => h("th", { class: [3, 5].includes(i) ? "hide-narrow" : null }, c)))),
+      body)),
+  );
+  every(2000, load);
+}
+
+function serviceRow(s) {
+  const target = s.target === "local" ? `local (${s.compute_type})` : `${s.target} (${s.compute_type})`;
+  return h("tr", { "data-service": s.name },
+    h("td", {}, h("a", { href: `#/services/${enc(s.name)}` }, s.name)),
+    h("td", { class: "state" }, badge(s.state, "state"), s.reason && s.state === "Failed" ? h("div", { class: "muted" }, s.reason) : null),
+    h("td", {}, target),
+    h("td", { class: "uri hide-narrow" }, s.scoring_uri || "—"),
+    h("td", {}, s.models.map((id) => h("div", {}, modelLink(id)))),
+    h("td", { class: "hide-narrow" }, when(s.created_time)),
+    h("td", {}, when(s.updated_time)),
+    h("td", {}, tags(s.tags)),
+    h("td", { class: "actions" }, serviceActions(s.name, route)));
+}
+
+function modelLink(id) {
+  const at = id.lastIndexOf(":");
+  return h("a", { href: `#/models/${enc(id.slice(0, at))}/${enc(id.slice(at + 1))}` }, id);
+}
+
+function serviceActions(name, after) {
+  const restart = async (ev) => {
+    ev.target.disabled = true;
+    try { await api("POST", `/api/services/${enc(name)}/restart`); await after(); } catch (err) { showError(err); }
+    ev.target.disabled = false;
+  };
+  const remove = async () => {
+    if (!confirm(`Delete service '${name}'? Its processes stop and its keys are removed.`)) return;
+    try { await api("DELETE", `/api/services/${enc(name)}`); location.hash = "#/services"; await route(); } catch (err) { showError(err); }
+  };
+  return [h("button", { onclick: restart, "data-action": "restart" }, "Restart"), " ",
+    h("button", { class: "danger", onclick: remove, "data-action": "delete" }, "Delete")];
+}
+
+const TABS = ["details", "test", "consume", "logs", "metrics"];
+
+async function servicePage(name, tab) {
+  const detail = await api("GET", `/api/services/${enc(name)}`);
+  const stateBadge = h("span", { id: "service-state" }, badge(detail.state, "state"));
+  const pane = h("div", { id: "pane" });
+  setMain(
+    h("div", { class: "muted" }, h("a", { href: "#/services" }, "Services"), " / ", name),
+    h("h1", {}, name, stateBadge, h("span", { class: "actions" }, serviceActions(name, route))),
+    h("div", { class: "tabs" }, TABS.map((t) => h("a", { href: `#/services/${enc(name)}/${t}`, class: t === tab ? "active" : null, "data-tab": t }, t[0].toUpperCase() + t.slice(1)))),
+    pane,
+  );
+  state.timers.push(setInterval(async () => {
+    try { stateBadge.replaceChildren(badge((await api("GET", `/api/services/${enc(name)}`)).state, "state")); } catch (err) { /* shown on the next action */ }
+  }, 3000));
+  const pages = { details: detailsTab, test: testTab, consume: consumeTab, logs: logsTab, metrics: metricsTab };
+  await (pages[tab] || detailsTab)(pane, detail);
+}
+
+function detailsTab(pane, d) {
+  const env = d.environment;
+  const cards = [
+    h("div", { class: "card" }, h("h2", {}, "Endpoint"), kv({
+      "scoring URI": d.scoring_uri, "swagger URI": d.swagger_uri, target: d.target, "compute type": d.compute_type,
+      auth: d.auth, "entry script": d.entry_script, "source directory": d.source_directory,
+      "deployment": d.deployment_id, created: when(d.created_time), updated: when(d.updated_time),
+      description: d.description,
+    })),
+    h("div", { class: "card" }, h("h2", {}, "Configuration"), kv(d.configuration)),
+    h("div", { class: "card" }, h("h2", {}, "Models"), d.models.map((id) => h("div", {}, modelLink(id))),
+      h("h2", {}, "Tags"), tags(d.tags).length ? tags(d.tags) : h("span", { class: "muted" }, "none"),
+      h("h2", {}, "Properties"), kv(d.properties)),
+    h("div", { class: "card" }, h("h2", {}, "Environment"), env ? kv({
+      name: env.name, version: env.version, python: env.python_version,
+      "pip packages": (env.pip_packages || []).join(", "), "conda packages": (env.conda_packages || []).join(", "),
+      "user managed": env.user_managed_dependencies,
+    }) : h("p", { class: "muted" }, "none: the service runs in modelport's own interpreter")),
+  ];
+  const failure = d.state === "Failed" || d.error ? [
+    h("h2", { class: "bad" }, `Failure (${d.state})`),
+    h("pre", { class: "traceback", id: "failure" }, d.error || "no reason recorded"),
+  ] : [];
+  pane.replaceChildren(
+    ...failure,
+    h("div", { class: "grid" }, cards),
+    h("h2", {}, "State history"),
+    h("div", { class: "table-wrap" }, h("table", { id: "history" },
+      h("thead", {}, h("tr", {}, h("th", {}, "Time"), h("th", {}, "State"), h("th", {}, "Reason"))),
+      h("tbody", {}, d.history.slice().reverse().map((e) => h("tr", {},
+        h("td", {}, when(e.time)), h("td", {}, badge(e.state, "state")),
+        h("td", {}, e.error ? h("pre", {}, e.error) : "")))))),
+    d.events.length ? [h("h2", {}, "Events"), h("ul", {}, d.events.map((e) => h("li", {}, e)))] : [],
+    h("h2", {}, "Deployment log"),
+    h("pre", { class: "log", id: "init-log" }, d.init_log || "(empty)"),
+  );
+}
+
+async function testTab(pane, d) {
+  const ex = await api("GET", `/api/services/${enc(d.name)}/example`);
+  const editor = h("textarea", { id: "test-body", spellcheck: "false", "aria-label": "request body" },
+    ex.example !== null ? JSON.stringify(ex.example) : '{"data": []}');
+  const result = h("div", { class: "result", id: "test-result" });
+  const send = async () => {
+    result.replaceChildren(h("span", { class: "muted" }, "Sending…"));
+    try {
+      const r = await api("POST", `/api/services/${enc(d.name)}/test`, editor.value, "application/json");
+      result.replaceChildren(
+        h("div", {}, h("span", { class: `status ${r.status === 200 ? "ok" : "bad"}`, id: "test-status" }, `${r.status}`),
+          h("span", { class: "muted" }, ` in `), h("span", { id: "test-latency" }, `${r.latency_ms.toFixed(1)} ms`)),
+        h("pre", { id: "test-response" }, r.response));
+      return r;
+    } catch (err) {
+      result.replaceChildren(h("pre", { class: "traceback" }, String(err.message)));
+      return null;
+    }
+  };
+  const canvasArea = h("div", { id: "canvas-area" });
+  const showCanvas = () => { canvasArea.replaceChildren(digitCanvas(editor, send)); toggle.hidden = true; };
+  const toggle = h("button", { id: "show-canvas", onclick: showCanvas }, "Draw a digit (28×28 canvas, 784 inputs)");
+  pane.replaceChildren(
+    h("p", { class: "muted" }, ex.declared
+      ? "The body is prefilled from the service's swagger example; it is sent with the service's key."
+      : "The service declares no input example; write a JSON body. It is sent with the service's key."),
+    editor,
+    h("div", { class: "row" }, h("button", { class: "primary", id: "send", onclick: send }, "Send"), ex.canvas ? null : toggle),
+    result,
+    canvasArea,
+  );
+  if (ex.canvas) showCanvas();
+}
+
+function digitCanvas(editor, send) {
+  const canvas = h("canvas", { class: "draw", id: "digit-canvas", width: 280, height: 280, "aria-label": "drawing canvas" });
+  const ctx = canvas.getContext("2d");
+  const prediction = h("div", { class: "prediction", id: "prediction" }, "?");
+  const clear = () => { ctx.fillStyle = "#000"; ctx.fillRect(0, 0, 280, 280); prediction.textContent = "?"; };
+  clear();
+  ctx.strokeStyle = "#fff";
+  ctx.lineWidth = 22;
+  ctx.lineCap = "round";
+  ctx.lineJoin = "round";
+  let drawing = false;
+  const at = (ev) => {
+    const box = canvas.getBoundingClientRect();
+    return [(ev.clientX - box.left) * 280 / box.width, (ev.clientY - box.top) * 280 / box.height];
+  };
+  canvas.addEventListener("pointerdown", (ev) => {
+    drawing = true;
+    canvas.setPointerCapture(ev.pointerId);
+    const [x, y] = at(ev);
+    ctx.beginPath(); ctx.moveTo(x, y); ctx.lineTo(x, y); ctx.stroke();
+  });
+  canvas.addEventListener("pointermove", (ev) => {
+    if (!drawing) return;
+    const [x, y] = at(ev);
+    ctx.lineTo(x, y); ctx.stroke();
+  });
+  const predict = async () => {
+    // 280x280 -> 28x28 by averaging each 10x10 block: 784 numbers in 0..1, as MNIST's pixels.
+    const pixels = ctx.getImageData(0, 0, 280, 280).data;
+    const row = [];
+    for (let y = 0; y < 28; y++) {
+      for (let x = 0; x < 28; x++) {
+        let sum = 0;
+        for (let dy = 0; dy < 10; dy++) for (let dx = 0; dx < 10; dx++) sum += pixels[((y * 10 + dy) * 280 + x * 10 + dx) * 4];
+        row.push(Math.round(sum / 100 / 255 * 1000) / 1000);
+      }
+    }
+    editor.value = JSON.stringify({ data: [row] });
+    prediction.textContent = "…";
+    const mine = ++asked;
+    const r = await send();
+    if (mine !== asked) return;
+    let label = "?";
+    if (r && r.status === 200) {
+      try { const out = JSON.parse(r.response); label = Array.isArray(out) ? String(out[0]) : String(out); } catch (e) { label = r.response; }
+    }
+    prediction.textContent = label;
+  };
+  // One prediction shortly after the last stroke; an older answer never overwrites a newer one.
+  let timer = null;
+  let asked = 0;
+  const finish = () => {
+    if (!drawing) return;
+    drawing = false;
+    clearTimeout(timer);
+    timer = setTimeout(predict, 350);
+  };
+  canvas.addEventListener("pointerup", finish);
+  canvas.addEventListener("pointercancel", finish);
+  return h("div", { class: "card" }, h("h2", {}, "Draw a digit"),
+    h("div", { class: "canvas-box" }, canvas,
+      h("div", {}, h("div", { class: "muted" }, "Prediction"), prediction,
+        h("div", { class: "row" }, h("button", { onclick: clear, id: "clear-canvas" }, "Clear"), h("button", { onclick: predict, id: "predict" }, "Predict")))));
+}
+
+async function consumeTab(pane, d) {
+  const render = (c) => {
+    const keyRow = (label, field, which) => h("div", { class: "row" },
+      h("strong", {}, label), h("span", { class: "secret", id: `key-${which}` }, c.keys[field] || "—"),
+      c.revealed ? h("button", { onclick: (ev) => copy(c.keys[field], ev.target) }, "Copy") : null,
+      h("button", { "data-regenerate": which, onclick: async () => {
+        if (!confirm(`Regenerate the ${which} key? Clients using it stop working.`)) return;
+        try { await api("POST", `/api/services/${enc(d.name)}/keys/regenerate`, { key: which }); render(await api("POST", `/api/services/${enc(d.name)}/keys`)); } catch (err) { showError(err); }
+      } }, "Regenerate"));
+    const auth = [];
+    if (c.auth === "key") {
+      auth.push(keyRow("Primary key", "primary_key", "primary"), keyRow("Secondary key", "secondary_key", "secondary"));
+      if (!c.revealed) auth.push(h("button", { id: "reveal", onclick: async () => { try { render(await api("POST", `/api/services/${enc(d.name)}/keys`)); } catch (err) { showError(err); } } }, "Reveal keys"));
+    } else if (c.auth === "token") {
+      const out = h("span", { class: "secret", id: "token" }, "—");
+      auth.push(h("div", { class: "row" }, h("button", { id: "get-token", onclick: async () => {
+        try { const t = await api("POST", `/api/services/${enc(d.name)}/token`); out.textContent = t.token; } catch (err) { showError(err); }
+      } }, "Get a token (valid 1 hour)"), out));
+      if (!c.revealed) auth.push(h("button", { id: "reveal", onclick: async () => render(await api("POST", `/api/services/${enc(d.name)}/keys`)) }, "Put a token in the snippets"));
+    } else {
+      auth.push(h("p", { class: "muted" }, "This service needs no key (auth is off)."));
+    }
+    const snippet = (title, key) => h("div", { class: "card" }, h("h2", {}, title,
+      " ", h("button", { onclick: (ev) => copy(c.snippets[key], ev.target) }, "Copy")),
+      h("pre", { id: `snippet-${key}` }, c.snippets[key]));
+    pane.replaceChildren(
+      h("div", { class: "card" }, h("h2", {}, "Endpoint"), kv({ "scoring URI": c.scoring_uri, "swagger URI": c.swagger_uri, auth: c.auth })),
+      h("div", { class: "card" }, h("h2", {}, "Authentication"), auth),
+      h("p", { class: "muted" }, c.revealed ? "The snippets below carry the real credential." : "The snippets show a placeholder until the keys are revealed."),
+      h("div", { class: "grid" }, snippet("curl", "curl"), snippet("Python (requests)", "python"), snippet("modelport SDK", "sdk")),
+    );
+  };
+  render(await api("GET", `/api/services/${enc(d.name)}/consume`));
+}
+
+async function logsTab(pane, d) {
+  const init = await api("GET", `/api/services/${enc(d.name)}/logs?init=1`);
+  const live = h("pre", { class: "log", id: "live-log" });
+  const status = h("span", { class: "muted", id: "log-status" }, "connecting…");
+  pane.replaceChildren(
+    h("h2", {}, "Service log ", status),
+    live,
+    h("h2", {}, "Deployment (init) log"),
+    h("pre", { class: "log", id: "init-log" }, init.text || "(empty)"),
+  );
+  const stream = new EventSource(`/api/services/${enc(d.name)}/logs/follow`);
+  state.streams.push(stream);
+  stream.onopen = () => { status.textContent = "following live"; };
+  stream.onerror = () => { status.textContent = "disconnected: retrying…"; };
+  stream.onmessage = (ev) => {
+    const near = live.scrollTop + live.clientHeight >= live.scrollHeight - 30;
+    for (const line of JSON.parse(ev.data)) live.append(document.createTextNode(line + "\n"));
+    while (live.childNodes.length > 5000) live.removeChild(live.firstChild);
+    if (near) live.scrollTop = live.scrollHeight;
+  };
+}
+
+function chart(title, points, lines, unit) {
+  const W = 560, H = 160, L = 44, R = 8, T = 10, B = 20;
+  const values = points.flatMap((p) => lines.map((l) => p[l.key])).filter((v) => v !== null && v !== undefined);
+  const max = Math.max(1e-9, ...values) * 1.15;
+  const t0 = points.length ? points[0].time : 0;
+  const t1 = points.length ? points[points.length - 1].time : 1;
+  const x = (t) => L + (W - L - R) * (t1 > t0 ? (t - t0) / (t1 - t0) : 1);
+  const y = (v) => T + (H - T - B) * (1 - v / max);
+  const fmt = (v) => (v >= 100 ? v.toFixed(0) : v >= 10 ? v.toFixed(1) : v.toFixed(2));
+  const paths = lines.map((l) => {
+    const pts = points.filter((p) => p[l.key] !== null && p[l.key] !== undefined).map((p) => `${x(p.time).toFixed(1)},${y(p[l.key]).toFixed(1)}`);
+    return pts.length ? svg("polyline", { points: pts.join(" "), fill: "none", stroke: l.color, "stroke-width": 2 }) : null;
+  }).filter(Boolean);
+  const last = points.length ? points[points.length - 1] : null;
+  return h("div", { class: "card" },
+    h("h2", {}, title),
+    h("div", { class: "legend" }, lines.map((l) => h("span", {}, h("i", { style: null, "data-color": l.color }), `${l.label}: `,
+      last && last[l.key] !== null && last[l.key] !== undefined ? `${fmt(last[l.key])} ${unit}` : "—"))),
+    svg("svg", { class: "chart", viewBox: `0 0 ${W} ${H}`, preserveAspectRatio: "none", role: "img", "aria-label": title },
+      svg("line", { class: "axis", x1: L, y1: H - B, x2: W - R, y2: H - B }),
+      svg("line", { class: "axis", x1: L, y1: T, x2: L, y2: H - B }),
+      svg("text", { x: 2, y: T + 8 }, `${fmt(max)}`),
+      svg("text", { x: 2, y: H - B }, "0"),
+      svg("text", { x: L, y: H - 4 }, points.length ? new Date(t0 * 1000).toLocaleTimeString() : ""),
+      svg("text", { x: W - R - 60, y: H - 4 }, points.length ? new Date(t1 * 1000).toLocaleTimeString() : ""),
+      paths));
+}
+
+async function metricsTab(pane, d) {
+  const body = h("div", { id: "metrics" });
+  pane.replaceChildren(h("p", { class: "muted" }, "From the service's Prometheus metrics (/metrics), sampled every few seconds while this tab is open; the studio keeps the last ten minutes."), body);
+  const load = async () => {
+    let m;
+    try { m = await api("GET", `/api/services/${enc(d.name)}/metrics`); } catch (err) { showError(err); return; }
+    const pts = m.points;
+    body.replaceChildren(
+      h("div", { class: "row" }, h("span", {}, "Requests since start: "), h("strong", { id: "total-requests" }, m.total_requests ?? "—"),
+        h("span", {}, " · errors: "), h("strong", { id: "total-errors" }, m.total_errors ?? "—"),
+        m.error ? h("span", { class: "bad" }, ` · cannot scrape: ${m.error}`) : null),
+      h("div", { class: "grid" },
+        chart("Request rate", pts, [{ key: "rps", label: "requests/s", color: "#0969da" }], "/s"),
+        chart("Latency", pts, [{ key: "p50", label: "p50", color: "#1a7f37" }, { key: "p90", label: "p90", color: "#9a6700" }, { key: "p99", label: "p99", color: "#cf222e" }], "ms"),
+        chart("Errors", pts, [{ key: "errors", label: "errors/s (status ≥ 400)", color: "#cf222e" }], "/s")));
+    // Legend colours: set through the DOM, as the CSP forbids inline style attributes.
+    body.querySelectorAll("i[data-color]").forEach((i) => { i.style.background = i.dataset.color; });
+  };
+  every(2000, load);
+}
+
+// -- models --------------------------------------------------------------------------------------
+async function modelsPage() {
+  const list = await api("GET", "/api/models");
+  const rows = list.flatMap((m) => m.versions.map((v) => h("tr", { "data-model": v.id },
+    h("td", {}, v.name), h("td", {}, h("a", { href: `#/models/${enc(v.name)}/${v.version}` }, `v${v.version}`)),
+    h("td", {}, [v.framework, v.framework_version].filter(Boolean).join(" ") || "—"),
+    h("td", {}, bytes(v.size)), h("td", {}, tags(v.tags)), h("td", { class: "hide-narrow" }, tags(v.properties)),
+    h("td", { class: "hide-narrow" }, when(v.created_time)),
+    h("td", {}, v.services.length ? v.services.map((s) => h("div", {}, h("a", { href: `#/services/${enc(s)}` }, s))) : "—"))));
+  const name = h("input", { id: "upload-name", required: true, placeholder: "sklearn_mnist" });
+  const file = h("input", { id: "upload-file", type: "file", required: true });
+  const tagInput = h("input", { id: "upload-tags", placeholder: "key=value, key2=value2" });
+  const description = h("input", { id: "upload-description" });
+  const message = h("div", { id: "upload-message" });
+  const upload = async (ev) => {
+    ev.preventDefault();
+    const chosen = file.files[0];
+    if (!chosen) { message.replaceChildren(h("span", { class: "bad" }, "Choose a file.")); return; }
+    const tagObj = {};
+    for (const pair of tagInput.value.split(",").map((s) => s.trim()).filter(Boolean)) {
+      const [k, ...rest] = pair.split("=");
+      tagObj[k.trim()] = rest.join("=").trim();
+    }
+    const q = new URLSearchParams({ filename: chosen.name, tags: JSON.stringify(tagObj), description: description.value });
+    try {
+      const r = await api("POST", `/api/models/${enc(name.value)}?${q}`, chosen);
+      await modelsPage();
+      document.getElementById("upload-message").replaceChildren(h("span", { class: "ok" }, `Registered ${r.name} version ${r.version}.`));
+    } catch (err) {
+      message.replaceChildren(h("span", { class: "bad" }, String(err.message)));
+    }
+  };
+  setMain(
+    h("h1", {}, "Models"),
+    h("div", { class: "table-wrap" }, h("table", { id: "models" },
+      h("thead", {}, h("tr", {}, ["Name", "Version", "Framework", "Size", "Tags", "Properties", "Created", "Used by"].map((c, i) => h("th", { class: [5, 6].includes(i) ? "hide-narrow" : null }, c)))),
+      h("tbody", {}, rows.length ? rows : h("tr", {}, h("td", { colspan: 8, class: "muted" }, "No models registered yet."))))),
+    h("h2", {}, "Register a new version by upload"),
+    h("form", { class: "upload", onsubmit: upload },
+      h("label", {}, "Name"), name, h("label", {}, "File"), file, h("label", {}, "Tags"), tagInput,
+      h("label", {}, "Description"), description, h("span"), h("button", { class: "primary", type: "submit", id: "upload" }, "Register")),
+    message,
+  );
+}
+
+async function modelVersionPage(name, version) {
+  const v = await api("GET", `/api/models/${enc(name)}/${enc(version)}`);
+  setMain(
+    h("div", { class: "muted" }, h("a", { href: "#/models" }, "Models"), " / ", `${v.name}:${v.version}`),
+    h("h1", {}, `${v.name}`, h("span", { class: "muted" }, `version ${v.version}`)),
+    h("div", { class: "grid" },
+      h("div", { class: "card" }, h("h2", {}, "Version"), kv({
+        id: v.id, kind: v.kind, framework: [v.framework, v.framework_version].filter(Boolean).join(" "),
+        size: bytes(v.size), files: v.file_count, created: when(v.created_time), description: v.description,
+      })),
+      h("div", { class: "card" }, h("h2", {}, "Tags"), kv(v.tags), h("h2", {}, "Properties"), kv(v.properties),
+        h("h2", {}, "Used by"), v.services.length ? v.services.map((s) => h("div", {}, h("a", { href: `#/services/${enc(s)}` }, s))) : h("span", { class: "muted" }, "no service"))),
+    h("h2", {}, "Files"),
+    h("div", { class: "table-wrap" }, h("table", { id: "files" },
+      h("thead", {}, h("tr", {}, h("th", {}, "Path"), h("th", {}, "Size"), h("th", {}, "sha256"))),
+      h("tbody", {}, v.files.map((f) => h("tr", {}, h("td", {}, f.path), h("td", {}, bytes(f.size)), h("td", { class: "uri" }, f.sha256)))))),
+  );
+}
+
+// -- environments --------------------------------------------------------------------------------
+async function environmentsPage() {
+  const list = await api("GET", "/api/environments");
+  const rows = list.flatMap((e) => e.versions.map((v) => h("tr", { "data-environment": `${e.name}:${v.version}` },
+    h("td", {}, e.name), h("td", {}, v.version),
+    h("td", {}, h("pre", {}, Object.entries(v.spec).map(([k, val]) => `${k}: ${Array.isArray(val) ? val.join(" ") : typeof val === "object" ? JSON.stringify(val) : val}`).join("\n") || "(empty)")),
+    h("td", {}, badge(v.build.state, "build"), v.build.detail ? h("div", { class: "muted uri" }, v.build.detail) : null),
+    h("td", {}, v.build.size !== null ? bytes(v.build.size) : "—"))));
+  setMain(
+    h("h1", {}, "Environments"),
+    h("p", { class: "muted" }, "Each environment becomes a cached virtualenv, built at its first deployment and shared by equal specs."),
+    h("div", { class: "table-wrap" }, h("table", { id: "environments" },
+      h("thead", {}, h("tr", {}, ["Name", "Version", "Pinned spec", "Build", "Cache size"].map((c) => h("th", {}, c)))),
+      h("tbody", {}, rows.length ? rows : h("tr", {}, h("td", { colspan: 5, class: "muted" }, "No environments registered yet."))))),
+  );
+}
+
+// -- start ---------------------------------------------------------------------------------------
+async function start() {
+  try {
+    const session = await api("GET", "/api/session");
+    state.csrf = session.csrf;
+    document.getElementById("workspace").textContent = `workspace: ${session.workspace} · modelport ${session.version}`;
+  } catch (err) {
+    showError(err);
+    return;
+  }
+  window.addEventListener("hashchange", route);
+  await route();
+}
+
+start();
