@@ -8,8 +8,6 @@ signature is HMAC-SHA256 with ``token_secret``. Keys are compared in constant ti
 
 from __future__ import annotations
 
-import base64
-import hashlib
 import hmac
 import json
 import logging
@@ -20,53 +18,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from modelport.errors import AuthError
+from modelport.keys import TOKEN_PREFIX, make_token, verify_token
 
 __all__ = ["Authenticator", "KeyStore", "Keys", "make_token", "verify_token"]
 
 log = logging.getLogger("modelport.server.auth")
-TOKEN_PREFIX = "mpt1"
 RELOAD_INTERVAL_S = 0.5
-
-
-def _b64(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
-
-
-def _unb64(text: str) -> bytes:
-    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
-
-
-def _sign(secret: str, payload: str) -> str:
-    return _b64(hmac.new(secret.encode("utf-8"), payload.encode("ascii"), hashlib.sha256).digest())
-
-
-def make_token(secret: str, ttl_seconds: int) -> tuple[str, float]:
-    """A token valid for ``ttl_seconds``, and when to refresh it (epoch seconds, half-way to expiry).
-
-    >>> token, refresh_after = make_token("s3cret", 3600)
-    >>> verify_token("s3cret", token)
-    """
-    if ttl_seconds <= 0:
-        raise ValueError("ttl_seconds must be positive")
-    now = time.time()
-    payload = _b64(json.dumps({"exp": int(now + ttl_seconds), "iat": int(now)}).encode())
-    return f"{TOKEN_PREFIX}.{payload}.{_sign(secret, payload)}", now + ttl_seconds / 2
-
-
-def verify_token(secret: str, token: str, now: float | None = None) -> None:
-    """Return if ``token`` was signed with ``secret`` and has not expired; raise AuthError otherwise."""
-    parts = token.split(".")
-    if len(parts) != 3 or parts[0] != TOKEN_PREFIX:
-        raise AuthError("invalid token")
-    _, payload, signature = parts
-    if not secret or not hmac.compare_digest(_sign(secret, payload), signature):
-        raise AuthError("invalid token")
-    try:
-        expiry = float(json.loads(_unb64(payload))["exp"])
-    except (ValueError, KeyError, TypeError) as exc:
-        raise AuthError("invalid token") from exc
-    if (time.time() if now is None else now) >= expiry:
-        raise AuthError("token expired: get a new one")
 
 
 @dataclass(frozen=True, slots=True)
