@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import builtins
+import dataclasses
 import os
 from typing import Any, ClassVar
 
@@ -203,14 +204,22 @@ class Model:
         """
         from modelport.deploy import configs, engine
 
-        if deployment_target is not None:
-            raise InvalidInputError("deployment_target: only local deployments exist; leave it None")
         settings = deployment_config if deployment_config is not None else configs.local_configuration()
         if not isinstance(settings, configs.DeploymentSettings):
             raise InvalidInputError(
                 "deployment_config must come from a deploy_configuration() "
                 "(LocalWebservice, AciWebservice or AksWebservice)"
             )
+        target = None
+        if deployment_target is not None:  # an AksCompute: the service runs on its Ray cluster
+            from modelport.core.compute import AksCompute
+
+            if not isinstance(deployment_target, AksCompute) or settings.compute_type != "AKS":
+                raise InvalidInputError(
+                    "deployment_target must be an AksCompute, with AksWebservice.deploy_configuration()"
+                )
+            settings = dataclasses.replace(settings, compute_target=deployment_target.name)
+            target = "ray"
         for m in models or []:
             if not isinstance(m, Model):
                 raise InvalidInputError(f"models must be Model objects, got {type(m).__name__}")
@@ -225,6 +234,7 @@ class Model:
             settings,
             overwrite=overwrite,
             progress=progress,
+            target=target,
         )
         return _service_of(workspace, record, show_output)
 

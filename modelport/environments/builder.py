@@ -133,7 +133,7 @@ class _Plan:
         return hashlib.sha256(canonical.encode()).hexdigest()[:20]
 
 
-def _plan(spec: EnvSpec) -> _Plan:
+def _plan(spec: EnvSpec, extra: tuple[str, ...] = ()) -> _Plan:
     # A pip list may carry options too ("--extra-index-url URL"), as in a requirements file.
     option_lines = [*spec.pip_options, *(p for p in spec.pip_packages if p.strip().startswith("-"))]
     pip_packages = [p for p in spec.pip_packages if not p.strip().startswith("-")]
@@ -149,7 +149,7 @@ def _plan(spec: EnvSpec) -> _Plan:
     return _Plan(
         name=spec.name,
         packages=reqs.packages,
-        runtime=_runtime_requirements(),
+        runtime=tuple(sorted({*_runtime_requirements(), *extra})),
         python=_python_version(spec, reqs.python),
         pip_options=tuple(options),
         source_root=str(_source_root()),
@@ -243,11 +243,14 @@ def resolve_interpreter(
     installer: Installer = "auto",
     lock_timeout: float = 3600.0,
     build_timeout: float = 3600.0,
+    extra_requirements: tuple[str, ...] = (),
 ) -> Path:
     """The Python interpreter for ``spec``: built into ``cache_root`` the first time, then reused.
 
     ``log`` receives one line per step (and the notes on what was translated). ``installer``
     forces a tool: ``"uv"``, ``"pip"`` (venv + pip), or ``"auto"`` (uv when found, else pip).
+    ``extra_requirements`` join modelport's own (a Ray service's replicas need the cluster's Ray:
+    ``("ray[serve]==2.60.0",)``); they are part of the cache key.
     Raises :class:`EnvironmentBuildError` when the environment cannot be built; its ``log`` holds
     the installer's output.
 
@@ -258,7 +261,7 @@ def resolve_interpreter(
     """
     if spec.user_managed:
         return _user_interpreter(spec)
-    plan = _plan(spec)
+    plan = _plan(spec, extra_requirements)
     for note in plan.notes:
         log(note)
     cache_root = Path(cache_root).absolute()

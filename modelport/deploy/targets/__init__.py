@@ -20,7 +20,13 @@ def _local() -> Target:
     return LocalTarget()
 
 
-FACTORIES: dict[str, Callable[[], Target]] = {"local": _local}
+def _ray() -> Target:
+    from modelport.deploy.targets.ray import RayTarget
+
+    return RayTarget()
+
+
+FACTORIES: dict[str, Callable[[], Target]] = {"local": _local, "ray": _ray}
 """Target name -> a function that makes it (imported lazily: a target may need an extra)."""
 
 COMPUTE_TARGETS: dict[str, str] = {"Local": "local", "ACI": "local", "AKS": "local"}

@@ -1,0 +1,355 @@
+"""Ray clusters a workspace owns or attaches: the compute behind v1's ``AksCompute``.
+
+A cluster record is one JSON file, ``<workspace>/compute/<name>.json``, so any process sees it::
+
+    {"name", "kind": "AKS", "owned": true, "address": "127.0.0.1:<gcs port>", "http_port",
+     "pid", "create_time", "temp_dir", "agent_count", ...}
+
+An owned cluster is a head node this module started with ``ray start --head --block`` in its own
+session, on free ports (Ray's defaults 6379/8265/8000/10001 are fixed and would collide with any
+other cluster on the machine), with its temp dir in a folder of its own (``/tmp/ray`` grows by
+hundreds of MB and is shared), the dashboard off and usage stats off. Stopping it stops that
+process group and every process whose command line names its temp dir: never ``ray stop``,
+which stops every Ray process on the machine. An attached cluster is only forgotten.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import psutil
+
+from modelport.deploy.ports import free_port
+from modelport.errors import ComputeTargetError, InvalidInputError
+from modelport.workspace import Workspace
+
+__all__ = [
+    "ClusterRecord",
+    "connect",
+    "delete",
+    "load",
+    "names",
+    "ray_requirement",
+    "save",
+    "start_head",
+    "status",
+    "stop_head",
+]
+
+HOST = "127.0.0.1"
+START_TIMEOUT_S = 120.0
+# Unix socket paths (<temp>/session_<date>_<pid>/sockets/plasma_store, ~62 more bytes) may not
+# pass 107 bytes: a temp dir longer than this goes to a short folder under /tmp instead.
+MAX_TEMP_DIR = 40
+
+_RAY_ENV = {
+    "RAY_USAGE_STATS_ENABLED": "0",
+    # The proxy prefers replicas on its own node; without this a two-node cluster on one machine
+    # would send every request to the head's replicas (docs/scale-out.md).
+    "RAY_SERVE_PROXY_PREFER_LOCAL_NODE_ROUTING": "0",
+}
+
+
+@dataclass
+class ClusterRecord:
+    """A Ray cluster known to a workspace (see the module docstring for the file)."""
+
+    name: str
+    address: str
+    owned: bool
+    http_port: int | None = None
+    pid: int | None = None
+    create_time: float | None = None
+    temp_dir: str | None = None
+    agent_count: int = 1
+    kind: str = "AKS"
+    created: float = field(default_factory=time.time)
+    settings: dict[str, Any] = field(default_factory=dict)
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), indent=2)
+
+
+WorkspaceLike = Workspace | Path
+"""A workspace, or its folder (what a target knows from a bundle's place)."""
+
+
+def _folder(ws: WorkspaceLike) -> Path:
+    return (ws.path if isinstance(ws, Workspace) else Path(ws)) / "compute"
+
+
+def _check_name(name: object) -> str:
+    if not isinstance(name, str) or not 2 <= len(name) <= 16 or not name.replace("-", "").isalnum():
+        raise InvalidInputError(
+            f"invalid compute target name {name!r}: 2-16 letters, digits and '-' (as in v1)"
+        )
+    return name
+
+
+def save(ws: WorkspaceLike, record: ClusterRecord) -> None:
+    folder = _folder(ws)
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / f"{_check_name(record.name)}.json").write_text(record.to_json())
+
+
+def load(ws: WorkspaceLike, name: str) -> ClusterRecord:
+    path = _folder(ws) / f"{_check_name(name)}.json"
+    try:
+        data = json.loads(path.read_text())
+    except FileNotFoundError:
+        raise ComputeTargetError(f"compute target '{name}' does not exist in this workspace") from None
+    known = set(ClusterRecord.__dataclass_fields__)
+    return ClusterRecord(**{k: v for k, v in data.items() if k in known})
+
+
+def names(ws: WorkspaceLike) -> list[str]:
+    folder = _folder(ws)
+    return sorted(p.stem for p in folder.glob("*.json")) if folder.is_dir() else []
+
+
+def ray_requirement() -> str:
+    """The requirement that gives an environment this machine's Ray (replicas must match it)."""
+    try:
+        import ray
+    except ImportError:
+        raise InvalidInputError(
+            "Ray is not installed: pip install 'modelport[ray]' to deploy to an AKS compute target"
+        ) from None
+    return f"ray[serve]=={ray.__version__}"
+
+
+def _ray_cli() -> str:
+    found = Path(sys.executable).with_name("ray")
+    if found.is_file():
+        return str(found)
+    which = shutil.which("ray")
+    if which is None:
+        raise InvalidInputError("Ray is not installed: pip install 'modelport[ray]'")
+    return which
+
+
+def _temp_dir(under: Path | None) -> Path:
+    if under is not None and len(str(under)) + 12 <= MAX_TEMP_DIR:
+        under.mkdir(parents=True, exist_ok=True)
+        return Path(tempfile.mkdtemp(prefix="ray-", dir=under))
+    # A workspace deep in the file system: a short private folder of its own instead.
+    return Path(tempfile.mkdtemp(prefix="mp-ray-"))
+
+
+def _gcs_up(address: str) -> bool:
+    host, _, port = address.rpartition(":")
+    import socket
+
+    with socket.socket() as s:
+        s.settimeout(0.5)
+        return s.connect_ex((host, int(port))) == 0
+
+
+def start_head(
+    temp_under: Path | None = None,
+    num_cpus: int | None = None,
+    log: Any = None,
+    timeout: float = START_TIMEOUT_S,
+) -> ClusterRecord:
+    """Start a Ray head node on free ports; returns once it answers (a record without a name)."""
+    temp_dir = _temp_dir(temp_under)
+    gcs_port = free_port()
+    ports = {
+        "--port": gcs_port,
+        "--ray-client-server-port": free_port(),
+        "--node-manager-port": free_port(),
+        "--object-manager-port": free_port(),
+        "--dashboard-agent-listen-port": free_port(),
+        "--dashboard-agent-grpc-port": free_port(),
+        "--metrics-export-port": free_port(),
+        "--runtime-env-agent-port": free_port(),
+    }
+    cmd = [
+        _ray_cli(),
+        "start",
+        "--head",
+        "--block",
+        f"--node-ip-address={HOST}",
+        "--include-dashboard=false",
+        "--disable-usage-stats",
+        f"--temp-dir={temp_dir}",
+        *(f"{k}={v}" for k, v in ports.items()),
+    ]
+    if num_cpus is not None:
+        cmd.append(f"--num-cpus={num_cpus}")
+    env = {**os.environ, **_RAY_ENV}
+    log_file = temp_dir / "ray-start.log"
+    with open(log_file, "ab") as out:
+        proc = subprocess.Popen(
+            cmd,
+            stdin=subprocess.DEVNULL,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            env=env,
+            start_new_session=True,  # its own process group: stopped as one, outlives the caller
+        )
+    record = ClusterRecord(
+        name="",
+        address=f"{HOST}:{gcs_port}",
+        owned=True,
+        pid=proc.pid,
+        create_time=psutil.Process(proc.pid).create_time(),
+        temp_dir=str(temp_dir),
+    )
+    deadline = time.monotonic() + timeout
+    while not _gcs_up(record.address):
+        if proc.poll() is not None or time.monotonic() > deadline:
+            text = log_file.read_text(errors="replace")[-2000:]
+            stop_head(record)
+            why = "exited" if proc.returncode is not None else f"did not answer within {timeout:.0f} s"
+            raise ComputeTargetError(f"`ray start --head` {why}:\n{text}")
+        time.sleep(0.2)
+    connect(record.address)
+    record.http_port = _start_serve(free_port())
+    return record
+
+
+def _start_serve(port: int) -> int:
+    """Start Serve's controller and HTTP proxy (head node only, 127.0.0.1); the port it uses."""
+    from ray import serve
+    from ray.serve.context import _get_global_client
+
+    serve.start(
+        proxy_location="HeadOnly",
+        http_options={"host": HOST, "port": port},
+    )
+    client = _get_global_client()
+    assert client is not None
+    return int(client.http_config.port)
+
+
+_connected: str | None = None
+
+
+def connect(address: str) -> None:
+    """Make this process a driver of the cluster at ``address`` (once; again if it changed)."""
+    global _connected
+    import ray
+
+    for k, v in _RAY_ENV.items():
+        os.environ.setdefault(k, v)
+    if ray.is_initialized():
+        if _connected == address:
+            return
+        ray.shutdown()
+    try:
+        ray.init(
+            address=address,
+            namespace="modelport",
+            logging_level=logging.WARNING,
+            log_to_driver=False,
+            configure_logging=False,
+        )
+    except (ConnectionError, RuntimeError, ValueError) as exc:
+        raise ComputeTargetError(f"cannot connect to the Ray cluster at {address}: {exc}") from None
+    _connected = address
+
+
+def attach_serve(record: ClusterRecord) -> ClusterRecord:
+    """Connect to an attached cluster and start (or find) Serve there; fills ``http_port``."""
+    connect(record.address)
+    record.http_port = _start_serve(record.http_port or free_port())
+    return record
+
+
+def _head_alive(record: ClusterRecord) -> psutil.Process | None:
+    if record.pid is None:
+        return None
+    try:
+        proc = psutil.Process(record.pid)
+        if record.create_time is not None and abs(proc.create_time() - record.create_time) > 0.05:
+            return None
+        return None if proc.status() == psutil.STATUS_ZOMBIE else proc
+    except psutil.Error:
+        return None
+
+
+def cluster_processes(record: ClusterRecord) -> list[psutil.Process]:
+    """Every process of an owned cluster: its process group, what names its temp dir, and their
+    children (Ray's workers rename themselves ``ray::...``, so they are found as children)."""
+    found: dict[int, psutil.Process] = {}
+    marker = record.temp_dir or "\0"
+    for proc in psutil.process_iter(["cmdline"]):
+        try:
+            cmdline = " ".join(proc.info.get("cmdline") or [])
+            in_group = record.pid is not None and os.getpgid(proc.pid) == record.pid
+        except (psutil.Error, ProcessLookupError, PermissionError):
+            continue
+        if in_group or marker in cmdline:
+            found[proc.pid] = proc
+    for proc in list(found.values()):
+        try:
+            for child in proc.children(recursive=True):
+                found.setdefault(child.pid, child)
+        except psutil.Error:
+            pass
+    found.pop(os.getpid(), None)
+    return list(found.values())
+
+
+def stop_head(record: ClusterRecord, timeout: float = 15.0) -> None:
+    """Stop an owned head node and everything it started; remove its temp dir. Idempotent."""
+    global _connected
+    if _connected == record.address:
+        import ray
+
+        ray.shutdown()
+        _connected = None
+    procs = cluster_processes(record)
+    if record.pid is not None and _head_alive(record) is not None:
+        try:
+            os.killpg(record.pid, signal.SIGTERM)
+        except (ProcessLookupError, PermissionError):
+            pass
+    for p in procs:
+        try:
+            p.send_signal(signal.SIGTERM)
+        except psutil.Error:
+            pass
+    _gone, alive = psutil.wait_procs(procs, timeout=timeout)
+    for p in alive:
+        try:
+            p.kill()
+        except psutil.Error:
+            pass
+    psutil.wait_procs(alive, timeout=5)
+    if record.pid is not None:
+        try:
+            os.waitpid(record.pid, os.WNOHANG)
+        except ChildProcessError:
+            pass
+    if record.temp_dir:
+        shutil.rmtree(record.temp_dir, ignore_errors=True)
+
+
+def status(ws: WorkspaceLike, record: ClusterRecord) -> str:
+    """v1's provisioning states: ``Succeeded`` when the cluster answers, else ``Failed``."""
+    if record.owned:
+        return "Succeeded" if _head_alive(record) is not None and _gcs_up(record.address) else "Failed"
+    if record.address.startswith("ray://") or record.address == "auto":
+        return "Succeeded"
+    return "Succeeded" if _gcs_up(record.address) else "Failed"
+
+
+def delete(ws: WorkspaceLike, name: str) -> None:
+    """Stop the cluster if this workspace started it (detach otherwise); forget it."""
+    record = load(ws, name)
+    if record.owned:
+        stop_head(record)
+    (_folder(ws) / f"{name}.json").unlink(missing_ok=True)

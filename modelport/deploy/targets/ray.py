@@ -1,0 +1,300 @@
+"""The Ray target: a service bundle as one Ray Serve application on a workspace's Ray cluster.
+
+The handle is ``{"app", "compute", "workspace", "address", "http_port", "root", "interpreter"}``:
+the Serve application's name (the service's), the compute target (``modelport.deploy.cluster``)
+and where its cluster answers, the bundle folder, and the interpreter its replicas run in.
+
+Replicas run ``modelport.server.ray_replica.ScoringReplica`` (the local server's app, protocols
+and runtime) in the interpreter built for the service's environment
+(``runtime_env={"py_executable": ...}``). That interpreter must import the cluster's Ray: Serve
+waits forever for a replica whose interpreter cannot (ray-project/ray#26332 and the platform
+notes), so this target checks ``import ray`` there first and fails at once with the cause. What
+a service asks of AKS maps onto Serve's deployment options (:func:`deployment_options`).
+"""
+
+from __future__ import annotations
+
+import importlib
+import subprocess
+from pathlib import Path
+from typing import Any
+
+from modelport import _settings
+from modelport.deploy import cluster
+from modelport.deploy.bundle import ServiceBundle
+from modelport.deploy.reconcile import Observation
+from modelport.deploy.targets.base import Endpoint, Handle, Runtime
+from modelport.errors import DeploymentError, EnvironmentBuildError, InvalidInputError
+
+__all__ = ["RayTarget", "deployment_options", "route_prefix"]
+
+REPLICA_MODULE = "modelport.server.ray_replica"
+CHECK_TIMEOUT_S = 60.0
+
+
+def route_prefix(service: str) -> str:
+    """AKS's scoring URI shape: ``/api/v1/service/<name>`` (``/score`` under it)."""
+    return f"/api/v1/service/{service}"
+
+
+def deployment_options(settings: dict[str, Any]) -> dict[str, Any]:
+    """v1's AKS settings as Serve deployment options.
+
+    ``num_replicas`` fixes the count; with ``autoscale_enabled`` Serve scales between
+    ``autoscale_min_replicas`` and ``autoscale_max_replicas``, aiming at
+    ``autoscale_target_utilization`` percent of ``replica_max_concurrent_requests`` per replica
+    (AKS's meaning), reacting after ``autoscale_refresh_seconds`` (up, and down after 3x that:
+    Serve's own defaults, 30 s up and 600 s down, are far slower than AKS's 1 s refresh).
+    ``cpu_cores`` and ``memory_gb`` become the replica's Ray resources.
+    """
+    per_replica = int(settings.get("max_concurrent_requests") or 1)
+    options: dict[str, Any] = {
+        "max_ongoing_requests": max(per_replica, 1) * 4,  # queue a few in the replica, as AKS's 503s late
+        "ray_actor_options": {"num_cpus": float(settings.get("cpu_cores") or 0.1)},
+        "health_check_period_s": 2.0,
+        "graceful_shutdown_timeout_s": 10.0,
+    }
+    memory = settings.get("memory_gb")
+    if memory:
+        options["ray_actor_options"]["memory"] = int(float(memory) * 1024**3)
+    if settings.get("autoscale_enabled"):
+        refresh = float(settings.get("autoscale_refresh_seconds") or 1)
+        utilization = float(settings.get("autoscale_target_utilization") or 70) / 100
+        options["autoscaling_config"] = {
+            "min_replicas": int(settings.get("autoscale_min_replicas") or 1),
+            "max_replicas": int(settings.get("autoscale_max_replicas") or 10),
+            "target_ongoing_requests": max(per_replica * utilization, 0.1),
+            "upscale_delay_s": refresh,
+            "downscale_delay_s": refresh * 3,
+            "metrics_interval_s": min(refresh, 10.0),
+            "look_back_period_s": max(refresh * 2, 2.0),
+        }
+    else:
+        options["num_replicas"] = int(settings.get("num_replicas") or settings.get("workers") or 1)
+    return options
+
+
+def _workspace_of(bundle: ServiceBundle) -> Path:
+    """The workspace folder: a bundle is ``<workspace>/services/<service>/<deployment id>/``."""
+    return bundle.root.resolve().parents[2]
+
+
+def _has_ray(interpreter: str, version: str) -> str | None:
+    """None if ``interpreter`` imports Ray ``version``; else why not."""
+    try:
+        proc = subprocess.run(
+            [interpreter, "-c", "import ray, ray.serve; print(ray.__version__)"],
+            capture_output=True,
+            text=True,
+            timeout=CHECK_TIMEOUT_S,
+            check=False,
+        )
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        return f"{interpreter} does not run: {exc}"
+    if proc.returncode != 0:
+        last = (proc.stderr.strip().splitlines() or ["import ray failed"])[-1]
+        return f"the environment's interpreter {interpreter} cannot import Ray Serve ({last})"
+    found = proc.stdout.strip()
+    if found != version:
+        return f"the environment has Ray {found}, the cluster runs Ray {version}; they must match"
+    return None
+
+
+def _interpreter(bundle: ServiceBundle) -> str:
+    """The bundle's interpreter, with Ray added (a cached environment of its own) when it lacks it.
+
+    A user-managed environment is the user's to complete: it fails with the cause."""
+    import ray
+
+    problem = _has_ray(bundle.interpreter, ray.__version__)
+    if problem is None:
+        return bundle.interpreter
+    spec = bundle.environment
+    if spec is None or spec.get("user_managed_dependencies"):
+        raise EnvironmentBuildError(
+            f"{problem}: a Ray service's environment needs `{cluster.ray_requirement()}` "
+            "(add it to the environment's pip packages)"
+        )
+    from modelport.environments import EnvSpec, resolve_interpreter
+
+    bundle.log(f"adding {cluster.ray_requirement()} to the environment for Ray Serve")
+    python = str(
+        resolve_interpreter(
+            EnvSpec.from_dict(spec),
+            _settings.env_cache_root(),
+            log=bundle.log,
+            extra_requirements=(cluster.ray_requirement(),),
+        )
+    )
+    problem = _has_ray(python, ray.__version__)
+    if problem is not None:
+        raise EnvironmentBuildError(problem)
+    return python
+
+
+class RayTarget:
+    """Runs bundles as Ray Serve applications (see the module docstring)."""
+
+    name = "ray"
+
+    def _cluster(self, bundle: ServiceBundle) -> tuple[Path, cluster.ClusterRecord]:
+        compute = bundle.settings.get("compute_target")
+        if not compute:
+            raise InvalidInputError(
+                "a Ray deployment needs a compute target: Model.deploy(..., deployment_target=AksCompute)"
+            )
+        ws = _workspace_of(bundle)
+        return ws, cluster.load(ws, compute)
+
+    def _application(self, bundle: ServiceBundle, runtime: Runtime, interpreter: str) -> Any:
+        from ray import serve
+
+        replica = importlib.import_module(REPLICA_MODULE).ScoringReplica  # see the module docstring
+        settings = bundle.server_settings()
+        settings.pop("cpu_affinity", None)  # Ray places replicas; its resources say how many CPUs
+        settings.pop("preload_modules", None)  # no fork in a replica: nothing to share
+        settings["workers"] = 1
+        settings["keys_file"] = str(runtime.keys_file) if runtime.keys_file else None
+        settings["token_auth"] = runtime.token_auth
+        env_vars = {**bundle.environment_variables, "PYTHONUNBUFFERED": "1"}
+        options = deployment_options(bundle.settings)
+        options["ray_actor_options"]["runtime_env"] = {"py_executable": interpreter, "env_vars": env_vars}
+        deployment: Any = serve.deployment(name="score", **options)(replica)
+        return deployment.bind({k: v for k, v in settings.items() if v is not None})
+
+    def _run(self, bundle: ServiceBundle, runtime: Runtime) -> Handle:
+        # serve.run without waiting: readiness is observed (serve.run would block on a replica
+        # that never starts). Private, so the ray extra pins Ray exactly.
+        from ray.serve.api import RunTarget, _run_many
+
+        ws, record = self._cluster(bundle)
+        if record.http_port is None or not record.owned:
+            record = cluster.attach_serve(record)
+            cluster.save(ws, record)
+        cluster.connect(record.address)
+        interpreter = _interpreter(bundle)
+        app = self._application(bundle, runtime, interpreter)
+        # Always with a name: serve.run without one deletes every other application.
+        _run_many(
+            [RunTarget(target=app, name=runtime.service, route_prefix=route_prefix(runtime.service))],
+            wait_for_ingress_deployment_creation=False,
+            wait_for_applications_running=False,
+        )
+        bundle.log(f"Serve application '{runtime.service}' submitted to the Ray cluster at {record.address}")
+        return {
+            "app": runtime.service,
+            "compute": record.name,
+            "workspace": str(ws),
+            "address": record.address,
+            "http_port": record.http_port,
+            "root": str(bundle.root),
+            "interpreter": interpreter,
+        }
+
+    def start(self, bundle: ServiceBundle, runtime: Runtime) -> Handle:
+        if runtime.port is not None:
+            raise InvalidInputError(
+                "port is not used on an AKS compute target: services share the cluster's HTTP port"
+            )
+        return self._run(bundle, runtime)
+
+    def _status(self, handle: Handle) -> Any:
+        from ray import serve
+
+        cluster.connect(handle["address"])
+        return serve.status().applications.get(handle["app"])
+
+    def observe(self, handle: Handle) -> Observation:
+        try:
+            app = self._status(handle)
+        except Exception as exc:  # the cluster itself is gone
+            return Observation(running=False, failed=True, reason=f"the Ray cluster does not answer: {exc}")
+        if app is None:
+            return Observation(running=False, failed=True, reason="the Serve application is gone")
+        status = str(getattr(app.status, "value", app.status))
+        if status == "RUNNING":
+            return Observation(running=True, ready=True)
+        if status == "DEPLOY_FAILED":
+            return Observation(running=True, failed=True, reason=self._reason(app))
+        if status == "UNHEALTHY":
+            return Observation(running=True, ready=False, reason=self._reason(app))
+        return Observation(running=True, ready=False, reason=(app.message or status))
+
+    @staticmethod
+    def _reason(app: Any) -> str:
+        parts = [app.message] if app.message else []
+        for name, dep in (app.deployments or {}).items():
+            if dep.message:
+                parts.append(f"deployment {name}: {dep.message}")
+        return "\n".join(parts) or str(app.status)
+
+    def replicas(self, handle: Handle) -> dict[str, int]:
+        """Replica counts by state (``RUNNING``, ``STARTING``, ...), as Serve reports them."""
+        app = self._status(handle)
+        if app is None:
+            return {}
+        dep = app.deployments.get("score")
+        if dep is None:
+            return {}
+        return {str(getattr(k, "value", k)): int(v) for k, v in (dep.replica_states or {}).items()}
+
+    def stop(self, handle: Handle) -> None:
+        from ray import serve
+
+        try:
+            cluster.connect(handle["address"])
+            serve.delete(handle["app"], _blocking=True)
+        except Exception:  # the cluster is gone: nothing runs there any more
+            pass
+
+    def endpoint(self, handle: Handle) -> Endpoint:
+        base = f"http://{cluster.HOST}:{handle['http_port']}{route_prefix(handle['app'])}"
+        return Endpoint(f"{base}/score", f"{base}/swagger.json")
+
+    def logs(self, handle: Handle, num_lines: int) -> str:
+        from modelport.deploy.targets.local import tail
+
+        parts = [tail(Path(handle["root"]) / "service.log", num_lines)]
+        try:
+            record = cluster.load(Path(handle["workspace"]), handle["compute"])
+        except Exception:
+            record = None
+        if record is not None and record.temp_dir:
+            logs = Path(record.temp_dir) / "session_latest" / "logs" / "serve"
+            for path in sorted(logs.glob(f"replica_{handle['app']}_*.log")):
+                parts.append(tail(path, num_lines))
+        text = "\n".join(p for p in parts if p)
+        return "\n".join(text.splitlines()[-num_lines:])
+
+    def events(self, handle: Handle) -> list[str]:
+        return []
+
+    def processes(self, handle: Handle) -> list[int]:
+        return []  # Ray's processes: the cluster's, not the service's
+
+    def sweep(self, folder: Path) -> None:
+        pass
+
+    def replace(self, old: Handle, bundle: ServiceBundle, runtime: Runtime, timeout: float) -> Handle:
+        """Serve updates an application in place, starting new replicas before stopping old ones;
+        if the new version does not get ready, the old bundle is deployed again."""
+        import time
+
+        new = self._run(bundle, runtime)
+        deadline = time.monotonic() + timeout
+        while True:
+            seen = self.observe(new)
+            if seen.ready:
+                return new
+            if seen.failed or time.monotonic() > deadline:
+                cause = seen.reason or f"not ready after {timeout:.0f} s"
+                try:
+                    self._run(ServiceBundle.load(old["root"]), runtime)
+                except Exception:  # the old bundle is gone too: say what failed first
+                    pass
+                raise DeploymentError(
+                    runtime.service,
+                    "Failed",
+                    f"the replacement did not start, the old one was restored: {cause}",
+                )
+            time.sleep(0.25)

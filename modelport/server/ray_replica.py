@@ -1,0 +1,108 @@
+"""The scoring server as a Ray Serve replica: the same app, protocols and runtime as a local worker.
+
+The Ray target (``modelport.deploy.targets.ray``) deploys :class:`ScoringReplica` as one Serve
+application per service. Each replica builds the scoring app a local worker builds
+(:func:`modelport.server.app.create_app`: auth, limits, timeouts, the v1 routes, error bodies
+``{"message", "code"}``) and calls the user's ``init()`` before Ray counts it as started, so an
+``init()`` that raises fails the replica's start with that traceback (which Ray reports as the
+application's status message). Requests come through Serve's HTTP proxy with the route prefix
+``/api/v1/service/<name>`` (AKS's URI shape) and reach the app with the prefix taken off.
+
+Ray imports this module in the replica's own interpreter (the environment modelport built for the
+service); the deploying process imports it by name only, as the local target starts the server
+by ``-m modelport.server``.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from typing import Any
+
+from ray import serve
+
+from modelport.server.app import ScoringApp, create_app
+from modelport.server.config import ServerConfig
+
+__all__ = ["VERSION_HEADER", "ScoringReplica"]
+
+VERSION_HEADER = b"azureml-model-deployment"
+"""AKS's header naming the endpoint version that served a request (and pinning one in a request)."""
+
+log = logging.getLogger("modelport.server")
+
+
+class _Mounted:
+    """The scoring app under a route prefix: the prefix comes off the path; lifespan is done."""
+
+    def __init__(self, app: ScoringApp, version: str | None) -> None:
+        self.app = app
+        self.header = (VERSION_HEADER, version.encode()) if version else None
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] == "lifespan":
+            # init() already ran in __serve_build_asgi_app__ (so a failure fails the replica).
+            while True:
+                message = await receive()
+                if message["type"] == "lifespan.startup":
+                    await send({"type": "lifespan.startup.complete"})
+                elif message["type"] == "lifespan.shutdown":
+                    await self.app.service.stop()
+                    await send({"type": "lifespan.shutdown.complete"})
+                    return
+        if scope["type"] != "http":
+            return
+        root = scope.get("root_path") or ""
+        path = scope["path"]
+        if root and path.startswith(root):
+            scope = {**scope, "path": path[len(root) :] or "/", "root_path": ""}
+        if self.header is None:
+            await self.app(scope, receive, send)
+            return
+        header = self.header
+
+        async def send_named(message: dict[str, Any]) -> None:
+            if message["type"] == "http.response.start":
+                message = {**message, "headers": [*message.get("headers", []), header]}
+            await send(message)
+
+        await self.app(scope, receive, send_named)
+
+
+@serve.ingress()
+class ScoringReplica:
+    """One replica: the scoring app of one service (or one endpoint version).
+
+    ``settings`` are the scoring server's (``ServerConfig`` fields, absolute paths); ``version``
+    names the AksEndpoint version it serves, if any (every response then carries it).
+    """
+
+    def __init__(self, settings: dict[str, Any], version: str | None = None) -> None:
+        self._settings = dict(settings)
+        self._version = version
+        self._exit: str | None = None
+        self._app: ScoringApp | None = None
+
+    async def __serve_build_asgi_app__(self) -> _Mounted:
+        config = ServerConfig.from_mapping(self._settings)
+        location = config.location()
+        os.environ.update(location.environment())
+
+        def on_exit(code: int, reason: str) -> None:
+            # A run() past its timeout, or too much memory: Ray's health check replaces us.
+            self._exit = reason
+
+        app = create_app(config, on_exit)
+        app.service.hold_until_ready_s = 24 * 3600.0  # init() finishes before the replica counts
+        await app.service.start()
+        error = app.service.init_error
+        if error is not None:
+            detail = error.traceback_text.rstrip() or f"{error.exc_type}: {error.exc_message}"
+            raise RuntimeError(f"init() failed: {error.exc_type}: {error.exc_message}\n{detail}")
+        self._app = app
+        return _Mounted(app, self._version)
+
+    def check_health(self) -> None:
+        """Ray calls this periodically; raising makes it replace this replica."""
+        if self._exit is not None:
+            raise RuntimeError(f"replica asked to be replaced: {self._exit}")

@@ -1,0 +1,151 @@
+"""The Ray target through the v1 facade: AksCompute + AksWebservice on a real Ray cluster."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import requests
+
+from modelport.core.compute import AksCompute, ComputeTarget
+from modelport.core.environment import Environment
+from modelport.core.model import InferenceConfig, Model
+from modelport.core.webservice import AksWebservice, Webservice
+from modelport.deploy import cluster
+from modelport.errors import DeploymentError, InvalidInputError
+from modelport.workspace import Workspace
+from tests.deploy.conftest import SCRIPTS, TUTORIAL_SCORE
+
+pytestmark = [pytest.mark.ray, pytest.mark.process]
+
+
+def _src(tmp_path: Path, script: Path) -> Path:
+    src = tmp_path / f"src-{script.stem}"
+    src.mkdir(exist_ok=True)
+    shutil.copy(script, src / "score.py")
+    return src
+
+
+@pytest.fixture
+def aks(dws: Workspace, ray_cluster: cluster.ClusterRecord) -> ComputeTarget:
+    return ComputeTarget.attach(dws, "aks", AksCompute.attach_configuration(address=ray_cluster.address))
+
+
+def _deploy(ws: Workspace, aks: ComputeTarget, name: str, model: Model, src: Path, env=None, **config):  # type: ignore[no-untyped-def]
+    with pytest.warns(UserWarning):
+        aks_config = AksWebservice.deploy_configuration(**config)
+    ic = InferenceConfig("score.py", source_directory=src, environment=env)
+    return Model.deploy(ws, name, [model], ic, aks_config, deployment_target=aks)
+
+
+def test_deploy_score_auth_and_delete(
+    dws: Workspace, aks: ComputeTarget, digits_model, tmp_path: Path
+) -> None:  # type: ignore[no-untyped-def]
+    path, test_x, expected = digits_model
+    model = Model.register(dws, path, "sklearn_mnist")
+    service = _deploy(
+        dws,
+        aks,
+        "ray-svc",
+        model,
+        _src(tmp_path, TUTORIAL_SCORE),
+        autoscale_enabled=True,
+        autoscale_min_replicas=1,
+        autoscale_max_replicas=3,
+    )
+    service.wait_for_deployment(show_output=True, timeout_sec=180)
+    assert service.state == "Healthy" and service.compute_type == "AKS"
+    assert service.scoring_uri.endswith("/api/v1/service/ray-svc/score")
+    body = json.dumps({"data": test_x.tolist()})
+    assert service.run(input_data=body) == expected.tolist()
+    # Auth is on by default, as on AKS: the same status codes and error bodies as a local service.
+    anonymous = requests.post(service.scoring_uri, data=body, timeout=30)
+    assert anonymous.status_code == 401 and anonymous.json()["code"] == "AuthError"
+    key = service.get_keys()[0]
+    headers = {"Authorization": f"Bearer {key}", "Content-Type": "application/json"}
+    answer = requests.post(service.scoring_uri, data=body, headers=headers, timeout=30)
+    assert answer.status_code == 200 and answer.json() == expected.tolist()
+    bad = requests.post(service.scoring_uri, data=b"{not json", headers=headers, timeout=30)
+    assert bad.status_code in (400, 500) and set(bad.json()) >= {"message", "code"}
+    swagger = requests.get(service.swagger_uri, headers=headers, timeout=30)
+    assert swagger.status_code == 200 and "paths" in swagger.json()
+    assert requests.get(service.scoring_uri[: -len("/score")] + "/", timeout=30).status_code == 200
+    service.regen_key("Primary")
+    assert service.run(input_data=body) == expected.tolist()  # the new key works at once
+    assert "ray-svc" in [s.name for s in Webservice.list(dws, compute_type="AKS")]
+    service.delete()
+    from ray import serve
+
+    assert "ray-svc" not in serve.status().applications
+
+
+def test_settings_map_to_serve_options() -> None:
+    from modelport.deploy.targets.ray import deployment_options
+
+    with pytest.warns(UserWarning):
+        auto = AksWebservice.deploy_configuration(
+            autoscale_enabled=True,
+            autoscale_min_replicas=2,
+            autoscale_max_replicas=5,
+            autoscale_target_utilization=50,
+            autoscale_refresh_seconds=2,
+            replica_max_concurrent_requests=4,
+            cpu_cores=0.5,
+            memory_gb=1,
+        )
+    options = deployment_options(auto.to_dict())
+    scaling = options["autoscaling_config"]
+    assert (scaling["min_replicas"], scaling["max_replicas"]) == (2, 5)
+    assert scaling["target_ongoing_requests"] == 2.0 and scaling["upscale_delay_s"] == 2.0
+    assert options["ray_actor_options"] == {"num_cpus": 0.5, "memory": 1024**3}
+    with pytest.warns(UserWarning):
+        fixed = AksWebservice.deploy_configuration(num_replicas=3, autoscale_enabled=False)
+    assert deployment_options(fixed.to_dict())["num_replicas"] == 3
+
+
+def test_init_failure_fails_within_60_s_with_its_traceback(
+    dws: Workspace, aks: ComputeTarget, digits_model, tmp_path: Path
+) -> None:  # type: ignore[no-untyped-def]
+    model = Model.register(dws, digits_model[0], "sklearn_mnist")
+    started = time.monotonic()
+    service = _deploy(
+        dws, aks, "ray-broken", model, _src(tmp_path, SCRIPTS / "init_fails.py"), num_replicas=1
+    )
+    with pytest.raises(DeploymentError) as info:
+        service.wait_for_deployment(timeout_sec=90)
+    assert time.monotonic() - started < 60
+    assert "model file is corrupt: cannot load weights" in str(info.value)
+    assert Webservice(dws, "ray-broken").state == "Failed"
+
+
+def test_environment_without_ray_fails_within_60_s(
+    dws: Workspace, aks: ComputeTarget, digits_model, tmp_path: Path, sk_env: Environment, env_cache: Path
+) -> None:  # type: ignore[no-untyped-def]
+    """A user-managed environment whose interpreter lacks Ray: Serve would wait forever on it."""
+    from modelport.environments import EnvSpec, resolve_interpreter
+
+    no_ray = resolve_interpreter(EnvSpec.from_dict(sk_env.to_spec()), env_cache, log=lambda _l: None)
+    env = Environment("no-ray")
+    env.python.user_managed_dependencies = True
+    env.python.interpreter_path = str(no_ray)
+    model = Model.register(dws, digits_model[0], "sklearn_mnist")
+    started = time.monotonic()
+    service = _deploy(dws, aks, "ray-noray", model, _src(tmp_path, TUTORIAL_SCORE), env=env, num_replicas=1)
+    with pytest.raises(DeploymentError) as info:
+        service.wait_for_deployment(timeout_sec=90)
+    assert time.monotonic() - started < 60
+    assert "cannot import Ray Serve" in str(info.value)
+
+
+def test_deployment_target_must_be_aks(dws: Workspace, digits_model, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    model = Model.register(dws, digits_model[0], "sklearn_mnist")
+    ic = InferenceConfig("score.py", source_directory=_src(tmp_path, TUTORIAL_SCORE))
+    with pytest.raises(InvalidInputError, match="AksCompute"):
+        Model.deploy(dws, "x-svc", [model], ic, deployment_target="aks")
+    assert sys.executable  # the deployment above was refused before anything started
+    assert np is not None
