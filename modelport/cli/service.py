@@ -86,6 +86,16 @@ def cmd_logs(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_traces(args: argparse.Namespace) -> int:
+    rows = _service(args).get_traces(num=args.lines)
+    if not args.json:
+        for row in rows:
+            printed = (row.get("printed") or "").rstrip().splitlines()
+            row["printed"] = printed[-1][:60] if printed else ""
+    emit(args, rows, ["time", "request_id", "status", "latency_ms", "run_ms", "printed"])
+    return 0
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     data = sys.stdin.read() if args.data == "-" else args.data
     result = _service(args).run(data)
@@ -211,6 +221,13 @@ def configure(top: Subparsers, common: argparse.ArgumentParser) -> None:
     c = service_command("logs", cmd_logs, "print a service's log", "modelport service logs mnist-svc -n 50")
     c.add_argument("-n", "--lines", type=int, default=200, help="how many last lines (default 200)")
     c.add_argument("--init", action="store_true", help="only the deployment's own lines")
+    c = service_command(
+        "traces",
+        cmd_traces,
+        "print a service's request traces (deployed with enable_app_insights=True)",
+        "modelport service traces mnist-svc -n 20 --json",
+    )
+    c.add_argument("-n", "--lines", type=int, default=50, help="how many last requests (default 50)")
     c = service_command(
         "run",
         cmd_run,

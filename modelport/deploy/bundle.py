@@ -39,6 +39,7 @@ _COPY_IGNORE = shutil.ignore_patterns(".git", "__pycache__", ".venv", ".modelpor
 BUNDLE_FILE = "bundle.json"
 SERVER_FILE = "server.json"
 LOG_FILE = "service.log"
+TRACES_FILE = "traces.jsonl"
 
 
 @dataclass
@@ -71,7 +72,7 @@ class ServiceBundle:
     def server_settings(self) -> dict[str, Any]:
         """``server.json`` with its relative paths made absolute."""
         data: dict[str, Any] = json.loads(self.server_file.read_text())
-        for key in ("entry_script", "app_root", "model_dir", "source_directory"):
+        for key in ("entry_script", "app_root", "model_dir", "source_directory", "traces_file"):
             if data.get(key):
                 data[key] = str((self.root / data[key]).resolve())
         return data
@@ -164,9 +165,11 @@ def server_config(
     model_dir: Path | str,
     source_directory: Path | str | None,
     preload_modules: list[str] | None = None,
+    models: list[dict[str, str]] | None = None,
 ) -> dict[str, Any]:
     """The scoring server's settings for a deployment (see modelport.server.config), without
-    what the target decides (port, host, keys, status files)."""
+    what the target decides (port, host, keys, status files). ``models``: ``[{"name", "version"}]``,
+    the names the Open Inference (V2) routes answer to besides the service's."""
     memory_mb = int(settings.memory_gb * 1024 / settings.workers) if settings.memory_gb else None
     batching = {
         "max_batch_size": settings.max_batch_size,
@@ -188,6 +191,9 @@ def server_config(
         "max_worker_memory_mb": memory_mb,
         "cpu_affinity": _cpu_affinity(name, settings.cpu_cores),
         "service_name": name,
+        "models": models,
+        # v1's enable_app_insights, kept locally: a JSON line per scoring request.
+        "traces_file": TRACES_FILE if getattr(settings, "app_insights", False) else None,
     }
 
 
@@ -217,16 +223,17 @@ def prepare(
         log(f"{label} ({took:.2f} s)")
         progress(f"{label} ({took:.2f} s)")
 
+    def both(line: str) -> None:
+        log(line)
+        progress(line)
+
     started = time.monotonic()
-    interpreter, requirements = _resolve_environment(inference_config.environment, log)
+    # The build's phases (resolve, download, install, compile) reach show_output as they happen.
+    interpreter, requirements = _resolve_environment(inference_config.environment, both)
     phase("environment ready", started)
     started = time.monotonic()
     app_root = root / "app"
     app_root.mkdir()
-
-    def both(line: str) -> None:
-        log(line)
-        progress(line)
 
     model_dir = _copy_models(ws, models, app_root, both)
     script = _copy_source(inference_config, app_root)
@@ -243,6 +250,7 @@ def prepare(
             else None
         ),
         preload_modules=preload_for(models, inference_config.environment),
+        models=[{"name": m.name, "version": str(m.version)} for m in models],
     )
     (root / SERVER_FILE).write_text(json.dumps(config, indent=2))
     (root / "requirements.txt").write_text("".join(f"{r}\n" for r in requirements))

@@ -22,7 +22,8 @@ import psutil
 from modelport import keys as keyfile
 from modelport.client import ServiceClient
 from modelport.deploy import records, targets
-from modelport.deploy.bundle import ServiceBundle, prepare
+from modelport.deploy._files import json_lines, tail
+from modelport.deploy.bundle import TRACES_FILE, ServiceBundle, prepare
 from modelport.deploy.configs import DeploymentSettings
 from modelport.deploy.inference import InferenceConfig
 from modelport.deploy.reconcile import next_state
@@ -271,8 +272,6 @@ def wait(
 
 def logs(ws: Workspace, record: ServiceRecord, num_lines: int = 5000, init: bool = False) -> str:
     """The service log's last ``num_lines`` lines; ``init``: only the deployment's own lines."""
-    from modelport.deploy.targets.local import tail
-
     if record.handle is not None:
         text = target_of(record).logs(record.handle, num_lines if not init else 100_000)
     else:  # failed before anything started: what preparing it wrote
@@ -280,6 +279,18 @@ def logs(ws: Workspace, record: ServiceRecord, num_lines: int = 5000, init: bool
     if init:
         return "\n".join(line for line in text.splitlines() if line.startswith("[modelport]"))
     return text
+
+
+def traces(record: ServiceRecord, num: int = 100) -> list[dict[str, Any]]:
+    """The last ``num`` request traces of a service deployed with ``enable_app_insights=True``
+    (time, request id, status, latency, what run() printed), oldest first."""
+    if not record.settings.get("app_insights"):
+        raise InvalidInputError(
+            f"service '{record.name}' keeps no traces: deploy or update it with enable_app_insights=True"
+        )
+    if not record.bundle_dir:
+        return []
+    return json_lines(Path(record.bundle_dir) / TRACES_FILE, num)
 
 
 def events(record: ServiceRecord) -> list[str]:

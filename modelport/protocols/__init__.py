@@ -46,6 +46,9 @@ class Reply:
     body: bytes = b""
     content_type: bytes | None = JSON
     headers: list[tuple[bytes, bytes]] = field(default_factory=list)
+    run_ms: float | None = None
+    """For a scoring route: how long run() took, and what it printed (for the request's trace)."""
+    printed: str = ""
 
 
 @dataclass(slots=True)
@@ -127,6 +130,8 @@ class Host(TypingProtocol):
     debug: bool
     service_name: str
     auth_enabled: bool
+    models: list[tuple[str, str]]
+    """The registered models the service serves, as (name, version)."""
     score: Callable[[Codec, ScoringRequest], Awaitable[Scored]]
     """Score a request on the run thread with the protocol's codec (queued, timed out, maybe
     batched): ``await host.score(codec, request)``."""
@@ -208,6 +213,6 @@ def score_batch(
             continue
         try:
             outcomes[i] = items[i][0].encode(result.value, parsed_ms, result.run_ms)
-        except ScriptError as exc:
+        except ModelportError as exc:  # ScriptError, or a 4xx only the answer shows (V2's outputs)
             outcomes[i] = exc
     return [o for o in outcomes if o is not None]

@@ -144,7 +144,7 @@ class V1(V1Codec, Protocol):
             f"serialize;dur={scored.serialize_ms:.3f}"
         )
         headers.append((b"server-timing", timing.encode()))
-        return Reply(response.status, response.body, content_type, headers)
+        return Reply(response.status, response.body, content_type, headers, scored.run_ms, scored.printed)
 
     async def swagger(self, call: Call) -> Reply:
         """``GET /swagger.json?version=2|3``: a swagger file in the app root, else built from the schema."""

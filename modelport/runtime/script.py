@@ -51,6 +51,8 @@ class Scored:
     parse_ms: float
     run_ms: float
     serialize_ms: float
+    printed: str = ""
+    """What run() printed while serving it (kept only when the server traces requests)."""
 
 
 @dataclass(slots=True)

@@ -33,6 +33,7 @@ from modelport.errors import (
 )
 from modelport.protocols import JSON, Call, Codec, Protocol, Reply, Route, Router
 from modelport.protocols.v1 import V1
+from modelport.protocols.v2 import V2
 from modelport.runtime.request import Body, ScoringRequest
 from modelport.runtime.script import Scored, ScoringScript
 from modelport.server.auth import Authenticator, KeyStore
@@ -41,6 +42,7 @@ from modelport.server.logs import log_request
 from modelport.server.metrics import CONTENT_TYPE as METRICS_TYPE
 from modelport.server.metrics import Metrics
 from modelport.server.service import ExitHook, ReportHook, ScoringService
+from modelport.server.traces import TraceWriter
 
 log = logging.getLogger("modelport.server")
 
@@ -50,7 +52,7 @@ Send = Callable[[dict[str, Any]], Awaitable[None]]
 
 SERVER_VERSION = f"modelport/{__version__}".encode()
 MAX_REQUEST_ID = 100
-PROTOCOLS: list[type[Protocol]] = [V1]
+PROTOCOLS: list[type[Protocol]] = [V1, V2]
 """The wire protocols every service speaks, the first one's error body for unknown paths."""
 
 __all__ = ["PROTOCOLS", "Call", "ClientDisconnected", "Reply", "ScoringApp", "create_app", "read_body"]
@@ -128,9 +130,11 @@ class ScoringApp:
         self.service = service
         self.auth = auth
         self.metrics = metrics
+        self.traces = TraceWriter(config.traces_file) if config.traces_file else None
         self.debug = config.debug
         self.service_name = config.service_name
         self.auth_enabled = auth.enabled
+        self.models = config.served_models()
         # The Host interface: protocols queue their work straight to the service (no extra frame).
         self.score: Callable[[Codec, ScoringRequest], Awaitable[Scored]] = service.score
         self.protocols = [kind(self) for kind in PROTOCOLS]
@@ -206,6 +210,7 @@ class ScoringApp:
                 reply = Reply(499, content_type=None)
             except ModelportError as exc:
                 reply = self.error_reply(exc, request_id, protocol)
+                reply.printed = getattr(exc, "printed", "")
             except Exception as exc:  # a bug of ours: say so without details, log them
                 log.exception("unexpected error handling %s %s rid=%s", method, path, request_id)
                 reply = Reply(500, protocol.error_body(None))
@@ -216,6 +221,9 @@ class ScoringApp:
             self.metrics.in_flight.dec()
         elapsed = time.perf_counter() - started
         log_request(method, path, reply.status, elapsed * 1e3, request_id)
+        if self.traces is not None and _traced(route_name):
+            ms = elapsed * 1e3
+            self.traces.write(request_id, method, path, reply.status, ms, reply.run_ms, reply.printed)
         self.metrics.observe_request(route_name, reply.status, elapsed)
 
     def error_reply(self, exc: ModelportError, request_id: str, protocol: Protocol | None = None) -> Reply:
@@ -298,6 +306,11 @@ class ScoringApp:
     async def prometheus(self, call: Call) -> Reply:
         """``GET /metrics``: Prometheus text format, summed over the service's workers."""
         return Reply(200, self.metrics.render(), METRICS_TYPE.encode())
+
+
+def _traced(route: str) -> bool:
+    """Whether requests to ``route`` are scoring requests, traced with v1's enable_app_insights."""
+    return route == "/score" or route.endswith("/infer")
 
 
 def create_app(

@@ -61,6 +61,10 @@ _FLAGS: list[tuple[str, dict[str, Any]]] = [
     ("--log-file", {"type": Path, "help": "also append the log to this file"}),
     ("--log-level", {"help": "debug, info (default), warning, error"}),
     ("--ready-file", {"type": Path, "help": "written (JSON with port and pid) once init() succeeded"}),
+    (
+        "--traces-file",
+        {"type": Path, "help": "a JSON line per scoring request: id, status, latency, run()'s prints"},
+    ),
     ("--status-file", {"type": Path, "help": "the supervisor's state, JSON, kept up to date"}),
     ("--metrics-dir", {"type": Path, "help": "folder for multi-process metrics (default: a temp folder)"}),
     ("--graceful-timeout-s", {"type": float, "help": "on SIGTERM, time for in-flight requests (default 30)"}),

@@ -13,7 +13,7 @@ from modelport.runtime.loader import ScriptLocation
 from modelport.runtime.model_path import default_model_dir
 
 _PATHS = {"entry_script", "model_dir", "source_directory", "app_root", "keys_file", "log_file"}
-_PATHS |= {"ready_file", "status_file", "metrics_dir"}
+_PATHS |= {"ready_file", "status_file", "metrics_dir", "traces_file"}
 
 
 @dataclass(slots=True)
@@ -79,6 +79,9 @@ class ServerConfig:
     log_level: str = "info"
     ready_file: Path | None = None
     """Written (JSON: pid, host, port) once a worker's init() succeeded; removed at exit."""
+    traces_file: Path | None = None
+    """Per-request traces (v1's ``enable_app_insights``): one JSON line per scoring request with
+    its id, status, latency and what run() printed (see modelport/server/traces.py)."""
     status_file: Path | None = None
     """The supervisor keeps its state here, as JSON rewritten atomically: pid, port, workers,
     ready_workers, state (starting/ready/failed/stopped), recycles, restarts, last_init_error
@@ -95,6 +98,10 @@ class ServerConfig:
     connection is closed, so stalled or trickling clients cannot hold connections forever."""
     service_name: str = "modelport"
     """Shown in the swagger document and process titles."""
+    models: list[dict[str, str]] | None = None
+    """The registered models served, ``[{"name": "mnist", "version": "3"}]``: the Open Inference
+    (V2) routes answer to these names and to the service's; None (``modelport serve``): one model
+    named after the service, version "1"."""
 
     # -- construction ---------------------------------------------------------------------------
     @classmethod
@@ -126,6 +133,8 @@ class ServerConfig:
                 kwargs[key] = _cpu_list(value)
             elif key == "preload_modules":
                 kwargs[key] = _name_list(value)
+            elif key == "models":
+                kwargs[key] = _model_list(value)
             else:
                 kwargs[key] = value
         config = cls(**kwargs)
@@ -182,6 +191,12 @@ class ServerConfig:
         model_dir = self.model_dir.resolve() if self.model_dir else default_model_dir(app_root)
         return ScriptLocation(script, source, app_root, model_dir)
 
+    def served_models(self) -> list[tuple[str, str]]:
+        """``models`` as (name, version) pairs; one named after the service if none are given."""
+        if not self.models:
+            return [(self.service_name, "1")]
+        return [(m["name"], str(m["version"])) for m in self.models]
+
     @property
     def max_body_bytes(self) -> int:
         """``max_body_mb`` in bytes (MB = 2**20 bytes)."""
@@ -210,3 +225,18 @@ def _name_list(value: Any) -> list[str]:
     if not isinstance(names, list | tuple) or not all(isinstance(n, str) for n in names):
         raise InvalidInputError(f"preload_modules must be module names like sklearn,joblib; got {value!r}")
     return [n.strip() for n in names if n.strip()]
+
+
+def _model_list(value: Any) -> list[dict[str, str]]:
+    ok = isinstance(value, list) and all(
+        isinstance(m, dict)
+        and isinstance(m.get("name"), str)
+        and m["name"]
+        and "/" not in m["name"]
+        and isinstance(m.get("version"), str | int)
+        and "/" not in str(m["version"])
+        for m in value
+    )
+    if not ok:
+        raise InvalidInputError(f'models must be a list of {{"name", "version"}} objects; got {value!r}')
+    return [{"name": m["name"], "version": str(m["version"])} for m in value]

@@ -24,6 +24,7 @@ from modelport.runtime.request import ScoringRequest
 from modelport.runtime.script import Scored, ScoringScript
 from modelport.server.config import ServerConfig
 from modelport.server.runthread import Job, RunThreads
+from modelport.server.traces import capture_prints, printed_text
 
 log = logging.getLogger("modelport.server")
 
@@ -253,7 +254,16 @@ class ScoringService:
     def _score_in_thread(self, codec: Codec, script: ScoringScript, request: ScoringRequest) -> Scored:
         script.last_run_s = None
         try:
-            return codec.score(script, request)
+            if not self.config.traces_file:
+                return codec.score(script, request)
+            with capture_prints() as printed:
+                try:
+                    scored = codec.score(script, request)
+                except ModelportError as exc:
+                    exc.printed = printed_text(printed)  # type: ignore[attr-defined]
+                    raise
+            scored.printed = printed_text(printed)
+            return scored
         finally:
             if self._observe_run is not None and script.last_run_s is not None:
                 self._observe_run(script.last_run_s)
@@ -265,7 +275,13 @@ class ScoringService:
         assert script is not None
         script.last_run_s = None
         try:
-            outcomes = score_batch(script, items, self.config.max_batch_size)
+            if not self.config.traces_file:
+                outcomes = score_batch(script, items, self.config.max_batch_size)
+            else:  # every request of the batch gets what the batch's run() calls printed
+                with capture_prints() as printed:
+                    outcomes = score_batch(script, items, self.config.max_batch_size)
+                for outcome in outcomes:
+                    outcome.printed = printed_text(printed)  # type: ignore[union-attr]
         finally:
             if self._observe_run is not None and script.last_run_s is not None:
                 self._observe_run(script.last_run_s)

@@ -20,6 +20,7 @@ import psutil
 
 from modelport import keys as keyfile
 from modelport.client import probe_ready
+from modelport.deploy._files import tail
 from modelport.deploy.bundle import ServiceBundle
 from modelport.deploy.ports import free_port, port_is_free
 from modelport.deploy.reconcile import Observation
@@ -248,15 +249,3 @@ class LocalTarget:
             delay = min(delay * 1.5, 0.25)
         self.stop(old)
         return new
-
-
-def tail(path: str | Path | None, num_lines: int = 50) -> str:
-    """The last ``num_lines`` lines of a text file ("" when there is none)."""
-    if not path or not Path(path).is_file():
-        return ""
-    with open(path, "rb") as f:
-        f.seek(0, os.SEEK_END)
-        size = f.tell()
-        f.seek(max(0, size - max(num_lines, 1) * 400))
-        lines = f.read().decode("utf-8", "replace").splitlines()
-    return "\n".join(lines[-num_lines:])
