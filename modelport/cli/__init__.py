@@ -22,7 +22,7 @@ import traceback
 from collections.abc import Sequence
 
 from modelport import __version__
-from modelport.cli import environment, model, serve, service, studio, workspace
+from modelport.cli import environment, export, model, serve, service, studio, workspace
 from modelport.cli._commands import common_options, describe
 from modelport.errors import ModelportError
 
@@ -46,6 +46,7 @@ def build_parser() -> argparse.ArgumentParser:
         group.configure(top, common)
     serve.configure(top)
     service.configure(top, common)
+    export.configure(top, common)
     studio.configure(top, common)
     return parser
 

@@ -7,12 +7,13 @@ import dataclasses
 import os
 from typing import Any, ClassVar
 
+from modelport.deploy.export.package import ModelPackage
 from modelport.deploy.inference import InferenceConfig
 from modelport.errors import InvalidInputError
 from modelport.registry import models as registry
 from modelport.workspace import Workspace
 
-__all__ = ["InferenceConfig", "Model"]
+__all__ = ["InferenceConfig", "Model", "ModelPackage"]
 
 _service_of: Any = None
 """Makes the Webservice that ``Model.deploy`` returns. Set by ``modelport.core.webservice`` (which
@@ -237,6 +238,38 @@ class Model:
             target=target,
         )
         return _service_of(workspace, record, show_output)
+
+    @staticmethod
+    def package(
+        workspace: Workspace,
+        models: builtins.list[Model],
+        inference_config: InferenceConfig | None = None,
+        generate_dockerfile: bool = False,
+        image_name: str | None = None,
+        image_label: str | None = None,
+    ) -> ModelPackage:
+        """A Docker build context for ``models`` behind ``inference_config`` (see docs/export.md).
+
+        ``generate_dockerfile=True`` is required here (v1's default, False, built an image in a
+        cloud registry). Example::
+
+            package = Model.package(ws, [model], inference_config, generate_dockerfile=True)
+            package.wait_for_creation(show_output=True)
+            package.save("./mnist-image")
+        """
+        from modelport.deploy.export.package import create_package
+
+        for m in models or []:
+            if not isinstance(m, Model) or m.workspace != workspace:
+                raise InvalidInputError("models must be Model objects of this workspace")
+        return create_package(
+            workspace,
+            [m._record for m in models or []],
+            inference_config,
+            generate_dockerfile=generate_dockerfile,
+            image_name=image_name,
+            image_label=image_label,
+        )
 
     def download(self, target_dir: str | os.PathLike[str] = ".", exist_ok: bool = False, **_v1: Any) -> str:
         """Copy the model's file or folder into ``target_dir``; every file's sha256 is verified."""

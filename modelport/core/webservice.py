@@ -264,6 +264,19 @@ class Webservice:
 
         return export_service(self.workspace, self.name, output_directory, format, image=image)
 
+    def export(self, output_directory: str, format: str | None = "kubernetes", image: str | None = None) -> Any:
+        """Write a Docker build context of this service into ``output_directory``, plus manifests
+        in ``output_directory/<format>/`` (``kubernetes``, ``kserve`` or ``kuberay``; None: none).
+        See docs/export.md."""
+        from modelport.deploy.export.service import export_service
+
+        return export_service(self.workspace, self.name, output_directory, format, image=image)
+
+    # -- logs and listing ----------------------------------------------------------------------
+    def get_logs(self, num_lines: int = 5000, init: bool = False) -> str:
+        """The service log's last ``num_lines`` lines (init=True: only the deployment's own lines)."""
+        return engine.logs(self.workspace, self._record, num_lines, init)
+
     # -- logs and listing ----------------------------------------------------------------------
     def get_logs(self, num_lines: int = 5000, init: bool = False) -> str:
         """The service log's last ``num_lines`` lines (init=True: only the deployment's own lines)."""

@@ -1,0 +1,101 @@
+"""``modelport package`` and ``modelport export``: leave the laptop as a Docker build context, and
+as Kubernetes, KServe or KubeRay manifests. Only the SDK facade is used, as a user's script would."""
+
+from __future__ import annotations
+
+import argparse
+
+from modelport.cli._commands import Subparsers, describe
+from modelport.cli._output import emit, model_version
+from modelport.cli.workspace import workspace_of
+
+
+def cmd_package(args: argparse.Namespace) -> int:
+    from modelport.core.environment import Environment
+    from modelport.core.model import InferenceConfig, Model
+
+    ws = workspace_of(args)
+    models = [Model(ws, name=n, version=v) for n, v in (model_version(ref) for ref in args.model)]
+    env = None
+    if args.environment:
+        env_name, _, env_version = args.environment.partition(":")
+        env = Environment.get(ws, env_name, env_version or None)
+    config = InferenceConfig(
+        entry_script=args.entry_script, source_directory=args.source_directory, environment=env
+    )
+    package = Model.package(
+        ws, models, config, generate_dockerfile=True, image_name=args.image_name, image_label=args.image_label
+    )
+    package.save(args.output)
+    if args.json:
+        emit(args, {**package.serialize(), "output": args.output})
+    else:
+        print(package.get_logs(), end="")
+        print(f"build context in {args.output}: docker build -t {package.image} {args.output}")
+    return 0
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    from modelport.core.webservice import Webservice
+
+    service = Webservice(workspace_of(args), args.name)
+    fmt = None if args.format == "docker" else args.format
+    result = service.export(args.output, format=fmt, image=args.image)
+    data = {
+        "context": str(result.context.root),
+        "image": result.image,
+        "format": args.format,
+        "manifests": [str(p) for p in result.manifests],
+    }
+    if args.json:
+        emit(args, data)
+    else:
+        print(f"build context in {data['context']}: docker build -t {result.image} {data['context']}")
+        if result.manifests:
+            print(f"{args.format} manifests: kubectl apply -f {result.manifests[0].parent}")
+    return 0
+
+
+def configure(top: Subparsers, common: argparse.ArgumentParser) -> None:
+    p = top.add_parser(
+        "package",
+        parents=[common],
+        help="a Docker build context for registered models behind a scoring script (Model.package)",
+        description=describe(
+            "write a self-contained Docker build context (Dockerfile, models, entry script, server "
+            "settings, the environment's requirements locked with hashes) for registered models",
+            "modelport package --model sklearn_mnist:1 --entry-script score.py --environment tutorial-env "
+            "-o ./mnist-image",
+        ),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.set_defaults(handler=cmd_package)
+    p.add_argument("--model", action="append", required=True, metavar="NAME[:VERSION]", help="repeatable")
+    p.add_argument("--entry-script", required=True, help="the scoring script with init() and run()")
+    p.add_argument("--source-directory", help="folder copied with the script")
+    p.add_argument("--environment", metavar="NAME[:VERSION]", help="default: the current interpreter")
+    p.add_argument("--image-name", help="the image's name (default: package-<id>)")
+    p.add_argument("--image-label", help="the image's tag (default: latest)")
+    p.add_argument("-o", "--output", required=True, help="a new or empty folder")
+
+    e = top.add_parser(
+        "export",
+        parents=[common],
+        help="a deployed service as a Docker build context plus Kubernetes/KServe/KubeRay manifests",
+        description=describe(
+            "write a deployed service's Docker build context into a folder, and its manifests into "
+            "<folder>/<format>/ (docker: the build context only)",
+            "modelport export mnist-svc -o ./mnist-k8s --format kubernetes",
+        ),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    e.set_defaults(handler=cmd_export)
+    e.add_argument("name", help="the service")
+    e.add_argument("-o", "--output", required=True, help="a new or empty folder")
+    e.add_argument(
+        "--format",
+        choices=["kubernetes", "kserve", "kuberay", "docker"],
+        default="kubernetes",
+        help="manifests to write (default kubernetes)",
+    )
+    e.add_argument("--image", help="the image the manifests run (default: <service>:<deployment id>)")

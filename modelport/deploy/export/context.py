@@ -1,0 +1,103 @@
+"""A self-contained Docker build context: the engine's service bundle (``prepare()``) plus the
+image's server configuration, the locks, modelport's wheel, a Dockerfile and a ``.dockerignore``::
+
+    <context>/
+      Dockerfile, .dockerignore
+      requirements.lock    third-party packages, pinned, with their sha256 hashes
+      modelport.lock       modelport's wheel and its hash
+      wheels/              modelport's wheel
+      serve.json           the server's settings as the image runs them (see dockerfile.serve_config)
+      bundle.json, server.json, requirements.txt, app/ (with app/azureml-models/<name>/<version>/)
+                           the bundle, exactly as a deployment prepares it
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from modelport.deploy.bundle import ServiceBundle, prepare
+from modelport.deploy.configs import DeploymentSettings
+from modelport.deploy.export import dockerfile, lock
+from modelport.deploy.export.manifests import _pods_scale
+from modelport.errors import InvalidInputError
+from modelport.registry.models import ModelRecord
+from modelport.workspace import Workspace
+
+__all__ = ["BuildContext", "build_context", "check_output_directory"]
+
+Progress = Callable[[str], None]
+
+
+@dataclass
+class BuildContext:
+    """A written build context: its folder, the bundle in it, the Python it targets, the phases."""
+
+    root: Path
+    bundle: ServiceBundle
+    python: str
+    image: str
+    phases: list[dict[str, Any]] = field(default_factory=list)
+
+
+def check_output_directory(path: str | Path) -> Path:
+    """``path`` as a folder to write into: absent or empty, never one with files in it."""
+    out = Path(path).expanduser().absolute()
+    if out.exists() and (not out.is_dir() or any(out.iterdir())):
+        raise InvalidInputError(f"output directory {out} is not empty: give a new or empty folder")
+    return out
+
+
+def build_context(
+    ws: Workspace,
+    out: Path,
+    *,
+    name: str,
+    models: list[ModelRecord],
+    inference_config: Any,
+    settings: DeploymentSettings,
+    image: str,
+    progress: Progress | None = None,
+) -> BuildContext:
+    """Prepare ``models`` + ``inference_config`` + ``settings`` into ``out`` (as a deployment
+    would) and add what an image build needs."""
+    if inference_config is None:
+        raise InvalidInputError("inference_config is required (an InferenceConfig with the entry script)")
+    if not models:
+        raise InvalidInputError("models: give at least one registered Model")
+    out = check_output_directory(out)
+    say = progress or (lambda _line: None)
+    phases: list[dict[str, Any]] = []
+    deployment_id = "export-" + time.strftime("%Y%m%d-%H%M%S-") + uuid.uuid4().hex[:6]
+    bundle = prepare(ws, name, deployment_id, models, inference_config, settings, out, say, phases)
+
+    started = time.monotonic()
+    server = json.loads(bundle.server_file.read_text())
+    settings_dict = settings.to_dict()
+    serve = dockerfile.serve_config(server, settings_dict, replicas_scale=_pods_scale(settings_dict))
+    (out / dockerfile.SERVE_FILE).write_text(json.dumps(serve, indent=2) + "\n")
+    locked = lock.lock_interpreter(bundle.interpreter, bundle.app_root, server.get("preload_modules") or [])
+    (out / lock.LOCK_FILE).write_text(locked.text)
+    wheel, digest = lock.modelport_wheel(out / lock.WHEELS_DIR)
+    (out / lock.MODELPORT_LOCK_FILE).write_text(f"./{lock.WHEELS_DIR}/{wheel.name} --hash=sha256:{digest}\n")
+    took = time.monotonic() - started
+    phases.append({"phase": "requirements locked", "seconds": round(took, 3)})
+    bundle.log(f"requirements locked, modelport's wheel added ({took:.2f} s)")
+    say(f"requirements locked, modelport's wheel added ({took:.2f} s)")
+
+    (out / "Dockerfile").write_text(
+        dockerfile.dockerfile(
+            python=locked.python,
+            uv_version=lock.uv_version(),
+            wheel=wheel.name,
+            environment_variables=bundle.environment_variables,
+            service=name,
+        )
+    )
+    (out / ".dockerignore").write_text(dockerfile.dockerignore())
+    return BuildContext(root=out, bundle=bundle, python=locked.python, image=image, phases=phases)

@@ -1,0 +1,432 @@
+"""Kubernetes, KServe and KubeRay manifests for a service's image, from its deployment settings.
+
+Every function returns plain dicts (one per object); :func:`write` saves them as YAML. Settings
+are read defensively (``.get`` with v1's defaults): what a configuration does not store yet is
+rendered with v1's default. What each field comes from is in docs/export.md.
+"""
+
+from __future__ import annotations
+
+import importlib
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from modelport.deploy.export.dockerfile import IMAGE_ROOT, KEYS_FILE, PORT, SERVE_FILE, USER_ID, healthcheck
+from modelport.errors import InvalidInputError, NotSupported
+
+__all__ = ["Version", "kserve", "kuberay", "kubernetes", "write"]
+
+FORMATS = ("kubernetes", "kserve", "kuberay")
+_DNS = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+# v1's AksWebservice probe defaults (period_seconds=10, initial_delay_seconds=310, ...).
+_PROBE_DEFAULTS = {
+    "period_seconds": 10,
+    "initial_delay_seconds": 310,
+    "timeout_seconds": 2,
+    "success_threshold": 1,
+    "failure_threshold": 3,
+}
+
+
+@dataclass
+class Version:
+    """One version of a service: its name (None for a plain service), its share of the traffic
+    (``traffic_percentile``; the default version takes what the others leave), the image that
+    runs it and its deployment settings (``DeploymentSettings.to_dict()``)."""
+
+    name: str | None
+    image: str
+    settings: dict[str, Any] = field(default_factory=dict)
+    traffic_percentile: float = 0.0
+    is_default: bool = True
+
+
+def _name(service: str, version: Version) -> str:
+    if version.name is None:
+        return service
+    name = f"{service}-{version.name}".lower()
+    if not _DNS.match(name) or len(name) > 63:
+        raise InvalidInputError(
+            f"version name {version.name!r} cannot name a Kubernetes object ({name!r} must be lowercase "
+            "letters, digits and '-', at most 63 characters)"
+        )
+    return name
+
+
+def _labels(service: str, version: Version) -> dict[str, str]:
+    labels = {"app.kubernetes.io/name": service, "app.kubernetes.io/managed-by": "modelport"}
+    if version.name is not None:
+        labels["modelport.io/version"] = version.name.lower()
+    return labels
+
+
+def _pods_scale(settings: dict[str, Any]) -> bool:
+    """AKS replicas are pods; an ACI or local service is one container with its workers."""
+    return str(settings.get("compute_type") or "").upper() == "AKS"
+
+
+def replicas(settings: dict[str, Any]) -> int:
+    if not _pods_scale(settings):
+        return 1
+    return int(
+        settings.get("num_replicas") or settings.get("autoscale_min_replicas") or settings.get("workers") or 1
+    )
+
+
+def autoscale(settings: dict[str, Any]) -> tuple[int, int, int] | None:
+    """(min, max, target utilization %) when the service autoscales (v1's defaults 1, 10, 70)."""
+    if not settings.get("autoscale_enabled"):
+        return None
+    return (
+        int(settings.get("autoscale_min_replicas") or 1),
+        int(settings.get("autoscale_max_replicas") or 10),
+        int(settings.get("autoscale_target_utilization") or 70),
+    )
+
+
+def _resources(settings: dict[str, Any]) -> dict[str, Any]:
+    cores = float(settings.get("cpu_cores") or 0.1)
+    memory = float(settings.get("memory_gb") or 0.5)
+    amounts = {"cpu": f"{round(cores * 1000)}m", "memory": f"{round(memory * 1024)}Mi"}
+    # v1's limits default to the requests (cpu_cores_limit, memory_gb_limit).
+    return {"requests": dict(amounts), "limits": dict(amounts)}
+
+
+def _auth(settings: dict[str, Any]) -> bool:
+    return bool(settings.get("auth_enabled") or settings.get("token_auth_enabled"))
+
+
+def _probe(settings: dict[str, Any], handler: dict[str, Any], *, initial: bool) -> dict[str, Any]:
+    def get(key: str) -> int:
+        return int(settings.get(key) or _PROBE_DEFAULTS[key])
+
+    probe = {
+        **handler,
+        "periodSeconds": get("period_seconds"),
+        "timeoutSeconds": get("timeout_seconds"),
+        "failureThreshold": get("failure_threshold"),
+    }
+    if initial:  # v1's initial_delay_seconds (310) is for liveness: readiness gates traffic itself
+        probe["initialDelaySeconds"] = get("initial_delay_seconds")
+        probe["successThreshold"] = 1
+    else:
+        probe["successThreshold"] = get("success_threshold")
+    return probe
+
+
+def _readiness_handler(settings: dict[str, Any]) -> dict[str, Any]:
+    if _auth(settings):  # readiness needs a credential: the probe reads it from the mounted Secret
+        command = [arg.replace(f"../{SERVE_FILE}", f"{IMAGE_ROOT}/{SERVE_FILE}") for arg in healthcheck()]
+        return {"exec": {"command": command}}
+    return {"httpGet": {"path": "/health/ready", "port": "http"}}
+
+
+def container(service: str, version: Version, name: str = "modelport") -> dict[str, Any]:
+    """The scoring container: the image's own command, resources, probes, the keys Secret."""
+    settings = version.settings
+    spec: dict[str, Any] = {
+        "name": name,
+        "image": version.image,
+        "ports": [{"name": "http", "containerPort": PORT, "protocol": "TCP"}],
+        "resources": _resources(settings),
+        "livenessProbe": _probe(settings, {"httpGet": {"path": "/", "port": "http"}}, initial=True),
+        "readinessProbe": _probe(settings, _readiness_handler(settings), initial=False),
+        "securityContext": {
+            "runAsNonRoot": True,
+            "runAsUser": USER_ID,
+            "allowPrivilegeEscalation": False,
+            "readOnlyRootFilesystem": True,
+            "capabilities": {"drop": ["ALL"]},
+        },
+        "volumeMounts": [{"name": "tmp", "mountPath": "/tmp"}],
+    }
+    if _auth(settings):
+        spec["volumeMounts"].append(
+            {"name": "keys", "mountPath": str(Path(KEYS_FILE).parent), "readOnly": True}
+        )
+    return spec
+
+
+def _volumes(service: str, settings: dict[str, Any]) -> list[dict[str, Any]]:
+    volumes: list[dict[str, Any]] = [{"name": "tmp", "emptyDir": {}}]
+    if _auth(settings):
+        volumes.append(
+            {
+                "name": "keys",
+                "secret": {
+                    "secretName": f"{service}-keys",
+                    "items": [{"key": "keys.json", "path": Path(KEYS_FILE).name}],
+                    "defaultMode": 0o440,
+                },
+            }
+        )
+    return volumes
+
+
+def _deployment(service: str, version: Version, namespace: str | None) -> dict[str, Any]:
+    name, labels = _name(service, version), _labels(service, version)
+    return {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": _meta(name, labels, namespace),
+        "spec": {
+            "replicas": replicas(version.settings),
+            "selector": {"matchLabels": labels},
+            "template": {
+                "metadata": {"labels": labels},
+                "spec": {
+                    "securityContext": {"fsGroup": USER_ID},
+                    "containers": [container(service, version)],
+                    "volumes": _volumes(service, version.settings),
+                },
+            },
+        },
+    }
+
+
+def _meta(name: str, labels: dict[str, str], namespace: str | None) -> dict[str, Any]:
+    meta: dict[str, Any] = {"name": name, "labels": dict(labels)}
+    if namespace:
+        meta["namespace"] = namespace
+    return meta
+
+
+def _service(
+    name: str, labels: dict[str, str], selector: dict[str, str], namespace: str | None
+) -> dict[str, Any]:
+    return {
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": _meta(name, labels, namespace),
+        "spec": {
+            "type": "ClusterIP",
+            "selector": selector,
+            # v1's AKS services answer on port 80; the container listens on 5001.
+            "ports": [{"name": "http", "port": 80, "targetPort": "http", "protocol": "TCP"}],
+        },
+    }
+
+
+def _hpa(service: str, version: Version, namespace: str | None) -> dict[str, Any] | None:
+    scaling = autoscale(version.settings)
+    if scaling is None:
+        return None
+    low, high, target = scaling
+    name = _name(service, version)
+    return {
+        "apiVersion": "autoscaling/v2",
+        "kind": "HorizontalPodAutoscaler",
+        "metadata": _meta(name, _labels(service, version), namespace),
+        "spec": {
+            "scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": name},
+            "minReplicas": low,
+            "maxReplicas": high,
+            "metrics": [
+                {
+                    "type": "Resource",
+                    "resource": {
+                        "name": "cpu",
+                        "target": {"type": "Utilization", "averageUtilization": target},
+                    },
+                }
+            ],
+        },
+    }
+
+
+def traffic_split(versions: list[Version]) -> list[tuple[Version, int]]:
+    """Each version's weight: its percentile; the default version gets what the others leave."""
+    if not versions:
+        raise InvalidInputError("a service export needs at least one version")
+    defaults = [v for v in versions if v.is_default]
+    if len(versions) > 1 and len(defaults) != 1:
+        raise InvalidInputError(f"an endpoint needs exactly one default version, found {len(defaults)}")
+    others = sum(round(v.traffic_percentile) for v in versions if not v.is_default)
+    if others > 100:
+        raise InvalidInputError(f"the versions' traffic percentiles add up to {others} (more than 100)")
+    return [(v, 100 - others if v.is_default else round(v.traffic_percentile)) for v in versions]
+
+
+def kubernetes(
+    service: str, versions: list[Version], namespace: str | None = None, gateway: str = "modelport-gateway"
+) -> dict[str, list[dict[str, Any]]]:
+    """``{file name: objects}``: a Deployment (+ HPA) per version, a Service for all of them, and
+    for several versions a Service per version and a Gateway API HTTPRoute splitting the traffic
+    by weight (the ``gateway`` parent must exist in the cluster)."""
+    split = traffic_split(versions)
+    base_labels = {"app.kubernetes.io/name": service, "app.kubernetes.io/managed-by": "modelport"}
+    files: dict[str, list[dict[str, Any]]] = {}
+    for version, _weight in split:
+        name = _name(service, version)
+        objects = [_deployment(service, version, namespace)]
+        hpa = _hpa(service, version, namespace)
+        if hpa is not None:
+            objects.append(hpa)
+        if len(versions) > 1:
+            labels = _labels(service, version)
+            objects.append(_service(name, labels, labels, namespace))
+        files[f"{name}.yaml"] = objects
+    files["service.yaml"] = [_service(service, base_labels, base_labels, namespace)]
+    if len(versions) > 1:
+        files["httproute.yaml"] = [
+            {
+                "apiVersion": "gateway.networking.k8s.io/v1",
+                "kind": "HTTPRoute",
+                "metadata": _meta(service, base_labels, namespace),
+                "spec": {
+                    "parentRefs": [{"name": gateway}],
+                    "rules": [
+                        {
+                            "matches": [{"path": {"type": "PathPrefix", "value": "/"}}],
+                            "backendRefs": [
+                                {"name": _name(service, v), "port": 80, "weight": weight}
+                                for v, weight in split
+                            ],
+                        }
+                    ],
+                },
+            }
+        ]
+    return files
+
+
+def kserve(
+    service: str, versions: list[Version], namespace: str | None = None
+) -> dict[str, list[dict[str, Any]]]:
+    """An InferenceService with the image as a custom predictor. With an endpoint's versions:
+    the default version is the stable revision (``inferenceservice.yaml``); the other one, applied
+    afterwards, is the canary with ``canaryTrafficPercent`` (KServe splits between two revisions)."""
+    split = traffic_split(versions)
+    if len(split) > 2:
+        raise NotSupported(
+            f"KServe splits traffic between two revisions, the endpoint has {len(split)} versions: "
+            "export it with --format kubernetes (a weighted HTTPRoute)"
+        )
+    files: dict[str, list[dict[str, Any]]] = {}
+    for version, weight in sorted(split, key=lambda vw: not vw[0].is_default):
+        settings = version.settings
+        predictor: dict[str, Any] = {}
+        scaling = autoscale(settings)
+        if scaling is not None:
+            predictor.update(
+                minReplicas=scaling[0], maxReplicas=scaling[1], scaleMetric="cpu", scaleTarget=scaling[2]
+            )
+        else:
+            predictor.update(minReplicas=replicas(settings), maxReplicas=replicas(settings))
+        canary = not version.is_default
+        if canary:
+            predictor["canaryTrafficPercent"] = weight
+        spec = container(service, version, name="kserve-container")
+        spec.pop("securityContext")  # KServe's own defaults; Knative refuses some fields
+        predictor["containers"] = [spec]
+        predictor["volumes"] = _volumes(service, settings)
+        labels = _labels(service, Version(None, version.image))
+        obj = {
+            "apiVersion": "serving.kserve.io/v1beta1",
+            "kind": "InferenceService",
+            "metadata": _meta(service, labels, namespace),
+            "spec": {"predictor": predictor},
+        }
+        files[f"inferenceservice-canary-{version.name}.yaml" if canary else "inferenceservice.yaml"] = [obj]
+    return files
+
+
+def ray_import_path() -> str:
+    """The Ray Serve application the Ray target deploys (``module:attribute``)."""
+    try:
+        module = importlib.import_module("modelport.deploy.targets.ray")
+        return str(module.SERVE_IMPORT_PATH)
+    except (ImportError, AttributeError):
+        return "modelport.deploy.targets.ray:application"
+
+
+def kuberay(
+    service: str, versions: list[Version], namespace: str | None = None, ray_version: str = "2.60.0"
+) -> dict[str, list[dict[str, Any]]]:
+    """A RayService: a Ray cluster running the image, and the Ray target's Serve application for
+    the bundle at ``IMAGE_ROOT``, with the service's replicas, autoscaling and resources."""
+    if len(versions) > 1:
+        raise NotSupported(
+            "a RayService export takes one version: export each version, or use --format kubernetes"
+        )
+    version = versions[0]
+    settings = version.settings
+    deployment: dict[str, Any] = {
+        "name": service,
+        "max_ongoing_requests": int(settings.get("max_concurrent_requests") or 1),
+    }
+    scaling = autoscale(settings)
+    if scaling is not None:
+        deployment["autoscaling_config"] = {
+            "min_replicas": scaling[0],
+            "max_replicas": scaling[1],
+            "target_ongoing_requests": 1,
+        }
+    else:
+        deployment["num_replicas"] = replicas(settings)
+    deployment["ray_actor_options"] = {
+        "num_cpus": float(settings.get("cpu_cores") or 0.1),
+        "memory": int(float(settings.get("memory_gb") or 0.5) * 1024**3),
+    }
+    serve_config = {
+        "applications": [
+            {
+                "name": service,
+                "import_path": ray_import_path(),
+                "route_prefix": f"/api/v1/service/{service}",
+                "args": {"bundle": IMAGE_ROOT},
+                "deployments": [deployment],
+            }
+        ]
+    }
+    head: dict[str, Any] = {
+        "name": "ray-head",
+        "image": version.image,
+        "ports": [{"name": "serve", "containerPort": 8000}],
+    }
+    head["resources"] = {"requests": {"cpu": "1", "memory": "2Gi"}, "limits": {"cpu": "1", "memory": "2Gi"}}
+    worker = {"name": "ray-worker", "image": version.image, "resources": _resources(settings)}
+    high = scaling[1] if scaling else replicas(settings)
+    obj = {
+        "apiVersion": "ray.io/v1",
+        "kind": "RayService",
+        "metadata": _meta(service, _labels(service, version), namespace),
+        "spec": {
+            "serveConfigV2": yaml.safe_dump(serve_config, sort_keys=False),
+            "rayClusterConfig": {
+                "rayVersion": ray_version,
+                "enableInTreeAutoscaling": scaling is not None,
+                "headGroupSpec": {
+                    "rayStartParams": {"dashboard-host": "0.0.0.0"},
+                    "template": {"spec": {"containers": [head]}},
+                },
+                "workerGroupSpecs": [
+                    {
+                        "groupName": "replicas",
+                        "replicas": replicas(settings),
+                        "minReplicas": scaling[0] if scaling else replicas(settings),
+                        "maxReplicas": high,
+                        "rayStartParams": {},
+                        "template": {"spec": {"containers": [worker]}},
+                    }
+                ],
+            },
+        },
+    }
+    return {"rayservice.yaml": [obj]}
+
+
+def write(folder: Path, files: dict[str, list[dict[str, Any]]], header: str = "") -> list[Path]:
+    """Write each file's objects as a multi-document YAML file; the paths written."""
+    folder.mkdir(parents=True, exist_ok=True)
+    written = []
+    for name, objects in files.items():
+        path = folder / name
+        text = "---\n".join(yaml.safe_dump(o, sort_keys=False) for o in objects)
+        path.write_text(header + text)
+        written.append(path)
+    return written
