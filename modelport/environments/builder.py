@@ -2,7 +2,8 @@
 
 ``resolve_interpreter(spec, cache_root)`` returns a Python interpreter that can import the
 environment's packages and modelport itself (the same source tree that runs the deployer, plus
-modelport's runtime dependencies, resolved together with the user's packages).
+what its scoring server imports, :data:`SERVER_REQUIREMENTS`, resolved together with the user's
+packages: wide ranges, so the user's pins decide).
 
 The cache is one folder::
 
@@ -11,6 +12,7 @@ The cache is one folder::
         modelport-env.json  when and how it was built, what was asked, what got installed
         modelport-build.log the installer's output
       <key>.lock          taken while <key> is built, so two processes never build it twice
+      .bytecode/          compiled modules per installed distribution, linked into new venvs
       .build-<key>-...    a build in progress (renamed to <key> when done; removed if abandoned)
 
 ``key`` hashes what decides the environment's contents: the translated requirements, the Python
@@ -21,7 +23,6 @@ version, pip options, modelport's version, runtime dependencies and source folde
 from __future__ import annotations
 
 import hashlib
-import importlib.metadata
 import json
 import os
 import re
@@ -42,13 +43,14 @@ import filelock
 
 import modelport
 from modelport.environments import installers
-from modelport.environments.packages import translate
+from modelport.environments.diagnose import diagnose_failure, venv_interpreter
+from modelport.environments.packages import canonical_name, translate
 from modelport.errors import EnvironmentBuildError, InvalidInputError
 
 __all__ = ["BUILDER_FORMAT", "EnvSpec", "cached_interpreter", "resolve_interpreter", "spec_key"]
 
 #: Bumped when the layout or contents of built environments change, so old ones are not reused.
-BUILDER_FORMAT = 1
+BUILDER_FORMAT = 2
 #: Mirrors ``requires-python`` in pyproject.toml: the scoring server runs inside every environment.
 MIN_PYTHON = (3, 11)
 
@@ -186,29 +188,54 @@ def _source_root() -> Path:
     return Path(modelport.__file__).resolve().parent.parent
 
 
-@lru_cache(maxsize=1)
+#: What modelport's scoring server imports inside an environment, and what ``modelport.core``
+#: imports (scoring scripts call v1's ``Model.get_model_path``): not the SDK's build tools (uv)
+#: nor its studio (starlette). Ranges are wide and numpy has none, so that a user's pins decide:
+#: a tutorial pinning ``numpy==1.23.5`` gets numpy 1.23.5. Mirrors pyproject.toml's dependencies.
+SERVER_REQUIREMENTS: tuple[str, ...] = (
+    "filelock>=3.13",
+    "gunicorn>=23",
+    "httptools>=0.6",
+    "inference-schema>=1.8",
+    "numpy",
+    "orjson>=3.10",
+    "prometheus-client>=0.20",
+    "psutil>=5.9",
+    "pysimdjson>=6",
+    "pyyaml>=6",
+    "requests>=2.31",
+    "uvicorn>=0.36",
+    "uvicorn-worker>=0.3",
+    "uvloop>=0.19; sys_platform != 'win32'",
+)
+
+#: The module each of :data:`SERVER_REQUIREMENTS` provides, to check a user-managed interpreter.
+_SERVER_MODULES: dict[str, str] = {
+    "filelock": "filelock",
+    "gunicorn": "gunicorn",
+    "httptools": "httptools",
+    "inference-schema": "inference_schema",
+    "numpy": "numpy",
+    "orjson": "orjson",
+    "prometheus-client": "prometheus_client",
+    "psutil": "psutil",
+    "pysimdjson": "simdjson",
+    "pyyaml": "yaml",
+    "requests": "requests",
+    "uvicorn": "uvicorn",
+    "uvicorn-worker": "uvicorn_worker",
+    "uvloop": "uvloop",
+}
+
+
 def _runtime_requirements() -> tuple[str, ...]:
-    """modelport's own dependencies (without extras), from its installed metadata."""
-    try:
-        requires = importlib.metadata.requires("modelport") or []
-    except importlib.metadata.PackageNotFoundError:
-        requires = _requirements_from_pyproject()
-    kept = {r.strip() for r in requires if not re.search(r";.*\bextra\s*==", r)}
-    return tuple(sorted(kept))
+    """What modelport installs beside the user's packages: its scoring server's requirements."""
+    return SERVER_REQUIREMENTS
 
 
-def _requirements_from_pyproject() -> list[str]:
-    import tomllib
-
-    pyproject = _source_root() / "pyproject.toml"
-    try:
-        deps = tomllib.loads(pyproject.read_text())["project"]["dependencies"]
-    except (OSError, KeyError, tomllib.TOMLDecodeError) as exc:
-        raise EnvironmentBuildError(
-            "modelport is not installed and its pyproject.toml cannot be read: cannot tell which "
-            f"packages its scoring server needs ({exc})"
-        ) from exc
-    return [str(d) for d in deps]
+def _requirement_name(requirement: str) -> str:
+    match = re.match(r"\s*([A-Za-z0-9][A-Za-z0-9._-]*)", requirement)
+    return canonical_name(match.group(1)) if match else requirement.strip()
 
 
 def spec_key(spec: EnvSpec) -> str:
@@ -308,11 +335,10 @@ def _user_interpreter(spec: EnvSpec) -> Path:
     # Not resolve(): every venv's python is a symlink to some base interpreter.
     if path.absolute() == Path(sys.executable).absolute():
         return path
-    check = "import sys, modelport; print('%d.%d' % sys.version_info[:2])"
     try:
         # -I and a neutral cwd: a modelport next to the caller must not make the check pass.
         proc = subprocess.run(
-            [str(path), "-I", "-c", check],
+            [str(path), "-I", "-c", _CHECK, json.dumps(sorted(_SERVER_MODULES.values()))],
             capture_output=True,
             text=True,
             timeout=60,
@@ -324,13 +350,54 @@ def _user_interpreter(spec: EnvSpec) -> Path:
             f"environment '{spec.name}' is user-managed, but its interpreter '{given}' does not run: {exc}",
             str(exc),
         ) from None
-    if proc.returncode != 0:
+    try:
+        found = json.loads(proc.stdout)
+    except ValueError:
         raise EnvironmentBuildError(
-            f"environment '{spec.name}' is user-managed, but its interpreter '{given}' cannot run "
-            f"modelport's scoring server (install modelport into it): {installers.summarize(proc.stderr)}",
+            f"environment '{spec.name}' is user-managed, but its interpreter '{given}' does not run "
+            f"Python 3 code: {installers.summarize(proc.stderr)}",
+            proc.stdout + proc.stderr,
+        ) from None
+    problem = _user_interpreter_problem(path, found)
+    if problem is not None:
+        raise EnvironmentBuildError(
+            f"environment '{spec.name}' is user-managed (used as is, nothing is installed into it), but "
+            f"its interpreter '{given}' {problem}",
             proc.stdout + proc.stderr,
         )
     return path
+
+
+# Run by a user-managed interpreter: its version and which of the server's modules it lacks.
+_CHECK = """\
+import importlib.util, json, sys
+missing = [m for m in ["modelport", *json.loads(sys.argv[1])] if importlib.util.find_spec(m) is None]
+print(json.dumps({"version": list(sys.version_info[:2]), "missing": missing}))
+"""
+
+
+def _user_interpreter_problem(path: Path, found: dict[str, Any]) -> str | None:
+    """What stops ``path`` from running the scoring server, with the command that fixes it."""
+    version = tuple(found["version"])
+    if version < MIN_PYTHON:
+        floor = ".".join(map(str, MIN_PYTHON))
+        return f"is Python {version[0]}.{version[1]}; modelport's scoring server needs Python >= {floor}"
+    missing = found["missing"]
+    if not missing:
+        return None
+    if "modelport" in missing:
+        return (
+            "cannot import modelport: install it (with its scoring server's requirements) with "
+            f"`{path} -m pip install {_source_root()}`"
+        )
+    modules = {module: name for name, module in _SERVER_MODULES.items()}
+    requirements = [r for r in SERVER_REQUIREMENTS if _requirement_name(r) in {modules[m] for m in missing}]
+    quoted = " ".join(shlex.quote(r.split(";")[0]) for r in requirements)
+    names = ", ".join(_requirement_name(r) for r in requirements)
+    return (
+        f"lacks what modelport's scoring server imports: {names}; "
+        f"install them with `{path} -m pip install {quoted}`"
+    )
 
 
 def _clean(cache_root: Path, key: str) -> None:
@@ -363,9 +430,23 @@ def _build(
                 uv=uv,
                 cwd=cache_root,
                 timeout=timeout,
+                log=lambda line: log(f"environment '{plan.name}': {line}"),
+                bytecode_store=cache_root / ".bytecode",
             )
         except EnvironmentBuildError as exc:
-            raise EnvironmentBuildError(f"environment '{plan.name}': {exc.message}", exc.log) from None
+            message = (
+                diagnose_failure(
+                    exc.log,
+                    user=plan.packages,
+                    server=plan.runtime,
+                    python_version=plan.python,
+                    python=venv_interpreter(tmp),
+                    uv=uv,
+                    pip_options=plan.pip_options,
+                )
+                or exc.message
+            )
+            raise EnvironmentBuildError(f"environment '{plan.name}': {message}", exc.log) from None
         installers.relocate(tmp, env_dir)
         seconds = time.monotonic() - started
         record = {

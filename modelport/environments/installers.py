@@ -13,10 +13,12 @@ import os
 import shutil
 import subprocess
 import sys
-from collections.abc import Mapping, Sequence
+import threading
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from modelport.environments.bytecode import compile_site_packages
 from modelport.errors import EnvironmentBuildError
 
 __all__ = [
@@ -52,13 +54,17 @@ def build_venv(
     uv: str | None,
     cwd: Path,
     timeout: float,
+    log: Callable[[str], None] = print,
+    bytecode_store: Path | None = None,
 ) -> BuiltVenv:
     """Create a virtualenv at ``target`` for Python ``python`` (``X.Y``) and install into it.
 
-    With ``uv``: ``uv venv --relocatable`` then one ``uv pip install --compile-bytecode`` (pip's
-    configuration passed on, see :func:`pip_config_for_uv`); without: ``python -m venv`` then the
-    venv's own pip, which reads its configuration itself (and compiles bytecode by default).
-    Then modelport is made importable from ``source_root`` and the result checked by importing it.
+    With ``uv``: ``uv venv --relocatable``, one ``uv pip install`` (pip's configuration passed
+    on, see :func:`pip_config_for_uv`), then bytecode from ``bytecode_store`` or compiled (see
+    :mod:`~modelport.environments.bytecode`); without: ``python -m venv`` then the venv's own pip,
+    which reads its configuration itself (and compiles bytecode by default). Then modelport is made
+    importable from ``source_root`` and the result checked by importing it. ``log`` hears each
+    phase as it happens: resolve, download, install, compile.
     """
     env = {k: v for k, v in os.environ.items() if k != "VIRTUAL_ENV"}
     # modelport never downloads a Python: it uses one installed on this machine or fails.
@@ -66,23 +72,40 @@ def build_venv(
     base = find_python(python, uv, env, cwd)
     venv = venv_python(target)
     logs: list[str] = []
+    progress = _Progress(log)
     if uv is not None:
         create = [uv, "venv", "--no-project", "--relocatable", "--python", base, str(target)]
         logs.append(run(create, what="creating the virtualenv", env=env, cwd=cwd, timeout=timeout))
         flags, extra_env = pip_config_for_uv(pip_options, env)
-        # Compile bytecode now, once: otherwise every worker of every service compiles on import
-        # (each time, where PYTHONDONTWRITEBYTECODE is set), a second or more for scikit-learn.
-        install = [uv, "pip", "install", "--compile-bytecode", "--python", str(venv), *flags]
-        install += [*pip_options, *requirements]
+        log(f"resolve: {len(requirements)} requirement(s)")
+        # Bytecode comes after (compile_site_packages), from the store where it can.
+        install = [uv, "pip", "install", "--python", str(venv), *flags, *pip_options, *requirements]
         logs.append(
-            run(install, what="installing packages", env={**env, **extra_env}, cwd=cwd, timeout=timeout)
+            run(
+                install,
+                what="installing packages",
+                env={**env, **extra_env},
+                cwd=cwd,
+                timeout=timeout,
+                on_line=progress,
+            )
+        )
+        tag = "cpython-" + python.replace(".", "")
+        store = bytecode_store if bytecode_store is not None else target.parent / ".bytecode"
+        stats = compile_site_packages(venv, _site_packages(target), store, tag, log, timeout)
+        logs.append(
+            f"bytecode: {stats.reused} distribution(s) reused, {stats.compiled} compiled "
+            f"({stats.files_compiled} files) in {stats.seconds:.2f} s"
         )
     else:
         create = [base, "-m", "venv", str(target)]
         logs.append(run(create, what="creating the virtualenv", env=env, cwd=cwd, timeout=timeout))
-        pip = ["-m", "pip", "install", "--no-input", "--disable-pip-version-check"]
+        pip = ["-m", "pip", "install", "--no-input", "--disable-pip-version-check", "--progress-bar", "off"]
         install = [str(venv), *pip, *pip_options, *requirements]
-        logs.append(run(install, what="installing packages", env=env, cwd=cwd, timeout=timeout))
+        log(f"resolve, download, install and compile: {len(requirements)} requirement(s) with pip")
+        logs.append(
+            run(install, what="installing packages", env=env, cwd=cwd, timeout=timeout, on_line=progress)
+        )
     site_packages = _site_packages(target)
     _install_source_finder(site_packages, source_root)
     check = [str(venv), "-I", "-c", "import modelport"]
@@ -92,6 +115,40 @@ def build_venv(
     return BuiltVenv(
         base, "uv" if uv is not None else "venv + pip", _installed(site_packages), "\n".join(logs)
     )
+
+
+class _Progress:
+    """Turns an installer's output lines into phase lines for ``log`` (uv's and pip's wording).
+
+    uv prints no progress bar when its output is not a terminal, but it does name each large
+    download as it starts and ends; those become a count of downloads in flight and done.
+    """
+
+    def __init__(self, log: Callable[[str], None]) -> None:
+        self.log = log
+        self.started = 0
+        self.done = 0
+
+    def __call__(self, line: str) -> None:
+        text = line.strip()
+        if text.startswith("Resolved "):
+            self.log(f"resolve: {text[len('Resolved ') :]}")
+        elif text.startswith("Downloading "):  # uv: "Downloading numpy (16.1MiB)"
+            self.started += 1
+            self.log(f"download: {text[len('Downloading ') :]} started [{self.done}/{self.started} done]")
+        elif text.startswith("Downloaded "):
+            self.done += 1
+            self.log(f"download: {text[len('Downloaded ') :]} [{self.done}/{self.started} done]")
+        elif text.startswith("Prepared "):
+            self.log(f"download: prepared {text[len('Prepared ') :]}")
+        elif text.startswith(("Building ", "Built ")):
+            self.log(f"build: {text}")
+        elif text.startswith("Installed ") or text.startswith("Successfully installed"):
+            self.log(f"install: {text}")
+        elif text.startswith(("Collecting ", "Using cached ")):  # pip
+            self.log(f"download: {text}")
+        elif text.startswith("Installing collected packages"):
+            self.log(f"install: {text}")
 
 
 def find_uv() -> str | None:
@@ -118,11 +175,17 @@ def run(
     env: Mapping[str, str] | None = None,
     cwd: Path | None = None,
     timeout: float | None = None,
+    on_line: Callable[[str], None] | None = None,
 ) -> str:
-    """Run ``cmd``; return its output, or raise EnvironmentBuildError("<what> failed: ...")."""
+    """Run ``cmd``; return its output, or raise EnvironmentBuildError("<what> failed: ...").
+
+    ``on_line`` hears each line of output as the command prints it (installs take long enough
+    that their progress must show live, not all at once at the end).
+    """
     shown = " ".join(str(c) for c in cmd)
+    lines: list[str] = []
     try:
-        proc = subprocess.run(
+        proc = subprocess.Popen(
             [str(c) for c in cmd],
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
@@ -131,17 +194,33 @@ def run(
             errors="replace",
             env=dict(env) if env is not None else None,
             cwd=cwd,
-            timeout=timeout,
-            check=False,
         )
-    except subprocess.TimeoutExpired as exc:
-        out = exc.output.decode(errors="replace") if isinstance(exc.output, bytes) else exc.output or ""
-        raise EnvironmentBuildError(f"{what} timed out after {timeout:.0f} s", f"$ {shown}\n{out}") from None
     except OSError as exc:
         raise EnvironmentBuildError(f"{what} failed: {exc}", f"$ {shown}\n{exc}") from None
-    log = f"$ {shown}\n{proc.stdout}"
+
+    def read() -> None:
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            lines.append(line)
+            if on_line is not None:
+                on_line(line.rstrip("\n"))
+
+    reader = threading.Thread(target=read, daemon=True)
+    reader.start()
+    try:
+        proc.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+        reader.join(5)
+        out = "".join(lines)
+        raise EnvironmentBuildError(f"{what} timed out after {timeout:.0f} s", f"$ {shown}\n{out}") from None
+    finally:
+        reader.join(5)
+    out = "".join(lines)
+    log = f"$ {shown}\n{out}"
     if proc.returncode != 0:
-        raise EnvironmentBuildError(f"{what} failed: {summarize(proc.stdout)}", log)
+        raise EnvironmentBuildError(f"{what} failed: {summarize(out)}", log)
     return log
 
 
@@ -266,10 +345,44 @@ def _has_option(options: Sequence[str], names: tuple[str, ...]) -> bool:
     return any(o == n or o.startswith(n + "=") for o in options for n in names)
 
 
+def _pip_config_files(environ: Mapping[str, str]) -> list[Path]:
+    """Where pip looks for its configuration on this machine (pip's docs, "Configuration")."""
+    home = Path(environ.get("HOME") or Path.home())
+    xdg_dirs = (environ.get("XDG_CONFIG_DIRS") or "/etc/xdg").split(os.pathsep)
+    xdg_home = Path(environ.get("XDG_CONFIG_HOME") or home / ".config")
+    files = [Path("/etc/pip.conf"), *(Path(d) / "pip" / "pip.conf" for d in xdg_dirs if d)]
+    files += [home / ".pip" / "pip.conf", xdg_home / "pip" / "pip.conf", Path(sys.prefix) / "pip.conf"]
+    if environ.get("PIP_CONFIG_FILE"):
+        files.append(Path(environ["PIP_CONFIG_FILE"]))
+    return files
+
+
+def _mtime(path: Path) -> int | None:
+    try:
+        return path.stat().st_mtime_ns
+    except OSError:
+        return None
+
+
+# `pip config list` costs ~0.5-1.5 s (importing pip), every build: its answer is kept for as long as
+# the PIP_* variables and pip's configuration files are unchanged.
+_PIP_CONFIG_CACHE: dict[tuple[object, ...], dict[str, str]] = {}
+
+
 def _pip_config(environ: Mapping[str, str]) -> dict[str, str]:
     """pip's effective settings for ``pip install``: ``{"index-url": ..., ...}``; empty without pip."""
     if importlib.util.find_spec("pip") is None:
         return {}
+    key = (
+        tuple(sorted((k, v) for k, v in environ.items() if k.startswith(("PIP_", "XDG_")) or k == "HOME")),
+        tuple((str(f), _mtime(f)) for f in _pip_config_files(environ)),
+    )
+    if key not in _PIP_CONFIG_CACHE:
+        _PIP_CONFIG_CACHE[key] = _read_pip_config(environ)
+    return dict(_PIP_CONFIG_CACHE[key])
+
+
+def _read_pip_config(environ: Mapping[str, str]) -> dict[str, str]:
     proc = _quiet([sys.executable, "-m", "pip", "config", "list"], environ, Path.cwd())
     if proc is None or proc.returncode != 0:
         return {}

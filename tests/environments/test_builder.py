@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from modelport.environments import EnvSpec, cached_interpreter, resolve_interpreter, spec_key
+from modelport.environments import EnvSpec, cached_interpreter, installers, resolve_interpreter, spec_key
 from modelport.environments.builder import READY_MARKER, RECORD_FILE
 from modelport.environments.installers import find_python
 from modelport.errors import EnvironmentBuildError
@@ -20,7 +20,7 @@ from modelport.errors import EnvironmentBuildError
 pytestmark = pytest.mark.process
 
 SIX = EnvSpec("six-env", pip_packages=("six==1.16.0",))
-SERVER_IMPORTS = "import modelport, starlette, orjson, inference_schema, uvicorn"
+SERVER_IMPORTS = "import modelport, modelport.core.model, orjson, inference_schema, uvicorn, simdjson"
 
 
 class Log(list[str]):
@@ -46,7 +46,8 @@ def python_ok(interpreter: Path, code: str) -> str:
 
 
 def leftovers(cache_root: Path) -> list[str]:
-    return sorted(p.name for p in cache_root.iterdir() if p.is_dir())
+    """The folders in a cache, but the bytecode store (kept on purpose)."""
+    return sorted(p.name for p in cache_root.iterdir() if p.is_dir() and p.name != ".bytecode")
 
 
 @pytest.fixture(scope="module")
@@ -72,7 +73,8 @@ def test_build_installs_packages_and_modelport(six_env: tuple[Path, Path, Log]) 
     record = json.loads((cache_root / key / RECORD_FILE).read_text())
     assert record["key"] == key and record["installer"] == "uv" and record["name"] == "six-env"
     assert record["requirements"] == ["six==1.16.0"]
-    assert record["installed"]["six"] == "1.16.0" and "starlette" in record["installed"]
+    assert record["installed"]["six"] == "1.16.0" and "uvicorn" in record["installed"]
+    assert "uv" not in record["installed"] and "starlette" not in record["installed"]
     assert record["build_seconds"] > 0
     assert leftovers(cache_root) == [key]
 
@@ -187,10 +189,33 @@ def test_user_managed_interpreter(six_env: tuple[Path, Path, Log], tmp_path: Pat
 def test_user_managed_interpreter_without_modelport(tmp_path: Path) -> None:
     bare = tmp_path / "bare"
     subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(bare)], check=True)
-    spec = EnvSpec("bare", user_managed=True, interpreter_path=str(bare / "bin" / "python"))
-    with pytest.raises(EnvironmentBuildError, match="cannot run modelport's scoring server") as caught:
+    python = bare / "bin" / "python"
+    spec = EnvSpec("bare", user_managed=True, interpreter_path=str(python))
+    with pytest.raises(EnvironmentBuildError) as caught:
         resolve_interpreter(spec, tmp_path / "cache")
-    assert "No module named 'modelport'" in caught.value.log
+    source = Path(__file__).resolve().parents[2]
+    assert caught.value.message == (
+        f"environment 'bare' is user-managed (used as is, nothing is installed into it), but its "
+        f"interpreter '{python}' cannot import modelport: install it (with its scoring server's "
+        f"requirements) with `{python} -m pip install {source}`"
+    )
+    assert not (tmp_path / "cache").exists()  # no build
+
+
+def test_user_managed_interpreter_without_the_servers_packages(tmp_path: Path) -> None:
+    """modelport importable (as from a checkout) but none of its server's packages: each named."""
+    bare = tmp_path / "bare"
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(bare)], check=True)
+    site_packages = next(bare.glob("lib/python*/site-packages"))
+    installers._install_source_finder(site_packages, str(Path(__file__).resolve().parents[2]))
+    python = bare / "bin" / "python"
+    spec = EnvSpec("half", user_managed=True, interpreter_path=str(python))
+    with pytest.raises(EnvironmentBuildError, match="lacks what modelport") as caught:
+        resolve_interpreter(spec, tmp_path / "cache")
+    message = caught.value.message
+    assert "gunicorn, httptools, inference-schema, numpy" in message
+    assert f"install them with `{python} -m pip install 'filelock>=3.13' 'gunicorn>=23'" in message
+    assert "'uvloop>=0.19'`" in message  # the marker is dropped from the command
 
 
 def test_venv_and_pip_fallback(tmp_path: Path) -> None:
