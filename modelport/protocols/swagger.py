@@ -1,4 +1,5 @@
-"""The OpenAPI document of a service (``/swagger.json``), from inference-schema's samples."""
+"""The OpenAPI document of a service (``/swagger.json``: v1's ``/score`` from inference-schema's
+samples, and the Open Inference (V2) routes), and the interactive API page that shows it."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from modelport.errors import InvalidInputError, NotFoundError
+from modelport.protocols.tensors import DATATYPES
 from modelport.runtime.schema import RunSchema
 
 NPY = "application/x-npy"
@@ -126,6 +128,7 @@ def build(
                 }
             }
             score["security"] = security
+        add_v2(doc, title, auth, schema, array)
         return doc
     json_of = lambda ref: {"application/json": {"schema": {"$ref": f"#/components/schemas/{ref}"}}}  # noqa: E731
     score = {
@@ -159,4 +162,177 @@ def build(
     }
     if array:
         document[ARRAY_EXTENSION] = array
+    add_v2(document, title, auth, schema, array)
     return document
+
+
+# -- the Open Inference (V2) routes ----------------------------------------------------------------
+_V2_ERROR = {"type": "object", "properties": {"error": {"type": "string"}}}
+_V2_TENSOR = {
+    "type": "object",
+    "required": ["name", "shape", "datatype"],
+    "properties": {
+        "name": {"type": "string"},
+        "shape": {"type": "array", "items": {"type": "integer"}},
+        "datatype": {
+            "type": "string",
+            "enum": list(DATATYPES),
+        },
+        "parameters": {"type": "object"},
+        "data": {"type": "array", "items": {}},
+    },
+}
+_V2_SCHEMAS: dict[str, Any] = {
+    "InferenceRequest": {
+        "type": "object",
+        "required": ["inputs"],
+        "properties": {
+            "id": {"type": "string"},
+            "parameters": {"type": "object"},
+            "inputs": {"type": "array", "items": {"$ref": "#/definitions/V2Tensor"}},
+            "outputs": {
+                "type": "array",
+                "items": {
+                    "type": "object",
+                    "required": ["name"],
+                    "properties": {"name": {"type": "string"}, "parameters": {"type": "object"}},
+                },
+            },
+        },
+    },
+    "InferenceResponse": {
+        "type": "object",
+        "properties": {
+            "model_name": {"type": "string"},
+            "model_version": {"type": "string"},
+            "id": {"type": "string"},
+            "outputs": {"type": "array", "items": {"$ref": "#/definitions/V2Tensor"}},
+        },
+    },
+    "V2Tensor": _V2_TENSOR,
+    "V2Error": _V2_ERROR,
+}
+_V2_OPERATIONS = [  # path, operationId, description, request body?, success schema
+    ("/v2/health/live", "V2ServerLive", 'Open Inference: the server is live ({"live": true}).', False),
+    ("/v2/health/ready", "V2ServerReady", 'Open Inference: the server is ready ({"ready": true}).', False),
+    ("/v2", "V2ServerMetadata", "Open Inference: server name, version and extensions.", False),
+    ("/v2/models/{model_name}", "V2ModelMetadata", "Open Inference: the model's versions and inputs.", False),
+    ("/v2/models/{model_name}/ready", "V2ModelReady", "Open Inference: the model is ready.", False),
+    ("/v2/models/{model_name}/infer", "V2ModelInfer", "Open Inference: run the model on tensors.", True),
+]
+
+
+def _v2_example(schema: RunSchema | None, array: dict[str, Any] | None) -> dict[str, Any]:
+    """An inference request for the document's example: zeros of the declared input, or the
+    schema's sample converted to tensors, or a one-element ``data`` input."""
+    tensors = []
+    if array is not None:
+        rest = [d or 1 for d in (array["shape"] or [None, 1])[1:]]
+        count = 1
+        for d in rest:
+            count *= d
+        datatype = _V2_DATATYPE.get(array["dtype"], "FP64")
+        zero: Any = False if datatype == "BOOL" else 0
+        tensors.append(
+            {"name": array["name"], "shape": [1, *rest], "datatype": datatype, "data": [zero] * count}
+        )
+    elif schema is not None:
+        example = schema.input_swagger.get("example")
+        for name, value in (example if isinstance(example, dict) else {}).items():
+            tensors.append(_tensor_example(name, value))
+    if not tensors:
+        tensors.append({"name": "data", "shape": [1, 1], "datatype": "FP64", "data": [0.0]})
+    return {"inputs": tensors}
+
+
+_V2_DATATYPE = {
+    "bool": "BOOL",
+    **{f"int{n}": f"INT{n}" for n in (8, 16, 32, 64)},
+    **{f"uint{n}": f"UINT{n}" for n in (8, 16, 32, 64)},
+    **{f"float{n}": f"FP{n}" for n in (16, 32, 64)},
+}
+
+
+def _tensor_example(name: str, value: Any) -> dict[str, Any]:
+    import numpy as np
+
+    try:
+        sample = np.asarray(value)
+    except ValueError:
+        sample = np.asarray([str(value)])
+    if sample.ndim == 0:
+        sample = sample.reshape(1)
+    datatype = _V2_DATATYPE.get(sample.dtype.name, "BYTES")
+    data = sample.reshape(-1).tolist() if datatype != "BYTES" else [str(v) for v in sample.reshape(-1)]
+    return {"name": name, "shape": list(sample.shape), "datatype": datatype, "data": data}
+
+
+def add_v2(
+    doc: dict[str, Any], model: str, auth: bool, schema: RunSchema | None, array: dict[str, Any] | None
+) -> None:
+    """Add the Open Inference (V2) routes to an OpenAPI 2.0 or 3.x document ``doc``."""
+    v2 = doc.get("swagger") == "2.0"
+    ref_root = "#/definitions/" if v2 else "#/components/schemas/"
+    schemas = copy.deepcopy(_V2_SCHEMAS)
+    text = _refs(schemas, ref_root)
+    if v2:
+        doc["definitions"].update(text)
+    else:
+        doc["components"]["schemas"].update(text)
+    example = _v2_example(schema, array)
+    model_param = {
+        "name": "model_name",
+        "in": "path",
+        "required": True,
+        "description": "The service's name, or one of its models' names.",
+    }
+    if v2:
+        model_param.update({"type": "string", "default": model})
+    else:
+        model_param["schema"] = {"type": "string", "default": model}
+    for path, operation_id, description, infer in _V2_OPERATIONS:
+        success = {"$ref": ref_root + "InferenceResponse"} if infer else {"type": "object"}
+        error = {"$ref": ref_root + "V2Error"}
+        op: dict[str, Any] = {
+            "operationId": operation_id,
+            "description": description,
+            "tags": ["Open Inference (V2)"],
+        }
+        if v2:
+            op["responses"] = {
+                "200": {"description": "OK", "schema": success},
+                "default": {"description": "An error.", "schema": error},
+            }
+            op["parameters"] = [model_param] if "{model_name}" in path else []
+            if infer:
+                body = {"$ref": ref_root + "InferenceRequest"}
+                op["parameters"].append(
+                    {"name": "inferenceRequest", "in": "body", "required": True, "schema": body}
+                )
+        else:
+            op["responses"] = {
+                "200": {"description": "OK", "content": {"application/json": {"schema": success}}},
+                "default": {"description": "An error.", "content": {"application/json": {"schema": error}}},
+            }
+            if "{model_name}" in path:
+                op["parameters"] = [model_param]
+            if infer:
+                op["requestBody"] = {
+                    "required": True,
+                    "content": {
+                        "application/json": {
+                            "schema": {"$ref": ref_root + "InferenceRequest"},
+                            "example": example,
+                        }
+                    },
+                }
+        if auth and path != "/v2/health/live":
+            op["security"] = [{"Bearer": []}]
+        doc["paths"][path] = {"post" if infer else "get": op}
+
+
+def _refs(schemas: dict[str, Any], ref_root: str) -> dict[str, Any]:
+    """``schemas`` with their ``#/definitions/`` references pointing under ``ref_root``."""
+    import json
+
+    return dict(json.loads(json.dumps(schemas).replace("#/definitions/", ref_root)))

@@ -32,6 +32,7 @@ from modelport.errors import (
     ServiceUnavailable,
 )
 from modelport.protocols import JSON, Call, Codec, Protocol, Reply, Route, Router
+from modelport.protocols.apipage import ApiPage
 from modelport.protocols.v1 import V1
 from modelport.protocols.v2 import V2
 from modelport.runtime.request import Body, ScoringRequest
@@ -52,7 +53,7 @@ Send = Callable[[dict[str, Any]], Awaitable[None]]
 
 SERVER_VERSION = f"modelport/{__version__}".encode()
 MAX_REQUEST_ID = 100
-PROTOCOLS: list[type[Protocol]] = [V1, V2]
+PROTOCOLS: list[type[Protocol]] = [V1, V2, ApiPage]
 """The wire protocols every service speaks, the first one's error body for unknown paths."""
 
 __all__ = ["PROTOCOLS", "Call", "ClientDisconnected", "Reply", "ScoringApp", "create_app", "read_body"]

@@ -1,0 +1,457 @@
+"""The Open Inference Protocol (KServe V2) REST routes, beside v1's, on every service.
+
+Routes (kserve/open-inference-protocol, ``inference_rest.md``): ``GET /v2/health/live`` and
+``/v2/health/ready`` (200 with ``{"live": true}`` / ``{"ready": true}``), ``GET /v2`` (server
+metadata and the extensions implemented: ``binary_tensor_data``), ``GET /v2/models/{name}[/versions/{v}]``
+(model metadata), ``.../ready``, ``POST .../infer``. A model name is the service's name or the name
+of one of its registered models; all of them are the same scoring script.
+
+How an inference request becomes run()'s arguments (see docs/serving.md):
+
+- ``@array_input`` / a lone ``NumpyParameterType``: the input of that name, checked and cast as v1
+  checks arrays (dimensions, declared sizes, kind-preserving casts);
+- other inference-schema scripts: each input is the parameter of its name (an ndarray for numpy
+  parameters, the nested list, or the single value for a scalar sample);
+- a plain ``run(raw_data)``: a v1 JSON body ``{"<input name>": <nested list>, ...}`` as text, so
+  the tutorial's score.py answers an input named ``data``.
+
+run()'s value becomes an output tensor named ``output-0`` (a dict: one output per key), datatype
+and shape taken from the value; the request's ``id`` is echoed. Errors are ``{"error": "..."}``.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import numpy as np
+import orjson
+
+from modelport import __version__
+from modelport.errors import InvalidInputError, ModelportError, NotFoundError, ScriptError, ServiceUnavailable
+from modelport.protocols import JSON, Call, Protocol, Reply, Route
+from modelport.protocols import tensors as t
+from modelport.runtime import fastjson
+from modelport.runtime.bodies import is_json_type, media_type
+from modelport.runtime.encode import Encoded
+from modelport.runtime.request import Body, ScoringRequest
+from modelport.runtime.response import AMLResponse
+from modelport.runtime.schema import REQUEST_HEADERS_PARAM
+from modelport.runtime.script import InputStyle, Scored, ScoringScript
+
+__all__ = ["EXTENSIONS", "OUTPUT_NAME", "V2", "InferCodec", "error_value", "input_metadata"]
+
+EXTENSIONS = ["binary_tensor_data"]
+"""The V2 extensions this server implements (``GET /v2``)."""
+OUTPUT_NAME = "output-0"
+"""The output tensor's name when run() returns anything but a dict."""
+HEADER_LENGTH = b"inference-header-content-length"
+_BINARY_TYPE = "application/octet-stream"
+_NOT_READY = "init() is still running"
+
+
+def error_value(exc: ModelportError | None, debug: bool = False) -> dict[str, Any]:
+    """The V2 error object ``{"error": "..."}`` (and run()'s ``traceback`` in debug mode)."""
+    if exc is None:
+        return {"error": "internal server error"}
+    if isinstance(exc, ScriptError):
+        body: dict[str, Any] = {"error": f"run() raised {exc.exc_type}: {exc.exc_message}"}
+        if debug:
+            body["traceback"] = exc.traceback_text
+        return body
+    return {"error": exc.message}
+
+
+class ScriptAnswered(ModelportError):
+    """run() returned an ``AMLResponse`` with an error status: the V2 answer keeps that status."""
+
+    def __init__(self, status: int, text: str) -> None:
+        super().__init__(f"run() answered {status}: {text[:500]}")
+        self.http_status = status
+
+
+class V2(Protocol):
+    """The V2 routes over a :class:`~modelport.protocols.Host`."""
+
+    name = "v2"
+
+    def __init__(self, host: Any) -> None:
+        super().__init__(host)
+        # Model name -> its versions: the service's name (its first model's version) and each model's.
+        models = list(getattr(host, "models", None) or [(host.service_name, "1")])
+        self.models: dict[str, list[str]] = {host.service_name: [models[0][1]]}
+        for name, version in models:
+            versions = self.models.setdefault(name, [])
+            if version not in versions:
+                versions.append(version)
+
+    def routes(self) -> list[Route]:
+        model, version = "/v2/models/{name}", "/v2/models/{name}/versions/{version}"
+        return [
+            Route("/v2/health/live", ("GET",), False, self.live),
+            Route("/v2/health/ready", ("GET",), True, self.server_ready),
+            Route("/v2", ("GET",), True, self.server_metadata),
+            Route(model, ("GET",), True, self.model_metadata),
+            Route(version, ("GET",), True, self.model_metadata),
+            Route(f"{model}/ready", ("GET",), True, self.model_ready),
+            Route(f"{version}/ready", ("GET",), True, self.model_ready),
+            Route(f"{model}/infer", ("POST",), True, self.infer),
+            Route(f"{version}/infer", ("POST",), True, self.infer),
+        ]
+
+    def error_body(self, exc: ModelportError | None, debug: bool = False) -> bytes:
+        return orjson.dumps(error_value(exc, debug))
+
+    def model(self, call: Call) -> tuple[str, str]:
+        """The model and version a route names (404 naming the ones served if unknown)."""
+        params = call.params or {}
+        name = params.get("name", "")
+        versions = self.models.get(name)
+        if versions is None:
+            raise NotFoundError(f"model '{name}' not found; this service serves {', '.join(self.models)}")
+        version = params.get("version")
+        if version is None:
+            return name, versions[-1]
+        if version not in versions:
+            raise NotFoundError(f"model '{name}' has no version '{version}'; it has {', '.join(versions)}")
+        return name, version
+
+    # -- health and metadata (event loop) -------------------------------------------------------
+    async def live(self, call: Call) -> Reply:
+        """``GET /v2/health/live``: the process answers."""
+        return Reply(200, b'{"live":true}')
+
+    def _readiness(self, extra: dict[str, Any]) -> Reply:
+        host = self.host
+        if host.ready:
+            return Reply(200, orjson.dumps({**extra, "ready": True}))
+        reason = host.stopping or _NOT_READY
+        body = {**extra, "ready": False, "error": f"not ready: {reason}"}
+        return Reply(503, orjson.dumps(body), JSON, [(b"retry-after", b"1")])
+
+    async def server_ready(self, call: Call) -> Reply:
+        """``GET /v2/health/ready``: 200 once init() succeeded in this worker, else 503."""
+        return self._readiness({})
+
+    async def model_ready(self, call: Call) -> Reply:
+        """``GET /v2/models/{name}[/versions/{v}]/ready``: as the server's readiness (one script)."""
+        name, _ = self.model(call)
+        return self._readiness({"name": name})
+
+    async def server_metadata(self, call: Call) -> Reply:
+        """``GET /v2``: name, version and the extensions implemented."""
+        return Reply(
+            200,
+            orjson.dumps({"name": self.host.service_name, "version": __version__, "extensions": EXTENSIONS}),
+        )
+
+    async def model_metadata(self, call: Call) -> Reply:
+        """``GET /v2/models/{name}[/versions/{v}]``: versions, platform, inputs, outputs."""
+        name, _ = self.model(call)
+        script = self.host.script
+        if script is None:
+            raise ServiceUnavailable(f"{_NOT_READY}; the model's inputs are not known yet", retry_after=1)
+        inputs, outputs = input_metadata(script)
+        doc = {"name": name, "versions": self.models[name], "platform": "modelport"}
+        return Reply(200, orjson.dumps({**doc, "inputs": inputs, "outputs": outputs}))
+
+    # -- inference --------------------------------------------------------------------------------
+    async def infer(self, call: Call) -> Reply:
+        """``POST /v2/models/{name}[/versions/{v}]/infer``: decode, run(), encode on the run thread."""
+        name, version = self.model(call)
+        scope = call.scope
+        body = await self.host.read_body(call)
+        request = ScoringRequest(
+            method="POST",
+            path=scope["path"],
+            query_string=scope.get("query_string", b""),
+            raw_headers=scope["headers"],
+            body=body,
+            scheme=scope.get("scheme", "http"),
+            server=scope.get("server"),
+            client=scope.get("client"),
+            request_id=call.request_id,
+        )
+        scored = await self.host.score(InferCodec(name, version), request)
+        response = scored.response
+        content_type = response.content_type.encode("latin-1") if response.content_type else None
+        headers = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in response.headers]
+        timing = (
+            f"parse;dur={scored.parse_ms:.3f}, run;dur={scored.run_ms:.3f}, "
+            f"serialize;dur={scored.serialize_ms:.3f}"
+        )
+        headers.append((b"server-timing", timing.encode()))
+        return Reply(response.status, response.body, content_type, headers)
+
+
+class InferCodec:
+    """One inference request's run-thread side (:class:`~modelport.protocols.Codec`): a codec per
+    request, because the answer depends on it (its id, the outputs asked for, binary or JSON)."""
+
+    def __init__(self, model: str, version: str) -> None:
+        self.model = model
+        self.version = version
+        self.request_id: Any = None
+        self.requested: list[dict[str, Any]] | None = None
+        self.binary_all = False
+
+    def score(self, script: ScoringScript, request: ScoringRequest) -> Scored:
+        """Decode, call run(), encode (4xx: InvalidInputError; run() raising: ScriptError)."""
+        t0 = time.perf_counter()
+        try:
+            args, kwargs = self.arguments(script, request, self.decode(request))
+            parse_ms = (time.perf_counter() - t0) * 1e3
+            t1 = time.perf_counter()
+            value = script.call(args, kwargs)
+            return self.encode(value, parse_ms, (time.perf_counter() - t1) * 1e3)
+        finally:
+            fastjson.forget()
+
+    def decode_array(self, script: ScoringScript, request: ScoringRequest) -> np.ndarray[Any, Any]:
+        """The array of a batchable script's one input."""
+        spec = script.array_spec
+        assert spec is not None
+        return _only_input(self.decode(request), spec.name, spec.conform)
+
+    # -- decoding ---------------------------------------------------------------------------------
+    def decode(self, request: ScoringRequest) -> list[t.Tensor]:
+        """The request's input tensors (JSON or with binary data); remembers id and outputs asked."""
+        body = request.body
+        header_length = request.header(HEADER_LENGTH)
+        if header_length is None:
+            content_type = request.content_type
+            if not is_json_type(content_type) and media_type(content_type) != _BINARY_TYPE:
+                raise InvalidInputError(
+                    f"an inference request is JSON (or JSON + binary data with an "
+                    f"Inference-Header-Content-Length header), not '{content_type}'"
+                )
+            header: Body = body
+            offset = len(body)
+        else:
+            if not header_length.strip().isdigit() or int(header_length) > len(body):
+                raise InvalidInputError(
+                    f"Inference-Header-Content-Length is '{header_length}', which is not a length "
+                    f"within the body ({len(body)} bytes)"
+                )
+            offset = int(header_length)
+            header = body[:offset]
+        doc = t.load_request(header)
+        self.request_id = doc.get("id")
+        parameters = doc.get("parameters") or {}
+        self.binary_all = isinstance(parameters, dict) and bool(parameters.get("binary_data_output"))
+        outputs = doc.get("outputs")
+        if outputs is not None:
+            if not isinstance(outputs, list) or not all(
+                isinstance(o, dict) and isinstance(o.get("name"), str) for o in outputs
+            ):
+                raise InvalidInputError("outputs must be a list of objects with a name")
+            self.requested = outputs
+        inputs = doc.get("inputs")
+        if not isinstance(inputs, list) or not inputs:
+            raise InvalidInputError("an inference request needs 'inputs': a list of tensors")
+        tensors = []
+        for index, fields in enumerate(inputs):
+            name, datatype, shape, params = t.header_fields(fields, index)
+            size = params.get("binary_data_size")
+            if size is None:
+                if "data" not in fields:
+                    raise InvalidInputError(f"input '{name}' has neither data nor binary_data_size")
+                array = t.tensor_from_json(name, datatype, shape, fields["data"])
+            else:
+                if header_length is None:
+                    raise InvalidInputError(
+                        f"input '{name}' has binary_data_size, but the request has no "
+                        "Inference-Header-Content-Length header"
+                    )
+                if not isinstance(size, int) or isinstance(size, bool) or size < 0:
+                    raise InvalidInputError(f"input '{name}': binary_data_size must be a byte count")
+                if offset + size > len(body):
+                    raise InvalidInputError(
+                        f"input '{name}': binary_data_size is {size} bytes, but only "
+                        f"{len(body) - offset} bytes of binary data are left in the body"
+                    )
+                array = t.read_binary(body, offset, size, name, datatype, shape)
+                offset += size
+            tensors.append(t.Tensor(name, datatype, shape, array, params))
+        if header_length is not None and offset != len(body):
+            raise InvalidInputError(
+                f"the body has {len(body) - offset} bytes of binary data "
+                "that no input's binary_data_size claims"
+            )
+        names = [x.name for x in tensors]
+        if len(set(names)) != len(names):
+            raise InvalidInputError(f"an input name appears twice: {', '.join(names)}")
+        return tensors
+
+    def arguments(
+        self, script: ScoringScript, request: ScoringRequest, tensors: list[t.Tensor]
+    ) -> tuple[tuple[Any, ...], dict[str, Any]]:
+        """run()'s arguments for the decoded tensors, by the script's input style."""
+        kwargs: dict[str, Any] = {}
+        if script.wants_headers:
+            kwargs[REQUEST_HEADERS_PARAM] = request.headers()
+        style = script.style
+        if style is InputStyle.RAWHTTP:
+            raise InvalidInputError(
+                "run() takes raw HTTP requests (@rawhttp), which have no Open Inference form; POST to /score"
+            )
+        if style is InputStyle.PLAIN:  # the v1 body a plain run(raw_data) expects
+            text = orjson.dumps(
+                {x.name: _jsonable(x.array) for x in tensors}, option=orjson.OPT_SERIALIZE_NUMPY
+            )
+            decoded = text.decode()
+            fastjson.remember(decoded, text)
+            return (decoded,), kwargs
+        spec = script.array_spec
+        if style is InputStyle.ARRAY:
+            assert spec is not None
+            return (_only_input(tensors, spec.name, spec.conform),), kwargs
+        schema = script.schema
+        assert schema is not None
+        payload: dict[str, Any] = {}
+        for tensor in tensors:
+            if tensor.name == REQUEST_HEADERS_PARAM or (
+                tensor.name not in schema.arg_names and not schema.accepts_any_kwargs
+            ):
+                takes = ", ".join(f"'{n}'" for n in schema.arg_names if n != REQUEST_HEADERS_PARAM)
+                raise InvalidInputError(f"unknown input '{tensor.name}': run() takes {takes}")
+            if spec is not None and tensor.name == spec.name:
+                payload[tensor.name] = spec.conform(tensor.array)
+            else:
+                param = schema.params.get(tensor.name)
+                sample = getattr(param.param_type, "sample_input", None) if param else None
+                payload[tensor.name] = _schema_value(tensor, sample)
+        kwargs.update(schema.convert(payload))
+        return (), kwargs
+
+    # -- encoding ---------------------------------------------------------------------------------
+    def encode(self, value: Any, parse_ms: float, run_ms: float) -> Scored:
+        """run()'s value as an inference response (JSON, or JSON + binary outputs)."""
+        t2 = time.perf_counter()
+        if isinstance(value, AMLResponse):
+            value = _aml_value(value)
+        outputs = t.outputs_of(value, OUTPUT_NAME)
+        binary = {o.name for o in outputs} if self.binary_all else set()
+        if self.requested is not None:
+            produced = {o.name: o for o in outputs}
+            unknown = [r["name"] for r in self.requested if r["name"] not in produced]
+            if unknown:
+                raise InvalidInputError(
+                    f"unknown output {', '.join(repr(n) for n in unknown)}: run() gave {', '.join(produced)}"
+                )
+            outputs = [produced[r["name"]] for r in self.requested]
+            for r in self.requested:
+                params = r.get("parameters") or {}
+                wants = params.get("binary_data") if isinstance(params, dict) else None
+                if wants is True or (wants is None and self.binary_all):
+                    binary.add(r["name"])
+                elif wants is False:
+                    binary.discard(r["name"])
+        entries: list[dict[str, Any]] = []
+        parts: list[bytes] = []
+        for output in outputs:
+            entry: dict[str, Any] = {
+                "name": output.name,
+                "datatype": output.datatype,
+                "shape": list(output.array.shape),
+            }
+            if output.name in binary:
+                raw = t.encode_binary(output)
+                entry["parameters"] = {"binary_data_size": len(raw)}
+                parts.append(raw)
+            else:
+                entry["data"] = t.json_data(output)
+            entries.append(entry)
+        doc: dict[str, Any] = {"model_name": self.model, "model_version": self.version}
+        if self.request_id is not None:
+            doc["id"] = self.request_id
+        doc["outputs"] = entries
+        try:
+            header = t.dumps_response(doc)
+        except TypeError as exc:  # pragma: no cover - outputs_of gives only serializable data
+            raise ScriptError("run", type(exc).__name__, f"run()'s value cannot be sent: {exc}") from exc
+        if parts:
+            response = Encoded(
+                200,
+                b"".join([header, *parts]),
+                _BINARY_TYPE,
+                [("inference-header-content-length", str(len(header)))],
+            )
+        else:
+            response = Encoded(200, header, "application/json")
+        return Scored(response, parse_ms, run_ms, (time.perf_counter() - t2) * 1e3)
+
+
+def _only_input(tensors: list[t.Tensor], name: str, conform: Any) -> np.ndarray[Any, Any]:
+    """The one input a single-array run() takes, checked by its ``conform``."""
+    unknown = [x.name for x in tensors if x.name != name]
+    if unknown:
+        raise InvalidInputError(
+            f"unknown input {', '.join(repr(n) for n in unknown)}: run() takes one input, '{name}'"
+        )
+    array: np.ndarray[Any, Any] = conform(tensors[0].array)
+    return array
+
+
+def _jsonable(array: np.ndarray[Any, Any]) -> Any:
+    if array.dtype == object:
+        return [v.decode("utf-8", "replace") if isinstance(v, bytes) else v for v in array.tolist()]
+    return array if array.flags.c_contiguous else np.ascontiguousarray(array)
+
+
+def _schema_value(tensor: t.Tensor, sample: Any) -> Any:
+    """An input for an inference-schema parameter: numpy params take the array; a scalar sample
+    takes the one value; anything else the nested list."""
+    array = tensor.array
+    if isinstance(sample, np.ndarray) and tensor.datatype != t.BYTES:
+        return array
+    if sample is not None and not isinstance(sample, list | dict | tuple | np.ndarray) and array.size == 1:
+        return array.reshape(-1)[0].item() if array.dtype != object else array.reshape(-1)[0]
+    return _jsonable(array).tolist() if isinstance(_jsonable(array), np.ndarray) else _jsonable(array)
+
+
+def _aml_value(response: AMLResponse) -> Any:
+    if response.status_code >= 400:
+        raise ScriptAnswered(response.status_code, str(response.get_data(as_text=True)))
+    if is_json_type(response.content_type) and response.data:
+        try:
+            return orjson.loads(response.data)
+        except orjson.JSONDecodeError:
+            pass
+    return response.data
+
+
+# -- metadata ----------------------------------------------------------------------------------
+def _describe(sample: Any) -> tuple[str, list[int]]:
+    if isinstance(sample, np.ndarray):
+        return t.datatype_of(sample.dtype) or t.BYTES, [-1, *sample.shape[1:]]
+    if isinstance(sample, list):
+        try:
+            array = np.asarray(sample)
+        except ValueError:
+            return t.BYTES, [-1]
+        return t.datatype_of(array.dtype) or t.BYTES, [-1, *array.shape[1:]]
+    if isinstance(sample, bool | int | float):
+        return t.datatype_of(np.asarray(sample).dtype) or t.BYTES, [1]
+    return t.BYTES, [-1]
+
+
+def input_metadata(script: ScoringScript) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """The model metadata's ``inputs`` and ``outputs``, from what run() declares (a plain run()
+    declares nothing: no inputs; outputs are known only once run() returned: none listed)."""
+    spec = script.array_spec
+    if script.style is InputStyle.ARRAY and spec is not None:
+        shape = [-1] if spec.shape is None else [-1 if d is None else d for d in spec.shape]
+        return [{"name": spec.name, "datatype": t.datatype_of(spec.dtype), "shape": shape}], []
+    schema = script.schema
+    if schema is None:
+        return [], []
+    inputs = []
+    for name, param in schema.params.items():
+        if name == REQUEST_HEADERS_PARAM:
+            continue
+        datatype, shape = _describe(getattr(param.param_type, "sample_input", None))
+        if spec is not None and name == spec.name and spec.shape is not None:
+            shape = [-1 if d is None else d for d in spec.shape]
+        inputs.append({"name": name, "datatype": datatype, "shape": shape})
+    return inputs, []
