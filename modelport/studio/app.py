@@ -106,11 +106,17 @@ class Studio:
 
     def example(self, request: Request) -> Response:
         record = engine.refresh(self.ws, request.path_params["name"])
+        return JSONResponse(views.example_input(self._swagger(record)))
+
+    def _swagger(self, record: records.ServiceRecord) -> dict[str, Any] | None:
+        """The service's swagger through the client boundary; None when it does not answer."""
+        client = engine.client(self.ws, record)
         try:
-            swagger: dict[str, Any] | None = engine.client(self.ws, record).swagger()
+            return client.swagger()
         except (ModelportError, ValueError):
-            swagger = None  # not answering: the editor starts empty
-        return JSONResponse(views.example_input(swagger))
+            return None
+        finally:
+            client.close()
 
     async def test(self, request: Request) -> Response:
         """Send the editor's body to the service through the client boundary, with its key."""
@@ -153,10 +159,7 @@ class Studio:
         credential = None
         if mode != "none":
             credential = engine.credential(self.ws, record) if reveal else f"<{mode}>"
-        try:
-            example = views.example_input(engine.client(self.ws, record).swagger())["example"]
-        except (ModelportError, ValueError):
-            example = None
+        example = views.example_input(self._swagger(record))["example"]
         if example is None:
             example = {"data": [[0.0, 0.0]]}
         return {

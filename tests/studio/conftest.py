@@ -2,8 +2,8 @@
 MNIST model, and a service whose init() fails), the real ``modelport studio`` command in a
 subprocess on a free port, and Debian's chromium driven by playwright.
 
-One workspace, one studio and one browser per module: deploying and launching cost seconds,
-the pages cost milliseconds.
+One workspace, one studio and one browser for the session: deploying and launching cost
+seconds, the pages cost milliseconds.
 """
 
 from __future__ import annotations
@@ -144,19 +144,20 @@ class StudioWorld:
         return requests.request(method, self.url + path, headers=headers, timeout=30, **kwargs)
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def world(tmp_path_factory: pytest.TempPathFactory, digits784: Digits) -> Iterator[StudioWorld]:
     """A workspace with the tutorial's service (key auth, Healthy) and one whose init() fails,
     and ``modelport studio`` serving it."""
     tmp = tmp_path_factory.mktemp("studio")
     home = tmp / "mphome"
+    from modelport.core.model import InferenceConfig, Model
+    from modelport.core.webservice import AciWebservice, LocalWebservice
+    from modelport.deploy import engine
+    from modelport.workspace import Workspace
+
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("MODELPORT_HOME", str(home))
         mp.setenv("MODELPORT_ENV_CACHE", str(tmp / "envcache"))
-        from modelport.core.model import InferenceConfig, Model
-        from modelport.core.webservice import AciWebservice, LocalWebservice
-        from modelport.deploy import engine
-        from modelport.workspace import Workspace
 
         ws = Workspace.create("studiows")
         model = Model.register(
@@ -187,46 +188,63 @@ def world(tmp_path_factory: pytest.TempPathFactory, digits784: Digits) -> Iterat
         healthy.wait_for_deployment(timeout_sec=120)
         wait_until(lambda: broken.update_deployment_state() or broken.state == "Failed", 60, "init() to fail")
 
-        port = free_port()
-        env = {**os.environ, "MODELPORT_STUDIO_TOKEN": TOKEN, "PYTHONPATH": str(REPO)}
-        log = open(tmp / "studio.log", "wb")
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "modelport.cli", "studio", "-w", "studiows", "--port", str(port), "--no-browser"],
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            env=env,
-            start_new_session=True,
-        )
-        url = f"http://127.0.0.1:{port}"
+    # The environment is set back here: the studio process gets its own, the tests use ``ws``.
+    port = free_port()
+    env = {
+        **os.environ,
+        "MODELPORT_HOME": str(home),
+        "MODELPORT_ENV_CACHE": str(tmp / "envcache"),
+        "MODELPORT_STUDIO_TOKEN": TOKEN,
+        "PYTHONPATH": str(REPO),
+    }
+    log = open(tmp / "studio.log", "wb")  # noqa: SIM115  (closed at teardown)
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "modelport.cli",
+            "studio",
+            "-w",
+            "studiows",
+            "--port",
+            str(port),
+            "--no-browser",
+        ],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        env=env,
+        start_new_session=True,
+    )
+    url = f"http://127.0.0.1:{port}"
 
-        def up() -> bool:
-            try:
-                return (
-                    requests.get(
-                        url + "/api/session", headers={"Authorization": f"Bearer {TOKEN}"}, timeout=2
-                    ).status_code
-                    == 200
-                )
-            except requests.RequestException:
-                return proc.poll() is not None
-
-        wait_until(up, 30, "the studio to answer")
-        assert proc.poll() is None, (tmp / "studio.log").read_text()
+    def up() -> bool:
         try:
-            yield StudioWorld(ws, home, url, port, digits784)
-        finally:
-            os.killpg(proc.pid, signal.SIGTERM)
-            try:
-                proc.wait(10)
-            except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait(10)
-            log.close()
-            for name in engine.names(ws):
-                engine.delete(ws, name, missing_ok=True)
+            return (
+                requests.get(
+                    url + "/api/session", headers={"Authorization": f"Bearer {TOKEN}"}, timeout=2
+                ).status_code
+                == 200
+            )
+        except requests.RequestException:
+            return proc.poll() is not None
+
+    wait_until(up, 30, "the studio to answer")
+    assert proc.poll() is None, (tmp / "studio.log").read_text()
+    try:
+        yield StudioWorld(ws, home, url, port, digits784)
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(10)
+        log.close()
+        for name in engine.names(ws):
+            engine.delete(ws, name, missing_ok=True)
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def browser() -> Iterator[Any]:
     if not CHROMIUM.exists():
         pytest.skip(f"{CHROMIUM} is missing (scripts/test.sh installs Debian's chromium with apt-get)")
