@@ -348,3 +348,18 @@ def test_bad_versions_are_refused() -> None:
         )
     with pytest.raises(InvalidInputError, match="Kubernetes object"):
         kubernetes("svc", [Version("A_B", "i", {}), Version("b", "i", {}, 10, False)])
+
+
+def test_package_without_dockerfile_names_the_alternative(exported: Exported, tmp_path: Path) -> None:
+    from modelport.core.model import InferenceConfig, Model
+    from modelport.errors import InvalidInputError, NotSupported
+    from tests.server.conftest import TUTORIAL_SCORE
+
+    model = Model(exported.ws, "sklearn_mnist")  # type: ignore[arg-type]
+    config = InferenceConfig(entry_script=str(TUTORIAL_SCORE))
+    with pytest.raises(NotSupported, match="generate_dockerfile=True"):
+        Model.package(exported.ws, [model], config)  # type: ignore[arg-type]
+    (tmp_path / "full").mkdir()
+    (tmp_path / "full" / "x").write_text("x")
+    with pytest.raises(InvalidInputError, match="not empty"):
+        exported.service.export(str(tmp_path / "full"))  # type: ignore[attr-defined]
