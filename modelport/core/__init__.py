@@ -4,9 +4,25 @@ from __future__ import annotations
 
 from modelport import __version__ as VERSION
 from modelport.core.dataset import Dataset
+from modelport.core.datastore import Datastore
 from modelport.core.environment import Environment
+from modelport.core.experiment import Experiment
 from modelport.core.model import Model
+from modelport.core.run import Run
+from modelport.core.script_run_config import RunConfiguration, ScriptRunConfig
 from modelport.core.webservice import Webservice
-from modelport.workspace import Workspace
+from modelport.core.workspace import Workspace
 
-__all__ = ["VERSION", "Dataset", "Environment", "Model", "Webservice", "Workspace"]
+__all__ = [
+    "VERSION",
+    "Dataset",
+    "Datastore",
+    "Environment",
+    "Experiment",
+    "Model",
+    "Run",
+    "RunConfiguration",
+    "ScriptRunConfig",
+    "Webservice",
+    "Workspace",
+]

@@ -1,60 +1,101 @@
-"""``Dataset``, for v1 code that does ``from azureml.core import Dataset``.
+"""``Dataset`` (v1's ``azureml.core.Dataset``): file and tabular datasets, registered with versions.
 
-Only file datasets over local files or public URLs are supported: ``Dataset.File.from_files``.
-Registered datasets (``Dataset.get_by_name``) are not, and say so.
+A dataset is built over datastore paths (``[(datastore, "path/**/*.csv")]`` or
+``datastore.path(...)``), local files, folders or glob patterns, or ``http(s)://`` URLs. Like v1,
+a registered dataset refers to its data; it does not copy it. Its definition (sources, how to
+read them, and ``take``/``skip``/column selections) is stored in the workspace's database as
+version 1, 2, ... of its name.
+
+Example (v1's cells with ``azureml`` renamed)::
+
+    datastore = ws.get_default_datastore()
+    datastore.upload(src_dir="data", target_path="diabetes", overwrite=True)
+    ds = Dataset.Tabular.from_delimited_files(path=[(datastore, "diabetes/*.csv")])
+    ds = ds.register(ws, "diabetes", description="diabetes data", create_new_version=True)
+    df = Dataset.get_by_name(ws, "diabetes").to_pandas_dataframe()
 """
 
 from __future__ import annotations
 
+import builtins
 import glob
 import os
+import tempfile
+import uuid
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any
 from urllib.parse import unquote, urlsplit
 
-from modelport.errors import InvalidInputError, NotFoundError
-from modelport.opendatasets._filedataset import DatasetFile, FileDataset
+from modelport.core.datastore import DataReference, Datastore
+from modelport.errors import InvalidInputError, NotFoundError, NotSupported
+from modelport.opendatasets._filedataset import DatasetFile
+from modelport.opendatasets._filedataset import FileDataset as _Files
+from modelport.registry import datasets as registry
+from modelport.registry import datastores as stores
+from modelport.workspace import Workspace
 
-__all__ = ["Dataset", "FileDataset"]
+__all__ = ["Dataset", "FileDataset", "TabularDataset"]
+# dataset_ref / dataset_from_ref: how a model version keeps its sample datasets (core/model.py).
 
 PathArg = str | os.PathLike[str]
+Source = dict[str, str]  # {"datastore": name, "path": p} | {"local": p} | {"url": u}
 
 
-class _FileDatasetFactory:
-    """``Dataset.File``: build a :class:`FileDataset`."""
-
-    @staticmethod
-    def from_files(path: PathArg | Sequence[PathArg]) -> FileDataset:
-        """A file dataset over local files, folders, glob patterns or ``http(s)://`` URLs.
-
-        A folder stands for every file under it; a pattern may use ``**``. The files keep their
-        layout relative to the common folder of what was given; a URL's file lands at its name.
-        A path that matches no file is a :class:`~modelport.errors.NotFoundError`.
-
-        Example::
-
-            >>> from modelport.core import Dataset
-            >>> ds = Dataset.File.from_files("raw/**/*.gz")
-            >>> ds.download("data", overwrite=True)
-        """
-        items = [path] if isinstance(path, str | os.PathLike) else list(path)
-        urls: list[str] = []
-        local: list[tuple[Path, Path]] = []  # (file, the folder its layout is relative to)
-        for item in items:
+# -- sources: what a dataset was built from, and the files they stand for -----------------------
+def _sources(path: Any) -> tuple[builtins.list[Source], Workspace | None]:
+    """v1's ``path`` argument (one item or a list) as JSON-able sources, and their workspace."""
+    items = [path] if isinstance(path, str | os.PathLike | tuple | DataReference | Datastore) else path
+    if not isinstance(items, Sequence) or isinstance(items, str) or not items:
+        raise InvalidInputError(
+            "path must be a local path, a URL, (datastore, 'path') or datastore.path('path'), "
+            "or a list of them"
+        )
+    out: builtins.list[Source] = []
+    workspace: Workspace | None = None
+    for item in items:
+        datastore: Any = None
+        if isinstance(item, tuple) and len(item) == 2 and isinstance(item[0], Datastore):
+            datastore, rel = item
+        elif isinstance(item, Datastore):
+            datastore, rel = item, ""
+        elif hasattr(item, "datastore") and hasattr(item, "path_on_datastore"):  # DataReference, DataPath
+            datastore, rel = item.datastore, item.path_on_datastore or ""
+        elif isinstance(item, str | os.PathLike):
             text = os.fspath(item)
             if text.startswith(("http://", "https://")):
-                urls.append(text)
-                continue
-            found = _expand(text)
-            if not found:
-                raise NotFoundError(f"no file found at {text}")
-            local.extend(found)
-        files = [DatasetFile(path=_url_file_name(url), source=url) for url in urls]
-        if local:
-            base = Path(os.path.commonpath([root for _, root in local]))
-            files += [DatasetFile(path=f.relative_to(base).as_posix(), source=str(f)) for f, _ in local]
-        return FileDataset(files)
+                out.append({"url": text})
+            else:
+                out.append({"local": os.path.abspath(text)})
+            continue
+        else:
+            raise InvalidInputError(f"cannot make a dataset from {item!r}")
+        if workspace is not None and datastore.workspace != workspace:
+            raise InvalidInputError("every datastore path of a dataset must be in the same workspace")
+        workspace = datastore.workspace
+        stores.resolve(datastore.workspace, datastore.name, str(rel))  # refuses '..' and absolute paths
+        out.append({"datastore": datastore.name, "path": str(rel).strip("/")})
+    return out, workspace
+
+
+def _has_magic(text: str) -> bool:
+    return any(c in text for c in "*?[")
+
+
+def _expand(text: str) -> builtins.list[tuple[Path, Path]]:
+    """The files ``text`` (an absolute path or pattern) stands for, each with the folder its
+    layout is relative to."""
+    if _has_magic(text):
+        parts = Path(text).parts
+        root = Path(*parts[: next(i for i, part in enumerate(parts) if _has_magic(part))])
+        matches = sorted(Path(m) for m in glob.glob(text, recursive=True))
+        return [(m, root) for m in matches if m.is_file()]
+    p = Path(text)
+    if p.is_dir():
+        return [(f, p) for f in sorted(p.rglob("*")) if f.is_file()]
+    if p.is_file():
+        return [(p, p.parent)]
+    return []
 
 
 def _url_file_name(url: str) -> str:
@@ -64,50 +105,517 @@ def _url_file_name(url: str) -> str:
     return name
 
 
-def _has_magic(text: str) -> bool:
-    return any(c in text for c in "*?[")
+def _files(sources: builtins.list[Source], workspace: Workspace | None) -> builtins.list[DatasetFile]:
+    """The files the sources stand for now; a source matching no file is a NotFoundError."""
+    urls: builtins.list[str] = []
+    local: builtins.list[tuple[Path, Path]] = []
+    for src in sources:
+        if "url" in src:
+            urls.append(src["url"])
+            continue
+        if "datastore" in src:
+            if workspace is None:
+                raise InvalidInputError("a datastore path needs its workspace")
+            text = str(stores.resolve(workspace, src["datastore"], src["path"] or None))
+            shown = f"datastore '{src['datastore']}' path '{src['path']}'"
+        else:
+            text = shown = src["local"]
+        found = _expand(text)
+        if not found:
+            raise NotFoundError(f"no file found at {shown}")
+        local.extend(found)
+    files = [DatasetFile(path=_url_file_name(url), source=url) for url in urls]
+    if local:
+        base = Path(os.path.commonpath([root for _, root in local]))
+        files += [DatasetFile(path=f.relative_to(base).as_posix(), source=str(f)) for f, _ in local]
+    return files
 
 
-def _abs(path: PathArg) -> Path:
-    return Path(os.path.abspath(path))
+# -- the two kinds of dataset --------------------------------------------------------------------
+class _Registered:
+    """What registered datasets of both kinds share: name, version, register, get_by_name."""
+
+    _kind = ""
+
+    def _init(
+        self, sources: builtins.list[Source], workspace: Workspace | None, definition: dict[str, Any]
+    ) -> None:
+        self._sources = sources
+        self._workspace = workspace
+        self._definition = definition
+        self.name: str | None = None
+        self.version: int | None = None
+        self.description: str | None = None
+        self.tags: dict[str, str] = {}
+
+    @property
+    def id(self) -> str | None:
+        return f"{self.name}:{self.version}" if self.name else None
+
+    def _full_definition(self) -> dict[str, Any]:
+        return {"sources": self._sources, **self._definition}
+
+    def register(
+        self,
+        workspace: Workspace,
+        name: str,
+        description: str | None = None,
+        tags: dict[str, Any] | None = None,
+        create_new_version: bool = False,
+    ) -> Any:
+        """Register this dataset's definition as ``name`` and return the registered dataset.
+
+        The same definition again returns the version it is; another definition needs
+        ``create_new_version=True`` (then it becomes the next version), as in v1.
+        """
+        if not isinstance(workspace, Workspace):
+            raise InvalidInputError(f"workspace must be a Workspace, got {type(workspace).__name__}")
+        if self._workspace is not None and self._workspace != workspace:
+            raise InvalidInputError(
+                f"this dataset reads datastores of workspace '{self._workspace.name}', not '{workspace.name}'"
+            )
+        record = registry.register(
+            workspace,
+            name,
+            self._kind,
+            self._full_definition(),
+            description=description,
+            tags=tags,
+            create_new_version=create_new_version,
+        )
+        return _from_record(workspace, record)
+
+    def as_named_input(self, name: str) -> DatasetConsumptionConfig:
+        """v1's input for a script run: ``ds.as_named_input('train').as_mount()``."""
+        return DatasetConsumptionConfig(name, self)
+
+    def as_mount(self, path_on_compute: str | None = None) -> DatasetConsumptionConfig:
+        return DatasetConsumptionConfig(self.name or "input", self, "mount", path_on_compute)
+
+    def as_download(self, path_on_compute: str | None = None) -> DatasetConsumptionConfig:
+        return DatasetConsumptionConfig(self.name or "input", self, "download", path_on_compute)
+
+    def _repr_fields(self) -> str:
+        who = f"name={self.name!r}, version={self.version!r}, " if self.name else ""
+        return f"{who}sources={self._sources!r}"
 
 
-def _expand(text: str) -> list[tuple[Path, Path]]:
-    """The files ``text`` stands for, each with the folder its layout is relative to."""
-    if _has_magic(text):
-        parts = Path(text).parts
-        fixed = parts[: next(i for i, part in enumerate(parts) if _has_magic(part))]
-        root = _abs(Path(*fixed)) if fixed else Path.cwd()
-        matches = sorted(_abs(m) for m in glob.glob(text, recursive=True))
-        return [(m, root) for m in matches if m.is_file()]
-    p = _abs(text)
-    if p.is_dir():
-        return [(f, p) for f in sorted(p.rglob("*")) if f.is_file()]
-    if p.is_file():
-        return [(p, p.parent)]
-    return []
-
-
-class Dataset:
-    """v1's ``azureml.core.Dataset``, reduced to what runs locally.
+class FileDataset(_Files, _Registered):
+    """Files from datastores, local paths or URLs (v1's ``azureml.data.FileDataset``).
 
     Example::
 
-        >>> from modelport.core import Dataset
-        >>> Dataset.File.from_files("data/mnist").to_path()
-        ['t10k-images-idx3-ubyte.gz', 't10k-labels-idx1-ubyte.gz', ...]
+        >>> ds = Dataset.File.from_files(path=[(datastore, "mnist/*.gz")])
+        >>> ds.download(target_path="data", overwrite=True)
+        >>> ds.to_path()
+        ['t10k-images-idx3-ubyte.gz', ...]
+    """
+
+    _kind = "file"
+
+    def __init__(self, sources: builtins.list[Source], workspace: Workspace | None = None) -> None:
+        _Files.__init__(self, _files(sources, workspace))
+        self._init(sources, workspace, {})
+
+    def mount(self, mount_point: str | os.PathLike[str] | None = None) -> _Mount:
+        """A context whose ``mount_point`` holds the files (a local copy: nothing is mounted)."""
+        return _Mount(self, mount_point)
+
+    def __repr__(self) -> str:
+        return f"FileDataset({self._repr_fields()})"
+
+
+class _Mount:
+    def __init__(self, dataset: FileDataset, mount_point: str | os.PathLike[str] | None) -> None:
+        self._dataset = dataset
+        self.mount_point = str(mount_point or tempfile.mkdtemp(prefix="modelport-mount-"))
+
+    def start(self) -> None:
+        self._dataset.download(self.mount_point, overwrite=True)
+
+    def stop(self) -> None:
+        pass
+
+    def __enter__(self) -> _Mount:
+        self.start()
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.stop()
+
+
+_FORMATS = ("delimited", "json_lines", "parquet")
+
+
+class TabularDataset(_Registered):
+    """Rows read from delimited (CSV), JSON-lines or Parquet files (v1's ``azureml.data.TabularDataset``).
+
+    ``take``, ``skip``, ``keep_columns`` and ``drop_columns`` return a new dataset (kept in its
+    definition when registered); ``to_pandas_dataframe`` reads the rows (needs ``pandas``).
+
+    Example::
+
+        >>> ds = Dataset.Tabular.from_delimited_files(path=[(datastore, "iris/*.csv")])
+        >>> ds.take(3).to_pandas_dataframe()
+    """
+
+    _kind = "tabular"
+
+    def __init__(
+        self,
+        sources: builtins.list[Source],
+        workspace: Workspace | None,
+        read: dict[str, Any],
+        ops: builtins.list[dict[str, Any]] | None = None,
+        validate: bool = True,
+    ) -> None:
+        if read.get("format") not in _FORMATS:
+            raise InvalidInputError(f"unknown tabular format {read.get('format')!r}")
+        self._init(sources, workspace, {"read": read, "ops": list(ops or [])})
+        if validate:
+            _files(sources, workspace)
+
+    def _with(self, op: dict[str, Any]) -> TabularDataset:
+        return TabularDataset(
+            self._sources,
+            self._workspace,
+            self._definition["read"],
+            [*self._definition["ops"], op],
+            validate=False,
+        )
+
+    def take(self, count: int) -> TabularDataset:
+        """The first ``count`` rows."""
+        return self._with({"op": "take", "count": _count(count, "take")})
+
+    def skip(self, count: int) -> TabularDataset:
+        """Every row after the first ``count``."""
+        return self._with({"op": "skip", "count": _count(count, "skip")})
+
+    def keep_columns(self, columns: str | builtins.list[str], validate: bool = False) -> TabularDataset:
+        return self._with({"op": "keep", "columns": _columns(columns)})
+
+    def drop_columns(self, columns: str | builtins.list[str]) -> TabularDataset:
+        return self._with({"op": "drop", "columns": _columns(columns)})
+
+    def to_pandas_dataframe(self, on_error: str = "null", out_of_range_datetime: str = "null") -> Any:
+        """Every row as one ``pandas.DataFrame`` (files in path order, then the transformations)."""
+        pd = _pandas()
+        read = self._definition["read"]
+        frames = []
+        for f in _files(self._sources, self._workspace):
+            frame = _read(pd, f.source, read)
+            if read.get("include_path"):
+                frame.insert(0, "Path", f.path)
+            frames.append(frame)
+        df = pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
+        for op in self._definition["ops"]:
+            if op["op"] == "take":
+                df = df.head(op["count"])
+            elif op["op"] == "skip":
+                df = df.iloc[op["count"] :]
+            else:
+                missing = [c for c in op["columns"] if c not in df.columns]
+                if missing:
+                    raise InvalidInputError(f"no column {', '.join(map(repr, missing))} in the dataset")
+                df = df[op["columns"]] if op["op"] == "keep" else df.drop(columns=op["columns"])
+        return df.reset_index(drop=True)
+
+    def to_csv_files(self, separator: str = ",") -> FileDataset:
+        """The rows written as one CSV file (in a temporary folder), as a file dataset."""
+        folder = Path(tempfile.mkdtemp(prefix="modelport-tabular-"))
+        self.to_pandas_dataframe().to_csv(folder / "part-00000.csv", sep=separator, index=False)
+        return FileDataset([{"local": str(folder)}])
+
+    def __repr__(self) -> str:
+        return f"TabularDataset({self._repr_fields()})"
+
+
+def _count(value: Any, what: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise InvalidInputError(f"{what}: count must be a whole number >= 0, got {value!r}")
+    return value
+
+
+def _columns(columns: Any) -> builtins.list[str]:
+    cols = [columns] if isinstance(columns, str) else list(columns)
+    if not cols or not all(isinstance(c, str) for c in cols):
+        raise InvalidInputError(f"columns must be a column name or a list of names, got {columns!r}")
+    return cols
+
+
+def _pandas() -> Any:
+    try:
+        import pandas
+    except ImportError:
+        raise InvalidInputError(
+            "to_pandas_dataframe needs pandas, which is not installed: pip install pandas"
+        ) from None
+    return pandas
+
+
+def _read(pd: Any, source: str, read: dict[str, Any]) -> Any:
+    try:
+        if read["format"] == "delimited":
+            return pd.read_csv(
+                source,
+                sep=read.get("separator", ","),
+                header=0 if read.get("header", True) else None,
+                encoding=read.get("encoding", "utf8"),
+                skip_blank_lines=True,
+                keep_default_na=not read.get("empty_as_string", False),
+            )
+        if read["format"] == "json_lines":
+            return pd.read_json(source, lines=True, encoding=read.get("encoding", "utf8"))
+        return pd.read_parquet(source)
+    except ImportError as exc:  # read_parquet without pyarrow or fastparquet
+        raise InvalidInputError(f"cannot read {source}: {exc}") from None
+    except (ValueError, UnicodeDecodeError, OSError) as exc:
+        raise InvalidInputError(f"cannot read {source} as {read['format']} data: {exc}") from None
+
+
+def _header(header: Any) -> bool:
+    """v1's ``header``: a bool or a ``PromoteHeadersBehavior`` name; only 'no headers' is False."""
+    if isinstance(header, bool):
+        return header
+    text = str(getattr(header, "name", header)).upper()
+    return text not in ("NO_HEADERS", "0", "FALSE")
+
+
+# -- the factories -------------------------------------------------------------------------------
+class _FileDatasetFactory:
+    """``Dataset.File``: build a :class:`FileDataset`."""
+
+    @staticmethod
+    def from_files(path: Any, validate: bool = True, partition_format: str | None = None) -> FileDataset:
+        """A file dataset over datastore paths, local files, folders, glob patterns or URLs.
+
+        A folder stands for every file under it; a pattern may use ``**``. The files keep their
+        layout relative to the common folder of what was given; a URL's file lands at its name.
+        A path that matches no file is a :class:`~modelport.errors.NotFoundError`.
+
+        Example::
+
+            >>> Dataset.File.from_files(path=[(datastore, "mnist/*.gz")]).download("data")
+            >>> Dataset.File.from_files("raw/**/*.gz").to_path()
+        """
+        if partition_format is not None:
+            raise NotSupported("partition_format is not supported; select files with a glob pattern instead")
+        sources, workspace = _sources(path)
+        return FileDataset(sources, workspace)
+
+    @staticmethod
+    def upload_directory(
+        src_dir: PathArg,
+        target: Any,
+        pattern: str | None = None,
+        overwrite: bool = False,
+        show_progress: bool = True,
+    ) -> FileDataset:
+        """Upload ``src_dir`` (the files matching ``pattern``) to ``target`` — ``(datastore, path)``
+        or ``datastore.path(path)`` — and return a file dataset over them."""
+        datastore, rel = _target(target)
+        src = Path(src_dir)
+        if not src.is_dir():
+            raise NotFoundError(f"cannot upload {src_dir}: not a folder")
+        files = sorted(src.glob(pattern) if pattern else src.rglob("*"))
+        pairs = [(f, f"{rel}/{f.relative_to(src).as_posix()}".lstrip("/")) for f in files if f.is_file()]
+        stores.upload_files(
+            datastore.workspace, datastore.name, pairs, overwrite, print if show_progress else None
+        )
+        return FileDataset([{"datastore": datastore.name, "path": rel}], datastore.workspace)
+
+
+def _target(target: Any) -> tuple[Datastore, str]:
+    if isinstance(target, tuple) and len(target) == 2 and isinstance(target[0], Datastore):
+        return target[0], str(target[1]).strip("/")
+    if isinstance(target, DataReference):
+        return target.datastore, target.path_on_datastore or ""
+    if isinstance(target, Datastore):
+        return target, ""
+    raise InvalidInputError("target must be (datastore, 'path') or datastore.path('path')")
+
+
+class _TabularDatasetFactory:
+    """``Dataset.Tabular``: build a :class:`TabularDataset`."""
+
+    @staticmethod
+    def from_delimited_files(
+        path: Any,
+        validate: bool = True,
+        include_path: bool = False,
+        infer_column_types: bool = True,
+        set_column_types: Any = None,
+        separator: str = ",",
+        header: Any = True,
+        partition_format: str | None = None,
+        support_multi_line: bool = False,
+        empty_as_string: bool = False,
+        encoding: str = "utf8",
+    ) -> TabularDataset:
+        """Rows from CSV (or other delimited) files: datastore paths, local paths or URLs.
+
+        Example::
+
+            >>> ds = Dataset.Tabular.from_delimited_files(path=[(datastore, "weather/2018/11.csv")])
+            >>> ds.to_pandas_dataframe().head()
+        """
+        if partition_format is not None:
+            raise NotSupported("partition_format is not supported; select files with a glob pattern instead")
+        if set_column_types is not None:
+            raise NotSupported("set_column_types is not supported; convert columns on the DataFrame instead")
+        if not isinstance(separator, str) or not separator:
+            raise InvalidInputError(f"separator must be a non-empty string, got {separator!r}")
+        sources, workspace = _sources(path)
+        read = {
+            "format": "delimited",
+            "separator": separator,
+            "header": _header(header),
+            "include_path": bool(include_path),
+            "empty_as_string": bool(empty_as_string),
+            "encoding": encoding.replace("utf8", "utf-8") if encoding else "utf-8",
+        }
+        return TabularDataset(sources, workspace, read, validate=validate)
+
+    @staticmethod
+    def from_json_lines_files(
+        path: Any, validate: bool = True, include_path: bool = False, encoding: str = "utf8", **_v1: Any
+    ) -> TabularDataset:
+        sources, workspace = _sources(path)
+        read = {"format": "json_lines", "include_path": bool(include_path), "encoding": encoding}
+        return TabularDataset(sources, workspace, read, validate=validate)
+
+    @staticmethod
+    def from_parquet_files(
+        path: Any, validate: bool = True, include_path: bool = False, **_v1: Any
+    ) -> TabularDataset:
+        """Rows from Parquet files (reading them needs ``pyarrow``)."""
+        sources, workspace = _sources(path)
+        return TabularDataset(
+            sources, workspace, {"format": "parquet", "include_path": bool(include_path)}, validate=validate
+        )
+
+    @staticmethod
+    def register_pandas_dataframe(
+        dataframe: Any,
+        target: Any,
+        name: str,
+        description: str | None = None,
+        tags: dict[str, Any] | None = None,
+        show_progress: bool = True,
+    ) -> TabularDataset:
+        """Write ``dataframe`` as CSV under ``target`` — ``(datastore, path)`` — and register it."""
+        datastore, rel = _target(target)
+        folder = stores.resolve(datastore.workspace, datastore.name, f"{rel}/{uuid.uuid4().hex}".lstrip("/"))
+        folder.mkdir(parents=True)
+        dataframe.to_csv(folder / "part-00000.csv", index=False)
+        rel_folder = folder.relative_to(datastore.root).as_posix()
+        ds = Dataset.Tabular.from_delimited_files([(datastore, rel_folder)])
+        registered: TabularDataset = ds.register(
+            datastore.workspace, name, description=description, tags=tags, create_new_version=True
+        )
+        return registered
+
+
+class DatasetConsumptionConfig:
+    """A dataset given to a script run (``ds.as_named_input('train').as_mount()``): locally the
+    script's argument becomes a folder holding the files (a copy; nothing is mounted)."""
+
+    def __init__(
+        self, name: str, dataset: Any, mode: str = "direct", path_on_compute: str | None = None
+    ) -> None:
+        self.name = name
+        self.dataset = dataset
+        self.mode = mode
+        self.path_on_compute = path_on_compute
+
+    def as_mount(self, path_on_compute: str | None = None) -> DatasetConsumptionConfig:
+        return DatasetConsumptionConfig(self.name, self.dataset, "mount", path_on_compute)
+
+    def as_download(self, path_on_compute: str | None = None) -> DatasetConsumptionConfig:
+        return DatasetConsumptionConfig(self.name, self.dataset, "download", path_on_compute)
+
+    def local_path(self, folder: Path) -> str:
+        """Materialize the dataset's files under ``folder`` and return the path to give the script."""
+        if not isinstance(self.dataset, FileDataset):
+            raise NotSupported(
+                f"input '{self.name}': only file datasets become a folder; a tabular dataset is read "
+                "in the script with Run.get_context().input_datasets or Dataset.get_by_name"
+            )
+        target = folder / self.name
+        self.dataset.download(target, overwrite=True)
+        return str(target)
+
+
+def _from_record(workspace: Workspace, record: registry.DatasetRecord) -> Any:
+    d = record.definition
+    ds: FileDataset | TabularDataset
+    if record.kind == "file":
+        ds = FileDataset(d["sources"], workspace)
+    else:
+        ds = TabularDataset(d["sources"], workspace, d["read"], d.get("ops"), validate=False)
+    ds.name, ds.version, ds.description, ds.tags = (
+        record.name,
+        record.version,
+        record.description,
+        dict(record.tags),
+    )
+    return ds
+
+
+class Dataset:
+    """v1's ``azureml.core.Dataset``: the factories and the registry of datasets.
+
+    Example::
+
+        >>> ds = Dataset.File.from_files(path=[(datastore, "mnist/*.gz")])
+        >>> ds = ds.register(workspace=ws, name="mnist", create_new_version=True)
+        >>> Dataset.get_by_name(ws, "mnist", version="latest").to_path()
     """
 
     File = _FileDatasetFactory
+    Tabular = _TabularDatasetFactory
 
     @staticmethod
-    def get_by_name(workspace: Any, name: str, version: str | int = "latest") -> NoReturn:
-        """Not supported yet: modelport has no dataset registry.
+    def get_by_name(workspace: Workspace, name: str, version: str | int = "latest", **_v1: Any) -> Any:
+        """The registered dataset ``name`` at ``version`` (``'latest'`` or a number)."""
+        if not isinstance(workspace, Workspace):
+            raise InvalidInputError(f"workspace must be a Workspace, got {type(workspace).__name__}")
+        return _from_record(workspace, registry.get(workspace, name, version))
 
-        Build the dataset where it is used instead, e.g. ``Dataset.File.from_files(path)`` or
-        ``MNIST.get_file_dataset()``.
-        """
+    @staticmethod
+    def get_by_id(workspace: Workspace, id: str, **_v1: Any) -> Any:
+        """A dataset by its id, ``name:version``."""
+        name, _, version = str(id).rpartition(":")
+        if not name:
+            raise InvalidInputError(f"invalid dataset id {id!r}: expected 'name:version'")
+        return Dataset.get_by_name(workspace, name, version)
+
+    @staticmethod
+    def get_all(workspace: Workspace) -> dict[str, Any]:
+        """The latest version of every registered dataset, by name."""
+        return {r.name: _from_record(workspace, r) for r in registry.list_latest(workspace)}
+
+
+def dataset_ref(ds: Any, what: str) -> dict[str, Any]:
+    """A dataset as a model version keeps it: its kind and definition (and name, version if registered)."""
+    if not isinstance(ds, _Registered):
         raise InvalidInputError(
-            f"registered datasets are not supported yet, so dataset '{name}' cannot be fetched by name; "
-            "use Dataset.File.from_files(path) or modelport.opendatasets.MNIST.get_file_dataset()"
+            f"{what} must be a dataset (Dataset.Tabular/File...), got {type(ds).__name__}"
         )
+    return {"kind": ds._kind, "definition": ds._full_definition(), "name": ds.name, "version": ds.version}
+
+
+def dataset_from_ref(workspace: Workspace, ref: dict[str, Any]) -> Any:
+    """The dataset :func:`dataset_ref` kept."""
+    record = registry.DatasetRecord(
+        name=ref.get("name") or "",
+        version=int(ref.get("version") or 0),
+        kind=ref["kind"],
+        definition=ref["definition"],
+        created_time="",
+    )
+    ds = _from_record(workspace, record)
+    if not ref.get("name"):
+        ds.name = ds.version = None
+    return ds

@@ -7,9 +7,12 @@ import dataclasses
 import os
 from typing import Any, ClassVar
 
+from modelport.core.dataset import dataset_from_ref, dataset_ref
+from modelport.core.resource_configuration import ResourceConfiguration
 from modelport.deploy.export.package import ModelPackage
 from modelport.deploy.inference import InferenceConfig
 from modelport.errors import InvalidInputError
+from modelport.registry import datasets as dataset_registry
 from modelport.registry import models as registry
 from modelport.workspace import Workspace
 
@@ -62,8 +65,7 @@ class Model:
     ) -> None:
         if not isinstance(workspace, Workspace):
             raise InvalidInputError(f"workspace must be a Workspace, got {type(workspace).__name__}")
-        if run_id is not None:
-            raise InvalidInputError("run_id: runs are not part of modelport; look models up by name")
+        properties = _with_run(properties, run_id)
         if id is not None:
             id_name, id_version = registry.parse_id(id)
             if name is not None and name != id_name:
@@ -122,6 +124,30 @@ class Model:
         return self._record.framework_version
 
     @property
+    def run_id(self) -> str | None:
+        """The run the model was registered from (``run.register_model``), if any."""
+        return self._record.properties.get(RUN_PROPERTY)
+
+    def _extra(self, key: str) -> Any:
+        return dataset_registry.model_extras(self.workspace, self.name, self.version).get(key)
+
+    @property
+    def sample_input_dataset(self) -> Any:
+        """The dataset given as ``sample_input_dataset`` at registration (None if none)."""
+        ref = self._extra("sample_input_dataset")
+        return dataset_from_ref(self.workspace, ref) if ref else None
+
+    @property
+    def sample_output_dataset(self) -> Any:
+        ref = self._extra("sample_output_dataset")
+        return dataset_from_ref(self.workspace, ref) if ref else None
+
+    @property
+    def resource_configuration(self) -> ResourceConfiguration | None:
+        data = self._extra("resource_configuration")
+        return ResourceConfiguration.deserialize(data) if data else None
+
+    @property
     def url(self) -> str:
         return f"modelport://{self.workspace.name}/models/{self.name}/{self.version}/{self._record.root}"
 
@@ -141,11 +167,21 @@ class Model:
         model_framework: str | None = None,
         model_framework_version: str | None = None,
         child_paths: list[str] | None = None,
+        datasets: Any = None,
+        sample_input_dataset: Any = None,
+        sample_output_dataset: Any = None,
+        resource_configuration: Any = None,
         **_v1: Any,
     ) -> Model:
-        """Register a file or folder as the next version of ``model_name`` (1, 2, ...)."""
+        """Register a file or folder as the next version of ``model_name`` (1, 2, ...).
+
+        ``sample_input_dataset``/``sample_output_dataset`` (datasets) and ``resource_configuration``
+        (a :class:`~modelport.core.resource_configuration.ResourceConfiguration`) are kept with the
+        version and read back as ``model.sample_input_dataset`` and ``model.resource_configuration``.
+        """
         if child_paths is not None:
             raise InvalidInputError("child_paths is not supported: register the folder you want")
+        extras = _extras(datasets, sample_input_dataset, sample_output_dataset, resource_configuration)
         record = registry.register(
             workspace,
             model_path,
@@ -156,6 +192,8 @@ class Model:
             framework=model_framework,
             framework_version=model_framework_version,
         )
+        if extras:
+            dataset_registry.set_model_extras(workspace, record.name, record.version, extras)
         return Model._wrap(workspace, record)
 
     @staticmethod
@@ -171,7 +209,12 @@ class Model:
     ) -> list[Model]:
         """Models matching every filter; tags/properties are lists of ``key`` or ``[key, value]``."""
         records = registry.find(
-            workspace, name=name, tags=tags, properties=properties, framework=model_framework, latest=latest
+            workspace,
+            name=name,
+            tags=tags,
+            properties=_with_run(properties, run_id),
+            framework=model_framework,
+            latest=latest,
         )
         return [Model._wrap(workspace, r) for r in records]
 
@@ -349,3 +392,42 @@ class Model:
 
     def __hash__(self) -> int:
         return hash((self.workspace, self.id))
+
+
+RUN_PROPERTY = "azureml.runId"  # the property v1 gave a model registered from a run
+
+
+def _with_run(properties: Any, run_id: str | None) -> Any:
+    """A properties filter with ``run_id`` added as ``[azureml.runId, run_id]``."""
+    if run_id is None:
+        return properties
+    wanted: builtins.list[Any] = [[RUN_PROPERTY, run_id]]
+    if isinstance(properties, dict):
+        return [*([k, v] for k, v in properties.items()), *wanted]
+    if isinstance(properties, str):
+        return [properties, *wanted]
+    return [*(properties or []), *wanted]
+
+
+def _extras(datasets: Any, sample_input: Any, sample_output: Any, resources: Any) -> dict[str, Any]:
+    """What ``Model.register`` keeps beside the files, checked before anything is stored."""
+    extras: dict[str, Any] = {}
+    if sample_input is not None:
+        extras["sample_input_dataset"] = dataset_ref(sample_input, "sample_input_dataset")
+    if sample_output is not None:
+        extras["sample_output_dataset"] = dataset_ref(sample_output, "sample_output_dataset")
+    if datasets:
+        if not isinstance(datasets, builtins.list) or not all(
+            isinstance(d, tuple) and len(d) == 2 for d in datasets
+        ):
+            raise InvalidInputError(
+                "datasets must be a list of (purpose, dataset) tuples, e.g. [('training', ds)]"
+            )
+        extras["datasets"] = [[str(purpose), dataset_ref(ds, "datasets")] for purpose, ds in datasets]
+    if resources is not None:
+        if not isinstance(resources, ResourceConfiguration):
+            raise InvalidInputError(
+                f"resource_configuration must be a ResourceConfiguration, got {type(resources).__name__}"
+            )
+        extras["resource_configuration"] = resources.serialize()
+    return extras

@@ -1,0 +1,130 @@
+"""``ScriptRunConfig`` (v1's ``azureml.core.script_run_config``): what ``Experiment.submit`` runs.
+
+Locally a script runs on this machine (v1's ``compute_target='local'``, the default), with the
+interpreter of its environment; a remote compute target is refused with
+:class:`~modelport.errors.NotSupported`.
+
+Example (v1's cells with ``azureml`` renamed)::
+
+    src = ScriptRunConfig(source_directory="./train", script="train.py",
+                          arguments=["--alpha", 0.5], environment=sklearn_env)
+    run = Experiment(ws, "diabetes").submit(src)
+    run.wait_for_completion(show_output=True)
+"""
+
+from __future__ import annotations
+
+import builtins
+import os
+import shlex
+from typing import Any
+
+from modelport.errors import InvalidInputError, NotSupported
+
+__all__ = ["RunConfiguration", "ScriptRunConfig"]
+
+LOCAL = "local"
+
+
+def check_local(compute_target: Any) -> None:
+    """Refuse a compute target other than this machine, naming the local alternative."""
+    if compute_target is None:
+        return
+    name = compute_target if isinstance(compute_target, str) else getattr(compute_target, "name", None)
+    if name == LOCAL:
+        return
+    raise NotSupported(
+        f"compute_target {name or type(compute_target).__name__!r}: training on remote compute is not "
+        "available locally; use compute_target='local' (the default), which runs the script on this "
+        "machine in its environment"
+    )
+
+
+class RunConfiguration:
+    """v1's ``azureml.core.runconfig.RunConfiguration``, reduced to what a local run uses:
+    ``target`` (``'local'``), ``environment`` and ``environment_variables``."""
+
+    def __init__(
+        self,
+        script: str | None = None,
+        arguments: builtins.list[Any] | None = None,
+        framework: str | None = None,
+        communicator: str | None = None,
+        conda_dependencies: Any = None,
+        **_v1: Any,
+    ) -> None:
+        self.script = script
+        self.arguments = list(arguments or [])
+        self.target: Any = LOCAL
+        self.environment: Any = None
+        self.environment_variables: dict[str, str] = {}
+        self.max_run_duration_seconds: float | None = None
+        self.node_count = 1
+        if conda_dependencies is not None:
+            from modelport.core.environment import Environment
+
+            env = Environment("local-run-env")
+            env.python.conda_dependencies = conda_dependencies
+            self.environment = env
+
+
+class ScriptRunConfig:
+    """A script, its arguments, its environment and where to run it (here).
+
+    ``arguments`` may hold datastore references (``datastore.path('data').as_mount()``) and dataset
+    inputs (``ds.as_named_input('train').as_download()``): the script gets a local path for each.
+    ``command`` (a list or a string) replaces ``script`` + ``arguments``; a leading ``python``
+    runs the environment's interpreter.
+    """
+
+    def __init__(
+        self,
+        source_directory: str | os.PathLike[str],
+        script: str | None = None,
+        arguments: builtins.list[Any] | None = None,
+        run_config: RunConfiguration | None = None,
+        _telemetry_values: Any = None,
+        compute_target: Any = None,
+        environment: Any = None,
+        distributed_job_config: Any = None,
+        resume_from: Any = None,
+        max_run_duration_seconds: float | None = 2592000,
+        command: builtins.list[Any] | str | None = None,
+        docker_runtime_config: Any = None,
+    ) -> None:
+        if script is None and command is None:
+            raise InvalidInputError("ScriptRunConfig needs a script (or a command)")
+        if script is not None and command is not None:
+            raise InvalidInputError("ScriptRunConfig takes a script or a command, not both")
+        if distributed_job_config is not None:
+            raise NotSupported(
+                "distributed_job_config: distributed training (MPI, PyTorch, TensorFlow) needs remote "
+                "compute; run the script as one local process instead"
+            )
+        if resume_from is not None:
+            raise NotSupported("resume_from: runs are not resumed locally; submit the script again")
+        if arguments is not None and (isinstance(arguments, str) or not isinstance(arguments, list | tuple)):
+            raise InvalidInputError("arguments must be a list, e.g. ['--alpha', 0.5]")
+        self.source_directory = os.fspath(source_directory)
+        self.script = script
+        self.arguments = list(arguments or [])
+        self.command = shlex.split(command) if isinstance(command, str) else command
+        self.run_config = run_config or RunConfiguration(script=script, arguments=self.arguments)
+        check_local(compute_target)
+        if compute_target is not None:
+            self.run_config.target = compute_target
+        if environment is not None:
+            self.run_config.environment = environment
+        if max_run_duration_seconds is not None:
+            self.run_config.max_run_duration_seconds = max_run_duration_seconds
+
+    @property
+    def compute_target(self) -> Any:
+        return self.run_config.target
+
+    @property
+    def environment(self) -> Any:
+        return self.run_config.environment
+
+    def __repr__(self) -> str:
+        return f"ScriptRunConfig(source_directory={self.source_directory!r}, script={self.script!r})"
