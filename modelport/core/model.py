@@ -248,7 +248,7 @@ class Model:
         """
         from modelport.deploy import configs, engine
 
-        settings = deployment_config if deployment_config is not None else configs.local_configuration()
+        settings = deployment_config if deployment_config is not None else _default_configuration(models)
         if not isinstance(settings, configs.DeploymentSettings):
             raise InvalidInputError(
                 "deployment_config must come from a deploy_configuration() "
@@ -269,6 +269,8 @@ class Model:
                 raise InvalidInputError(f"models must be Model objects, got {type(m).__name__}")
             if m.workspace != workspace:
                 raise InvalidInputError(f"model {m.id} belongs to another workspace")
+        if inference_config is None and models:
+            inference_config = _no_code_config(workspace, name, models)
         progress = (lambda line: print(line, flush=True)) if show_output else None
         record = engine.deploy(
             workspace,
@@ -431,3 +433,40 @@ def _extras(datasets: Any, sample_input: Any, sample_output: Any, resources: Any
             )
         extras["resource_configuration"] = resources.serialize()
     return extras
+
+
+def _sample_rows(dataset: Any, limit: int = 5) -> builtins.list[Any] | None:
+    """A few rows of a tabular sample dataset, as lists (a one-column output as values)."""
+    if dataset is None or not hasattr(dataset, "to_pandas_dataframe"):
+        return None
+    frame = dataset.to_pandas_dataframe().head(limit)
+    if frame.shape[1] == 1:
+        return [v.item() if hasattr(v, "item") else v for v in frame.iloc[:, 0]]
+    rows: builtins.list[Any] = frame.values.tolist()
+    return rows
+
+
+def _no_code_config(workspace: Workspace, name: str, models: builtins.list[Model]) -> Any:
+    """v1's no-code deployment: a built-in script for a scikit-learn or ONNX model, its swagger's
+    example from the model's sample datasets."""
+    from modelport.deploy import nocode
+
+    model = models[0]
+    folder = workspace.path / "nocode" / name
+    return nocode.inference_config_for(
+        [m._record for m in models],
+        _sample_rows(model.sample_input_dataset),
+        _sample_rows(model.sample_output_dataset),
+        folder,
+    )
+
+
+def _default_configuration(models: builtins.list[Model] | None) -> Any:
+    """No deployment config: ACI's, sized by the model's ResourceConfiguration when it has one
+    (as v1's no-code deployment did), else a local service."""
+    from modelport.deploy import configs
+
+    resources = models[0].resource_configuration if models else None
+    if resources is None:
+        return configs.local_configuration()
+    return configs.aci_configuration(cpu_cores=resources.cpu, memory_gb=resources.memory_in_gb)

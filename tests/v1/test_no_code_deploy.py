@@ -1,0 +1,76 @@
+"""v1's "model-register-and-deploy" notebook: a scikit-learn model registered with sample datasets
+and a resource configuration, deployed with no scoring script (issue 12, points 3 and 5)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import joblib
+import pytest
+import requests
+import sklearn
+from sklearn.datasets import load_diabetes
+from sklearn.linear_model import Ridge
+
+from modelport.core import Dataset, Workspace
+from modelport.core.model import Model
+from modelport.core.resource_configuration import ResourceConfiguration
+from modelport.errors import ScriptError
+from modelport.exceptions import UserErrorException
+
+pytestmark = pytest.mark.process
+
+
+def test_no_code_scikit_learn(home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    ws = Workspace.create(name="nocode-ws", exist_ok=True)
+    x, y = load_diabetes(return_X_y=True, as_frame=True)
+    regressor = Ridge().fit(x, y)
+    joblib.dump(regressor, "sklearn_regression_model.pkl")
+    x.to_csv("features.csv", index=False)
+    y.to_frame().to_csv("labels.csv", index=False)
+
+    datastore = ws.get_default_datastore()
+    datastore.upload_files(
+        files=["./features.csv", "./labels.csv"], target_path="sklearn_regression/", overwrite=True
+    )
+    input_dataset = Dataset.Tabular.from_delimited_files(
+        path=[(datastore, "sklearn_regression/features.csv")]
+    )
+    output_dataset = Dataset.Tabular.from_delimited_files(path=[(datastore, "sklearn_regression/labels.csv")])
+
+    model = Model.register(
+        workspace=ws,
+        model_name="my-sklearn-model",
+        model_path="./sklearn_regression_model.pkl",
+        model_framework=Model.Framework.SCIKITLEARN,
+        model_framework_version=sklearn.__version__,
+        sample_input_dataset=input_dataset,
+        sample_output_dataset=output_dataset,
+        resource_configuration=ResourceConfiguration(cpu=1, memory_in_gb=0.5),
+        description="Ridge regression model to predict diabetes progression.",
+        tags={"area": "diabetes", "type": "regression"},
+    )
+    service = Model.deploy(ws, "my-sklearn-service", [model])
+    try:
+        service.wait_for_deployment(show_output=True)
+        assert service.compute_type == "ACI"  # sized by the model's resource configuration
+        input_payload = json.dumps({"data": x.head(2).values.tolist(), "method": "predict"})
+        output = service.run(input_payload)
+        assert output == pytest.approx(regressor.predict(x.head(2)).tolist())
+        # The swagger's example comes from the sample dataset's rows.
+        swagger = requests.get(service.swagger_uri, timeout=10).json()
+        assert json.dumps(x.head(1).values.tolist()[0][0]) in json.dumps(swagger)
+        with pytest.raises(ScriptError, match="method must be one of predict, predict_proba"):
+            service.run(json.dumps({"data": x.head(1).values.tolist(), "method": "transform"}))
+    finally:
+        service.delete()
+
+
+def test_no_code_needs_a_known_framework(home: Path, tmp_path: Path) -> None:
+    ws = Workspace.create(name="nocode-ws2", exist_ok=True)
+    (tmp_path / "m.bin").write_bytes(b"x")
+    model = Model.register(ws, tmp_path / "m.bin", "custom-model")
+    with pytest.raises(UserErrorException, match="has no built-in scoring script"):
+        Model.deploy(ws, "custom-svc", [model])
