@@ -28,7 +28,14 @@ import numpy as np
 import orjson
 
 from modelport import __version__
-from modelport.errors import InvalidInputError, ModelportError, NotFoundError, ScriptError, ServiceUnavailable
+from modelport.errors import (
+    InvalidInputError,
+    ModelportError,
+    NotFoundError,
+    ScriptError,
+    ServiceUnavailable,
+    UnsupportedMediaType,
+)
 from modelport.protocols import JSON, Call, Protocol, Reply, Route
 from modelport.protocols import tensors as t
 from modelport.runtime import fastjson
@@ -221,7 +228,7 @@ class InferCodec:
         if header_length is None:
             content_type = request.content_type
             if not is_json_type(content_type) and media_type(content_type) != _BINARY_TYPE:
-                raise InvalidInputError(
+                raise UnsupportedMediaType(
                     f"an inference request is JSON (or JSON + binary data with an "
                     f"Inference-Header-Content-Length header), not '{content_type}'"
                 )

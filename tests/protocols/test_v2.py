@@ -1,0 +1,327 @@
+"""The Open Inference (V2) protocol in process: routes, tensors to run(), outputs, binary data, errors."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+from openapi_spec_validator import validate
+
+from modelport.protocols.tensors import DTYPES
+
+SCRIPTS = Path(__file__).resolve().parent / "v2_scripts"
+TUTORIAL = Path(__file__).resolve().parents[2] / "examples" / "mnist" / "score.py"
+HEADER = "Inference-Header-Content-Length"
+
+
+@pytest.fixture
+def app(tmp_path: Path) -> Iterator[Callable[..., Any]]:
+    """``app("array_sum.py", service_name=..., models=[...])``: a started in-process app's client."""
+    from starlette.testclient import TestClient
+
+    from modelport.server.app import create_app
+    from modelport.server.config import ServerConfig
+
+    clients: list[Any] = []
+
+    def build(script: str | Path, **settings: Any) -> Any:
+        path = script if isinstance(script, Path) else SCRIPTS / script
+        config = ServerConfig.from_mapping({"entry_script": str(path), **settings})
+        exits: list[str] = []
+        scoring = create_app(config, on_exit=lambda code, reason: exits.append(reason))
+        client = TestClient(scoring)
+        client.__enter__()
+        clients.append(client)
+        deadline = time.monotonic() + 20
+        while not scoring.service.ready:
+            assert time.monotonic() < deadline and not exits, f"init() did not finish: {exits}"
+            time.sleep(0.02)
+        return client
+
+    yield build
+    for client in clients:
+        client.__exit__(None, None, None)
+
+
+@pytest.fixture(scope="module")
+def digits(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Any, Any]:
+    """The tutorial's model shape on sklearn's 8x8 digits: (model dir, model, test images)."""
+    import joblib
+    from sklearn.datasets import load_digits
+    from sklearn.linear_model import LogisticRegression
+
+    data = load_digits()
+    x, y = data.data / 16.0, data.target
+    model = LogisticRegression(max_iter=500).fit(x[:1500], y[:1500])
+    folder = tmp_path_factory.mktemp("model")
+    joblib.dump(model, folder / "sklearn_mnist_model.pkl")
+    return folder, model, x[1500:]
+
+
+def tensor(name: str, array: Any, datatype: str = "FP64") -> dict[str, Any]:
+    array = np.asarray(array)
+    return {
+        "name": name,
+        "shape": list(array.shape),
+        "datatype": datatype,
+        "data": array.reshape(-1).tolist(),
+    }
+
+
+def binary_body(inputs: list[tuple[str, np.ndarray, str]], **extra: Any) -> tuple[bytes, dict[str, str]]:
+    header = {
+        "inputs": [
+            {"name": n, "shape": list(a.shape), "datatype": d, "parameters": {"binary_data_size": a.nbytes}}
+            for n, a, d in inputs
+        ],
+        **extra,
+    }
+    head = json.dumps(header).encode()
+    return head + b"".join(a.tobytes() for _, a, _ in inputs), {HEADER: str(len(head))}
+
+
+def read_binary_response(content: bytes, header_length: int) -> dict[str, np.ndarray]:
+    doc = json.loads(content[:header_length])
+    out, at = {}, header_length
+    for o in doc["outputs"]:
+        size = o["parameters"]["binary_data_size"]
+        out[o["name"]] = np.frombuffer(content[at : at + size], dtype=DTYPES[o["datatype"]]).reshape(
+            o["shape"]
+        )
+        at += size
+    assert at == len(content)
+    return out
+
+
+# -- routes -----------------------------------------------------------------------------------------
+def test_health_metadata_and_model_names(app: Callable[..., Any]) -> None:
+    client = app("array_sum.py", service_name="svc", models=[{"name": "mnist", "version": 3}])
+    assert client.get("/v2/health/live").json() == {"live": True}
+    assert client.get("/v2/health/ready").json() == {"ready": True}
+    server = client.get("/v2").json()
+    assert server["name"] == "svc" and server["extensions"] == ["binary_tensor_data"]
+    meta = client.get("/v2/models/mnist").json()
+    assert meta["name"] == "mnist" and meta["versions"] == ["3"]
+    assert meta["inputs"] == [{"name": "data", "datatype": "FP64", "shape": [-1, 3]}]
+    assert (
+        client.get("/v2/models/svc/versions/3").status_code == 200
+    )  # the service's name: its model's version
+    assert client.get("/v2/models/mnist/versions/3/ready").json() == {"name": "mnist", "ready": True}
+    body = {"inputs": [tensor("data", [[1, 2, 3]])]}
+    for path in ("/v2/models/svc/infer", "/v2/models/mnist/versions/3/infer"):
+        assert client.post(path, json=body).json()["outputs"][0]["data"] == [6.0]
+    for path in ("/v2/models/other", "/v2/models/mnist/versions/4", "/v2/models/other/ready"):
+        r = client.get(path)
+        assert r.status_code == 404 and "error" in r.json(), path
+    r = client.post("/v2/models/other/infer", json=body)
+    assert r.status_code == 404 and "mnist" in r.json()["error"]
+
+
+def test_serve_without_models_is_the_service_name_version_1(app: Callable[..., Any]) -> None:
+    client = app("array_sum.py", service_name="solo")
+    assert client.get("/v2/models/solo").json()["versions"] == ["1"]
+    assert client.get("/v2/models/solo/versions/1/ready").status_code == 200
+
+
+def test_tutorial_score_py_answers_an_input_named_data(
+    app: Callable[..., Any], digits: tuple[Path, Any, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    model_dir, model, images = digits
+    monkeypatch.setenv("AZUREML_MODEL_DIR", str(model_dir))  # what a worker process is given
+    client = app(TUTORIAL, model_dir=str(model_dir), service_name="mnist")
+    rows = images[:5]
+    r = client.post("/v2/models/mnist/infer", json={"id": "req-7", "inputs": [tensor("data", rows)]})
+    assert r.status_code == 200, r.text
+    doc = r.json()
+    assert doc["id"] == "req-7" and doc["model_name"] == "mnist" and doc["model_version"] == "1"
+    output = doc["outputs"][0]
+    assert output["name"] == "output-0" and output["datatype"] == "INT64" and output["shape"] == [5]
+    assert output["data"] == model.predict(rows).tolist()
+    # nested data, same answer
+    nested = {"name": "data", "shape": [5, 64], "datatype": "FP64", "data": rows.tolist()}
+    assert (
+        client.post("/v2/models/mnist/infer", json={"inputs": [nested]}).json()["outputs"][0]["data"]
+        == (output["data"])
+    )
+
+
+def test_schema_script_gets_each_input_by_name(app: Callable[..., Any]) -> None:
+    client = app("schema_two.py")
+    body = {"inputs": [tensor("data", [[1.0, 2.0], [3.0, 4.0]]), tensor("scale", [2.0])]}
+    doc = client.post("/v2/models/modelport/infer", json=body).json()
+    outputs = {o["name"]: o for o in doc["outputs"]}
+    assert outputs["scaled"]["data"] == [2.0, 4.0, 6.0, 8.0] and outputs["scaled"]["shape"] == [2, 2]
+    assert outputs["kind"] == {"name": "kind", "datatype": "BYTES", "shape": [1], "data": ["ndarray"]}
+    names = [i["name"] for i in client.get("/v2/models/modelport").json()["inputs"]]
+    assert sorted(names) == ["data", "scale"]
+    r = client.post("/v2/models/modelport/infer", json={"inputs": [tensor("nope", [1.0])]})
+    assert r.status_code == 400 and "'nope'" in r.json()["error"]
+
+
+def test_every_datatype_in_and_exact_numpy_outputs(app: Callable[..., Any]) -> None:
+    client = app("dtypes_out.py")
+    inputs = [
+        {"name": "b", "shape": [2], "datatype": "BOOL", "data": [True, False]},
+        {"name": "i8", "shape": [1, 2], "datatype": "INT8", "data": [[-128, 127]]},
+        {"name": "u64", "shape": [1], "datatype": "UINT64", "data": [18446744073709551615]},
+        {"name": "f16", "shape": [2], "datatype": "FP16", "data": [0.5, 1]},
+        {"name": "s", "shape": [2], "datatype": "BYTES", "data": ["x", "yé"]},
+    ]
+    doc = client.post("/v2/models/modelport/infer", json={"inputs": inputs}).json()
+    outputs = {o["name"]: o for o in doc["outputs"]}
+    for datatype, dtype in DTYPES.items():
+        out = outputs[dtype.name]
+        assert out["datatype"] == datatype and out["shape"] == [2, 3], out
+        expected = (np.arange(6) % (2 if datatype == "BOOL" else 6)).astype(dtype)
+        assert np.array_equal(np.asarray(out["data"], dtype=dtype), expected)
+    assert outputs["text"]["data"] == ["a", "bé"]
+    given = outputs["given"]  # a dict that is no tensor: its JSON text
+    assert given["datatype"] == "BYTES"
+    assert json.loads(given["data"][0]) == {
+        "b": [True, False],
+        "i8": [[-128, 127]],
+        "u64": [18446744073709551615],
+        "f16": [0.5, 1.0],
+        "s": ["x", "yé"],
+    }
+    # the same outputs as binary data: raw little-endian bytes, exact
+    r = client.post(
+        "/v2/models/modelport/infer", json={"inputs": inputs[:1], "parameters": {"binary_data_output": True}}
+    )
+    assert r.headers["content-type"] == "application/octet-stream"
+    doc = json.loads(r.content[: int(r.headers[HEADER])])
+    sizes = {o["name"]: o["parameters"]["binary_data_size"] for o in doc["outputs"]}
+    assert sizes["float16"] == 12 and sizes["uint64"] == 48 and sizes["bool"] == 6
+    assert sizes["text"] == 4 + 1 + 4 + len("bé".encode())
+
+
+def test_binary_inputs_and_requested_binary_outputs(app: Callable[..., Any]) -> None:
+    client = app("array_sum.py")
+    x = np.arange(12, dtype="<f4").reshape(4, 3)
+    body, headers = binary_body(
+        [("data", x, "FP32")], id="b1", outputs=[{"name": "sum", "parameters": {"binary_data": True}}]
+    )
+    r = client.post("/v2/models/modelport/infer", content=body, headers=headers)  # no Content-Type
+    assert r.status_code == 200, r.text
+    out = read_binary_response(r.content, int(r.headers[HEADER]))
+    assert list(out) == ["sum"] and np.array_equal(out["sum"], x.astype("f8").sum(axis=1))
+    assert json.loads(r.content[: int(r.headers[HEADER])])["id"] == "b1"
+
+
+def test_batching_scores_v2_requests_too(app: Callable[..., Any]) -> None:
+    client = app("array_sum.py", max_batch_size=8, max_batch_latency_ms=1)
+    body = {"inputs": [tensor("data", [[1, 1, 1], [2, 2, 2]])]}
+    assert client.post("/v2/models/modelport/infer", json=body).json()["outputs"][0]["data"] == [3.0, 6.0]
+    r = client.post("/v2/models/modelport/infer", json={**body, "outputs": [{"name": "nope"}]})
+    assert r.status_code == 400 and "nope" in r.json()["error"]
+
+
+BAD = {
+    "unknown datatype": {
+        "inputs": [{"name": "data", "shape": [1, 3], "datatype": "FP128", "data": [1, 2, 3]}]
+    },
+    "wrong datatype for run()": {
+        "inputs": [{"name": "data", "shape": [1, 3], "datatype": "BOOL", "data": [1, 0, 1]}]
+    },
+    "bytes for a float input": {"inputs": [tensor("data", [["a", "b", "c"]], "BYTES")]},
+    "floats said to be INT64": {"inputs": [tensor("data", [[1.5, 2, 3]], "INT64")]},
+    "INT8 out of range": {"inputs": [tensor("data", [[1, 2, 300]], "INT8")]},
+    "shape/data mismatch": {
+        "inputs": [{"name": "data", "shape": [2, 3], "datatype": "FP64", "data": [1, 2, 3]}]
+    },
+    "declared dimension": {"inputs": [tensor("data", [[1, 2]])]},
+    "unknown input name": {"inputs": [tensor("pixels", [[1, 2, 3]])]},
+    "no inputs": {"inputs": []},
+    "not an object": [1, 2, 3],
+    "negative shape": {"inputs": [{"name": "data", "shape": [-1, 3], "datatype": "FP64", "data": [1, 2, 3]}]},
+    "no data": {"inputs": [{"name": "data", "shape": [1, 3], "datatype": "FP64"}]},
+    "unknown output": {"inputs": [tensor("data", [[1, 2, 3]])], "outputs": [{"name": "nope"}]},
+}
+
+
+@pytest.mark.parametrize("case", sorted(BAD))
+def test_bad_json_requests_are_400_with_an_error(app: Callable[..., Any], case: str) -> None:
+    client = app("array_sum.py")
+    r = client.post("/v2/models/modelport/infer", json=BAD[case])
+    assert r.status_code == 400, (case, r.status_code, r.text)
+    assert r.headers["content-type"].startswith("application/json")
+    assert isinstance(r.json()["error"], str) and r.json()["error"]
+
+
+def test_bad_binary_requests_are_400(app: Callable[..., Any]) -> None:
+    client = app("array_sum.py")
+    x = np.ones((2, 3))
+    body, headers = binary_body([("data", x, "FP64")])
+    url = "/v2/models/modelport/infer"
+    cases = {
+        "truncated payload": (body[:-8], headers),
+        "binary_data_size larger than the body": (body, {HEADER: str(len(body) - 40)}),
+        "header length past the body": (body, {HEADER: str(len(body) + 1)}),
+        "header length not a number": (body, {HEADER: "abc"}),
+        "bytes left over": (body + b"\0" * 8, headers),
+        "no header for binary data": (body, {}),
+        "invalid JSON header": (b"{nope" + body[5:], headers),
+    }
+    for what, (content, hdrs) in cases.items():
+        r = client.post(url, content=content, headers=hdrs)
+        assert r.status_code == 400, (what, r.status_code, r.text)
+        assert r.json()["error"], what
+    wrong_size = json.dumps(
+        {
+            "inputs": [
+                {"name": "data", "shape": [2, 3], "datatype": "FP64", "parameters": {"binary_data_size": 40}}
+            ]
+        }
+    ).encode()
+    r = client.post(url, content=wrong_size + b"\0" * 40, headers={HEADER: str(len(wrong_size))})
+    assert r.status_code == 400 and "takes 48" in r.json()["error"]
+    r = client.post(url, content=b'{"inputs": []}', headers={"Content-Type": "text/csv"})
+    assert r.status_code == 415 and r.json()["error"]
+
+
+def test_auth_limits_and_run_errors_use_the_v2_error_body(app: Callable[..., Any], tmp_path: Path) -> None:
+    client = app("array_sum.py", auth_key="k" * 32, max_body_mb=0.001)
+    assert client.get("/v2/health/live").status_code == 200  # liveness is open, as v1's GET /
+    for path in ("/v2/health/ready", "/v2", "/v2/models/modelport"):
+        r = client.get(path)
+        assert r.status_code == 401 and r.json()["error"] and r.headers["www-authenticate"] == "Bearer", path
+    auth = {"Authorization": "Bearer " + "k" * 32}
+    assert client.get("/v2/health/ready", headers=auth).status_code == 200
+    big = {"inputs": [tensor("data", np.ones((100, 3)))]}
+    r = client.post("/v2/models/modelport/infer", json=big, headers=auth)
+    assert r.status_code == 413 and "limit" in r.json()["error"]
+    metrics = client.get("/metrics", headers=auth).text
+    assert 'route="/v2/models/{name}/infer"' in metrics
+
+
+def test_run_raising_is_500_with_the_error(app: Callable[..., Any], tmp_path: Path) -> None:
+    script = tmp_path / "boom.py"
+    script.write_text("def run(raw):\n    raise ValueError('bad pixel')\n")
+    client = app(script)
+    r = client.post("/v2/models/modelport/infer", json={"inputs": [tensor("data", [1.0])]})
+    assert r.status_code == 500 and r.json() == {"error": "run() raised ValueError: bad pixel"}
+
+
+def test_openapi_document_lists_v2_routes_and_the_page_serves_swagger_ui(app: Callable[..., Any]) -> None:
+    client = app("array_sum.py", service_name="svc")
+    for version in ("2", "3"):
+        doc = client.get(f"/swagger.json?version={version}").json()
+        validate(doc)
+        assert "/score" in doc["paths"] and "/v2/models/{model_name}/infer" in doc["paths"]
+    example = doc["paths"]["/v2/models/{model_name}/infer"]["post"]["requestBody"]["content"][
+        "application/json"
+    ]
+    request = example["example"]
+    assert request["inputs"][0]["name"] == "data" and request["inputs"][0]["shape"] == [1, 3]
+    assert client.post("/v2/models/svc/infer", json=request).status_code == 200  # the example works
+    page = client.get("/swagger")
+    assert page.status_code == 200 and "swagger-ui-bundle.js" in page.text and "swagger.json" in page.text
+    js = client.get("/swagger/swagger-ui-bundle.js")
+    assert js.status_code == 200 and len(js.content) > 500_000
+    assert client.get("/swagger/../modelport/errors.py").status_code == 404
+    assert client.get("/swagger/index.j2").status_code == 404
