@@ -231,6 +231,28 @@ class Model:
         return get_model_path(model_name, version)
 
     @staticmethod
+    def profile(
+        workspace: Workspace,
+        profile_name: str,
+        models: builtins.list[Model],
+        inference_config: InferenceConfig,
+        input_dataset: Any,
+        cpu: float | None = None,
+        memory_in_gb: float | None = None,
+        description: str | None = None,
+        **_v1: Any,
+    ) -> Any:
+        """Profile ``models`` behind ``inference_config``: deployed locally with ``cpu`` cores and
+        ``memory_in_gb``, the dataset's requests replayed, latency, throughput, CPU and memory
+        measured. Returns a ModelProfile; ``wait_for_completion()`` runs it, ``get_details()``
+        gives the figures and ``recommendedCpu`` / ``recommendedMemoryInGB``."""
+        from modelport.core import profile
+
+        return profile.create(
+            workspace, profile_name, models, inference_config, input_dataset, cpu, memory_in_gb, description
+        )
+
+    @staticmethod
     def deploy(
         workspace: Workspace,
         name: str,
