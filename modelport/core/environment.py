@@ -1,13 +1,20 @@
-"""``Environment``: the packages and settings a scoring script runs with (v1's API)."""
+"""``Environment``: the packages and settings a scoring script runs with (v1's API).
+
+Curated environments (``AzureML-Minimal``, ``AzureML-sklearn-1.0-ubuntu20.04-py38-cpu``, ...) come
+from a built-in catalog (:mod:`modelport.environments.curated`): ``Environment.get`` returns them
+without any registration and ``Environment.list`` shows them beside the registered ones.
+"""
 
 from __future__ import annotations
 
+import copy
 import json
 import os
 from pathlib import Path
 from typing import Any
 
 from modelport.core.conda_dependencies import CondaDependencies
+from modelport.environments.curated import curated_names, curated_spec, is_curated
 from modelport.errors import AlreadyExistsError, InvalidInputError
 from modelport.registry import environments as registry
 from modelport.workspace import Workspace
@@ -45,15 +52,21 @@ class Environment:
         env.python.conda_dependencies = CondaDependencies.create(pip_packages=["scikit-learn"])
         env.register(ws)                    # version "1"
         env = Environment.get(ws, "tutorial-env", version="1")
+
+        sklearn = Environment.get(ws, "AzureML-sklearn-1.0-ubuntu20.04-py38-cpu")   # curated
+        mine = sklearn.clone("my-sklearn")                  # a copy to change and register
     """
 
     def __init__(self, name: str, **_v1: Any) -> None:
-        self.name = registry.check_env_name(name)
+        # A curated name is allowed here (v1 builds curated objects the same way); register() refuses it.
+        self.name = name if is_curated(name) else registry.check_env_name(name)
         self.version: str | None = None
         self.python = PythonSection()
         self.docker = DockerSection()
         self.environment_variables: dict[str, str] = {}
         self.inferencing_stack_version: str | None = None
+        #: For a curated environment: how the local catalog's packages differ from v1's image.
+        self.curated_note: str | None = None
 
     # -- serialization -------------------------------------------------------------------------
     def to_spec(self) -> dict[str, Any]:
@@ -64,7 +77,13 @@ class Environment:
             isinstance(k, str) and isinstance(v, str) for k, v in variables.items()
         ):
             raise InvalidInputError("environment_variables must be a dict of strings to strings")
+        curated = (
+            {"curated": True, "note": self.curated_note or ""}
+            if self.curated_note is not None and is_curated(self.name)
+            else {}
+        )
         return {
+            **curated,
             "name": self.name,
             "version": self.version,
             "python_version": deps.get_python_version(),
@@ -95,6 +114,8 @@ class Environment:
         env.python.interpreter_path = spec.get("interpreter_path")
         env.environment_variables = dict(spec.get("environment_variables") or {})
         env.docker.base_image = spec.get("docker_base_image")
+        if spec.get("curated"):
+            env.curated_note = str(spec.get("note") or "")
         return env
 
     def serialize(self) -> dict[str, Any]:
@@ -107,6 +128,11 @@ class Environment:
     # -- registry ------------------------------------------------------------------------------
     def register(self, workspace: Workspace) -> Environment:
         """Register as the next version; a spec identical to the latest returns that version."""
+        if is_curated(self.name):
+            raise InvalidInputError(
+                f"'{self.name}' is a curated environment: it needs no registration; to change it, "
+                f"register a copy: env.clone('my-env').register(ws)"
+            )
         version, _created = registry.register(workspace, self.to_spec())
         self.version = version
         return Environment.get(workspace, self.name, version)
@@ -115,15 +141,37 @@ class Environment:
     def get(
         workspace: Workspace, name: str, version: str | None = None, label: str | None = None
     ) -> Environment:
-        """The environment ``name`` at ``version`` (latest when None)."""
+        """The environment ``name`` at ``version`` (latest when None).
+
+        A curated name (``AzureML-Minimal``, ...) returns the built-in catalog's environment,
+        whatever ``version`` asks (the catalog holds one version of each).
+        """
         if label is not None:
             raise InvalidInputError("environment labels are not supported; ask for a version")
+        if is_curated(name):
+            return Environment.from_spec(curated_spec(name))
         return Environment.from_spec(registry.get(workspace, name, version))
 
     @staticmethod
     def list(workspace: Workspace) -> dict[str, Environment]:
-        """The latest version of every registered environment, by name (as v1)."""
-        return {s["name"]: Environment.from_spec(s) for s in registry.list_latest(workspace)}
+        """The latest version of every registered environment and every curated one, by name (as v1)."""
+        found = {n: Environment.from_spec(curated_spec(n)) for n in curated_names()}
+        found.update({s["name"]: Environment.from_spec(s) for s in registry.list_latest(workspace)})
+        return found
+
+    def clone(self, new_name: str) -> Environment:
+        """A copy named ``new_name``, unregistered: the way to change a curated environment.
+
+        Example::
+
+            env = Environment.get(ws, "AzureML-Minimal").clone("my-env")
+            env.python.conda_dependencies.add_pip_package("scikit-learn==1.5.2")
+            env.register(ws)
+        """
+        spec = {k: v for k, v in copy.deepcopy(self.to_spec()).items() if k not in ("curated", "note")}
+        env = Environment.from_spec(dict(spec, name=registry.check_env_name(new_name), version=None))
+        env.inferencing_stack_version = self.inferencing_stack_version
+        return env
 
     # -- files ---------------------------------------------------------------------------------
     @staticmethod

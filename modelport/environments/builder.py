@@ -79,6 +79,8 @@ class EnvSpec:
     interpreter_path: str | None = None
     #: pip options such as ``--index-url URL`` or ``--extra-index-url URL``.
     pip_options: tuple[str, ...] = ()
+    #: Said when the environment is built (a curated environment's difference from v1's image).
+    note: str = ""
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> EnvSpec:
@@ -99,6 +101,7 @@ class EnvSpec:
             user_managed=bool(d.get("user_managed_dependencies", False)),
             interpreter_path=interpreter_path or None,
             pip_options=_strings(d, "pip_options"),
+            note=str(d.get("note") or ""),
         )
 
 
@@ -289,7 +292,7 @@ def resolve_interpreter(
     if spec.user_managed:
         return _user_interpreter(spec)
     plan = _plan(spec, extra_requirements)
-    for note in plan.notes:
+    for note in (*plan.notes, *([f"environment '{spec.name}': {spec.note}"] if spec.note else [])):
         log(note)
     cache_root = Path(cache_root).absolute()
     key = plan.key()

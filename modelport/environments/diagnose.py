@@ -32,6 +32,7 @@ _CANNOT_INSTALL = (
     re.compile(r"the current Python version \(\S+\) does not satisfy \S+ and ([A-Za-z0-9._-]+)==(\S+)"),
 )
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
+_NO_SOLUTION = re.compile(r"^error: No solution found when resolving dependencies\s*(cause:\s*)?")
 
 
 def _name(requirement: str) -> str:
@@ -71,7 +72,7 @@ def diagnose_failure(
             )
     if "No solution found" not in output and "unsatisfiable" not in output:
         return None
-    reason = summarize(output)
+    reason = _NO_SOLUTION.sub("", summarize(output))
     mentioned = {canonical_name(n) for n in _NAME.findall(reason)}
     servers = [r for r in server if _name(r) in mentioned]
     pins = [r for r in user if _name(r) in mentioned]

@@ -21,7 +21,10 @@ def check_env_name(name: object) -> str:
             "with a letter or digit"
         )
     if name.lower().startswith("azureml"):
-        raise InvalidInputError(f"environment name {name!r}: names starting with 'AzureML' are reserved")
+        raise InvalidInputError(
+            f"environment name {name!r}: names starting with 'AzureML' are reserved for curated "
+            "environments (to change one, clone it: Environment.get(ws, name).clone('my-env'))"
+        )
     return name
 
 
