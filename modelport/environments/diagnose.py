@@ -32,7 +32,7 @@ _CANNOT_INSTALL = (
     re.compile(r"the current Python version \(\S+\) does not satisfy \S+ and ([A-Za-z0-9._-]+)==(\S+)"),
 )
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
-_NO_SOLUTION = re.compile(r"^error: No solution found when resolving dependencies\s*(cause:\s*)?")
+_NO_SOLUTION = re.compile(r"^error: No solution found when resolving dependencies:?\s*(cause:\s*)?")
 
 
 def _name(requirement: str) -> str:
@@ -74,7 +74,8 @@ def diagnose_failure(
         return None
     reason = _NO_SOLUTION.sub("", summarize(output))
     mentioned = {canonical_name(n) for n in _NAME.findall(reason)}
-    servers = [r for r in server if _name(r) in mentioned]
+    # A server requirement takes part when uv quotes it; one without a version range never conflicts.
+    servers = [r for r in (s.split(";")[0].strip() for s in server) if r != _name(r) and r in reason]
     pins = [r for r in user if _name(r) in mentioned]
     if not servers or not pins:
         return None
