@@ -3,13 +3,23 @@
 # run the test suite (pytest).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bash scripts/setup.sh dev tutorial
+# ray: tests/ray start real Ray clusters (the ray extra is heavy, so only dev/CI installs it).
+bash scripts/setup.sh dev tutorial ray
 # The security tests check auth with curl as a user would; install it where it is missing.
 if ! command -v curl >/dev/null 2>&1; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
     apt-get update -qq && apt-get install -y -qq curl >/dev/null
   else
     echo "error: the tests need curl (apt-get install curl)" >&2
+    exit 1
+  fi
+fi
+# tests/studio drive Debian's chromium with playwright (`playwright install` needs the internet).
+if [ ! -x /usr/bin/chromium ]; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    apt-get update -qq && apt-get install -y -qq chromium >/dev/null
+  else
+    echo "error: the studio tests need /usr/bin/chromium (apt-get install chromium)" >&2
     exit 1
   fi
 fi

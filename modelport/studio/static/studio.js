@@ -406,7 +406,7 @@ function chart(title, points, lines, unit) {
     h("h2", {}, title),
     h("div", { class: "legend" }, lines.map((l) => h("span", {}, h("i", { style: null, "data-color": l.color }), `${l.label}: `,
       last && last[l.key] !== null && last[l.key] !== undefined ? `${fmt(last[l.key])} ${unit}` : "—"))),
-    svg("svg", { class: "chart", viewBox: `0 0 ${W} ${H}`, preserveAspectRatio: "none", role: "img", "aria-label": title },
+    svg("svg", { class: "chart", viewBox: `0 0 ${W} ${H}`, role: "img", "aria-label": title },
       svg("line", { class: "axis", x1: L, y1: H - B, x2: W - R, y2: H - B }),
       svg("line", { class: "axis", x1: L, y1: T, x2: L, y2: H - B }),
       svg("text", { x: 2, y: T + 8 }, `${fmt(max)}`),
