@@ -62,10 +62,8 @@ def test_swagger_page_lists_v1_and_v2_and_try_it_out_scores(tmp_path: Path) -> N
                 answer.wait_for(timeout=30_000)
                 body = json.loads(answer.inner_text())
                 assert body["outputs"][0]["name"] == "sum" and body["outputs"][0]["data"] == [0.0], body
-                assert (
-                    block.locator(".live-responses-table tbody .response-col_status").first.inner_text().strip()
-                    == "200"
-                )
+                status = block.locator(".live-responses-table tbody .response-col_status").first
+                assert status.inner_text().strip() == "200"
                 assert offline == [], offline  # every asset from the service itself (no CDN)
             finally:
                 browser.close()
