@@ -183,6 +183,12 @@ class Run:
     def properties(self) -> dict[str, str]:
         return dict(self._refresh().properties)
 
+    @property
+    def input_datasets(self) -> dict[str, Any]:
+        """In a submitted script: each named dataset input (``ds.as_named_input(name)``) as the
+        local folder holding its files."""
+        return dict(self._refresh().details.get("inputDatasets", {}))
+
     def get_status(self) -> str:
         return self.status
 
@@ -567,6 +573,10 @@ class _OfflineRun(Run):
 
     def get_details(self) -> dict[str, Any]:
         return {"runId": self._id, "target": "local", "status": "Running"}
+
+    @property
+    def input_datasets(self) -> dict[str, Any]:
+        return {}
 
     def get_file_names(self) -> builtins.list[str]:
         return []

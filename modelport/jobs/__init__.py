@@ -34,6 +34,7 @@ from typing import Any
 
 import psutil
 
+from modelport import _settings
 from modelport.errors import InvalidInputError, NotFoundError, StorageError
 from modelport.registry import runs as registry
 from modelport.workspace import Workspace
@@ -102,7 +103,7 @@ def submit(
     )
     folder = run_dir(ws, record.id)
     try:
-        shutil.copytree(src, folder / "snapshot", ignore=_IGNORE)
+        shutil.copytree(src, folder / "snapshot", ignore=_snapshot_ignore(ws))
         (folder / "snapshot" / "outputs").mkdir(exist_ok=True)
         log_file(ws, record.id).parent.mkdir(parents=True, exist_ok=True)
         log_file(ws, record.id).touch()
@@ -140,6 +141,20 @@ def submit(
         started = 0.0
     registry.update_run(ws, record.id, details={"supervisor": {"pid": proc.pid, "started": started}})
     return registry.get_run(ws, record.id)
+
+
+def _snapshot_ignore(ws: Workspace) -> Callable[[str, list[str]], set[str]]:
+    """What a snapshot leaves out: caches and VCS folders, and modelport's own folders (the
+    workspace, the modelport home, the environment cache) when they sit inside the source folder,
+    which would otherwise be copied into themselves."""
+    skip = {ws.path.resolve(), _settings.home().resolve(), _settings.env_cache_root().resolve()}
+
+    def ignore(folder: str, names: list[str]) -> set[str]:
+        out = set(_IGNORE(folder, names))
+        out.update(n for n in names if (Path(folder) / n).resolve() in skip)
+        return out
+
+    return ignore
 
 
 def _fill(item: str, paths: dict[str, str]) -> str:

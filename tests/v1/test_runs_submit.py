@@ -37,6 +37,7 @@ deadline = time.monotonic() + 120
 while args.go and not pathlib.Path(args.go).exists() and time.monotonic() < deadline:
     time.sleep(0.05)
 files = sorted(os.listdir(args.data_folder))
+assert run.input_datasets["train"] == args.data_folder
 print("training on", files)
 run.log("alpha", args.alpha)
 run.log("files", len(files))
@@ -179,3 +180,46 @@ def test_remote_compute_is_refused_with_the_local_alternative(home: Path, tmp_pa
         Experiment(ws, "remote").submit(ScriptRunConfig(source_directory=str(tmp_path), script="missing.py"))
     assert list(Experiment(ws, "remote").get_runs()) == []  # nothing was started
     assert os.environ.get("MODELPORT_RUN_ID") is None
+
+
+BUILT = """
+import sys, joblib
+from modelport.core import Run
+run = Run.get_context()
+joblib.dump({"python": sys.executable}, "outputs/model.joblib")
+run.log("python", sys.executable)
+print("workspace", run.experiment.workspace.name, run.experiment.workspace.get_default_datastore().name)
+"""
+
+
+def test_the_script_runs_in_its_built_environment(
+    home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from modelport.core.conda_dependencies import CondaDependencies
+
+    monkeypatch.chdir(tmp_path)
+    Path("src").mkdir()
+    Path("src/train.py").write_text(BUILT)
+    ws = Workspace.create("built-ws")
+    env = Environment("train-env")
+    env.python.conda_dependencies = CondaDependencies.create(pip_packages=["joblib"])
+    run = Experiment(ws, "built").submit(
+        ScriptRunConfig(source_directory="src", script="train.py", environment=env)
+    )
+    run.wait_for_completion(show_output=True)
+    python = Path(run.get_metrics()["python"])
+    assert python.is_relative_to(home / "envs") and python != Path(sys.executable)  # its own virtualenv
+    assert "workspace built-ws workspaceblobstore" in capsys.readouterr().out
+    assert "outputs/model.joblib" in run.get_file_names()
+
+
+def test_a_run_past_its_time_limit_fails(home: Path, tmp_path: Path) -> None:
+    (tmp_path / "slow.py").write_text("import time\nprint('working', flush=True)\ntime.sleep(300)\n")
+    ws = Workspace.create("slow-ws")
+    src = ScriptRunConfig(source_directory=str(tmp_path), script="slow.py", max_run_duration_seconds=1)
+    run = Experiment(ws, "slow").submit(src)
+    with pytest.raises(ActivityFailedException, match="max_run_duration_seconds=1"):
+        run.wait_for_completion()
+    # The source folder holds the modelport home (tmp_path/mphome): the snapshot leaves it out.
+    snapshot = jobs.run_dir(ws, run.id) / "snapshot"
+    assert sorted(p.name for p in snapshot.iterdir()) == ["outputs", "slow.py"]
