@@ -5,6 +5,7 @@ from __future__ import annotations
 import ipaddress
 import os
 import secrets
+import socket
 import sys
 import webbrowser
 from collections.abc import Callable
@@ -25,6 +26,19 @@ def is_loopback(host: str) -> bool:
         return ipaddress.ip_address(host.strip("[]")).is_loopback
     except ValueError:
         return False
+
+
+def _check_free(host: str, port: int) -> None:
+    """A one-line error for a port in use, before uvicorn would log its own and exit."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host.strip("[]"), port))
+        except OSError as exc:
+            raise InvalidInputError(
+                f"cannot listen on {host}:{port} ({exc.strerror}): pick another port with --port"
+            ) from None
 
 
 def run(
@@ -48,6 +62,7 @@ def run(
             "token can deploy, delete and call services (there is no TLS)",
             file=sys.stderr,
         )
+    _check_free(host, port)
     app = create_app(ws, token, port=port, loopback_only=loopback)
     shown = "127.0.0.1" if host in ("0.0.0.0", "::") else host
     url = f"http://{shown}:{port}/?token={token}"

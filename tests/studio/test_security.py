@@ -10,6 +10,7 @@ import pytest
 import requests
 
 from modelport.studio import create_app
+from tests.server.conftest import wait_until
 from tests.studio.conftest import TOKEN, StudioWorld
 
 pytestmark = pytest.mark.process
@@ -112,3 +113,60 @@ def test_api_errors_are_one_line_json(world: StudioWorld) -> None:
     bad = world.api("POST", "/api/models/%3Cimg%20src%3Dx%3E?filename=m.pkl", data=b"x")
     assert bad.status_code == 400 and "invalid model name" in bad.json()["message"]
     assert re.fullmatch(r"[^\n]+", bad.json()["message"])
+
+
+def test_regenerated_key_takes_effect_and_the_old_one_is_refused(world: StudioWorld) -> None:
+    from modelport import keys as keyfile
+    from modelport.deploy import records
+    from modelport.deploy.records import keys_path
+
+    record = records.load(world.ws, world.healthy)
+    old = keyfile.read_keys(keys_path(world.ws, world.healthy))["secondary_key"]
+    body = '{"data": [[' + ",".join(["0"] * 784) + "]]}"
+
+    def status(key: str) -> int:
+        return requests.post(
+            str(record.scoring_uri), data=body, headers={"Authorization": f"Bearer {key}"}, timeout=30
+        ).status_code
+
+    assert status(old) == 200
+    resp = world.api("POST", f"/api/services/{world.healthy}/keys/regenerate", json={"key": "secondary"})
+    assert resp.status_code == 200 and resp.json() == {"regenerated": "secondary"}
+    new = world.api("POST", f"/api/services/{world.healthy}/keys").json()["keys"]["secondary_key"]
+    assert new != old
+    # The server re-reads its key file when it changes (checked at most every 0.5 s).
+    wait_until(lambda: status(new) == 200, 10, "the service to accept the new key")
+    assert status(old) == 401
+    wrong = world.api("POST", f"/api/services/{world.healthy}/keys/regenerate", json={"key": "tertiary"})
+    assert wrong.status_code == 400 and "Primary" in wrong.json()["message"]
+    token = world.api("POST", f"/api/services/{world.healthy}/token")
+    assert token.status_code == 400 and "does not use token auth" in token.json()["message"]
+
+
+def test_the_command_refuses_a_busy_port_in_one_line(world: StudioWorld) -> None:
+    import os
+    import subprocess
+    import sys
+
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "modelport.cli",
+            "studio",
+            "-w",
+            "studiows",
+            "--port",
+            str(world.port),
+            "--no-browser",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, "MODELPORT_HOME": str(world.home)},
+    )
+    assert done.returncode == 1
+    assert (
+        done.stderr.startswith(f"error: cannot listen on 127.0.0.1:{world.port}") and "--port" in done.stderr
+    )
+    assert "Traceback" not in done.stderr
