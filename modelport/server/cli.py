@@ -41,6 +41,7 @@ _FLAGS: list[tuple[str, dict[str, Any]]] = [
     ("--max-worker-memory-mb", {"type": float, "help": "recycle a worker whose RSS grows past this"}),
     ("--cpu-affinity", {"help": "CPUs for the workers, e.g. 0,1"}),
     ("--preload-modules", {"help": "libraries to import once before forking workers, e.g. sklearn,joblib"}),
+    ("--models", {"help": "registered models served, NAME:VERSION,... (the V2 routes' model names)"}),
     (
         "--max-batch-size",
         {"type": int, "help": "adaptive batching: rows per run() call (array-input scripts)"},

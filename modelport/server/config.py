@@ -228,6 +228,10 @@ def _name_list(value: Any) -> list[str]:
 
 
 def _model_list(value: Any) -> list[dict[str, str]]:
+    if isinstance(value, str):  # the CLI's NAME:VERSION,NAME:VERSION
+        value = [
+            dict(zip(("name", "version"), p.strip().rsplit(":", 1), strict=False)) for p in value.split(",")
+        ]
     ok = isinstance(value, list) and all(
         isinstance(m, dict)
         and isinstance(m.get("name"), str)
