@@ -3,7 +3,8 @@
 # run the test suite (pytest).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bash scripts/setup.sh dev tutorial
+# ray: tests/ray start real Ray clusters (the ray extra is heavy, so only dev/CI installs it).
+bash scripts/setup.sh dev tutorial ray
 # The security tests check auth with curl as a user would; install it where it is missing.
 if ! command -v curl >/dev/null 2>&1; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then

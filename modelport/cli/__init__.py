@@ -22,7 +22,7 @@ import traceback
 from collections.abc import Sequence
 
 from modelport import __version__
-from modelport.cli import environment, export, model, serve, service, studio, workspace
+from modelport.cli import cluster, environment, export, model, serve, service, studio, workspace
 from modelport.cli._commands import common_options, describe
 from modelport.errors import ModelportError
 
@@ -42,7 +42,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"modelport {__version__}")
     top = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     common = common_options()
-    for group in (workspace, model, environment):
+    for group in (workspace, model, environment, cluster):
         group.configure(top, common)
     serve.configure(top)
     service.configure(top, common)

@@ -23,6 +23,9 @@ _service_of: Any = None
 needs Model for ``Webservice.models``) so the two modules do not import each other; importing any
 ``modelport.core.*`` module runs ``modelport/core/__init__.py`` first, which imports both."""
 
+_endpoint_of: Any = None
+"""Deploys an AksEndpoint (``AksEndpoint.deploy_configuration``); set by ``modelport.core.aks_endpoint``."""
+
 
 class _Framework:
     CUSTOM = "Custom"
@@ -293,6 +296,12 @@ class Model:
                 raise InvalidInputError(f"model {m.id} belongs to another workspace")
         if inference_config is None and models:
             inference_config = _no_code_config(workspace, name, models)
+        if getattr(settings, "version_name", None):  # AksEndpoint.deploy_configuration(...)
+            if target != "ray" or overwrite:
+                raise InvalidInputError(
+                    "an AksEndpoint is deployed to an AksCompute (deployment_target), without overwrite"
+                )
+            return _endpoint_of(workspace, name, models or [], inference_config, settings, show_output)
         progress = (lambda line: print(line, flush=True)) if show_output else None
         record = engine.deploy(
             workspace,

@@ -45,6 +45,8 @@ class DeploymentSettings:
     """AKS's replica settings (the Ray target scales replicas by them; locally: ``workers``)."""
     compute_target: str | None = None
     """The AKS compute target (a workspace's Ray cluster) a service was deployed to, if any."""
+    endpoint: str | None = None
+    """The AksEndpoint this service is a version of (it then uses the endpoint's keys), if any."""
     app_insights: bool = False
     """v1's ``enable_app_insights``: a per-request trace (time, request id, status, latency and what
     run() printed), read with ``get_logs()`` or ``modelport service traces NAME``."""

@@ -15,8 +15,10 @@ by ``-m modelport.server``.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
+import random
 from typing import Any
 
 from ray import serve
@@ -24,7 +26,7 @@ from ray import serve
 from modelport.server.app import ScoringApp, create_app
 from modelport.server.config import ServerConfig
 
-__all__ = ["VERSION_HEADER", "ScoringReplica"]
+__all__ = ["VERSION_HEADER", "EndpointRouter", "ScoringReplica"]
 
 VERSION_HEADER = b"azureml-model-deployment"
 """AKS's header naming the endpoint version that served a request (and pinning one in a request)."""
@@ -102,7 +104,111 @@ class ScoringReplica:
         self._app = app
         return _Mounted(app, self._version)
 
+    async def handle_http(
+        self, method: str, path: str, query: bytes, headers: list[tuple[bytes, bytes]], body: bytes
+    ) -> tuple[int, list[tuple[bytes, bytes]], bytes]:
+        """One HTTP request handed over by an endpoint's router (through a Serve handle): the same
+        app (auth included) as a request through the proxy; (status, headers, body)."""
+        assert self._app is not None
+        scope = {
+            "type": "http",
+            "method": method,
+            "path": path,
+            "raw_path": path.encode(),
+            "query_string": query,
+            "headers": headers,
+            "root_path": "",
+            "http_version": "1.1",
+            "scheme": "http",
+            "client": None,
+            "server": None,
+        }
+        given = False
+
+        async def receive() -> dict[str, Any]:
+            nonlocal given
+            if given:
+                await asyncio.Event().wait()  # nothing more: the client is still "connected"
+            given = True
+            return {"type": "http.request", "body": body, "more_body": False}
+
+        answer: dict[str, Any] = {"status": 500, "headers": []}
+        chunks: list[bytes] = []
+
+        async def send(message: dict[str, Any]) -> None:
+            if message["type"] == "http.response.start":
+                answer["status"], answer["headers"] = message["status"], list(message.get("headers", []))
+            elif message["type"] == "http.response.body":
+                chunks.append(message.get("body", b""))
+
+        await _Mounted(self._app, self._version)({**scope}, receive, send)
+        return int(answer["status"]), answer["headers"], b"".join(chunks)
+
     def check_health(self) -> None:
         """Ray calls this periodically; raising makes it replace this replica."""
         if self._exit is not None:
             raise RuntimeError(f"replica asked to be replaced: {self._exit}")
+
+
+@serve.deployment(name="router")
+class EndpointRouter:
+    """An AksEndpoint's ingress: splits requests over its versions by traffic percentile.
+
+    ``versions`` is ``{version: {"app": Serve application, "traffic": percent, "default": bool}}``.
+    Versions other than the default take their percentile; the default takes the rest. A request
+    with ``azureml-model-deployment: <version>`` goes to that version. The version's replicas
+    answer (auth, status codes and error bodies as any service) and name themselves in the same
+    header.
+    """
+
+    def __init__(self, versions: dict[str, dict[str, Any]]) -> None:
+        self._handles = {
+            name: serve.get_deployment_handle("score", app_name=info["app"])
+            for name, info in versions.items()
+        }
+        self._split = [
+            (name, float(info.get("traffic") or 0))
+            for name, info in versions.items()
+            if not info.get("default")
+        ]
+        defaults = [name for name, info in versions.items() if info.get("default")]
+        self._default = defaults[0] if defaults else next(iter(versions), None)
+
+    def _pick(self) -> str | None:
+        point = random.uniform(0, 100)
+        for name, share in self._split:
+            if point < share:
+                return name
+            point -= share
+        return self._default
+
+    async def __call__(self, request: Any) -> Any:
+        from starlette.responses import JSONResponse, Response
+
+        pinned = request.headers.get(VERSION_HEADER.decode())
+        version = pinned or self._pick()
+        handle = self._handles.get(version or "")
+        if handle is None:
+            known = ", ".join(sorted(self._handles)) or "none"
+            return JSONResponse(
+                {
+                    "message": f"this endpoint has no version {version!r} (versions: {known})",
+                    "code": "NotFoundError",
+                },
+                status_code=404,
+            )
+        scope = request.scope
+        path = scope["path"]
+        root = scope.get("root_path") or ""
+        if root and path.startswith(root):
+            path = path[len(root) :] or "/"
+        status, headers, body = await handle.handle_http.remote(
+            scope["method"],
+            path,
+            scope.get("query_string", b""),
+            list(scope["headers"]),
+            await request.body(),
+        )
+        response = Response(content=body, status_code=status)
+        response.raw_headers = [(bytes(k), bytes(v)) for k, v in headers]
+        return response

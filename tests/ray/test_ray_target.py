@@ -75,8 +75,17 @@ def test_deploy_score_auth_and_delete(
     swagger = requests.get(service.swagger_uri, headers=headers, timeout=30)
     assert swagger.status_code == 200 and "paths" in swagger.json()
     assert requests.get(service.scoring_uri[: -len("/score")] + "/", timeout=30).status_code == 200
+    old_key = key
     service.regen_key("Primary")
-    assert service.run(input_data=body) == expected.tolist()  # the new key works at once
+    deadline = time.monotonic() + 10  # replicas re-read the key file at most every 0.5 s
+    while (
+        time.monotonic() < deadline
+        and requests.post(service.scoring_uri, data=body, headers=headers, timeout=30).status_code != 401
+    ):
+        time.sleep(0.2)
+    assert requests.post(service.scoring_uri, data=body, headers=headers, timeout=30).status_code == 401
+    assert service.get_keys()[0] != old_key
+    assert service.run(input_data=body) == expected.tolist()  # the new key, without a restart
     assert "ray-svc" in [s.name for s in Webservice.list(dws, compute_type="AKS")]
     service.delete()
     from ray import serve
@@ -149,3 +158,60 @@ def test_deployment_target_must_be_aks(dws: Workspace, digits_model, tmp_path: P
         Model.deploy(dws, "x-svc", [model], ic, deployment_target="aks")
     assert sys.executable  # the deployment above was refused before anything started
     assert np is not None
+
+
+def test_autoscaling_up_under_load_and_back_when_idle(
+    dws: Workspace, aks: ComputeTarget, digits_model, tmp_path: Path
+) -> None:  # type: ignore[no-untyped-def]
+    from concurrent.futures import ThreadPoolExecutor
+
+    from modelport.deploy import targets
+
+    model = Model.register(dws, digits_model[0], "sklearn_mnist")
+    service = _deploy(
+        dws,
+        aks,
+        "ray-scale",
+        model,
+        _src(tmp_path, SCRIPTS / "plain_echo.py"),
+        autoscale_enabled=True,
+        autoscale_min_replicas=1,
+        autoscale_max_replicas=3,
+        autoscale_refresh_seconds=1,
+        autoscale_target_utilization=50,
+        auth_enabled=False,
+    )
+    service.wait_for_deployment(timeout_sec=180)
+    target = targets.get("ray")
+    handle = service._record.handle
+    assert target.replicas(handle).get("RUNNING") == 1
+
+    # run() errors keep v1's status and body on Ray too.
+    failing = requests.post(service.scoring_uri, json={"raise": "boom"}, timeout=30)
+    assert failing.status_code == 500 and failing.json() == {
+        "message": "ValueError: boom",
+        "code": "ScriptError",
+    }
+
+    stop = time.monotonic() + 60
+    peak = 1
+
+    def load() -> None:
+        while time.monotonic() < stop:
+            requests.post(service.scoring_uri, json={"sleep": 0.2}, timeout=60)
+
+    with ThreadPoolExecutor(6) as pool:
+        for _ in range(6):
+            pool.submit(load)
+        while time.monotonic() < stop:
+            peak = max(peak, target.replicas(handle).get("RUNNING", 0))
+            if peak >= 2:
+                stop = time.monotonic()  # enough: the load threads end
+                break
+            time.sleep(0.5)
+    assert peak >= 2, "concurrent load did not add a replica within 60 s"
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and target.replicas(handle).get("RUNNING", 0) != 1:
+        time.sleep(0.5)
+    # Replicas being removed show as STOPPING while they finish what they hold.
+    assert target.replicas(handle).get("RUNNING") == 1, "idle replicas were not removed within 60 s"

@@ -53,6 +53,9 @@ def deployment_options(settings: dict[str, Any]) -> dict[str, Any]:
         "ray_actor_options": {"num_cpus": float(settings.get("cpu_cores") or 0.1)},
         "health_check_period_s": 2.0,
         "graceful_shutdown_timeout_s": 10.0,
+        # A replica whose init() raises is retried this often before the application is
+        # DEPLOY_FAILED (Serve's default retries far longer before wait_for_deployment can say why).
+        "max_constructor_retry_count": 2,
     }
     memory = settings.get("memory_gb")
     if memory:
@@ -154,7 +157,11 @@ class RayTarget:
         settings.pop("cpu_affinity", None)  # Ray places replicas; its resources say how many CPUs
         settings.pop("preload_modules", None)  # no fork in a replica: nothing to share
         settings["workers"] = 1
-        settings["keys_file"] = str(runtime.keys_file) if runtime.keys_file else None
+        keys_file = runtime.keys_file
+        endpoint = bundle.settings.get("endpoint")
+        if keys_file is not None and endpoint:  # an endpoint's version answers to the endpoint's keys
+            keys_file = keys_file.parent / f"{endpoint}.json"
+        settings["keys_file"] = str(keys_file) if keys_file else None
         settings["token_auth"] = runtime.token_auth
         env_vars = {**bundle.environment_variables, "PYTHONUNBUFFERED": "1"}
         options = deployment_options(bundle.settings)
@@ -205,6 +212,8 @@ class RayTarget:
         return serve.status().applications.get(handle["app"])
 
     def observe(self, handle: Handle) -> Observation:
+        if handle.get("router"):
+            return self._observe_endpoint(handle)
         try:
             app = self._status(handle)
         except Exception as exc:  # the cluster itself is gone
@@ -219,6 +228,33 @@ class RayTarget:
         if status == "UNHEALTHY":
             return Observation(running=True, ready=False, reason=self._reason(app))
         return Observation(running=True, ready=False, reason=(app.message or status))
+
+    def _observe_endpoint(self, handle: Handle) -> Observation:
+        """An endpoint is ready when its router and every version are; failed when one failed."""
+        router = self.observe({**handle, "router": False})
+        if not router.ready:
+            return router
+        for version, info in handle["versions"].items():
+            seen = self.observe({**handle, "router": False, "app": info["app"]})
+            if not seen.ready:
+                reason = f"version {version}: {seen.reason or 'starting'}"
+                return Observation(running=seen.running, ready=False, failed=seen.failed, reason=reason)
+        return router
+
+    def run_router(self, handle: Handle, versions: dict[str, dict[str, Any]], interpreter: str) -> None:
+        """Deploy (or update) an endpoint's router over its version applications."""
+        from ray.serve.api import RunTarget, _run_many
+
+        router = importlib.import_module(REPLICA_MODULE).EndpointRouter
+        cluster.connect(handle["address"])
+        app = router.options(
+            ray_actor_options={"num_cpus": 0.1, "runtime_env": {"py_executable": interpreter}}
+        ).bind(versions)
+        _run_many(
+            [RunTarget(target=app, name=handle["app"], route_prefix=route_prefix(handle["app"]))],
+            wait_for_ingress_deployment_creation=False,
+            wait_for_applications_running=False,
+        )
 
     @staticmethod
     def _reason(app: Any) -> str:
@@ -236,7 +272,8 @@ class RayTarget:
         dep = app.deployments.get("score")
         if dep is None:
             return {}
-        return {str(getattr(k, "value", k)): int(v) for k, v in (dep.replica_states or {}).items()}
+        states = (dep.replica_states or {}).items()
+        return {str(getattr(k, "value", k)): int(v) for k, v in states if v}
 
     def stop(self, handle: Handle) -> None:
         from ray import serve
@@ -254,7 +291,7 @@ class RayTarget:
     def logs(self, handle: Handle, num_lines: int) -> str:
         from modelport.deploy.targets.local import tail
 
-        parts = [tail(Path(handle["root"]) / "service.log", num_lines)]
+        parts = [tail(Path(handle["root"]) / "service.log", num_lines)] if handle.get("root") else []
         try:
             record = cluster.load(Path(handle["workspace"]), handle["compute"])
         except Exception:

@@ -1,0 +1,206 @@
+"""``python -m bench.ray_bench``: modelport on Ray vs a bare Ray Serve deployment vs the local target.
+
+Example::
+
+    .venv/bin/python -m bench.ray_bench --out /tmp/ray-bench            # ~4 minutes
+    .venv/bin/python -m bench.ray_bench --smoke --load-seconds 2
+
+One run, side by side, with the tutorial's model (trained once and cached like bench.run's):
+
+- ``modelport-ray``: ``Model.deploy(..., AksWebservice.deploy_configuration(num_replicas=1,
+  auth_enabled=False), deployment_target=aks)`` on a Ray cluster this script starts;
+- ``ray-serve``: the anchor any Ray user would write, a ``@serve.deployment`` whose ``__call__``
+  reads ``{"data": rows}`` with ``await request.json()`` and returns ``model.predict(...).tolist()``,
+  on the same cluster and the same HTTP proxy;
+- ``modelport-local``: the same model and score.py on the local target (one worker).
+
+Figures: cold start to Healthy (deploy call to the first 200), the 10,000-row request (seconds,
+accuracy), single-row req/s and p99 at c=1/8/64 (``bench.load``: wrk if installed, else asyncio),
+and the serving processes' RSS. Writes ``ray.json`` and ``ray.md`` into ``--out``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import sys
+import tempfile
+import time
+import warnings
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import psutil
+import requests
+
+from bench import load
+from bench.model import REPO, load_split, trained_model
+from bench.run import _default_cache
+
+SCORE = REPO / "examples" / "mnist" / "score.py"
+LEVELS = (1, 8, 64)
+
+
+class BareServe:
+    """The anchor: a plain Ray Serve deployment of the model (what a Ray user writes)."""
+
+    def __init__(self, model_path: str) -> None:
+        import joblib
+
+        self.model = joblib.load(model_path)
+
+    async def __call__(self, request: Any) -> Any:
+        data = np.array((await request.json())["data"])
+        return self.model.predict(data).tolist()
+
+
+def _until_ok(url: str, body: bytes, timeout: float = 300) -> float:
+    started = time.perf_counter()
+    while time.perf_counter() - started < timeout:
+        try:
+            r = requests.post(url, data=body, headers={"Content-Type": "application/json"}, timeout=30)
+            if r.status_code == 200:
+                return time.perf_counter() - started
+        except requests.RequestException:
+            pass
+        time.sleep(0.1)
+    raise RuntimeError(f"{url} did not answer 200 within {timeout} s")
+
+
+def _rss_mb(marker: str) -> float:
+    total = 0
+    for proc in psutil.process_iter(["cmdline"]):
+        try:
+            if marker in " ".join(proc.info.get("cmdline") or []):
+                total += proc.memory_info().rss
+        except psutil.Error:
+            pass
+    return round(total / 2**20, 1)
+
+
+def _measure(
+    name: str, url: str, cold_s: float, x: np.ndarray, y: np.ndarray, args: argparse.Namespace, rss: float
+) -> dict[str, Any]:
+    from urllib.parse import urlparse
+
+    body = json.dumps({"data": x.tolist()}).encode()
+    took = []
+    accuracy = 0.0
+    for _ in range(args.repeats):
+        started = time.perf_counter()
+        r = requests.post(url, data=body, headers={"Content-Type": "application/json"}, timeout=300)
+        took.append(time.perf_counter() - started)
+        r.raise_for_status()
+        accuracy = float(np.mean(np.array(r.json()) == y))
+    parsed = urlparse(url)
+    one = json.dumps({"data": x[:1].tolist()}).encode()
+    tool = load.tool_name("auto")
+    levels = {}
+    for c in LEVELS:
+        result = load.run_level(tool, int(parsed.port or 80), parsed.path, one, c, args.load_seconds)
+        levels[c] = result.to_json()
+        print(f"[ray-bench] {name} c={c}: {result.rps:.0f} req/s, p99 {result.p99_ms:.1f} ms", flush=True)
+    return {
+        "cold_start_s": round(cold_s, 2),
+        "big_request_s": round(float(np.median(took)), 3),
+        "rows": len(x),
+        "accuracy": round(accuracy, 4),
+        "levels": levels,
+        "rss_mb": rss,
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench.ray_bench", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--out", type=Path, default=REPO / "bench" / "results")
+    parser.add_argument("--cache", type=Path, default=_default_cache())
+    parser.add_argument("--smoke", action="store_true", help="the small model")
+    parser.add_argument("--load-seconds", type=int, default=5)
+    parser.add_argument("--repeats", type=int, default=3)
+    args = parser.parse_args(argv)
+
+    from ray import serve
+
+    from modelport.core.compute import AksCompute, ComputeTarget
+    from modelport.core.model import InferenceConfig, Model
+    from modelport.core.webservice import AksWebservice, LocalWebservice
+    from modelport.deploy import cluster
+    from modelport.workspace import Workspace
+
+    model = trained_model(args.cache, args.smoke)
+    x, y = load_split(train=False)
+    home = Path(tempfile.mkdtemp(prefix="mp-rb-"))
+    os.environ["MODELPORT_HOME"] = str(home)
+    ws = Workspace.create("raybench", path=home / "ws")
+    src = home / "src"
+    src.mkdir()
+    shutil.copy(SCORE, src / "score.py")
+    registered = Model.register(ws, str(model.path), "sklearn_mnist")
+    ic = InferenceConfig("score.py", source_directory=str(src))
+    results: dict[str, Any] = {"model": model.kind, "load_tool": load.tool_name("auto"), "servers": {}}
+    aks = ComputeTarget.create(ws, "aks", AksCompute.provisioning_configuration())
+    record = cluster.load(ws, "aks")
+    one = json.dumps({"data": x[:1].tolist()}).encode()
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)
+            config = AksWebservice.deploy_configuration(
+                num_replicas=1, auth_enabled=False, autoscale_enabled=False
+            )
+        started = time.perf_counter()
+        service = Model.deploy(ws, "mp-ray", [registered], ic, config, deployment_target=aks)
+        _until_ok(service.scoring_uri, one)
+        cold = time.perf_counter() - started
+        results["servers"]["modelport-ray"] = _measure(
+            "modelport-ray", service.scoring_uri, cold, x, y, args, _rss_mb("ServeReplica:mp-ray:")
+        )
+        service.delete()
+
+        started = time.perf_counter()
+        app = serve.deployment(BareServe, name="bare").bind(str(model.path))
+        serve.run(app, name="bare", route_prefix="/bare", blocking=False)
+        url = f"http://127.0.0.1:{record.http_port}/bare"
+        _until_ok(url, one)
+        cold = time.perf_counter() - started
+        results["servers"]["ray-serve"] = _measure(
+            "ray-serve", url, cold, x, y, args, _rss_mb("ServeReplica:bare:")
+        )
+        serve.delete("bare")
+    finally:
+        aks.delete()
+    started = time.perf_counter()
+    local = Model.deploy(ws, "mp-local", [registered], ic, LocalWebservice.deploy_configuration())
+    _until_ok(local.scoring_uri, one)
+    cold = time.perf_counter() - started
+    pids = local.serialize()["processes"]
+    rss = round(sum(psutil.Process(p).memory_info().rss for p in pids if psutil.pid_exists(p)) / 2**20, 1)
+    results["servers"]["modelport-local"] = _measure(
+        "modelport-local", local.scoring_uri, cold, x, y, args, rss
+    )
+    local.delete()
+    shutil.rmtree(home, ignore_errors=True)
+
+    args.out.mkdir(parents=True, exist_ok=True)
+    (args.out / "ray.json").write_text(json.dumps(results, indent=2))
+    lines = [
+        "| server | cold start (s) | 10k rows (s) | accuracy | c=1 req/s (p99 ms) | c=8 req/s (p99 ms) "
+        "| c=64 req/s (p99 ms) | RSS (MB) |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- |",
+    ]
+    for name, r in results["servers"].items():
+        cells = [f"{r['levels'][c]['rps']:.0f} ({r['levels'][c]['p99_ms']:.0f})" for c in LEVELS]
+        lines.append(
+            f"| {name} | {r['cold_start_s']} | {r['big_request_s']} | {r['accuracy']} | "
+            + " | ".join(cells)
+            + f" | {r['rss_mb']} |"
+        )
+    (args.out / "ray.md").write_text("\n".join(lines) + "\n")
+    print("\n".join(lines))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

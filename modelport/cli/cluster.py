@@ -1,0 +1,83 @@
+"""``modelport cluster ...``: start, attach, show and stop a workspace's Ray clusters (AKS compute)."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from modelport.cli._commands import Subparsers, command, group
+from modelport.cli._output import emit
+from modelport.cli.workspace import workspace_of
+
+
+def cmd_start(args: argparse.Namespace) -> int:
+    from modelport.core.compute import AksCompute, ComputeTarget
+
+    ws = workspace_of(args)
+    if args.address:
+        target = ComputeTarget.attach(ws, args.name, AksCompute.attach_configuration(address=args.address))
+    else:
+        prov = AksCompute.provisioning_configuration(agent_count=args.agent_count, num_cpus=args.num_cpus)
+        target = ComputeTarget.create(ws, args.name, prov)
+    emit(args, target.serialize())
+    return 0
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    from modelport.core.compute import ComputeTarget
+
+    ws = workspace_of(args)
+    targets = [ComputeTarget(ws, args.name)] if args.name else ComputeTarget.list(ws)
+    rows: list[dict[str, Any]] = [t.serialize() for t in targets]
+    emit(args, rows, ["name", "type", "provisioningState", "address", "owned"])
+    return 0
+
+
+def cmd_stop(args: argparse.Namespace) -> int:
+    from modelport.core.compute import ComputeTarget
+
+    target = ComputeTarget(workspace_of(args), args.name)
+    owned = target.serialize()["owned"]
+    target.delete()
+    emit(args, {"name": args.name, "action": "stopped" if owned else "detached"})
+    return 0
+
+
+def configure(top: Subparsers, common: argparse.ArgumentParser) -> None:
+    sub = group(
+        top,
+        "cluster",
+        "Ray clusters for AKS-style deployments: start one here, attach one, show, stop",
+        "modelport cluster start aks-cluster",
+    )
+    p = command(
+        sub,
+        "start",
+        cmd_start,
+        "start a Ray head node on this machine owned by the workspace (or attach one with --address)",
+        "modelport cluster start aks-cluster",
+        "modelport cluster start big --address ray://head.example:10001",
+        parents=[common],
+    )
+    p.add_argument("name", help="compute target name (2-16 letters, digits and '-')")
+    p.add_argument("--address", help="attach the running Ray cluster at this address instead")
+    p.add_argument("--agent-count", type=int, default=None, help="v1's node count (recorded)")
+    p.add_argument("--num-cpus", type=int, default=None, help="CPUs Ray may schedule on")
+    p = command(
+        sub,
+        "status",
+        cmd_status,
+        "show the workspace's clusters (Succeeded while a cluster answers)",
+        "modelport cluster status",
+        parents=[common],
+    )
+    p.add_argument("name", nargs="?", help="one compute target (default: all)")
+    p = command(
+        sub,
+        "stop",
+        cmd_stop,
+        "stop a cluster this workspace started (detach an attached one) and forget it",
+        "modelport cluster stop aks-cluster",
+        parents=[common],
+    )
+    p.add_argument("name", help="compute target name")
