@@ -10,6 +10,7 @@ from __future__ import annotations
 import copy
 import json
 import os
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +20,7 @@ from modelport.errors import AlreadyExistsError, InvalidInputError
 from modelport.registry import environments as registry
 from modelport.workspace import Workspace
 
-__all__ = ["Environment", "PythonSection"]
+__all__ = ["Environment", "PythonSection", "build_progress"]
 
 _ENV_FILE = "azureml_environment.json"
 _CONDA_FILE = "conda_dependencies.yml"
@@ -234,3 +235,21 @@ class Environment:
 
     def __repr__(self) -> str:
         return f"Environment(name={self.name!r}, version={self.version!r})"
+
+
+def build_progress() -> Callable[[str], None]:
+    """Deploy progress for ``show_output=False``: silent, but for an environment being built.
+
+    A build is the one phase that can take minutes; v1 notebooks call ``Model.deploy(...)`` and
+    only then ``wait_for_deployment(show_output=True)``, so without this they would sit silent
+    through it and see nothing of it after. A cached environment prints nothing.
+    """
+    building = False
+
+    def show(line: str) -> None:
+        nonlocal building
+        building = building or ("': building a Python" in line or "waiting for another process" in line)
+        if building and line.startswith("environment '"):
+            print(line, flush=True)
+
+    return show

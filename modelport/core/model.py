@@ -8,6 +8,7 @@ import os
 from typing import Any, ClassVar
 
 from modelport.core.dataset import dataset_from_ref, dataset_ref
+from modelport.core.environment import build_progress
 from modelport.core.resource_configuration import ResourceConfiguration
 from modelport.deploy.export.package import ModelPackage
 from modelport.deploy.inference import InferenceConfig
@@ -302,7 +303,8 @@ class Model:
                     "an AksEndpoint is deployed to an AksCompute (deployment_target), without overwrite"
                 )
             return _endpoint_of(workspace, name, models or [], inference_config, settings, show_output)
-        progress = (lambda line: print(line, flush=True)) if show_output else None
+        # Without show_output, an environment build still shows its phases live (a notebook's case).
+        progress = (lambda line: print(line, flush=True)) if show_output else build_progress()
         record = engine.deploy(
             workspace,
             name,

@@ -38,7 +38,11 @@ def env_cache(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.Monk
 
 
 def test_curated_environments(
-    home: Path, env_cache: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    home: Path,
+    env_cache: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
     monkeypatch.chdir(tmp_path)
     ws = Workspace.create(name="curated-ws", exist_ok=True)
@@ -86,6 +90,11 @@ def test_curated_environments(
         ws, "curated-svc", [model], inference_config, LocalWebservice.deploy_configuration()
     )
     service.wait_for_deployment(show_output=True)
+    # Model.deploy without show_output (as the notebooks call it) still showed the build, live, once.
+    printed = capsys.readouterr().out
+    for phase in ("building a Python", "resolve: ", "install: Installed", "compile: [", "built in"):
+        assert printed.count(f"environment 'AzureML-Minimal': {phase}") >= 1, printed
+    assert printed.count("built in") == 1
     answer = service.run(json.dumps({"data": [1, 2, 3]}))
     assert answer["sum"] == 6
     assert Path(answer["python"]).is_relative_to(env_cache)  # the curated env's own virtualenv
