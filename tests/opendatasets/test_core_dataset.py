@@ -67,6 +67,7 @@ def test_url_lands_at_its_file_name() -> None:
     assert ds.files[0].source == "https://example.org/data/some%20file.csv"
 
 
-def test_registered_datasets_are_not_supported_yet() -> None:
-    with pytest.raises(InvalidInputError, match="not supported yet"):
+def test_get_by_name_needs_a_workspace() -> None:
+    # Registered datasets live in a workspace (tests/v1/test_data_datasets.py); without one, say so.
+    with pytest.raises(InvalidInputError, match="workspace must be a Workspace, got NoneType"):
         Dataset.get_by_name(None, "mnist")
