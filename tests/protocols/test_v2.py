@@ -325,3 +325,20 @@ def test_openapi_document_lists_v2_routes_and_the_page_serves_swagger_ui(app: Ca
     assert js.status_code == 200 and len(js.content) > 500_000
     assert client.get("/swagger/../modelport/errors.py").status_code == 404
     assert client.get("/swagger/index.j2").status_code == 404
+
+
+def test_overload_and_timeout_are_503_and_504_with_the_v2_error_body(app: Callable[..., Any]) -> None:
+    import threading
+
+    client = app("sleepy.py", max_request_wait_ms=50, scoring_timeout_ms=1500)
+    url = "/v2/models/modelport/infer"
+    slow = threading.Thread(
+        target=client.post, args=(url,), kwargs={"json": {"inputs": [tensor("data", [1.0])]}}
+    )
+    slow.start()
+    time.sleep(0.3)  # the first request holds the run thread
+    r = client.post(url, json={"inputs": [tensor("data", [0.0])]})
+    slow.join()
+    assert r.status_code == 503 and r.headers["retry-after"] and "overloaded" in r.json()["error"]
+    r = client.post(url, json={"inputs": [tensor("data", [5.0])]})
+    assert r.status_code == 504 and "scoring timeout" in r.json()["error"]
