@@ -12,8 +12,9 @@ distribution::
 of its first module. Python checks a ``.pyc`` against its source's size and modification time
 when it imports it; uv hard-links every virtualenv's files from its own cache, so the sources of
 one distribution have the same times in every environment and a stored ``.pyc`` is valid in all of
-them. Were a source different (uv copied files, or its cache was rebuilt), Python would see it
-and compile the module again on import: a stale store costs time, never correctness. Python
+them. Were a source different (its cache was rebuilt), Python would see it and compile the
+module again on import: a stale store costs time, never correctness. When uv copies instead of
+linking (its cache on another file system), nothing is stored. Python
 writes a ``.pyc`` by renaming a new file over the old one, so a linked file is never changed in
 place. Test folders are not compiled (nothing imports them when serving).
 """
@@ -55,6 +56,7 @@ class _Dist:
     name: str
     key: str
     sources: tuple[str, ...]  # module paths relative to site-packages, posix
+    linked: bool  # its sources are hard links into uv's cache (so their times are the cache's)
 
 
 def _dists(site_packages: Path) -> list[_Dist]:
@@ -72,13 +74,16 @@ def _dists(site_packages: Path) -> list[_Dist]:
                 sources.append(path)
         sources.sort()
         digest = hashlib.sha256(data)
+        linked = False
         if sources:
             try:
-                digest.update(str((site_packages / sources[0]).stat().st_mtime_ns).encode())
+                first = (site_packages / sources[0]).stat()
             except OSError:
                 continue
+            digest.update(str(first.st_mtime_ns).encode())
+            linked = first.st_nlink > 1
         name = info.name[: -len(".dist-info")]
-        found.append(_Dist(name, f"{name}-{digest.hexdigest()[:16]}", tuple(sources)))
+        found.append(_Dist(name, f"{name}-{digest.hexdigest()[:16]}", tuple(sources), linked))
     return found
 
 
@@ -127,7 +132,10 @@ def compile_site_packages(
         _compile(python, site_packages, missing, total, log, timeout)
         store.mkdir(parents=True, exist_ok=True)
         for dist in missing:
-            _save(dist, site_packages, store, tag)
+            # Copied sources (uv's cache on another file system) have this venv's own times: a
+            # stored copy would never be valid elsewhere, so none is kept.
+            if dist.linked:
+                _save(dist, site_packages, store, tag)
     return CompileStats(len(reused), len(missing), total, time.monotonic() - started)
 
 
