@@ -101,6 +101,8 @@ class Datastore:
 
         A file already in the datastore is kept unless ``overwrite`` (as v1 did).
         """
+        if not isinstance(src_dir, str | os.PathLike):
+            raise InvalidInputError(f"src_dir must be a folder path, got {type(src_dir).__name__}")
         src = Path(src_dir)
         if not src.is_dir():
             raise NotFoundError(f"cannot upload {src_dir}: not a folder")
@@ -147,6 +149,8 @@ class Datastore:
     ) -> int:
         """Copy the files whose datastore path starts with ``prefix`` under ``target_path``; return
         how many were written (existing files are kept unless ``overwrite``)."""
+        if not isinstance(target_path, str | os.PathLike):
+            raise InvalidInputError(f"target_path must be a folder path, got {type(target_path).__name__}")
         return store.download(
             self.workspace, self.name, Path(target_path), prefix, overwrite, _print if show_progress else None
         )

@@ -142,7 +142,11 @@ class Run:
         if rec.status not in registry.FINAL and rec.kind == "script" and not jobs.supervisor_alive(rec):
             # The supervisor died without recording an end (killed, machine restarted).
             self._record = registry.set_status(
-                self._ws, rec.id, "Failed", "the run's supervising process ended without finishing the run"
+                self._ws,
+                rec.id,
+                "Failed",
+                "the run's supervising process ended without finishing the run (see "
+                f"{jobs.run_dir(self._ws, rec.id) / jobs.SUPERVISOR_LOG})",
             )
         return self._record
 
@@ -285,6 +289,10 @@ class Run:
             suffix = src.suffix or ".png"
             self._add_file(f"{name}_{int(time.time() * 1000)}{suffix}", src, as_image=name)
             return
+        if not hasattr(plot, "savefig"):
+            raise InvalidInputError(
+                f"log_image('{name}'): plot must be a matplotlib figure or pyplot, got {type(plot).__name__}"
+            )
         buffer = io.BytesIO()
         plot.savefig(buffer, format="png")
         self._add_stream(f"{name}_{int(time.time() * 1000)}.png", buffer.getvalue(), as_image=name)
@@ -326,6 +334,11 @@ class Run:
             data = path_or_stream.read()
             self._add_stream(name, data.encode() if isinstance(data, str) else data)
             return
+        if not isinstance(path_or_stream, str | os.PathLike):
+            raise InvalidInputError(
+                f"upload_file('{name}'): path_or_stream must be a path or a binary stream, "
+                f"got {type(path_or_stream).__name__}"
+            )
         src = Path(path_or_stream)
         if not src.is_file():
             raise NotFoundError(f"upload_file('{name}'): no file at {path_or_stream}")

@@ -92,6 +92,10 @@ class ScriptRunConfig:
         command: builtins.list[Any] | str | None = None,
         docker_runtime_config: Any = None,
     ) -> None:
+        if not isinstance(source_directory, str | os.PathLike):
+            raise InvalidInputError(
+                f"source_directory must be a folder path, got {type(source_directory).__name__}"
+            )
         if script is None and command is None:
             raise InvalidInputError("ScriptRunConfig needs a script (or a command)")
         if script is not None and command is not None:

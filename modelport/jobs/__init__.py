@@ -42,6 +42,7 @@ from modelport.workspace import Workspace
 __all__ = ["LOG_NAME", "RunContext", "cancel", "context", "log_file", "submit", "supervisor_alive"]
 
 LOG_NAME = "azureml-logs/70_driver_log.txt"
+SUPERVISOR_LOG = "supervisor.log"  # the supervisor's own errors, if it has any
 SPEC_FILE = "run.json"  # what the supervisor runs: argv, environment variables, time limit
 _IGNORE = shutil.ignore_patterns(
     ".git", "__pycache__", ".venv", ".modelport", ".azureml", "*.pyc", ".ipynb_checkpoints", "outputs"
@@ -128,13 +129,18 @@ def submit(
     }
     registry.update_run(ws, record.id, details={"command": spec["argv"], "inputDatasets": paths})
     (folder / SPEC_FILE).write_text(json.dumps(spec))
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "modelport.jobs", str(ws.path), ws.name, record.id],
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.DEVNULL,
-        stderr=open(folder / "supervisor.log", "ab"),  # noqa: SIM115 (the child owns it)
-        start_new_session=True,
-    )
+    try:
+        with open(folder / SUPERVISOR_LOG, "ab") as errors:
+            proc = subprocess.Popen(
+                [sys.executable, "-m", "modelport.jobs", str(ws.path), ws.name, record.id],
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL,
+                stderr=errors,
+                start_new_session=True,
+            )
+    except OSError as exc:
+        registry.set_status(ws, record.id, "Failed", f"could not start the run's supervisor: {exc}")
+        raise StorageError(f"run '{record.id}': cannot start {sys.executable}: {exc}") from exc
     try:
         started = psutil.Process(proc.pid).create_time()
     except psutil.Error:

@@ -54,6 +54,8 @@ def test_datastore_upload_and_download(
         Datastore.get(ws, "nosuch")
     with pytest.raises(InvalidInputError, match="must be relative and stay inside"):
         datastore.path("../../outside")
+    with pytest.raises(UserErrorException, match="src_dir must be a folder path, got NoneType"):
+        datastore.upload(src_dir=None)
     with pytest.raises(UserErrorException, match="cannot attach cloud storage"):
         Datastore.register_azure_blob_container(ws, "blobs", "container", "account")
 

@@ -94,6 +94,10 @@ def test_train_within_notebook(home: Path, tmp_path: Path, monkeypatch: pytest.M
         run.register_model("x", model_path="outputs/missing.pkl")
     with pytest.raises(UserErrorException, match="log\\(\\) takes a number or a string"):
         run.log("bad", {"a": 1})
+    with pytest.raises(UserErrorException, match="plot must be a matplotlib figure"):
+        run.log_image("bad", plot="figure.png")
+    with pytest.raises(UserErrorException, match="path_or_stream must be a path or a binary stream"):
+        run.upload_file("x", 123)
     with pytest.raises(NotFoundError, match="run 'nope' not found"):
         Run(experiment, "nope")
     with pytest.raises(InvalidInputError, match="invalid experiment name"):

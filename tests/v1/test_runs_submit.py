@@ -29,6 +29,7 @@ parser = argparse.ArgumentParser()
 parser.add_argument("--alpha", type=float)
 parser.add_argument("--data-folder")
 parser.add_argument("--go")
+parser.add_argument("--reference")
 args = parser.parse_args()
 
 run = Run.get_context()
@@ -38,7 +39,7 @@ while args.go and not pathlib.Path(args.go).exists() and time.monotonic() < dead
     time.sleep(0.05)
 files = sorted(os.listdir(args.data_folder))
 assert run.input_datasets["train"] == args.data_folder
-print("training on", files)
+print("training on", files, "and", sorted(os.listdir(args.reference)))
 run.log("alpha", args.alpha)
 run.log("files", len(files))
 run.log_list("curve", [0.5, 0.25])
@@ -95,6 +96,8 @@ def test_submit_train_register_deploy(
             0.5,
             "--data-folder",
             dataset.as_named_input("train").as_download(),
+            "--reference",
+            datastore.path("train-data").as_mount(),
             "--go",
             str(go),
         ],
@@ -112,7 +115,7 @@ def test_submit_train_register_deploy(
     details = run.wait_for_completion(show_output=True)
     out = capsys.readouterr().out
     assert f"epoch 0 started in run {run.id}" in out  # the script's Run.get_context() is this run
-    assert "training on ['a.csv', 'b.csv']" in out
+    assert "training on ['a.csv', 'b.csv'] and ['a.csv', 'b.csv']" in out
     assert "greeting: hello from the environment" in out
     assert out.index("epoch 0 started") < out.index("done") < out.index("Status: Completed")
     assert details["status"] == "Completed" and details["target"] == "local"
@@ -178,6 +181,8 @@ def test_remote_compute_is_refused_with_the_local_alternative(home: Path, tmp_pa
         Experiment(ws, "remote").submit(object())
     with pytest.raises(NotFoundError, match=r"script missing.py not found"):
         Experiment(ws, "remote").submit(ScriptRunConfig(source_directory=str(tmp_path), script="missing.py"))
+    with pytest.raises(UserErrorException, match="source_directory must be a folder path, got NoneType"):
+        ScriptRunConfig(source_directory=None, script="train.py")
     assert list(Experiment(ws, "remote").get_runs()) == []  # nothing was started
     assert os.environ.get("MODELPORT_RUN_ID") is None
 
