@@ -36,6 +36,7 @@ __all__ = [
     "datatype_of",
     "encode_binary",
     "load_request",
+    "objects",
     "outputs_of",
     "read_binary",
     "tensor_from_json",
@@ -193,8 +194,7 @@ def tensor_from_json(name: str, datatype: str, shape: list[int], data: Any) -> n
         flat = list(_flatten(data if isinstance(data, list) else [data]))
         if not all(isinstance(v, str) for v in flat):
             raise InvalidInputError(f"input '{name}' is BYTES: its data must be strings")
-        array = np.empty(len(flat), dtype=object)
-        array[:] = flat
+        array = objects(flat)
     else:
         if isinstance(data, np.ndarray):
             array = data
@@ -279,16 +279,14 @@ def _read_bytes(view: memoryview, name: str, count: int) -> np.ndarray[Any, Any]
         raise InvalidInputError(
             f"input '{name}': its shape holds {count} element(s), its data has {len(items)}"
         )
-    array = np.empty(len(items), dtype=object)
-    array[:] = items
-    return array
+    return objects(items)
 
 
 # -- responses -----------------------------------------------------------------------------------
 def _tensor(value: Any) -> tuple[str, np.ndarray[Any, Any]]:
     """run()'s value (or one value of its dict) as a datatype and an array (at least 1-D)."""
     if isinstance(value, bytes | bytearray | memoryview | str):
-        return BYTES, _objects([bytes(value) if not isinstance(value, str) else value])
+        return BYTES, objects([bytes(value) if not isinstance(value, str) else value])
     array = value if isinstance(value, np.ndarray) else None
     if array is None:
         try:
@@ -306,10 +304,11 @@ def _tensor(value: Any) -> tuple[str, np.ndarray[Any, Any]]:
                     array.shape or (1,)
                 )
     # Not a tensor (ragged lists, dicts in lists, objects...): one BYTES element, its JSON text.
-    return BYTES, _objects([dumps(value).decode()])
+    return BYTES, objects([dumps(value).decode()])
 
 
-def _objects(items: list[Any]) -> np.ndarray[Any, Any]:
+def objects(items: list[Any]) -> np.ndarray[Any, Any]:
+    """A 1-D object array of ``items`` (never a 2-D one, as ``np.array`` makes of equal lists)."""
     array = np.empty(len(items), dtype=object)
     array[:] = items
     return array

@@ -401,8 +401,12 @@ def _only_input(tensors: list[t.Tensor], name: str, conform: Any) -> np.ndarray[
 
 
 def _jsonable(array: np.ndarray[Any, Any]) -> Any:
+    """An array as orjson takes it: numeric arrays as they are, BYTES as nested lists of str."""
     if array.dtype == object:
-        return [v.decode("utf-8", "replace") if isinstance(v, bytes) else v for v in array.tolist()]
+        flat = [
+            v.decode("utf-8", "replace") if isinstance(v, bytes) else v for v in array.reshape(-1).tolist()
+        ]
+        return t.objects(flat).reshape(array.shape).tolist()
     return array if array.flags.c_contiguous else np.ascontiguousarray(array)
 
 
@@ -412,9 +416,13 @@ def _schema_value(tensor: t.Tensor, sample: Any) -> Any:
     array = tensor.array
     if isinstance(sample, np.ndarray) and tensor.datatype != t.BYTES:
         return array
+    value = _jsonable(array)
+    if isinstance(value, np.ndarray):
+        value = value.tolist()
     if sample is not None and not isinstance(sample, list | dict | tuple | np.ndarray) and array.size == 1:
-        return array.reshape(-1)[0].item() if array.dtype != object else array.reshape(-1)[0]
-    return _jsonable(array).tolist() if isinstance(_jsonable(array), np.ndarray) else _jsonable(array)
+        while isinstance(value, list):
+            value = value[0]
+    return value
 
 
 def _aml_value(response: AMLResponse) -> Any:
