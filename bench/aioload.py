@@ -151,11 +151,13 @@ def run(
     timeout: float,
     outcomes: list[Outcome] | None = None,
     content_type: str = "application/json",
+    headers: dict[str, str] | None = None,
 ) -> AioResult:
     """Post ``body`` to ``path`` on ``concurrency`` connections for ``seconds``; with ``outcomes``,
     append every request's :class:`Outcome` to it (safe to read from another thread meanwhile)."""
     head = (
         f"POST {path} HTTP/1.1\r\nHost: {HOST}:{port}\r\nContent-Type: {content_type}\r\n"
-        f"Content-Length: {len(body)}\r\n\r\n"
+        + "".join(f"{k}: {v}\r\n" for k, v in (headers or {}).items())
+        + f"Content-Length: {len(body)}\r\n\r\n"
     )
     return asyncio.run(_run(port, head.encode() + body, concurrency, seconds, timeout, outcomes))

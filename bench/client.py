@@ -16,12 +16,19 @@ class Reply:
     seconds: float
 
 
-def post(port: int, path: str, body: bytes, timeout: float, content_type: str = "application/json") -> Reply:
+def post(
+    port: int,
+    path: str,
+    body: bytes,
+    timeout: float,
+    content_type: str = "application/json",
+    headers: dict[str, str] | None = None,
+) -> Reply:
     """POST ``body`` on a fresh connection; the status, the whole body and the elapsed time."""
     conn = http.client.HTTPConnection(HOST, port, timeout=timeout)
     try:
         start = time.perf_counter()
-        conn.request("POST", path, body=body, headers={"Content-Type": content_type})
+        conn.request("POST", path, body=body, headers={"Content-Type": content_type, **(headers or {})})
         response = conn.getresponse()
         data = response.read()
         return Reply(response.status, data, time.perf_counter() - start)

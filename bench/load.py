@@ -51,13 +51,22 @@ def tool_name(choice: str) -> str:
     return choice
 
 
-def _wrk(port: int, path: str, body: bytes, concurrency: int, seconds: int, content_type: str) -> LoadResult:
+def _wrk(
+    port: int,
+    path: str,
+    body: bytes,
+    concurrency: int,
+    seconds: int,
+    content_type: str,
+    headers: dict[str, str],
+) -> LoadResult:
     with tempfile.NamedTemporaryFile(prefix="bench-body-", suffix=".json") as f:
         f.write(body)
         f.flush()
         cmd = ["wrk", "-t1", f"-c{concurrency}", f"-d{seconds}s", f"--timeout={REQUEST_TIMEOUT_S}s"]
         cmd += ["-s", str(LUA), f"http://{HOST}:{port}{path}"]
         env = {**os.environ, "BENCH_BODY_FILE": f.name, "BENCH_CONTENT_TYPE": content_type}
+        env["BENCH_HEADERS"] = "".join(f"{k}: {v}\n" for k, v in headers.items())
         out = subprocess.run(
             cmd, env=env, capture_output=True, text=True, timeout=seconds + 3 * REQUEST_TIMEOUT_S, check=True
         )
@@ -82,11 +91,14 @@ def run_level(
     concurrency: int,
     seconds: int,
     content_type: str = "application/json",
+    headers: dict[str, str] | None = None,
 ) -> LoadResult:
-    """One load level: ``concurrency`` connections posting ``body`` for ``seconds``."""
+    """One load level: ``concurrency`` connections posting ``body`` (with ``headers``) for ``seconds``."""
     if tool == "wrk":
-        return _wrk(port, path, body, concurrency, seconds, content_type)
-    r = aioload.run(port, path, body, concurrency, seconds, REQUEST_TIMEOUT_S, content_type=content_type)
+        return _wrk(port, path, body, concurrency, seconds, content_type, headers or {})
+    r = aioload.run(
+        port, path, body, concurrency, seconds, REQUEST_TIMEOUT_S, content_type=content_type, headers=headers
+    )
     return LoadResult(
         concurrency, r.seconds, r.ok, r.errors, r.ok / r.seconds,
         r.p50_ms, r.p99_ms, r.mean_ms, r.max_ms, "python",

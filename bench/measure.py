@@ -67,6 +67,12 @@ class Inputs:
         return self._bodies[key]
 
 
+def _headers(server: Server, body: bytes) -> dict[str, str]:
+    """Headers a protocol sends beside Content-Type (V2 binary: the JSON header's length)."""
+    headers = getattr(server.protocol, "headers", None)
+    return dict(headers(body)) if headers is not None else {}
+
+
 def _idle_memory(proc: procs.ServerProcess, samples: int = 5) -> dict[str, float | None]:
     rss, pss = [], []
     for _ in range(samples):
@@ -92,7 +98,14 @@ def _cold_start(
         attempts += 1
         try:
             remaining = max(0.1, deadline - time.perf_counter())
-            reply = client.post(port, server.protocol.path, body, remaining, server.protocol.content_type)
+            reply = client.post(
+                port,
+                server.protocol.path,
+                body,
+                remaining,
+                server.protocol.content_type,
+                _headers(server, body),
+            )
         except OSError as exc:
             last = repr(exc)
             time.sleep(0.02)
@@ -120,7 +133,9 @@ def _big_request(
     for i in range(plan.repeats + PEAK_REPEATS):
         sampler = procs.PeakSampler(proc)
         with sampler.running() if i >= plan.repeats else contextlib.nullcontext():
-            reply = client.post(port, server.protocol.path, body, plan.request_timeout_s, kind)
+            reply = client.post(
+                port, server.protocol.path, body, plan.request_timeout_s, kind, _headers(server, body)
+            )
         if reply.status != 200:
             raise RuntimeError(f"big request: status {reply.status}: {reply.body[:300]!r}")
         predicted = np.asarray(server.protocol.predictions(reply.body))
@@ -151,9 +166,13 @@ def _load(port: int, server: Server, inputs: Inputs, plan: Plan) -> list[dict[st
     body = inputs.body(server.protocol, "row")
     levels = []
     for concurrency in plan.levels:
-        path, kind = server.protocol.path, server.protocol.content_type
-        load.run_level(plan.load_tool, port, path, body, concurrency, plan.warmup_seconds, kind)  # warm-up
-        result = load.run_level(plan.load_tool, port, path, body, concurrency, plan.load_seconds, kind)
+        path, kind, headers = server.protocol.path, server.protocol.content_type, _headers(server, body)
+        load.run_level(
+            plan.load_tool, port, path, body, concurrency, plan.warmup_seconds, kind, headers
+        )  # warm-up
+        result = load.run_level(
+            plan.load_tool, port, path, body, concurrency, plan.load_seconds, kind, headers
+        )
         levels.append(result.to_json())
     return levels
 

@@ -30,7 +30,7 @@ import numpy as np
 
 from bench.envs import BuiltEnv
 from bench.model import MODEL_FILE, REPO
-from bench.v2rows import V2Json
+from bench.v2rows import V2Binary, V2Json
 
 SCORE_SCRIPT = REPO / "examples" / "mnist" / "score.py"
 TYPED_SCRIPT = Path(__file__).resolve().parent / "scripts" / "score_typed.py"
@@ -255,6 +255,7 @@ SERVERS: dict[str, Server] = {
         Modelport("modelport-typed", f"{TYPED} JSON", TYPED_SCRIPT),
         Modelport("modelport-npy", f"{TYPED} npy", TYPED_SCRIPT, Npy()),
         Modelport("modelport-v2", f"{TYPED} V2 JSON", TYPED_SCRIPT, V2Json()),  # type: ignore[arg-type]
+        Modelport("modelport-v2-binary", f"{TYPED} V2 binary", TYPED_SCRIPT, V2Binary()),  # type: ignore[arg-type]
         Modelport(
             "modelport-batch",
             f"{TYPED} JSON + batching",

@@ -1,6 +1,9 @@
 -- POST the body in $BENCH_BODY_FILE on every request; print the summary as one JSON line at the end.
 wrk.method = "POST"
 wrk.headers["Content-Type"] = os.getenv("BENCH_CONTENT_TYPE") or "application/json"
+for name, value in string.gmatch(os.getenv("BENCH_HEADERS") or "", "([^:\n]+): ([^\n]*)\n") do
+  wrk.headers[name] = value
+end
 local f = assert(io.open(os.getenv("BENCH_BODY_FILE"), "rb"))
 wrk.body = f:read("*a")
 f:close()
