@@ -135,6 +135,7 @@ def goals(results: dict[str, Any]) -> list[Goal]:
         "modelport-npy",
         "modelport-batch",
     )
+    ml, v2, v2bin = "mlserver", "modelport-v2", "modelport-v2-binary"
     floor = (results.get("floor") or {}).get("typed_parse_predict_s")
     deploy = (results.get("deploy") or {}).get("median_s")
     idle, after = _memory("idle"), _memory("after_big")
@@ -165,6 +166,10 @@ def goals(results: dict[str, Any]) -> list[Goal]:
         Goal("deploy-to-Healthy (cached env) vs own cold start", _ratio(deploy, get(mp, cold)), 1.5, True),
         Goal("idle memory vs azmlinfsrv", _ratio(get(mp, idle), get(az, idle)), 1.0, True),
         Goal("memory after the 10k request vs own idle", _ratio(get(mp, after), get(mp, idle)), 1.2, True),
+        # issue 15: the Open Inference (V2) rows against MLServer's V2 JSON
+        Goal("V2 JSON, 10k rows: time vs MLServer", _ratio(get(v2, big), get(ml, big)), 0.5, True),
+        Goal("V2 binary, 10k rows: time vs modelport npy", _ratio(get(v2bin, big), get(npy, big)), 1.2, True),
+        Goal("V2 JSON, 64 concurrent: req/s vs MLServer", _ratio(get(v2, rps), get(ml, rps)), 1.2, False),
     ]
 
 
