@@ -278,9 +278,15 @@ def test_xss_in_names_tags_and_errors_renders_as_text(tab: Tab, tmp_path: Path) 
 def test_pages_stay_usable_at_800_px(tab: Tab, tmp_path: Path) -> None:
     page = tab.page
     page.set_viewport_size({"width": 800, "height": 800})
-    for fragment in ("#/services", f"#/services/{tab.world.healthy}/details", "#/models", "#/environments"):
+    pages = {
+        "#/services": "#services",
+        f"#/services/{tab.world.healthy}/details": "#history",
+        "#/models": "#models",
+        "#/environments": "#environments",
+    }
+    for fragment, selector in pages.items():
         tab.open(fragment)
-        page.wait_for_selector("main table, main .card")
+        page.wait_for_selector(selector)
         width = page.evaluate("document.documentElement.scrollWidth")
         assert width <= 800, (fragment, width)
     tab.open("#/services")
@@ -289,20 +295,19 @@ def test_pages_stay_usable_at_800_px(tab: Tab, tmp_path: Path) -> None:
 
 
 def test_restart_then_delete_with_confirmation(tab: Tab, tmp_path: Path) -> None:
-    page = tab.open("#/services")
-    page.click(f"tr[data-service='{tab.world.failing}'] [data-action='delete']")
-    page.wait_for_selector(f"tr[data-service='{tab.world.failing}']", state="detached")
-    assert any(d.startswith("confirm: Delete service 'broken-svc'") for d in tab.dialogs)
-    assert tab.world.api("GET", f"/api/services/{tab.world.failing}").status_code == 404
     from modelport.deploy import records
 
-    before = len(records.load(tab.world.ws, tab.world.healthy).history)
-    page.click(f"tr[data-service='{tab.world.healthy}'] [data-action='restart']")
-    wait_until(lambda: len(records.load(tab.world.ws, tab.world.healthy).history) > before, 30, "the restart")
-    page.wait_for_selector(
-        f"tr[data-service='{tab.world.healthy}'] .state:has-text('Healthy')", timeout=60_000
-    )
-    assert tab.world.api("POST", f"/api/services/{tab.world.healthy}/test", data="{}").json()["status"] in (
-        200,
-        500,
-    )
+    # Restart the service whose init() fails (it fails again in a second or two, where the
+    # tutorial's would take several to be Healthy again): the engine starts it anew.
+    ws, name = tab.world.ws, tab.world.failing
+    before = records.load(ws, name)
+    page = tab.open("#/services")
+    page.click(f"tr[data-service='{name}'] [data-action='restart']")
+    wait_until(lambda: len(records.load(ws, name).history) > len(before.history), 30, "the restart")
+    assert records.load(ws, name).handle != before.handle  # a new server process was started
+    page.wait_for_selector(f"tr[data-service='{name}'] .state:has-text('Failed')", timeout=30_000)
+    page.click(f"tr[data-service='{name}'] [data-action='delete']")
+    page.wait_for_selector(f"tr[data-service='{name}']", state="detached")
+    assert any(d.startswith(f"confirm: Delete service '{name}'") for d in tab.dialogs)
+    assert tab.world.api("GET", f"/api/services/{name}").status_code == 404
+    assert page.locator(f"tr[data-service='{tab.world.healthy}']").is_visible()
