@@ -46,6 +46,31 @@ class Workspace(_StoreWorkspace):
         >>> mlflow.set_tracking_uri(ws.get_mlflow_tracking_uri())
     """
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        """``Workspace(name, path=None)`` opens a local workspace; v1's
+        ``Workspace(subscription_id, resource_group, workspace_name)`` opens ``workspace_name``
+        and keeps the subscription and resource group as its identity."""
+        v1_names = ("subscription_id", "resource_group", "workspace_name")
+        if "workspace_name" in kwargs or len(args) >= 3:
+            given = dict(zip(v1_names, args, strict=False))
+            given.update({k: v for k, v in kwargs.items() if k in v1_names})
+            super().__init__(given["workspace_name"])
+            identity = {k: given[k] for k in v1_names[:2] if given.get(k)}
+            if identity:
+                self._save_identity(identity)
+            return
+        super().__init__(*args, **kwargs)
+
+    @classmethod
+    def get(cls, name: str, **v1: Any) -> Workspace:
+        """Open the workspace ``name``; v1's ``subscription_id`` and ``resource_group``, when given,
+        become its identity."""
+        ws = cls(name)
+        given = {k: v1[k] for k in ("subscription_id", "resource_group") if v1.get(k)}
+        if given:
+            ws._save_identity(given)
+        return ws
+
     @classmethod
     def create(
         cls,

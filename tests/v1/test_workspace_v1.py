@@ -13,6 +13,7 @@ from modelport.core import Environment, Model, Workspace
 from modelport.core.conda_dependencies import CondaDependencies
 from modelport.core.model import InferenceConfig
 from modelport.core.webservice import LocalWebservice
+from modelport.errors import WorkspaceNotFound
 
 
 def test_from_config_keeps_the_v1_identity(
@@ -112,3 +113,17 @@ def test_workspace_collections(
     assert ws.experiments == {} and ws.datasets == {}
     service.delete()
     assert ws.webservices == {}
+
+
+def test_v1_constructor_and_get_with_azure_arguments(home: Path) -> None:
+    Workspace.create("by-ids")
+    # As v1 samples open a workspace by its Azure coordinates.
+    ws = Workspace(subscription_id="sub-123", resource_group="rg-ml", workspace_name="by-ids")
+    assert (ws.name, ws.subscription_id, ws.resource_group) == ("by-ids", "sub-123", "rg-ml")
+    positional = Workspace("sub-456", "rg-other", "by-ids")
+    assert (positional.subscription_id, positional.resource_group) == ("sub-456", "rg-other")
+    got = Workspace.get(name="by-ids", subscription_id="sub-789", resource_group="rg-3")
+    assert (got.subscription_id, got.resource_group) == ("sub-789", "rg-3")
+    assert Workspace("by-ids").resource_group == "rg-3"  # the store's own form still works
+    with pytest.raises(WorkspaceNotFound, match="workspace 'missing' not found"):
+        Workspace(subscription_id="s", resource_group="r", workspace_name="missing")
