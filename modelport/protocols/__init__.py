@@ -174,6 +174,10 @@ class Protocol(abc.ABC):
     """A wire protocol: routes over the :class:`Host`, an error body, an encoding."""
 
     name: str = ""
+    prefix: str = ""
+    """Paths under this prefix are this protocol's: an unknown one gets its error body (``/v2``)."""
+    routes_hint: str = "use POST /score, GET /, /swagger.json, /health/ready"
+    """What a 404 for an unknown path suggests."""
 
     def __init__(self, host: Host) -> None:
         self.host = host

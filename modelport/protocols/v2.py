@@ -81,6 +81,8 @@ class V2(Protocol):
     """The V2 routes over a :class:`~modelport.protocols.Host`."""
 
     name = "v2"
+    prefix = "/v2"
+    routes_hint = "use /v2/health/{live,ready}, GET /v2, /v2/models/{name}[/versions/{v}][/ready|/infer]"
 
     def __init__(self, host: Any) -> None:
         super().__init__(host)

@@ -187,7 +187,7 @@ class ScoringApp:
         params = None
         if entry is None and self.router.patterns:
             entry, params = self.router.match_pattern(path)
-        protocol = self.protocols[0] if entry is None else entry[1]
+        protocol = entry[1] if entry is not None else self.unrouted(path)
         route_name = "other" if entry is None else entry[0].path
         self.metrics.in_flight.inc()
         try:
@@ -195,9 +195,7 @@ class ScoringApp:
                 if given_id is not None:
                     request_id = _valid_request_id(given_id)
                 if entry is None:
-                    raise NotFoundError(
-                        f"no route {path}: use POST /score, GET /, /swagger.json, /health/ready"
-                    )
+                    raise NotFoundError(f"no route {path}: {protocol.routes_hint}")
                 route = entry[0]
                 methods = route.methods
                 if method not in methods and not (method == "HEAD" and methods == ("GET",)):
@@ -226,6 +224,13 @@ class ScoringApp:
             ms = elapsed * 1e3
             self.traces.write(request_id, method, path, reply.status, ms, reply.run_ms, reply.printed)
         self.metrics.observe_request(route_name, reply.status, elapsed)
+
+    def unrouted(self, path: str) -> Protocol:
+        """The protocol that answers an unknown path: the one owning its prefix, else the first."""
+        for protocol in self.protocols:
+            if protocol.prefix and (path == protocol.prefix or path.startswith(protocol.prefix + "/")):
+                return protocol
+        return self.protocols[0]
 
     def error_reply(self, exc: ModelportError, request_id: str, protocol: Protocol | None = None) -> Reply:
         """The one place where errors become HTTP statuses and headers (the body is the protocol's)."""

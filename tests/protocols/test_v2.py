@@ -120,6 +120,11 @@ def test_health_metadata_and_model_names(app: Callable[..., Any]) -> None:
         assert r.status_code == 404 and "error" in r.json(), path
     r = client.post("/v2/models/other/infer", json=body)
     assert r.status_code == 404 and "mnist" in r.json()["error"]
+    r = client.get("/v2/models/mnist/nothing")  # an unknown path under /v2: V2's error body
+    assert r.status_code == 404 and "/v2/health" in r.json()["error"]
+    assert client.get("/v2x").json()["code"] == "NotFoundError"  # not under /v2: v1's
+    r = client.get("/v2/models/mnist/infer")  # known path, other method
+    assert r.status_code == 405 and r.headers["allow"] == "POST" and r.json()["error"]
 
 
 def test_serve_without_models_is_the_service_name_version_1(app: Callable[..., Any]) -> None:
