@@ -119,7 +119,9 @@ async function servicesPage() {
   let rows = [];
   const render = () => {
     const wanted = stateFilter.value;
-    const [tk, tv] = tagFilter.value.trim().split("=");
+    const text = tagFilter.value.trim();
+    const eq = text.indexOf("=");
+    const [tk, tv] = eq < 0 ? [text, undefined] : [text.slice(0, eq), text.slice(eq + 1)];
     const shown = rows.filter((s) => (!wanted || s.state === wanted)
       && (!tk || (tk in s.tags && (tv === undefined || s.tags[tk] === tv))));
     count.textContent = `${shown.length} of ${rows.length} services`;
