@@ -42,6 +42,9 @@ def test_mlflow_runs_are_kept_in_the_workspace(
     assert [r.info.run_id for r in found] == [run.info.run_id]
     assert found[0].data.params == {"alpha": "0.03"} and found[0].data.metrics == {"rmse": 0.6}
     assert [m.value for m in client.get_metric_history(run.info.run_id, "rmse")] == [0.8, 0.6]
+    # MLflow's model registry goes to the same workspace file.
+    client.create_registered_model("diabetes-model", description="from the notebook")
+    assert [m.name for m in client.search_registered_models()] == ["diabetes-model"]
 
 
 def test_a_uri_that_is_not_a_workspace_is_refused(home: Path, tmp_path: Path) -> None:
