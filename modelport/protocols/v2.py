@@ -190,7 +190,7 @@ class V2(Protocol):
             f"serialize;dur={scored.serialize_ms:.3f}"
         )
         headers.append((b"server-timing", timing.encode()))
-        return Reply(response.status, response.body, content_type, headers)
+        return Reply(response.status, response.body, content_type, headers, scored.run_ms, scored.printed)
 
 
 class InferCodec:

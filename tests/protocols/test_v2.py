@@ -347,3 +347,18 @@ def test_overload_and_timeout_are_503_and_504_with_the_v2_error_body(app: Callab
     assert r.status_code == 503 and r.headers["retry-after"] and "overloaded" in r.json()["error"]
     r = client.post(url, json={"inputs": [tensor("data", [5.0])]})
     assert r.status_code == 504 and "scoring timeout" in r.json()["error"]
+
+
+def test_v2_requests_are_traced_like_score(app: Callable[..., Any], tmp_path: Path) -> None:
+    traces = tmp_path / "traces.jsonl"
+    script = tmp_path / "talks.py"
+    script.write_text("def run(raw):\n    print('scored it')\n    return 1\n")
+    client = app(script, traces_file=str(traces))
+    r = client.post("/v2/models/modelport/infer", json={"inputs": [tensor("data", [1.0])]})
+    assert r.status_code == 200
+    deadline = time.monotonic() + 10
+    while not (traces.exists() and traces.read_text().strip()):
+        assert time.monotonic() < deadline, "no trace written"
+        time.sleep(0.05)
+    line = json.loads(traces.read_text().splitlines()[-1])
+    assert line["path"] == "/v2/models/modelport/infer" and "scored it" in json.dumps(line)
