@@ -215,8 +215,12 @@ def start_head(
             why = "exited" if proc.returncode is not None else f"did not answer within {timeout:.0f} s"
             raise ComputeTargetError(f"`ray start --head` {why}:\n{text}")
         time.sleep(0.2)
-    connect(record.address)
-    record.http_port = _start_serve(free_port())
+    try:
+        connect(record.address, timeout=max(deadline - time.monotonic(), 30.0))
+        record.http_port = _start_serve(free_port())
+    except BaseException:
+        stop_head(record)  # nothing half-started is left behind
+        raise
     return record
 
 
@@ -237,8 +241,9 @@ def _start_serve(port: int) -> int:
 _connected: str | None = None
 
 
-def connect(address: str) -> None:
-    """Make this process a driver of the cluster at ``address`` (once; again if it changed)."""
+def connect(address: str, timeout: float = 30.0) -> None:
+    """Make this process a driver of the cluster at ``address`` (once; again if it changed),
+    trying for ``timeout`` seconds."""
     global _connected
     import ray
 
@@ -248,16 +253,26 @@ def connect(address: str) -> None:
         if _connected == address:
             return
         ray.shutdown()
-    try:
-        ray.init(
-            address=address,
-            namespace="modelport",
-            logging_level=logging.WARNING,
-            log_to_driver=False,
-            configure_logging=False,
-        )
-    except (ConnectionError, RuntimeError, ValueError) as exc:
-        raise ComputeTargetError(f"cannot connect to the Ray cluster at {address}: {exc}") from None
+    # A head on 127.0.0.1 registered its node with that address: say so, or Ray looks for a
+    # raylet on this machine's network address (it rewrites 127.0.0.1 to it).
+    local = address.split("://")[-1].startswith(f"{HOST}:")
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            ray.init(
+                address=address,
+                namespace="modelport",
+                logging_level=logging.WARNING,
+                log_to_driver=False,
+                configure_logging=False,
+                _node_ip_address=HOST if local else None,
+            )
+            break
+        except (ConnectionError, RuntimeError, ValueError) as exc:
+            # A head that just opened its port may not take drivers yet (seconds on a busy machine).
+            if time.monotonic() > deadline:
+                raise ComputeTargetError(f"cannot connect to the Ray cluster at {address}: {exc}") from None
+            time.sleep(1.0)
     _connected = address
 
 

@@ -284,6 +284,7 @@ def aks_configuration(
         if autoscale
         else f"AKS is not available: deploying to the local target with {workers} worker process(es)"
     )
+    message += " (unless deployed with deployment_target=<an AksCompute>: then on Ray Serve)"
     warnings.warn(message, UserWarning, stacklevel=3)
     cores = _positive("cpu_cores", cpu_cores)
     memory = _positive("memory_gb", memory_gb)

@@ -144,6 +144,12 @@ class ScoringReplica:
         await _Mounted(self._app, self._version)({**scope}, receive, send)
         return int(answer["status"]), answer["headers"], b"".join(chunks)
 
+    def node_id(self) -> str:
+        """The Ray node this replica runs on (placement checks, docs/scale-out.md)."""
+        import ray
+
+        return str(ray.get_runtime_context().get_node_id())
+
     def check_health(self) -> None:
         """Ray calls this periodically; raising makes it replace this replica."""
         if self._exit is not None:

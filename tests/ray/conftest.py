@@ -1,11 +1,19 @@
-"""One Ray cluster for the package's tests (starting one takes 10-60 s here and ~650 MB): free
-ports, its own temp dir, usage stats off, no dashboard; stopped by what it started (never
-``ray stop``). test_provision.py starts and deletes its own, as a v1 program would."""
+"""One Ray cluster for the package's tests, provisioned the v1 way and deleted at the end.
+
+Starting a cluster takes 10-70 s here and ~650 MB, so the package shares one:
+``ComputeTarget.create(ws, "aks-cluster", AksCompute.provisioning_configuration())`` in a workspace
+of its own (free ports, its own temp dir, usage stats off, no dashboard). Tests attach it from
+their own workspaces. At the end ``aks.delete()`` must leave no process, listening port or temp
+dir behind (stopped by what it started; never ``ray stop``).
+"""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
 
+import psutil
 import pytest
 
 from tests.deploy.conftest import digits_model, dws, env_cache, sk_env  # noqa: F401  (shared fixtures)
@@ -13,12 +21,40 @@ from tests.deploy.conftest import digits_model, dws, env_cache, sk_env  # noqa: 
 ray = pytest.importorskip("ray", reason="Ray is not installed: pip install 'modelport[ray]'")
 
 
-@pytest.fixture(scope="package")
-def ray_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator:  # type: ignore[type-arg]
-    from modelport.deploy import cluster
+@dataclass
+class Provisioned:
+    ws: object
+    aks: object
+    record: object
+    address: str
 
-    record = cluster.start_head(tmp_path_factory.mktemp("ray"))
-    record.name = "shared"
-    yield record
-    cluster.stop_head(record)
+
+def _listening(pids: set[int]) -> list[int]:
+    return [
+        c.laddr.port
+        for c in psutil.net_connections("tcp")
+        if c.pid in pids and c.status == psutil.CONN_LISTEN
+    ]
+
+
+@pytest.fixture(scope="package")
+def ray_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Provisioned]:
+    from modelport.core.compute import AksCompute, ComputeTarget
+    from modelport.deploy import cluster
+    from modelport.workspace import Workspace
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("MODELPORT_HOME", str(tmp_path_factory.mktemp("rayhome")))
+        ws = Workspace.create("rayws")
+        aks = ComputeTarget.create(ws, "aks-cluster", AksCompute.provisioning_configuration(agent_count=1))
+        record = cluster.load(ws, "aks-cluster")
+        pids = {p.pid for p in cluster.cluster_processes(record)}
+        try:
+            yield Provisioned(ws, aks, record, record.address)
+        finally:
+            aks.delete()  # type: ignore[attr-defined]
     assert cluster.cluster_processes(record) == [], "the cluster left processes behind"
+    alive = [p for p in pids if psutil.pid_exists(p) and psutil.Process(p).status() != psutil.STATUS_ZOMBIE]
+    assert alive == [], f"processes of the deleted cluster still run: {alive}"
+    assert _listening(pids) == []
+    assert record.temp_dir and not Path(record.temp_dir).exists()

@@ -15,12 +15,13 @@ import requests
 from modelport.core.compute import AksCompute, ComputeTarget
 from modelport.core.model import InferenceConfig, Model
 from modelport.core.webservice import AksEndpoint
-from modelport.deploy import cluster
 from modelport.errors import InvalidInputError
 from modelport.workspace import Workspace
 from tests.deploy.conftest import SCRIPTS
+from tests.ray.conftest import Provisioned
 
-pytestmark = [pytest.mark.ray, pytest.mark.process]
+# Starting a cluster takes 40-70 s here, and minutes when the machine is busy.
+pytestmark = [pytest.mark.ray, pytest.mark.process, pytest.mark.timeout(900)]
 HEADER = "azureml-model-deployment"
 
 
@@ -43,7 +44,7 @@ def _within(count: int, n: int, p: float) -> bool:
 
 
 def test_two_versions_split_update_and_pin(
-    dws: Workspace, ray_cluster: cluster.ClusterRecord, digits_model, tmp_path: Path
+    dws: Workspace, ray_cluster: Provisioned, digits_model, tmp_path: Path
 ) -> None:  # type: ignore[no-untyped-def]
     aks = ComputeTarget.attach(dws, "aks", AksCompute.attach_configuration(address=ray_cluster.address))
     model = Model.register(dws, digits_model[0], "sklearn_mnist")

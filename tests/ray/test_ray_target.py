@@ -16,12 +16,13 @@ from modelport.core.compute import AksCompute, ComputeTarget
 from modelport.core.environment import Environment
 from modelport.core.model import InferenceConfig, Model
 from modelport.core.webservice import AksWebservice, Webservice
-from modelport.deploy import cluster
 from modelport.errors import DeploymentError, InvalidInputError
 from modelport.workspace import Workspace
 from tests.deploy.conftest import SCRIPTS, TUTORIAL_SCORE
+from tests.ray.conftest import Provisioned
 
-pytestmark = [pytest.mark.ray, pytest.mark.process]
+# Starting a cluster takes 40-70 s here, and minutes when the machine is busy.
+pytestmark = [pytest.mark.ray, pytest.mark.process, pytest.mark.timeout(900)]
 
 
 def _src(tmp_path: Path, script: Path) -> Path:
@@ -32,7 +33,7 @@ def _src(tmp_path: Path, script: Path) -> Path:
 
 
 @pytest.fixture
-def aks(dws: Workspace, ray_cluster: cluster.ClusterRecord) -> ComputeTarget:
+def aks(dws: Workspace, ray_cluster: Provisioned) -> ComputeTarget:
     return ComputeTarget.attach(dws, "aks", AksCompute.attach_configuration(address=ray_cluster.address))
 
 
