@@ -151,6 +151,7 @@ class StudioWorld:
     digits: Digits
     healthy: str = "mnist-svc"
     failing: str = "broken-svc"
+    tokened: str = "token-svc"
 
     def api(self, method: str, path: str, **kwargs: Any) -> requests.Response:
         headers = {"Authorization": f"Bearer {TOKEN}", **kwargs.pop("headers", {})}
@@ -159,12 +160,12 @@ class StudioWorld:
 
 @pytest.fixture(scope="session")
 def world(tmp_path_factory: pytest.TempPathFactory, digits784: Digits) -> Iterator[StudioWorld]:
-    """A workspace with the tutorial's service (key auth, Healthy) and one whose init() fails,
-    and ``modelport studio`` serving it."""
+    """A workspace with the tutorial's service (key auth, Healthy), one whose init() fails and
+    an echo service with token auth, and ``modelport studio`` serving it."""
     tmp = tmp_path_factory.mktemp("studio")
     home = tmp / "mphome"
     from modelport.core.model import InferenceConfig, Model
-    from modelport.core.webservice import AciWebservice, LocalWebservice
+    from modelport.core.webservice import AciWebservice, AksWebservice, LocalWebservice
     from modelport.deploy import engine
     from modelport.workspace import Workspace
 
@@ -198,7 +199,17 @@ def world(tmp_path_factory: pytest.TempPathFactory, digits784: Digits) -> Iterat
             InferenceConfig(entry_script="score.py", source_directory=bad_src),
             LocalWebservice.deploy_configuration(),
         )
+        echo_src = tmp / "echo"
+        echo_src.mkdir()
+        shutil.copy(SCRIPTS / "plain_echo.py", echo_src / "score.py")
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)  # "AKS is not available: local target"
+            aks = AksWebservice.deploy_configuration(token_auth_enabled=True)  # v1's token auth is AKS's
+        tokened = Model.deploy(
+            ws, "token-svc", [model], InferenceConfig(entry_script="score.py", source_directory=echo_src), aks
+        )
         healthy.wait_for_deployment(timeout_sec=120)
+        tokened.wait_for_deployment(timeout_sec=120)
         wait_until(lambda: broken.update_deployment_state() or broken.state == "Failed", 60, "init() to fail")
 
     # The environment is set back here: the studio process gets its own, the tests use ``ws``.

@@ -155,6 +155,30 @@ def test_consume_tab_curl_snippet_runs(tab: Tab, tmp_path: Path) -> None:
     assert shown.stdout.rpartition("\n")[2] in ("200", "500"), shown.stdout
 
 
+def test_consume_tab_token_for_token_auth(tab: Tab, tmp_path: Path) -> None:
+    page = tab.open(f"#/services/{tab.world.tokened}/consume")
+    assert "<token>" in page.inner_text("#snippet-curl")
+    page.click("#get-token")
+    page.wait_for_selector("#token:has-text('mpt1.')")
+    token = page.inner_text("#token")
+    from modelport.deploy import records
+
+    record = records.load(tab.world.ws, tab.world.tokened)
+    answer = requests.post(
+        str(record.scoring_uri), data='{"hello": 1}', headers={"Authorization": f"Bearer {token}"}, timeout=30
+    )
+    assert answer.status_code == 200 and answer.json()["echo"] == {"hello": 1}
+    page.click("#reveal")  # a fresh token in the snippets
+    page.wait_for_selector("#snippet-curl:has-text('Bearer mpt1.')")
+    done = subprocess.run(
+        ["bash", "-c", page.inner_text("#snippet-curl") + " -w '\\n%{http_code}'"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.stdout.rpartition("\n")[2] == "200", (done.stdout, done.stderr)
+
+
 def test_logs_tab_shows_a_new_request_live(tab: Tab, tmp_path: Path) -> None:
     page = tab.open(f"#/services/{tab.world.healthy}/logs")
     page.wait_for_selector("#log-status:has-text('following live')")
