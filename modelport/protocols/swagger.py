@@ -284,12 +284,12 @@ def add_v2(
         "name": "model_name",
         "in": "path",
         "required": True,
-        "description": "The service's name, or one of its models' names.",
+        "description": "The service's name (its registered models' names are accepted too).",
     }
     if v2:
-        model_param.update({"type": "string", "default": model})
+        model_param.update({"type": "string", "enum": [model], "default": model})
     else:
-        model_param["schema"] = {"type": "string", "default": model}
+        model_param["schema"] = {"type": "string", "enum": [model], "default": model}
     for path, operation_id, description, infer in _V2_OPERATIONS:
         success = {"$ref": ref_root + "InferenceResponse"} if infer else {"type": "object"}
         error = {"$ref": ref_root + "V2Error"}

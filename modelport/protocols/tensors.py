@@ -106,21 +106,22 @@ def load_request(header: Body) -> dict[str, Any]:
 
     try:
         doc = simdjson.Parser().parse(bytes(header) if isinstance(header, memoryview) else header)
-    except (ValueError, RuntimeError):  # invalid JSON, or what only json.loads takes (NaN)
-        payload = parse_json(header)
-        if not isinstance(payload, dict):
-            raise InvalidInputError("the body must be a JSON object (an inference request)") from None
-        return payload
-    if not isinstance(doc, simdjson.Object):
+        if not isinstance(doc, simdjson.Object):
+            raise InvalidInputError("the body must be a JSON object (an inference request)")
+        out: dict[str, Any] = {}
+        for key in doc.keys():  # noqa: SIM118 - items() would convert every value to Python
+            value = doc[key]  # (a key holding NUL is not found again: KeyError, the generic parser)
+            if key == "inputs" and isinstance(value, simdjson.Array):
+                out[key] = [_input(item, simdjson) for item in value]
+            else:
+                out[key] = _plain(value, simdjson)
+        return out
+    except (ValueError, RuntimeError, KeyError, TypeError):  # invalid JSON, what only json.loads
+        pass  # takes (NaN), strings simdjson will not give back (lone surrogates): the generic parser
+    payload = parse_json(header)
+    if not isinstance(payload, dict):
         raise InvalidInputError("the body must be a JSON object (an inference request)")
-    out: dict[str, Any] = {}
-    for key in doc.keys():  # noqa: SIM118 - a simdjson Object
-        value = doc[key]
-        if key == "inputs" and isinstance(value, simdjson.Array):
-            out[key] = [_input(item, simdjson) for item in value]
-        else:
-            out[key] = _plain(value, simdjson)
-    return out
+    return payload
 
 
 def _plain(value: Any, simdjson: Any) -> Any:
