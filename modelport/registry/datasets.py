@@ -20,7 +20,7 @@ from modelport.workspace import Workspace
 _NAME = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9\-\._ ]{0,254}$")
 
 
-def DatasetNotFound(name: str, version: int | None = None) -> NotFoundError:
+def _not_found(name: str, version: int | None = None) -> NotFoundError:
     """The error for a dataset name (or one version of it) that is not registered."""
     if version is None:
         return NotFoundError(f"dataset '{name}' not found")
@@ -128,7 +128,7 @@ def get(ws: Workspace, name: str, version: int | str | None = None) -> DatasetRe
     if version is None or version == "latest":
         rows = ws.db.query("SELECT * FROM datasets WHERE name = ? ORDER BY version DESC LIMIT 1", (name,))
         if not rows:
-            raise DatasetNotFound(name)
+            raise _not_found(name)
         return _record(rows[0])
     try:
         ver = int(version)
@@ -137,8 +137,8 @@ def get(ws: Workspace, name: str, version: int | str | None = None) -> DatasetRe
     rows = ws.db.query("SELECT * FROM datasets WHERE name = ? AND version = ?", (name, ver))
     if not rows:
         if ws.db.query("SELECT 1 FROM datasets WHERE name = ?", (name,)):
-            raise DatasetNotFound(name, ver)
-        raise DatasetNotFound(name)
+            raise _not_found(name, ver)
+        raise _not_found(name)
     return _record(rows[0])
 
 
