@@ -48,7 +48,8 @@ __all__ = [
 ]
 
 HOST = "127.0.0.1"
-START_TIMEOUT_S = 120.0
+START_TIMEOUT_S = 300.0
+STARTED = "Ray runtime started."
 # Unix socket paths (<temp>/session_<date>_<pid>/sockets/plasma_store, ~62 more bytes) may not
 # pass 107 bytes: a temp dir longer than this goes to a short folder under /tmp instead.
 MAX_TEMP_DIR = 40
@@ -208,7 +209,9 @@ def start_head(
         temp_dir=str(temp_dir),
     )
     deadline = time.monotonic() + timeout
-    while not _gcs_up(record.address):
+    # `ray start --block` prints this once the node is up; the GCS port opens well before that,
+    # and a driver connecting in between can wait minutes on a busy machine.
+    while STARTED not in log_file.read_text(errors="replace") or not _gcs_up(record.address):
         if proc.poll() is not None or time.monotonic() > deadline:
             text = log_file.read_text(errors="replace")[-2000:]
             stop_head(record)
