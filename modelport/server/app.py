@@ -214,15 +214,16 @@ class ScoringApp:
                 log.exception("unexpected error handling %s %s rid=%s", method, path, request_id)
                 reply = Reply(500, protocol.error_body(None))
                 del exc
+            if self.traces is not None and _traced(route_name):
+                # Written before the answer is sent, so a client that got its answer finds its trace.
+                ms = (time.perf_counter() - started) * 1e3
+                self.traces.write(request_id, method, path, reply.status, ms, reply.run_ms, reply.printed)
             if reply.status != 499:
                 await self.send_reply(send, reply, request_id, ms_id, head=method == "HEAD")
         finally:
             self.metrics.in_flight.dec()
         elapsed = time.perf_counter() - started
         log_request(method, path, reply.status, elapsed * 1e3, request_id)
-        if self.traces is not None and _traced(route_name):
-            ms = elapsed * 1e3
-            self.traces.write(request_id, method, path, reply.status, ms, reply.run_ms, reply.printed)
         self.metrics.observe_request(route_name, reply.status, elapsed)
 
     def unrouted(self, path: str) -> Protocol:
