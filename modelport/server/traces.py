@@ -8,6 +8,7 @@ printed still reaches the service log as before). ``modelport service traces NAM
 from __future__ import annotations
 
 import datetime
+import logging
 import os
 import sys
 import threading
@@ -17,6 +18,8 @@ from pathlib import Path
 from typing import Any, TextIO
 
 import orjson
+
+log = logging.getLogger("modelport.server")
 
 __all__ = ["PrintCapture", "TraceWriter", "capture_prints"]
 
@@ -110,4 +113,7 @@ class TraceWriter:
             "printed": printed,
             "pid": os.getpid(),
         }
-        os.write(self._fd, orjson.dumps(record) + b"\n")
+        try:
+            os.write(self._fd, orjson.dumps(record) + b"\n")
+        except OSError as exc:  # a full disk loses traces, never answers
+            log.warning("cannot write a request trace: %s", exc)
