@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from modelport.core import model as _model
+from modelport.core import webservice as _webservice
 from modelport.core.webservice import AksWebservice, Webservice
 from modelport.deploy import configs, endpoints, engine
 from modelport.errors import InvalidInputError
@@ -274,3 +275,5 @@ def _deploy_endpoint(
 
 
 _model._endpoint_of = _deploy_endpoint
+# v1 imports it from azureml.core.webservice; that module cannot import this one (which needs it).
+_webservice.AksEndpoint = AksEndpoint  # type: ignore[attr-defined]

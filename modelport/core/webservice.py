@@ -422,6 +422,3 @@ def _flavour(compute_type: str) -> type[Webservice]:
     return {"Local": LocalWebservice, "ACI": AciWebservice, "AKS": AksWebservice}.get(
         compute_type, Webservice
     )
-
-
-from modelport.core.aks_endpoint import AksEndpoint  # noqa: E402, F401  (v1's home; needs the classes above)
