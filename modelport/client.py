@@ -186,6 +186,19 @@ class ServiceClient:
         doc: dict[str, Any] = resp.json()
         return doc
 
+    def metrics(self) -> str:
+        """The service's Prometheus metrics (``GET /metrics`` beside the scoring route), as text."""
+        if not self.scoring_uri:
+            raise self._unavailable()
+        url = self.scoring_uri.rsplit("/", 1)[0] + "/metrics"
+        try:
+            resp = self._session.get(url, headers=self._auth(), timeout=(5, 30))
+        except requests.RequestException as exc:
+            raise self._unavailable(type(exc).__name__) from None
+        if resp.status_code != 200:
+            raise error_for(resp.status_code, resp.text, dict(resp.headers))
+        return resp.text
+
     def array_input(self) -> dict[str, Any] | None:
         """The service's declared array input (from its swagger), cached per deployment."""
         if self._cache_key not in self._array_input:

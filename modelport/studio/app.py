@@ -27,9 +27,7 @@ import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
-import requests
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
@@ -252,18 +250,11 @@ class Studio:
         return JSONResponse(self.history.report(name))
 
     def _fetch_metrics(self, name: str) -> str:
-        # /metrics is a route of the scoring server beside /score; the client boundary calls
-        # /score and /swagger.json only, so this GET uses the same credential directly.
-        record = records.load(self.ws, name)
-        if not record.scoring_uri:
-            raise InvalidInputError(f"service '{name}' has no endpoint")
-        parts = urlsplit(record.scoring_uri)
-        url = urlunsplit((parts.scheme, parts.netloc, "/metrics", "", ""))
-        credential = engine.credential(self.ws, record)
-        headers = {"Authorization": f"Bearer {credential}"} if credential else {}
-        resp = requests.get(url, headers=headers, timeout=5)
-        resp.raise_for_status()
-        return resp.text
+        client = engine.client(self.ws, records.load(self.ws, name))  # the one client boundary
+        try:
+            return client.metrics()
+        finally:
+            client.close()
 
     # -- models and environments ---------------------------------------------------------------
     def models(self, _request: Request) -> Response:
