@@ -29,6 +29,7 @@ from urllib.parse import unquote, urlsplit
 
 from modelport.core.datastore import DataReference, Datastore
 from modelport.errors import InvalidInputError, NotFoundError, NotSupported
+from modelport.opendatasets import _filedataset as _open_file_dataset
 from modelport.opendatasets._filedataset import DatasetFile
 from modelport.opendatasets._filedataset import FileDataset as _Files
 from modelport.registry import datasets as registry
@@ -212,6 +213,7 @@ class FileDataset(_Files, _Registered):
     """
 
     _kind = "file"
+    register = _Registered.register  # not the open dataset's (which registers through this one)
 
     def __init__(self, sources: builtins.list[Source], workspace: Workspace | None = None) -> None:
         _Files.__init__(self, _files(sources, workspace))
@@ -619,3 +621,28 @@ def dataset_from_ref(workspace: Workspace, ref: dict[str, Any]) -> Any:
     if not ref.get("name"):
         ds.name = ds.version = None
     return ds
+
+
+def _register_open_dataset(
+    dataset: Any,
+    workspace: Workspace,
+    name: str,
+    description: str | None,
+    tags: dict[str, str] | None,
+    create_new_version: bool,
+) -> FileDataset:
+    """An open dataset (``MNIST.get_file_dataset()``) registered: its files copied, verified, into
+    the default datastore under ``opendatasets/<name>/``, then registered from there."""
+    datastore = Datastore.get_default(workspace)
+    with tempfile.TemporaryDirectory(prefix="modelport-opendataset-") as folder:
+        dataset.download(folder, overwrite=True)
+        datastore.upload(
+            src_dir=folder, target_path=f"opendatasets/{name}", overwrite=True, show_progress=False
+        )
+    registered = Dataset.File.from_files(path=[(datastore, f"opendatasets/{name}/**")])
+    return registered.register(
+        workspace, name, description=description, tags=tags, create_new_version=create_new_version
+    )
+
+
+_open_file_dataset._register = _register_open_dataset

@@ -12,10 +12,10 @@ import hashlib
 import os
 import tempfile
 import zlib
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 import requests
 from urllib3.exceptions import HTTPError as Urllib3Error
@@ -60,6 +60,10 @@ class DatasetFile:
         return self.source.startswith(("http://", "https://"))
 
 
+_register: Callable[..., Any] | None = None
+"""Registers a FileDataset in a workspace; set by ``modelport.core.dataset`` (a higher layer)."""
+
+
 class FileDataset:
     """A set of files to download, like v1's ``azureml.data.FileDataset``.
 
@@ -87,6 +91,21 @@ class FileDataset:
     def files(self) -> tuple[DatasetFile, ...]:
         """The files of the dataset, in download order."""
         return self._files
+
+    def register(
+        self,
+        workspace: Any,
+        name: str,
+        description: str | None = None,
+        tags: dict[str, str] | None = None,
+        create_new_version: bool = False,
+    ) -> Any:
+        """Register the dataset in ``workspace`` (as v1 did in the MNIST tutorial): its files are
+        copied, verified, into the workspace's default datastore, and the registered dataset (a
+        ``modelport.core.dataset.FileDataset``) is returned."""
+        if _register is None:
+            raise InvalidInputError("registering a dataset needs a Workspace from modelport.core")
+        return _register(self, workspace, name, description, tags, create_new_version)
 
     def to_path(self) -> list[str]:
         """The files' paths relative to a download's target folder.

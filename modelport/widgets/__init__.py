@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from modelport.errors import InvalidInputError
+from modelport.errors import InvalidInputError, ModelportError
 
 __all__ = ["RunDetails"]
 
