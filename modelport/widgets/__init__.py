@@ -28,10 +28,11 @@ class RunDetails:
 
     def render(self) -> str:
         run = self.run
-        lines = [
-            f"Run {getattr(run, 'id', '?')} of experiment {getattr(run.experiment, 'name', '?')}: "
-            f"{run.get_status()}"
-        ]
+        try:
+            experiment = f" of experiment {run.experiment.name}"
+        except ModelportError:  # an offline run (Run.get_context() outside a submitted script)
+            experiment = " (offline)"
+        lines = [f"Run {getattr(run, 'id', '?')}{experiment}: {run.get_status()}"]
         for name, value in sorted((run.get_metrics() or {}).items()):
             lines.append(f"  {name}: {value}")
         return "\n".join(lines)
