@@ -93,3 +93,18 @@ def test_a_missing_service_is_a_webservice_exception(home: Path) -> None:
     ws = Workspace.create(name="missing", exist_ok=True)
     with pytest.raises(WebserviceException, match="not found"):
         Webservice(ws, "no-such-svc")
+
+
+def test_run_details_prints_a_runs_status_and_metrics(home: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from modelport.core import Experiment, Run, Workspace
+    from modelport.widgets import RunDetails
+
+    RunDetails(Run.get_context()).show()  # offline, as in a notebook outside a submitted script
+    assert "(offline)" in capsys.readouterr().out
+    ws = Workspace.create(name="widgets", exist_ok=True)
+    run = Experiment(ws, "exp").start_logging()
+    run.log("accuracy", 0.92)
+    run.complete()
+    RunDetails(run).show()
+    out = capsys.readouterr().out
+    assert "of experiment exp: Completed" in out and "accuracy: 0.92" in out
