@@ -216,5 +216,6 @@ class EndpointRouter:
             await request.body(),
         )
         response = Response(content=body, status_code=status)
-        response.raw_headers = [(bytes(k), bytes(v)) for k, v in headers]
+        named = [(bytes(k), bytes(v)) for k, v in headers if bytes(k).lower() != VERSION_HEADER]
+        response.raw_headers = [*named, (VERSION_HEADER, str(version).encode())]
         return response

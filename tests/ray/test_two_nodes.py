@@ -22,10 +22,16 @@ pytestmark = [pytest.mark.ray, pytest.mark.process, pytest.mark.timeout(900)]
 
 @pytest.fixture(scope="module")
 def two_nodes(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    import ray
+    import ray._private.utils
     from ray.cluster_utils import Cluster
 
     temp = Path("/tmp") / f"mp-2n-{free_port()}"  # short: Ray's unix socket paths live under it
     common = {"num_cpus": 1, "include_dashboard": False, "temp_dir": str(temp)}
+    # Cluster() records its address in the machine-wide /tmp/ray/ray_current_cluster (where
+    # ray.init("auto") of anyone on this machine would then connect): not from a test.
+    patch = pytest.MonkeyPatch()
+    patch.setattr(ray._private.utils, "write_ray_address", lambda *_a, **_k: None)
     nodes = Cluster(
         initialize_head=True,
         head_node_args={**common, "gcs_server_port": free_port(), "ray_client_server_port": free_port()},
@@ -33,10 +39,10 @@ def two_nodes(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     nodes.add_node(num_cpus=1, temp_dir=str(temp))
     nodes.wait_for_nodes()
     yield nodes.address
-    import ray
 
     ray.shutdown()
     nodes.shutdown()
+    patch.undo()
     shutil.rmtree(temp, ignore_errors=True)
 
 
