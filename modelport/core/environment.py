@@ -20,7 +20,7 @@ from modelport.errors import AlreadyExistsError, InvalidInputError
 from modelport.registry import environments as registry
 from modelport.workspace import Workspace
 
-__all__ = ["Environment", "PythonSection", "build_progress"]
+__all__ = ["Environment", "PythonSection"]
 
 _ENV_FILE = "azureml_environment.json"
 _CONDA_FILE = "conda_dependencies.yml"
