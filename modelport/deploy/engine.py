@@ -181,45 +181,44 @@ def deploy(
         if replacing:
             shutil.rmtree(root, ignore_errors=True)
             raise
-        record = records.load(ws, name)
         _forget_old(previous, keep=root)
-        record = replace(
-            asked,
-            created_time=record.created_time,
-            history=record.history,
-            state=record.state,
-            error=record.error,
-            bundle_dir=str(root),
-            log_file=str(root / "service.log"),
-            deployment_id=deployment_id,
-            phases=phases,
-            handle=None,
-            deployer=None,
-        )
-        record.set_state(ServiceState.FAILED, cause)
-        records.save(ws, record)
-        return record
+        failed = _settle(ws, asked, deployment_id, root, phases, handle=None)
+        failed.set_state(ServiceState.FAILED, cause)
+        records.save(ws, failed)
+        return failed
     endpoint = chosen.endpoint(handle)
-    record = records.load(ws, name)
-    fresh = replace(
-        asked,
-        created_time=record.created_time,
-        history=record.history,
-        state=record.state,
-        error=record.error,
-        handle=handle,
-        deployer=None,
-        deployment_id=deployment_id,
-        bundle_dir=str(root),
-        log_file=str(bundle.log_file),
-        scoring_uri=endpoint.scoring_uri,
-        swagger_uri=endpoint.swagger_uri,
-        phases=phases,
-    )
+    fresh = _settle(ws, asked, deployment_id, root, phases, handle=handle)
+    fresh.scoring_uri, fresh.swagger_uri = endpoint.scoring_uri, endpoint.swagger_uri
     fresh.set_state(ServiceState.HEALTHY if replacing else ServiceState.TRANSITIONING, None)
     records.save(ws, fresh)
     _forget_old(previous, keep=root)
     return fresh
+
+
+def _settle(
+    ws: Workspace,
+    asked: ServiceRecord,
+    deployment_id: str,
+    root: Path,
+    phases: list[dict[str, Any]],
+    handle: dict[str, Any] | None,
+) -> ServiceRecord:
+    """The record of this deployment: what was asked, where it runs, with the stored record's
+    creation time and state history kept (the deployer saves it after setting the state)."""
+    stored = records.load(ws, asked.name)
+    return replace(
+        asked,
+        created_time=stored.created_time,
+        history=stored.history,
+        state=stored.state,
+        error=stored.error,
+        handle=handle,
+        deployer=None,
+        deployment_id=deployment_id,
+        bundle_dir=str(root),
+        log_file=str(root / "service.log"),
+        phases=phases,
+    )
 
 
 def _forget_old(previous: ServiceRecord | None, keep: Path) -> None:
