@@ -74,3 +74,28 @@ def test_no_code_needs_a_known_framework(home: Path, tmp_path: Path) -> None:
     model = Model.register(ws, tmp_path / "m.bin", "custom-model")
     with pytest.raises(UserErrorException, match="has no built-in scoring script"):
         Model.deploy(ws, "custom-svc", [model])
+
+
+def test_no_code_onnx(home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The ONNX flavour of no-code deployment (onnxruntime is in this environment)."""
+    import numpy as np
+    from skl2onnx import to_onnx
+    from sklearn.datasets import load_iris
+    from sklearn.linear_model import LogisticRegression
+
+    monkeypatch.chdir(tmp_path)
+    ws = Workspace.create(name="onnx-ws", exist_ok=True)
+    x, y = load_iris(return_X_y=True)
+    x = x.astype(np.float32)
+    classifier = LogisticRegression(max_iter=500).fit(x, y)
+    Path("iris.onnx").write_bytes(to_onnx(classifier, x[:1]).SerializeToString())
+    model = Model.register(
+        workspace=ws, model_name="iris-onnx", model_path="iris.onnx", model_framework=Model.Framework.ONNX
+    )
+    service = Model.deploy(ws, "iris-onnx-svc", [model])
+    try:
+        service.wait_for_deployment(show_output=True)
+        labels = service.run(json.dumps({"data": x[:5].tolist()}))
+        assert labels == classifier.predict(x[:5]).tolist()
+    finally:
+        service.delete()
