@@ -243,6 +243,7 @@ class AmlCompute(ComputeTarget):
     @staticmethod
     def provisioning_configuration(*_args: Any, **_kwargs: Any) -> Any:
         raise NotSupported(
-            "AmlCompute (training clusters) is not supported: train in your own process or script, "
-            "then deploy the model with AksCompute"
+            "AmlCompute (remote training clusters) is not supported: there is no cloud; run the training "
+            "script here with Experiment.submit(ScriptRunConfig(..., compute_target='local')), "
+            "then deploy the model (AksCompute for a Ray cluster)"
         )
