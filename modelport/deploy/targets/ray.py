@@ -156,6 +156,10 @@ class RayTarget:
         settings = bundle.server_settings()
         settings.pop("cpu_affinity", None)  # Ray places replicas; its resources say how many CPUs
         settings.pop("preload_modules", None)  # no fork in a replica: nothing to share
+        # memory_gb is the replica's Ray `memory` resource. Not also the server's recycle limit:
+        # a replica process carries Ray's own core worker (~150-200 MB), so AKS's default 0.5 GB
+        # recycled it on every 10,000-row request; Ray's memory monitor guards the node instead.
+        settings.pop("max_worker_memory_mb", None)
         settings["workers"] = 1
         keys_file = runtime.keys_file
         endpoint = bundle.settings.get("endpoint")
