@@ -4,6 +4,7 @@ as Kubernetes, KServe or KubeRay manifests. Only the SDK facade is used, as a us
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
 from modelport.cli._commands import Subparsers, describe
 from modelport.cli._output import emit, model_version
@@ -39,20 +40,22 @@ def cmd_export(args: argparse.Namespace) -> int:
     from modelport.core.webservice import Webservice
 
     service = Webservice(workspace_of(args), args.name)
-    fmt = None if args.format == "docker" else args.format
-    result = service.export(args.output, format=fmt, image=args.image)
+    result = service.export(args.output, format=args.format, image=args.image)
     data = {
         "context": str(result.context.root),
+        "contexts": {name or args.name: str(c.root) for name, c in result.contexts.items()},
         "image": result.image,
-        "format": args.format,
+        "formats": result.formats,
         "manifests": [str(p) for p in result.manifests],
     }
     if args.json:
         emit(args, data)
     else:
-        print(f"build context in {data['context']}: docker build -t {result.image} {data['context']}")
-        if result.manifests:
-            print(f"{args.format} manifests: kubectl apply -f {result.manifests[0].parent}")
+        for name, context in result.contexts.items():
+            of = f" of version {name}" if name else ""
+            print(f"build context{of} in {context.root}: docker build -t {context.image} {context.root}")
+        for fmt in result.formats:
+            print(f"{fmt} manifests: kubectl apply -f {Path(args.output) / fmt}")
     return 0
 
 
@@ -85,7 +88,7 @@ def configure(top: Subparsers, common: argparse.ArgumentParser) -> None:
         description=describe(
             "write a deployed service's Docker build context into a folder, and its manifests into "
             "<folder>/<format>/ (docker: the build context only)",
-            "modelport export mnist-svc -o ./mnist-k8s --format kubernetes",
+            "modelport export mnist-svc -o ./mnist-k8s --format kubernetes,kserve,kuberay",
         ),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -94,8 +97,9 @@ def configure(top: Subparsers, common: argparse.ArgumentParser) -> None:
     e.add_argument("-o", "--output", required=True, help="a new or empty folder")
     e.add_argument(
         "--format",
-        choices=["kubernetes", "kserve", "kuberay", "docker"],
         default="kubernetes",
-        help="manifests to write (default kubernetes)",
+        metavar="FORMAT[,FORMAT...]",
+        help="manifests to write: kubernetes, kserve, kuberay, several comma-separated (prepared once), "
+        "or docker for the build context only (default kubernetes)",
     )
     e.add_argument("--image", help="the image the manifests run (default: <service>:<deployment id>)")

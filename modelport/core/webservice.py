@@ -256,26 +256,16 @@ class Webservice:
         """(token, refresh_after epoch seconds); only where token auth is on."""
         return engine.token(self.workspace, self._record)
 
-    def export(self, output_directory: str, format: str | None = "kubernetes", image: str | None = None) -> Any:
+    def export(
+        self, output_directory: str, format: str | list[str] | None = "kubernetes", image: str | None = None
+    ) -> Any:
         """Write a Docker build context of this service into ``output_directory``, plus manifests
-        in ``output_directory/<format>/`` (``kubernetes``, ``kserve`` or ``kuberay``; None: none).
-        See docs/export.md."""
+        in ``output_directory/<format>/`` for each format (``kubernetes``, ``kserve``, ``kuberay``;
+        several as a list or ``"kubernetes,kserve"``, prepared once; None: none). An AksEndpoint:
+        a context per version in ``output_directory/<version>/``. See docs/export.md."""
         from modelport.deploy.export.service import export_service
 
         return export_service(self.workspace, self.name, output_directory, format, image=image)
-
-    def export(self, output_directory: str, format: str | None = "kubernetes", image: str | None = None) -> Any:
-        """Write a Docker build context of this service into ``output_directory``, plus manifests
-        in ``output_directory/<format>/`` (``kubernetes``, ``kserve`` or ``kuberay``; None: none).
-        See docs/export.md."""
-        from modelport.deploy.export.service import export_service
-
-        return export_service(self.workspace, self.name, output_directory, format, image=image)
-
-    # -- logs and listing ----------------------------------------------------------------------
-    def get_logs(self, num_lines: int = 5000, init: bool = False) -> str:
-        """The service log's last ``num_lines`` lines (init=True: only the deployment's own lines)."""
-        return engine.logs(self.workspace, self._record, num_lines, init)
 
     # -- logs and listing ----------------------------------------------------------------------
     def get_logs(self, num_lines: int = 5000, init: bool = False) -> str:

@@ -63,12 +63,44 @@ def exported(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Exported]:
             import json
 
             local = service.run(json.dumps({"data": test_x.tolist()}))
-            folders, seconds = {}, {}
-            for fmt in ("kubernetes", "kserve", "kuberay"):
-                started = time.monotonic()
-                service.export(str(base / fmt), format=fmt)
-                seconds[fmt] = time.monotonic() - started
-                folders[fmt] = base / fmt
+            # All three formats from one export (one prepare, one lock), as a user would.
+            started = time.monotonic()
+            service.export(str(base / "all"), format=["kubernetes", "kserve", "kuberay"])
+            seconds = {"all": time.monotonic() - started}
+            folders = {fmt: base / "all" for fmt in ("kubernetes", "kserve", "kuberay")}
             yield Exported(ws, service, test_x, local, folders, seconds)
         finally:
             service.delete()
+
+
+def ray_record(ws: object, source: str, name: str, settings: dict, **changes: object) -> object:
+    """A Ray service's record as the engine writes it for an AKS deployment (target ``ray``,
+    compute type AKS, a Ray handle), made with the records API from the deployed ``source``
+    service's models, inference config and environment: deploying on Ray needs a cluster (minutes
+    here), and export reads only the record. Its handle's cluster address answers nothing; export
+    never asks it."""
+    import dataclasses
+
+    from modelport.deploy import records
+
+    base = records.load(ws, source)  # type: ignore[arg-type]
+    record = dataclasses.replace(
+        base,
+        name=name,
+        target="ray",
+        compute_type="AKS",
+        settings={**settings, "compute_target": "aks-cluster"},
+        handle={
+            "app": name,
+            "compute": "aks-cluster",
+            "workspace": str(ws.path),  # type: ignore[attr-defined]
+            "address": "127.0.0.1:1",
+            "http_port": 1,
+            "root": base.bundle_dir,
+            "interpreter": (base.handle or {}).get("interpreter"),
+        },
+        **changes,
+    )
+    records.claim(ws, record, overwrite=False)  # type: ignore[arg-type]
+    records.save(ws, record)  # type: ignore[arg-type]
+    return record

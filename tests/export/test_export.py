@@ -21,7 +21,7 @@ from modelport.deploy.export import dockerfile as df
 from modelport.deploy.export.manifests import Version, kserve, kuberay, kubernetes
 from modelport.deploy.export.service import render
 from modelport.deploy.ports import free_port
-from tests.export.conftest import SERVICE, Exported
+from tests.export.conftest import SERVICE, Exported, ray_record
 
 BIN = Path(sys.executable).parent
 K8S_VERSION = "1.34.0"  # a recent release among kubernetes-validate's bundled schemas
@@ -239,7 +239,7 @@ def aks_settings(**extra: object) -> dict:
 
 
 def test_autoscale_and_endpoint_versions_render_valid_objects(tmp_path: Path) -> None:
-    """Versions come from a plain list here (AksEndpoint is issue 13's; not there yet)."""
+    """The renderers alone, on versions given as a list (an endpoint's records: below)."""
     scaled = aks_settings(
         autoscale_enabled=True,
         autoscale_min_replicas=2,
@@ -363,3 +363,163 @@ def test_package_without_dockerfile_names_the_alternative(exported: Exported, tm
     (tmp_path / "full" / "x").write_text("x")
     with pytest.raises(InvalidInputError, match="not empty"):
         exported.service.export(str(tmp_path / "full"))  # type: ignore[attr-defined]
+
+
+# -- several formats, one prepare ------------------------------------------------------------------
+def test_one_export_writes_every_format_from_one_context(exported: Exported, tmp_path: Path) -> None:
+    root = exported.folders["kubernetes"]
+    for fmt in ("kubernetes", "kserve", "kuberay"):
+        assert any((root / fmt).glob("*.yaml")), fmt
+    assert len(list(root.rglob("requirements.lock"))) == 1  # one build context, prepared once
+    # Exporting again the same service: the lock comes from the lock cache, byte for byte.
+    again = exported.service.export(str(tmp_path / "again"), format="kserve,kuberay")  # type: ignore[attr-defined]
+    assert again.formats == ["kserve", "kuberay"] and not (tmp_path / "again" / "kubernetes").exists()
+    (locked,) = [p for p in again.context.phases if p["phase"] == "requirements locked"]
+    assert locked["cached"] is True
+    assert (tmp_path / "again" / "requirements.lock").read_text() == (root / "requirements.lock").read_text()
+
+
+def test_unknown_formats_are_refused_before_anything_is_written(exported: Exported, tmp_path: Path) -> None:
+    from modelport.errors import InvalidInputError
+
+    with pytest.raises(InvalidInputError, match="'helm'"):
+        exported.service.export(str(tmp_path / "x"), format="kubernetes,helm")  # type: ignore[attr-defined]
+    assert not (tmp_path / "x").exists()
+
+
+# -- real AKS settings -----------------------------------------------------------------------------
+def test_aks_autoscale_service_exports_its_hpa(exported: Exported, tmp_path: Path) -> None:
+    from modelport.core.webservice import AksWebservice
+
+    with pytest.warns(UserWarning):
+        config = AksWebservice.deploy_configuration(
+            autoscale_enabled=True,
+            autoscale_min_replicas=1,
+            autoscale_max_replicas=3,
+            autoscale_target_utilization=70,
+        )
+    record = ray_record(exported.ws, SERVICE, "digits-aks", config.to_dict())
+    service = AksWebservice._wrap(exported.ws, record)  # type: ignore[arg-type]
+    result = service.export(str(tmp_path / "aks"), format=["kubernetes", "kserve", "kuberay"])
+    files = sorted((tmp_path / "aks" / "kubernetes").glob("*.yaml"))
+    check = _validate(*files)
+    assert check.returncode == 0, check.stdout + check.stderr
+    objects = list(yaml.safe_load_all((tmp_path / "aks" / "kubernetes" / "digits-aks.yaml").read_text()))
+    hpa = next(o for o in objects if o["kind"] == "HorizontalPodAutoscaler")
+    assert (hpa["spec"]["minReplicas"], hpa["spec"]["maxReplicas"]) == (1, 3)
+    assert hpa["spec"]["metrics"][0]["resource"]["target"]["averageUtilization"] == 70
+    assert hpa["spec"]["scaleTargetRef"]["name"] == objects[0]["metadata"]["name"] == "digits-aks"
+    assert objects[0]["spec"]["replicas"] == 1
+    (isvc,) = yaml.safe_load_all((tmp_path / "aks" / "kserve" / "inferenceservice.yaml").read_text())
+    check_inference_service(isvc)
+    assert (isvc["spec"]["predictor"]["minReplicas"], isvc["spec"]["predictor"]["maxReplicas"]) == (1, 3)
+    (ray,) = yaml.safe_load_all((tmp_path / "aks" / "kuberay" / "rayservice.yaml").read_text())
+    (deployment,) = yaml.safe_load(ray["spec"]["serveConfigV2"])["applications"][0]["deployments"]
+    scaling = deployment["autoscaling_config"]
+    assert (scaling["min_replicas"], scaling["max_replicas"]) == (1, 3)
+    assert result.image == f"digits-aks:{record.deployment_id}"  # type: ignore[attr-defined]
+
+
+# -- an AksEndpoint's versions -----------------------------------------------------------------------
+def test_endpoint_exports_a_deployment_per_version_with_its_traffic_split(
+    exported: Exported, tmp_path: Path
+) -> None:
+    """An endpoint's records as modelport.deploy.endpoints writes them: the endpoint (target ray,
+    a router handle naming each version's service, its traffic and the default) and one Ray
+    service record per version, ``<endpoint>--<version>``."""
+    from modelport.core.aks_endpoint import AksEndpoint
+    from modelport.deploy import endpoints, records
+    from modelport.deploy.configs import aks_configuration
+    from modelport.deploy.records import ServiceRecord, ServiceState
+
+    with pytest.warns(UserWarning):
+        blue = aks_configuration(num_replicas=2, cpu_cores=0.5, memory_gb=1).to_dict()
+        green = aks_configuration(
+            autoscale_enabled=True, autoscale_min_replicas=1, autoscale_max_replicas=4
+        ).to_dict()
+    versions = {}
+    for version, settings, share, default in (("blue", blue, 0.0, True), ("green", green, 30.0, False)):
+        app = endpoints.version_service("digits-ep", version)
+        ray_record(exported.ws, SERVICE, app, {**settings, "endpoint": "digits-ep"})
+        versions[version] = {"app": app, "traffic": share, "default": default, "control": False}
+    endpoint = ServiceRecord(
+        name="digits-ep",
+        state=ServiceState.HEALTHY,
+        target="ray",
+        compute_type="AKS",
+        models=records.load(exported.ws, SERVICE).models,  # type: ignore[arg-type]
+        settings={**blue, "endpoint": None, "compute_target": "aks-cluster"},
+        handle={"address": "127.0.0.1:1", "app": "digits-ep", "router": True, "versions": versions},
+    )
+    records.claim(exported.ws, endpoint, overwrite=False)  # type: ignore[arg-type]
+    records.save(exported.ws, endpoint)  # type: ignore[arg-type]
+    service = AksEndpoint._wrap(exported.ws, endpoint)  # type: ignore[arg-type]
+    assert service.traffic() == {"blue": 70.0, "green": 30.0}
+    out = tmp_path / "ep"
+    result = service.export(str(out), format="kubernetes,kserve")
+    assert set(result.contexts) == {"blue", "green"}
+    for version in ("blue", "green"):
+        assert (out / version / "Dockerfile").is_file() and (out / version / "requirements.lock").is_file()
+    files = sorted((out / "kubernetes").glob("*.yaml"))
+    assert {f.name for f in files} == {
+        "digits-ep-blue.yaml",
+        "digits-ep-green.yaml",
+        "service.yaml",
+        "httproute.yaml",
+    }
+    check = _validate(*[f for f in files if f.name != "httproute.yaml"])
+    assert check.returncode == 0, check.stdout + check.stderr
+    blue_objs = list(yaml.safe_load_all((out / "kubernetes" / "digits-ep-blue.yaml").read_text()))
+    green_objs = list(yaml.safe_load_all((out / "kubernetes" / "digits-ep-green.yaml").read_text()))
+    blue_pod = blue_objs[0]["spec"]["template"]["spec"]["containers"][0]
+    assert blue_objs[0]["spec"]["replicas"] == 2 and blue_pod["resources"]["requests"]["cpu"] == "500m"
+    assert blue_pod["image"] == f"digits-ep-blue:{records.load(exported.ws, 'digits-ep--blue').deployment_id}"  # type: ignore[arg-type]
+    hpa = next(o for o in green_objs if o["kind"] == "HorizontalPodAutoscaler")
+    assert (hpa["spec"]["minReplicas"], hpa["spec"]["maxReplicas"]) == (1, 4)
+    assert not any(o["kind"] == "HorizontalPodAutoscaler" for o in blue_objs)
+    route = yaml.safe_load((out / "kubernetes" / "httproute.yaml").read_text())
+    check_httproute(route)
+    weights = {b["name"]: b["weight"] for b in route["spec"]["rules"][0]["backendRefs"]}
+    assert weights == {"digits-ep-blue": 70, "digits-ep-green": 30}
+    stable = yaml.safe_load((out / "kserve" / "inferenceservice.yaml").read_text())
+    canary = yaml.safe_load((out / "kserve" / "inferenceservice-canary-green.yaml").read_text())
+    check_inference_service(stable)
+    check_inference_service(canary)
+    assert "canaryTrafficPercent" not in stable["spec"]["predictor"]
+    assert canary["spec"]["predictor"]["canaryTrafficPercent"] == 30
+    assert canary["spec"]["predictor"]["containers"][0]["image"].startswith("digits-ep-green:")
+    # A RayService runs one application: refused before anything is written.
+    from modelport.errors import NotSupported
+
+    with pytest.raises(NotSupported, match="--format kubernetes"):
+        service.export(str(tmp_path / "ray"), format="kuberay")
+    assert not (tmp_path / "ray").exists()
+
+
+# -- KubeRay: the import path is a real Serve application builder ------------------------------------
+def test_rayservice_import_path_builds_the_ray_targets_application(exported: Exported) -> None:
+    """The RayService's import path, resolved as Serve resolves it and called with the manifest's
+    args (the bundle pointed at the exported context, standing for /srv/modelport in the image),
+    gives a Serve Application of the Ray target's replica, under the deployment name the manifest
+    configures. Ray (the ray extra) must be installed: it is, in CI (scripts/test.sh)."""
+    pytest.importorskip("ray")
+    from ray._common.utils import import_attr
+    from ray.serve import Application
+    from ray.serve._private.api import call_user_app_builder_with_args_if_necessary
+
+    from modelport.deploy.targets.ray import REPLICA_MODULE
+
+    ctx = exported.folders["kuberay"]
+    (ray,) = yaml.safe_load_all((ctx / "kuberay" / "rayservice.yaml").read_text())
+    (app_config,) = yaml.safe_load(ray["spec"]["serveConfigV2"])["applications"]
+    builder = import_attr(app_config["import_path"])
+    app = call_user_app_builder_with_args_if_necessary(builder, {**app_config["args"], "bundle": str(ctx)})
+    assert isinstance(app, Application)
+    deployment = app._bound_deployment
+    assert deployment.name == app_config["deployments"][0]["name"]
+    assert deployment.func_or_class.__module__ == REPLICA_MODULE
+    assert deployment.func_or_class.__name__ == "ScoringReplica"
+    (settings,) = deployment.init_args
+    script = Path(settings["entry_script"])
+    assert script.is_absolute() and script.is_file() and script.name == "score.py"
+    assert Path(settings["app_root"]).is_dir()

@@ -86,9 +86,10 @@ def build_context(
     wheel, digest = lock.modelport_wheel(out / lock.WHEELS_DIR)
     (out / lock.MODELPORT_LOCK_FILE).write_text(f"./{lock.WHEELS_DIR}/{wheel.name} --hash=sha256:{digest}\n")
     took = time.monotonic() - started
-    phases.append({"phase": "requirements locked", "seconds": round(took, 3)})
-    bundle.log(f"requirements locked, modelport's wheel added ({took:.2f} s)")
-    say(f"requirements locked, modelport's wheel added ({took:.2f} s)")
+    how = "from the lock cache" if locked.cached else "with uv"
+    phases.append({"phase": "requirements locked", "seconds": round(took, 3), "cached": locked.cached})
+    bundle.log(f"requirements locked ({how}), modelport's wheel added ({took:.2f} s)")
+    say(f"requirements locked ({how}), modelport's wheel added ({took:.2f} s)")
 
     (out / "Dockerfile").write_text(
         dockerfile.dockerfile(

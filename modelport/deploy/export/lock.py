@@ -6,15 +6,21 @@ What is locked is what the service's interpreter holds: the versions installed i
 modelport built for it (or, for a service deployed without an environment, in the interpreter that
 runs it), resolved again for Linux with ``uv pip compile --generate-hashes`` from the requirements
 that interpreter was built from, with every version pinned to the installed one (``-c``). uv's cache
-makes this ~0.6 s when the packages' metadata was fetched before.
+makes this ~0.6 s when the packages' metadata was fetched before; the lock itself is cached under
+``<env cache>/locks/``, keyed by everything that determines it (Python, requirements, index
+options, the installed set, uv's and modelport's versions), so locking again the same inputs is
+a file read.
 """
 
 from __future__ import annotations
 
 import ast
+import functools
 import hashlib
 import importlib.metadata
 import json
+import os
+import pickletools
 import re
 import shutil
 import subprocess
@@ -45,6 +51,8 @@ class Lock:
     python: str
     text: str
     pins: dict[str, str]
+    cached: bool = False
+    """Whether the lock came from the lock cache (same inputs locked before)."""
 
 
 def _uv() -> str:
@@ -54,6 +62,7 @@ def _uv() -> str:
     return uv
 
 
+@functools.cache
 def uv_version() -> str:
     """The uv version that wrote the locks (the Dockerfile installs the same one)."""
     out = subprocess.run([_uv(), "--version"], capture_output=True, text=True, check=False).stdout
@@ -100,14 +109,40 @@ def _imported_modules(app_root: Path) -> set[str]:
     return found
 
 
+_PICKLES = {".pkl", ".pickle", ".joblib", ".sav"}
+
+
+def _pickled_modules(app_root: Path) -> set[str]:
+    """Top-level modules the (uncompressed) pickles under ``app_root`` name: a pickled model needs
+    its library (scikit-learn for the tutorial's) though no script imports it."""
+    found: set[str] = set()
+    for path in app_root.rglob("*"):
+        if path.suffix.lower() not in _PICKLES or not path.is_file():
+            continue
+        strings: list[str] = []
+        try:
+            with path.open("rb") as stream:
+                for opcode, arg, _pos in pickletools.genops(stream):
+                    if opcode.name == "GLOBAL" and isinstance(arg, str):
+                        found.add(arg.split(" ")[0].split(".")[0])
+                    elif opcode.name == "STACK_GLOBAL" and len(strings) >= 2:
+                        found.add(strings[-2].split(".")[0])
+                    elif isinstance(arg, str):
+                        strings.append(arg)
+        except Exception:  # compressed, or not a pickle, or raw arrays after the objects (joblib)
+            continue
+    return found
+
+
 def _this_interpreter_needs(app_root: Path, preload: list[str]) -> list[str]:
     """For a service on the running interpreter (no environment): modelport's own requirements and
-    the distributions that provide what its scripts (and preloaded libraries) import."""
+    the distributions that provide what its scripts (and preloaded libraries) import and its
+    pickled models name."""
     from modelport.environments.builder import _runtime_requirements
 
     providers = importlib.metadata.packages_distributions()
     wanted = set(_runtime_requirements())
-    for module in sorted(_imported_modules(app_root) | set(preload)):
+    for module in sorted(_imported_modules(app_root) | _pickled_modules(app_root) | set(preload)):
         if module == "modelport" or module in sys.stdlib_module_names:
             continue
         wanted.update(providers.get(module, []))
@@ -141,6 +176,16 @@ def lock_interpreter(interpreter: str, app_root: Path, preload: list[str] | None
         wanted = _this_interpreter_needs(app_root, preload or [])
         options = []
     pins = _frozen(interpreter)
+    # What determines the lock: the Python, the requirements, the index options, the installed
+    # set and the tools. The same inputs give the same lock, so it is computed once per inputs.
+    key = hashlib.sha256(
+        json.dumps(
+            [python, wanted, options, sorted(pins.items()), uv_version(), modelport.__version__]
+        ).encode()
+    ).hexdigest()[:24]
+    cached = _settings.env_cache_root() / "locks" / f"{key}.lock"
+    if cached.is_file():
+        return Lock(python=python, text=cached.read_text(), pins=pins, cached=True)
     uv = _uv()
     flags, extra_env = installers.pip_config_for_uv(options, {})
     with tempfile.TemporaryDirectory(prefix="modelport-lock-") as tmp:
@@ -169,12 +214,15 @@ def lock_interpreter(interpreter: str, app_root: Path, preload: list[str] | None
         f"for Python {python} on Linux:\n"
         "# the versions the service's interpreter holds, each file checked by its sha256.\n"
     )
-    return Lock(python=python, text=header + proc.stdout, pins=pins)
+    text = header + proc.stdout
+    cached.parent.mkdir(parents=True, exist_ok=True)
+    partial = cached.with_suffix(f".{os.getpid()}.tmp")
+    partial.write_text(text)
+    partial.replace(cached)  # atomic: a concurrent export reads the old lock or the new, never half
+    return Lock(python=python, text=text, pins=pins)
 
 
 def _env() -> dict[str, str]:
-    import os
-
     return {k: v for k, v in os.environ.items() if k != "VIRTUAL_ENV"}
 
 

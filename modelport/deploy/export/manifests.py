@@ -7,7 +7,6 @@ rendered with v1's default. What each field comes from is in docs/export.md.
 
 from __future__ import annotations
 
-import importlib
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,6 +15,8 @@ from typing import Any
 import yaml
 
 from modelport.deploy.export.dockerfile import IMAGE_ROOT, KEYS_FILE, PORT, SERVE_FILE, USER_ID, healthcheck
+from modelport.deploy.export.rayserve import DEPLOYMENT, IMPORT_PATH
+from modelport.deploy.targets.ray import deployment_options
 from modelport.errors import InvalidInputError, NotSupported
 
 __all__ = ["Version", "kserve", "kuberay", "kubernetes", "write"]
@@ -335,15 +336,6 @@ def kserve(
     return files
 
 
-def ray_import_path() -> str:
-    """The Ray Serve application the Ray target deploys (``module:attribute``)."""
-    try:
-        module = importlib.import_module("modelport.deploy.targets.ray")
-        return str(module.SERVE_IMPORT_PATH)
-    except (ImportError, AttributeError):
-        return "modelport.deploy.targets.ray:application"
-
-
 def kuberay(
     service: str, versions: list[Version], namespace: str | None = None, ray_version: str = "2.60.0"
 ) -> dict[str, list[dict[str, Any]]]:
@@ -355,28 +347,24 @@ def kuberay(
         )
     version = versions[0]
     settings = version.settings
-    deployment: dict[str, Any] = {
-        "name": service,
-        "max_ongoing_requests": int(settings.get("max_concurrent_requests") or 1),
-    }
+    # The Ray target's own options for these settings (replicas or autoscaling, CPUs, memory),
+    # visible and editable here; the application builder applies the same ones.
+    options = deployment_options(settings)
+    deployment: dict[str, Any] = {"name": DEPLOYMENT, "max_ongoing_requests": options["max_ongoing_requests"]}
     scaling = autoscale(settings)
-    if scaling is not None:
-        deployment["autoscaling_config"] = {
-            "min_replicas": scaling[0],
-            "max_replicas": scaling[1],
-            "target_ongoing_requests": 1,
-        }
+    if "autoscaling_config" in options:
+        deployment["autoscaling_config"] = options["autoscaling_config"]
     else:
-        deployment["num_replicas"] = replicas(settings)
+        deployment["num_replicas"] = options["num_replicas"]
     deployment["ray_actor_options"] = {
-        "num_cpus": float(settings.get("cpu_cores") or 0.1),
+        "num_cpus": options["ray_actor_options"]["num_cpus"],
         "memory": int(float(settings.get("memory_gb") or 0.5) * 1024**3),
     }
     serve_config = {
         "applications": [
             {
                 "name": service,
-                "import_path": ray_import_path(),
+                "import_path": IMPORT_PATH,
                 "route_prefix": f"/api/v1/service/{service}",
                 "args": {"bundle": IMAGE_ROOT},
                 "deployments": [deployment],
