@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import importlib
 import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -82,8 +83,28 @@ def _workspace_of(bundle: ServiceBundle) -> Path:
     return bundle.root.resolve().parents[2]
 
 
+_checked: set[tuple[str, float, str]] = set()
+
+
 def _has_ray(interpreter: str, version: str) -> str | None:
-    """None if ``interpreter`` imports Ray ``version``; else why not."""
+    """None if ``interpreter`` imports Ray ``version``; else why not. Importing Ray Serve takes
+    2-4 s here, so this process's own interpreter is not asked and a good answer is remembered
+    (per interpreter file and its modification time)."""
+    if Path(interpreter).absolute() == Path(sys.executable).absolute():
+        return None  # this process runs the deployer with the same Ray
+    try:
+        key = (interpreter, Path(interpreter).stat().st_mtime, version)
+    except OSError as exc:
+        return f"{interpreter} does not run: {exc}"
+    if key in _checked:
+        return None
+    problem = _ask_for_ray(interpreter, version)
+    if problem is None:
+        _checked.add(key)
+    return problem
+
+
+def _ask_for_ray(interpreter: str, version: str) -> str | None:
     try:
         proc = subprocess.run(
             [interpreter, "-c", "import ray, ray.serve; print(ray.__version__)"],
