@@ -32,18 +32,17 @@ def two_nodes(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     # ray.init("auto") of anyone on this machine would then connect): not from a test.
     patch = pytest.MonkeyPatch()
     patch.setattr(ray._private.utils, "write_ray_address", lambda *_a, **_k: None)
-    nodes = Cluster(
-        initialize_head=True,
-        head_node_args={**common, "gcs_server_port": free_port(), "ray_client_server_port": free_port()},
-    )
-    nodes.add_node(num_cpus=1, temp_dir=str(temp))
-    nodes.wait_for_nodes()
-    yield nodes.address
-
-    ray.shutdown()
-    nodes.shutdown()
-    patch.undo()
-    shutil.rmtree(temp, ignore_errors=True)
+    nodes = Cluster(initialize_head=False)
+    try:
+        nodes.add_node(**common, gcs_server_port=free_port(), ray_client_server_port=free_port())
+        nodes.add_node(num_cpus=1, temp_dir=str(temp))
+        nodes.wait_for_nodes()
+        yield nodes.address
+    finally:
+        ray.shutdown()
+        nodes.shutdown()
+        patch.undo()
+        shutil.rmtree(temp, ignore_errors=True)
 
 
 def test_replicas_run_on_both_nodes(dws: Workspace, two_nodes: str, digits_model, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
