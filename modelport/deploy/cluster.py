@@ -171,6 +171,9 @@ def start_head(
         "--ray-client-server-port": free_port(),
         "--node-manager-port": free_port(),
         "--object-manager-port": free_port(),
+        # Ray still starts its dashboard process headless (--include-dashboard=false) on 8265 by
+        # default: a second cluster on this machine would collide on it.
+        "--dashboard-port": free_port(),
         "--dashboard-agent-listen-port": free_port(),
         "--dashboard-agent-grpc-port": free_port(),
         "--metrics-export-port": free_port(),
