@@ -56,6 +56,10 @@ HEADER_LENGTH = b"inference-header-content-length"
 _BINARY_TYPE = "application/octet-stream"
 _NOT_READY = "init() is still running"
 
+PARAMETERS_ARG = "parameters"
+"""A run() that declares this argument gets the request's ``parameters`` object."""
+_SERVER_PARAMETERS = frozenset({"binary_data_output"})
+
 
 def error_value(exc: ModelportError | None, debug: bool = False) -> dict[str, Any]:
     """The V2 error object ``{"error": "..."}`` (and run()'s ``traceback`` in debug mode)."""
@@ -203,6 +207,7 @@ class InferCodec:
         self.request_id: Any = None
         self.requested: list[dict[str, Any]] | None = None
         self.binary_all = False
+        self.parameters: dict[str, Any] = {}
 
     def score(self, script: ScoringScript, request: ScoringRequest) -> Scored:
         """Decode, call run(), encode (4xx: InvalidInputError; run() raising: ScriptError)."""
@@ -247,7 +252,12 @@ class InferCodec:
         doc = t.load_request(header)
         self.request_id = doc.get("id")
         parameters = doc.get("parameters") or {}
-        self.binary_all = isinstance(parameters, dict) and bool(parameters.get("binary_data_output"))
+        if not isinstance(parameters, dict):
+            raise InvalidInputError("parameters must be a JSON object")
+        self.binary_all = bool(parameters.get("binary_data_output"))
+        # The request's own parameters, for a run() that declares `parameters` (the binary
+        # extension's are the server's, not the model's).
+        self.parameters = {k: v for k, v in parameters.items() if k not in _SERVER_PARAMETERS}
         outputs = doc.get("outputs")
         if outputs is not None:
             if not isinstance(outputs, list) or not all(
@@ -331,6 +341,8 @@ class InferCodec:
                 sample = getattr(param.param_type, "sample_input", None) if param else None
                 payload[tensor.name] = _schema_value(tensor, sample)
         kwargs.update(schema.convert(payload))
+        if PARAMETERS_ARG in schema.arg_names and PARAMETERS_ARG not in payload:
+            kwargs[PARAMETERS_ARG] = dict(self.parameters)
         return (), kwargs
 
     # -- encoding ---------------------------------------------------------------------------------

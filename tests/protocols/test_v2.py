@@ -386,3 +386,17 @@ def test_fuzzed_bodies_are_4xx_never_500(app: Callable[..., Any]) -> None:
             "/v2/models/modelport/infer", content=body, headers={"Content-Type": "application/json"}
         )
         assert r.status_code == 400 and r.json()["error"], (body, r.text)
+
+
+def test_request_parameters_reach_a_run_that_declares_them(app: Callable[..., Any]) -> None:
+    client = app("with_parameters.py")
+    body = {
+        "inputs": [tensor("data", [[1.0, 3.0]])],
+        "parameters": {"threshold": 2.0, "binary_data_output": False},
+    }
+    doc = client.post("/v2/models/modelport/infer", json=body).json()
+    outputs = {o["name"]: o for o in doc["outputs"]}
+    assert outputs["above"]["data"] == [0, 1]
+    assert outputs["seen"]["data"] == ["threshold"]  # the binary extension's parameter is the server's
+    bad = client.post("/v2/models/modelport/infer", json={**body, "parameters": [1]})
+    assert bad.status_code == 400 and "parameters" in bad.json()["error"]
