@@ -7,23 +7,16 @@ import argparse
 from pathlib import Path
 
 from modelport.cli._commands import Subparsers, describe
-from modelport.cli._output import emit, model_version
+from modelport.cli._output import emit
+from modelport.cli.service import models_and_config
 from modelport.cli.workspace import workspace_of
 
 
 def cmd_package(args: argparse.Namespace) -> int:
-    from modelport.core.environment import Environment
-    from modelport.core.model import InferenceConfig, Model
+    from modelport.core.model import Model
 
     ws = workspace_of(args)
-    models = [Model(ws, name=n, version=v) for n, v in (model_version(ref) for ref in args.model)]
-    env = None
-    if args.environment:
-        env_name, _, env_version = args.environment.partition(":")
-        env = Environment.get(ws, env_name, env_version or None)
-    config = InferenceConfig(
-        entry_script=args.entry_script, source_directory=args.source_directory, environment=env
-    )
+    models, config = models_and_config(args, ws)
     package = Model.package(
         ws, models, config, generate_dockerfile=True, image_name=args.image_name, image_label=args.image_label
     )

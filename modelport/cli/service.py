@@ -23,16 +23,13 @@ def _report_failure(exc: DeploymentError) -> None:
     print(f"(see: modelport service logs {exc.service})", file=sys.stderr, flush=True)
 
 
-def cmd_deploy(args: argparse.Namespace) -> int:
+def models_and_config(args: argparse.Namespace, ws: Any) -> tuple[list[Any], Any]:
+    """The registered models (``--model NAME[:VERSION]``) and the InferenceConfig (``--entry-script``,
+    ``--source-directory``, ``--environment NAME[:VERSION]``) a command was given."""
     from modelport.core.environment import Environment
     from modelport.core.model import InferenceConfig, Model
-    from modelport.core.webservice import AciWebservice
 
-    ws = workspace_of(args)
-    models = []
-    for ref in args.model:
-        name, version = model_version(ref)
-        models.append(Model(ws, name=name, version=version))
+    models = [Model(ws, name=name, version=version) for name, version in map(model_version, args.model)]
     env = None
     if args.environment:
         env_name, _, env_version = args.environment.partition(":")
@@ -40,6 +37,15 @@ def cmd_deploy(args: argparse.Namespace) -> int:
     config = InferenceConfig(
         entry_script=args.entry_script, source_directory=args.source_directory, environment=env
     )
+    return models, config
+
+
+def cmd_deploy(args: argparse.Namespace) -> int:
+    from modelport.core.model import Model
+    from modelport.core.webservice import AciWebservice
+
+    ws = workspace_of(args)
+    models, config = models_and_config(args, ws)
     deployment = AciWebservice.deploy_configuration(
         cpu_cores=args.cpu_cores, memory_gb=args.memory_gb, auth_enabled=args.auth, port=args.port
     )

@@ -27,10 +27,11 @@ from typing import Protocol as TypingProtocol
 import numpy as np
 
 from modelport.errors import ModelportError, ScriptError
+from modelport.runtime import fastjson
 from modelport.runtime.request import Body, ScoringRequest
 from modelport.runtime.script import Scored, ScoringScript
 
-__all__ = ["Call", "Codec", "Host", "Protocol", "Reply", "Route", "Router", "score_batch"]
+__all__ = ["Call", "Codec", "Host", "Protocol", "Reply", "Route", "Router", "score_batch", "score_request"]
 
 Scope = dict[str, Any]
 Receive = Callable[[], Awaitable[dict[str, Any]]]
@@ -168,6 +169,24 @@ class Codec(TypingProtocol):
 
     def encode(self, value: Any, parse_ms: float, run_ms: float) -> Scored:
         """The response for run()'s value (ScriptError if it cannot be sent)."""
+
+
+def score_request(
+    script: ScoringScript,
+    arguments: Callable[[], tuple[tuple[Any, ...], dict[str, Any]]],
+    encode: Callable[[Any, float, float], Scored],
+) -> Scored:
+    """A codec's score(): ``arguments()`` decodes run()'s arguments (4xx: InvalidInputError), run()
+    is called (ScriptError if it raises), ``encode`` makes the answer; parse and run times kept."""
+    t0 = time.perf_counter()
+    try:
+        args, kwargs = arguments()
+        parse_ms = (time.perf_counter() - t0) * 1e3
+        t1 = time.perf_counter()
+        value = script.call(args, kwargs)
+        return encode(value, parse_ms, (time.perf_counter() - t1) * 1e3)
+    finally:
+        fastjson.forget()
 
 
 class Protocol(abc.ABC):

@@ -21,7 +21,7 @@ from modelport.errors import (
     ServiceUnavailable,
     UnsupportedMediaType,
 )
-from modelport.protocols import JSON, TEXT, Call, Protocol, Reply, Route, swagger
+from modelport.protocols import JSON, TEXT, Call, Protocol, Reply, Route, score_request, swagger
 from modelport.runtime import arrays, fastjson
 from modelport.runtime.bodies import is_json_type, json_kind, media_type, parse_json
 from modelport.runtime.encode import encode_result
@@ -59,15 +59,7 @@ class V1Codec:
     def score(self, script: ScoringScript, request: ScoringRequest) -> Scored:
         """Call run() for one request. Bad input raises InvalidInputError (4xx), run() raising
         raises ScriptError("run") with the traceback; a value that cannot be encoded is ScriptError too."""
-        t0 = time.perf_counter()
-        try:
-            args, kwargs = arguments(script, request)
-            parse_ms = (time.perf_counter() - t0) * 1e3
-            t1 = time.perf_counter()
-            value = script.call(args, kwargs)
-            return self.encode(value, parse_ms, (time.perf_counter() - t1) * 1e3)
-        finally:
-            fastjson.forget()
+        return score_request(script, lambda: arguments(script, request), self.encode)
 
     def decode_array(self, script: ScoringScript, request: ScoringRequest) -> np.ndarray[Any, Any]:
         """The request's array for an array-input run(): npy or JSON by Content-Type (4xx if neither)."""

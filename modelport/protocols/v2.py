@@ -36,7 +36,7 @@ from modelport.errors import (
     ServiceUnavailable,
     UnsupportedMediaType,
 )
-from modelport.protocols import JSON, Call, Protocol, Reply, Route
+from modelport.protocols import JSON, Call, Protocol, Reply, Route, score_request
 from modelport.protocols import tensors as t
 from modelport.runtime import fastjson
 from modelport.runtime.bodies import is_json_type, media_type
@@ -211,15 +211,9 @@ class InferCodec:
 
     def score(self, script: ScoringScript, request: ScoringRequest) -> Scored:
         """Decode, call run(), encode (4xx: InvalidInputError; run() raising: ScriptError)."""
-        t0 = time.perf_counter()
-        try:
-            args, kwargs = self.arguments(script, request, self.decode(request))
-            parse_ms = (time.perf_counter() - t0) * 1e3
-            t1 = time.perf_counter()
-            value = script.call(args, kwargs)
-            return self.encode(value, parse_ms, (time.perf_counter() - t1) * 1e3)
-        finally:
-            fastjson.forget()
+        return score_request(
+            script, lambda: self.arguments(script, request, self.decode(request)), self.encode
+        )
 
     def decode_array(self, script: ScoringScript, request: ScoringRequest) -> np.ndarray[Any, Any]:
         """The array of a batchable script's one input."""
