@@ -157,9 +157,11 @@ class LocalTarget:
         if status is not None:
             if status.get("state") == "failed":
                 return Observation(running=True, failed=True, reason=_init_failure(status) or "init() failed")
-            if int(status.get("ready_workers") or 0) >= 1 and self._answers(handle):
-                return Observation(running=True, ready=True)
-            return Observation(running=True, ready=False)
+            # A server that was ready and is replacing a worker (a memory recycle, a crash) has no
+            # ready worker for a moment; its port still answers once the new one is up, so the
+            # readiness probe (2 s) decides, not the momentary count.
+            was_ready = int(status.get("ready_workers") or 0) >= 1 or status.get("state") == "ready"
+            return Observation(running=True, ready=was_ready and self._answers(handle))
         # A server that writes no status file (older versions): its ready file, then the route.
         ready = (Path(handle["root"]) / READY_FILE).is_file() and self._answers(handle)
         return Observation(running=True, ready=ready)
