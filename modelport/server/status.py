@@ -11,9 +11,10 @@ atomically (temporary file + ``os.replace``), so a reader never sees half of it:
      "recycles": [{"time": 1764662400.1, "pid": 1240, "rss_mb": 812.0, "limit_mb": 800.0}],
      "restarts": 1, "last_init_error": null, "updated": 1764662400.2}
 
-``state``: ``starting`` (no worker is ready yet, or none is any more), ``ready`` (at least one
-worker's init() succeeded and it is alive), ``failed`` (init() failed: the service stopped; the
-user's traceback is in ``last_init_error``), ``stopped`` (a clean shutdown).
+``state``: ``starting`` (no worker is ready yet), ``ready`` (at least one worker's init()
+succeeded and it is alive), ``replacing`` (workers were ready, none is now: the ones that ended,
+recycled for memory, timed out or crashed, are being replaced), ``failed`` (init() failed: the
+service stopped; the user's traceback is in ``last_init_error``), ``stopped`` (a clean shutdown).
 """
 
 from __future__ import annotations
@@ -47,6 +48,7 @@ class StatusReporter:
         self.pid = os.getpid()
         self.state = "starting"
         self.ready: set[int] = set()
+        self.was_ready = False
         self.recycles: collections.deque[dict[str, Any]] = collections.deque(maxlen=MAX_RECYCLES)
         self.restarts = 0
         self.last_init_error: dict[str, str] | None = None
@@ -110,6 +112,7 @@ class StatusReporter:
         pid = int(message.get("pid", 0))
         if event == "ready":
             self.ready.add(pid)
+            self.was_ready = True
         elif event == "recycle":
             self.ready.discard(pid)
             self.recycles.append(
@@ -135,6 +138,8 @@ class StatusReporter:
         state = self.state
         if state == "starting" and self.ready:
             state = "ready"
+        elif state == "starting" and self.was_ready:
+            state = "replacing"
         return {
             "pid": self.pid,
             "port": self.port,

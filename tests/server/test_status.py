@@ -94,3 +94,16 @@ def test_recycle_is_recorded(start_server, tmp_path: Path) -> None:
     assert set(recycle) == {"time", "pid", "rss_mb", "limit_mb"}
     assert recycle["limit_mb"] == 150 and recycle["rss_mb"] > 150
     assert status["restarts"] >= 1
+
+
+def test_a_server_whose_ready_workers_all_ended_is_replacing(tmp_path: Path) -> None:
+    from modelport.server.status import StatusReporter
+
+    reporter = StatusReporter(tmp_path / "status.json", workers=1, port=5001)
+    assert reporter.snapshot()["state"] == "starting"
+    reporter._apply({"event": "ready", "pid": 11})
+    assert reporter.snapshot()["state"] == "ready"
+    reporter._apply({"event": "recycle", "pid": 11, "time": 1.0, "rss_mb": 300.0, "limit_mb": 256.0})
+    assert reporter.snapshot()["state"] == "replacing"  # not "starting": it was ready
+    reporter._apply({"event": "ready", "pid": 12})
+    assert reporter.snapshot()["state"] == "ready"

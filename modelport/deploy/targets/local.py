@@ -33,6 +33,8 @@ HOST = "127.0.0.1"
 STATUS_FILE = "status.json"
 READY_FILE = "ready.json"
 LAUNCH_FILE = "local.json"
+REPLACING_RECENT_S = 120.0
+"""A recycle this recent (before the status file's last update) explains a worker being replaced."""
 
 
 def _process(handle: Handle) -> psutil.Process | None:
@@ -88,6 +90,22 @@ def _init_failure(status: dict[str, Any] | None) -> str | None:
         return None
     text = str(error.get("traceback") or "").strip()
     return text or f"init() raised {error.get('type')}: {error.get('message')}"
+
+
+def _recycle_text(recycle: dict[str, Any]) -> str:
+    return (
+        f"worker {recycle.get('pid')} recycled: rss {float(recycle.get('rss_mb') or 0):.0f} MB > limit "
+        f"{float(recycle.get('limit_mb') or 0):.0f} MB"
+    )
+
+
+def _replacing(status: dict[str, Any]) -> str:
+    """Why a server that was ready has no ready worker now."""
+    recycles = [r for r in status.get("recycles") or [] if isinstance(r, dict)]
+    updated = float(status.get("updated") or 0)
+    if recycles and updated - float(recycles[-1].get("time") or 0) < REPLACING_RECENT_S:
+        return f"{_recycle_text(recycles[-1])}; its replacement is starting"
+    return "a worker exited and its replacement is starting (see the service's logs)"
 
 
 def _signal(proc: psutil.Process, sig: int) -> None:
@@ -157,11 +175,12 @@ class LocalTarget:
         if status is not None:
             if status.get("state") == "failed":
                 return Observation(running=True, failed=True, reason=_init_failure(status) or "init() failed")
-            # A server that was ready and is replacing a worker (a memory recycle, a crash) has no
-            # ready worker for a moment; its port still answers once the new one is up, so the
-            # readiness probe (2 s) decides, not the momentary count.
-            was_ready = int(status.get("ready_workers") or 0) >= 1 or status.get("state") == "ready"
-            return Observation(running=True, ready=was_ready and self._answers(handle))
+            if status.get("state") == "replacing":
+                # Its only workers are being replaced (a memory recycle, a timeout, a crash): not
+                # ready until a new one is, and the reason says why.
+                return Observation(running=True, ready=False, reason=_replacing(status))
+            ready = int(status.get("ready_workers") or 0) >= 1 and self._answers(handle)
+            return Observation(running=True, ready=ready)
         # A server that writes no status file (older versions): its ready file, then the route.
         ready = (Path(handle["root"]) / READY_FILE).is_file() and self._answers(handle)
         return Observation(running=True, ready=ready)
@@ -222,12 +241,7 @@ class LocalTarget:
 
     def events(self, handle: Handle) -> list[str]:
         status = read_status(handle["root"]) or {}
-        return [
-            f"worker {r.get('pid')} recycled: rss {float(r.get('rss_mb') or 0):.0f} MB > limit "
-            f"{float(r.get('limit_mb') or 0):.0f} MB"
-            for r in status.get("recycles") or []
-            if isinstance(r, dict)
-        ]
+        return [_recycle_text(r) for r in status.get("recycles") or [] if isinstance(r, dict)]
 
     def replace(self, old: Handle, bundle: ServiceBundle, runtime: Runtime, timeout: float) -> Handle:
         """The new server listens on the old one's port beside it (SO_REUSEPORT); the old one is
