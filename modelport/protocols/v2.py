@@ -13,15 +13,25 @@ How an inference request becomes run()'s arguments (see docs/serving.md):
 - other inference-schema scripts: each input is the parameter of its name (an ndarray for numpy
   parameters, the nested list, or the single value for a scalar sample);
 - a plain ``run(raw_data)``: a v1 JSON body ``{"<input name>": <nested list>, ...}`` as text, so
-  the tutorial's score.py answers an input named ``data``.
+  the tutorial's score.py answers an input named ``data``;
+- ``@rawhttp``: the V2 request itself as an ``AMLRequest``, as v1 hands it ``/score``'s (the body
+  is still checked as an inference request first).
 
 run()'s value becomes an output tensor named ``output-0`` (a dict: one output per key), datatype
 and shape taken from the value; the request's ``id`` is echoed. Errors are ``{"error": "..."}``.
+
+The model metadata lists what is known without guessing: inputs from the array input, the
+``@input_schema`` samples, or (plain run()) a hand-written swagger file's ``ServiceInput``;
+outputs from the ``@output_schema`` sample, else those of this worker's first successful V2
+inference (none before it).
 """
 
 from __future__ import annotations
 
+import asyncio
 import time
+from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -36,7 +46,7 @@ from modelport.errors import (
     ServiceUnavailable,
     UnsupportedMediaType,
 )
-from modelport.protocols import JSON, Call, Protocol, Reply, Route, score_request
+from modelport.protocols import JSON, Call, Protocol, Reply, Route, score_request, swagger, v1
 from modelport.protocols import tensors as t
 from modelport.runtime import fastjson
 from modelport.runtime.bodies import is_json_type, media_type
@@ -46,7 +56,17 @@ from modelport.runtime.response import AMLResponse
 from modelport.runtime.schema import REQUEST_HEADERS_PARAM
 from modelport.runtime.script import InputStyle, Scored, ScoringScript
 
-__all__ = ["EXTENSIONS", "OUTPUT_NAME", "V2", "InferCodec", "error_value", "input_metadata"]
+__all__ = [
+    "EXTENSIONS",
+    "OUTPUT_NAME",
+    "V2",
+    "InferCodec",
+    "error_value",
+    "input_metadata",
+    "outputs_seen",
+    "plain_inputs",
+    "swagger_tensors",
+]
 
 EXTENSIONS = ["binary_tensor_data"]
 """The V2 extensions this server implements (``GET /v2``)."""
@@ -97,6 +117,10 @@ class V2(Protocol):
             versions = self.models.setdefault(name, [])
             if version not in versions:
                 versions.append(version)
+        self.declared: tuple[Metadata, Metadata] | None = None
+        """The metadata's inputs and outputs as the script (or a swagger file) declares them."""
+        self.seen: Metadata | None = None
+        """The outputs of this worker's first successful inference, for a run() that declares none."""
 
     def routes(self) -> list[Route]:
         model, version = "/v2/models/{name}", "/v2/models/{name}/versions/{version}"
@@ -164,9 +188,20 @@ class V2(Protocol):
         script = self.host.script
         if script is None:
             raise ServiceUnavailable(f"{_NOT_READY}; the model's inputs are not known yet", retry_after=1)
-        inputs, outputs = input_metadata(script)
+        if self.declared is None:
+            inputs, outputs = input_metadata(script)
+            if script.style is InputStyle.PLAIN:
+                inputs = await asyncio.to_thread(plain_inputs, self.host.app_root)
+            self.declared = inputs, outputs
+        inputs, outputs = self.declared
+        if not outputs and self.seen is not None:
+            outputs = self.seen
         doc = {"name": name, "versions": self.models[name], "platform": "modelport"}
         return Reply(200, orjson.dumps({**doc, "inputs": inputs, "outputs": outputs}))
+
+    def _learn(self, outputs: list[t.Output]) -> None:
+        if self.seen is None:  # (run thread) the first answer wins; later ones are not looked at
+            self.seen = outputs_seen(outputs)
 
     # -- inference --------------------------------------------------------------------------------
     async def infer(self, call: Call) -> Reply:
@@ -185,7 +220,8 @@ class V2(Protocol):
             client=scope.get("client"),
             request_id=call.request_id,
         )
-        scored = await self.host.score(InferCodec(name, version), request)
+        learn = self._learn if self.seen is None else None
+        scored = await self.host.score(InferCodec(name, version, learn), request)
         response = scored.response
         content_type = response.content_type.encode("latin-1") if response.content_type else None
         headers = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in response.headers]
@@ -201,9 +237,13 @@ class InferCodec:
     """One inference request's run-thread side (:class:`~modelport.protocols.Codec`): a codec per
     request, because the answer depends on it (its id, the outputs asked for, binary or JSON)."""
 
-    def __init__(self, model: str, version: str) -> None:
+    def __init__(
+        self, model: str, version: str, learn: Callable[[list[t.Output]], None] | None = None
+    ) -> None:
         self.model = model
         self.version = version
+        self.learn = learn
+        """Told run()'s outputs once they are known (the model metadata of a run() declaring none)."""
         self.request_id: Any = None
         self.requested: list[dict[str, Any]] | None = None
         self.binary_all = False
@@ -300,14 +340,12 @@ class InferCodec:
         self, script: ScoringScript, request: ScoringRequest, tensors: list[t.Tensor]
     ) -> tuple[tuple[Any, ...], dict[str, Any]]:
         """run()'s arguments for the decoded tensors, by the script's input style."""
+        style = script.style
+        if style is InputStyle.RAWHTTP:  # v1's way: run() gets the request itself (this V2 one)
+            return v1.arguments(script, request)
         kwargs: dict[str, Any] = {}
         if script.wants_headers:
             kwargs[REQUEST_HEADERS_PARAM] = request.headers()
-        style = script.style
-        if style is InputStyle.RAWHTTP:
-            raise InvalidInputError(
-                "run() takes raw HTTP requests (@rawhttp), which have no Open Inference form; POST to /score"
-            )
         if style is InputStyle.PLAIN:  # the v1 body a plain run(raw_data) expects
             text = orjson.dumps(
                 {x.name: _jsonable(x.array) for x in tensors}, option=orjson.OPT_SERIALIZE_NUMPY
@@ -346,6 +384,8 @@ class InferCodec:
         if isinstance(value, AMLResponse):
             value = _aml_value(value)
         outputs = t.outputs_of(value, OUTPUT_NAME)
+        if self.learn is not None:
+            self.learn(outputs)
         binary = {o.name for o in outputs} if self.binary_all else set()
         if self.requested is not None:
             produced = {o.name: o for o in outputs}
@@ -445,6 +485,10 @@ def _aml_value(response: AMLResponse) -> Any:
 
 
 # -- metadata ----------------------------------------------------------------------------------
+Metadata = list[dict[str, Any]]
+"""The model metadata's ``inputs`` or ``outputs``: ``{"name", "datatype", "shape"}`` each."""
+
+
 def _describe(sample: Any) -> tuple[str, list[int]]:
     if isinstance(sample, np.ndarray):
         return t.datatype_of(sample.dtype) or t.BYTES, [-1, *sample.shape[1:]]
@@ -459,16 +503,100 @@ def _describe(sample: Any) -> tuple[str, list[int]]:
     return t.BYTES, [-1]
 
 
-def input_metadata(script: ScoringScript) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    """The model metadata's ``inputs`` and ``outputs``, from what run() declares (a plain run()
-    declares nothing: no inputs; outputs are known only once run() returned: none listed)."""
+def _swagger_datatype(leaf: dict[str, Any]) -> str | None:
+    """The datatype of a swagger scalar schema (inference-schema writes numpy's dtype as the
+    ``format``: ``int8``, ``uint64``, ``float`` for FP32, ``double``...); None for objects."""
+    kind, fmt = leaf.get("type"), str(leaf.get("format", ""))
+    if kind == "boolean":
+        return "BOOL"
+    if kind == "integer":
+        return fmt.upper() if fmt.upper() in t.DTYPES else "INT64"
+    if kind == "number":
+        return "FP32" if fmt == "float" else "FP64"
+    if kind == "string":
+        return t.BYTES
+    return None
+
+
+def _swagger_tensor(name: str, schema: dict[str, Any], example: Any) -> dict[str, Any]:
+    """One tensor as a swagger schema (and its example) describe it: nested ``array`` levels are
+    dimensions, the first one the batch (-1); the example gives the others."""
+    leaf, depth = schema, 0
+    while leaf.get("type") == "array" and isinstance(leaf.get("items"), dict):
+        leaf, depth = leaf["items"], depth + 1
+    datatype = _swagger_datatype(leaf)
+    if datatype is None:  # objects: run()'s value of that kind is sent as its JSON text
+        return {"name": name, "datatype": t.BYTES, "shape": [1]}
+    shape = [-1] * depth or [1]
+    if depth and isinstance(example, list) and example:
+        try:
+            dims = np.asarray(example).shape
+        except ValueError:  # ragged: the declared nesting only
+            dims = ()
+        if len(dims) == depth:
+            shape = [-1, *dims[1:]]
+    return {"name": name, "datatype": datatype, "shape": shape}
+
+
+def swagger_tensors(schema: Any, default_name: str) -> Metadata:
+    """The tensors a swagger schema describes, named as :func:`~modelport.protocols.tensors.outputs_of`
+    names run()'s values: an object is one tensor per property, a DataFrame one per column,
+    anything else one tensor named ``default_name``."""
+    if not isinstance(schema, dict):
+        return []
+    example = schema.get("example")
+    properties = schema.get("properties")
+    if schema.get("type") == "object" and isinstance(properties, dict):
+        values = example if isinstance(example, dict) else {}
+        return [
+            _swagger_tensor(str(k), v, values.get(k)) for k, v in properties.items() if isinstance(v, dict)
+        ]
+    items = schema.get("items")
+    if str(schema.get("format", "")).startswith("pandas.DataFrame") and isinstance(items, dict):
+        columns = items.get("properties")
+        if isinstance(columns, dict):
+            return [
+                {"name": str(k), "datatype": _swagger_datatype(v) or t.BYTES, "shape": [-1]}
+                for k, v in columns.items()
+                if isinstance(v, dict)
+            ]
+    return [_swagger_tensor(default_name, schema, example)]
+
+
+def outputs_seen(outputs: list[t.Output]) -> Metadata:
+    """What run()'s outputs look like, for the metadata: their first dimension is the batch (-1)."""
+    return [{"name": o.name, "datatype": o.datatype, "shape": [-1, *o.array.shape[1:]]} for o in outputs]
+
+
+def _service_input(app_root: Path) -> dict[str, Any] | None:
+    """The ``ServiceInput`` schema of a hand-written swagger file in the app root, if any."""
+    for version in ("2.0", "3.0"):
+        path = swagger.file_document(app_root, version)
+        if path is None:
+            continue
+        try:
+            doc = orjson.loads(path.read_bytes())
+        except (OSError, orjson.JSONDecodeError):
+            return None  # the v1 route reports a broken file; the metadata just lists no inputs
+        if not isinstance(doc, dict):
+            return None
+        definitions = doc.get("definitions") or (doc.get("components") or {}).get("schemas") or {}
+        found = definitions.get("ServiceInput") if isinstance(definitions, dict) else None
+        return found if isinstance(found, dict) else None
+    return None
+
+
+def input_metadata(script: ScoringScript) -> tuple[Metadata, Metadata]:
+    """The model metadata's ``inputs`` and ``outputs``, from what run() declares: the array input,
+    the ``@input_schema`` samples, the ``@output_schema`` sample (none declared: no outputs)."""
+    schema = script.schema
+    outputs = swagger_tensors(schema.output_swagger, OUTPUT_NAME) if schema and schema.output_swagger else []
     spec = script.array_spec
     if script.style is InputStyle.ARRAY and spec is not None:
         shape = [-1] if spec.shape is None else [-1 if d is None else d for d in spec.shape]
-        return [{"name": spec.name, "datatype": t.datatype_of(spec.dtype), "shape": shape}], []
-    schema = script.schema
+        return [{"name": spec.name, "datatype": t.datatype_of(spec.dtype), "shape": shape}], outputs
     if schema is None:
-        return [], []
+        return [], outputs
     inputs = []
     for name, param in schema.params.items():
         if name == REQUEST_HEADERS_PARAM:
@@ -477,4 +605,14 @@ def input_metadata(script: ScoringScript) -> tuple[list[dict[str, Any]], list[di
         if spec is not None and name == spec.name and spec.shape is not None:
             shape = [-1 if d is None else d for d in spec.shape]
         inputs.append({"name": name, "datatype": datatype, "shape": shape})
-    return inputs, []
+    return inputs, outputs
+
+
+def plain_inputs(app_root: Path) -> Metadata:
+    """A plain ``run(raw_data)``'s inputs: the properties of the ``ServiceInput`` a hand-written
+    swagger file in the app root declares (its example gives the shapes), else none: a plain
+    run() declares nothing, and V2 hands it ``{"<input name>": ...}``, so only an object body maps."""
+    service_input = _service_input(app_root)
+    if service_input is None or service_input.get("type") != "object":
+        return []
+    return swagger_tensors(service_input, "data")

@@ -400,3 +400,116 @@ def test_request_parameters_reach_a_run_that_declares_them(app: Callable[..., An
     assert outputs["seen"]["data"] == ["threshold"]  # the binary extension's parameter is the server's
     bad = client.post("/v2/models/modelport/infer", json={**body, "parameters": [1]})
     assert bad.status_code == 400 and "parameters" in bad.json()["error"]
+
+
+# -- model metadata, @rawhttp -----------------------------------------------------------------------
+def _described(output: dict[str, Any]) -> dict[str, Any]:
+    """An answer's output as the metadata describes it: the first dimension is the batch."""
+    return {"name": output["name"], "datatype": output["datatype"], "shape": [-1, *output["shape"][1:]]}
+
+
+@pytest.mark.parametrize(
+    ("script", "inputs", "outputs"),
+    [
+        (
+            "schema_out.py",
+            [tensor("data", [[0.1, 0.9, 0.2, 0.3], [0.8, 0.1, 0.1, 0.0]], "FP32")],
+            [
+                {"name": "label", "datatype": "INT64", "shape": [-1]},
+                {"name": "scores", "datatype": "FP32", "shape": [-1, 3]},
+                {"name": "note", "datatype": "BYTES", "shape": [-1]},
+            ],
+        ),
+        (
+            "schema_out_one.py",
+            [tensor("data", [[1.0, 2.0], [-3.0, 1.0]])],
+            [{"name": "output-0", "datatype": "INT32", "shape": [-1]}],
+        ),
+    ],
+)
+def test_output_schema_gives_the_outputs_an_inference_answers(
+    app: Callable[..., Any], script: str, inputs: list[dict[str, Any]], outputs: list[dict[str, Any]]
+) -> None:
+    client = app(script)
+    meta = client.get("/v2/models/modelport").json()
+    assert [i["name"] for i in meta["inputs"]] == ["data"]
+    answer = client.post("/v2/models/modelport/infer", json={"inputs": inputs}).json()
+    assert [_described(o) for o in answer["outputs"]] == outputs
+    declared = {o["name"]: o for o in meta["outputs"]}
+    for output in outputs:  # a scalar sample (the note) is one element, as an answer's is
+        expected = {**output, "shape": [1]} if output["datatype"] == "BYTES" else output
+        assert declared.pop(output["name"]) == expected
+    assert not declared
+
+
+def test_plain_run_lists_inputs_from_a_swagger_file_and_outputs_once_it_answered(
+    app: Callable[..., Any], digits: tuple[Path, Any, Any], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    model_dir, _, images = digits
+    monkeypatch.setenv("AZUREML_MODEL_DIR", str(model_dir))
+    client = app(TUTORIAL, model_dir=str(model_dir), service_name="mnist")
+    meta = client.get("/v2/models/mnist").json()
+    assert meta["inputs"] == [] and meta["outputs"] == []  # run(raw_data) declares nothing
+    r = client.post("/v2/models/mnist/infer", json={"inputs": [tensor("data", images[:3])]})
+    assert r.status_code == 200, r.text
+    meta = client.get("/v2/models/mnist").json()
+    assert meta["inputs"] == [] and meta["outputs"] == [
+        {"name": "output-0", "datatype": "INT64", "shape": [-1]}
+    ]
+
+    # The same script with a hand-written swagger file in its app root: its ServiceInput's example.
+    app_root = tmp_path / "app"
+    app_root.mkdir()
+    (app_root / "score.py").write_text(TUTORIAL.read_text())
+    definition = {
+        "type": "object",
+        "properties": {
+            "data": {
+                "type": "array",
+                "items": {"type": "array", "items": {"type": "number", "format": "double"}},
+            }
+        },
+        "example": {"data": [[0.0] * 64]},
+    }
+    doc = {"swagger": "2.0", "info": {}, "paths": {}, "definitions": {"ServiceInput": definition}}
+    (app_root / "swagger.json").write_text(json.dumps(doc))
+    client = app(app_root / "score.py", model_dir=str(model_dir), service_name="mnist")
+    meta = client.get("/v2/models/mnist").json()
+    assert meta["inputs"] == [{"name": "data", "datatype": "FP64", "shape": [-1, 64]}]
+    assert meta["outputs"] == []
+    # A 3.0 document without an example: the nesting gives the dimensions, none of their sizes.
+    del definition["example"]
+    doc = {
+        "openapi": "3.0.3",
+        "info": {},
+        "paths": {},
+        "components": {"schemas": {"ServiceInput": definition}},
+    }
+    (app_root / "swagger.json").unlink()
+    (app_root / "swagger3.json").write_text(json.dumps(doc))
+    client = app(app_root / "score.py", model_dir=str(model_dir), service_name="mnist")
+    assert client.get("/v2/models/mnist").json()["inputs"] == [
+        {"name": "data", "datatype": "FP64", "shape": [-1, -1]}
+    ]
+
+
+def test_rawhttp_run_gets_the_v2_request_itself(app: Callable[..., Any]) -> None:
+    client = app("rawhttp_v2.py")
+    url = "/v2/models/modelport/infer"
+    r = client.post(url, json={"id": "r1", "inputs": [tensor("data", [[1.0, 2.0]])]})
+    assert r.status_code == 200, r.text
+    doc = r.json()
+    assert doc["id"] == "r1"
+    outputs = {o["name"]: o["data"] for o in doc["outputs"]}
+    assert outputs["path"] == [url] and outputs["method"] == ["POST"] and outputs["header_length"] == ["none"]
+    # binary data too: run() gets the whole body, JSON header and raw tensor bytes
+    body, headers = binary_body([("data", np.ones((2, 3)), "FP64")])
+    doc = client.post(url, content=body, headers=headers).json()
+    outputs = {o["name"]: o["data"] for o in doc["outputs"]}
+    assert outputs["body_bytes"] == [len(body)] and outputs["header_length"] == [headers[HEADER]]
+    # run() answering an error status keeps it; a body that is no inference request never reaches run()
+    r = client.post(url, json={"inputs": [tensor("data", [1.0])]}, headers={"X-Teapot": "1"})
+    assert r.status_code == 418 and "short and stout" in r.json()["error"]
+    r = client.post(url, json={"data": [[1.0, 2.0]]})
+    assert r.status_code == 400 and "inputs" in r.json()["error"]
+    assert client.get("/v2/models/modelport").json()["inputs"] == []

@@ -156,6 +156,10 @@ def test_tritonclient_health_metadata_and_json_infer(server: tuple[str, str], di
     assert response["id"] == "t-1"
     predicted = result.as_numpy(response["outputs"][0]["name"])
     assert predicted.reshape(-1).tolist() == model.predict(rows).tolist()
+    meta = client.get_model_metadata(MODEL)  # parsed by the client, after an inference
+    assert isinstance(meta["inputs"], list) and isinstance(meta["outputs"], list)
+    if kind == "modelport":  # the tutorial's run() declares nothing: its first answer's outputs
+        assert meta["outputs"] == [{"name": "output-0", "datatype": "INT64", "shape": [-1]}]
     with pytest.raises(Exception, match=r"(?i)not found|unknown|no model"):
         client.infer("no-such-model", [given])
 
@@ -201,6 +205,9 @@ def test_open_inference_client(server: tuple[str, str], digits: Any) -> None:
     assert response.id == "o-1"
     data = json.loads(response.outputs[0].data.json())
     assert np.asarray(data).reshape(-1).tolist() == model.predict(rows).tolist()
+    meta = client.read_model_metadata(MODEL)
+    if kind == "modelport":
+        assert [(o.name, o.datatype, o.shape) for o in meta.outputs or []] == [("output-0", "INT64", [-1])]
 
 
 def test_bad_input_is_4xx_with_a_json_error(server: tuple[str, str]) -> None:
