@@ -2,13 +2,17 @@
 
 - ``azmlinfsrv``: Azure's own v1 server, started through ``wrappers/azmlinfsrv_local.py`` so it
   binds 127.0.0.1; the tutorial's ``score.py`` unchanged.
-- ``mlserver``: MLServer with its scikit-learn runtime, spoken to with the V2 JSON protocol.
+- ``mlserver``: MLServer with its scikit-learn runtime, spoken to with the V2 JSON protocol;
+  ``mlserver-batch``: the same with MLServer's adaptive batching (``max_batch_size`` 64,
+  ``max_batch_time`` 0.002 s in model-settings.json).
 - ``modelport``: ``python -m modelport.server`` in its own venv (modelport from this source tree,
   editable, plus the same scikit-learn/joblib/numpy pins); the same ``score.py``.
 - ``modelport-typed``, ``modelport-npy``, ``modelport-batch``: the same server with
   ``bench/scripts/score_typed.py`` (``@array_input(dtype="float64", shape=(None, 784))``), sent the
   same JSON bodies, the same rows as ``application/x-npy``, and the JSON bodies with adaptive
   batching on (``--max-batch-size 64 --max-batch-latency-ms 2``).
+- ``modelport-v2``, ``modelport-v2-binary``, ``modelport-v2-batch`` (bench/v2rows.py): the typed
+  script spoken to as MLServer is, V2 JSON, V2 binary, and V2 JSON with the same batching flags.
 
 Each runs with its default single worker.
 """
@@ -151,8 +155,15 @@ class Azmlinfsrv(Server):
 class MLServer(Server):
     name, label = "mlserver", "MLServer + mlserver-sklearn"
     package = "mlserver"
+    env_name = "mlserver"
     protocol = V2()
     ports_needed = 2  # HTTP and gRPC (which MLServer always starts)
+
+    def __init__(
+        self, name: str = "mlserver", label: str = "", batch: tuple[int, float] | None = None
+    ) -> None:
+        """``batch``: MLServer's adaptive batching, (``max_batch_size``, ``max_batch_time`` in s)."""
+        self.name, self.label, self.batch = name, label or self.label, batch
 
     def requirements(self, sklearn_version: str) -> list[str] | None:
         return [
@@ -174,6 +185,8 @@ class MLServer(Server):
             "implementation": "mlserver_sklearn.SKLearnModel",
             "parameters": {"uri": f"./{MODEL_FILE}"},
         }
+        if self.batch is not None:
+            model_settings["max_batch_size"], model_settings["max_batch_time"] = self.batch
         (model_dir / "model-settings.json").write_text(json.dumps(model_settings, indent=2))
         # gRPC cannot be turned off in MLServer: it gets a free port on 127.0.0.1 and no traffic.
         # metrics_endpoint null turns the metrics server off. parallel_workers is left at its default (1).
@@ -187,6 +200,8 @@ class MLServer(Server):
         (root / "settings.json").write_text(json.dumps(settings, indent=2))
         cmd = [str(env.bin("mlserver")), "start", str(root)]
         shown = {**settings, "parallel_workers": "default (1)"}
+        if self.batch is not None:
+            shown["max_batch_size"], shown["max_batch_time"] = self.batch
         return Launch(cmd, root, _base_env(), ports[0], {"grpc": ports[1]}, shown)
 
 
@@ -251,11 +266,19 @@ SERVERS: dict[str, Server] = {
     for s in (
         Azmlinfsrv(),
         MLServer(),
+        MLServer("mlserver-batch", "MLServer + mlserver-sklearn + batching", batch=(64, 0.002)),
         Modelport(),
         Modelport("modelport-typed", f"{TYPED} JSON", TYPED_SCRIPT),
         Modelport("modelport-npy", f"{TYPED} npy", TYPED_SCRIPT, Npy()),
         Modelport("modelport-v2", f"{TYPED} V2 JSON", TYPED_SCRIPT, V2Json()),  # type: ignore[arg-type]
         Modelport("modelport-v2-binary", f"{TYPED} V2 binary", TYPED_SCRIPT, V2Binary()),  # type: ignore[arg-type]
+        Modelport(
+            "modelport-v2-batch",
+            f"{TYPED} V2 JSON + batching",
+            TYPED_SCRIPT,
+            V2Json(),  # type: ignore[arg-type]
+            extra=("--max-batch-size", "64", "--max-batch-latency-ms", "2"),
+        ),
         Modelport(
             "modelport-batch",
             f"{TYPED} JSON + batching",

@@ -89,3 +89,31 @@ def test_only_single_array_scripts_are_batchable() -> None:
     assert not load(script("numpy_schema.py")).batchable  # it also takes 'scale'
     assert not load(script("array_dtype.py")).batchable  # it wants the request headers
     assert not load(script("plain_echo.py")).batchable
+
+
+def test_v2_requests_batch_through_the_same_path() -> None:
+    from modelport.protocols.v2 import InferCodec
+
+    rows = load(script("array_rows.py"))
+
+    def v2(i: int, n: int = 1) -> tuple[InferCodec, ScoringRequest]:
+        tensor = {"name": "data", "shape": [n, 3], "datatype": "FP64", "data": [float(i)] * 3 * n}
+        body = json.dumps({"id": f"r{i}", "inputs": [tensor]}).encode()
+        headers = [(b"content-type", b"application/json")]
+        return InferCodec("m", "1"), ScoringRequest(
+            "POST", "/v2/models/m/infer", raw_headers=headers, body=body
+        )
+
+    items = [v2(1), v2(2, 2), (V1Codec(), post([[3, 3, 3]])), v2(4)]
+    outcomes = score_batch(rows, items)  # type: ignore[list-item]
+    docs = [answer(o) for o in outcomes]
+    assert [d["id"] for d in docs[:2]] == ["r1", "r2"] and docs[3]["id"] == "r4"
+    assert docs[0]["outputs"][0]["data"] == [3.0, 5]  # one run() call for all five rows
+    assert docs[1]["outputs"][0] == {
+        "name": "output-0",
+        "datatype": "FP64",
+        "shape": [2, 2],
+        "data": [6.0, 5] * 2,
+    }
+    assert docs[2] == [[9.0, 5]]  # a v1 request in the same batch gets v1's answer
+    assert docs[3]["outputs"][0]["data"] == [12.0, 5]

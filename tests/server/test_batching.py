@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -100,3 +101,46 @@ def test_run_thread_keeps_no_reference_to_the_last_job() -> None:
         assert ref() is None
     finally:
         threads.stop()
+
+
+@pytest.mark.process
+def test_concurrent_v2_single_row_requests_share_run_calls(start_server) -> None:
+    """V2 requests take the same batching path as /score: single-row JSON and binary requests
+    sent at once are scored by fewer run() calls than requests, each getting its own row back."""
+    server = start_server("array_rows.py", "--max-batch-size", "64", "--max-batch-latency-ms", "20")
+    url = f"{server.url}/v2/models/modelport/infer"
+
+    def one(i: int) -> requests.Response:
+        row = [float(i)] * 3
+        if i % 2:  # half of them with the binary tensor extension
+            header = {
+                "id": str(i),
+                "inputs": [
+                    {
+                        "name": "data",
+                        "shape": [1, 3],
+                        "datatype": "FP64",
+                        "parameters": {"binary_data_size": 24},
+                    }
+                ],
+            }
+            head = json.dumps(header).encode()
+            headers = {"Inference-Header-Content-Length": str(len(head))}
+            return requests.post(url, data=head + np.asarray(row).tobytes(), headers=headers, timeout=30)
+        tensor = {"name": "data", "shape": [1, 3], "datatype": "FP64", "data": row}
+        return requests.post(url, json={"id": str(i), "inputs": [tensor]}, timeout=30)
+
+    with ThreadPoolExecutor(48) as pool:
+        replies = list(pool.map(one, range(48)))
+    batch_sizes = []
+    for i, reply in enumerate(replies):
+        assert reply.status_code == 200, reply.text
+        doc = reply.json()
+        assert doc["id"] == str(i)
+        output = doc["outputs"][0]
+        assert output["shape"] == [1, 2]
+        total, rows_in_call = output["data"]
+        assert total == 3.0 * i
+        batch_sizes.append(rows_in_call)
+    assert max(batch_sizes) > 3  # some run() call took the rows of several V2 requests
+    assert max(batch_sizes) <= 64
