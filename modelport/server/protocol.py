@@ -17,7 +17,8 @@ of the body. Here the body grows in one ``bytearray`` while it arrives (its page
 then, while the client is still sending), and the app gets that very ``bytearray``: no copy of it
 into a ``bytes`` (61 MB: 25 ms, mostly page faults on the new block; measured, docs/performance.md).
 The app reads such a body entirely anyway, so holding it here costs no more memory; other requests
-keep uvicorn's flow control and its ``bytes`` messages.
+keep uvicorn's flow control and its ``bytes`` messages. An Open Inference (V2)
+``POST /v2/models/.../infer`` is a scoring request too, handled as ``/score`` is.
 
 A request the app answers before its body has arrived (413 from ``Content-Length``, or while
 counting a chunked body) is closed the way nginx does it, a *lingering close*: after the answer
@@ -119,15 +120,16 @@ class HeaderDeadlineProtocol(HttpToolsProtocol):
             self.cycle.transport = _LingeringTransport(self, self.transport)  # type: ignore[assignment]
 
     def _body_fits(self) -> bool | None:
-        """True: a ``POST /score`` body within the limit (handed over whole); None: a body over the
-        limit, or chunked (the app may answer 413 before it has arrived); False: anything else."""
+        """True: a ``POST /score`` or V2 ``.../infer`` body within the limit (handed over whole);
+        None: a body over the limit, or chunked (the app may answer 413 before it has arrived);
+        False: anything else."""
         for name, value in self.headers:
             if name == b"content-length":
                 if not value.isdigit():
                     return False
                 if int(value) > self.max_body_bytes:
                     return None
-                return self.scope.get("method") == "POST" and self.scope.get("path") == "/score"
+                return self.scope.get("method") == "POST" and _scoring_path(self.scope.get("path", ""))
             if name == b"transfer-encoding":
                 return None
         return False
@@ -214,6 +216,11 @@ class HeaderDeadlineProtocol(HttpToolsProtocol):
         )
         self.transport.write(head.encode("latin-1") + body)
         self.transport.close()
+
+
+def _scoring_path(path: str) -> bool:
+    """Whether ``path`` scores a request: v1's ``/score``, or an Open Inference (V2) ``.../infer``."""
+    return path == "/score" or (path.startswith("/v2/models/") and path.endswith("/infer"))
 
 
 def _whole_body_receive(cycle: RequestResponseCycle) -> Callable[[], Awaitable[dict[str, Any]]]:
