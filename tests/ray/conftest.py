@@ -58,3 +58,4 @@ def ray_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Provisione
     assert alive == [], f"processes of the deleted cluster still run: {alive}"
     assert _listening(pids) == []
     assert record.temp_dir and not Path(record.temp_dir).exists()
+    assert record.settings["haproxy_dir"] and not Path(record.settings["haproxy_dir"]).exists()

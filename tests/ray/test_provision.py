@@ -35,6 +35,9 @@ def test_v1_configuration_errors_are_one_line() -> None:
         AksCompute.provisioning_configuration(agent_count=0)
     with pytest.raises(InvalidInputError, match="unknown parameter"):
         AksCompute.provisioning_configuration(no_such=1)
+    with pytest.raises(InvalidInputError, match="ingress must be one of haproxy, proxy, got 'nginx'"):
+        AksCompute.provisioning_configuration(ingress="nginx")
+    assert AksCompute.provisioning_configuration(ingress="proxy").ingress == "proxy"
     with pytest.raises(InvalidInputError, match="address"):
         AksCompute.attach_configuration(cluster_name="x")
     from modelport.core.compute import AmlCompute

@@ -216,3 +216,62 @@ def test_autoscaling_up_under_load_and_back_when_idle(
         time.sleep(0.5)
     # Replicas being removed show as STOPPING while they finish what they hold.
     assert target.replicas(handle).get("RUNNING") == 1, "idle replicas were not removed within 60 s"
+
+
+def test_ingress_is_haproxy_listening_on_loopback_only(ray_cluster: Provisioned) -> None:
+    """The cluster's HTTP ingress is HAProxy (Serve's Python proxy collapses under load), and its
+    frontends (scoring, stats, Prometheus) listen on 127.0.0.1, not on every interface."""
+    import psutil
+
+    from modelport.deploy import cluster
+
+    record = ray_cluster.record
+    assert record.settings["ingress"] == "haproxy"  # type: ignore[attr-defined]
+    haproxies = [p for p in cluster.cluster_processes(record) if p.name() == "haproxy"]  # type: ignore[arg-type]
+    assert haproxies, "no HAProxy among the cluster's processes"
+    pids = {p.pid for p in haproxies}
+    listening = [
+        c.laddr for c in psutil.net_connections("tcp") if c.pid in pids and c.status == psutil.CONN_LISTEN
+    ]
+    assert {a.port for a in listening} >= {record.http_port}  # type: ignore[attr-defined]
+    assert {a.ip for a in listening} == {"127.0.0.1"}, listening
+
+
+def test_token_auth_and_scoring_timeout(
+    dws: Workspace, aks: ComputeTarget, digits_model, tmp_path: Path
+) -> None:  # type: ignore[no-untyped-def]
+    model = Model.register(dws, digits_model[0], "sklearn_mnist")
+    service = _deploy(
+        dws,
+        aks,
+        "ray-token",
+        model,
+        _src(tmp_path, SCRIPTS / "sleepy.py"),
+        num_replicas=1,
+        auth_enabled=False,
+        token_auth_enabled=True,
+        scoring_timeout_ms=1500,
+    )
+    service.wait_for_deployment(timeout_sec=180)
+    token, refresh_after = service.get_token()
+    assert refresh_after > time.time()
+    bearer = {"Authorization": f"Bearer {token}"}
+    quick = json.dumps({"sleep": 0})
+    assert requests.post(service.scoring_uri, data=quick, timeout=30).status_code == 401
+    assert requests.post(service.scoring_uri, data=quick, headers=bearer, timeout=30).json() == {"slept": 0.0}
+    with pytest.raises(InvalidInputError, match="does not use key auth"):
+        service.get_keys()
+    started = time.monotonic()
+    slow = requests.post(service.scoring_uri, data=json.dumps({"sleep": 20}), headers=bearer, timeout=60)
+    assert slow.status_code == 504 and slow.json()["code"] == "ScoringTimeout"
+    assert time.monotonic() - started < 15  # the timeout answered, not run() finishing (20 s)
+    # The replica stuck in run() is replaced (its health check fails); the service answers again.
+    deadline = time.monotonic() + 120
+    answer = None
+    while time.monotonic() < deadline:
+        answer = requests.post(service.scoring_uri, data=quick, headers=bearer, timeout=30)
+        if answer.status_code == 200:
+            break
+        time.sleep(0.5)
+    assert answer is not None and answer.status_code == 200, answer.text if answer is not None else None
+    service.delete()
