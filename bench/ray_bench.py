@@ -14,7 +14,8 @@ One run, side by side, with the tutorial's model (trained once and cached like b
   on the same cluster and the same HTTP proxy;
 - ``modelport-local``: the same model and score.py on the local target (one worker).
 
-Figures: cold start to Healthy (deploy call to the first 200), the 10,000-row request (seconds,
+Figures: cold start to Healthy (deploy call to the first 200; the median of ``--repeats`` of each,
+alternating which goes first), the 10,000-row request (seconds,
 accuracy), single-row req/s and p99 at c=1/8/64 (``bench.load``: wrk if installed, else asyncio),
 and the serving processes' RSS. Writes ``ray.json`` and ``ray.md`` into ``--out``.
 """
@@ -127,7 +128,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--cache", type=Path, default=_default_cache())
     parser.add_argument("--smoke", action="store_true", help="the small model")
     parser.add_argument("--load-seconds", type=int, default=5)
-    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--repeats", type=int, default=3, help="10k-row requests and cold starts per server")
+    parser.add_argument(
+        "--ingress", choices=("haproxy", "proxy"), default="haproxy", help="the Ray cluster's HTTP ingress"
+    )
     args = parser.parse_args(argv)
 
     from modelport.core.model import InferenceConfig, Model
@@ -167,32 +171,67 @@ def _compare(
     from modelport.deploy import cluster
 
     results: dict[str, Any] = {"model": kind, "load_tool": load.tool_name("auto"), "servers": {}}
-    aks = ComputeTarget.create(ws, "aks", AksCompute.provisioning_configuration())
+    aks = ComputeTarget.create(ws, "aks", AksCompute.provisioning_configuration(ingress=args.ingress))
     record = cluster.load(ws, "aks")
+    results["ingress"] = args.ingress
     one = json.dumps({"data": x[:1].tolist()}).encode()
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", UserWarning)
-            config = AksWebservice.deploy_configuration(
-                num_replicas=1, auth_enabled=False, autoscale_enabled=False
-            )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        config = AksWebservice.deploy_configuration(
+            num_replicas=1, auth_enabled=False, autoscale_enabled=False
+        )
+
+    def modelport_ray(name: str) -> tuple[Any, float]:
         started = time.perf_counter()
-        service = Model.deploy(ws, "mp-ray", [registered], ic, config, deployment_target=aks)
+        service = Model.deploy(ws, name, [registered], ic, config, deployment_target=aks)
         _until_ok(service.scoring_uri, one)
-        cold = time.perf_counter() - started
+        return service, time.perf_counter() - started
+
+    def bare(name: str, runtime_env: dict[str, Any] | None = None) -> tuple[str, float]:
+        started = time.perf_counter()
+        options = {"ray_actor_options": {"runtime_env": runtime_env}} if runtime_env else {}
+        app = serve.deployment(BareServe, name="bare", **options).bind(model_path)
+        serve.run(app, name=name, route_prefix=f"/{name}", blocking=False)
+        url = f"http://127.0.0.1:{record.http_port}/{name}"
+        _until_ok(url, one)
+        return url, time.perf_counter() - started
+
+    try:
+        # Cold starts: several of each, alternating which goes first (the first deployment on a
+        # new cluster is slower, whoever it is), then the medians.
+        # ray-serve-env: the bare deployment in an interpreter of its own (runtime_env
+        # py_executable, as modelport runs every replica in its service's environment): Ray starts
+        # a worker process for it instead of taking one of the workers it keeps started.
+        colds: dict[str, list[float]] = {"modelport-ray": [], "ray-serve": [], "ray-serve-env": []}
+        order = list(colds)
+        for i in range(args.repeats):
+            for which in order if i % 2 == 0 else order[::-1]:
+                if which == "modelport-ray":
+                    service, took = modelport_ray(f"mp-cold{i}")
+                    service.delete()
+                else:
+                    env = {"py_executable": sys.executable} if which == "ray-serve-env" else None
+                    _url, took = bare(f"{which}-cold{i}", env)
+                    serve.delete(f"{which}-cold{i}")
+                colds[which].append(round(took, 2))
+                print(f"[ray-bench] {which} cold start {took:.2f} s", flush=True)
+        results["cold_starts_s"] = colds
+
+        service, _took = modelport_ray("mp-ray")
         results["servers"]["modelport-ray"] = _measure(
-            "modelport-ray", service.scoring_uri, cold, x, y, args, _rss_mb("ServeReplica:mp-ray:")
+            "modelport-ray",
+            service.scoring_uri,
+            float(np.median(colds["modelport-ray"])),
+            x,
+            y,
+            args,
+            _rss_mb("ServeReplica:mp-ray:"),
         )
         service.delete()
 
-        started = time.perf_counter()
-        app = serve.deployment(BareServe, name="bare").bind(model_path)
-        serve.run(app, name="bare", route_prefix="/bare", blocking=False)
-        url = f"http://127.0.0.1:{record.http_port}/bare"
-        _until_ok(url, one)
-        cold = time.perf_counter() - started
+        url, _took = bare("bare")
         results["servers"]["ray-serve"] = _measure(
-            "ray-serve", url, cold, x, y, args, _rss_mb("ServeReplica:bare:")
+            "ray-serve", url, float(np.median(colds["ray-serve"])), x, y, args, _rss_mb("ServeReplica:bare:")
         )
         serve.delete("bare")
     finally:
@@ -222,6 +261,9 @@ def _compare(
             + " | ".join(cells)
             + f" | {r['rss_mb']} |"
         )
+    lines += ["", "| cold start, median (runs) | s |", "| --- | --- |"]
+    for name, runs in results["cold_starts_s"].items():
+        lines.append(f"| {name} | {float(np.median(runs)):.2f} ({', '.join(f'{r:.2f}' for r in runs)}) |")
     (args.out / "ray.md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
     return 0
