@@ -206,8 +206,7 @@ class AksCompute(ComputeTarget):
         ``ingress`` (modelport's): ``"haproxy"`` (default: HAProxy routes requests straight to the
         replicas) or ``"proxy"`` (Ray Serve's Python HTTP proxy, much slower under load).
         v1's cloud settings (``vm_size``, network, TLS) are recorded and have no local effect."""
-        if ingress not in cluster.INGRESSES:
-            raise InvalidInputError(f"ingress must be one of {', '.join(cluster.INGRESSES)}, got {ingress!r}")
+        cluster.check_ingress(ingress)
         unknown = sorted(set(cloud_only) - set(_CLOUD_PROVISIONING))
         if unknown:
             raise InvalidInputError(

