@@ -133,6 +133,9 @@ async function servicesPage() {
   };
   stateFilter.addEventListener("change", render);
   tagFilter.addEventListener("input", render);
+  // The rows first, then the page: shown empty while the list loads, the table blinked empty
+  // after every delete (the page is rebuilt) and a row seemed gone that was not.
+  await load();
   setMain(
     h("h1", {}, "Services"),
     h("div", { class: "toolbar" }, h("label", {}, "State"), stateFilter, h("label", {}, "Tag"), tagFilter,
@@ -141,7 +144,7 @@ async function servicesPage() {
       h("thead", {}, h("tr", {}, ["Name", "State", "Target", "Scoring URI", "Models", "Created", "Updated", "Tags", ""].map((c, i) => h("th", { class: [3, 5].includes(i) ? "hide-narrow" : null }, c)))),
       body)),
   );
-  every(2000, load);
+  state.timers.push(setInterval(load, 2000));
 }
 
 function serviceRow(s) {
