@@ -151,7 +151,7 @@ class Experiment:
         """The experiment's runs, newest first; filters as v1's (tags: a key, or a dict)."""
         want_tags = {tags: None} if isinstance(tags, str) else dict(tags or {})
         want_props = {properties: None} if isinstance(properties, str) else dict(properties or {})
-        for record in registry.list_runs(self.workspace, self.name):
+        for record in registry.list_runs(self.workspace, self.name, include_children):
             run = Run._wrap(self, record)
             if status is not None and record.status != status:
                 continue

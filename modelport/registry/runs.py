@@ -31,7 +31,7 @@ class RunRecord:
     id: str
     experiment: str
     number: int
-    kind: str  # "interactive" (start_logging) or "script" (submit)
+    kind: str  # "interactive" (start_logging), "script" (submit), or a kind a job module adds
     status: str
     created_time: str
     start_time: str | None = None
@@ -41,6 +41,8 @@ class RunRecord:
     properties: dict[str, str] = field(default_factory=dict)
     details: dict[str, Any] = field(default_factory=dict)
     error: str | None = None
+    parent_id: str | None = None
+    """The run that started this one (a pipeline run for its steps), or None for a top-level run."""
 
 
 @dataclass
@@ -89,9 +91,13 @@ def create_run(
     details: dict[str, Any] | None = None,
     tags: dict[str, Any] | None = None,
     display_name: str | None = None,
+    parent_id: str | None = None,
 ) -> RunRecord:
-    """A new run of ``experiment`` (numbered 1, 2, ... within it), id ``<experiment>_<time>_<hex>``."""
+    """A new run of ``experiment`` (numbered 1, 2, ... within it), id ``<experiment>_<time>_<hex>``;
+    ``parent_id``: the run that starts it (a pipeline run for a step's run)."""
     ensure_experiment(ws, experiment)
+    if parent_id is not None:
+        get_run(ws, parent_id)  # NotFoundError naming it
     run_id = f"{experiment}_{int(time.time())}_{secrets.token_hex(4)}"
     created = now()
     started = created if status == "Running" else None
@@ -102,7 +108,7 @@ def create_run(
         ws.db.execute(
             conn,
             "INSERT INTO runs (id, experiment, number, kind, status, created_time, start_time, "
-            "display_name, tags, details) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "display_name, tags, details, parent_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
                 run_id,
                 experiment,
@@ -114,6 +120,7 @@ def create_run(
                 display_name,
                 json.dumps(check_str_dict(tags, "tags")),
                 json.dumps(details or {}),
+                parent_id,
             ),
         )
     return get_run(ws, run_id)
@@ -134,6 +141,7 @@ def _record(row: sqlite3.Row) -> RunRecord:
         properties=json.loads(row["properties"]),
         details=json.loads(row["details"]),
         error=row["error"],
+        parent_id=row["parent_id"],
     )
 
 
@@ -144,9 +152,19 @@ def get_run(ws: Workspace, run_id: str) -> RunRecord:
     return _record(rows[0])
 
 
-def list_runs(ws: Workspace, experiment: str) -> list[RunRecord]:
-    """The runs of ``experiment``, newest first (as v1's ``get_runs``)."""
-    rows = ws.db.query("SELECT * FROM runs WHERE experiment = ? ORDER BY number DESC", (experiment,))
+def list_runs(ws: Workspace, experiment: str, include_children: bool = False) -> list[RunRecord]:
+    """The runs of ``experiment``, newest first (as v1's ``get_runs``: top-level runs unless
+    ``include_children``)."""
+    where = "" if include_children else " AND parent_id IS NULL"
+    rows = ws.db.query(
+        f"SELECT * FROM runs WHERE experiment = ?{where} ORDER BY number DESC", (experiment,)
+    )
+    return [_record(r) for r in rows]
+
+
+def children(ws: Workspace, run_id: str) -> list[RunRecord]:
+    """The runs ``run_id`` started, in the order they were created."""
+    rows = ws.db.query("SELECT * FROM runs WHERE parent_id = ? ORDER BY number", (run_id,))
     return [_record(r) for r in rows]
 
 

@@ -116,6 +116,11 @@ MIGRATIONS: list[str] = [
         PRIMARY KEY (run_id, path)
     );
     """,
+    # 3: child runs (a pipeline's step runs, a batch step's run): the run that started them.
+    """
+    ALTER TABLE runs ADD COLUMN parent_id TEXT REFERENCES runs (id) ON DELETE CASCADE;
+    CREATE INDEX runs_by_parent ON runs (parent_id);
+    """,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 

@@ -77,3 +77,34 @@ def test_run_files(ws, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     for bad in ("../escape.txt", "/etc/passwd", ""):
         with pytest.raises(InvalidInputError):
             runs.add_file(ws, run.id, bad, f)
+
+
+def test_child_runs_belong_to_their_parent_and_stay_out_of_the_top_level_list(ws) -> None:  # type: ignore[no-untyped-def]
+    parent = runs.create_run(ws, "pipe", "pipeline", "Running")
+    first = runs.create_run(ws, "pipe", "script", "Queued", parent_id=parent.id)
+    second = runs.create_run(ws, "pipe", "batch", "Queued", parent_id=parent.id)
+    assert first.parent_id == parent.id and parent.parent_id is None
+    assert [r.id for r in runs.children(ws, parent.id)] == [first.id, second.id]
+    assert [r.id for r in runs.list_runs(ws, "pipe")] == [parent.id]
+    assert [r.id for r in runs.list_runs(ws, "pipe", include_children=True)] == [second.id, first.id, parent.id]
+    with pytest.raises(NotFoundError, match="nope"):
+        runs.create_run(ws, "pipe", "script", "Queued", parent_id="nope")
+
+
+def test_a_version_2_database_gains_parent_ids_keeping_its_runs(tmp_path: Path) -> None:
+    path = tmp_path / "metadata.db"
+    conn = sqlite3.connect(path)
+    conn.executescript(dbmod.MIGRATIONS[0])
+    conn.executescript(dbmod.MIGRATIONS[1])
+    conn.execute("INSERT INTO experiments (name, created_time) VALUES ('e', 'now')")
+    conn.execute(
+        "INSERT INTO runs (id, experiment, number, kind, status, created_time) "
+        "VALUES ('e_1', 'e', 1, 'script', 'Completed', 'now')"
+    )
+    conn.execute("PRAGMA user_version = 2")
+    conn.commit()
+    conn.close()
+
+    database = dbmod.Database(path)
+    rows = database.query("SELECT id, parent_id FROM runs")
+    assert [(r["id"], r["parent_id"]) for r in rows] == [("e_1", None)]
