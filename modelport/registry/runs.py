@@ -156,9 +156,7 @@ def list_runs(ws: Workspace, experiment: str, include_children: bool = False) ->
     """The runs of ``experiment``, newest first (as v1's ``get_runs``: top-level runs unless
     ``include_children``)."""
     where = "" if include_children else " AND parent_id IS NULL"
-    rows = ws.db.query(
-        f"SELECT * FROM runs WHERE experiment = ?{where} ORDER BY number DESC", (experiment,)
-    )
+    rows = ws.db.query(f"SELECT * FROM runs WHERE experiment = ?{where} ORDER BY number DESC", (experiment,))
     return [_record(r) for r in rows]
 
 

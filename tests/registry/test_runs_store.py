@@ -86,7 +86,8 @@ def test_child_runs_belong_to_their_parent_and_stay_out_of_the_top_level_list(ws
     assert first.parent_id == parent.id and parent.parent_id is None
     assert [r.id for r in runs.children(ws, parent.id)] == [first.id, second.id]
     assert [r.id for r in runs.list_runs(ws, "pipe")] == [parent.id]
-    assert [r.id for r in runs.list_runs(ws, "pipe", include_children=True)] == [second.id, first.id, parent.id]
+    every = runs.list_runs(ws, "pipe", include_children=True)
+    assert [r.id for r in every] == [second.id, first.id, parent.id]
     with pytest.raises(NotFoundError, match="nope"):
         runs.create_run(ws, "pipe", "script", "Queued", parent_id="nope")
 
