@@ -25,16 +25,24 @@ def new_key() -> str:
     return secrets.token_urlsafe(32)
 
 
-def write_keys(path: Path, primary: str, secondary: str, token_secret: str) -> None:
+def write_private(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` atomically, readable by this user only (0600, its folder 0700
+    when made here): key files and cluster tokens."""
     path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w") as f:
-        json.dump({"primary_key": primary, "secondary_key": secondary, "token_secret": token_secret}, f)
+        f.write(text)
         f.flush()
         os.fsync(f.fileno())
     os.chmod(tmp, 0o600)
     os.replace(tmp, path)
+
+
+def write_keys(path: Path, primary: str, secondary: str, token_secret: str) -> None:
+    write_private(
+        path, json.dumps({"primary_key": primary, "secondary_key": secondary, "token_secret": token_secret})
+    )
 
 
 def read_keys(path: Path) -> dict[str, str]:

@@ -2,8 +2,10 @@
 
 An AKS cluster is a Ray cluster here. ``ComputeTarget.create`` with
 ``AksCompute.provisioning_configuration()`` starts a Ray head node on this machine, owned by the
-workspace; ``ComputeTarget.attach`` with ``AksCompute.attach_configuration(address=...)`` (a
-modelport keyword: ``"ray://host:10001"``, ``"host:6379"`` or ``"auto"``) uses a running cluster.
+workspace, requiring Ray's token authentication (a fresh token per cluster, kept 0600 in the
+workspace); ``ComputeTarget.attach`` with ``AksCompute.attach_configuration(address=...,
+token=...)`` (modelport keywords: ``"ray://host:10001"``, ``"host:6379"`` or ``"auto"``, and the
+cluster's Ray token, else ``$MODELPORT_RAY_AUTH_TOKEN``) uses a running cluster.
 ``Model.deploy(..., deployment_target=aks_target)`` then deploys the service as a Ray Serve
 application there (``modelport.deploy.targets.ray``).
 
@@ -21,9 +23,11 @@ Example::
 from __future__ import annotations
 
 import builtins
+import sys
 from dataclasses import dataclass, field
 from typing import Any
 
+from modelport import _settings
 from modelport.deploy import cluster
 from modelport.errors import ComputeTargetError, InvalidInputError, NotSupported
 from modelport.workspace import Workspace
@@ -74,6 +78,8 @@ class AksAttachConfiguration:
 
     address: str
     cluster_name: str | None = None
+    token: str | None = field(default=None, repr=False)
+    """The cluster's Ray token (``RAY_AUTH_TOKEN`` on its nodes); None: ``$MODELPORT_RAY_AUTH_TOKEN``."""
 
 
 class ComputeTarget:
@@ -118,7 +124,14 @@ class ComputeTarget:
         if name in cluster.names(workspace):
             raise ComputeTargetError(f"compute target '{name}' already exists in this workspace")
         prov = provisioning_configuration
-        record = cluster.start_head(workspace.path / "compute", num_cpus=prov.num_cpus, ingress=prov.ingress)
+        token_file = cluster.token_path(workspace, name)
+        try:
+            record = cluster.start_head(
+                token_file, workspace.path / "compute", num_cpus=prov.num_cpus, ingress=prov.ingress
+            )
+        except BaseException:
+            token_file.unlink(missing_ok=True)
+            raise
         record.name = name
         record.agent_count = prov.agent_count
         record.settings = {**record.settings, "tags": prov.tags, "ignored": prov.ignored}
@@ -126,6 +139,7 @@ class ComputeTarget:
             cluster.save(workspace, record)
         except Exception:
             cluster.stop_head(record)
+            token_file.unlink(missing_ok=True)
             raise
         return AksCompute(workspace, name)
 
@@ -139,9 +153,33 @@ class ComputeTarget:
             )
         if name in cluster.names(workspace):
             raise ComputeTargetError(f"compute target '{name}' already exists in this workspace")
-        record = cluster.ClusterRecord(name=name, address=attach_configuration.address, owned=False)
-        cluster.attach_serve(record)
-        cluster.save(workspace, record)
+        address = attach_configuration.address
+        token = attach_configuration.token or _settings.ray_auth_token()
+        token_file = cluster.token_path(workspace, name)
+        record = cluster.ClusterRecord(name=name, address=address, owned=False)
+        if token is not None:
+            record.token_file = str(cluster.write_token(token_file, token))
+        try:
+            refused = cluster.requires_token(address, record.token_file)
+            if refused and token is None:
+                raise ComputeTargetError(
+                    f"the Ray cluster at {address} requires a token: give it with "
+                    f"AksCompute.attach_configuration(address=..., token=...) or ${_settings.RAY_AUTH_TOKEN}"
+                )
+            if refused:
+                raise ComputeTargetError(f"the Ray cluster at {address} refused the token given")
+            if refused is False and token is None:
+                print(
+                    f"warning: the Ray cluster at {address} has no authentication: anyone who can reach "
+                    "it can run code on it as its user (see docs/scale-out.md)",
+                    file=sys.stderr,
+                    flush=True,
+                )
+            cluster.attach_serve(record)
+            cluster.save(workspace, record)
+        except BaseException:
+            token_file.unlink(missing_ok=True)
+            raise
         return AksCompute(workspace, name)
 
     @staticmethod
@@ -231,15 +269,21 @@ class AksCompute(ComputeTarget):
         resource_id: str | None = None,
         cluster_purpose: str | None = None,
         address: str | None = None,
+        token: str | None = None,
     ) -> AksAttachConfiguration:
         """Attach a running Ray cluster at ``address`` (modelport's keyword; v1's Azure resource
-        names have no meaning here): ``"ray://host:10001"``, ``"host:6379"`` or ``"auto"``."""
+        names have no meaning here): ``"ray://host:10001"``, ``"host:6379"`` or ``"auto"``.
+        ``token`` (modelport's): the cluster's Ray token, when it requires one (else
+        ``$MODELPORT_RAY_AUTH_TOKEN``); attaching a cluster without authentication prints a
+        warning, since anyone who reaches it can run code there."""
         if not address or not isinstance(address, str):
             raise InvalidInputError(
                 "AksCompute.attach_configuration needs address='ray://host:10001' (or 'host:port', "
                 "or 'auto'): the Ray cluster to attach"
             )
-        return AksAttachConfiguration(address=address, cluster_name=cluster_name)
+        if token is not None and (not isinstance(token, str) or not token.strip()):
+            raise InvalidInputError("token must be the cluster's Ray token (a non-empty string)")
+        return AksAttachConfiguration(address=address, cluster_name=cluster_name, token=token)
 
 
 class AmlCompute(ComputeTarget):

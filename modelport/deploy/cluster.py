@@ -14,6 +14,17 @@ replica's own HTTP server; Serve's Python proxy, ``ingress="proxy"``, collapsed 
 at 64 connections on 2 cores: docs/performance.md, "Ray Serve"). Stopping it stops that
 process group and every process whose command line names its temp dir: never ``ray stop``,
 which stops every Ray process on the machine. An attached cluster is only forgotten.
+
+Security (docs/scale-out.md, "Who can use the cluster"): a Ray cluster runs any code a driver
+sends it, so every cluster modelport starts requires Ray's token authentication
+(``RAY_AUTH_MODE=token``): a fresh token from ``secrets`` per cluster in
+``<workspace>/compute/<name>.token`` (0600), handed to Ray's processes through
+``RAY_AUTH_TOKEN_PATH`` (never a command line, never a log), and to this process's driver only
+while it connects (:func:`connect`). Its listeners bind 127.0.0.1: Ray has no bind-address
+setting, and binds loopback only when a node advertises 127.0.0.1, which it keeps only in its
+single-machine mode (``RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER=0``). An attached cluster's token comes
+from ``attach_configuration(token=...)`` or ``$MODELPORT_RAY_AUTH_TOKEN``; one without
+authentication is attached with a warning.
 """
 
 from __future__ import annotations
@@ -21,6 +32,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import secrets
 import shlex
 import shutil
 import signal
@@ -28,6 +40,8 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -36,20 +50,24 @@ import psutil
 
 from modelport.deploy.ports import free_port
 from modelport.errors import ComputeTargetError, InvalidInputError
+from modelport.keys import write_private
 from modelport.workspace import Workspace
 
 __all__ = [
     "ClusterRecord",
+    "attach_serve",
     "check_ingress",
     "connect",
     "delete",
     "load",
     "names",
+    "quiet_serve",
     "ray_requirement",
     "save",
     "start_head",
     "status",
     "stop_head",
+    "token_path",
 ]
 
 HOST = "127.0.0.1"
@@ -85,6 +103,17 @@ _RAY_ENV = {
     # would send every request to the head's replicas (docs/scale-out.md).
     "RAY_SERVE_PROXY_PREFER_LOCAL_NODE_ROUTING": "0",
 }
+_OWNED_ENV = {
+    # Ray has no bind-address setting: its servers bind the address a node advertises, or every
+    # interface. It rewrites an advertised 127.0.0.1 to the machine's network address unless it
+    # runs as a single-machine cluster, which this variable (named for Windows and macOS, where
+    # that is the default) asks for. Measured on Ray 2.60: without it the GCS, raylet and core
+    # workers listened on [::] and the agents on the network address; with it, on 127.0.0.1.
+    "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0",
+    "RAY_AUTH_MODE": "token",
+}
+_AUTH_VARS = ("RAY_AUTH_MODE", "RAY_AUTH_TOKEN", "RAY_AUTH_TOKEN_PATH")
+"""What Ray reads to authenticate (its token may also come from ``~/.ray/auth_token``)."""
 
 
 @dataclass
@@ -102,6 +131,8 @@ class ClusterRecord:
     kind: str = "AKS"
     created: float = field(default_factory=time.time)
     settings: dict[str, Any] = field(default_factory=dict)
+    token_file: str | None = None
+    """The cluster's Ray token (0600, beside this record); None: the cluster has no authentication."""
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), indent=2)
@@ -137,6 +168,17 @@ def load(ws: WorkspaceLike, name: str) -> ClusterRecord:
         raise ComputeTargetError(f"compute target '{name}' does not exist in this workspace") from None
     known = set(ClusterRecord.__dataclass_fields__)
     return ClusterRecord(**{k: v for k, v in data.items() if k in known})
+
+
+def token_path(ws: WorkspaceLike, name: str) -> Path:
+    """Where a compute target's Ray token is kept: beside its record, 0600."""
+    return _folder(ws) / f"{_check_name(name)}.token"
+
+
+def write_token(path: Path, token: str | None = None) -> Path:
+    """Store ``token`` (a fresh one from ``secrets`` when None) at ``path``, 0600."""
+    write_private(path, token if token is not None else secrets.token_hex(32))
+    return path
 
 
 def names(ws: WorkspaceLike) -> list[str]:
@@ -237,15 +279,18 @@ def _haproxy_env(folder: Path) -> dict[str, str]:
 
 
 def start_head(
+    token_file: Path,
     temp_under: Path | None = None,
     num_cpus: int | None = None,
     log: Any = None,
     timeout: float = START_TIMEOUT_S,
     ingress: str = "haproxy",
 ) -> ClusterRecord:
-    """Start a Ray head node on free ports; returns once it answers (a record without a name).
+    """Start a Ray head node on free ports, on 127.0.0.1, requiring a fresh token that is written
+    to ``token_file`` (0600); returns once it answers (a record without a name).
     ``ingress``: one of :data:`INGRESSES`."""
     check_ingress(ingress)
+    write_token(token_file)
     temp_dir = _temp_dir(temp_under)
     gcs_port = free_port()
     ports = {
@@ -274,7 +319,8 @@ def start_head(
     ]
     if num_cpus is not None:
         cmd.append(f"--num-cpus={num_cpus}")
-    env = {**os.environ, **_RAY_ENV}
+    env = {k: v for k, v in os.environ.items() if k not in _AUTH_VARS}
+    env.update({**_RAY_ENV, **_OWNED_ENV, "RAY_AUTH_TOKEN_PATH": str(token_file)})
     haproxy_dir = None
     if ingress == "haproxy":
         haproxy_dir = _haproxy_dir()
@@ -284,37 +330,29 @@ def start_head(
             shutil.rmtree(haproxy_dir, ignore_errors=True)
             shutil.rmtree(temp_dir, ignore_errors=True)
             raise
-    log_file = temp_dir / "ray-start.log"
-    with open(log_file, "ab") as out:
-        proc = subprocess.Popen(
-            cmd,
-            stdin=subprocess.DEVNULL,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            env=env,
-            start_new_session=True,  # its own process group: stopped as one, outlives the caller
-        )
     record = ClusterRecord(
         name="",
         address=f"{HOST}:{gcs_port}",
         owned=True,
-        pid=proc.pid,
-        create_time=psutil.Process(proc.pid).create_time(),
         temp_dir=str(temp_dir),
         settings={"ingress": ingress, "haproxy_dir": str(haproxy_dir) if haproxy_dir else None},
+        token_file=str(token_file),
     )
     deadline = time.monotonic() + timeout
-    # `ray start --block` prints this once the node is up; the GCS port opens well before that,
-    # and a driver connecting in between can wait minutes on a busy machine.
-    while STARTED not in log_file.read_text(errors="replace") or not _gcs_up(record.address):
-        if proc.poll() is not None or time.monotonic() > deadline:
-            text = log_file.read_text(errors="replace")[-2000:]
-            stop_head(record)
-            why = "exited" if proc.returncode is not None else f"did not answer within {timeout:.0f} s"
-            raise ComputeTargetError(f"`ray start --head` {why}:\n{text}")
-        time.sleep(0.2)
+    log_file = temp_dir / "ray-start.log"
+    while True:
+        problem = _launch(cmd, env, log_file, record, deadline)
+        if problem is None:
+            break
+        # Ray gives a new node's raylet a fixed 30 s to register, and on 2 busy cores it can take
+        # longer: the node exits, and a second start on the same ports and folder succeeds.
+        if _SLOW_START in problem and time.monotonic() < deadline - 60:
+            stop_head(record, keep_folders=True)
+            continue
+        stop_head(record)
+        raise ComputeTargetError(f"`ray start --head` {problem}")
     try:
-        connect(record.address, timeout=max(deadline - time.monotonic(), 30.0))
+        connect(record, timeout=max(deadline - time.monotonic(), 30.0))
         record.http_port = _start_serve(free_port())
     except BaseException:
         stop_head(record)  # nothing half-started is left behind
@@ -322,61 +360,164 @@ def start_head(
     return record
 
 
+_SLOW_START = "The current node timed out during startup"
+
+
+def _launch(
+    cmd: list[str], env: dict[str, str], log_file: Path, record: ClusterRecord, deadline: float
+) -> str | None:
+    """Run ``ray start --block`` in its own session (stopped as one group, it outlives the
+    caller) and wait for its node to answer: None, or what went wrong with the end of its log."""
+    with open(log_file, "ab") as out:
+        proc = subprocess.Popen(
+            cmd,
+            stdin=subprocess.DEVNULL,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            env=env,
+            start_new_session=True,
+        )
+    record.pid = proc.pid
+    record.create_time = psutil.Process(proc.pid).create_time()
+    # `ray start --block` prints this once the node is up; the GCS port opens well before that,
+    # and a driver connecting in between can wait minutes on a busy machine.
+    while STARTED not in log_file.read_text(errors="replace") or not _gcs_up(record.address):
+        if proc.poll() is not None or time.monotonic() > deadline:
+            text = log_file.read_text(errors="replace")[-2000:]
+            why = "exited" if proc.returncode is not None else "did not answer in time"
+            return f"{why}:\n{text}"
+        time.sleep(0.2)
+    return None
+
+
+@contextmanager
+def quiet_serve() -> Iterator[None]:
+    """Serve's driver-side INFO lines ("Started Serve in namespace ...", "Connecting to existing
+    Serve app ... New http_options/controller_options will not be applied.") narrate Serve's own
+    steps, and the second reads like a failure: modelport says what happened in its own words."""
+    logger = logging.getLogger("ray.serve")
+    level = logger.level
+    logger.setLevel(logging.WARNING)
+    try:
+        yield
+    finally:
+        logger.setLevel(level)
+
+
 def _start_serve(port: int) -> int:
     """Start Serve's controller and HTTP proxy (head node only, 127.0.0.1); the port it uses."""
     from ray import serve
     from ray.serve.context import _get_global_client
 
-    serve.start(
-        proxy_location="HeadOnly",
-        http_options={"host": HOST, "port": port},
-    )
+    with quiet_serve():
+        serve.start(proxy_location="HeadOnly", http_options={"host": HOST, "port": port})
     client = _get_global_client()
     assert client is not None
     return int(client.http_config.port)
 
 
-_connected: str | None = None
+_connected: tuple[str, str | None] | None = None
 
 
-def connect(address: str, timeout: float = 30.0) -> None:
-    """Make this process a driver of the cluster at ``address`` (once; again if it changed),
-    trying for ``timeout`` seconds."""
+@contextmanager
+def _driver_settings(address: str, token_file: str | None) -> Iterator[None]:
+    """What a driver in this process needs while it connects to ``address``, and nothing after.
+
+    Ray reads its auth mode and token from the process's environment when it connects (and keeps
+    them), so they are set for the connection only: processes this one starts later (servers,
+    script runs) do not inherit the path to the token. For a cluster on 127.0.0.1, Ray must also
+    believe it is in a single-machine cluster, or it rewrites the address to this machine's
+    network address, where such a cluster does not listen (see ``_OWNED_ENV``).
+    """
+    from ray._private import ray_constants
+    from ray._raylet import AuthenticationTokenLoader, Config  # type: ignore[attr-defined]
+
+    saved = {k: os.environ.get(k) for k in _AUTH_VARS}
+    single = ray_constants.ENABLE_RAY_CLUSTER
+    for k in _AUTH_VARS:
+        os.environ.pop(k, None)
+    os.environ["RAY_AUTH_MODE"] = "token" if token_file else "disabled"
+    if token_file:
+        os.environ["RAY_AUTH_TOKEN_PATH"] = token_file
+    Config.initialize("")
+    AuthenticationTokenLoader.instance().reset_cache()
+    if _loopback(address):
+        ray_constants.ENABLE_RAY_CLUSTER = False
+    try:
+        yield
+    finally:
+        ray_constants.ENABLE_RAY_CLUSTER = single
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+
+
+def _loopback(address: str) -> bool:
+    return address.split("://")[-1].startswith(f"{HOST}:")
+
+
+def connect(record: ClusterRecord, timeout: float = 30.0) -> None:
+    """Make this process a driver of ``record``'s cluster, with its token (once; again if the
+    cluster changed), trying for ``timeout`` seconds."""
     global _connected
     import ray
 
     for k, v in _RAY_ENV.items():
         os.environ.setdefault(k, v)
+    key = (record.address, record.token_file)
     if ray.is_initialized():
-        if _connected == address:
+        if _connected == key:
             return
         ray.shutdown()
+        _connected = None
+    address = record.address
     # A head on 127.0.0.1 registered its node with that address: say so, or Ray looks for a
-    # raylet on this machine's network address (it rewrites 127.0.0.1 to it).
-    local = address.split("://")[-1].startswith(f"{HOST}:")
+    # raylet on this machine's network address.
+    local = _loopback(address)
     deadline = time.monotonic() + timeout
     while True:
         try:
-            ray.init(
-                address=address,
-                namespace="modelport",
-                logging_level=logging.WARNING,
-                log_to_driver=False,
-                configure_logging=False,
-                _node_ip_address=HOST if local else None,
-            )
+            with _driver_settings(address, record.token_file):
+                ray.init(
+                    address=address,
+                    namespace="modelport",
+                    logging_level=logging.WARNING,
+                    log_to_driver=False,
+                    configure_logging=False,
+                    _node_ip_address=HOST if local else None,
+                )
             break
         except (ConnectionError, RuntimeError, ValueError) as exc:
             # A head that just opened its port may not take drivers yet (seconds on a busy machine).
             if time.monotonic() > deadline:
                 raise ComputeTargetError(f"cannot connect to the Ray cluster at {address}: {exc}") from None
             time.sleep(1.0)
-    _connected = address
+    _connected = key
+
+
+def requires_token(address: str, token_file: str | None = None) -> bool | None:
+    """Whether the cluster at ``address`` refuses a driver without a token (True), accepts one
+    (False), or did not answer (None); with ``token_file``, whether it refuses that token."""
+    from ray._raylet import GcsClient  # type: ignore[attr-defined]
+    from ray.exceptions import AuthenticationError
+
+    if address.startswith("ray://") or address == "auto":
+        return None  # only a GCS address (host:port) can be asked directly
+    try:
+        with _driver_settings(address, token_file):
+            GcsClient(address=address).internal_kv_get(b"modelport-probe", namespace=None, timeout=10)
+    except AuthenticationError:
+        return True
+    except Exception:
+        return None
+    return False
 
 
 def attach_serve(record: ClusterRecord) -> ClusterRecord:
     """Connect to an attached cluster and start (or find) Serve there; fills ``http_port``."""
-    connect(record.address)
+    connect(record)
     record.http_port = _start_serve(record.http_port or free_port())
     return record
 
@@ -421,10 +562,11 @@ def cluster_processes(record: ClusterRecord) -> list[psutil.Process]:
     return list(found.values())
 
 
-def stop_head(record: ClusterRecord, timeout: float = 15.0) -> None:
-    """Stop an owned head node and everything it started; remove its temp dir. Idempotent."""
+def stop_head(record: ClusterRecord, timeout: float = 15.0, keep_folders: bool = False) -> None:
+    """Stop an owned head node and everything it started; remove its temp dir (unless
+    ``keep_folders``: a start tried again). Idempotent."""
     global _connected
-    if _connected == record.address:
+    if _connected is not None and _connected[0] == record.address:
         import ray
 
         ray.shutdown()
@@ -452,8 +594,9 @@ def stop_head(record: ClusterRecord, timeout: float = 15.0) -> None:
             os.waitpid(record.pid, os.WNOHANG)
         except ChildProcessError:
             pass
-    for folder in _own_folders(record):
-        shutil.rmtree(folder, ignore_errors=True)
+    if not keep_folders:
+        for folder in _own_folders(record):
+            shutil.rmtree(folder, ignore_errors=True)
 
 
 def status(ws: WorkspaceLike, record: ClusterRecord) -> str:
@@ -471,3 +614,4 @@ def delete(ws: WorkspaceLike, name: str) -> None:
     if record.owned:
         stop_head(record)
     (_folder(ws) / f"{name}.json").unlink(missing_ok=True)
+    token_path(ws, name).unlink(missing_ok=True)

@@ -233,8 +233,7 @@ def test_strict_validation_fails_a_broken_manifest(exported: Exported, tmp_path:
 def aks_settings(**extra: object) -> dict:
     from modelport.deploy.configs import aks_configuration
 
-    with pytest.warns(UserWarning):
-        settings = aks_configuration(cpu_cores=0.5, memory_gb=1, auth_enabled=True).to_dict()
+    settings = aks_configuration(cpu_cores=0.5, memory_gb=1, auth_enabled=True).to_dict()
     return {**settings, **extra}
 
 
@@ -296,6 +295,9 @@ def check_rayservice(obj: dict) -> None:
     (app,) = serve["applications"]
     assert app["import_path"] and app["name"] and app["route_prefix"].startswith("/")
     cluster = spec["rayClusterConfig"]
+    # Ray's token authentication on (issue 26): an open Ray cluster runs anyone's code.
+    assert cluster["authOptions"] == {"mode": "token"}
+    assert tuple(int(p) for p in cluster["rayVersion"].split(".")[:2]) >= (2, 52)
     assert cluster["headGroupSpec"]["template"]["spec"]["containers"][0]["image"]
     for group in cluster["workerGroupSpecs"]:
         assert group["groupName"] and group["template"]["spec"]["containers"][0]["image"]
@@ -316,7 +318,9 @@ def test_kserve_and_kuberay_exports(exported: Exported) -> None:
         (exported.folders["kserve"] / "kserve" / "inferenceservice.yaml").read_text()
     )
     check_inference_service(isvc)
-    (ray,) = yaml.safe_load_all((exported.folders["kuberay"] / "kuberay" / "rayservice.yaml").read_text())
+    text = (exported.folders["kuberay"] / "kuberay" / "rayservice.yaml").read_text()
+    assert "token authentication" in text.split("apiVersion")[0]  # the file's own note says so
+    (ray,) = yaml.safe_load_all(text)
     check_rayservice(ray)
     assert (
         ray["spec"]["rayClusterConfig"]["headGroupSpec"]["template"]["spec"]["containers"][0]["image"]
@@ -391,13 +395,12 @@ def test_unknown_formats_are_refused_before_anything_is_written(exported: Export
 def test_aks_autoscale_service_exports_its_hpa(exported: Exported, tmp_path: Path) -> None:
     from modelport.core.webservice import AksWebservice
 
-    with pytest.warns(UserWarning):
-        config = AksWebservice.deploy_configuration(
-            autoscale_enabled=True,
-            autoscale_min_replicas=1,
-            autoscale_max_replicas=3,
-            autoscale_target_utilization=70,
-        )
+    config = AksWebservice.deploy_configuration(
+        autoscale_enabled=True,
+        autoscale_min_replicas=1,
+        autoscale_max_replicas=3,
+        autoscale_target_utilization=70,
+    )
     record = ray_record(exported.ws, SERVICE, "digits-aks", config.to_dict())
     service = AksWebservice._wrap(exported.ws, record)  # type: ignore[arg-type]
     result = service.export(str(tmp_path / "aks"), format=["kubernetes", "kserve", "kuberay"])
@@ -432,11 +435,10 @@ def test_endpoint_exports_a_deployment_per_version_with_its_traffic_split(
     from modelport.deploy.configs import aks_configuration
     from modelport.deploy.records import ServiceRecord, ServiceState
 
-    with pytest.warns(UserWarning):
-        blue = aks_configuration(num_replicas=2, cpu_cores=0.5, memory_gb=1).to_dict()
-        green = aks_configuration(
-            autoscale_enabled=True, autoscale_min_replicas=1, autoscale_max_replicas=4
-        ).to_dict()
+    blue = aks_configuration(num_replicas=2, cpu_cores=0.5, memory_gb=1).to_dict()
+    green = aks_configuration(
+        autoscale_enabled=True, autoscale_min_replicas=1, autoscale_max_replicas=4
+    ).to_dict()
     versions = {}
     for version, settings, share, default in (("blue", blue, 0.0, True), ("green", green, 30.0, False)):
         app = endpoints.version_service("digits-ep", version)

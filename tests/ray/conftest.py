@@ -27,6 +27,15 @@ class Provisioned:
     aks: object
     record: object
     address: str
+    token: str
+    """The cluster's Ray token: tests attach the cluster from their own workspaces with it."""
+
+    def attach(self, ws: object, name: str) -> object:
+        """The cluster as compute target ``name`` of ``ws``, attached with its token."""
+        from modelport.core.compute import AksCompute, ComputeTarget
+
+        config = AksCompute.attach_configuration(address=self.address, token=self.token)
+        return ComputeTarget.attach(ws, name, config)  # type: ignore[arg-type]
 
 
 def _listening(pids: set[int]) -> list[int]:
@@ -50,7 +59,8 @@ def ray_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Provisione
         record = cluster.load(ws, "aks-cluster")
         pids = {p.pid for p in cluster.cluster_processes(record)}
         try:
-            yield Provisioned(ws, aks, record, record.address)
+            token = Path(record.token_file).read_text()  # type: ignore[arg-type]
+            yield Provisioned(ws, aks, record, record.address, token)
         finally:
             aks.delete()  # type: ignore[attr-defined]
     assert cluster.cluster_processes(record) == [], "the cluster left processes behind"
@@ -59,3 +69,4 @@ def ray_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Provisione
     assert _listening(pids) == []
     assert record.temp_dir and not Path(record.temp_dir).exists()
     assert record.settings["haproxy_dir"] and not Path(record.settings["haproxy_dir"]).exists()
+    assert record.token_file and not Path(record.token_file).exists(), "the cluster's token was left behind"

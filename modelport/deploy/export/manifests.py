@@ -387,6 +387,10 @@ def kuberay(
             "serveConfigV2": yaml.safe_dump(serve_config, sort_keys=False),
             "rayClusterConfig": {
                 "rayVersion": ray_version,
+                # Ray's token authentication (KubeRay >= 1.5.1 makes the Secret and gives every Ray
+                # container RAY_AUTH_MODE and RAY_AUTH_TOKEN): without it, anyone who reaches the
+                # cluster's GCS or dashboard runs code in it (docs/scale-out.md).
+                "authOptions": {"mode": "token"},
                 "enableInTreeAutoscaling": scaling is not None,
                 "headGroupSpec": {
                     "rayStartParams": {"dashboard-host": "0.0.0.0"},
