@@ -5,6 +5,7 @@ from __future__ import annotations
 import builtins
 import dataclasses
 import os
+import warnings
 from typing import Any, ClassVar
 
 from modelport.core.dataset import dataset_from_ref, dataset_ref
@@ -290,6 +291,8 @@ class Model:
                 )
             settings = dataclasses.replace(settings, compute_target=deployment_target.name)
             target = "ray"
+        elif (notice := configs.local_aks_notice(settings)) is not None:
+            warnings.warn(notice, UserWarning, stacklevel=2)
         for m in models or []:
             if not isinstance(m, Model):
                 raise InvalidInputError(f"models must be Model objects, got {type(m).__name__}")

@@ -137,7 +137,8 @@ class Webservice:
             self.update_deployment_state()
             raise
         if show_output:
-            print(f"Healthy: {self.scoring_uri} (ready {time.monotonic() - started:.2f} s after deploy)")
+            waited = time.monotonic() - started
+            print(f"Healthy: {self.scoring_uri} (init() done after {waited:.2f} s of waiting)")
 
     def delete(self) -> None:
         """Stop the processes, free the port, remove the folder and the record. Safe to call twice."""

@@ -7,7 +7,6 @@ why; none is silently ignored. All three configurations deploy to the local proc
 from __future__ import annotations
 
 import math
-import warnings
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -188,6 +187,22 @@ _CLOUD_ONLY = {
 }
 
 
+def local_aks_notice(settings: DeploymentSettings) -> str | None:
+    """What an AKS configuration deployed without a ``deployment_target`` does here, in one line
+    (None for any other configuration): it runs on the local target."""
+    if settings.compute_type != "AKS":
+        return None
+    how = (
+        f"{settings.workers} worker process(es) (autoscale_min_replicas; autoscaling is not done locally)"
+        if settings.autoscale_enabled
+        else f"{settings.workers} worker process(es) (num_replicas)"
+    )
+    return (
+        f"AksWebservice without deployment_target: deploying to the local target with {how}; "
+        "pass deployment_target=<an AksCompute> to run it on Ray Serve"
+    )
+
+
 def _check_cloud_only(which: str, given: dict[str, Any]) -> None:
     """Refuse parameters this release does not know, and cloud-only ones that are set."""
     unknown = sorted(set(given) - set(_CLOUD_ONLY))
@@ -278,14 +293,6 @@ def aks_configuration(
     if token_auth_enabled and auth_enabled:
         raise InvalidInputError("auth_enabled and token_auth_enabled cannot both be True (as in v1)")
     workers = replicas if replicas is not None else min_r
-    message = (
-        f"AKS is not available: deploying to the local target with {workers} worker process(es) "
-        f"({'autoscale_min_replicas' if autoscale else 'num_replicas'}); autoscaling is not done locally"
-        if autoscale
-        else f"AKS is not available: deploying to the local target with {workers} worker process(es)"
-    )
-    message += " (unless deployed with deployment_target=<an AksCompute>: then on Ray Serve)"
-    warnings.warn(message, UserWarning, stacklevel=3)
     cores = _positive("cpu_cores", cpu_cores)
     memory = _positive("memory_gb", memory_gb)
     return DeploymentSettings(

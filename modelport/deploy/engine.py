@@ -163,7 +163,12 @@ def deploy(
                 target_of(previous).stop(previous.handle)
             handle = chosen.start(bundle, runtime)
         took = time.monotonic() - started
-        label = "replacement ready, old deployment stopped" if replacing else "server started"
+        # What start() did, in the target's words (Ray's start only submits the application).
+        label = (
+            "replacement ready, old deployment stopped"
+            if replacing
+            else getattr(chosen, "start_phase", "server started")
+        )
         phases.append({"phase": label, "seconds": round(took, 3)})
         bundle.log(f"{label} ({took:.2f} s)")
         say(f"{label} ({took:.2f} s)")

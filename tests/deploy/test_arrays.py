@@ -23,8 +23,7 @@ from .conftest import SCRIPTS
 def test_batching_settings_on_every_configuration() -> None:
     aci = AciWebservice.deploy_configuration(cpu_cores=1, max_batch_size=64, max_batch_latency_ms=2)
     assert (aci.max_batch_size, aci.max_batch_latency_ms) == (64, 2.0)
-    with pytest.warns(UserWarning):
-        aks = AksWebservice.deploy_configuration(num_replicas=1, max_batch_size=8)
+    aks = AksWebservice.deploy_configuration(num_replicas=1, max_batch_size=8)
     assert (aks.max_batch_size, aks.max_batch_latency_ms) == (8, None)
     local = LocalWebservice.deploy_configuration(port=None, max_batch_size=16, max_batch_latency_ms=0)
     assert (local.max_batch_size, local.max_batch_latency_ms) == (16, 0.0)

@@ -1,10 +1,11 @@
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 
 import pytest
 
-from modelport.core.model import InferenceConfig
+from modelport.core.model import InferenceConfig, Model
 from modelport.core.webservice import AciWebservice, AksWebservice, LocalWebservice
 from modelport.deploy.records import check_service_name
 from modelport.errors import InvalidInputError
@@ -36,13 +37,33 @@ def test_aci_refuses(kwargs: dict[str, object], message: str) -> None:
         AciWebservice.deploy_configuration(**kwargs)  # type: ignore[arg-type]
 
 
-def test_aks_warns_and_maps() -> None:
-    with pytest.warns(UserWarning, match="local target with 3 worker"):
+def test_aks_maps_and_says_where_it_runs_only_when_deployed(ws, fake, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """A configuration does not know where it will be deployed: saying "local target" there was
+    contradicted by the next line when it went to Ray. Model.deploy says it, once, when true."""
+    with warnings.catch_warnings(record=True) as seen:
+        warnings.simplefilter("always")
         c = AksWebservice.deploy_configuration(num_replicas=3, scoring_timeout_ms=5000)
-    assert (c.workers, c.auth_enabled, c.scoring_timeout_ms, c.max_request_wait_ms) == (3, True, 5000, 500)
-    with pytest.warns(UserWarning):
         t = AksWebservice.deploy_configuration(token_auth_enabled=True, autoscale_min_replicas=2)
+    assert [str(w.message) for w in seen] == []
+    assert (c.workers, c.auth_enabled, c.scoring_timeout_ms, c.max_request_wait_ms) == (3, True, 5000, 500)
     assert (t.auth_enabled, t.token_auth_enabled, t.workers) == (False, True, 2)
+    src = tmp_path / "src"
+    src.mkdir()
+    (src / "score.py").write_text("def init():\n    pass\n\n\ndef run(raw_data):\n    return raw_data\n")
+    (tmp_path / "weights.bin").write_bytes(b"\x00")
+    models = [Model.register(ws, tmp_path / "weights.bin", "weights")]
+    with pytest.warns(UserWarning) as said:
+        Model.deploy(ws, "aks-here", models, InferenceConfig("score.py", source_directory=src), c)
+    (line,) = [str(w.message) for w in said]
+    assert line == (
+        "AksWebservice without deployment_target: deploying to the local target with 3 worker "
+        "process(es) (num_replicas); pass deployment_target=<an AksCompute> to run it on Ray Serve"
+    )
+    with warnings.catch_warnings(record=True) as seen:
+        warnings.simplefilter("always")
+        aci = AciWebservice.deploy_configuration()
+        Model.deploy(ws, "aci-here", models, InferenceConfig("score.py", source_directory=src), aci)
+    assert [str(w.message) for w in seen] == []
     with pytest.raises(InvalidInputError, match="num_replicas cannot be set"):
         AksWebservice.deploy_configuration(autoscale_enabled=True, num_replicas=2)
     with pytest.raises(InvalidInputError, match="autoscale_min_replicas"):

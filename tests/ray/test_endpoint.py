@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import math
 import shutil
-import warnings
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -12,7 +11,6 @@ from pathlib import Path
 import pytest
 import requests
 
-from modelport.core.compute import AksCompute, ComputeTarget
 from modelport.core.model import InferenceConfig, Model
 from modelport.core.webservice import AksEndpoint
 from modelport.errors import InvalidInputError
@@ -46,23 +44,19 @@ def _within(count: int, n: int, p: float) -> bool:
 def test_two_versions_split_update_and_pin(
     dws: Workspace, ray_cluster: Provisioned, digits_model, tmp_path: Path
 ) -> None:  # type: ignore[no-untyped-def]
-    aks = ComputeTarget.attach(dws, "aks", AksCompute.attach_configuration(address=ray_cluster.address))
+    aks = ray_cluster.attach(dws, "aks")
     model = Model.register(dws, digits_model[0], "sklearn_mnist")
     src = tmp_path / "src"
     src.mkdir()
     shutil.copy(SCRIPTS / "plain_echo.py", src / "score.py")
     ic = InferenceConfig("score.py", source_directory=src)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", UserWarning)  # "AKS is not available" (said of local deployments)
-        config = AksEndpoint.deploy_configuration(
-            version_name="blue", num_replicas=1, autoscale_enabled=False
-        )
-        endpoint = Model.deploy(dws, "mnist-ep", [model], ic, config, deployment_target=aks)
-        assert isinstance(endpoint, AksEndpoint)
-        endpoint.wait_for_deployment(timeout_sec=180)
-        endpoint.create_version(
-            "green", models=[model], inference_config=ic, traffic_percentile=20, num_replicas=1
-        )
+    config = AksEndpoint.deploy_configuration(version_name="blue", num_replicas=1, autoscale_enabled=False)
+    endpoint = Model.deploy(dws, "mnist-ep", [model], ic, config, deployment_target=aks)
+    assert isinstance(endpoint, AksEndpoint)
+    endpoint.wait_for_deployment(timeout_sec=180)
+    endpoint.create_version(
+        "green", models=[model], inference_config=ic, traffic_percentile=20, num_replicas=1
+    )
     endpoint.wait_for_deployment(timeout_sec=180)
     assert set(endpoint.versions) == {"blue", "green"} and endpoint.default_version == "blue"
     assert endpoint.traffic() == {"green": 20.0, "blue": 80.0}

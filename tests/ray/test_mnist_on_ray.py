@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import shutil
-import warnings
 from pathlib import Path
 
 import joblib
@@ -17,7 +16,6 @@ import pytest
 import requests
 
 from bench.model import load_split, trained_model
-from modelport.core.compute import AksCompute, ComputeTarget
 from modelport.core.model import InferenceConfig, Model
 from modelport.core.webservice import AksWebservice, LocalWebservice
 from modelport.workspace import Workspace
@@ -37,14 +35,12 @@ def test_tutorial_model_on_ray_scores_the_10000_test_images_as_the_local_service
     src.mkdir()
     shutil.copy(TUTORIAL_SCORE, src / "score.py")
     ws = dws
-    aks = ComputeTarget.attach(ws, "aks", AksCompute.attach_configuration(address=ray_cluster.address))
+    aks = ray_cluster.attach(ws, "aks")
     model = Model.register(ws, str(trained.path), "sklearn_mnist")
     inference_config = InferenceConfig("score.py", source_directory=str(src))
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", UserWarning)  # AKS settings that have no local meaning
-        config = AksWebservice.deploy_configuration(
-            autoscale_enabled=True, autoscale_min_replicas=1, autoscale_max_replicas=3
-        )
+    config = AksWebservice.deploy_configuration(
+        autoscale_enabled=True, autoscale_min_replicas=1, autoscale_max_replicas=3
+    )
     service = Model.deploy(ws, "mnist-ray", [model], inference_config, config, deployment_target=aks)
     local = Model.deploy(ws, "mnist-local", [model], inference_config, LocalWebservice.deploy_configuration())
     service.wait_for_deployment(show_output=True, timeout_sec=300)

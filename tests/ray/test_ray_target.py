@@ -6,13 +6,14 @@ import json
 import shutil
 import sys
 import time
+import warnings
 from pathlib import Path
 
 import numpy as np
 import pytest
 import requests
 
-from modelport.core.compute import AksCompute, ComputeTarget
+from modelport.core.compute import ComputeTarget
 from modelport.core.environment import Environment
 from modelport.core.model import InferenceConfig, Model
 from modelport.core.webservice import AksWebservice, Webservice
@@ -34,19 +35,24 @@ def _src(tmp_path: Path, script: Path) -> Path:
 
 @pytest.fixture
 def aks(dws: Workspace, ray_cluster: Provisioned) -> ComputeTarget:
-    return ComputeTarget.attach(dws, "aks", AksCompute.attach_configuration(address=ray_cluster.address))
+    return ray_cluster.attach(dws, "aks")
 
 
 def _deploy(ws: Workspace, aks: ComputeTarget, name: str, model: Model, src: Path, env=None, **config):  # type: ignore[no-untyped-def]
-    with pytest.warns(UserWarning):
-        aks_config = AksWebservice.deploy_configuration(**config)
+    aks_config = AksWebservice.deploy_configuration(**config)
     ic = InferenceConfig("score.py", source_directory=src, environment=env)
-    return Model.deploy(ws, name, [model], ic, aks_config, deployment_target=aks)
+    with warnings.catch_warnings(record=True) as said:
+        warnings.simplefilter("always")
+        service = Model.deploy(ws, name, [model], ic, aks_config, deployment_target=aks)
+    # Deployed to Ray: nothing says it runs on the local target.
+    assert not [w for w in said if "local target" in str(w.message)]
+    return service
 
 
 def test_deploy_score_auth_and_delete(
-    dws: Workspace, aks: ComputeTarget, digits_model, tmp_path: Path
+    dws: Workspace, ray_cluster: Provisioned, digits_model, tmp_path: Path, capfd
 ) -> None:  # type: ignore[no-untyped-def]
+    aks = ray_cluster.attach(dws, "aks")
     path, test_x, expected = digits_model
     model = Model.register(dws, path, "sklearn_mnist")
     service = _deploy(
@@ -62,6 +68,13 @@ def test_deploy_score_auth_and_delete(
     service.wait_for_deployment(show_output=True, timeout_sec=180)
     assert service.state == "Healthy" and service.compute_type == "AKS"
     assert service.scoring_uri.endswith("/api/v1/service/ray-svc/score")
+    # What the user reads says what happened, in modelport's words (issue 19, item 3): no "local
+    # target" for a Ray deployment, none of Serve's own narration, one line per step.
+    out, err = capfd.readouterr()
+    assert "Serve application submitted to the Ray cluster" in out and "Healthy: " in out, out
+    for noise in ("local target", "will not be applied", "Started Serve", "Connecting to existing Serve"):
+        assert noise not in out + err, f"{noise!r} in:\n{out}\n{err}"
+    assert "server started" not in out  # Ray's start only submits: the replicas start after it
     body = json.dumps({"data": test_x.tolist()})
     assert service.run(input_data=body) == expected.tolist()
     # Auth is on by default, as on AKS: the same status codes and error bodies as a local service.
@@ -97,24 +110,22 @@ def test_deploy_score_auth_and_delete(
 def test_settings_map_to_serve_options() -> None:
     from modelport.deploy.targets.ray import deployment_options
 
-    with pytest.warns(UserWarning):
-        auto = AksWebservice.deploy_configuration(
-            autoscale_enabled=True,
-            autoscale_min_replicas=2,
-            autoscale_max_replicas=5,
-            autoscale_target_utilization=50,
-            autoscale_refresh_seconds=2,
-            replica_max_concurrent_requests=4,
-            cpu_cores=0.5,
-            memory_gb=1,
-        )
+    auto = AksWebservice.deploy_configuration(
+        autoscale_enabled=True,
+        autoscale_min_replicas=2,
+        autoscale_max_replicas=5,
+        autoscale_target_utilization=50,
+        autoscale_refresh_seconds=2,
+        replica_max_concurrent_requests=4,
+        cpu_cores=0.5,
+        memory_gb=1,
+    )
     options = deployment_options(auto.to_dict())
     scaling = options["autoscaling_config"]
     assert (scaling["min_replicas"], scaling["max_replicas"]) == (2, 5)
     assert scaling["target_ongoing_requests"] == 2.0 and scaling["upscale_delay_s"] == 2.0
     assert options["ray_actor_options"] == {"num_cpus": 0.5, "memory": 1024**3}
-    with pytest.warns(UserWarning):
-        fixed = AksWebservice.deploy_configuration(num_replicas=3, autoscale_enabled=False)
+    fixed = AksWebservice.deploy_configuration(num_replicas=3, autoscale_enabled=False)
     assert deployment_options(fixed.to_dict())["num_replicas"] == 3
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import shutil
-import warnings
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -45,18 +44,21 @@ def two_nodes(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         shutil.rmtree(temp, ignore_errors=True)
 
 
-def test_replicas_run_on_both_nodes(dws: Workspace, two_nodes: str, digits_model, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_replicas_run_on_both_nodes(  # type: ignore[no-untyped-def]
+    dws: Workspace, two_nodes: str, digits_model, tmp_path: Path, capsys
+) -> None:
     from ray import serve
 
     aks = ComputeTarget.attach(dws, "two", AksCompute.attach_configuration(address=two_nodes))
+    # This cluster (Ray's test utility) has no authentication: attaching says so, once.
+    warned = [line for line in capsys.readouterr().err.splitlines() if "no authentication" in line]
+    assert len(warned) == 1 and "anyone who can reach it can run code" in warned[0], warned
     model = Model.register(dws, digits_model[0], "sklearn_mnist")
     src = tmp_path / "src"
     src.mkdir()
     shutil.copy(SCRIPTS / "plain_echo.py", src / "score.py")
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", UserWarning)
-        # One CPU a replica and one CPU a node: the two replicas cannot share a node.
-        config = AksWebservice.deploy_configuration(num_replicas=2, autoscale_enabled=False, cpu_cores=1)
+    # One CPU a replica and one CPU a node: the two replicas cannot share a node.
+    config = AksWebservice.deploy_configuration(num_replicas=2, autoscale_enabled=False, cpu_cores=1)
     service = Model.deploy(
         dws,
         "two-nodes",

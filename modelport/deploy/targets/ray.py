@@ -88,6 +88,11 @@ def _workspace_of(bundle: ServiceBundle) -> Path:
     return bundle.root.resolve().parents[2]
 
 
+def _connect(handle: Handle) -> None:
+    """Be a driver of the cluster a handle names, with that cluster's token."""
+    cluster.connect(cluster.load(Path(handle["workspace"]), handle["compute"]))
+
+
 _checked: set[tuple[str, float, str]] = set()
 
 
@@ -165,6 +170,8 @@ class RayTarget:
     """Runs bundles as Ray Serve applications (see the module docstring)."""
 
     name = "ray"
+    start_phase = "Serve application submitted to the Ray cluster"
+    """What :meth:`start` did (the deployment log's phase): replicas start after it returns."""
 
     def _cluster(self, bundle: ServiceBundle) -> tuple[Path, cluster.ClusterRecord]:
         compute = bundle.settings.get("compute_target")
@@ -208,15 +215,16 @@ class RayTarget:
         if record.http_port is None or not record.owned:
             record = cluster.attach_serve(record)
             cluster.save(ws, record)
-        cluster.connect(record.address)
+        cluster.connect(record)
         interpreter = _interpreter(bundle)
         app = self._application(bundle, runtime, interpreter)
         # Always with a name: serve.run without one deletes every other application.
-        _run_many(
-            [RunTarget(target=app, name=runtime.service, route_prefix=route_prefix(runtime.service))],
-            wait_for_ingress_deployment_creation=False,
-            wait_for_applications_running=False,
-        )
+        with cluster.quiet_serve():
+            _run_many(
+                [RunTarget(target=app, name=runtime.service, route_prefix=route_prefix(runtime.service))],
+                wait_for_ingress_deployment_creation=False,
+                wait_for_applications_running=False,
+            )
         bundle.log(f"Serve application '{runtime.service}' submitted to the Ray cluster at {record.address}")
         return {
             "app": runtime.service,
@@ -238,7 +246,7 @@ class RayTarget:
     def _status(self, handle: Handle) -> Any:
         from ray import serve
 
-        cluster.connect(handle["address"])
+        _connect(handle)
         return serve.status().applications.get(handle["app"])
 
     def observe(self, handle: Handle) -> Observation:
@@ -276,15 +284,16 @@ class RayTarget:
         from ray.serve.api import RunTarget, _run_many
 
         router = importlib.import_module(REPLICA_MODULE).EndpointRouter
-        cluster.connect(handle["address"])
+        _connect(handle)
         app = router.options(
             ray_actor_options={"num_cpus": 0.1, "runtime_env": {"py_executable": interpreter}}
         ).bind(versions)
-        _run_many(
-            [RunTarget(target=app, name=handle["app"], route_prefix=route_prefix(handle["app"]))],
-            wait_for_ingress_deployment_creation=False,
-            wait_for_applications_running=False,
-        )
+        with cluster.quiet_serve():
+            _run_many(
+                [RunTarget(target=app, name=handle["app"], route_prefix=route_prefix(handle["app"]))],
+                wait_for_ingress_deployment_creation=False,
+                wait_for_applications_running=False,
+            )
 
     @staticmethod
     def _reason(app: Any) -> str:
@@ -309,8 +318,9 @@ class RayTarget:
         from ray import serve
 
         try:
-            cluster.connect(handle["address"])
-            serve.delete(handle["app"], _blocking=True)
+            _connect(handle)
+            with cluster.quiet_serve():
+                serve.delete(handle["app"], _blocking=True)
         except Exception:  # the cluster is gone: nothing runs there any more
             pass
 
