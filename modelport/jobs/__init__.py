@@ -78,11 +78,13 @@ def submit(
     tags: dict[str, Any] | None = None,
     display_name: str | None = None,
     details: dict[str, Any] | None = None,
+    parent_id: str | None = None,
 ) -> registry.RunRecord:
     """Start ``command`` (``[interpreter, script, *arguments]``) as a run of ``experiment``.
 
     ``inputs`` maps an input name to a function that materializes it under a folder and returns
     the path the script gets; a command item ``"{input:NAME}"`` is replaced by that path.
+    ``parent_id``: the run this one is a child of (a pipeline run for a step's run).
     """
     src = Path(source_directory)
     if not src.is_dir():
@@ -94,6 +96,7 @@ def submit(
         "Preparing",
         tags=tags,
         display_name=display_name,
+        parent_id=parent_id,
         details={
             **(details or {}),
             "target": "local",
