@@ -46,18 +46,17 @@ def login_key(home: Path | None = None) -> str:
         # Written beside, then linked into place: of two processes making it at once, one key wins
         # and both return it (a plain replace would leave the first caller with a dead key).
         tmp = path.with_name(f".{path.name}.{os.getpid()}.new")
-        key = keyfile.new_key()
-        keyfile.write_keys(tmp, key, keyfile.new_key(), keyfile.new_key())
+        keyfile.write_keys(tmp, keyfile.new_key(), keyfile.new_key(), keyfile.new_key())
         try:
             os.link(tmp, path)
         except FileExistsError:
             pass
         finally:
             tmp.unlink(missing_ok=True)
-    key = keyfile.read_keys(path).get("primary_key")
-    if not key:
+    stored = keyfile.read_keys(path).get("primary_key")
+    if not stored:
         raise StorageError(f"the login key file {path} holds no key; delete it to make a new one")
-    return key
+    return stored
 
 
 def accepts(header_value: str | None, key_file: Path) -> bool:
