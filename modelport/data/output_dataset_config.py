@@ -60,6 +60,8 @@ class OutputDatasetConfig:
             raise InvalidInputError(f"register_on_complete: name must be a non-empty string, got {name!r}")
         out = copy.copy(self)
         out._registration = {"name": name, "description": description, "tags": dict(tags or {})}
+        # Still the same output for the steps that read it.
+        out._origin = getattr(self, "_origin", self)  # type: ignore[attr-defined]
         return out
 
 

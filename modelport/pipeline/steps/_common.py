@@ -1,0 +1,120 @@
+"""What the local steps share: where they run, their environment, their source folder and script."""
+
+from __future__ import annotations
+
+import ast
+import os
+import re
+from pathlib import Path
+from typing import Any
+
+from modelport.core.environment import Environment
+from modelport.core.script_run_config import RunConfiguration, check_local
+from modelport.errors import InvalidInputError, NotFoundError, NotSupported
+
+__all__ = ["check_compute", "check_script", "environment_spec", "source_folder"]
+
+
+def check_compute(compute_target: Any, what: str) -> None:
+    """``None`` or ``'local'`` runs here; anything else is refused, naming the local way."""
+    try:
+        check_local(compute_target)
+    except NotSupported:
+        name = compute_target if isinstance(compute_target, str) else getattr(compute_target, "name", None)
+        raise NotSupported(
+            f"{what}: compute_target {name or type(compute_target).__name__!r} "
+            "is remote compute; pipelines run "
+            "on this machine: leave compute_target out or give 'local'"
+        ) from None
+
+
+def source_folder(source_directory: Any, what: str) -> str | None:
+    """An absolute source folder, checked to exist (None when not given)."""
+    if source_directory is None:
+        return None
+    if not isinstance(source_directory, str | os.PathLike):
+        raise InvalidInputError(
+            f"{what}: source_directory must be a folder path, got {type(source_directory).__name__}"
+        )
+    folder = Path(source_directory).resolve()
+    if not folder.is_dir():
+        raise NotFoundError(f"{what}: source_directory '{source_directory}' is not a folder")
+    return str(folder)
+
+
+def check_script(folder: str, script: Any, what: str, needs: tuple[str, ...] = ()) -> None:
+    """``script`` must be a file in ``folder``; with ``needs``, a Python file that parses and
+    defines those functions at its top level (an entry script's ``run``)."""
+    if not isinstance(script, str) or not script.strip():
+        raise InvalidInputError(f"{what}: the script name must be a non-empty string, got {script!r}")
+    path = Path(folder) / script
+    if not path.is_file():
+        raise NotFoundError(f"{what}: script '{script}' not found in {folder}")
+    if not needs:
+        return
+    if path.suffix != ".py":
+        raise InvalidInputError(f"{what}: entry_script '{script}' must be a .py file")
+    try:
+        tree = ast.parse(path.read_bytes(), filename=str(path))
+    except SyntaxError as exc:
+        raise InvalidInputError(
+            f"{what}: entry_script '{script}' does not parse: line {exc.lineno}: {exc.msg}"
+        ) from None
+    defined = {n.name for n in tree.body if isinstance(n, ast.FunctionDef | ast.AsyncFunctionDef)}
+    defined |= {
+        t.id for n in tree.body if isinstance(n, ast.Assign) for t in n.targets if isinstance(t, ast.Name)
+    }
+    for name in needs:
+        if name not in defined:
+            raise InvalidInputError(
+                f"{what}: entry_script '{script}' has no {name}() "
+                "function at its top level; ParallelRunStep calls "
+                "run(mini_batch) for each mini-batch"
+            )
+
+
+def environment_spec(environment: Any, what: str) -> dict[str, Any] | None:
+    """The spec of an environment to build for a step, or None for this Python (no environment,
+    or a RunConfiguration's untouched default one)."""
+    if environment is None:
+        return None
+    if not isinstance(environment, Environment):
+        raise InvalidInputError(
+            f"{what}: environment must be an Environment, got {type(environment).__name__}"
+        )
+    untouched = getattr(environment, "_untouched_default", None)
+    if untouched is not None and untouched():
+        return None
+    return environment.to_spec()
+
+
+def runconfig_parts(runconfig: Any, what: str) -> tuple[dict[str, Any] | None, dict[str, str]]:
+    """A RunConfiguration's environment spec and environment variables."""
+    if runconfig is None:
+        return None, {}
+    if not isinstance(runconfig, RunConfiguration):
+        raise InvalidInputError(
+            f"{what}: runconfig must be a RunConfiguration, got {type(runconfig).__name__}"
+        )
+    check_compute(runconfig.target if runconfig.target != "local" else None, what)
+    variables = runconfig.environment_variables or {}
+    if not isinstance(variables, dict) or not all(
+        isinstance(k, str) and isinstance(v, str) for k, v in variables.items()
+    ):
+        raise InvalidInputError(f"{what}: runconfig.environment_variables must map strings to strings")
+    return environment_spec(runconfig.environment, what), dict(variables)
+
+
+_PARAM_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+def step_params(params: Any, what: str) -> dict[str, Any]:
+    """v1's ``params``: each becomes the environment variable ``AML_PARAMETER_<name>``."""
+    if params is None:
+        return {}
+    if not isinstance(params, dict):
+        raise InvalidInputError(f"{what}: params must be a dict of names to values")
+    for name in params:
+        if not isinstance(name, str) or not _PARAM_NAME.match(name):
+            raise InvalidInputError(f"{what}: params name {name!r} must be letters, digits and '_'")
+    return dict(params)
