@@ -190,9 +190,9 @@ def supervisor_alive(record: registry.RunRecord) -> bool:
 
 
 def cancel(ws: Workspace, record: registry.RunRecord) -> None:
-    """Stop a script run's process group (the supervisor and the script) and record Canceled."""
+    """Stop a run's process group (the supervisor and the script or batch workers) and record Canceled."""
     registry.set_status(ws, record.id, "Canceled", "canceled by the user")
-    if record.kind == "script" and supervisor_alive(record):
+    if record.kind in ("script", "batch") and supervisor_alive(record):
         pid = int(record.details["supervisor"]["pid"])
         try:
             os.killpg(pid, signal.SIGTERM)
