@@ -191,9 +191,9 @@ def cancel(ws: Workspace, record: registry.RunRecord) -> None:
 def cancel_step(ws: Workspace, child: registry.RunRecord) -> None:
     """Stop one step's run, whichever runner started it."""
     if child.kind == "batch":
-        from modelport.jobs import batch
+        from modelport.jobs.batch import cancel as cancel_batch
 
-        batch.cancel(ws, child.id)
+        cancel_batch(ws, child.id)
     else:
         from modelport import jobs
 

@@ -61,6 +61,12 @@ class StepContext:
     outputs_of: Callable[[str], dict[str, str]]
     on_child: Callable[[str, str], None]
 
+    def outputs_folder(self, step: dict[str, Any]) -> Path:
+        """A step's own folder for what it writes outside any declared output."""
+        folder = jobs.run_dir(self.ws, self.pipeline_run_id) / "steps" / step["id"] / "output"
+        folder.mkdir(parents=True, exist_ok=True)
+        return folder
+
 
 # -- environment --------------------------------------------------------------------------------
 def _interpreter(ctx: StepContext, step: dict[str, Any]) -> str:
@@ -139,7 +145,8 @@ class Inputs:
 
 def _materialize(ctx: StepContext, step: dict[str, Any], workdir: Path) -> Inputs:
     out = Inputs()
-    batch = step["kind"] == "batch"
+    # A ParallelRunStep's main inputs are read where they are; its side inputs are given as paths.
+    read_in_place = set((step.get("batch") or {}).get("input_names") or [])
     for name, spec in (step.get("inputs") or {}).items():
         kind = spec["kind"]
         folder = workdir / "inputs" / name
@@ -167,8 +174,8 @@ def _materialize(ctx: StepContext, step: dict[str, Any], workdir: Path) -> Input
             files = _local_files(spec, folder)
             out.files[name] = files
             out.digests[name] = _files_digest(files)
-            if batch:
-                continue  # the batch runner reads the files where they are
+            if name in read_in_place:
+                continue
             # Mounted, a datastore or local folder is given in place (v1 mounted it read-only);
             # downloaded, or made of several places or URLs, it is copied into the step's folder.
             if spec["mode"] == "mount" and spec.get("root"):

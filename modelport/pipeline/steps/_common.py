@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import ast
 import os
 import re
 from pathlib import Path
@@ -10,7 +9,8 @@ from typing import Any
 
 from modelport.core.environment import Environment
 from modelport.core.script_run_config import RunConfiguration, check_local
-from modelport.errors import InvalidInputError, NotFoundError, NotSupported
+from modelport.errors import InvalidInputError, ModelportError, NotFoundError, NotSupported
+from modelport.jobs.batch import check_entry_script
 
 __all__ = ["check_compute", "check_script", "environment_spec", "source_folder"]
 
@@ -42,35 +42,19 @@ def source_folder(source_directory: Any, what: str) -> str | None:
     return str(folder)
 
 
-def check_script(folder: str, script: Any, what: str, needs: tuple[str, ...] = ()) -> None:
-    """``script`` must be a file in ``folder``; with ``needs``, a Python file that parses and
-    defines those functions at its top level (an entry script's ``run``)."""
+def check_script(folder: str, script: Any, what: str, entry_script: bool = False) -> None:
+    """``script`` must be a file in ``folder``; an entry script must also parse and define
+    ``run()`` at its top level (checked by reading it, nothing of it runs)."""
     if not isinstance(script, str) or not script.strip():
         raise InvalidInputError(f"{what}: the script name must be a non-empty string, got {script!r}")
-    path = Path(folder) / script
-    if not path.is_file():
-        raise NotFoundError(f"{what}: script '{script}' not found in {folder}")
-    if not needs:
+    if entry_script:
+        try:
+            check_entry_script(folder, script.strip())
+        except ModelportError as exc:
+            raise type(exc)(f"{what}: {exc}") from None
         return
-    if path.suffix != ".py":
-        raise InvalidInputError(f"{what}: entry_script '{script}' must be a .py file")
-    try:
-        tree = ast.parse(path.read_bytes(), filename=str(path))
-    except SyntaxError as exc:
-        raise InvalidInputError(
-            f"{what}: entry_script '{script}' does not parse: line {exc.lineno}: {exc.msg}"
-        ) from None
-    defined = {n.name for n in tree.body if isinstance(n, ast.FunctionDef | ast.AsyncFunctionDef)}
-    defined |= {
-        t.id for n in tree.body if isinstance(n, ast.Assign) for t in n.targets if isinstance(t, ast.Name)
-    }
-    for name in needs:
-        if name not in defined:
-            raise InvalidInputError(
-                f"{what}: entry_script '{script}' has no {name}() "
-                "function at its top level; ParallelRunStep calls "
-                "run(mini_batch) for each mini-batch"
-            )
+    if not (Path(folder) / script).is_file():
+        raise NotFoundError(f"{what}: script '{script}' not found in {folder}")
 
 
 def environment_spec(environment: Any, what: str) -> dict[str, Any] | None:

@@ -22,6 +22,7 @@ import re
 from typing import Any
 
 from modelport.errors import InvalidInputError
+from modelport.jobs.batch import parse_mini_batch_size
 from modelport.pipeline.core.graph import PipelineParameter
 from modelport.pipeline.steps._common import check_compute, check_script, environment_spec, source_folder
 
@@ -29,8 +30,6 @@ __all__ = ["ParallelRunConfig", "check_batch_values"]
 
 DEFAULT_FILES = 10  # v1: 10 files per mini-batch for file inputs
 DEFAULT_BYTES = 1024 * 1024  # v1: about 1 MB per mini-batch for tabular inputs
-_SIZE = re.compile(r"^(\d+)([kKmMgG][bB])?$")
-_UNITS = {"kb": 1024, "mb": 1024**2, "gb": 1024**3}
 _BAD_FILE_NAME = re.compile(r'[~"#%&*:<>?\/\\{|}]')
 _LEVELS = ("CRITICAL", "ERROR", "WARNING", "INFO", "DEBUG")
 #: What a PipelineParameter may stand for (v1's list, and partition_keys as a JSON list).
@@ -53,29 +52,14 @@ def _int(name: str, value: Any, low: int) -> int:
 
 def mini_batch_size(value: Any, kind: str | None) -> int | None:
     """``mini_batch_size`` as a number: files (file inputs) or bytes (tabular; ``'1KB'``, ``'10MB'``).
-    ``kind`` None (not known yet) checks the form only."""
+    ``kind`` None (not known yet) checks the form only; None stays None (the kind's default)."""
     if value is None:
         return None
-    if isinstance(value, bool) or not isinstance(value, int | str):
+    if not isinstance(value, int | str) or isinstance(value, bool):
         raise InvalidInputError(
             f"mini_batch_size must be a number or a string like '5' or '1MB', got {value!r}"
         )
-    text = str(value).strip()
-    m = _SIZE.match(text)
-    if not m:
-        raise InvalidInputError(
-            f"mini_batch_size {value!r} is not a number of files (file inputs, e.g. 10) or a size "
-            "(tabular inputs, e.g. '1KB', '10MB')"
-        )
-    number, unit = int(m.group(1)), (m.group(2) or "").lower()
-    if kind == "files" and unit:
-        raise InvalidInputError(
-            f"mini_batch_size {value!r} is a size, but the step's "
-            "inputs are files: give a number of files, e.g. 10"
-        )
-    if number < 1:
-        raise InvalidInputError(f"mini_batch_size must be at least 1, got {value!r}")
-    return number * _UNITS.get(unit, 1)
+    return parse_mini_batch_size(value, kind or "tabular")
 
 
 def partition_keys(value: Any) -> list[str] | None:
@@ -143,7 +127,7 @@ class ParallelRunConfig:
         self.environment = environment
         self._environment_spec = environment_spec(environment, what)
         self.source_directory = source_folder(source_directory, what)
-        check_script(self.source_directory or os.getcwd(), entry_script, what, needs=("run",))
+        check_script(self.source_directory or os.getcwd(), entry_script, what, entry_script=True)
         self.entry_script = entry_script.strip()
         _int("error_threshold", error_threshold, -1)
         if not isinstance(output_action, str) or output_action.lower() not in ("append_row", "summary_only"):
