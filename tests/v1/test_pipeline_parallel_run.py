@@ -351,7 +351,8 @@ def test_tabular_dataset_partitioned_by_column(ws: Workspace) -> None:
     lines = ["WeekStarting,Store,Brand,Quantity,Advert,Price,INCOME"]
     for i in range(24):
         lines.append(
-            f"1990-06-{(i % 28) + 1:02d},{1000 + i % 3},{['tropicana', 'dominicks'][i % 2]},{i * 10},1,2.5,{i}"
+            f"1990-06-{(i % 28) + 1:02d},{1000 + i % 3},{('tropicana', 'dominicks')[i % 2]},"
+            f"{i * 10},1,2.5,{i}"
         )
     oj_sales_path = "./oj.csv"
     _write(oj_sales_path, "\n".join(lines) + "\n")
