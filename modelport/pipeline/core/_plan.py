@@ -438,7 +438,10 @@ def resolve(
         step["inputs"] = inputs
         if g.get("batch"):
             batch = {k: _fill(v, values) for k, v in g["batch"].items()}
-            step["batch"] = check_batch_values(step, batch, inputs)
+            from_params = {
+                k: v["param"] for k, v in g["batch"].items() if isinstance(v, dict) and "param" in v
+            }
+            step["batch"] = check_batch_values(step, batch, inputs, from_params)
         steps.append(step)
     return {
         "version": 1,

@@ -85,7 +85,7 @@ TrainingOutput = refused(
 )
 InputPortBinding = refused(
     "InputPortBinding",
-    "give a step its input directly: inputs=[pipeline_data] or output.as_input() in arguments",
+    "give a step its input directly: inputs=[a PipelineData] or output.as_input() in arguments",
     __name__,
 )
 OutputPortBinding = refused(

@@ -196,41 +196,56 @@ class ParallelRunConfig:
         return f"ParallelRunConfig(entry_script={self.entry_script!r}, output_action={self.output_action!r})"
 
 
-def check_batch_values(step: dict[str, Any], batch: dict[str, Any], inputs: dict[str, Any]) -> dict[str, Any]:
+def check_batch_values(
+    step: dict[str, Any],
+    batch: dict[str, Any],
+    inputs: dict[str, Any],
+    parameters: dict[str, str] | None = None,
+) -> dict[str, Any]:
     """A ParallelRunStep's settings with every parameter filled in, checked against its inputs as
     they resolved: one kind of input, ``mini_batch_size`` in that kind's unit, partition keys
-    every input has. Raises :class:`InvalidInputError` naming the step."""
+    every input has. ``parameters`` names the PipelineParameter each field came from, for the
+    message. Raises :class:`InvalidInputError` naming the step."""
     name = step["name"]
-    try:
-        for field in PARAMETER_FIELDS:
-            _check_one(field, batch.get(field))
-        kinds = {
-            inputs[n]["kind"] if inputs[n]["kind"] != "step" else inputs[n]["as"]
-            for n in batch["input_names"]
-        }
-        if len(kinds) > 1:
+    parameters = parameters or {}
+
+    def checked(field: str, check: Any) -> Any:
+        try:
+            return check()
+        except InvalidInputError as exc:
+            origin = f" (from PipelineParameter '{parameters[field]}')" if field in parameters else ""
+            raise InvalidInputError(f"ParallelRunStep '{name}': {exc}{origin}") from None
+
+    kinds = {
+        inputs[n]["kind"] if inputs[n]["kind"] != "step" else inputs[n]["as"] for n in batch["input_names"]
+    }
+    if len(kinds) > 1:
+        raise InvalidInputError(
+            f"ParallelRunStep '{name}': its inputs must all be of "
+            f"one kind, files or tabular; they are {sorted(kinds)}"
+        )
+    kind = kinds.pop()
+    for field in PARAMETER_FIELDS:
+        if field != "mini_batch_size":
+            checked(field, lambda field=field: _check_one(field, batch.get(field)))
+    size = checked("mini_batch_size", lambda: mini_batch_size(batch.get("mini_batch_size"), kind))
+    keys = partition_keys(batch.get("partition_keys"))
+    if keys is not None and batch.get("mini_batch_size") is not None:
+        raise InvalidInputError(f"ParallelRunStep '{name}': give mini_batch_size or partition_keys, not both")
+    for n in batch["input_names"]:
+        spec = inputs[n]
+        if keys and spec["kind"] == "step":
             raise InvalidInputError(
-                f"its inputs must all be of one kind, files or tabular; they are {sorted(kinds)}"
+                f"ParallelRunStep '{name}': input '{n}' comes from another step and has no partitions for "
+                "partition_keys"
             )
-        kind = kinds.pop()
-        keys = partition_keys(batch.get("partition_keys"))
-        if keys is not None and batch.get("mini_batch_size") is not None:
-            raise InvalidInputError("give mini_batch_size or partition_keys, not both")
-        size = mini_batch_size(batch.get("mini_batch_size"), kind)
-        for n in batch["input_names"]:
-            spec = inputs[n]
-            if keys and spec["kind"] == "step":
-                raise InvalidInputError(
-                    f"input '{n}' comes from another step and has no partitions for partition_keys"
-                )
-            missing = [k for k in keys or [] if k not in spec.get("partition_keys", [])]
-            if missing:
-                raise InvalidInputError(
-                    f"input '{n}' is not partitioned by {', '.join(map(repr, missing))}; its partition keys: "
-                    f"{spec.get('partition_keys') or 'none'}"
-                )
-    except InvalidInputError as exc:
-        raise InvalidInputError(f"ParallelRunStep '{name}': {exc}") from None
+        missing = [k for k in keys or [] if k not in spec.get("partition_keys", [])]
+        if missing:
+            raise InvalidInputError(
+                f"ParallelRunStep '{name}': input '{n}' is not "
+                f"partitioned by {', '.join(map(repr, missing))}; "
+                f"its partition keys: {spec.get('partition_keys') or 'none'}"
+            )
     return {
         **batch,
         "input_kind": kind,
