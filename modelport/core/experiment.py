@@ -112,8 +112,8 @@ class Experiment:
             return run
         if not isinstance(config, ScriptRunConfig):
             raise NotSupported(
-                f"Experiment.submit({type(config).__name__}): a ScriptRunConfig or a Pipeline runs "
-                "locally (HyperDrive and AutoML need Azure); run your script with ScriptRunConfig"
+                f"Experiment.submit({type(config).__name__}): only a ScriptRunConfig runs locally, or a "
+                "Pipeline (HyperDrive and AutoML need Azure); run your script with ScriptRunConfig"
             )
         rc = config.run_config
         check_local(rc.target)

@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from modelport.jobs import batch
-from modelport.jobs.pipeline_steps import Inputs, StepContext
+from modelport.jobs.pipeline_types import Inputs, StepContext
 from modelport.registry import runs as registry
 
 __all__ = ["start_batch"]

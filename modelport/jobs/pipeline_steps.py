@@ -21,51 +21,22 @@ import shutil
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from modelport import _settings, jobs
 from modelport.errors import EnvironmentBuildError, ModelportError
+from modelport.jobs.pipeline_types import Inputs, StepContext, StepResult
 from modelport.opendatasets._filedataset import DatasetFile, FileDataset
 from modelport.registry import datasets as dataset_records
 from modelport.registry import datastores as stores
 from modelport.registry import runs as registry
 from modelport.workspace import Workspace
 
-__all__ = ["StepContext", "StepResult", "run_step"]
+__all__ = ["run_step"]
 
 POLL_S = 0.2
 CANCEL_GRACE_S = 30.0
-
-
-@dataclass
-class StepResult:
-    status: str  # Completed | Failed | Canceled
-    run_id: str | None
-    error: str | None = None
-    outputs: dict[str, str] = field(default_factory=dict)  # output name -> absolute folder
-    reused_from: str | None = None
-
-
-@dataclass
-class StepContext:
-    """What a step needs from the pipeline run that runs it."""
-
-    ws: Workspace
-    experiment: str
-    pipeline_run_id: str
-    regenerate_outputs: bool
-    log: Callable[[str], None]
-    cancelled: threading.Event
-    outputs_of: Callable[[str], dict[str, str]]
-    on_child: Callable[[str, str], None]
-
-    def outputs_folder(self, step: dict[str, Any]) -> Path:
-        """A step's own folder for what it writes outside any declared output."""
-        folder = jobs.run_dir(self.ws, self.pipeline_run_id) / "steps" / step["id"] / "output"
-        folder.mkdir(parents=True, exist_ok=True)
-        return folder
 
 
 # -- environment --------------------------------------------------------------------------------
@@ -133,14 +104,6 @@ def _local_files(spec: dict[str, Any], folder: Path) -> list[tuple[str, str]]:
         paths = FileDataset(files).download(folder, overwrite=True)
         return [(p, f.path) for p, f in zip(paths, files, strict=True)]
     return [(f.source, f.path) for f in files]
-
-
-@dataclass
-class Inputs:
-    paths: dict[str, str] = field(default_factory=dict)  # name -> what the script gets
-    tabular: dict[str, Any] = field(default_factory=dict)  # name -> dataset ref (Run.input_datasets)
-    files: dict[str, list[tuple[str, str]]] = field(default_factory=dict)  # name -> local files
-    digests: dict[str, str] = field(default_factory=dict)
 
 
 def _materialize(ctx: StepContext, step: dict[str, Any], workdir: Path) -> Inputs:

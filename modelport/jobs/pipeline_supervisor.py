@@ -28,7 +28,8 @@ from typing import Any
 
 from modelport.jobs import LOG_NAME, log_file, run_dir
 from modelport.jobs.pipeline import PLAN_FILE, check_plan, dependencies
-from modelport.jobs.pipeline_steps import StepContext, StepResult, run_step
+from modelport.jobs.pipeline_steps import run_step
+from modelport.jobs.pipeline_types import StepContext, StepResult
 from modelport.registry import runs as registry
 from modelport.workspace import Workspace
 

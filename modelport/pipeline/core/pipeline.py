@@ -13,7 +13,6 @@ Example (v1's getting-started notebook, ``azureml`` renamed)::
 
 from __future__ import annotations
 
-import json
 import os
 from typing import Any
 
@@ -21,14 +20,13 @@ from modelport.core.datastore import Datastore
 from modelport.core.experiment import Experiment
 from modelport.errors import InvalidInputError, NotSupported
 from modelport.jobs import pipeline as runner
-from modelport.jobs import run_dir
 from modelport.pipeline.core._plan import GraphBuilder, collect, resolve
+from modelport.pipeline.core._submit import submit_graph
 from modelport.pipeline.core.builder import PipelineStep, StepSequence
+from modelport.pipeline.core.published_pipeline import PublishedPipeline
 from modelport.workspace import Workspace
 
-__all__ = ["GRAPH_FILE", "Pipeline", "submit_graph"]
-
-GRAPH_FILE = "graph.json"  # in a pipeline run's folder: what publish_pipeline() publishes
+__all__ = ["Pipeline"]
 
 
 class Pipeline:
@@ -162,8 +160,6 @@ class Pipeline:
     ) -> Any:
         """Publish the pipeline: a :class:`PublishedPipeline` whose ``endpoint`` starts runs of it
         over REST (on 127.0.0.1, with ``InteractiveLoginAuthentication``'s header)."""
-        from modelport.pipeline.core.published_pipeline import PublishedPipeline
-
         graph = self.graph
         resolve(self._workspace, graph)  # the defaults must make a valid run
         return PublishedPipeline._create(
@@ -191,37 +187,3 @@ def _as_plan_shape(step: dict[str, Any]) -> dict[str, Any]:
     items = [i if "param" not in i else {"v": ""} for i in step.get("arguments") or []]
     command = [i if "param" not in i else {"v": ""} for i in step.get("command") or []]
     return {**step, "arguments": items, "command": command or None}
-
-
-def submit_graph(
-    experiment: Experiment,
-    graph: dict[str, Any],
-    parameters: dict[str, Any] | None,
-    *,
-    regenerate_outputs: bool = False,
-    continue_on_step_failure: bool | None = None,
-    tags: dict[str, Any] | None = None,
-    display_name: str | None = None,
-    published_id: str | None = None,
-) -> Any:
-    """Resolve ``graph`` with ``parameters`` and start a pipeline run of it; return its PipelineRun."""
-    from modelport.pipeline.core.run import PipelineRun
-
-    ws = experiment.workspace
-    plan = resolve(
-        ws,
-        graph,
-        parameters,
-        regenerate_outputs=regenerate_outputs,
-        continue_on_step_failure=continue_on_step_failure,
-    )
-    record = runner.submit(
-        ws,
-        experiment.name,
-        plan,
-        tags=tags,
-        display_name=display_name,
-        details={"publishedPipelineId": published_id} if published_id else None,
-    )
-    (run_dir(ws, record.id) / GRAPH_FILE).write_text(json.dumps(graph))
-    return PipelineRun._wrap(experiment, record)

@@ -29,6 +29,9 @@ from typing import Any
 
 from modelport.core.experiment import Experiment
 from modelport.errors import InvalidInputError, NotFoundError, StorageError
+from modelport.pipeline.core import _endpoint
+from modelport.pipeline.core import run as _run
+from modelport.pipeline.core._submit import submit_graph
 from modelport.workspace import Workspace
 
 __all__ = ["PublishedPipeline"]
@@ -92,8 +95,6 @@ class PublishedPipeline:
     def endpoint(self) -> str:
         """The URL that starts a run of this pipeline on POST (the endpoint process is started if
         it is not running)."""
-        from modelport.pipeline.core import _endpoint
-
         return _endpoint.url(self._workspace, self.id)
 
     def get_step_names(self) -> builtins.list[str]:
@@ -191,8 +192,6 @@ class PublishedPipeline:
         display_name: str | None = None,
         **_v1: Any,
     ) -> Any:
-        from modelport.pipeline.core.pipeline import submit_graph
-
         current = PublishedPipeline.get(self._workspace, self.id)
         if current.status != "Active":
             raise InvalidInputError(f"published pipeline '{self.id}' is disabled; enable() it to run it")
@@ -214,10 +213,11 @@ class PublishedPipeline:
         )
 
     def __repr__(self) -> str:
-        from modelport.pipeline.core._endpoint import known_url
-
-        endpoint = known_url(self._workspace, self.id)
+        endpoint = _endpoint.known_url(self._workspace, self.id)
         return (
             f"PublishedPipeline(Name: {self.name}, Id: {self.id}, Status: {self.status}, "
             f"Endpoint: {endpoint})"
         )
+
+
+_run._publish = PublishedPipeline._create

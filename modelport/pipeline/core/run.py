@@ -30,6 +30,10 @@ from modelport.registry import runs as registry
 __all__ = ["PipelineRun", "PortDataReference", "StepRun", "StepRunOutput"]
 
 _RUNNING = ("NotStarted", "Running")
+GRAPH_FILE = "graph.json"  # in a pipeline run's folder: the graph publish_pipeline() publishes
+_publish: Any = None
+"""``PublishedPipeline._create``, set by ``published_pipeline`` (which returns PipelineRuns, so
+this module does not import it back)."""
 
 
 class PortDataReference:
@@ -214,8 +218,6 @@ class PipelineRun(Run):
 
     def get_graph(self) -> dict[str, Any]:
         """The pipeline this run ran, as JSON."""
-        from modelport.pipeline.core.pipeline import GRAPH_FILE
-
         path = jobs.run_dir(self._ws, self.id) / GRAPH_FILE
         if not path.is_file():
             raise NotFoundError(f"pipeline run '{self.id}' kept no graph")
@@ -231,9 +233,7 @@ class PipelineRun(Run):
         **_v1: Any,
     ) -> Any:
         """Publish the pipeline this run ran (see ``Pipeline.publish``)."""
-        from modelport.pipeline.core.published_pipeline import PublishedPipeline
-
-        return PublishedPipeline._create(
+        return _publish(
             self._ws,
             self.get_graph(),
             name=name,
