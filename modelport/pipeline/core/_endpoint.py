@@ -108,7 +108,7 @@ def _start(ws: Workspace, port: int) -> int:
             [
                 sys.executable,
                 "-m",
-                "modelport.pipeline.core._endpoint",
+                "modelport.pipeline.core._endpoint_server",
                 str(ws.path),
                 ws.name,
                 str(port),
