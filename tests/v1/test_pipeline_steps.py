@@ -6,6 +6,7 @@ parallel and run_after steps, and a failing step (``azureml`` renamed to ``model
 from __future__ import annotations
 
 import json
+import sys
 import time
 from pathlib import Path
 
@@ -401,3 +402,38 @@ def _alive(pid: int) -> bool:
         return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
     except psutil.Error:
         return False
+
+
+WHERE = """
+import pathlib, sys
+pathlib.Path(sys.argv[1]).write_text(sys.executable)
+"""
+
+
+def test_each_step_runs_in_its_own_environment(
+    ws: Workspace, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from modelport.core import Environment
+    from modelport.core.conda_dependencies import CondaDependencies
+
+    cache = tmp_path / "env-cache"
+    monkeypatch.setenv("MODELPORT_ENV_CACHE", str(cache))
+    _write("where/where.py", WHERE)
+    run_config = RunConfiguration()
+    run_config.environment = Environment(name="pipeline-step-env")
+    run_config.environment.python.conda_dependencies = CondaDependencies.create(pip_packages=["six"])
+    built = PythonScriptStep(
+        name="built", script_name="where.py", source_directory="where", runconfig=run_config,
+        arguments=[str(tmp_path / "built.txt")],
+    )  # fmt: skip
+    plain = PythonScriptStep(
+        name="plain",
+        script_name="where.py",
+        source_directory="where",
+        arguments=[str(tmp_path / "plain.txt")],
+    )
+    run = Experiment(ws, "environments").submit(Pipeline(ws, [built, plain]))
+    assert run.wait_for_completion(show_output=False, timeout_seconds=600) == "Finished"
+    assert Path((tmp_path / "built.txt").read_text()).is_relative_to(cache)  # the step's environment, built
+    assert (tmp_path / "plain.txt").read_text() == sys.executable  # no environment: this Python
+    assert "[built] environment 'pipeline-step-env'" in run.get_job_log()
