@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from modelport.jobs import batch
-from modelport.jobs.pipeline_types import Inputs, StepContext
+from modelport.jobs.pipeline_types import Inputs, StepContext, step_details
 from modelport.registry import runs as registry
 
 __all__ = ["start_batch"]
@@ -93,6 +93,6 @@ def start_batch(
     registry.update_run(
         ctx.ws,
         record.id,
-        details={"nodeId": step["id"], "stepName": step["name"], "reuseKey": key, "outputs": outputs},
+        details=step_details(step, key, outputs),
     )
     return registry.get_run(ctx.ws, record.id)

@@ -26,7 +26,7 @@ from typing import Any
 
 from modelport import _settings, jobs
 from modelport.errors import EnvironmentBuildError, ModelportError
-from modelport.jobs.pipeline_types import Inputs, StepContext, StepResult
+from modelport.jobs.pipeline_types import Inputs, StepContext, StepResult, step_details
 from modelport.opendatasets._filedataset import DatasetFile, FileDataset
 from modelport.registry import datasets as dataset_records
 from modelport.registry import datastores as stores
@@ -229,14 +229,7 @@ def _reuse(ctx: StepContext, step: dict[str, Any], earlier: registry.RunRecord, 
         "Preparing",  # a run in Preparing with no supervisor yet is not taken for dead
         display_name=step["name"],
         parent_id=ctx.pipeline_run_id,
-        details={
-            "nodeId": step["id"],
-            "stepName": step["name"],
-            "reuseKey": key,
-            "reusedRunId": original,
-            "outputs": outputs,
-            "target": "local",
-        },
+        details={**step_details(step, key, outputs), "reusedRunId": original, "target": "local"},
     )
     message = (
         f"Step '{step['name']}' reused the output of run {original}: its script (source_directory "
@@ -320,10 +313,7 @@ def _start_script(
         display_name=step["name"],
         parent_id=ctx.pipeline_run_id,
         details={
-            "nodeId": step["id"],
-            "stepName": step["name"],
-            "reuseKey": key,
-            "outputs": outputs,
+            **step_details(step, key, outputs),
             "inputTabular": inputs.tabular,
             "script": step.get("script"),
             "arguments": args,

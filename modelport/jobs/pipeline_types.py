@@ -11,7 +11,7 @@ from typing import Any
 from modelport.jobs import run_dir
 from modelport.workspace import Workspace
 
-__all__ = ["Inputs", "StepContext", "StepResult"]
+__all__ = ["Inputs", "StepContext", "StepResult", "step_details"]
 
 
 @dataclass
@@ -49,3 +49,8 @@ class Inputs:
     tabular: dict[str, Any] = field(default_factory=dict)  # name -> dataset ref (Run.input_datasets)
     files: dict[str, list[tuple[str, str]]] = field(default_factory=dict)  # name -> local files
     digests: dict[str, str] = field(default_factory=dict)
+
+
+def step_details(step: dict[str, Any], key: str, outputs: dict[str, Any]) -> dict[str, Any]:
+    """What a step's run records of its step: which step, its reuse key, where its outputs are."""
+    return {"nodeId": step["id"], "stepName": step["name"], "reuseKey": key, "outputs": outputs}

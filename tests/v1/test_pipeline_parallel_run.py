@@ -474,3 +474,44 @@ def test_a_killed_parallel_run_step_resumes_when_the_pipeline_is_resubmitted(
     assert set(scored.values()) == {1}  # the three finished mini-batches were not scored again
     lines = (step_run.get_output_data("scored").local_path / "parallel_run_step.txt").read_text().split()
     assert sorted(lines) == sorted(scored) and len(lines) == 20  # every item exactly once
+
+
+SPLIT = """
+import os, sys
+out = sys.argv[1]
+os.makedirs(out, exist_ok=True)
+for part in range(3):
+    with open(os.path.join(out, f"part{part}.csv"), "w") as f:
+        f.write("x,y\\n" + "".join(f"{part * 10 + i},{i}\\n" for i in range(10)))
+"""
+ADD = """
+def run(mini_batch):
+    mini_batch["z"] = mini_batch["x"] + mini_batch["y"]
+    return mini_batch
+"""
+
+
+def test_a_command_steps_output_read_as_rows_by_a_parallel_run_step(ws: Workspace) -> None:
+    from modelport.data import OutputFileDatasetConfig
+    from modelport.pipeline.steps import CommandStep
+
+    _write("prep/split.py", SPLIT)
+    _write("Code/add.py", ADD)
+    parts = OutputFileDatasetConfig(name="parts")
+    split = CommandStep(name="split", command=["python", "split.py", parts], source_directory="prep")
+    config = ParallelRunConfig(
+        source_directory="Code", entry_script="add.py", mini_batch_size="100", error_threshold=0,
+        output_action="append_row", environment=None, process_count_per_node=1,
+    )  # fmt: skip
+    add = ParallelRunStep(
+        name="add-columns", parallel_run_config=config,
+        inputs=[parts.read_delimited_files().as_input("rows")], output=PipelineData("sums"),
+    )  # fmt: skip
+    run = Experiment(ws, "command-then-rows").submit(Pipeline(ws, [add]))
+    assert run.wait_for_completion(show_output=False) == "Finished"
+    assert [s.name for s in run.get_steps()] == ["split", "add-columns"]
+    assert any(s is split for s in Pipeline(ws, [add]).steps)
+    rows = run.find_step_run("add-columns")[0].get_output_data("sums").local_path / "parallel_run_step.txt"
+    table = pd.read_csv(rows, delimiter=" ", header=None, names=["x", "y", "z"])
+    assert len(table) == 30 and (table["z"] == table["x"] + table["y"]).all()
+    assert sorted(table["x"]) == list(range(30))

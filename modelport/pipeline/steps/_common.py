@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import re
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -11,8 +12,9 @@ from modelport.core.environment import Environment
 from modelport.core.script_run_config import RunConfiguration, check_local
 from modelport.errors import InvalidInputError, ModelportError, NotFoundError, NotSupported
 from modelport.jobs.batch import check_entry_script
+from modelport.pipeline.core.builder import PipelineStep, identity
 
-__all__ = ["check_compute", "check_script", "environment_spec", "source_folder"]
+__all__ = ["ScriptLikeStep", "check_compute", "check_script", "environment_spec", "source_folder"]
 
 
 def check_compute(compute_target: Any, what: str) -> None:
@@ -102,3 +104,54 @@ def step_params(params: Any, what: str) -> dict[str, Any]:
         if not isinstance(name, str) or not _PARAM_NAME.match(name):
             raise InvalidInputError(f"{what}: params name {name!r} must be letters, digits and '_'")
     return dict(params)
+
+
+class ScriptLikeStep(PipelineStep):
+    """What ``PythonScriptStep`` and ``CommandStep`` share: where they run, their environment,
+    ``params``, and how they describe themselves to the pipeline's graph."""
+
+    def _settle(
+        self,
+        what: str,
+        compute_target: Any,
+        runconfig: Any,
+        runconfig_pipeline_params: Any,
+        params: Any,
+        source_directory: Any,
+    ) -> None:
+        check_compute(compute_target, what)
+        if runconfig_pipeline_params:
+            raise NotSupported(
+                f"{what}: runconfig_pipeline_params sets cloud run settings per run; give the values in "
+                "the runconfig, or pass a PipelineParameter as an argument"
+            )
+        self.source_directory = source_folder(source_directory, what)
+        self._environment, self._variables = runconfig_parts(runconfig, what)
+        self._params = step_params(params, what)
+
+    def _script_graph(self, builder: Any, script: str | None, as_command: bool) -> dict[str, Any]:
+        """The graph entry of a script (``arguments`` after it) or of a command (the arguments are
+        the command)."""
+        builder.begin(self)
+        for inp in self._inputs:
+            if not any(identity(inp) is identity(o) for o in self._outputs):
+                builder.input(inp)
+        items = [builder.argument(a) for a in self._arguments]
+        folder = self.source_directory or getattr(builder, "default_source_directory", None) or os.getcwd()
+        if script is not None:
+            check_script(folder, script, f"{type(self).__name__} '{self.name}'")
+        variables = {k: {"v": v} for k, v in self._variables.items()}
+        for key, value in self._params.items():
+            variables[f"AML_PARAMETER_{key}"] = builder.value(value, f"step '{self.name}': params['{key}']")
+        return builder.end(
+            {
+                "kind": "script",
+                "source_directory": folder,
+                "script": script,
+                "arguments": [] if as_command else items,
+                "command": items if as_command else None,
+                "environment": self._environment,
+                "interpreter": sys.executable,
+                "environment_variables": variables,
+            }
+        )

@@ -16,23 +16,16 @@ Example (v1's data-dependency notebook, ``azureml`` renamed)::
 from __future__ import annotations
 
 import os
-import sys
 from typing import Any
 
-from modelport.errors import InvalidInputError, NotSupported
-from modelport.pipeline.core.builder import PipelineData, PipelineStep, identity
-from modelport.pipeline.steps._common import (
-    check_compute,
-    check_script,
-    runconfig_parts,
-    source_folder,
-    step_params,
-)
+from modelport.errors import InvalidInputError
+from modelport.pipeline.core.builder import PipelineData, identity
+from modelport.pipeline.steps._common import ScriptLikeStep, check_script
 
 __all__ = ["PythonScriptStep"]
 
 
-class PythonScriptStep(PipelineStep):
+class PythonScriptStep(ScriptLikeStep):
     """Run ``script_name`` from ``source_directory`` with ``arguments``.
 
     Arguments may hold plain values, ``PipelineParameter``s, datasets
@@ -59,17 +52,9 @@ class PythonScriptStep(PipelineStep):
         hash_paths: list[str] | None = None,
     ) -> None:
         what = f"PythonScriptStep '{name or script_name}'"
-        check_compute(compute_target, what)
-        if runconfig_pipeline_params:
-            raise NotSupported(
-                f"{what}: runconfig_pipeline_params sets cloud run settings per run; give the values in "
-                "the runconfig, or pass a PipelineParameter as an argument"
-            )
+        self._settle(what, compute_target, runconfig, runconfig_pipeline_params, params, source_directory)
         self.script_name = script_name
-        self.source_directory = source_folder(source_directory, what)
         check_script(self.source_directory or os.getcwd(), script_name, what)
-        self._environment, self._variables = runconfig_parts(runconfig, what)
-        self._params = step_params(params, what)
         args = list(arguments or []) if not isinstance(arguments, str) else None
         if args is None:
             raise InvalidInputError(f"{what}: arguments must be a list, e.g. ['--alpha', 0.5]")
@@ -87,25 +72,4 @@ class PythonScriptStep(PipelineStep):
         super().__init__(name or script_name, ins, outs, args, allow_reuse)
 
     def _graph(self, builder: Any) -> dict[str, Any]:
-        builder.begin(self)
-        for inp in self._inputs:
-            if not any(identity(inp) is identity(o) for o in self._outputs):
-                builder.input(inp)
-        arguments = [builder.argument(a) for a in self._arguments]
-        folder = self.source_directory or getattr(builder, "default_source_directory", None) or os.getcwd()
-        check_script(folder, self.script_name, f"PythonScriptStep '{self.name}'")
-        variables = {k: {"v": v} for k, v in self._variables.items()}
-        for key, value in self._params.items():
-            variables[f"AML_PARAMETER_{key}"] = builder.value(value, f"step '{self.name}': params['{key}']")
-        return builder.end(
-            {
-                "kind": "script",
-                "source_directory": folder,
-                "script": self.script_name,
-                "arguments": arguments,
-                "command": None,
-                "environment": self._environment,
-                "interpreter": sys.executable,
-                "environment_variables": variables,
-            }
-        )
+        return self._script_graph(builder, self.script_name, as_command=False)
