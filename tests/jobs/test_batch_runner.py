@@ -160,10 +160,8 @@ def test_init_that_raises_fails_the_run_with_its_error(
     assert "init() failed 3 times" in record.error and "RuntimeError: no model here" in record.error
 
 
-def test_tabular_rows_space_separated_partition_columns_last(
-    tmp_path: Path, make_spec: Any, run_batch: Any
-) -> None:
-    pytest.importorskip("pandas")
+def _oj(tmp_path: Path) -> BatchInput:
+    """Two partitions (Store=1000, Store=1001) of a small table, written as partition_by does."""
     paths, values = [], []
     for store in ("1000", "1001"):
         p = tmp_path / "oj" / f"Store={store}" / "part.csv"
@@ -173,9 +171,15 @@ def test_tabular_rows_space_separated_partition_columns_last(
         )
         paths.append(str(p))
         values.append({"Store": store})
-    inp = BatchInput("oj", "tabular", tuple(paths), {"format": "csv", "header": True}, tuple(values))
+    return BatchInput("oj", "tabular", tuple(paths), {"format": "csv", "header": True}, tuple(values))
+
+
+def test_tabular_rows_space_separated_partition_columns_last(
+    tmp_path: Path, make_spec: Any, run_batch: Any
+) -> None:
+    pytest.importorskip("pandas")
     spec = make_spec(
-        (), script="frames.py", inputs=(inp,), partition_keys=("Store",), process_count_per_node=1
+        (), script="frames.py", inputs=(_oj(tmp_path),), partition_keys=("Store",), process_count_per_node=1
     )
     record = run_batch(spec)
     assert record.status == "Completed", record.error
@@ -183,6 +187,16 @@ def test_tabular_rows_space_separated_partition_columns_last(
     # the file's columns, then the partition column, then what run() added
     assert lines[0] == "w0 0 x 1000 3 1000"
     assert 'w1 1 "a b" 1001 3 1001' in lines and len(lines) == 6
+
+
+def test_partitioned_table_with_a_one_argument_run(tmp_path: Path, make_spec: Any, run_batch: Any) -> None:
+    pytest.importorskip("pandas")
+    spec = make_spec(
+        (), script="total.py", inputs=(_oj(tmp_path),), partition_keys=("Store",), process_count_per_node=1
+    )
+    record = run_batch(spec)
+    assert record.status == "Completed", record.error
+    assert sorted(output_lines(spec))[:3] == ["w0 0 x 1000 3", "w0 0 x 1001 3", 'w1 1 "a b" 1000 3']
 
 
 def test_tabular_by_size_never_loses_a_row(tmp_path: Path, make_spec: Any, run_batch: Any) -> None:

@@ -111,7 +111,9 @@ class EntryRuntime:
         if not callable(run):
             raise AttributeError(f"{self.config['entry_script']} defines no run() function")
         self._run = run
-        self._two_args = bool(self.config.get("partition_keys")) or _wants_two(run)
+        # v1's mini_batch_context is optional: a partitioned run's run(mini_batch) (v1's own
+        # tabular-partition sample) gets the mini-batch alone.
+        self._two_args = _wants_two(run) or (bool(self.config.get("partition_keys")) and _can_take_two(run))
         init = getattr(self.module, "init", None)
         if callable(init):
             init()
@@ -184,6 +186,17 @@ def _wants_two(run: Any) -> bool:
         p for p in params if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD) and p.default is p.empty
     ]
     return len(positional) >= 2
+
+
+def _can_take_two(run: Any) -> bool:
+    """Whether ``run`` accepts a second positional argument (required, optional or ``*args``)."""
+    try:
+        params = list(inspect.signature(run).parameters.values())
+    except (TypeError, ValueError):
+        return True
+    if any(p.kind == p.VAR_POSITIONAL for p in params):
+        return True
+    return len([p for p in params if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]) >= 2
 
 
 def _load(path: Path) -> ModuleType:
