@@ -231,13 +231,15 @@ def first_with_cached_env(ws: Any, pngs: Path, out: Path, repeats: int) -> list[
         EnvSpec.from_dict(env.to_spec()), _settings.env_cache_root(), log=lambda _: None
     )  # build
     times = []
-    for _ in range(repeats):
+    for i in range(repeats):
         t0 = time.time()
         python = resolve_interpreter(
             EnvSpec.from_dict(env.to_spec()), _settings.env_cache_root(), log=lambda _: None
         )
         spec = spec_for("files", pngs, out, 2, str(python), "batch_png.py", 10)
-        record = batch.submit(ws, "bench-first", spec)
+        # an experiment of its own each time: the same work in one experiment would reuse the
+        # mini-batches the previous (canceled) run finished
+        record = batch.submit(ws, f"bench-first-{i}-{time.time_ns()}", spec)
         folder = RunFolder.of(ws, record.id)
         first = None
         while first is None:
