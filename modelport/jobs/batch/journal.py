@@ -146,9 +146,12 @@ class Journal:
         """Commit mini-batch ``idx`` as finished; returns where its rows go in the output file."""
         data = rows if ok else None
         with self._tx():
-            seq, end = self.conn.execute(
-                "SELECT COALESCE(MAX(seq), 0) + 1, COALESCE(MAX(out_start + out_len), 0) FROM finished"
+            # The newest record ends the output (offsets grow with seq): one index lookup, where
+            # MAX(out_start + out_len) would scan every record on every commit.
+            last = self.conn.execute(
+                "SELECT seq, out_start + out_len FROM finished ORDER BY seq DESC LIMIT 1"
             ).fetchone()
+            seq, end = (1, 0) if last is None else (last[0] + 1, last[1])
             self.conn.execute(
                 "INSERT INTO finished (idx, seq, ok, items, failed_items, tries, rows, out_start, out_len, "
                 "error, slot, seconds, finished_time, reused_from) "
@@ -185,8 +188,10 @@ class Journal:
         return cur.rowcount
 
     def output_end(self) -> int:
-        row = self.conn.execute("SELECT COALESCE(MAX(out_start + out_len), 0) FROM finished").fetchone()
-        return int(row[0])
+        row = self.conn.execute(
+            "SELECT out_start + out_len FROM finished ORDER BY seq DESC LIMIT 1"
+        ).fetchone()
+        return 0 if row is None else int(row[0])
 
     def rows_from(self, offset: int) -> Iterator[tuple[int, bytes]]:
         """``(out_start, rows)`` of every entry whose rows end after ``offset``, in output order."""

@@ -3,7 +3,7 @@
 Only the supervisor writes it, and only after the rows it appends are committed in the journal.
 On a restart :meth:`OutputFile.reconcile` makes the file exactly the journal's rows: it cuts
 bytes no commit covers (written by a run killed between its append and a lost commit), checks
-the last committed entry's bytes, and appends what the file lacks.
+the bytes of the entries in its last MiB, and appends what the file lacks.
 """
 
 from __future__ import annotations
@@ -15,6 +15,8 @@ from typing import BinaryIO
 from modelport.jobs.batch.journal import Journal
 
 __all__ = ["OutputFile"]
+
+_CHECKED_TAIL = 1024 * 1024
 
 
 class OutputFile:
@@ -53,18 +55,17 @@ class OutputFile:
         return note
 
     def _verified_prefix(self, f: BinaryIO, size: int) -> int:
-        """How much of the file's first ``size`` bytes agrees with the journal: the last entry
-        the file reaches into is compared byte for byte (a torn write after a power cut)."""
-        last: tuple[int, bytes] | None = None
-        for start, rows in self.journal.rows_from(max(0, size - 1)):
-            last = (start, rows)
-            break
-        if last is None or size == 0:
-            return size
-        start, rows = last
-        f.seek(start)
-        have = f.read(size - start)
-        return size if rows.startswith(have) else start
+        """How much of the file's first ``size`` bytes agrees with the journal. The entries in
+        the last MiB are compared byte for byte (after a power cut the file's tail may hold
+        bytes that never reached the disk); a mismatch cuts the file where that entry starts."""
+        for start, rows in self.journal.rows_from(max(0, size - _CHECKED_TAIL)):
+            if start >= size:
+                break
+            f.seek(start)
+            have = f.read(min(len(rows), size - start))
+            if not rows.startswith(have):
+                return start
+        return size
 
     def append(self, start: int, rows: bytes) -> None:
         """Append one committed entry's rows (which the journal placed at ``start``)."""

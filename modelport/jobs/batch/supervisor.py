@@ -96,9 +96,14 @@ class Supervisor:
     # -- the whole run ------------------------------------------------------------------------------
     def run(self) -> Outcome:
         try:
-            self._prepare()
-            if self.pending:
+            # Workers start first: their interpreter start, imports and init() (seconds, often)
+            # overlap the planning and the journal's setup instead of following them.
+            if self.journal.has_plan() and not self._unfinished_left():
+                self._prepare()
+            else:
                 self._start_workers()
+                self._prepare()
+            if self.pending:
                 self._loop()
             outcome = self.stop or Outcome("Completed")
         finally:
@@ -113,6 +118,9 @@ class Supervisor:
         self.journal.close()
         self.logs.close()
         return outcome
+
+    def _unfinished_left(self) -> bool:
+        return len(self.journal.finished()) < len(self.journal.plan())
 
     def request_cancel(self) -> None:
         self.canceled = True

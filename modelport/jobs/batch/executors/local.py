@@ -43,6 +43,7 @@ class _Worker:
     conn: Connection
     tasks: deque[int] = field(default_factory=deque)
     ready: bool = False
+    init_failed: bool = False  # it said so; its pipe closing next is no news
     files: list[IO[bytes]] = field(default_factory=list)
 
 
@@ -113,7 +114,7 @@ class LocalExecutor:
                 code = self._end(w, kill=False)
                 if w.ready or w.tasks:
                     events.append(Lost(w.slot, _how(code), tuple(w.tasks)))
-                elif not any(isinstance(e, InitFailed) and e.slot == w.slot for e in events):
+                elif not w.init_failed:
                     events.append(
                         InitFailed(w.slot, f"the worker process {_how(code)} before init() finished", "")
                     )
@@ -125,6 +126,7 @@ class LocalExecutor:
             w.ready = True
             return Ready(w.slot, int(message[1]), float(message[2]))
         if kind == "init_failed":
+            w.init_failed = True
             return InitFailed(w.slot, str(message[1]), str(message[2]))
         task = int(message[1])
         if w.tasks and w.tasks[0] == task:
