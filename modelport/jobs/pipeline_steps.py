@@ -252,7 +252,9 @@ def _reuse(ctx: StepContext, step: dict[str, Any], earlier: registry.RunRecord, 
 
 
 # -- running ------------------------------------------------------------------------------------
-def _argument(item: dict[str, Any], inputs: Inputs, outputs: dict[str, dict[str, str]]) -> str:
+def _argument(item: dict[str, Any], outputs: dict[str, dict[str, str]]) -> str:
+    """An argument item as the command line gets it; an input stays a placeholder that
+    :func:`modelport.jobs.submit` fills with the input's path."""
     if "v" in item:
         return str(item["v"])
     if "input" in item:
@@ -292,9 +294,9 @@ def _start_script(
     outputs: dict[str, dict[str, str]],
     key: str,
 ) -> registry.RunRecord:
-    args = [_argument(i, inputs, outputs) for i in step.get("arguments") or []]
+    args = [_argument(i, outputs) for i in step.get("arguments") or []]
     if step.get("command"):
-        command = [_argument(i, inputs, outputs) for i in step["command"]]
+        command = [_argument(i, outputs) for i in step["command"]]
         if command and command[0] in ("python", "python3"):
             command[0] = interpreter
     else:

@@ -11,7 +11,6 @@
 
 from __future__ import annotations
 
-import sys
 from typing import Any
 
 from modelport.core.dataset import (
@@ -61,9 +60,16 @@ def collect(steps: list[PipelineStep], resolve_closure: bool = True) -> list[Pip
 class GraphBuilder:
     """Describe a pipeline's steps as a graph (see the module's docstring)."""
 
-    def __init__(self, workspace: Workspace, steps: list[PipelineStep], default_datastore: Datastore) -> None:
+    def __init__(
+        self,
+        workspace: Workspace,
+        steps: list[PipelineStep],
+        default_datastore: Datastore,
+        default_source_directory: str | None = None,
+    ) -> None:
         self.ws = workspace
         self.default_datastore = default_datastore
+        self.default_source_directory = default_source_directory
         self.steps = steps
         self.parameters: dict[str, dict[str, Any]] = {}
         self.ids: dict[int, str] = {}
@@ -354,7 +360,7 @@ def _item(item: dict[str, Any], values: dict[str, Any]) -> dict[str, Any]:
     return item
 
 
-def _dataset_input(ws: Workspace, name: str, ref: dict[str, Any], mode: str, batch: bool) -> dict[str, Any]:
+def _dataset_input(ws: Workspace, name: str, ref: dict[str, Any], mode: str) -> dict[str, Any]:
     ds = dataset_from_ref(ws, ref)
     files = [{"source": f.source, "path": f.path} for f, _ in ds._partitioned()]
     partitions = [values for _f, values in ds._partitioned()]
@@ -424,9 +430,7 @@ def resolve(
         for name, spec in (g.get("inputs") or {}).items():
             kind = spec["kind"]
             if kind == "dataset":
-                inputs[name] = _dataset_input(
-                    ws, name, _fill(spec["dataset"], values), spec["mode"], g["kind"] == "batch"
-                )
+                inputs[name] = _dataset_input(ws, name, _fill(spec["dataset"], values), spec["mode"])
             elif kind == "datapath":
                 where = _fill(spec["datapath"], values)
                 inputs[name] = {
@@ -456,8 +460,3 @@ def resolve(
         },
         "steps": steps,
     }
-
-
-def this_python() -> str:
-    """The interpreter of a step with no environment: the one running modelport now."""
-    return sys.executable

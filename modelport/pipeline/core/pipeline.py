@@ -83,8 +83,9 @@ class Pipeline:
     def graph(self) -> dict[str, Any]:
         """The pipeline as JSON: its steps, their inputs and outputs, and its parameters."""
         steps = collect(self._given, self._resolve_closure)
-        builder = GraphBuilder(self._workspace, steps, self._default_datastore)
-        builder.default_source_directory = self._default_source_directory  # type: ignore[attr-defined]
+        builder = GraphBuilder(
+            self._workspace, steps, self._default_datastore, self._default_source_directory
+        )
         built = builder.build()
         graph = {
             "version": 1,

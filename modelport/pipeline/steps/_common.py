@@ -137,7 +137,7 @@ class ScriptLikeStep(PipelineStep):
             if not any(identity(inp) is identity(o) for o in self._outputs):
                 builder.input(inp)
         items = [builder.argument(a) for a in self._arguments]
-        folder = self.source_directory or getattr(builder, "default_source_directory", None) or os.getcwd()
+        folder = self.source_directory or builder.default_source_directory or os.getcwd()
         if script is not None:
             check_script(folder, script, f"{type(self).__name__} '{self.name}'")
         variables = {k: {"v": v} for k, v in self._variables.items()}

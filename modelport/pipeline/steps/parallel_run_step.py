@@ -198,7 +198,7 @@ class ParallelRunStep(PipelineStep):
             {
                 "kind": "batch",
                 "source_directory": config.source_directory
-                or getattr(builder, "default_source_directory", None)
+                or builder.default_source_directory
                 or os.getcwd(),
                 "script": config.entry_script,
                 "arguments": arguments,
