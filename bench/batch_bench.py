@@ -168,10 +168,19 @@ def run_ours(ws: Any, spec: Any) -> dict[str, Any]:
 
 
 def _steady(rows: list[tuple[float, int]]) -> dict[str, float]:
-    """Items/s between the first and the last finished mini-batch (the first one's items left out)."""
-    if len(rows) < 2 or rows[-1][0] <= rows[0][0]:
+    """Items/s while every worker is busy: between the mini-batches that finish the first 10% and
+    the first 90% of the items (start-up, with its imports and init(), and the tail left out)."""
+    total = sum(n for _, n in rows)
+    done, t10, t90, n10, n90 = 0, None, None, 0, 0
+    for t, n in sorted(rows):
+        done += n
+        if t10 is None and done >= 0.1 * total:
+            t10, n10 = t, done
+        if t90 is None and done >= 0.9 * total:
+            t90, n90 = t, done
+    if t10 is None or t90 is None or t90 <= t10:
         return {"steady_items_s": float("nan")}
-    return {"steady_items_s": sum(r[1] for r in rows[1:]) / (rows[-1][0] - rows[0][0])}
+    return {"steady_items_s": (n90 - n10) / (t90 - t10)}
 
 
 # -- the floor ---------------------------------------------------------------------------------------
@@ -187,10 +196,10 @@ def run_floor(spec: Any) -> dict[str, Any]:
     script = str(Path(spec.source_directory) / spec.entry_script)
     t0 = time.time()
     proc = subprocess.Popen(
-        [sys.executable, "-m", "bench.batch_floor", str(payloads), script, str(spec.process_count_per_node),
+        [spec.interpreter, "-m", "bench.batch_floor", str(payloads), script, str(spec.process_count_per_node),
          str(out / "floor.txt")],
         stdout=subprocess.PIPE,
-        env={**os.environ, **spec.environment_variables},
+        env={**os.environ, **spec.environment_variables, "PYTHONPATH": str(REPO)},
         cwd=REPO,
     )  # fmt: skip
     parent = psutil.Process(proc.pid)
@@ -211,32 +220,40 @@ def run_floor(spec: Any) -> dict[str, Any]:
 
 
 # -- submit to first mini-batch with a cached environment ----------------------------------------------
-def first_with_cached_env(ws: Any, pngs: Path, out: Path, repeats: int) -> list[float]:
+def bench_environment() -> Callable[[], str]:
+    """A function resolving the benchmark's modelport Environment (the tutorial's packages, and
+    pandas for the CSV) to its interpreter: built on the first call, found in the cache after."""
     import sklearn
 
     from modelport import _settings
     from modelport.core.conda_dependencies import CondaDependencies
     from modelport.core.environment import Environment
     from modelport.environments import EnvSpec, resolve_interpreter
+
+    env = Environment("bench-batch")
+    env.python.conda_dependencies = CondaDependencies.create(
+        pip_packages=[f"scikit-learn=={sklearn.__version__}", "joblib", "pillow", "pandas"]
+    )
+
+    def resolve() -> str:
+        spec = EnvSpec.from_dict(env.to_spec())
+        return str(resolve_interpreter(spec, _settings.env_cache_root(), log=lambda _: None))
+
+    return resolve
+
+
+def first_with_cached_env(ws: Any, pngs: Path, out: Path, repeats: int) -> list[float]:
     from modelport.jobs import batch
     from modelport.jobs.batch.journal import Journal
     from modelport.jobs.batch.layout import RunFolder
     from modelport.registry import runs
 
-    env = Environment("bench-batch")
-    env.python.conda_dependencies = CondaDependencies.create(
-        pip_packages=[f"scikit-learn=={sklearn.__version__}", "joblib", "pillow"]
-    )
-    resolve_interpreter(
-        EnvSpec.from_dict(env.to_spec()), _settings.env_cache_root(), log=lambda _: None
-    )  # build
+    resolve = bench_environment()
+    resolve()  # built (or found) before the clock starts
     times = []
     for i in range(repeats):
         t0 = time.time()
-        python = resolve_interpreter(
-            EnvSpec.from_dict(env.to_spec()), _settings.env_cache_root(), log=lambda _: None
-        )
-        spec = spec_for("files", pngs, out, 2, str(python), "batch_png.py", 10)
+        spec = spec_for("files", pngs, out, 2, resolve(), "batch_png.py", 10)
         # an experiment of its own each time: the same work in one experiment would reuse the
         # mini-batches the previous (canceled) run finished
         record = batch.submit(ws, f"bench-first-{i}-{time.time_ns()}", spec)
@@ -287,6 +304,8 @@ def main(argv: list[str] | None = None) -> int:
         "processes": args.processes,
         "model": {"kind": model.kind, "train_rows": model.train_rows},
     }
+    python = bench_environment()()
+    results["interpreter"] = python
     cases = {
         "files": (pngs, "batch_png.py", args.files_per_batch),
         "tabular": (csv, "batch_csv.py", args.bytes_per_batch),
@@ -295,7 +314,7 @@ def main(argv: list[str] | None = None) -> int:
         ours, floor = [], []
         for i in range(args.repeats):
             out = home / "out" / f"{kind}-{i}"
-            spec = spec_for(kind, data, out, args.processes, sys.executable, script, size)
+            spec = spec_for(kind, data, out, args.processes, python, script, size)
             order = [("ours", ours), ("floor", floor)] if i % 2 == 0 else [("floor", floor), ("ours", ours)]
             for name, into in order:
                 into.append(run_ours(ws, spec) if name == "ours" else run_floor(spec))
@@ -309,7 +328,7 @@ def main(argv: list[str] | None = None) -> int:
         (sub / f.name).symlink_to(f)
     over_ours, over_floor = [], []
     for i in range(args.repeats):
-        spec = spec_for("files", sub, home / "out" / f"over-{i}", 1, sys.executable, "batch_empty.py", 1)
+        spec = spec_for("files", sub, home / "out" / f"over-{i}", 1, python, "batch_empty.py", 1)
         a = run_ours(ws, spec)
         b = run_floor(spec)
         over_ours.append(1000.0 / a["steady_items_s"])

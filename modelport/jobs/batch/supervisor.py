@@ -248,6 +248,8 @@ class Supervisor:
             if now >= next_overview:
                 next_overview = now + _OVERVIEW_EVERY
                 self._write_overview(self.journal.totals())
+                for slot, pid in self.executor.pids().items():
+                    self.logs.perf(slot, pid)
             if now >= next_status:
                 next_status = now + _STATUS_EVERY
                 if registry.get_run(self.ws, self.run_id).status == "Canceled":
@@ -306,6 +308,8 @@ class Supervisor:
 
     def _init_failed(self, event: InitFailed) -> None:
         self.slots.pop(event.slot, None)
+        if self.canceled:
+            return  # ended by the cancel, not by its init()
         self.init_failures += 1
         where = self.logs.user_error(event.slot, "init()", event.error, event.traceback or event.error)
         self._note_error(f"init() failed on {event.slot}: {event.error} (see {where})")
@@ -363,6 +367,8 @@ class Supervisor:
 
     def _lost(self, slot: Slot, reason: str, tasks: tuple[int, ...]) -> None:
         s = self.slots.pop(slot, None)
+        if self.canceled:
+            return  # a cancel signals the workers too: their end is no failure of the script
         self.logs.master(f"{slot} lost: {reason}")
         self.logs.node(slot, f"worker lost: {reason}")
         if tasks:
