@@ -68,10 +68,13 @@ def test_data(cache: Path) -> tuple[Path, Path]:
 class Sampler:
     """Peak RSS/USS per worker process (what ``workers()`` returns), sampled every 100 ms."""
 
-    def __init__(self, workers: Callable[[], list[psutil.Process]]) -> None:
+    def __init__(self, workers: Callable[[], list[psutil.Process]], root: psutil.Process) -> None:
         self.workers = workers
+        self.root = root
         self.rss: dict[int, int] = {}
         self.uss: dict[int, int] = {}
+        self.cpu: dict[int, float] = {}  # the last CPU time seen (user + system) of each worker
+        self.root_cpu = 0.0
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, daemon=True)
 
@@ -88,11 +91,18 @@ class Sampler:
         while not self._stop.wait(0.1):
             tick += 1
             try:
+                t = self.root.cpu_times()
+                self.root_cpu = t.user + t.system
+            except psutil.Error:
+                pass
+            try:
                 procs = self.workers()
             except psutil.Error:
                 continue
             for p in procs:
                 try:
+                    t = p.cpu_times()
+                    self.cpu[p.pid] = t.user + t.system
                     rss = p.memory_info().rss
                     # USS reads /proc/<pid>/smaps, which costs milliseconds: once a second.
                     uss = p.memory_full_info().uss if tick % 10 == 0 else 0
@@ -104,6 +114,8 @@ class Sampler:
     def summary(self) -> dict[str, float | None]:
         mb = 1024 * 1024
         return {
+            "workers_cpu_s": sum(self.cpu.values()),
+            "parent_cpu_s": self.root_cpu,
             "rss_mb": statistics.median(self.rss.values()) / mb if self.rss else None,
             "uss_mb": statistics.median(v for v in self.uss.values() if v) / mb
             if any(self.uss.values())
@@ -148,7 +160,7 @@ def run_ours(ws: Any, spec: Any) -> dict[str, Any]:
     def workers() -> list[psutil.Process]:
         return sup.children() if sup.is_running() else []
 
-    with Sampler(workers) as sampler:
+    with Sampler(workers, sup) as sampler:
         while runs.get_run(ws, record.id).status not in runs.FINAL:
             time.sleep(0.02)
     wall = time.time() - t0
@@ -203,7 +215,7 @@ def run_floor(spec: Any) -> dict[str, Any]:
         cwd=REPO,
     )  # fmt: skip
     parent = psutil.Process(proc.pid)
-    with Sampler(lambda: parent.children() if parent.is_running() else []) as sampler:
+    with Sampler(lambda: parent.children() if parent.is_running() else [], parent) as sampler:
         stdout, _ = proc.communicate()
     wall = time.time() - t0
     assert proc.returncode == 0
@@ -355,7 +367,16 @@ def _medians(ours: list[dict[str, Any]], floor: list[dict[str, Any]]) -> dict[st
         return statistics.median(values) if values else None
 
     out: dict[str, float | None] = {}
-    for key in ("wall_s", "steady_items_s", "first_s", "rss_mb", "uss_mb", "load"):
+    for key in (
+        "wall_s",
+        "steady_items_s",
+        "first_s",
+        "rss_mb",
+        "uss_mb",
+        "load",
+        "workers_cpu_s",
+        "parent_cpu_s",
+    ):
         out[f"ours_{key}"], out[f"floor_{key}"] = med(ours, key), med(floor, key)
     items = ours[0]["items"] if ours else 0
     if out["ours_wall_s"] and out["floor_wall_s"]:
@@ -380,7 +401,9 @@ def report(r: dict[str, Any]) -> str:
             f"({m['ours_steady_items_s']:.0f} vs {m['floor_steady_items_s']:.0f} items/s); "
             f"worker RSS {m['ours_rss_mb']:.0f} vs {m['floor_rss_mb']:.0f} MB "
             f"({m.get('rss_ratio', float('nan')):.2f}x), "
-            f"USS {m['ours_uss_mb']:.0f} vs {m['floor_uss_mb']:.0f} MB; load {m['ours_load']:.1f}"
+            f"USS {m['ours_uss_mb']:.0f} vs {m['floor_uss_mb']:.0f} MB; CPU s (workers + parent) "
+            f"{m['ours_workers_cpu_s']:.1f} + {m['ours_parent_cpu_s']:.2f} vs "
+            f"{m['floor_workers_cpu_s']:.1f} + {m['floor_parent_cpu_s']:.2f}; load {m['ours_load']:.1f}"
         )
     o = r["overhead_ms"]
     lines.append(
