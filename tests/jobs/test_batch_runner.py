@@ -286,3 +286,24 @@ def test_two_runs_never_write_one_output_file(ws: Any, files: Any, make_spec: An
     assert record.status == "Failed" and "is being written by another batch run" in record.error
     assert wait_final(ws, first.id).status == "Completed"
     assert len(output_lines(slow)) == 40
+
+
+def test_a_hanging_run_is_blamed_not_the_mini_batches_before_it(
+    ws: Any, files: Any, make_spec: Any, run_batch: Any
+) -> None:
+    # Quick mini-batches ahead of a hanging one: their results (sent in a bunch) reach the
+    # supervisor before the timeout, which then charges the one that hangs.
+    spec = make_spec(
+        files("ok", "ok", "ok", "ok", "hang-once"),
+        mini_batch_size=1,
+        process_count_per_node=1,
+        run_invocation_timeout=2,
+        run_max_try=1,
+    )
+    record = run_batch(spec)
+    assert record.status == "Completed", record.error
+    assert sorted(output_lines(spec)) == [f"f00{i}.txt ok none" for i in range(4)]
+    p = snapshot(_ws(record), record.id)
+    assert (p.failed_batches, p.failed_items) == (1, 1)
+    errors = RunFolder.of(_ws(record), record.id).user_error.read_text()
+    assert "mini-batch 4 (try 1)" in errors and "mini-batch 3" not in errors
