@@ -1,4 +1,4 @@
-"""The layers of shared/DESIGN.md hold: import contracts (import-linter) and no import cycles."""
+"""The layers of docs/architecture.md hold: import contracts (import-linter) and no import cycles."""
 
 from __future__ import annotations
 
