@@ -202,3 +202,73 @@ def test_serve_without_model_dir_warns_and_sets_an_empty_folder(tmp_path: Path) 
     text = out.read_text() + err.read_text()
     assert "--model-dir" in text and str(model_dir) in text
     assert not model_dir.exists()  # removed at exit
+
+
+# -- issue 19, item 4: the cause, not the server's boot noise --------------------------------------
+NOISE = ("gunicorn", "uvicorn", "Worker failed to boot", "Booting worker", "Shutting down", "Traceback")
+
+
+@pytest.mark.parametrize(
+    ("case", "expected"),
+    [
+        ("syntax", "score.py line 2: "),
+        ("no_run", "score.py defines no run() function"),
+        ("model_dir", "--model-dir "),
+        ("source_directory", "--source-directory "),
+    ],
+)
+def test_serve_checks_the_script_and_folders_before_starting(
+    tmp_path: Path, case: str, expected: str
+) -> None:
+    """A syntax error, a script without run(), a folder that does not exist: each was ~20 lines of
+    gunicorn and uvicorn output ending with ``Reason: Worker failed to boot.``, exit 3."""
+    script_file = tmp_path / "score.py"
+    script_file.write_text(
+        {
+            "syntax": "def init():\n    retrun = = 1\n\ndef run(data):\n    return data\n",
+            "no_run": "def init():\n    pass\n\ndef predict(data):\n    return data\n",
+        }.get(case, "def init():\n    pass\n\ndef run(data):\n    return data\n")
+    )
+    args = ["--entry-script", str(script_file), "--port", str(_free_port())]
+    if case == "model_dir":
+        args += ["--model-dir", str(tmp_path / "no-such-model")]
+    if case == "source_directory":
+        args += ["--source-directory", str(tmp_path / "no-such-source")]
+    started = time.monotonic()
+    cmd = [MODELPORT, "serve", *args]
+    out = subprocess.run(cmd, capture_output=True, text=True, timeout=60, cwd=tmp_path)
+    assert time.monotonic() - started < 10
+    assert out.returncode == 1, out.stdout + out.stderr
+    assert out.stdout == ""
+    lines = out.stderr.strip().splitlines()
+    assert len(lines) == 1, out.stderr
+    assert lines[0].startswith("modelport serve: ") and expected in lines[0]
+    if case in ("model_dir", "source_directory"):
+        assert "does not exist" in lines[0]
+    assert not any(word in out.stderr for word in NOISE)
+
+
+def test_serve_init_failure_shows_the_users_traceback_once_and_no_boot_noise(tmp_path: Path) -> None:
+    """init() raising: its traceback once (two workers fail alike), one closing line, exit 1."""
+    args = ["--entry-script", str(script("init_fails.py")), "--workers", "2", "--port", str(_free_port())]
+    log_file = tmp_path / "serve.log"
+    out = subprocess.run(
+        [MODELPORT, "serve", *args, "--log-file", str(log_file)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=tmp_path,
+    )
+    assert out.returncode == 1, out.stdout + out.stderr
+    console = out.stdout + out.stderr
+    assert console.count("Traceback (most recent call last)") == 1, console
+    assert console.count("RuntimeError: model file is corrupt: cannot load weights") == 1, console
+    assert "in load_weights" in console and "init_fails.py" in console
+    for word in (*NOISE[:-1], "exiting"):
+        assert word not in console, (word, console)
+    assert out.stderr.strip().splitlines()[-1] == (
+        "modelport serve: init_fails.py failed to start (its traceback is above); the server stopped"
+    )
+    assert len(out.stdout.strip().splitlines()) <= 12, out.stdout
+    # The log file keeps every line, for whoever needs gunicorn's account.
+    assert "Worker failed to boot" in log_file.read_text()
