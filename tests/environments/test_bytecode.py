@@ -46,7 +46,8 @@ def test_phases_live_then_bytecode_reused(tmp_path: Path) -> None:
     # Each package compiled is a step, shown on a terminal only: a log gets the milestone.
     assert not [line for line in lines if "compile: [" in line], lines
     (compiled,) = [line for line in lines if " package(s) compiled in " in line]
-    total = lines[[i for i, line in enumerate(lines) if "to compile (" in line][0]].split("(")[-1].split()[0]
+    start = next(line for line in lines if "to compile (" in line)
+    total = start.split("(")[-1].split()[0]
     assert compiled.startswith(f"{prefix}compile: {total} files of ")
 
     # A new venv with the same packages reuses the stored bytecode. Only distributions uv

@@ -25,9 +25,8 @@ PREFIX = b"environment 'progress-env': "
 
 
 def _build_into_a_pipe(cache: Path) -> bytes:
-    done = subprocess.run(
-        [sys.executable, "-c", BUILD, str(cache)], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=600
-    )
+    cmd = [sys.executable, "-c", BUILD, str(cache)]
+    done = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=600)
     assert done.returncode == 0, done.stdout.decode()
     return done.stdout
 
