@@ -135,8 +135,11 @@ def _saved_log(location: Path) -> str:
     try:
         log = json.loads((location / PACKAGE_FILE).read_text()).get("log")
     except (OSError, ValueError, AttributeError):
-        return ""
-    return log if isinstance(log, str) else ""
+        log = None
+    if isinstance(log, str):
+        return log
+    old = location / "service.log"  # a package made before the log moved into package.json
+    return old.read_text() if old.is_file() else ""
 
 
 def _check_image_part(what: str, value: str) -> str:
