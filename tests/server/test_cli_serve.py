@@ -28,7 +28,7 @@ def _free_port() -> int:
 
 
 def test_serve_init_failure_exits_nonzero_with_traceback(tmp_path: Path) -> None:
-    started = time.monotonic()
+    """It stops, once: no restart loop (the run's timeout would end one), one init() call."""
     out = subprocess.run(
         [MODELPORT, "serve", "--entry-script", str(script("init_fails.py")), "--port", str(_free_port())],
         capture_output=True,
@@ -36,10 +36,10 @@ def test_serve_init_failure_exits_nonzero_with_traceback(tmp_path: Path) -> None
         timeout=60,
         cwd=tmp_path,
     )
-    assert time.monotonic() - started < 5
     assert out.returncode != 0
     text = out.stdout + out.stderr
     assert "Traceback" in text and "init" in text
+    assert text.count("calling init()") == 1, text
 
 
 def test_serve_scores_and_stops_on_sigterm(tmp_path: Path) -> None:
@@ -135,15 +135,16 @@ def test_serve_logs_each_line_once(tmp_path: Path) -> None:
 
 
 def test_serve_on_a_busy_port_says_so_at_once(tmp_path: Path) -> None:
-    """Issue 11, bug 9: ~5 s of gunicorn retries, then exit 1 without a word."""
+    """Issue 11, bug 9: ~5 s of gunicorn retries, then exit 1 without a word. Checked by what
+    happened, not by the time it took (a loaded machine makes any bound flaky): nothing started,
+    no retry, one line."""
     with socket.socket() as busy:
         busy.bind(("127.0.0.1", 0))
         busy.listen()
         port = busy.getsockname()[1]
-        started = time.monotonic()
         out = _serve("--entry-script", str(script("plain_echo.py")), "--port", str(port), cwd=tmp_path)
-    assert time.monotonic() - started < 4
     assert out.returncode != 0
+    assert out.stdout == "" and "Retrying" not in out.stderr and "gunicorn" not in out.stderr
     lines = out.stderr.strip().splitlines()
     assert len(lines) == 1, out.stderr
     assert f"port {port} on 127.0.0.1 is already in use (by pid {os.getpid()}" in lines[0]
@@ -166,11 +167,9 @@ def test_serve_reuse_port_refuses_a_deployed_services_port(tmp_path: Path) -> No
     proc, _, _ = _start(deployed, tmp_path)
     try:
         _wait_ready(proc, port)
-        started = time.monotonic()
         args = ["--entry-script", str(script("plain_echo.py")), "--port", str(port), "--reuse-port"]
         out = _serve(*args, cwd=tmp_path)
-        assert time.monotonic() - started < 10
-        assert out.returncode != 0
+        assert out.returncode != 0 and out.stdout == ""  # refused before anything started
         lines = out.stderr.strip().splitlines()
         assert len(lines) == 1, out.stderr
         assert "digits-svc" in lines[0] and str(port) in lines[0]
@@ -234,10 +233,8 @@ def test_serve_checks_the_script_and_folders_before_starting(
         args += ["--model-dir", str(tmp_path / "no-such-model")]
     if case == "source_directory":
         args += ["--source-directory", str(tmp_path / "no-such-source")]
-    started = time.monotonic()
     cmd = [MODELPORT, "serve", *args]
     out = subprocess.run(cmd, capture_output=True, text=True, timeout=60, cwd=tmp_path)
-    assert time.monotonic() - started < 10
     assert out.returncode == 1, out.stdout + out.stderr
     assert out.stdout == ""
     lines = out.stderr.strip().splitlines()
