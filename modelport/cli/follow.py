@@ -44,14 +44,14 @@ def follow(ws: Any, name: str, lines: int, out: TextIO = sys.stdout, err: TextIO
 
     service = Webservice(ws, name)  # ServiceNotFound for a name with no service: one error line
     path = _log_file(ws, name)
-    # The first lines and the point to follow from must agree: read again if the log grew meanwhile.
-    for _ in range(5):
-        offset = _size(path)
-        first = service.get_logs(num_lines=lines)
-        if _size(path) == offset:
-            break
-    offset = _size(path)
     try:
+        # The first lines and the point to follow from must agree: again if the log grew meanwhile.
+        for _ in range(5):
+            offset = _size(path)
+            first = service.get_logs(num_lines=lines)
+            if _size(path) == offset:
+                break
+        offset = _size(path)
         if first:
             print(first, file=out, flush=True)
         pending = b""
