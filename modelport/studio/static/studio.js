@@ -3,7 +3,25 @@
 // (h() below); nothing is ever parsed as HTML, so a model name, tag or log line cannot run.
 "use strict";
 
-const state = { csrf: null, timers: [], streams: [], route: "" };
+const state = { csrf: null, timers: [], streams: [], generation: 0 };
+
+// Every route() starts a new generation. A page awaits its data before it draws, so a route the
+// user has already left may finish late: its view() notices after each await and stops (Stale),
+// instead of drawing over the page now asked for (a slow services list once replaced a service's
+// page that way, and a test waited 30 s for a button that was gone).
+class Stale extends Error {}
+
+function view() {
+  const generation = ++state.generation;
+  const v = {
+    live: () => generation === state.generation,
+    check() { if (!v.live()) throw new Stale(); },
+    async api(...args) { const data = await api(...args); v.check(); return data; },
+    every(ms, fn) { v.check(); state.timers.push(setInterval(() => { if (v.live()) fn(); }, ms)); },
+    stream(source) { if (!v.live()) { source.close(); throw new Stale(); } state.streams.push(source); return source; },
+  };
+  return v;
+}
 
 // -- helpers -------------------------------------------------------------------------------------
 function h(tag, attrs, ...children) {
@@ -70,7 +88,6 @@ function showError(err) {
   banner.textContent = err ? String(err.message || err) : "";
   banner.hidden = !err;
 }
-function every(ms, fn) { fn(); state.timers.push(setInterval(fn, ms)); }
 function copy(text, button) {
   navigator.clipboard.writeText(text).then(() => {
     const old = button.textContent;
@@ -78,7 +95,8 @@ function copy(text, button) {
     setTimeout(() => { button.textContent = old; }, 1200);
   }, showError);
 }
-function setMain(...children) {
+function setMain(v, ...children) {
+  v.check();
   const main = document.getElementById("main");
   main.replaceChildren(...children.flat());
   return main;
@@ -92,31 +110,50 @@ function stop() {
   state.streams = [];
 }
 
-async function route() {
+// <main> says which route it shows (data-route) and whether that route is still loading
+// (aria-busy): screen readers announce the change, and the browser tests wait on it.
+async function route(message) {
   stop();
+  const v = view();
+  const main = document.getElementById("main");
+  main.dataset.route = location.hash;
+  main.setAttribute("aria-busy", "true");
   showError(null);
   const parts = (location.hash.replace(/^#\/?/, "") || "services").split("/").map(decodeURIComponent);
   document.querySelectorAll("[data-nav]").forEach((a) => a.classList.toggle("active", a.dataset.nav === parts[0]));
   try {
-    if (parts[0] === "services" && parts[1]) await servicePage(parts[1], parts[2] || "details");
-    else if (parts[0] === "models" && parts[1]) await modelVersionPage(parts[1], parts[2]);
-    else if (parts[0] === "models") await modelsPage();
-    else if (parts[0] === "environments") await environmentsPage();
-    else await servicesPage();
+    if (parts[0] === "services" && parts[1]) await servicePage(v, parts[1], parts[2] || "details");
+    else if (parts[0] === "models" && parts[1]) await modelVersionPage(v, parts[1], parts[2]);
+    else if (parts[0] === "models") await modelsPage(v, message);
+    else if (parts[0] === "environments") await environmentsPage(v);
+    else await servicesPage(v);
   } catch (err) {
-    showError(err);
+    if (err instanceof Stale) return;  // a newer route owns the page now
+    if (v.live()) showError(err);
   }
+  if (v.live()) main.setAttribute("aria-busy", "false");
 }
 
 // -- services ------------------------------------------------------------------------------------
 const STATES = ["", "Healthy", "Transitioning", "Unhealthy", "Failed", "Deleting"];
 
-async function servicesPage() {
+async function servicesPage(v) {
   const stateFilter = h("select", { id: "state-filter", "aria-label": "state" }, STATES.map((s) => h("option", { value: s }, s || "all states")));
   const tagFilter = h("input", { id: "tag-filter", placeholder: "tag or tag=value", "aria-label": "tag" });
   const body = h("tbody");
   const count = h("span", { class: "muted" });
   let rows = [];
+  // Rows are kept by name and redrawn only when their data changed: the list is polled every
+  // 2 s, and rebuilding every row each time detached the button a user (or a test) was clicking.
+  const drawn = new Map();
+  const rowFor = (s) => {
+    const key = JSON.stringify(s);
+    const old = drawn.get(s.name);
+    if (old && old.key === key) return old.tr;
+    const tr = serviceRow(s);
+    drawn.set(s.name, { key, tr });
+    return tr;
+  };
   const render = () => {
     const wanted = stateFilter.value;
     const text = tagFilter.value.trim();
@@ -125,18 +162,27 @@ async function servicesPage() {
     const shown = rows.filter((s) => (!wanted || s.state === wanted)
       && (!tk || (tk in s.tags && (tv === undefined || s.tags[tk] === tv))));
     count.textContent = `${shown.length} of ${rows.length} services`;
-    body.replaceChildren(...shown.map(serviceRow));
-    if (!shown.length) body.append(h("tr", {}, h("td", { colspan: 9, class: "muted" }, rows.length ? "No service matches the filters." : "No services yet: deploy one with Model.deploy or `modelport deploy`.")));
+    for (const name of [...drawn.keys()]) if (!rows.some((s) => s.name === name)) drawn.delete(name);
+    const next = shown.length ? shown.map(rowFor)
+      : [h("tr", {}, h("td", { colspan: 9, class: "muted" }, rows.length ? "No service matches the filters." : "No services yet: deploy one with Model.deploy or `modelport deploy`."))];
+    const same = next.length === body.children.length && next.every((tr, i) => body.children[i] === tr);
+    if (!same) body.replaceChildren(...next);
   };
   const load = async () => {
-    try { rows = await api("GET", "/api/services"); render(); showError(null); } catch (err) { showError(err); }
+    try { rows = await api("GET", "/api/services"); render(); if (v.live()) showError(null); } catch (err) { if (v.live()) showError(err); }
   };
   stateFilter.addEventListener("change", render);
   tagFilter.addEventListener("input", render);
   // The rows first, then the page: shown empty while the list loads, the table blinked empty
   // after every delete (the page is rebuilt) and a row seemed gone that was not.
-  await load();
-  setMain(
+  try {
+    rows = await v.api("GET", "/api/services");
+  } catch (err) {
+    if (err instanceof Stale) throw err;
+    showError(err);  // the page still draws, and its polling may recover
+  }
+  render();
+  setMain(v,
     h("h1", {}, "Services"),
     h("div", { class: "toolbar" }, h("label", {}, "State"), stateFilter, h("label", {}, "Tag"), tagFilter,
       h("button", { onclick: load, id: "reload" }, "Reload"), count),
@@ -144,7 +190,7 @@ async function servicesPage() {
       h("thead", {}, h("tr", {}, ["Name", "State", "Target", "Scoring URI", "Models", "Created", "Updated", "Tags", ""].map((c, i) => h("th", { class: [3, 5].includes(i) ? "hide-narrow" : null }, c)))),
       body)),
   );
-  state.timers.push(setInterval(load, 2000));
+  v.every(2000, load);
 }
 
 function serviceRow(s) {
@@ -174,7 +220,10 @@ function serviceActions(name, after) {
   };
   const remove = async () => {
     if (!confirm(`Delete service '${name}'? Its processes stop and its keys are removed.`)) return;
-    try { await api("DELETE", `/api/services/${enc(name)}`); location.hash = "#/services"; await route(); } catch (err) { showError(err); }
+    try {
+      await api("DELETE", `/api/services/${enc(name)}`);
+      if (location.hash === "#/services") await route(); else location.hash = "#/services";  // hashchange routes
+    } catch (err) { showError(err); }
   };
   return [h("button", { onclick: restart, "data-action": "restart" }, "Restart"), " ",
     h("button", { class: "danger", onclick: remove, "data-action": "delete" }, "Delete")];
@@ -182,24 +231,24 @@ function serviceActions(name, after) {
 
 const TABS = ["details", "test", "consume", "logs", "metrics"];
 
-async function servicePage(name, tab) {
-  const detail = await api("GET", `/api/services/${enc(name)}`);
+async function servicePage(v, name, tab) {
+  const detail = await v.api("GET", `/api/services/${enc(name)}`);
   const stateBadge = h("span", { id: "service-state" }, badge(detail.state, "state"));
   const pane = h("div", { id: "pane" });
-  setMain(
+  setMain(v,
     h("div", { class: "muted" }, h("a", { href: "#/services" }, "Services"), " / ", name),
     h("h1", {}, name, stateBadge, h("span", { class: "actions" }, serviceActions(name, route))),
     h("div", { class: "tabs" }, TABS.map((t) => h("a", { href: `#/services/${enc(name)}/${t}`, class: t === tab ? "active" : null, "data-tab": t }, t[0].toUpperCase() + t.slice(1)))),
     pane,
   );
-  state.timers.push(setInterval(async () => {
+  v.every(3000, async () => {
     try { stateBadge.replaceChildren(badge((await api("GET", `/api/services/${enc(name)}`)).state, "state")); } catch (err) { /* shown on the next action */ }
-  }, 3000));
+  });
   const pages = { details: detailsTab, test: testTab, consume: consumeTab, logs: logsTab, metrics: metricsTab };
-  await (pages[tab] || detailsTab)(pane, detail);
+  await (pages[tab] || detailsTab)(v, pane, detail);
 }
 
-function detailsTab(pane, d) {
+function detailsTab(v, pane, d) {
   const env = d.environment;
   const cards = [
     h("div", { class: "card" }, h("h2", {}, "Endpoint"), kv({
@@ -237,8 +286,8 @@ function detailsTab(pane, d) {
   );
 }
 
-async function testTab(pane, d) {
-  const ex = await api("GET", `/api/services/${enc(d.name)}/example`);
+async function testTab(v, pane, d) {
+  const ex = await v.api("GET", `/api/services/${enc(d.name)}/example`);
   const editor = h("textarea", { id: "test-body", spellcheck: "false", "aria-label": "request body" },
     ex.example !== null ? JSON.stringify(ex.example) : '{"data": []}');
   const result = h("div", { class: "result", id: "test-result" });
@@ -336,7 +385,7 @@ function digitCanvas(editor, send) {
         h("div", { class: "row" }, h("button", { onclick: clear, id: "clear-canvas" }, "Clear"), h("button", { onclick: predict, id: "predict" }, "Predict")))));
 }
 
-async function consumeTab(pane, d) {
+async function consumeTab(v, pane, d) {
   const render = (c) => {
     const keyRow = (label, field, which) => h("div", { class: "row" },
       h("strong", {}, label), h("span", { class: "secret", id: `key-${which}` }, c.keys[field] || "—"),
@@ -368,11 +417,11 @@ async function consumeTab(pane, d) {
       h("div", { class: "grid" }, snippet("curl", "curl"), snippet("Python (requests)", "python"), snippet("modelport SDK", "sdk")),
     );
   };
-  render(await api("GET", `/api/services/${enc(d.name)}/consume`));
+  render(await v.api("GET", `/api/services/${enc(d.name)}/consume`));
 }
 
-async function logsTab(pane, d) {
-  const init = await api("GET", `/api/services/${enc(d.name)}/logs?init=1`);
+async function logsTab(v, pane, d) {
+  const init = await v.api("GET", `/api/services/${enc(d.name)}/logs?init=1`);
   const live = h("pre", { class: "log", id: "live-log" });
   const status = h("span", { class: "muted", id: "log-status" }, "connecting…");
   pane.replaceChildren(
@@ -381,8 +430,7 @@ async function logsTab(pane, d) {
     h("h2", {}, "Deployment (init) log"),
     h("pre", { class: "log", id: "init-log" }, init.text || "(empty)"),
   );
-  const stream = new EventSource(`/api/services/${enc(d.name)}/logs/follow`);
-  state.streams.push(stream);
+  const stream = v.stream(new EventSource(`/api/services/${enc(d.name)}/logs/follow`));
   stream.onopen = () => { status.textContent = "following live"; };
   stream.onerror = () => { status.textContent = "disconnected: retrying…"; };
   stream.onmessage = (ev) => {
@@ -421,12 +469,12 @@ function chart(title, points, lines, unit) {
       paths));
 }
 
-async function metricsTab(pane, d) {
+async function metricsTab(v, pane, d) {
   const body = h("div", { id: "metrics" });
   pane.replaceChildren(h("p", { class: "muted" }, "From the service's Prometheus metrics (/metrics), sampled every few seconds while this tab is open; the studio keeps the last ten minutes."), body);
   const load = async () => {
     let m;
-    try { m = await api("GET", `/api/services/${enc(d.name)}/metrics`); } catch (err) { showError(err); return; }
+    try { m = await api("GET", `/api/services/${enc(d.name)}/metrics`); } catch (err) { if (v.live()) showError(err); return; }
     const pts = m.points;
     body.replaceChildren(
       h("div", { class: "row" }, h("span", {}, "Requests since start: "), h("strong", { id: "total-requests" }, m.total_requests ?? "—"),
@@ -439,12 +487,13 @@ async function metricsTab(pane, d) {
     // Legend colours: set through the DOM, as the CSP forbids inline style attributes.
     body.querySelectorAll("i[data-color]").forEach((i) => { i.style.background = i.dataset.color; });
   };
-  every(2000, load);
+  await load();  // the tab is drawn (and no longer busy) with its first figures
+  v.every(2000, load);
 }
 
 // -- models --------------------------------------------------------------------------------------
-async function modelsPage() {
-  const list = await api("GET", "/api/models");
+async function modelsPage(v, message) {
+  const list = await v.api("GET", "/api/models");
   const rows = list.flatMap((m) => m.versions.map((v) => h("tr", { "data-model": v.id },
     h("td", {}, v.name), h("td", {}, h("a", { href: `#/models/${enc(v.name)}/${v.version}` }, `v${v.version}`)),
     h("td", {}, [v.framework, v.framework_version].filter(Boolean).join(" ") || "—"),
@@ -455,11 +504,11 @@ async function modelsPage() {
   const file = h("input", { id: "upload-file", type: "file", required: true });
   const tagInput = h("input", { id: "upload-tags", placeholder: "key=value, key2=value2" });
   const description = h("input", { id: "upload-description" });
-  const message = h("div", { id: "upload-message" });
+  const said = h("div", { id: "upload-message" }, message ? h("span", { class: "ok" }, message) : null);
   const upload = async (ev) => {
     ev.preventDefault();
     const chosen = file.files[0];
-    if (!chosen) { message.replaceChildren(h("span", { class: "bad" }, "Choose a file.")); return; }
+    if (!chosen) { said.replaceChildren(h("span", { class: "bad" }, "Choose a file.")); return; }
     const tagObj = {};
     for (const pair of tagInput.value.split(",").map((s) => s.trim()).filter(Boolean)) {
       const [k, ...rest] = pair.split("=");
@@ -468,13 +517,12 @@ async function modelsPage() {
     const q = new URLSearchParams({ filename: chosen.name, tags: JSON.stringify(tagObj), description: description.value });
     try {
       const r = await api("POST", `/api/models/${enc(name.value)}?${q}`, chosen);
-      await modelsPage();
-      document.getElementById("upload-message").replaceChildren(h("span", { class: "ok" }, `Registered ${r.name} version ${r.version}.`));
+      await route(`Registered ${r.name} version ${r.version}.`);  // the list again, with the new version
     } catch (err) {
-      message.replaceChildren(h("span", { class: "bad" }, String(err.message)));
+      said.replaceChildren(h("span", { class: "bad" }, String(err.message)));
     }
   };
-  setMain(
+  setMain(v,
     h("h1", {}, "Models"),
     h("div", { class: "table-wrap" }, h("table", { id: "models" },
       h("thead", {}, h("tr", {}, ["Name", "Version", "Framework", "Size", "Tags", "Properties", "Created", "Used by"].map((c, i) => h("th", { class: [5, 6].includes(i) ? "hide-narrow" : null }, c)))),
@@ -483,13 +531,13 @@ async function modelsPage() {
     h("form", { class: "upload", onsubmit: upload },
       h("label", {}, "Name"), name, h("label", {}, "File"), file, h("label", {}, "Tags"), tagInput,
       h("label", {}, "Description"), description, h("span"), h("button", { class: "primary", type: "submit", id: "upload" }, "Register")),
-    message,
+    said,
   );
 }
 
-async function modelVersionPage(name, version) {
-  const v = await api("GET", `/api/models/${enc(name)}/${enc(version)}`);
-  setMain(
+async function modelVersionPage(view, name, version) {
+  const v = await view.api("GET", `/api/models/${enc(name)}/${enc(version)}`);
+  setMain(view,
     h("div", { class: "muted" }, h("a", { href: "#/models" }, "Models"), " / ", `${v.name}:${v.version}`),
     h("h1", {}, `${v.name}`, h("span", { class: "muted" }, `version ${v.version}`)),
     h("div", { class: "grid" },
@@ -507,14 +555,14 @@ async function modelVersionPage(name, version) {
 }
 
 // -- environments --------------------------------------------------------------------------------
-async function environmentsPage() {
-  const list = await api("GET", "/api/environments");
+async function environmentsPage(v) {
+  const list = await v.api("GET", "/api/environments");
   const rows = list.flatMap((e) => e.versions.map((v) => h("tr", { "data-environment": `${e.name}:${v.version}` },
     h("td", {}, e.name), h("td", {}, v.version),
     h("td", {}, h("pre", {}, Object.entries(v.spec).map(([k, val]) => `${k}: ${Array.isArray(val) ? val.join(" ") : typeof val === "object" ? JSON.stringify(val) : val}`).join("\n") || "(empty)")),
     h("td", {}, badge(v.build.state, "build"), v.build.detail ? h("div", { class: "muted uri" }, v.build.detail) : null),
     h("td", {}, v.build.size !== null ? bytes(v.build.size) : "—"))));
-  setMain(
+  setMain(v,
     h("h1", {}, "Environments"),
     h("p", { class: "muted" }, "Each environment becomes a cached virtualenv, built at its first deployment and shared by equal specs."),
     h("div", { class: "table-wrap" }, h("table", { id: "environments" },
@@ -533,7 +581,7 @@ async function start() {
     showError(err);
     return;
   }
-  window.addEventListener("hashchange", route);
+  window.addEventListener("hashchange", () => route());
   await route();
 }
 
