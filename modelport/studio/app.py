@@ -164,6 +164,7 @@ class Studio:
         return {
             "scoring_uri": record.scoring_uri,
             "swagger_uri": record.swagger_uri,
+            "api_page": views.api_page(record),
             "auth": mode,
             "revealed": reveal,
             "keys": keys,

@@ -149,9 +149,13 @@ class StudioWorld:
     url: str
     port: int
     digits: Digits
+    log: Path | None = None
+    """The studio command's output (the URL it printed, and whatever it logged since)."""
     healthy: str = "mnist-svc"
     failing: str = "broken-svc"
     tokened: str = "token-svc"
+    sampled: str = "sample-svc"
+    """The tutorial's score.py again, deployed without auth and with a sample input (one test image)."""
 
     def api(self, method: str, path: str, **kwargs: Any) -> requests.Response:
         headers = {"Authorization": f"Bearer {TOKEN}", **kwargs.pop("headers", {})}
@@ -160,8 +164,9 @@ class StudioWorld:
 
 @pytest.fixture(scope="session")
 def world(tmp_path_factory: pytest.TempPathFactory, digits784: Digits) -> Iterator[StudioWorld]:
-    """A workspace with the tutorial's service (key auth, Healthy), one whose init() fails and
-    an echo service with token auth, and ``modelport studio`` serving it."""
+    """A workspace with the tutorial's service (key auth, Healthy), one whose init() fails, an
+    echo service with token auth, the tutorial's again with a sample input and no auth, and
+    ``modelport studio`` serving it."""
     tmp = tmp_path_factory.mktemp("studio")
     home = tmp / "mphome"
     from modelport.core.model import InferenceConfig, Model
@@ -208,8 +213,17 @@ def world(tmp_path_factory: pytest.TempPathFactory, digits784: Digits) -> Iterat
         tokened = Model.deploy(
             ws, "token-svc", [model], InferenceConfig(entry_script="score.py", source_directory=echo_src), aks
         )
+        sample_config = InferenceConfig(
+            entry_script="score.py",
+            source_directory=src,
+            sample_input={"data": digits784.test_x[:1].round(4).tolist()},
+        )
+        sampled = Model.deploy(
+            ws, "sample-svc", [model], sample_config, LocalWebservice.deploy_configuration()
+        )
         healthy.wait_for_deployment(timeout_sec=120)
         tokened.wait_for_deployment(timeout_sec=120)
+        sampled.wait_for_deployment(timeout_sec=120)
         failed = lambda: broken.update_deployment_state() or broken.state == "Failed"  # noqa: E731
         wait_until(failed, 120, "init() to fail")
 
@@ -256,7 +270,7 @@ def world(tmp_path_factory: pytest.TempPathFactory, digits784: Digits) -> Iterat
     wait_until(up, 90, "the studio to answer")  # imports take seconds on a busy machine
     assert proc.poll() is None, (tmp / "studio.log").read_text()
     try:
-        yield StudioWorld(ws, home, url, port, digits784)
+        yield StudioWorld(ws, home, url, port, digits784, log=tmp / "studio.log")
     finally:
         os.killpg(proc.pid, signal.SIGTERM)
         try:

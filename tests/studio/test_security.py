@@ -44,7 +44,9 @@ def test_every_route_refuses_without_the_token(world: StudioWorld) -> None:
             )
             assert resp.status_code == 401, (method, path, headers, resp.status_code, resp.text)
             assert "studio.js" not in resp.text and "primary_key" not in resp.text
-            assert resp.headers["content-security-policy"].startswith("default-src 'self'")
+            policy = resp.headers["content-security-policy"]  # the sign-in page's is stricter still
+            assert policy.startswith(("default-src 'self'", "default-src 'none'"))
+            assert "'unsafe-inline'" not in policy
         # A cookie for another port's studio is no credential here either.
         other = {"Cookie": f"modelport-studio-{world.port + 1}={TOKEN}"}
         assert requests.request(method, world.url + path, headers=other, timeout=30).status_code == 401

@@ -80,8 +80,16 @@ function kv(obj) {
   if (!Object.keys(obj || {}).length) return h("span", { class: "muted" }, "none");
   return h("dl", { class: "kv" }, Object.entries(obj).map(([k, v]) => [
     h("dt", {}, k),
-    h("dd", {}, v === null || v === undefined || v === "" ? "—" : typeof v === "object" ? JSON.stringify(v) : String(v)),
+    h("dd", {}, v instanceof Node ? v : v === null || v === undefined || v === "" ? "—" : typeof v === "object" ? JSON.stringify(v) : String(v)),
   ]));
+}
+// Each package its own unbreakable item: the list wraps between packages, never inside a name.
+function packages(list) {
+  if (!list || !list.length) return "";
+  return h("span", { class: "packages" }, list.map((p) => h("code", { class: "pkg" }, p)));
+}
+function apiLink(url) {
+  return url ? h("a", { href: url, target: "_blank", rel: "noopener noreferrer", id: "api-page" }, url) : "";
 }
 function showError(err) {
   const banner = document.getElementById("banner");
@@ -251,19 +259,20 @@ async function servicePage(v, name, tab) {
 function detailsTab(v, pane, d) {
   const env = d.environment;
   const cards = [
-    h("div", { class: "card" }, h("h2", {}, "Endpoint"), kv({
-      "scoring URI": d.scoring_uri, "swagger URI": d.swagger_uri, target: d.target, "compute type": d.compute_type,
+    h("div", { class: "card", id: "card-endpoint" }, h("h2", {}, "Endpoint"), kv({
+      "scoring URI": d.scoring_uri, "swagger URI": d.swagger_uri, "API page": apiLink(d.api_page),
+      target: d.target, "compute type": d.compute_type,
       auth: d.auth, "entry script": d.entry_script, "source directory": d.source_directory,
       "deployment": d.deployment_id, created: when(d.created_time), updated: when(d.updated_time),
       description: d.description,
     })),
-    h("div", { class: "card" }, h("h2", {}, "Configuration"), kv(d.configuration)),
+    h("div", { class: "card", id: "card-configuration" }, h("h2", {}, "Configuration"), kv(d.configuration)),
     h("div", { class: "card" }, h("h2", {}, "Models"), d.models.map((id) => h("div", {}, modelLink(id))),
       h("h2", {}, "Tags"), tags(d.tags).length ? tags(d.tags) : h("span", { class: "muted" }, "none"),
       h("h2", {}, "Properties"), kv(d.properties)),
-    h("div", { class: "card" }, h("h2", {}, "Environment"), env ? kv({
+    h("div", { class: "card", id: "card-environment" }, h("h2", {}, "Environment"), env ? kv({
       name: env.name, version: env.version, python: env.python_version,
-      "pip packages": (env.pip_packages || []).join(", "), "conda packages": (env.conda_packages || []).join(", "),
+      "pip packages": packages(env.pip_packages), "conda packages": packages(env.conda_packages),
       "user managed": env.user_managed_dependencies,
     }) : h("p", { class: "muted" }, "none: the service runs in modelport's own interpreter")),
   ];
@@ -286,11 +295,25 @@ function detailsTab(v, pane, d) {
   );
 }
 
+// How the studio authenticates a Test tab call, per the service's auth (the truth, not a guess).
+const SENT_WITH = {
+  key: "The studio sends it with the service's primary key.",
+  token: "The studio sends it with a fresh token for the service.",
+  none: "This service needs no key (auth is off); the studio sends the body as it is.",
+};
+
 async function testTab(v, pane, d) {
   const ex = await v.api("GET", `/api/services/${enc(d.name)}/example`);
-  const editor = h("textarea", { id: "test-body", spellcheck: "false", "aria-label": "request body" },
-    ex.example !== null ? JSON.stringify(ex.example) : '{"data": []}');
+  // No example declared: no body is made up (an empty {"data": []} answered 500 from the
+  // tutorial's model); the placeholder says what a body looks like and Send waits for one.
+  const editor = h("textarea", {
+    id: "test-body", spellcheck: "false", "aria-label": "request body",
+    placeholder: '{"data": [[ ...one row of the model\'s inputs... ]]}',
+  }, ex.example !== null ? JSON.stringify(ex.example) : "");
   const result = h("div", { class: "result", id: "test-result" });
+  const sendButton = h("button", { class: "primary", id: "send" }, "Send");
+  const ready = () => { sendButton.disabled = !editor.value.trim(); };
+  editor.addEventListener("input", ready);
   const send = async () => {
     result.replaceChildren(h("span", { class: "muted" }, "Sending…"));
     try {
@@ -305,22 +328,30 @@ async function testTab(v, pane, d) {
       return null;
     }
   };
+  sendButton.addEventListener("click", send);
   const canvasArea = h("div", { id: "canvas-area" });
-  const showCanvas = () => { canvasArea.replaceChildren(digitCanvas(editor, send)); toggle.hidden = true; };
+  const showCanvas = () => { canvasArea.replaceChildren(digitCanvas(editor, send, ready)); toggle.hidden = true; };
   const toggle = h("button", { id: "show-canvas", onclick: showCanvas }, "Draw a digit (28×28 canvas, 784 inputs)");
+  const source = { schema: "its swagger document", sample: "the sample input given at deployment", array: "zeros in the shape of its array input" };
+  const said = ex.declared
+    ? `The body is prefilled from the service's input example (${source[ex.source] || "its swagger"}).`
+    : "This service declares no input example, so nothing is prefilled: write the JSON body its run() reads. "
+      + "Deploy it with a sample input (InferenceConfig(sample_input=...), modelport deploy --sample-input FILE, "
+      + "or a model registered with sample_input_dataset) and the example appears here, in /swagger and in its V2 metadata.";
   pane.replaceChildren(
-    h("p", { class: "muted" }, ex.declared
-      ? "The body is prefilled from the service's swagger example; it is sent with the service's key."
-      : "The service declares no input example; write a JSON body. It is sent with the service's key."),
+    h("p", { class: "muted", id: "test-note" }, said, " ", SENT_WITH[d.auth] || ""),
     editor,
-    h("div", { class: "row" }, h("button", { class: "primary", id: "send", onclick: send }, "Send"), ex.canvas ? null : toggle),
-    result,
+    h("div", { class: "row" }, sendButton, ex.canvas ? null : toggle),
+    // The canvas above the answer: an answer arriving while a digit is drawn must not move the
+    // canvas under the pen (the result area grows, and it once sat above the canvas).
     canvasArea,
+    result,
   );
+  ready();
   if (ex.canvas) showCanvas();
 }
 
-function digitCanvas(editor, send) {
+function digitCanvas(editor, send, edited) {
   const canvas = h("canvas", { class: "draw", id: "digit-canvas", width: 280, height: 280, "aria-label": "drawing canvas" });
   const ctx = canvas.getContext("2d");
   const prediction = h("div", { class: "prediction", id: "prediction" }, "?");
@@ -337,6 +368,7 @@ function digitCanvas(editor, send) {
   };
   canvas.addEventListener("pointerdown", (ev) => {
     drawing = true;
+    clearTimeout(timer);  // a new stroke: the prediction waits for it
     canvas.setPointerCapture(ev.pointerId);
     const [x, y] = at(ev);
     ctx.beginPath(); ctx.moveTo(x, y); ctx.lineTo(x, y); ctx.stroke();
@@ -358,6 +390,7 @@ function digitCanvas(editor, send) {
       }
     }
     editor.value = JSON.stringify({ data: [row] });
+    edited();
     prediction.textContent = "…";
     const mine = ++asked;
     const r = await send();
@@ -368,7 +401,8 @@ function digitCanvas(editor, send) {
     }
     prediction.textContent = label;
   };
-  // One prediction shortly after the last stroke; an older answer never overwrites a newer one.
+  // One prediction shortly after the last stroke (none while a stroke is drawn); an older answer
+  // never overwrites a newer one.
   let timer = null;
   let asked = 0;
   const finish = () => {
@@ -411,7 +445,7 @@ async function consumeTab(v, pane, d) {
       " ", h("button", { onclick: (ev) => copy(c.snippets[key], ev.target) }, "Copy")),
       h("pre", { id: `snippet-${key}` }, c.snippets[key]));
     pane.replaceChildren(
-      h("div", { class: "card" }, h("h2", {}, "Endpoint"), kv({ "scoring URI": c.scoring_uri, "swagger URI": c.swagger_uri, auth: c.auth })),
+      h("div", { class: "card" }, h("h2", {}, "Endpoint"), kv({ "scoring URI": c.scoring_uri, "swagger URI": c.swagger_uri, "API page": apiLink(c.api_page), auth: c.auth })),
       h("div", { class: "card" }, h("h2", {}, "Authentication"), auth),
       h("p", { class: "muted" }, c.revealed ? "The snippets below carry the real credential." : "The snippets show a placeholder until the keys are revealed."),
       h("div", { class: "grid" }, snippet("curl", "curl"), snippet("Python (requests)", "python"), snippet("modelport SDK", "sdk")),
@@ -462,7 +496,7 @@ function chart(title, points, lines, unit) {
     svg("svg", { class: "chart", viewBox: `0 0 ${W} ${H}`, role: "img", "aria-label": title },
       svg("line", { class: "axis", x1: L, y1: H - B, x2: W - R, y2: H - B }),
       svg("line", { class: "axis", x1: L, y1: T, x2: L, y2: H - B }),
-      svg("text", { x: 2, y: T + 8 }, `${fmt(max)}`),
+      svg("text", { x: 2, y: T + 8, class: "y-max" }, `${fmt(max)} ${unit}`),
       svg("text", { x: 2, y: H - B }, "0"),
       svg("text", { x: L, y: H - 4 }, points.length ? new Date(t0 * 1000).toLocaleTimeString() : ""),
       svg("text", { x: W - R - 60, y: H - 4 }, points.length ? new Date(t1 * 1000).toLocaleTimeString() : ""),
@@ -481,9 +515,9 @@ async function metricsTab(v, pane, d) {
         h("span", {}, " · errors: "), h("strong", { id: "total-errors" }, m.total_errors ?? "—"),
         m.error ? h("span", { class: "bad" }, ` · cannot scrape: ${m.error}`) : null),
       h("div", { class: "grid" },
-        chart("Request rate", pts, [{ key: "rps", label: "requests/s", color: "#0969da" }], "/s"),
-        chart("Latency", pts, [{ key: "p50", label: "p50", color: "#1a7f37" }, { key: "p90", label: "p90", color: "#9a6700" }, { key: "p99", label: "p99", color: "#cf222e" }], "ms"),
-        chart("Errors", pts, [{ key: "errors", label: "errors/s (status ≥ 400)", color: "#cf222e" }], "/s")));
+        chart("Request rate (requests/s)", pts, [{ key: "rps", label: "requests/s", color: "#0969da" }], "/s"),
+        chart("Latency (ms)", pts, [{ key: "p50", label: "p50", color: "#1a7f37" }, { key: "p90", label: "p90", color: "#9a6700" }, { key: "p99", label: "p99", color: "#cf222e" }], "ms"),
+        chart("Errors (errors/s)", pts, [{ key: "errors", label: "errors/s (status ≥ 400)", color: "#cf222e" }], "/s")));
     // Legend colours: set through the DOM, as the CSP forbids inline style attributes.
     body.querySelectorAll("i[data-color]").forEach((i) => { i.style.background = i.dataset.color; });
   };
@@ -559,7 +593,9 @@ async function environmentsPage(v) {
   const list = await v.api("GET", "/api/environments");
   const rows = list.flatMap((e) => e.versions.map((v) => h("tr", { "data-environment": `${e.name}:${v.version}` },
     h("td", {}, e.name), h("td", {}, v.version),
-    h("td", {}, h("pre", {}, Object.entries(v.spec).map(([k, val]) => `${k}: ${Array.isArray(val) ? val.join(" ") : typeof val === "object" ? JSON.stringify(val) : val}`).join("\n") || "(empty)")),
+    h("td", {}, Object.keys(v.spec).length
+      ? kv(Object.fromEntries(Object.entries(v.spec).map(([k, val]) => [k, Array.isArray(val) ? packages(val) : val])))
+      : h("span", { class: "muted" }, "(empty)")),
     h("td", {}, badge(v.build.state, "build"), v.build.detail ? h("div", { class: "muted uri" }, v.build.detail) : null),
     h("td", {}, v.build.size !== null ? bytes(v.build.size) : "—"))));
   setMain(v,
