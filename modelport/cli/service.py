@@ -38,7 +38,10 @@ def models_and_config(args: argparse.Namespace, ws: Any) -> tuple[list[Any], Any
         env_name, _, env_version = args.environment.partition(":")
         env = Environment.get(ws, env_name, env_version or None)
     config = InferenceConfig(
-        entry_script=args.entry_script, source_directory=args.source_directory, environment=env
+        entry_script=args.entry_script,
+        source_directory=args.source_directory,
+        environment=env,
+        sample_input=getattr(args, "sample_input", None),
     )
     return models, config
 
@@ -234,6 +237,12 @@ def configure(top: Subparsers, common: argparse.ArgumentParser) -> None:
         "--max-body-mb", type=float, metavar="MB", help="largest request body, then 413 (default 100)"
     )
     p.add_argument("--overwrite", action="store_true", help="replace an existing service, no downtime")
+    p.add_argument(
+        "--sample-input",
+        metavar="FILE",
+        help="a JSON file holding a request body run() accepts: the example of /swagger, the V2 "
+        "metadata's inputs and the studio's Test tab (default: the model's sample_input_dataset)",
+    )
 
     sub = group(
         top,
