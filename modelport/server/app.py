@@ -86,7 +86,7 @@ async def read_body(
         raise PayloadTooLarge(
             f"the request body ({content_length} bytes) is larger than the limit of {limit}"
         )
-    if timeout is None:
+    if timeout is None or getattr(receive, "complete", False):  # here already: nothing to wait for
         return await _receive_body(receive, limit)
     try:
         async with asyncio.timeout(timeout):
