@@ -38,8 +38,6 @@ from bench.model import REPO, load_split, trained_model
 from bench.run import _default_cache, _machine
 from bench.servers import FLOOR, SERVERS, Server
 
-WARMUP_S = 2
-
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m bench.floor_ab", description=__doc__.split("\n\n")[0])
@@ -50,6 +48,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--seconds", type=int, default=10, help="seconds per level and server per round")
     parser.add_argument("--levels", default="1,64", help="concurrencies, comma-separated")
     parser.add_argument("--cold-starts", type=int, default=5, help="launches of each server (0: none)")
+    parser.add_argument("--smoke", action="store_true", help="tiny model, the bench's own interpreter")
     parser.add_argument("--cache", type=Path, default=_default_cache())
     parser.add_argument("--out", type=Path, default=REPO / "bench" / "results")
     args = parser.parse_args(argv)
@@ -103,17 +102,17 @@ def main(argv: list[str] | None = None) -> int:
     logs = out / "logs-floor-ab"
     logs.mkdir(parents=True, exist_ok=True)
     tool = load.tool_name("auto")
-    plan = Plan.make(False, tool, args.seconds, 1)
+    plan = Plan.make(args.smoke, tool, args.seconds, 1)
     envs: dict[str, Any] = {}
     for name in args.servers:
         server = SERVERS[name]
-        requirements = server.requirements(sklearn.__version__)
+        requirements = None if args.smoke else server.requirements(sklearn.__version__)
         envs[name] = (
             None
             if requirements is None
             else ensure_env(args.cache, server.env_name or name, requirements, logs / f"install-{name}.log")
         )
-    model = trained_model(args.cache, smoke=False)
+    model = trained_model(args.cache, smoke=args.smoke)
     x_test, y_test = load_split(train=False)
     x = x_test[:PROBE_ROWS]
     import joblib
@@ -185,7 +184,13 @@ def _rounds(
         for c in args.levels:
             protocol = live.server.protocol
             load.run_level(
-                plan.load_tool, live.port, protocol.path, body[name], c, WARMUP_S, protocol.content_type
+                plan.load_tool,
+                live.port,
+                protocol.path,
+                body[name],
+                c,
+                plan.warmup_seconds,
+                protocol.content_type,
             )
     rounds = []
     for r in range(args.rounds):
