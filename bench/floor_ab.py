@@ -32,11 +32,12 @@ from typing import Any
 import psutil
 
 from bench import load, procs
+from bench.coldstart_ab import _git, tree_env
 from bench.envs import ensure_env
 from bench.measure import PROBE_ROWS, Inputs, Plan, _cold_start
 from bench.model import REPO, load_split, trained_model
 from bench.run import _default_cache, _machine
-from bench.servers import FLOOR, SERVERS, Server
+from bench.servers import FLOOR, SERVERS, Modelport, Server
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -48,12 +49,25 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--seconds", type=int, default=10, help="seconds per level and server per round")
     parser.add_argument("--levels", default="1,64", help="concurrencies, comma-separated")
     parser.add_argument("--cold-starts", type=int, default=5, help="launches of each server (0: none)")
+    parser.add_argument(
+        "--tree",
+        action="append",
+        default=[],
+        help="NAME=PATH: also modelport from another source tree, as server modelport-NAME (its own venv)",
+    )
     parser.add_argument("--smoke", action="store_true", help="tiny model, the bench's own interpreter")
     parser.add_argument("--cache", type=Path, default=_default_cache())
     parser.add_argument("--out", type=Path, default=REPO / "bench" / "results")
     args = parser.parse_args(argv)
     args.servers = [s.strip() for s in args.servers.split(",") if s.strip()]
-    unknown = [s for s in args.servers if s not in SERVERS]
+    args.trees = {}
+    for spec in args.tree:
+        name, _, path = spec.partition("=")
+        if not path or not (Path(path) / "modelport").is_dir():
+            parser.error(f"--tree {spec!r}: expected NAME=PATH of a modelport source tree")
+        args.trees[f"modelport-{name}"] = Path(path).resolve()
+    args.servers[1:1] = list(args.trees)  # right after the first, so the floor's neighbours alternate
+    unknown = [s for s in args.servers if s not in SERVERS and s not in args.trees]
     if unknown:
         parser.error(f"unknown server(s) {unknown}; known: {', '.join(SERVERS)}")
     args.levels = [int(c) for c in args.levels.split(",")]
@@ -76,6 +90,27 @@ def _start(server: Server, env: Any, model: Path, workdir: Path, logs: Path, tag
     launch = server.launch(env, workdir / f"{server.name}-{tag}", model, ports)
     proc = procs.start(launch.cmd, launch.cwd, launch.env, logs / f"{server.name}-{tag}.log")
     return Live(server, proc, launch.port), proc.started_at
+
+
+def _servers(args: argparse.Namespace) -> dict[str, Server]:
+    """The servers by name: the bench's, and modelport from each ``--tree`` (same launch, its venv)."""
+    found: dict[str, Server] = {n: SERVERS[n] for n in args.servers if n in SERVERS}
+    for name, path in args.trees.items():
+        found[name] = _TreeModelport(name, path)
+    return found
+
+
+class _TreeModelport(Modelport):
+    """modelport as ``bench.servers`` launches it, from another source tree's venv."""
+
+    def __init__(self, name: str, tree: Path) -> None:
+        super().__init__(name, f"modelport from {tree}")
+        self.tree = tree
+
+    def versions(self, env: Any) -> dict[str, str]:
+        found = dict(env.installed) if env is not None else {}
+        found["git"] = _git(self.tree)
+        return found
 
 
 def _cpu_s(proc: procs.ServerProcess) -> float:
@@ -104,8 +139,12 @@ def main(argv: list[str] | None = None) -> int:
     tool = load.tool_name("auto")
     plan = Plan.make(args.smoke, tool, args.seconds, 1)
     envs: dict[str, Any] = {}
+    servers = _servers(args)
     for name in args.servers:
-        server = SERVERS[name]
+        server = servers[name]
+        if name in args.trees:
+            envs[name] = tree_env(args.cache, name.removeprefix("modelport-"), args.trees[name], logs)
+            continue
         requirements = None if args.smoke else server.requirements(sklearn.__version__)
         envs[name] = (
             None
@@ -125,12 +164,13 @@ def main(argv: list[str] | None = None) -> int:
         "load_tool": tool,
         "seconds": args.seconds,
         "servers": args.servers,
-        "versions": {n: SERVERS[n].versions(envs[n]) for n in args.servers},
+        "versions": {n: servers[n].versions(envs[n]) for n in args.servers},
+        "trees": {n: str(path) for n, path in args.trees.items()},
     }
     workdir = Path(tempfile.mkdtemp(prefix="modelport-floor-ab-"))
     try:
-        results["cold_starts"] = _cold_starts(args, envs, model.path, inputs, plan, workdir, logs)
-        results["rounds"] = _rounds(args, envs, model.path, inputs, plan, workdir, logs)
+        results["cold_starts"] = _cold_starts(args, servers, envs, model.path, inputs, plan, workdir, logs)
+        results["rounds"] = _rounds(args, servers, envs, model.path, inputs, plan, workdir, logs)
     finally:
         procs.stop_all()
         shutil.rmtree(workdir, ignore_errors=True)
@@ -145,6 +185,7 @@ def main(argv: list[str] | None = None) -> int:
 
 def _cold_starts(
     args: argparse.Namespace,
+    servers: dict[str, Server],
     envs: dict[str, Any],
     model: Path,
     inputs: Inputs,
@@ -155,7 +196,7 @@ def _cold_starts(
     found: dict[str, list[float]] = {n: [] for n in args.servers}
     for i in range(args.cold_starts):
         for name in _order(args.servers, i):
-            live, _ = _start(SERVERS[name], envs[name], model, workdir, logs, f"cold{i}")
+            live, _ = _start(servers[name], envs[name], model, workdir, logs, f"cold{i}")
             try:
                 seconds = _cold_start(live.proc, live.port, live.server, inputs, plan)["seconds"]
             finally:
@@ -167,6 +208,7 @@ def _cold_starts(
 
 def _rounds(
     args: argparse.Namespace,
+    servers: dict[str, Server],
     envs: dict[str, Any],
     model: Path,
     inputs: Inputs,
@@ -176,7 +218,7 @@ def _rounds(
 ) -> list[dict[str, Any]]:
     lives: dict[str, Live] = {}
     for name in args.servers:
-        live, _ = _start(SERVERS[name], envs[name], model, workdir, logs, "load")
+        live, _ = _start(servers[name], envs[name], model, workdir, logs, "load")
         _cold_start(live.proc, live.port, live.server, inputs, plan)
         lives[name] = live
     body = {n: inputs.body(lives[n].server.protocol, "row") for n in args.servers}
