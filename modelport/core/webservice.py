@@ -241,7 +241,7 @@ class Webservice:
         if not self.auth_enabled:
             raise InvalidInputError(f"service '{self.name}' does not use key auth")
         keys = keyfile.read_keys(records.keys_path(self.workspace, self.name))
-        return keys["primary_key"], keys["secondary_key"]
+        return keys.primary_key, keys.secondary_key
 
     def get_key(self) -> str:
         """The primary key (the tutorial's comment calls this)."""

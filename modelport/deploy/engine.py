@@ -343,7 +343,7 @@ def credential(ws: Workspace, record: ServiceRecord) -> str | None:
     """What to send as ``Authorization: Bearer``: the primary key, or a fresh token."""
     settings = record.settings
     if settings.get("auth_enabled"):
-        return keyfile.read_keys(keys_path(ws, record.name))["primary_key"]
+        return keyfile.read_keys(keys_path(ws, record.name)).primary_key
     if settings.get("token_auth_enabled"):
         return token(ws, record)[0]
     return None
@@ -353,7 +353,7 @@ def token(ws: Workspace, record: ServiceRecord) -> tuple[str, float]:
     """(token, refresh_after epoch seconds), valid for an hour."""
     if not record.settings.get("token_auth_enabled"):
         raise InvalidInputError(f"service '{record.name}' does not use token auth")
-    secret = keyfile.read_keys(keys_path(ws, record.name))["token_secret"]
+    secret = keyfile.read_keys(keys_path(ws, record.name)).token_secret
     made, expires = keyfile.make_token(secret, 3600)
     return made, expires - 600
 

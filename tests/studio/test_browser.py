@@ -31,7 +31,7 @@ def _service_key(tab: Tab) -> str:
     from modelport import keys as keyfile
     from modelport.deploy.records import keys_path
 
-    return keyfile.read_keys(keys_path(tab.world.ws, tab.world.healthy))["primary_key"]
+    return keyfile.read_keys(keys_path(tab.world.ws, tab.world.healthy)).primary_key
 
 
 def test_services_page_shows_live_states_and_filters(tab: Tab, tmp_path: Path) -> None:
