@@ -240,12 +240,13 @@ class ServerSettings:
         return cls.from_mapping(data, base=Path(path).resolve().parent)
 
     def to_dict(self, relative_to: Path | None = None) -> dict[str, Any]:
-        """The JSON object :meth:`from_mapping` reads back: settings left at None are left out,
-        paths are strings (relative to ``relative_to`` where they are under it)."""
+        """The JSON object :meth:`from_mapping` reads back: settings at their defaults are left
+        out (the reader's are the same), paths are strings (relative to ``relative_to`` where
+        they are under it)."""
         out: dict[str, Any] = {}
         for f in dataclasses.fields(self):
             value = getattr(self, f.name)
-            if value is None:
+            if value is None or (f.default is not dataclasses.MISSING and value == f.default):
                 continue
             if isinstance(value, Path):
                 if relative_to is not None and value.is_absolute() and value.is_relative_to(relative_to):

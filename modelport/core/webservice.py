@@ -14,10 +14,13 @@ from typing import Any
 from modelport import keys as keyfile
 from modelport.client import ServiceClient
 from modelport.core import model as _model
+from modelport.core.environment import Environment
+from modelport.core.inference import InferenceConfig, with_inference
 from modelport.core.model import Model
 from modelport.deploy import configs, engine, records
 from modelport.deploy.configs import DeploymentSettings
 from modelport.deploy.records import ServiceRecord, ServiceState
+from modelport.deploy.spec import DeploymentSpec, with_metadata
 from modelport.errors import InvalidInputError, NotSupported
 from modelport.workspace import Workspace
 
@@ -52,8 +55,8 @@ class Webservice:
 
     # -- attributes ----------------------------------------------------------------------------
     @property
-    def _settings(self) -> dict[str, Any]:
-        return self._record.settings
+    def _settings(self) -> DeploymentSettings:
+        return self._record.spec.settings
 
     @property
     def state(self) -> str:
@@ -87,23 +90,23 @@ class Webservice:
 
     @property
     def tags(self) -> dict[str, str]:
-        return dict(self._settings.get("tags") or {})
+        return dict(self._settings.tags)
 
     @property
     def properties(self) -> dict[str, str]:
-        return dict(self._settings.get("properties") or {})
+        return dict(self._settings.properties)
 
     @property
     def description(self) -> str | None:
-        return self._settings.get("description")
+        return self._settings.description
 
     @property
     def auth_enabled(self) -> bool:
-        return bool(self._settings.get("auth_enabled"))
+        return self._settings.auth_enabled
 
     @property
     def token_auth_enabled(self) -> bool:
-        return bool(self._settings.get("token_auth_enabled"))
+        return self._settings.token_auth_enabled
 
     @property
     def created_time(self) -> str | None:
@@ -178,7 +181,8 @@ class Webservice:
                 "update: container images are not used by modelport; "
                 "pass inference_config=InferenceConfig(...) instead"
             )
-        current = DeploymentSettings.from_dict(self._settings)
+        spec = self._record.spec
+        current = spec.settings
         if deployment_config is not None:
             if not isinstance(deployment_config, DeploymentSettings):
                 raise InvalidInputError("deployment_config must come from a deploy_configuration()")
@@ -190,18 +194,26 @@ class Webservice:
                 description=current.description,
             )
         changed = configs.update_settings(current, settings)
-        redeploy = deployment_config is not None or any(v is not None for v in settings.values())
-        change = engine.ServiceUpdate(
-            models=[m._record for m in models] if models is not None else None,
-            inference_config=inference_config,
+        metadata = tags is not None or properties is not None or description is not None
+        # Anything but metadata redeploys; nothing at all (reload()) too: the script read again.
+        redeploy = (
+            models is not None
+            or inference_config is not None
+            or deployment_config is not None
+            or any(v is not None for v in settings.values())
+            or not metadata
+        )
+        if models is not None:
+            spec = dataclasses.replace(spec, models=tuple(m.id for m in models))
+        if inference_config is not None:
+            spec = with_inference(spec, inference_config)
+        spec = with_metadata(
+            dataclasses.replace(spec, settings=changed),
             tags=configs._str_dict("tags", tags) if tags is not None else None,
             properties=configs._str_dict("properties", properties) if properties is not None else None,
             description=description,
-            settings=changed if redeploy else None,
         )
-        if change.metadata_only and tags is None and properties is None and description is None:
-            change.settings = changed  # reload(): the same settings, the script read again
-        self._record = engine.update(self.workspace, self.name, change)
+        self._record = engine.update(self.workspace, self.name, spec, redeploy=redeploy)
         if wait:
             self.wait_for_deployment()
 
@@ -296,7 +308,7 @@ class Webservice:
             "createdTime": self.created_time,
             "updatedTime": self.updated_time,
             "processes": engine.processes(self._record),
-            "workers": self._settings.get("workers"),
+            "workers": self._settings.workers,
         }
 
     @staticmethod
@@ -363,12 +375,12 @@ class LocalWebservice(Webservice):
         service, with ``deployment_config`` (an ACI or AKS configuration; default ACI's) and
         ``deployment_target`` (an AKS compute target). ``name`` defaults to this service's."""
         config = deployment_config if deployment_config is not None else configs.aci_configuration()
-        record = self._record
+        spec = self._record.spec
         service: Webservice = Model.deploy(
             self.workspace,
             name or self.name,
             self.models,
-            engine.recorded_inference_config(record),
+            _recorded_inference_config(self.name, spec),
             config,
             deployment_target,
             overwrite=(name or self.name) == self.name,
@@ -406,6 +418,28 @@ class AksWebservice(Webservice):
 
 
 _model._service_of = lambda ws, record, shown: Webservice._wrap(ws, record, phases_shown=shown)
+
+
+def _recorded_inference_config(name: str, spec: DeploymentSpec) -> InferenceConfig:
+    """The InferenceConfig a service was deployed with (its script and source read again), with
+    the environment it was deployed in."""
+    if not spec.entry_script:
+        raise InvalidInputError(f"service '{name}' has no inference config recorded; deploy it again")
+    return InferenceConfig(
+        entry_script=spec.entry_script,
+        source_directory=spec.source_directory,
+        environment=_recorded_environment(spec),
+        description=spec.description,
+        sample_input=spec.sample_input,
+    )
+
+
+def _recorded_environment(spec: DeploymentSpec) -> Environment | None:
+    if spec.environment is None:
+        return None
+    environment = Environment.from_spec(spec.environment.to_dict())
+    environment.environment_variables = dict(spec.environment_variables)
+    return environment
 
 
 def _flavour(compute_type: str) -> type[Webservice]:
