@@ -1,7 +1,9 @@
-"""The layers of docs/architecture.md hold: import contracts (import-linter) and no import cycles."""
+"""The layers of docs/architecture.md hold: import contracts (import-linter), no import cycles, and
+no dependency bound at run time behind the imports' back (a module setting another's names)."""
 
 from __future__ import annotations
 
+import ast
 import os
 import shutil
 import subprocess
@@ -44,8 +46,10 @@ def test_a_wrong_way_import_fails_the_check(tmp_path: Path) -> None:
 
 
 def test_no_import_cycles() -> None:
-    """No module reaches itself through the modules it imports (at any depth, lazy imports included)."""
-    graph = grimp.build_graph("modelport")
+    """No module reaches itself through the modules it imports (at any depth, lazy imports
+    included). An import made only for type annotations (under ``TYPE_CHECKING``) is no
+    dependency: it runs never, so it may point back (``Experiment.submit`` is annotated ``-> Run``)."""
+    graph = grimp.build_graph("modelport", exclude_type_checking_imports=True)
     modules = sorted(graph.modules)
     index = {m: i for i, m in enumerate(modules)}
     edges = {m: sorted(graph.find_modules_directly_imported_by(m)) for m in modules}
@@ -81,6 +85,67 @@ def test_no_import_cycles() -> None:
         if m not in number:
             visit(m)
     assert cycles == []
+
+
+def late_bindings(package: Path) -> list[str]:
+    """Where a module of ``package`` sets (or deletes) a name in something it imported from the
+    package (``other_module.name = value``, ``setattr(other_module, ...)``, ``SomeClass.name =
+    value``): a dependency bound at run time that the import graph does not show, the way the
+    facade's cycles once went underground (``_model._service_of = ...``)."""
+    found = []
+    for path in sorted(package.rglob("*.py")):
+        tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+        imported: set[str] = set()
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Import):
+                imported |= {
+                    a.asname or a.name.split(".")[0]
+                    for a in node.names
+                    if a.name.split(".")[0] == package.name
+                }
+            elif isinstance(node, ast.ImportFrom) and (
+                node.level > 0 or (node.module or "").split(".")[0] == package.name
+            ):
+                imported |= {a.asname or a.name for a in node.names}
+        for node in ast.walk(tree):
+            targets: list[ast.expr] = []
+            if isinstance(node, ast.Assign | ast.Delete):
+                targets = list(node.targets)
+            elif isinstance(node, ast.AugAssign | ast.AnnAssign):
+                targets = [node.target]
+            elif (
+                isinstance(node, ast.Call)
+                and isinstance(node.func, ast.Name)
+                and node.func.id in ("setattr", "delattr")
+                and node.args
+            ):
+                targets = [ast.Attribute(value=node.args[0], attr="?")]
+            for target in targets:
+                root = target
+                while isinstance(root, ast.Attribute):
+                    root = root.value
+                if target is not root and isinstance(root, ast.Name) and root.id in imported:
+                    line = getattr(node, "lineno", 0)
+                    found.append(f"{path.relative_to(package.parent)}:{line}: {ast.unparse(target)}")
+    return found
+
+
+def test_no_module_sets_names_in_another() -> None:
+    assert late_bindings(ROOT / "modelport") == []
+
+
+def test_an_injected_late_binding_fails_the_check(tmp_path: Path) -> None:
+    """The check can fail: the old facade's back-edge (run.py's Experiment class set by
+    experiment.py) is found where it is written."""
+    copy = tmp_path / "modelport"
+    shutil.copytree(ROOT / "modelport", copy, ignore=shutil.ignore_patterns("__pycache__", "*.gz"))
+    experiment = copy / "core" / "experiment.py"
+    experiment.write_text(
+        experiment.read_text()
+        + "\nfrom modelport.core import run as _run  # noqa: E402\n_run._experiment_class = Experiment\n"
+    )
+    (found,) = late_bindings(copy)
+    assert found.startswith("modelport/core/experiment.py:") and found.endswith("_run._experiment_class")
 
 
 def _tracked_files() -> list[Path]:

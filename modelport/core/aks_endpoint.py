@@ -21,20 +21,17 @@ import builtins
 import dataclasses
 from typing import Any
 
-from modelport.core import model as _model
-from modelport.core import webservice as _webservice
+from modelport.core._webservice import AksWebservice, Webservice
 from modelport.core.inference import deployment_spec, with_inference
-from modelport.core.webservice import AksWebservice, Webservice
 from modelport.deploy import configs, endpoints, engine
 from modelport.deploy.configs import AksEndpointDeploymentConfiguration
 from modelport.deploy.spec import DeploymentSpec
 from modelport.errors import InvalidInputError
-from modelport.workspace import Workspace
 
 __all__ = ["AksEndpoint", "AksEndpointDeploymentConfiguration"]
 
 
-class AksEndpoint(AksWebservice):
+class AksEndpoint(AksWebservice, kinds=("endpoint",)):
     """An endpoint with versions on an AKS compute target (a Ray cluster)."""
 
     @staticmethod
@@ -239,28 +236,3 @@ class AksEndpoint(AksWebservice):
         """Delete every version, the router, the keys and the record."""
         endpoints.delete(self.workspace, self.name)
         self._record.handle = None
-
-
-def _deploy_endpoint(
-    workspace: Workspace,
-    name: str,
-    spec: DeploymentSpec,
-    settings: AksEndpointDeploymentConfiguration,
-    show_output: bool,
-) -> AksEndpoint:
-    record = endpoints.create(
-        workspace,
-        name,
-        settings.version_name,
-        spec,
-        settings.traffic_percentile,
-        settings.is_control_version_type,
-    )
-    endpoint = AksEndpoint._wrap(workspace, record, phases_shown=show_output)
-    assert isinstance(endpoint, AksEndpoint)
-    return endpoint
-
-
-_model._endpoint_of = _deploy_endpoint
-# v1 imports it from azureml.core.webservice; that module cannot import this one (which needs it).
-_webservice.AksEndpoint = AksEndpoint  # type: ignore[attr-defined]

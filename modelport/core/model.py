@@ -13,6 +13,7 @@ from typing import Any, ClassVar
 from filelock import FileLock
 
 from modelport import jobs
+from modelport.core._service_base import ServiceBase
 from modelport.core.dataset import dataset_from_ref, dataset_ref
 from modelport.core.environment import build_progress
 from modelport.core.inference import InferenceConfig, deployment_spec
@@ -27,14 +28,6 @@ from modelport.registry import models as registry
 from modelport.workspace import Workspace
 
 __all__ = ["InferenceConfig", "Model", "ModelPackage"]
-
-_service_of: Any = None
-"""Makes the Webservice that ``Model.deploy`` returns. Set by ``modelport.core.webservice`` (which
-needs Model for ``Webservice.models``) so the two modules do not import each other; importing any
-``modelport.core.*`` module runs ``modelport/core/__init__.py`` first, which imports both."""
-
-_endpoint_of: Any = None
-"""Deploys an AksEndpoint (``AksEndpoint.deploy_configuration``); set by ``modelport.core.aks_endpoint``."""
 
 
 class _Framework:
@@ -289,7 +282,7 @@ class Model:
         Returns a Webservice (Transitioning, or Failed with the cause); ``wait_for_deployment``
         waits for init(). ``overwrite=True`` replaces an existing service with no downtime.
         """
-        from modelport.deploy import configs, engine, records
+        from modelport.deploy import configs, endpoints, engine, records
 
         settings = deployment_config if deployment_config is not None else _default_configuration(models)
         if not isinstance(settings, configs.DeploymentSettings):
@@ -316,11 +309,19 @@ class Model:
                 raise InvalidInputError(
                     "an AksEndpoint is deployed to an AksCompute (deployment_target), without overwrite"
                 )
-            return _endpoint_of(workspace, name, spec, settings, show_output)
+            record = endpoints.create(
+                workspace,
+                name,
+                settings.version_name,
+                spec,
+                settings.traffic_percentile,
+                settings.is_control_version_type,
+            )
+            return ServiceBase._wrap(workspace, record, phases_shown=show_output, kind="endpoint")
         # Without show_output, an environment build still shows its phases live (a notebook's case).
         progress = (lambda line: print(line, flush=True)) if show_output else build_progress()
         record = engine.deploy(workspace, name, spec, overwrite=overwrite, progress=progress)
-        return _service_of(workspace, record, show_output)
+        return ServiceBase._wrap(workspace, record, phases_shown=show_output)
 
     @staticmethod
     def package(
