@@ -25,8 +25,8 @@ from uvicorn_worker import UvicornWorker
 from modelport.server import metrics
 from modelport.server.config import ServerConfig
 from modelport.server.protocol import protocol_class
-from modelport.server.service import write_ready_file
 from modelport.server.status import POLL_S, WAKE_SIGNAL, StatusReporter
+from modelport.servicefiles import ReadyFile
 
 log = logging.getLogger("modelport.server")
 HEARTBEAT_TIMEOUT_S = 60
@@ -256,14 +256,7 @@ class ScoringApplication(BaseApplication):
         gc.freeze()
         c = self.server_config
         if c.ready_file is not None:
-            info = {
-                "pid": os.getppid(),
-                "worker_pid": os.getpid(),
-                "host": c.host,
-                "port": c.port,
-                "url": f"http://{c.host}:{c.port}",
-            }
-            write_ready_file(c.ready_file, info)
+            ReadyFile(pid=os.getppid(), worker_pid=os.getpid(), host=c.host, port=c.port).write(c.ready_file)
         if self.status is not None:
             self.status.report("ready")
 
