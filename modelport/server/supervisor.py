@@ -72,16 +72,16 @@ class ModelportWorker(UvicornWorker):
             logger.propagate = True
         self.config.access_log = False
         self.config.server_header = False  # x-ms-server-version says who answers
-        # httptools, with a deadline for request headers (uvicorn has none) and whole bodies for
-        # /score (see protocol.py).
-        c = self.app.server_config
-        self.config.http = protocol_class(c.read_timeout_s, c.max_body_bytes)
         self.config.timeout_graceful_shutdown = int(self.cfg.graceful_timeout) or None
         self._server: Server | None = None
         self._exit_code = 0
 
     async def _serve(self) -> None:
         self.config.app = self.wsgi
+        # httptools, with a deadline for request headers (uvicorn has none) and whole bodies for
+        # the app's routes that read them whole (see protocol.py).
+        c = self.app.server_config
+        self.config.http = protocol_class(c.read_timeout_s, c.max_body_bytes, self.wsgi.router.whole_body)
         server = Server(config=self.config)
         self._server = server
         self._install_sigquit_handler()
