@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import queue
 import signal
 import socket
 import threading
@@ -91,6 +92,18 @@ def test_a_body_already_here_needs_no_deadline_and_a_late_one_gets_408() -> None
 
 
 # -- the run thread's yield -------------------------------------------------------------------------
+class _WatchedQueue(queue.SimpleQueue[Any]):
+    """The run thread's queue, telling when the thread is (back) waiting on it."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.waiting = threading.Event()
+
+    def get(self, block: bool = True, timeout: float | None = None) -> Any:
+        self.waiting.set()
+        return super().get(block, timeout)
+
+
 def test_the_run_thread_yields_only_when_jobs_are_waiting(monkeypatch: pytest.MonkeyPatch) -> None:
     from modelport.server import runthread
 
@@ -100,13 +113,21 @@ def test_the_run_thread_yields_only_when_jobs_are_waiting(monkeypatch: pytest.Mo
         runthread.time, "sleep", lambda s: yields.append(s) if s == 0 else real_sleep(s), raising=True
     )
     threads = runthread.RunThreads(1)
+    # The thread looks at its queue right after a job's answer is handed over: a job submitted
+    # as soon as that answer arrives can already be queued by then (a busy machine showed it),
+    # and that job would rightly count as waiting. The next job is submitted only once the
+    # thread is back waiting on its queue, so that nothing is ever queued behind one.
+    watched = _WatchedQueue()
+    threads._queue = watched
     gate = threading.Event()
 
     async def main() -> tuple[int, int]:
         threads.start()
-        for _ in range(3):  # one after the other, each a few ms: nothing is ever queued behind one
+        for _ in range(3):
+            watched.waiting.clear()
             assert await threads.submit(lambda: real_sleep(0.005) or 1).future == 1
-        alone = len(yields)  # the first two jobs' turns are over (the third's may not be)
+            assert await asyncio.to_thread(watched.waiting.wait, 30)
+        alone = len(yields)
         first = threads.submit(lambda: gate.wait(10))
         second = threads.submit(lambda: 2)  # queued while the first one runs
         gate.set()

@@ -97,8 +97,20 @@ def ensure(ws: Workspace) -> int:
                     return port
                 time.sleep(0.2)
             _kill(record)  # alive but deaf: replace it
-        port = int(record["port"]) if record and port_is_free(int(record["port"])) else free_port(HOST)
+        port = int(record["port"]) if record and _freed(int(record["port"])) else free_port(HOST)
         return _start(ws, port)
+
+
+def _freed(port: int, wait_s: float = 5.0) -> bool:
+    """Whether the recorded port is free, or becomes free within ``wait_s``: a killed endpoint's
+    threads can hold its listening socket a moment after its main thread is gone (seen on a busy
+    machine), and the same port keeps the URLs users saved working."""
+    deadline = time.monotonic() + wait_s
+    while not port_is_free(port):
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.05)
+    return True
 
 
 def _start(ws: Workspace, port: int) -> int:
