@@ -45,6 +45,54 @@ def test_a_wrong_way_import_fails_the_check(tmp_path: Path) -> None:
     assert "BROKEN" in result.stdout and "modelport.server.app -> modelport.deploy.engine" in result.stdout
 
 
+PROTOCOLS_MAY_USE = {
+    "modelport.runtime.script",
+    "modelport.runtime.schema",
+    "modelport.runtime.request",
+    "modelport.runtime.response",
+    "modelport.runtime.rawhttp",
+    "modelport.runtime.bodies",
+    "modelport.runtime.encode",
+    "modelport.runtime.fastjson",
+    "modelport.runtime.json_arrays",
+    "modelport.runtime.npy_arrays",
+}
+"""What pyproject.toml's protocols contract says in words: the runtime's script interface and its
+body codecs. The contract forbids every other runtime module."""
+
+
+def _contract(starts: str) -> dict[str, object]:
+    import tomllib
+
+    contracts = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["importlinter"]["contracts"]
+    (contract,) = [c for c in contracts if c["name"].startswith(starts)]
+    return contract  # type: ignore[no-any-return]
+
+
+def test_the_protocols_contract_names_every_runtime_module() -> None:
+    """A runtime module is either one a protocol may use or one the contract forbids: a new one
+    must be put on one side (in this file and in pyproject.toml)."""
+    runtime = {
+        f"modelport.runtime.{p.stem}"
+        for p in (ROOT / "modelport" / "runtime").glob("*.py")
+        if p.stem != "__init__"
+    }
+    forbidden = set(_contract("protocols use only the runtime")["forbidden_modules"])  # type: ignore[arg-type]
+    assert forbidden.isdisjoint(PROTOCOLS_MAY_USE)
+    assert forbidden | PROTOCOLS_MAY_USE == runtime
+
+
+def test_a_target_importing_another_fails_the_check(tmp_path: Path) -> None:
+    """Targets are apart: the Ray target reaching into the local one breaks the contract."""
+    copy = tmp_path / "modelport"
+    shutil.copytree(ROOT / "modelport", copy, ignore=shutil.ignore_patterns("__pycache__", "*.gz"))
+    ray = copy / "deploy" / "targets" / "ray.py"
+    ray.write_text(ray.read_text() + "\nfrom modelport.deploy.targets.local import tail  # noqa: E402\n")
+    result = _lint(tmp_path)
+    assert result.returncode != 0
+    assert "modelport.deploy.targets.ray -> modelport.deploy.targets.local" in result.stdout
+
+
 def test_no_import_cycles() -> None:
     """No module reaches itself through the modules it imports (at any depth, lazy imports
     included). An import made only for type annotations (under ``TYPE_CHECKING``) is no
