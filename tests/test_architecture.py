@@ -229,3 +229,35 @@ def test_the_layers_page_lists_the_contracts_layers() -> None:
     section = page.split("## The layers", 1)[1].split("\n## ", 1)[0]
     listed = [m.group(1) for m in re.finditer(r"^\d+\. `(modelport[^`]*)`", section, re.MULTILINE)]
     assert listed == layers
+
+
+def sideways_fixture_imports(tests: Path) -> list[str]:
+    """Imports of a conftest from another folder than the importer's: fixtures more than one
+    folder uses live in tests/fixtures.py, which conftests and tests import upward."""
+    found = []
+    for path in sorted(tests.rglob("*.py")):
+        folder = path.parent.relative_to(tests.parent).as_posix().replace("/", ".")
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.ImportFrom) and node.module:
+                names = [node.module]
+            elif isinstance(node, ast.Import):
+                names = [alias.name for alias in node.names]
+            else:
+                continue
+            for name in names:
+                if name.endswith(".conftest") and name.rpartition(".")[0] != folder:
+                    found.append(f"{path.relative_to(tests.parent)}: imports {name}")
+    return found
+
+
+def test_fixtures_are_imported_upward_only() -> None:
+    assert sideways_fixture_imports(ROOT / "tests") == []
+
+
+def test_a_sideways_fixture_import_fails_the_check(tmp_path: Path) -> None:
+    shutil.copytree(ROOT / "tests", tmp_path / "tests", ignore=shutil.ignore_patterns("__pycache__"))
+    cli = tmp_path / "tests" / "cli" / "test_cli_service.py"
+    cli.write_text(cli.read_text() + "\nfrom tests.studio.conftest import TOKEN  # noqa: E402\n")
+    assert sideways_fixture_imports(tmp_path / "tests") == [
+        "tests/cli/test_cli_service.py: imports tests.studio.conftest"
+    ]

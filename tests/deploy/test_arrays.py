@@ -18,8 +18,7 @@ from modelport.deploy.spec import DeploymentSpec
 from modelport.environments import EnvSpec
 from modelport.errors import DeploymentError, InvalidInputError
 from modelport.workspace import Workspace
-
-from .conftest import SCRIPTS
+from tests.fixtures import SCRIPTS
 
 
 # -- configurations (no processes) --------------------------------------------------------------------

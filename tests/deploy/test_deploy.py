@@ -26,9 +26,7 @@ from modelport.core.webservice import AciWebservice, LocalWebservice, Webservice
 from modelport.deploy.configs import DeploymentSettings
 from modelport.errors import AlreadyExistsError, DeploymentError, InUseError, ServiceCallError
 from modelport.workspace import Workspace
-from tests.server.conftest import wait_until
-
-from .conftest import SCRIPTS, TUTORIAL_SCORE
+from tests.fixtures import SCRIPTS, TUTORIAL_SCORE, wait_until
 
 pytestmark = pytest.mark.process
 

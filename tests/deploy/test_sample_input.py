@@ -22,8 +22,7 @@ from modelport.core.model import InferenceConfig, Model
 from modelport.core.webservice import LocalWebservice
 from modelport.errors import InvalidInputError
 from modelport.workspace import Workspace
-
-from .conftest import TUTORIAL_SCORE
+from tests.fixtures import TUTORIAL_SCORE
 
 Digits = tuple[Path, np.ndarray, np.ndarray]
 

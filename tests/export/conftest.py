@@ -15,7 +15,7 @@ import sklearn
 from sklearn.datasets import load_digits
 from sklearn.linear_model import LogisticRegression
 
-from tests.server.conftest import TUTORIAL_SCORE
+from tests.fixtures import TUTORIAL_SCORE
 
 SERVICE = "digits-export"
 

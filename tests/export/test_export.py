@@ -456,7 +456,7 @@ def test_bad_versions_are_refused() -> None:
 def test_package_without_dockerfile_names_the_alternative(exported: Exported, tmp_path: Path) -> None:
     from modelport.core.model import InferenceConfig, Model
     from modelport.errors import InvalidInputError, NotSupported
-    from tests.server.conftest import TUTORIAL_SCORE
+    from tests.fixtures import TUTORIAL_SCORE
 
     model = Model(exported.ws, "sklearn_mnist")  # type: ignore[arg-type]
     config = InferenceConfig(entry_script=str(TUTORIAL_SCORE))

@@ -19,7 +19,7 @@ from modelport.core.model import InferenceConfig, Model
 from modelport.core.webservice import AksWebservice, Webservice
 from modelport.errors import DeploymentError, InvalidInputError
 from modelport.workspace import Workspace
-from tests.deploy.conftest import SCRIPTS, TUTORIAL_SCORE
+from tests.fixtures import SCRIPTS, TUTORIAL_SCORE
 from tests.ray.conftest import Provisioned
 
 # Starting a cluster takes 40-70 s here, and minutes when the machine is busy.

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from tests.server.conftest import wait_until
+from tests.fixtures import wait_until
 
 pytestmark = pytest.mark.process
 

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from tests.server.conftest import wait_until
+from tests.fixtures import wait_until
 from tests.studio.conftest import XSS, Tab, shots_dir, strokes
 
 pytestmark = pytest.mark.process

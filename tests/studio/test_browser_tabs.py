@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 import requests
 
-from tests.server.conftest import wait_until
+from tests.fixtures import wait_until
 from tests.studio.conftest import Tab
 from tests.studio.test_browser import shot
 

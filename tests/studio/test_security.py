@@ -10,7 +10,7 @@ import pytest
 import requests
 
 from modelport.studio import create_app
-from tests.server.conftest import wait_until
+from tests.fixtures import wait_until
 from tests.studio.conftest import TOKEN, StudioWorld
 
 pytestmark = pytest.mark.process
