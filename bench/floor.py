@@ -59,7 +59,7 @@ def _modelport_floor(model: Any, text: str, body: bytes, data: np.ndarray, repea
     """The same steps as modelport's typed and npy paths take them, without a server."""
     import io
 
-    from modelport.runtime import arrays, fastjson
+    from modelport.runtime import arrays, fastjson, json_arrays, npy_arrays
 
     spec = arrays.ArraySpec("data", np.dtype("float64"), (None, 784))
     out = io.BytesIO()
@@ -67,10 +67,10 @@ def _modelport_floor(model: Any, text: str, body: bytes, data: np.ndarray, repea
     npy = out.getvalue()
     return {
         "fast_json_loads_s": _median_s(lambda: fastjson.loads(text), repeats),
-        "typed_parse_s": _median_s(lambda: arrays.parse_json_array(body, spec), repeats),
+        "typed_parse_s": _median_s(lambda: json_arrays.parse_json_array(body, spec), repeats),
         "typed_parse_predict_s": _median_s(
-            lambda: model.predict(arrays.parse_json_array(body, spec)), repeats
+            lambda: model.predict(json_arrays.parse_json_array(body, spec)), repeats
         ),
-        "npy_parse_s": _median_s(lambda: arrays.parse_npy(npy, spec), repeats),
-        "npy_parse_predict_s": _median_s(lambda: model.predict(arrays.parse_npy(npy, spec)), repeats),
+        "npy_parse_s": _median_s(lambda: npy_arrays.parse_npy(npy, spec), repeats),
+        "npy_parse_predict_s": _median_s(lambda: model.predict(npy_arrays.parse_npy(npy, spec)), repeats),
     }

@@ -74,13 +74,22 @@ __all__ = [
 
 
 class ModelportError(Exception):
-    """Base class of every error modelport raises on purpose."""
+    """Base class of every error modelport raises on purpose.
+
+    An error carries what an HTTP answer to it needs besides its body: ``http_status``, and the
+    headers :meth:`response_headers` gives (each class says its own, as starlette's
+    ``HTTPException`` carries its headers; the server adds them without asking which error it is).
+    """
 
     http_status: int = 500
 
     def __init__(self, message: str) -> None:
         super().__init__(message)
         self.message = message
+
+    def response_headers(self) -> dict[str, str]:
+        """Headers an HTTP answer to this error carries (none by default)."""
+        return {}
 
     def __str__(self) -> str:
         return self.message
@@ -181,11 +190,17 @@ class UnsupportedMediaType(InvalidInputError):
 class PayloadTooLarge(InvalidInputError):
     http_status = 413
 
+    def response_headers(self) -> dict[str, str]:
+        return {"Connection": "close"}  # the rest of the body is not read: the connection goes
+
 
 class RequestTimeout(InvalidInputError):
     """The client did not send its whole request within the server's read timeout."""
 
     http_status = 408
+
+    def response_headers(self) -> dict[str, str]:
+        return {"Connection": "close"}  # a client this slow does not keep the connection
 
 
 class NotSupported(InvalidInputError):
@@ -218,6 +233,9 @@ class ScriptError(ModelportError):
         self.exc_type = exc_type
         self.exc_message = exc_message
         self.traceback_text = traceback_text
+
+    def response_headers(self) -> dict[str, str]:
+        return {"x-ms-run-function-failed": "True"}  # what v1's server says when run() raised
 
 
 class DeploymentError(ServiceError):
@@ -258,6 +276,9 @@ class RunFailed(ModelportError):
 class AuthError(ModelportError):
     http_status = 401
 
+    def response_headers(self) -> dict[str, str]:
+        return {"WWW-Authenticate": "Bearer"}
+
 
 class MethodNotAllowed(ModelportError):
     """An HTTP method a route does not serve; ``allowed`` lists the ones it does."""
@@ -268,6 +289,9 @@ class MethodNotAllowed(ModelportError):
         super().__init__(f"method {method} is not allowed on {path}; allowed: {', '.join(allowed)}")
         self.allowed = allowed
 
+    def response_headers(self) -> dict[str, str]:
+        return {"Allow": ", ".join(self.allowed)}
+
 
 class ServiceUnavailable(ServiceError):
     """The service cannot take this request now (overloaded, starting or restarting); retry later."""
@@ -277,6 +301,9 @@ class ServiceUnavailable(ServiceError):
     def __init__(self, message: str, retry_after: int = 1) -> None:
         super().__init__(message)
         self.retry_after = retry_after
+
+    def response_headers(self) -> dict[str, str]:
+        return {"Retry-After": str(self.retry_after)}
 
 
 class ScoringTimeout(ModelportError):

@@ -1,6 +1,6 @@
 """A service's keys and tokens, in one place.
 
-Keys: one JSON file per service (``primary_key``, ``secondary_key``, ``token_secret``), mode 0600,
+Keys: one JSON file per service (:class:`~modelport.servicefiles.ServiceKeys`), mode 0600,
 written atomically. Tokens: ``mpt1.<payload>.<signature>``, HMAC-SHA256 of the payload (its expiry)
 with the service's token secret; the server verifies them with :func:`verify_token`.
 """
@@ -8,6 +8,7 @@ with the service's token secret; the server verifies them with :func:`verify_tok
 from __future__ import annotations
 
 import base64
+import dataclasses
 import hashlib
 import hmac
 import json
@@ -17,6 +18,7 @@ import time
 from pathlib import Path
 
 from modelport.errors import AuthError, InvalidInputError
+from modelport.servicefiles import ServiceKeys
 
 TOKEN_PREFIX = "mpt1"
 
@@ -39,38 +41,40 @@ def write_private(path: Path, text: str) -> None:
     os.replace(tmp, path)
 
 
-def write_keys(path: Path, primary: str, secondary: str, token_secret: str) -> None:
-    write_private(
-        path, json.dumps({"primary_key": primary, "secondary_key": secondary, "token_secret": token_secret})
-    )
+def write_keys(path: Path, keys: ServiceKeys) -> None:
+    write_private(path, keys.to_json())
 
 
-def read_keys(path: Path) -> dict[str, str]:
-    data: dict[str, str] = json.loads(path.read_text())
-    return data
+def read_keys(path: Path) -> ServiceKeys:
+    """The keys file at ``path`` (:class:`~modelport.servicefiles.ServiceKeys`)."""
+    return ServiceKeys.from_json(path.read_bytes())
 
 
-def ensure_keys(path: Path, primary: str | None, secondary: str | None) -> dict[str, str]:
+def new_keys() -> ServiceKeys:
+    """Fresh keys and token secret, from ``secrets``."""
+    return ServiceKeys(new_key(), new_key(), new_key())
+
+
+def ensure_keys(path: Path, primary: str | None, secondary: str | None) -> ServiceKeys:
     """Keep existing keys (an overwrite keeps them) unless new ones are given; create them if absent."""
-    old = read_keys(path) if path.is_file() else {}
-    keys = {
-        "primary_key": primary or old.get("primary_key") or new_key(),
-        "secondary_key": secondary or old.get("secondary_key") or new_key(),
-        "token_secret": old.get("token_secret") or new_key(),
-    }
-    write_keys(path, keys["primary_key"], keys["secondary_key"], keys["token_secret"])
+    old = read_keys(path) if path.is_file() else ServiceKeys()
+    keys = ServiceKeys(
+        primary_key=primary or old.primary_key or new_key(),
+        secondary_key=secondary or old.secondary_key or new_key(),
+        token_secret=old.token_secret or new_key(),
+    )
+    write_keys(path, keys)
     return keys
 
 
-def regenerate(path: Path, key: str, set_key: str | None) -> dict[str, str]:
+def regenerate(path: Path, key: str, set_key: str | None) -> ServiceKeys:
     which = {"primary": "primary_key", "secondary": "secondary_key"}.get(str(key).lower())
     if which is None:
         raise InvalidInputError(f"key must be 'Primary' or 'Secondary', got {key!r}")
     if set_key is not None and (len(set_key) < 16 or not set_key.isprintable() or " " in set_key):
         raise InvalidInputError("set_key must be a printable string of at least 16 characters without spaces")
-    keys = read_keys(path)
-    keys[which] = set_key or new_key()
-    write_keys(path, keys["primary_key"], keys["secondary_key"], keys["token_secret"])
+    keys = dataclasses.replace(read_keys(path), **{which: set_key or new_key()})
+    write_keys(path, keys)
     return keys
 
 
@@ -78,10 +82,10 @@ def probe_credential(path: Path) -> str | None:
     """A credential the service's own file accepts (the primary key, else a short token), for
     health probes; None when the file holds neither."""
     keys = read_keys(path)
-    if keys.get("primary_key"):
-        return keys["primary_key"]
-    if keys.get("token_secret"):
-        return make_token(keys["token_secret"], 300)[0]
+    if keys.primary_key:
+        return keys.primary_key
+    if keys.token_secret:
+        return make_token(keys.token_secret, 300)[0]
     return None
 
 

@@ -1,4 +1,8 @@
-"""Shared fixtures: every workspace lives under tmp_path, with its own MODELPORT_HOME."""
+"""Shared fixtures: every workspace lives under tmp_path, with its own MODELPORT_HOME.
+
+The fixtures more than one folder uses live in tests/fixtures.py (the one fixture home) and are
+made visible to every folder here; a folder's conftest imports only from there (upward).
+"""
 
 from __future__ import annotations
 
@@ -6,6 +10,16 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
+from tests.fixtures import (  # noqa: F401  (fixtures, for every folder)
+    digits_model,
+    digits_model_dir,
+    dws,
+    env_cache,
+    make_app,
+    sk_env,
+    start_server,
+)
 
 
 @pytest.fixture

@@ -44,7 +44,7 @@ def test_an_autoscaling_deployment():
         warnings.simplefilter("ignore", UserWarning)  # AKS deploys locally: said elsewhere
         settings = AksWebservice.deploy_configuration(
             autoscale_enabled=True, autoscale_min_replicas=1, autoscale_max_replicas=3
-        ).to_dict()
+        )
     options = deployment_options(settings)
     assert "autoscaling_config" in options
     serve.deployment(name="score", **options)(Replica).bind({})
@@ -74,10 +74,11 @@ def test_the_reason_for_filtering_metrics_interval_s_still_holds() -> None:
     the field (modelport/deploy/targets/ray.py) and the filter (pyproject.toml)."""
     import ray.serve._private.router as router
 
+    from modelport.deploy.configs import DeploymentSettings
     from modelport.deploy.targets.ray import deployment_options
 
     assert "autoscaling_config.metrics_interval_s" in Path(router.__file__).read_text()
-    options = deployment_options({"autoscale_enabled": True, "autoscale_refresh_seconds": 1})
+    options = deployment_options(DeploymentSettings(autoscale_enabled=True, autoscale_refresh_seconds=1))
     assert options["autoscaling_config"]["metrics_interval_s"] == 1.0
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from modelport import __version__ as VERSION
-from modelport.core import aks_endpoint as _aks_endpoint  # noqa: F401  (puts AksEndpoint in .webservice)
 from modelport.core.compute import ComputeTarget
 from modelport.core.dataset import Dataset
 from modelport.core.datastore import Datastore

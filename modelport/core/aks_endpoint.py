@@ -19,30 +19,19 @@ from __future__ import annotations
 
 import builtins
 import dataclasses
-from dataclasses import dataclass
 from typing import Any
 
-from modelport.core import model as _model
-from modelport.core import webservice as _webservice
-from modelport.core.webservice import AksWebservice, Webservice
+from modelport.core._webservice import AksWebservice, Webservice
+from modelport.core.inference import deployment_spec, with_inference
 from modelport.deploy import configs, endpoints, engine
+from modelport.deploy.configs import AksEndpointDeploymentConfiguration
+from modelport.deploy.spec import DeploymentSpec
 from modelport.errors import InvalidInputError
-from modelport.workspace import Workspace
 
 __all__ = ["AksEndpoint", "AksEndpointDeploymentConfiguration"]
 
 
-@dataclass
-class AksEndpointDeploymentConfiguration(configs.DeploymentSettings):
-    """An AKS configuration plus the first version's name, share and role."""
-
-    version_name: str = ""
-    traffic_percentile: float | None = None
-    is_default: bool = True
-    is_control_version_type: bool = False
-
-
-class AksEndpoint(AksWebservice):
+class AksEndpoint(AksWebservice, kinds=("endpoint",)):
     """An endpoint with versions on an AKS compute target (a Ray cluster)."""
 
     @staticmethod
@@ -94,7 +83,7 @@ class AksEndpoint(AksWebservice):
             **cloud_only,
         )
         return AksEndpointDeploymentConfiguration(
-            **dataclasses.asdict(settings),
+            **{f.name: getattr(settings, f.name) for f in dataclasses.fields(settings)},
             version_name=version_name,
             traffic_percentile=endpoints._percent(traffic_percentile),
         )
@@ -103,18 +92,18 @@ class AksEndpoint(AksWebservice):
     def versions(self) -> dict[str, Webservice]:
         """The endpoint's versions: name -> the service running it."""
         self.update_deployment_state()
-        found = ((self._record.handle or {}).get("versions")) or {}
-        return {v: Webservice(self.workspace, info["app"]) for v, info in found.items()}
+        found = engine.routes(self._record)
+        return {v: Webservice(self.workspace, info.service) for v, info in found.items()}
 
     @property
     def default_version(self) -> str | None:
-        found = ((self._record.handle or {}).get("versions")) or {}
-        return next((v for v, info in found.items() if info.get("default")), None)
+        found = engine.routes(self._record)
+        return next((v for v, info in found.items() if info.default), None)
 
     def traffic(self) -> dict[str, float]:
         """Each version's traffic_percentile as routed now (the default's is what remains)."""
-        found = ((self._record.handle or {}).get("versions")) or {}
-        shares = {v: float(info["traffic"]) for v, info in found.items() if not info.get("default")}
+        found = engine.routes(self._record)
+        shares = {v: info.traffic for v, info in found.items() if not info.default}
         default = self.default_version
         if default is not None:
             shares[default] = max(0.0, 100.0 - sum(shares.values()))
@@ -180,13 +169,12 @@ class AksEndpoint(AksWebservice):
             cpu_cores_limit=cpu_cores_limit,
             memory_gb_limit=memory_gb_limit,
         )
+        spec = deployment_spec([m.id for m in models], inference_config, settings)
         self._record = endpoints.add_version(
             self.workspace,
             self.name,
             version_name,
-            [m._record for m in models],
-            inference_config,
-            settings,
+            spec,
             traffic_percentile,
             is_default,
             is_control_version_type,
@@ -224,10 +212,12 @@ class AksEndpoint(AksWebservice):
             )
         change = None
         if models is not None or inference_config is not None:
-            change = engine.ServiceUpdate(
-                models=[m._record for m in models] if models is not None else None,
-                inference_config=inference_config,
-            )
+
+            def change(spec: DeploymentSpec) -> DeploymentSpec:
+                if models is not None:
+                    spec = dataclasses.replace(spec, models=tuple(m.id for m in models))
+                return with_inference(spec, inference_config) if inference_config is not None else spec
+
         self._record = endpoints.update_version(
             self.workspace,
             self.name,
@@ -246,34 +236,3 @@ class AksEndpoint(AksWebservice):
         """Delete every version, the router, the keys and the record."""
         endpoints.delete(self.workspace, self.name)
         self._record.handle = None
-
-
-def _deploy_endpoint(
-    workspace: Workspace,
-    name: str,
-    models: builtins.list[Any],
-    inference_config: Any,
-    settings: AksEndpointDeploymentConfiguration,
-    show_output: bool,
-) -> AksEndpoint:
-    base = configs.DeploymentSettings(
-        **{f.name: getattr(settings, f.name) for f in dataclasses.fields(configs.DeploymentSettings)}
-    )
-    record = endpoints.create(
-        workspace,
-        name,
-        settings.version_name,
-        [m._record for m in models],
-        inference_config,
-        base,
-        settings.traffic_percentile,
-        settings.is_control_version_type,
-    )
-    endpoint = AksEndpoint._wrap(workspace, record, phases_shown=show_output)
-    assert isinstance(endpoint, AksEndpoint)
-    return endpoint
-
-
-_model._endpoint_of = _deploy_endpoint
-# v1 imports it from azureml.core.webservice; that module cannot import this one (which needs it).
-_webservice.AksEndpoint = AksEndpoint  # type: ignore[attr-defined]

@@ -46,14 +46,14 @@ def login_key(home: Path | None = None) -> str:
         # Written beside, then linked into place: of two processes making it at once, one key wins
         # and both return it (a plain replace would leave the first caller with a dead key).
         tmp = path.with_name(f".{path.name}.{os.getpid()}.new")
-        keyfile.write_keys(tmp, keyfile.new_key(), keyfile.new_key(), keyfile.new_key())
+        keyfile.write_keys(tmp, keyfile.new_keys())
         try:
             os.link(tmp, path)
         except FileExistsError:
             pass
         finally:
             tmp.unlink(missing_ok=True)
-    stored = keyfile.read_keys(path).get("primary_key")
+    stored = keyfile.read_keys(path).primary_key
     if not stored:
         raise StorageError(f"the login key file {path} holds no key; delete it to make a new one")
     return stored
@@ -66,7 +66,7 @@ def accepts(header_value: str | None, key_file: Path) -> bool:
     scheme, _, token = header_value.partition(" ")
     if scheme.lower() != "bearer" or not token:
         return False
-    expected = keyfile.read_keys(key_file).get("primary_key") or ""
+    expected = keyfile.read_keys(key_file).primary_key
     return bool(expected) and hmac.compare_digest(token.strip().encode(), expected.encode())
 
 

@@ -31,7 +31,6 @@ from urllib.parse import unquote, urlsplit
 from modelport.core._partition import PartitionFormat, encode_value
 from modelport.core.datastore import DataReference, Datastore
 from modelport.errors import InvalidInputError, NotFoundError, NotSupported
-from modelport.opendatasets import _filedataset as _open_file_dataset
 from modelport.opendatasets._filedataset import DatasetFile
 from modelport.opendatasets._filedataset import FileDataset as _Files
 from modelport.registry import datasets as registry
@@ -865,7 +864,7 @@ def dataset_from_ref(workspace: Workspace, ref: dict[str, Any]) -> Any:
     return ds
 
 
-def _register_open_dataset(
+def register_open_dataset(
     dataset: Any,
     workspace: Workspace,
     name: str,
@@ -885,6 +884,3 @@ def _register_open_dataset(
     return registered.register(
         workspace, name, description=description, tags=tags, create_new_version=create_new_version
     )
-
-
-_open_file_dataset._register = _register_open_dataset

@@ -18,18 +18,20 @@ import os
 import sys
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 from modelport import _settings, jobs
-from modelport.core import run as _run
+from modelport.core._run_base import RunBase
 from modelport.core.dataset import DatasetConsumptionConfig
 from modelport.core.datastore import DataReference
-from modelport.core.run import Run
 from modelport.core.script_run_config import ScriptRunConfig, check_local
 from modelport.errors import InvalidInputError, NotFoundError, NotSupported
 from modelport.registry import runs as registry
 from modelport.registry.models import check_str_dict
 from modelport.workspace import Workspace
+
+if TYPE_CHECKING:
+    from modelport.core.run import Run
 
 __all__ = ["Experiment"]
 
@@ -52,6 +54,10 @@ class Experiment:
         registry.ensure_experiment(workspace, name)
         self.workspace = workspace
         self.name = name
+
+    def _run(self, record: registry.RunRecord, folder: str | None = None) -> Run:
+        """A run record of this experiment as the class of its kind (a PipelineRun for a pipeline's)."""
+        return cast("Run", RunBase._wrap(self, record, folder))
 
     @property
     def id(self) -> str:
@@ -93,7 +99,7 @@ class Experiment:
         folder = (
             None if outputs is False else os.path.abspath(outputs if isinstance(outputs, str) else "outputs")
         )
-        return Run._wrap(self, record, folder)
+        return self._run(record, folder)
 
     def submit(self, config: Any, tags: dict[str, Any] | None = None, **kwargs: Any) -> Run:
         """Run ``config`` on this machine as a new run: a :class:`ScriptRunConfig`, or a
@@ -146,7 +152,7 @@ class Experiment:
             display_name=kwargs.get("display_name"),
             details={"script": config.script, "arguments": [str(a) for a in args]},
         )
-        return Run._wrap(self, record)
+        return self._run(record)
 
     def get_runs(
         self,
@@ -160,7 +166,7 @@ class Experiment:
         want_tags = {tags: None} if isinstance(tags, str) else dict(tags or {})
         want_props = {properties: None} if isinstance(properties, str) else dict(properties or {})
         for record in registry.list_runs(self.workspace, self.name, include_children):
-            run = Run._wrap(self, record)
+            run = self._run(record)
             if status is not None and record.status != status:
                 continue
             if type is not None and run.type != type:
@@ -218,6 +224,3 @@ def _argument(arg: Any, inputs: dict[str, Any]) -> str:
             "a dataset argument must say how the script gets it: ds.as_named_input('name').as_download()"
         )
     return str(arg)
-
-
-_run._experiment_class = Experiment

@@ -18,7 +18,7 @@ import os
 from typing import Any
 
 from modelport.core.environment import Environment
-from modelport.deploy.inference import InferenceConfig
+from modelport.core.inference import InferenceConfig
 from modelport.errors import InvalidInputError, NotSupported
 
 __all__ = ["ContainerImage", "ContainerImageConfig", "Image"]

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import builtins
-import copy
 import dataclasses
 import json
 import os
@@ -14,25 +13,21 @@ from typing import Any, ClassVar
 from filelock import FileLock
 
 from modelport import jobs
+from modelport.core._service_base import ServiceBase
 from modelport.core.dataset import dataset_from_ref, dataset_ref
 from modelport.core.environment import build_progress
+from modelport.core.inference import InferenceConfig, deployment_spec
 from modelport.core.resource_configuration import ResourceConfiguration
+from modelport.deploy.configs import AksEndpointDeploymentConfiguration, DeploymentSettings
 from modelport.deploy.export.package import ModelPackage
-from modelport.deploy.inference import InferenceConfig, check_sample_input
+from modelport.deploy.inference import check_sample_input
+from modelport.deploy.spec import DeploymentSpec
 from modelport.errors import InvalidInputError
 from modelport.registry import datasets as dataset_registry
 from modelport.registry import models as registry
 from modelport.workspace import Workspace
 
 __all__ = ["InferenceConfig", "Model", "ModelPackage"]
-
-_service_of: Any = None
-"""Makes the Webservice that ``Model.deploy`` returns. Set by ``modelport.core.webservice`` (which
-needs Model for ``Webservice.models``) so the two modules do not import each other; importing any
-``modelport.core.*`` module runs ``modelport/core/__init__.py`` first, which imports both."""
-
-_endpoint_of: Any = None
-"""Deploys an AksEndpoint (``AksEndpoint.deploy_configuration``); set by ``modelport.core.aks_endpoint``."""
 
 
 class _Framework:
@@ -287,7 +282,7 @@ class Model:
         Returns a Webservice (Transitioning, or Failed with the cause); ``wait_for_deployment``
         waits for init(). ``overwrite=True`` replaces an existing service with no downtime.
         """
-        from modelport.deploy import configs, engine
+        from modelport.deploy import configs, endpoints, engine, records
 
         settings = deployment_config if deployment_config is not None else _default_configuration(models)
         if not isinstance(settings, configs.DeploymentSettings):
@@ -295,7 +290,6 @@ class Model:
                 "deployment_config must come from a deploy_configuration() "
                 "(LocalWebservice, AciWebservice or AksWebservice)"
             )
-        target = None
         if deployment_target is not None:  # an AksCompute: the service runs on its Ray cluster
             from modelport.core.compute import AksCompute
 
@@ -304,37 +298,30 @@ class Model:
                     "deployment_target must be an AksCompute, with AksWebservice.deploy_configuration()"
                 )
             settings = dataclasses.replace(settings, compute_target=deployment_target.name)
-            target = "ray"
         elif (notice := configs.local_aks_notice(settings)) is not None:
             warnings.warn(notice, UserWarning, stacklevel=2)
-        for m in models or []:
-            if not isinstance(m, Model):
-                raise InvalidInputError(f"models must be Model objects, got {type(m).__name__}")
-            if m.workspace != workspace:
-                raise InvalidInputError(f"model {m.id} belongs to another workspace")
-        if inference_config is None and models:  # its built-in script declares its own example
-            inference_config = _no_code_config(workspace, name, models)
-        else:
-            inference_config = _with_model_sample(inference_config, models)
-        if getattr(settings, "version_name", None):  # AksEndpoint.deploy_configuration(...)
-            if target != "ray" or overwrite:
+        records.check_service_name(name)
+        if not models:
+            raise InvalidInputError("models: give at least one registered Model")
+        spec = _deployment_spec(workspace, name, models, inference_config, settings)
+        if isinstance(settings, AksEndpointDeploymentConfiguration):
+            if deployment_target is None or overwrite:
                 raise InvalidInputError(
                     "an AksEndpoint is deployed to an AksCompute (deployment_target), without overwrite"
                 )
-            return _endpoint_of(workspace, name, models or [], inference_config, settings, show_output)
+            record = endpoints.create(
+                workspace,
+                name,
+                settings.version_name,
+                spec,
+                settings.traffic_percentile,
+                settings.is_control_version_type,
+            )
+            return ServiceBase._wrap(workspace, record, phases_shown=show_output, kind="endpoint")
         # Without show_output, an environment build still shows its phases live (a notebook's case).
         progress = (lambda line: print(line, flush=True)) if show_output else build_progress()
-        record = engine.deploy(
-            workspace,
-            name,
-            [m._record for m in models or []],
-            inference_config,
-            settings,
-            overwrite=overwrite,
-            progress=progress,
-            target=target,
-        )
-        return _service_of(workspace, record, show_output)
+        record = engine.deploy(workspace, name, spec, overwrite=overwrite, progress=progress)
+        return ServiceBase._wrap(workspace, record, phases_shown=show_output)
 
     @staticmethod
     def package(
@@ -354,16 +341,15 @@ class Model:
             package.wait_for_creation(show_output=True)
             package.save("./mnist-image")
         """
+        from modelport.deploy import configs
         from modelport.deploy.export.package import create_package
 
-        for m in models or []:
-            if not isinstance(m, Model) or m.workspace != workspace:
-                raise InvalidInputError("models must be Model objects of this workspace")
-        inference_config = _with_model_sample(inference_config, models)
+        if inference_config is None:
+            raise InvalidInputError("inference_config is required (an InferenceConfig with the entry script)")
+        spec = _deployment_spec(workspace, "", models, inference_config, configs.local_configuration())
         return create_package(
             workspace,
-            [m._record for m in models or []],
-            inference_config,
+            spec,
             generate_dockerfile=generate_dockerfile,
             image_name=image_name,
             image_label=image_label,
@@ -499,12 +485,49 @@ def _sample_rows(dataset: Any, limit: int = 5) -> builtins.list[Any] | None:
     return rows
 
 
-def _with_model_sample(inference_config: Any, models: builtins.list[Model] | None) -> Any:
-    """``inference_config`` with a sample input from the first model registered with a
-    ``sample_input_dataset`` (its first row, as ``{"data": [row]}``), when the config has none of
-    its own. A copy: the caller's InferenceConfig is left as it was."""
-    if not isinstance(inference_config, InferenceConfig) or inference_config.sample_input is not None:
-        return inference_config
+def _check_models(workspace: Workspace, models: builtins.list[Model] | None) -> None:
+    for m in models or []:
+        if not isinstance(m, Model):
+            raise InvalidInputError(f"models must be Model objects, got {type(m).__name__}")
+        if m.workspace != workspace:
+            raise InvalidInputError(f"model {m.id} belongs to another workspace")
+
+
+def _deployment_spec(
+    workspace: Workspace,
+    name: str,
+    models: builtins.list[Model] | None,
+    inference_config: InferenceConfig | None,
+    settings: DeploymentSettings,
+) -> DeploymentSpec:
+    """v1's deployment arguments as the engine's spec: a no-code deployment's (a built-in script,
+    its example from the model's sample datasets) when there is no inference config, else the
+    inference config's, its example from a model's sample dataset when it has none."""
+    _check_models(workspace, models)
+    if isinstance(settings, AksEndpointDeploymentConfiguration):
+        settings = settings.service_settings()
+    if inference_config is None and models:
+        from modelport.deploy import nocode
+
+        model = models[0]
+        return nocode.spec_for(
+            [m._record for m in models],
+            _sample_rows(model.sample_input_dataset),
+            _sample_rows(model.sample_output_dataset),
+            workspace.path / "nocode" / name,
+            settings,
+        )
+    if not isinstance(inference_config, InferenceConfig):
+        raise InvalidInputError("inference_config is required (an InferenceConfig with the entry script)")
+    spec = deployment_spec([m.id for m in models or []], inference_config, settings)
+    return _with_model_sample(spec, models)
+
+
+def _with_model_sample(spec: DeploymentSpec, models: builtins.list[Model] | None) -> DeploymentSpec:
+    """``spec`` with a sample input from the first model registered with a
+    ``sample_input_dataset`` (its first row, as ``{"data": [row]}``), when it has none of its own."""
+    if spec.sample_input is not None:
+        return spec
     for model in models or []:
         dataset = model.sample_input_dataset
         if dataset is None or not hasattr(dataset, "to_pandas_dataframe"):
@@ -518,28 +541,11 @@ def _with_model_sample(inference_config: Any, models: builtins.list[Model] | Non
         except InvalidInputError as exc:  # e.g. a row too large to be an example: deploy without
             warnings.warn(
                 f"model {model.id}'s sample_input_dataset is not used as the example: {exc.message}",
-                stacklevel=3,
+                stacklevel=4,
             )
             continue
-        config = copy.copy(inference_config)
-        config.sample_input = sample
-        return config
-    return inference_config
-
-
-def _no_code_config(workspace: Workspace, name: str, models: builtins.list[Model]) -> Any:
-    """v1's no-code deployment: a built-in script for a scikit-learn or ONNX model, its swagger's
-    example from the model's sample datasets."""
-    from modelport.deploy import nocode
-
-    model = models[0]
-    folder = workspace.path / "nocode" / name
-    return nocode.inference_config_for(
-        [m._record for m in models],
-        _sample_rows(model.sample_input_dataset),
-        _sample_rows(model.sample_output_dataset),
-        folder,
-    )
+        return dataclasses.replace(spec, sample_input=sample)
+    return spec
 
 
 def _default_configuration(models: builtins.list[Model] | None) -> Any:

@@ -12,8 +12,9 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from modelport.core.inference import InferenceConfig, deployment_spec
 from modelport.deploy import profile as profiling
-from modelport.deploy.configs import DeploymentSettings
+from modelport.deploy.configs import aci_configuration
 from modelport.errors import InvalidInputError
 from modelport.workspace import Workspace
 
@@ -109,19 +110,15 @@ def create(
     memory_in_gb: float | None,
     description: str | None,
 ) -> ModelProfile:
-    from modelport.deploy import configs
-
     if not models:
         raise InvalidInputError("models: give at least one registered Model")
-    settings: DeploymentSettings = configs.aci_configuration(
-        cpu_cores=cpu or 1.0, memory_gb=memory_in_gb or 1.0
-    )
+    if not isinstance(inference_config, InferenceConfig):
+        raise InvalidInputError("inference_config is required (an InferenceConfig with the entry script)")
+    settings = aci_configuration(cpu_cores=cpu or 1.0, memory_gb=memory_in_gb or 1.0)
     run = profiling.ProfileRun(
         profiling.check_profile_name(name),
-        [m._record for m in models],
-        inference_config,
+        deployment_spec([m.id for m in models], inference_config, settings),
         requests_of(input_dataset),
-        settings,
         description,
     )
     return ModelProfile._pending(workspace, run)

@@ -28,29 +28,17 @@ from pathlib import Path
 from typing import Any
 
 from modelport import jobs
+from modelport.core._run_base import RunBase
+from modelport.core.experiment import Experiment
+from modelport.core.workspace import Workspace
 from modelport.errors import InvalidInputError, NotFoundError, NotSupported, RunFailed
 from modelport.registry import runs as registry
-from modelport.workspace import Workspace
+from modelport.workspace import Workspace as _StoreWorkspace
 
 __all__ = ["Run"]
 
-_experiment_class: Any = None
-"""The Experiment class. Set by ``modelport.core.experiment`` (which needs Run) so the two modules
-do not import each other; importing any ``modelport.core.*`` module runs
-``modelport/core/__init__.py`` first, which imports both."""
-_workspace_class: Any = None
-"""The v1 Workspace class a submitted script's run opens. Set by ``modelport.core.workspace``
-(which reaches this module through ``ws.experiments``), for the same reason."""
-_run_classes: dict[str, Any] = {}
-"""The class a run record of a kind opens as (``"pipeline"``: ``PipelineRun``), registered by the
-layer that adds the kind (:func:`register_run_class`), so this layer never imports it."""
 _SUPERVISED = ("script", "pipeline")
 """Run kinds whose supervising process this module checks (the batch runner checks its own)."""
-
-
-def register_run_class(kind: str, cls: Any) -> None:
-    """Open run records of ``kind`` as ``cls`` (a :class:`Run` subclass) wherever runs are listed."""
-    _run_classes[kind] = cls
 
 
 def _metrics_view(metrics: builtins.list[registry.Metric]) -> dict[str, Any]:
@@ -83,7 +71,7 @@ def _check_name(name: object) -> str:
     return name
 
 
-class Run:
+class Run(RunBase, kinds=("",)):
     """A run of an experiment. ``Run(experiment, run_id)`` opens an existing one.
 
     Example::
@@ -96,23 +84,13 @@ class Run:
     """
 
     def __init__(self, experiment: Any, run_id: str, outputs: str | None = None, **_v1: Any) -> None:
-        if not isinstance(experiment, _experiment_class):
+        if not isinstance(experiment, Experiment):
             raise InvalidInputError(f"experiment must be an Experiment, got {type(experiment).__name__}")
         self.experiment = experiment
         self._record = registry.get_run(experiment.workspace, run_id)
         if self._record.experiment != experiment.name:
             raise NotFoundError(f"run '{run_id}' is not a run of experiment '{experiment.name}'")
         self._outputs = outputs
-
-    @classmethod
-    def _wrap(cls, experiment: Any, record: registry.RunRecord, outputs: str | None = None) -> Run:
-        if cls is Run:
-            cls = _run_classes.get(record.kind, Run)
-        run = cls.__new__(cls)
-        run.experiment = experiment
-        run._record = record
-        run._outputs = outputs
-        return run
 
     @staticmethod
     def get_context(allow_offline: bool = True, **_v1: Any) -> Run:
@@ -126,9 +104,9 @@ class Run:
                     "with Experiment(ws, name).submit(ScriptRunConfig(...)), or use start_logging()"
                 )
             return _OfflineRun()
-        ws = _workspace_class(ctx.workspace_name, ctx.workspace_path)
+        ws = Workspace(ctx.workspace_name, ctx.workspace_path)
         record = registry.get_run(ws, ctx.run_id)
-        return Run._wrap(_experiment_class(ws, record.experiment), record)
+        return Run._wrap(Experiment(ws, record.experiment), record)
 
     @staticmethod
     def list(
@@ -144,9 +122,15 @@ class Run:
 
     # -- attributes ----------------------------------------------------------------------------
     @property
-    def _ws(self) -> Workspace:
-        ws: Workspace = self.experiment.workspace
+    def _ws(self) -> _StoreWorkspace:
+        ws: _StoreWorkspace = self.experiment.workspace
         return ws
+
+    def _experiment_of(self, record: registry.RunRecord) -> Experiment:
+        """The experiment of a run related to this one (its own, most often)."""
+        if record.experiment == self.experiment.name:
+            return self.experiment
+        return Experiment(self._ws, record.experiment)
 
     def _refresh(self) -> registry.RunRecord:
         self._record = registry.get_run(self._ws, self._record.id)
@@ -200,7 +184,7 @@ class Run:
         if parent_id is None:
             return None
         record = registry.get_run(self._ws, parent_id)
-        return Run._wrap(_experiment_class(self._ws, record.experiment), record)
+        return Run._wrap(self._experiment_of(record), record)
 
     @property
     def tags(self) -> dict[str, str]:
@@ -563,7 +547,7 @@ class Run:
     ) -> Iterator[Run]:
         """The runs this run started (a pipeline run's step runs), in the order they started."""
         for record in registry.children(self._ws, self.id):
-            child = Run._wrap(_experiment_class(self._ws, record.experiment), record)
+            child = Run._wrap(self._experiment_of(record), record)
             yield child
             if recursive:
                 yield from child.get_children(recursive=True)

@@ -22,7 +22,6 @@ import os
 from pathlib import Path
 from typing import Any
 
-from modelport.core import run as _run
 from modelport.workspace import Workspace as _StoreWorkspace
 
 __all__ = ["Workspace"]
@@ -201,6 +200,19 @@ class Workspace(_StoreWorkspace):
 
         return {c.name: c for c in ComputeTarget.list(self)}
 
+    def _register_file_dataset(
+        self,
+        files: Any,
+        name: str,
+        description: str | None,
+        tags: dict[str, str] | None,
+        create_new_version: bool,
+    ) -> Any:
+        """An open dataset's files (``MNIST.get_file_dataset().register(ws, ...)``) registered here."""
+        from modelport.core.dataset import register_open_dataset
+
+        return register_open_dataset(files, self, name, description, tags, create_new_version)
+
     def get_default_datastore(self) -> Any:
         """The default datastore, ``workspaceblobstore``: a folder in the workspace."""
         from modelport.core.datastore import Datastore
@@ -235,6 +247,3 @@ class Workspace(_StoreWorkspace):
             f"Workspace.create(name={self.name!r}, subscription_id={self.subscription_id!r}, "
             f"resource_group={self.resource_group!r})"
         )
-
-
-_run._workspace_class = Workspace

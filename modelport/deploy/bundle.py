@@ -4,8 +4,10 @@ A bundle is target-neutral and self-describing: a folder any target can run, and
 can turn into a container build context::
 
     <bundle>/
-      bundle.json        what this is: service, deployment id, models, environment, settings
-      server.json        the scoring server's settings, paths relative to this folder
+      bundle.json        what this is: service, deployment id, interpreter, the DeploymentSpec
+      server.json        the scoring server's settings (``ServerSettings``) as the deployment
+                         decides them, paths relative to this folder (the entry script relative
+                         to its source directory, else to app/)
       requirements.txt   the environment's requirements, as the interpreter was built from them
       app/               AML_APP_ROOT, the working directory: app/<source directory name>/ (or the
                          entry script alone) ...
@@ -14,7 +16,9 @@ can turn into a container build context::
                          (the server's swagger, V2 metadata and the studio show it as the example)
       service.log        what preparing it printed (a local target appends the server's log)
 
-Nothing in it depends on the port, the keys or the target: those are the target's (``Runtime``).
+Nothing in it depends on the port, the keys or the target: those are the target's (``Runtime``),
+and so is how the server is sized on a machine (workers, CPU affinity, memory per worker,
+libraries to preload: the local target decides them, Ray places replicas instead).
 """
 
 from __future__ import annotations
@@ -25,16 +29,17 @@ import shutil
 import sys
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 from modelport import _settings
-from modelport.deploy.configs import DeploymentSettings
+from modelport.deploy.spec import DeploymentSpec
 from modelport.registry import models as model_registry
+from modelport.servicefiles import ServedModel, ServerSettings
 from modelport.workspace import Workspace
 
-__all__ = ["ServiceBundle", "preload_for", "prepare", "server_config"]
+__all__ = ["ServiceBundle", "deployment_server_settings", "prepare"]
 
 Progress = Callable[[str], None]
 _COPY_IGNORE = shutil.ignore_patterns(".git", "__pycache__", ".venv", ".modelport", ".azureml", "*.pyc")
@@ -44,9 +49,11 @@ LOG_FILE = "service.log"
 TRACES_FILE = "traces.jsonl"
 SAMPLE_INPUT_FILE = "modelport-sample-input.json"
 """In the app root; the server reads it by the same name (``modelport.protocols.swagger``)."""
+FORMAT = 2
+"""bundle.json's layout: 2 holds the DeploymentSpec (1, before it, the spec's parts side by side)."""
 
 
-@dataclass
+@dataclass(frozen=True)
 class ServiceBundle:
     """A prepared service. ``root`` is the folder; the rest is ``bundle.json``."""
 
@@ -55,11 +62,10 @@ class ServiceBundle:
     deployment_id: str
     interpreter: str
     """The interpreter built for the environment (the local target runs the server with it)."""
-    models: list[str] = field(default_factory=list)
-    environment: dict[str, Any] | None = None
-    environment_variables: dict[str, str] = field(default_factory=dict)
-    settings: dict[str, Any] = field(default_factory=dict)
-    requirements: list[str] = field(default_factory=list)
+    spec: DeploymentSpec
+    frameworks: tuple[str, ...] = ()
+    """The models' frameworks as registered (``ScikitLearn``, ...), for a target's policy."""
+    requirements: tuple[str, ...] = ()
 
     @property
     def server_file(self) -> Path:
@@ -73,13 +79,10 @@ class ServiceBundle:
     def log_file(self) -> Path:
         return self.root / LOG_FILE
 
-    def server_settings(self) -> dict[str, Any]:
-        """``server.json`` with its relative paths made absolute."""
-        data: dict[str, Any] = json.loads(self.server_file.read_text())
-        for key in ("entry_script", "app_root", "model_dir", "source_directory", "traces_file"):
-            if data.get(key):
-                data[key] = str((self.root / data[key]).resolve())
-        return data
+    def server_settings(self) -> ServerSettings:
+        """``server.json``, every path absolute (the entry script's too)."""
+        settings = ServerSettings.from_json_file(self.server_file)
+        return replace(settings, entry_script=settings.script_path().resolve())
 
     def log(self, line: str) -> None:
         """Append a ``[modelport]`` line to the bundle's log (deployment progress)."""
@@ -87,127 +90,145 @@ class ServiceBundle:
             f.write(f"[modelport] {line}\n")
 
     def save(self) -> None:
-        data = asdict(self)
-        data.pop("root")
+        data = {
+            "format": FORMAT,
+            "service": self.service,
+            "deployment_id": self.deployment_id,
+            "interpreter": self.interpreter,
+            "spec": self.spec.to_dict(),
+            "frameworks": list(self.frameworks),
+            "requirements": list(self.requirements),
+        }
         (self.root / BUNDLE_FILE).write_text(json.dumps(data, indent=2))
 
     @classmethod
     def load(cls, root: str | os.PathLike[str]) -> ServiceBundle:
         path = Path(root)
         data = json.loads((path / BUNDLE_FILE).read_text())
-        return cls(root=path, **data)
+        if data.get("format") != FORMAT:
+            return _load_format_1(path, data)
+        return cls(
+            root=path,
+            service=data["service"],
+            deployment_id=data["deployment_id"],
+            interpreter=data["interpreter"],
+            spec=DeploymentSpec.from_dict(data["spec"]),
+            frameworks=tuple(data.get("frameworks") or ()),
+            requirements=tuple(data.get("requirements") or ()),
+        )
 
 
-def _copy_models(ws: Workspace, models: list[Any], app_root: Path, progress: Progress) -> Path:
+def _load_format_1(root: Path, data: dict[str, Any]) -> ServiceBundle:
+    """A bundle an earlier modelport prepared (a service deployed before an upgrade, restarted
+    now): its spec from its parts, and its server.json in this version's terms (the entry script
+    was relative to the bundle; the local target's sizing was in it)."""
+    environment = data.get("environment")
+    spec = DeploymentSpec.from_v1_record(
+        {"models": data.get("models"), "settings": data.get("settings"), "environment": environment}
+    )
+    server = json.loads((root / SERVER_FILE).read_text())
+    preloaded = server.pop("preload_modules", None) or []
+    for key in ("workers", "cpu_affinity", "max_worker_memory_mb"):
+        server.pop(key, None)
+    source = server.get("source_directory")
+    script = root / server["entry_script"]
+    server["entry_script"] = str(
+        script.relative_to(root / source) if source else script.relative_to(root / "app")
+    )
+    (root / SERVER_FILE).write_text(json.dumps(server, indent=2))
+    bundle = ServiceBundle(
+        root=root,
+        service=data["service"],
+        deployment_id=data["deployment_id"],
+        interpreter=data["interpreter"],
+        spec=replace(spec, environment_variables=dict(data.get("environment_variables") or {})),
+        # Preloading scikit-learn is what a ScikitLearn model's bundle did.
+        frameworks=("ScikitLearn",) if "sklearn" in preloaded else (),
+        requirements=tuple(data.get("requirements") or ()),
+    )
+    bundle.save()
+    return bundle
+
+
+def _copy_models(
+    ws: Workspace, models: list[model_registry.ModelRecord], app_root: Path, progress: Progress
+) -> Path:
     """Download each model (sha256 verified) to ``app_root/azureml-models/<name>/<version>/``;
     return what AZUREML_MODEL_DIR names (the one model's folder, or the folder of all)."""
     base = app_root / "azureml-models"
-    for m in models:
-        record = model_registry.get(ws, m.name, m.version)
-        model_registry.download(ws, record, base / m.name / str(m.version), exist_ok=False)
-        progress(f"model {m.id} copied and verified ({len(record.files)} file(s))")
-    return base / models[0].name / str(models[0].version) if len(models) == 1 else base
+    for record in models:
+        model_registry.download(ws, record, base / record.name / str(record.version), exist_ok=False)
+        progress(f"model {record.id} copied and verified ({len(record.files)} file(s))")
+    first = models[0]
+    return base / first.name / str(first.version) if len(models) == 1 else base
 
 
-def _copy_source(inference_config: Any, app_root: Path) -> Path:
-    """Copy the source directory (or the lone entry script) into the app folder; return the script.
+def _copy_source(spec: DeploymentSpec, app_root: Path) -> tuple[Path | None, Path]:
+    """Copy the source directory (or the lone entry script) into the app folder; return the
+    copied source folder (None without one) and the script.
 
     As v1 laid it out: the source directory keeps its name under AML_APP_ROOT (the working
     directory), so ``open("./<source directory name>/extradata.json")`` finds the file."""
-    if inference_config.source_directory:
-        src = Path(inference_config.source_directory)
+    if spec.source_directory:
+        src = Path(spec.source_directory)
         target = app_root / src.name
         shutil.copytree(src, target, dirs_exist_ok=True, ignore=_COPY_IGNORE)
-        return target / inference_config.script_path.relative_to(src)
-    target = app_root / inference_config.script_path.name
-    shutil.copy2(inference_config.script_path, target)
-    return target
+        return target, target / spec.entry_script
+    target = app_root / spec.script_path.name
+    shutil.copy2(spec.script_path, target)
+    return None, target
 
 
-def _resolve_environment(environment: Any, log: Progress) -> tuple[str, list[str]]:
-    """The interpreter for ``environment`` (built once, then cached) and its requirements."""
+def _resolve_environment(spec: DeploymentSpec, log: Progress) -> tuple[str, tuple[str, ...]]:
+    """The interpreter for the spec's environment (built once, then cached) and its requirements."""
+    environment = spec.environment
     if environment is None:
-        return sys.executable, []
-    from modelport.environments import EnvSpec, resolve_interpreter
+        return sys.executable, ()
+    from modelport.environments import resolve_interpreter
 
-    spec = EnvSpec.from_dict(environment.to_spec())
-    interpreter = resolve_interpreter(spec, _settings.env_cache_root(), log=log)
-    return str(interpreter), [*spec.conda_packages, *spec.pip_packages]
-
-
-def _cpu_affinity(name: str, cores: float | None) -> list[int] | None:
-    cpus = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else []
-    if not cores or not cpus:
-        return None
-    want = min(len(cpus), max(1, int(-(-cores // 1))))
-    if want >= len(cpus):
-        return None
-    start = sum(name.encode()) % len(cpus)  # spread services over the cores
-    return sorted(cpus[(start + i) % len(cpus)] for i in range(want))
+    interpreter = resolve_interpreter(environment, _settings.env_cache_root(), log=log)
+    return str(interpreter), (*environment.conda_packages, *environment.pip_packages)
 
 
-def preload_for(models: list[Any], environment: Any) -> list[str] | None:
-    """Libraries the supervisor imports once before forking workers: scikit-learn (and joblib) when
-    a model says it is a scikit-learn model or the environment pins scikit-learn. Importing it is
-    most of a worker's start (~1.7 s of ~2 s for the tutorial's model); preloaded, a replaced
-    worker is back in ~0.05 s and workers share those pages. Nothing for other frameworks: some
-    (TensorFlow, PyTorch's CUDA) do not survive a fork."""
-    frameworks = {str(m.framework or "").lower() for m in models}
-    # The spec was already built (and checked) to resolve the interpreter.
-    packages = json.dumps(environment.to_spec()).lower() if environment is not None else ""
-    if "scikitlearn" in frameworks or "scikit-learn" in packages:
-        return ["sklearn", "joblib"]
-    return None
-
-
-def server_config(
-    settings: DeploymentSettings,
-    *,
+def deployment_server_settings(
     name: str,
-    script: Path | str,
-    app_root: Path | str,
-    model_dir: Path | str,
-    source_directory: Path | str | None,
-    preload_modules: list[str] | None = None,
-    models: list[dict[str, str]] | None = None,
-) -> dict[str, Any]:
-    """The scoring server's settings for a deployment (see modelport.server.config), without
-    what the target decides (port, host, keys, status files). ``models``: ``[{"name", "version"}]``,
-    the names the Open Inference (V2) routes answer to besides the service's."""
-    memory_mb = int(settings.memory_gb * 1024 / settings.workers) if settings.memory_gb else None
-    batching = {
-        "max_batch_size": settings.max_batch_size,
-        "max_batch_latency_ms": settings.max_batch_latency_ms,
+    spec: DeploymentSpec,
+    models: list[ServedModel],
+    app_root: Path,
+    model_dir: Path,
+    source: Path | None,
+    script: Path,
+) -> ServerSettings:
+    """The scoring server's settings as the deployment decides them: its script and folders, its
+    limits and batching, its models' names; nothing the target decides."""
+    asked = spec.settings
+    optional: dict[str, Any] = {
+        "max_body_mb": asked.max_body_mb,
+        "max_batch_size": asked.max_batch_size,
+        "max_batch_latency_ms": asked.max_batch_latency_ms,
+        "max_concurrent_requests": asked.max_concurrent_requests,
+        "max_request_wait_ms": asked.max_request_wait_ms,
     }
-    optional = {"max_body_mb": settings.max_body_mb, **batching}
-    return {
-        **{k: v for k, v in optional.items() if v is not None},
-        "preload_modules": preload_modules,
-        "entry_script": str(script),
-        "model_dir": str(model_dir),
-        "source_directory": str(source_directory) if source_directory else None,
-        "app_root": str(app_root),
-        "workers": settings.workers,
-        "token_auth": settings.token_auth_enabled,
-        "scoring_timeout_ms": settings.scoring_timeout_ms,
-        "max_concurrent_requests": settings.max_concurrent_requests,
-        "max_request_wait_ms": settings.max_request_wait_ms,
-        "max_worker_memory_mb": memory_mb,
-        "cpu_affinity": _cpu_affinity(name, settings.cpu_cores),
-        "service_name": name,
-        "models": models,
+    return ServerSettings(
+        entry_script=script.relative_to(source or app_root),
+        model_dir=model_dir,
+        source_directory=source,
+        app_root=app_root,
+        scoring_timeout_ms=asked.scoring_timeout_ms,
+        token_auth=asked.token_auth_enabled,
+        service_name=name,
+        models=models,
         # v1's enable_app_insights, kept locally: a JSON line per scoring request.
-        "traces_file": TRACES_FILE if getattr(settings, "app_insights", False) else None,
-    }
+        traces_file=app_root.parent / TRACES_FILE if asked.app_insights else None,
+        **{k: v for k, v in optional.items() if v is not None},
+    )
 
 
 def prepare(
     ws: Workspace,
     name: str,
     deployment_id: str,
-    models: list[Any],
-    inference_config: Any,
-    settings: DeploymentSettings,
+    spec: DeploymentSpec,
     root: Path,
     progress: Progress,
     phases: list[dict[str, Any]],
@@ -216,6 +237,7 @@ def prepare(
     settings: the folder ``root`` becomes a bundle. ``progress`` hears each phase with its time,
     and ``phases`` gets them as ``{"phase", "seconds"}``."""
     root.mkdir(parents=True, exist_ok=True)
+    models = [model_registry.get(ws, *model_registry.parse_id(model_id)) for model_id in spec.models]
 
     def log(line: str) -> None:
         with open(root / LOG_FILE, "a") as f:
@@ -233,44 +255,28 @@ def prepare(
 
     started = time.monotonic()
     # The build's phases (resolve, download, install, compile) reach show_output as they happen.
-    interpreter, requirements = _resolve_environment(inference_config.environment, both)
+    interpreter, requirements = _resolve_environment(spec, both)
     phase("environment ready", started)
     started = time.monotonic()
     app_root = root / "app"
     app_root.mkdir()
 
     model_dir = _copy_models(ws, models, app_root, both)
-    script = _copy_source(inference_config, app_root)
-    sample = getattr(inference_config, "sample_input", None)
-    if sample is not None:
-        (app_root / SAMPLE_INPUT_FILE).write_text(json.dumps(sample))
+    source, script = _copy_source(spec, app_root)
+    if spec.sample_input is not None:
+        (app_root / SAMPLE_INPUT_FILE).write_text(json.dumps(spec.sample_input))
     phase("models and source copied", started)
-    config = server_config(
-        settings,
-        name=name,
-        script=script.relative_to(root),
-        app_root="app",
-        model_dir=model_dir.relative_to(root),
-        source_directory=(
-            (app_root / Path(inference_config.source_directory).name).relative_to(root)
-            if inference_config.source_directory
-            else None
-        ),
-        preload_modules=preload_for(models, inference_config.environment),
-        models=[{"name": m.name, "version": str(m.version)} for m in models],
-    )
-    (root / SERVER_FILE).write_text(json.dumps(config, indent=2))
+    served = [ServedModel(m.name, str(m.version)) for m in models]
+    server = deployment_server_settings(name, spec, served, app_root, model_dir, source, script)
+    server.write(root / SERVER_FILE, relative_to=root)
     (root / "requirements.txt").write_text("".join(f"{r}\n" for r in requirements))
-    environment = inference_config.environment
     bundle = ServiceBundle(
         root=root,
         service=name,
         deployment_id=deployment_id,
         interpreter=interpreter,
-        models=[m.id for m in models],
-        environment=None if environment is None else environment.to_spec(),
-        environment_variables=dict(getattr(environment, "environment_variables", None) or {}),
-        settings=settings.to_dict(),
+        spec=spec,
+        frameworks=tuple(m.framework or "" for m in models),
         requirements=requirements,
     )
     bundle.save()

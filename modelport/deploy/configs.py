@@ -1,25 +1,35 @@
 """Deployment configurations with v1's parameters, defaults and validation.
 
 Every parameter either takes effect on the local target or is refused with a message that says
-why; none is silently ignored. All three configurations deploy to the local process target.
+why; none is silently ignored. All three configurations deploy to the local process target; an
+AKS one given a compute target (``deployment_target``) runs on that Ray cluster.
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields, replace
 from typing import Any
 
 from modelport.errors import InvalidInputError
 
-__all__ = ["DeploymentSettings", "aci_configuration", "aks_configuration", "local_configuration"]
+__all__ = [
+    "AksEndpointDeploymentConfiguration",
+    "DeploymentSettings",
+    "aci_configuration",
+    "aks_configuration",
+    "local_configuration",
+]
 
 
-@dataclass
+@dataclass(frozen=True)
 class DeploymentSettings:
-    """What a deployment asks of its target; what every v1 configuration is reduced to."""
+    """What a deployment asks of its target; what every v1 configuration is reduced to. Frozen:
+    a change is a ``dataclasses.replace``."""
 
     compute_type: str = "Local"
+    target: str | None = None
+    """The target it runs on (``modelport.deploy.targets``); None: the one its compute chooses."""
     port: int | None = None
     workers: int = 1
     cpu_cores: float | None = None
@@ -62,8 +72,25 @@ class DeploymentSettings:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> DeploymentSettings:
-        known = {f for f in cls.__dataclass_fields__}
-        return cls(**{k: v for k, v in data.items() if k in known})
+        """The settings :meth:`to_dict` wrote (names an older version wrote and this one does not
+        know are left out; missing ones take their defaults)."""
+        known = {f.name for f in fields(DeploymentSettings)}
+        return DeploymentSettings(**{k: v for k, v in data.items() if k in known})
+
+
+@dataclass(frozen=True)
+class AksEndpointDeploymentConfiguration(DeploymentSettings):
+    """v1's ``AksEndpoint.deploy_configuration()``: an AKS configuration plus the first version's
+    name, share and role."""
+
+    version_name: str = ""
+    traffic_percentile: float | None = None
+    is_default: bool = True
+    is_control_version_type: bool = False
+
+    def service_settings(self) -> DeploymentSettings:
+        """The settings each version is deployed with (the AKS part of this configuration)."""
+        return DeploymentSettings(**{f.name: getattr(self, f.name) for f in fields(DeploymentSettings)})
 
 
 def _positive(name: str, value: Any) -> float | None:
@@ -353,13 +380,13 @@ def update_settings(settings: DeploymentSettings, changes: dict[str, Any]) -> De
     _refuse({k: given[k] for k in unknown if k in _CLOUD_ONLY}, _CLOUD_ONLY)
     if unknown:
         raise InvalidInputError(f"update: unknown parameter(s) {', '.join(unknown)}")
-    data = asdict(settings)
+    changed: dict[str, Any] = {}
     for key, value in given.items():
         field_name, check = _CHANGES.get(key, (key, lambda _n, v: v))
-        data[field_name] = check(key, value)
+        changed[field_name] = check(key, value)
     if "cpu_cores" in given and settings.compute_type != "AKS":
-        data["workers"] = _workers_for(data["cpu_cores"])  # ACI and local: a worker per core
-    updated = DeploymentSettings(**data)
+        changed["workers"] = _workers_for(changed["cpu_cores"])  # ACI and local: a worker per core
+    updated = replace(settings, **changed)
     if updated.auth_enabled and updated.token_auth_enabled:
         raise InvalidInputError("auth_enabled and token_auth_enabled cannot both be True (as in v1)")
     return updated

@@ -1,10 +1,10 @@
-"""AKS endpoints (controlled rollout) on Ray: versions behind one URI, split by traffic percentile.
+"""AKS endpoints (controlled rollout): versions behind one URI, split by traffic percentile.
 
-An endpoint is a service record of its own (``target`` ``ray``) whose handle names a router
-application (``modelport.server.ray_replica.EndpointRouter``) and its versions. Each version is
-an ordinary Ray service, ``<endpoint>--<version>``, deployed by the engine (its own bundle,
-environment, replicas and state) and answering to the endpoint's keys. Versions other than the
-default take their ``traffic_percentile`` of the requests; the default version takes the rest;
+An endpoint is a service record of its own whose handle is a router's, on a target that can
+route (:class:`~modelport.deploy.targets.Routing`: Ray). Each version is an ordinary service,
+``<endpoint>--<version>``, deployed by the engine from its own spec (its own bundle, environment,
+replicas and state) and answering to the endpoint's keys. Versions other than the default take
+their ``traffic_percentile`` of the requests; the default version takes the rest;
 ``azureml-model-deployment: <version>`` pins one, and every answer names its version there.
 """
 
@@ -15,10 +15,10 @@ from typing import Any
 
 from modelport import keys as keyfile
 from modelport.deploy import engine, records, targets
-from modelport.deploy.configs import DeploymentSettings
 from modelport.deploy.records import ServiceRecord, ServiceState, keys_path
+from modelport.deploy.spec import DeploymentSpec
+from modelport.deploy.targets import EndpointVersion, Routing
 from modelport.errors import InvalidInputError, ModelportError
-from modelport.registry.models import ModelRecord
 from modelport.workspace import Workspace
 
 __all__ = ["add_version", "create", "delete", "delete_version", "update_version", "version_service"]
@@ -30,11 +30,11 @@ def version_service(endpoint: str, version: str) -> str:
     return records.check_service_name(f"{endpoint}--{version}")
 
 
-def _check_traffic(versions: dict[str, dict[str, Any]]) -> None:
-    defaults = [v for v, info in versions.items() if info.get("default")]
+def _check_traffic(versions: dict[str, EndpointVersion]) -> None:
+    defaults = [v for v, info in versions.items() if info.default]
     if versions and len(defaults) != 1:
         raise InvalidInputError(f"an endpoint needs exactly one default version, found {defaults or 'none'}")
-    shares = sum(float(info.get("traffic") or 0) for info in versions.values() if not info.get("default"))
+    shares = sum(info.traffic for info in versions.values() if not info.default)
     if shares > 100:
         raise InvalidInputError(f"the versions' traffic_percentile add up to {shares:g} (more than 100)")
 
@@ -47,17 +47,25 @@ def _percent(value: Any) -> float | None:
     return float(value)
 
 
-def _route(ws: Workspace, record: ServiceRecord) -> ServiceRecord:
-    """Deploy the router over the record's versions; save the record (Transitioning)."""
-    assert record.handle is not None
-    versions = record.handle["versions"]
+def _router(record: ServiceRecord) -> Routing:
+    target = engine.target_of(record)
+    if not isinstance(target, Routing):
+        raise InvalidInputError(f"the {record.target} target cannot route traffic between versions")
+    return target
+
+
+def _route(ws: Workspace, record: ServiceRecord, versions: dict[str, EndpointVersion]) -> ServiceRecord:
+    """Route the endpoint to ``versions``; save the record (Transitioning)."""
     _check_traffic(versions)
-    target: Any = targets.get("ray")
-    default = next(v for v, info in versions.items() if info.get("default"))
-    interpreter = records.load(ws, versions[default]["app"]).handle["interpreter"]  # type: ignore[index]
-    target.run_router(record.handle, versions, interpreter)
-    endpoint = target.endpoint(record.handle)
-    record.scoring_uri, record.swagger_uri = endpoint.scoring_uri, endpoint.swagger_uri
+    router = _router(record)
+    handles = {}
+    for version, info in versions.items():
+        handle = records.load(ws, info.service).handle
+        if handle is None:
+            raise InvalidInputError(f"version '{version}' of endpoint '{record.name}' is not running")
+        handles[version] = handle
+    record.handle = router.route(record.name, versions, handles)
+    engine.place(record, engine.target_of(record).endpoint(record.handle))
     record.set_state(ServiceState.TRANSITIONING, None)
     records.save(ws, record)
     return record
@@ -67,38 +75,25 @@ def create(
     ws: Workspace,
     name: str,
     version: str,
-    models: list[ModelRecord],
-    inference_config: Any,
-    settings: DeploymentSettings,
+    spec: DeploymentSpec,
     traffic_percentile: float | None = None,
     is_control_version_type: bool = False,
 ) -> ServiceRecord:
-    """A new endpoint with its first (default) version."""
+    """A new endpoint with its first (default) version, deployed from ``spec``."""
     records.check_service_name(name)
     version_service(name, version)
+    settings = spec.settings
     if not settings.compute_target:
         raise InvalidInputError("an AksEndpoint needs deployment_target=<an AksCompute>")
     record = ServiceRecord(
         name=name,
-        target="ray",
-        compute_type="AKS",
-        models=[m.id for m in models],
-        settings={**settings.to_dict(), "endpoint": None},
+        spec=replace(spec, settings=replace(settings, endpoint=None)),
+        target=targets.choose(settings),
     )
     records.claim(ws, record, overwrite=False)
     try:
         keyfile.ensure_keys(keys_path(ws, name), settings.primary_key, settings.secondary_key)
-        return add_version(
-            ws,
-            name,
-            version,
-            models,
-            inference_config,
-            settings,
-            traffic_percentile,
-            True,
-            is_control_version_type,
-        )
+        return add_version(ws, name, version, spec, traffic_percentile, True, is_control_version_type)
     except ModelportError as exc:
         record = records.load(ws, name)
         record.set_state(ServiceState.FAILED, exc.message)
@@ -110,47 +105,52 @@ def add_version(
     ws: Workspace,
     name: str,
     version: str,
-    models: list[ModelRecord],
-    inference_config: Any,
-    settings: DeploymentSettings,
+    spec: DeploymentSpec,
     traffic_percentile: float | None = None,
     is_default: bool | None = None,
     is_control_version_type: bool | None = None,
 ) -> ServiceRecord:
-    """Deploy ``version`` (waiting until it is Healthy), then route its share of the traffic."""
+    """Deploy ``version`` from ``spec`` (waiting until it is Healthy), then route its share."""
     record = records.load(ws, name)
-    versions: dict[str, dict[str, Any]] = dict((record.handle or {}).get("versions") or {})
+    versions = engine.routes(record)
     if version in versions:
         raise InvalidInputError(f"endpoint '{name}' already has a version '{version}'")
     share = _percent(traffic_percentile)
     service = version_service(name, version)
     # Auth and compute are the endpoint's: a version answers to the endpoint's keys, on its cluster.
-    version_settings = replace(
-        settings,
+    asked = record.spec.settings
+    settings = replace(
+        spec.settings,
         endpoint=name,
-        auth_enabled=bool(record.settings.get("auth_enabled")),
-        token_auth_enabled=bool(record.settings.get("token_auth_enabled")),
-        compute_target=record.settings.get("compute_target"),
+        auth_enabled=asked.auth_enabled,
+        token_auth_enabled=asked.token_auth_enabled,
+        compute_target=asked.compute_target,
     )
-    deployed = engine.deploy(ws, service, models, inference_config, version_settings, target="ray")
-    deployed = engine.wait(ws, service, timeout=600)
-    assert deployed.handle is not None
-    if is_default or not versions:
-        for info in versions.values():
-            info["default"] = False
-    versions[version] = {
-        "app": service,
-        "traffic": share if share is not None else 0.0,
-        "default": bool(is_default) or not versions,
-        "control": bool(is_control_version_type),
-    }
-    base = {k: deployed.handle[k] for k in ("compute", "workspace", "address", "http_port")}
-    record.handle = {**base, "app": name, "router": True, "versions": versions}
+    engine.deploy(ws, service, replace(spec, settings=settings))
+    engine.wait(ws, service, timeout=600)
+    default = bool(is_default) or not versions
+    if default:
+        versions = {v: replace(info, default=False) for v, info in versions.items()}
+    versions[version] = EndpointVersion(
+        service=service,
+        traffic=share if share is not None else 0.0,
+        default=default,
+        control=bool(is_control_version_type),
+    )
     try:
-        return _route(ws, record)
+        return _route(ws, record, versions)
     except ModelportError:
         engine.delete(ws, service, missing_ok=True)
         raise
+
+
+def _version(record: ServiceRecord, version: str) -> dict[str, EndpointVersion]:
+    versions = engine.routes(record)
+    if version not in versions:
+        raise InvalidInputError(
+            f"endpoint '{record.name}' has no version '{version}' (versions: {', '.join(versions)})"
+        )
+    return versions
 
 
 def update_version(
@@ -160,50 +160,43 @@ def update_version(
     traffic_percentile: float | None = None,
     is_default: bool | None = None,
     is_control_version_type: bool | None = None,
-    change: engine.ServiceUpdate | None = None,
+    change: Any = None,
 ) -> ServiceRecord:
-    """Change a version's share (and default), or redeploy it (models, inference config)."""
+    """Change a version's share (and default), or redeploy it: ``change`` makes its new spec
+    from its current one (``lambda spec: replace(spec, models=...)``)."""
     record = records.load(ws, name)
-    assert record.handle is not None
-    versions = record.handle["versions"]
-    if version not in versions:
-        raise InvalidInputError(
-            f"endpoint '{name}' has no version '{version}' (versions: {', '.join(versions)})"
-        )
-    if change is not None and not change.metadata_only:
-        engine.update(ws, versions[version]["app"], change)
-        engine.wait(ws, versions[version]["app"], timeout=600)
+    versions = _version(record, version)
+    service = versions[version].service
+    if change is not None:
+        engine.update(ws, service, change(records.load(ws, service).spec))
+        engine.wait(ws, service, timeout=600)
     share = _percent(traffic_percentile)
     if share is not None:
-        versions[version]["traffic"] = share
+        versions[version] = replace(versions[version], traffic=share)
     if is_default:
-        for info in versions.values():
-            info["default"] = False
-        versions[version]["default"] = True
+        versions = {v: replace(info, default=v == version) for v, info in versions.items()}
     if is_control_version_type is not None:
-        versions[version]["control"] = bool(is_control_version_type)
-    return _route(ws, record)
+        versions[version] = replace(versions[version], control=bool(is_control_version_type))
+    return _route(ws, record, versions)
 
 
 def delete_version(ws: Workspace, name: str, version: str) -> ServiceRecord:
     """Stop routing to ``version`` and delete its service (not the default, unless it is alone)."""
     record = records.load(ws, name)
-    assert record.handle is not None
-    versions = record.handle["versions"]
-    if version not in versions:
-        raise InvalidInputError(
-            f"endpoint '{name}' has no version '{version}' (versions: {', '.join(versions)})"
-        )
-    if versions[version].get("default") and len(versions) > 1:
+    versions = _version(record, version)
+    if versions[version].default and len(versions) > 1:
         raise InvalidInputError(
             f"version '{version}' is the default of endpoint '{name}': make another version the default first"
         )
     info = versions.pop(version)
     if versions:
-        _route(ws, record)
-    else:
+        _route(ws, record, versions)
+    elif record.handle is not None:  # nothing left to route to: the router goes too
+        engine.target_of(record).stop(record.handle)
+        record.handle = None
+        record.set_state(ServiceState.FAILED, f"endpoint '{name}' has no versions: create one")
         records.save(ws, record)
-    engine.delete(ws, info["app"], missing_ok=True)
+    engine.delete(ws, info.service, missing_ok=True)
     return record
 
 
@@ -213,6 +206,6 @@ def delete(ws: Workspace, name: str) -> None:
         record = records.load(ws, name)
     except ModelportError:
         return
-    for info in ((record.handle or {}).get("versions") or {}).values():
-        engine.delete(ws, info["app"], missing_ok=True)
+    for info in engine.routes(record).values():
+        engine.delete(ws, info.service, missing_ok=True)
     engine.delete(ws, name, missing_ok=True)

@@ -1,7 +1,8 @@
 """The deployment engine: deploy, observe, wait, update, restart, delete, list. Target-neutral.
 
-Deploying is two steps: :func:`modelport.deploy.bundle.prepare` makes a service bundle, then the
-target the record names (:mod:`modelport.deploy.targets`) runs it. The state a record shows is
+Deploying is two steps: :func:`modelport.deploy.bundle.prepare` makes a service bundle from a
+:class:`~modelport.deploy.spec.DeploymentSpec`, then the target its settings choose
+(:func:`modelport.deploy.targets.choose`) runs it. The state a record shows is
 reconciled with what its target observes whenever someone looks
 (:func:`modelport.deploy.reconcile.next_state`). The v1 facade (``modelport.core``) and the CLI
 call these functions; nothing here knows HTTP beyond the client boundary (``modelport.client``).
@@ -13,7 +14,7 @@ import shutil
 import time
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -24,11 +25,10 @@ from modelport.client import ServiceClient
 from modelport.deploy import records, targets
 from modelport.deploy._files import json_lines, tail
 from modelport.deploy.bundle import TRACES_FILE, ServiceBundle, prepare
-from modelport.deploy.configs import DeploymentSettings
-from modelport.deploy.inference import InferenceConfig
 from modelport.deploy.reconcile import next_state
 from modelport.deploy.records import ServiceRecord, ServiceState, keys_path
-from modelport.deploy.targets import Runtime, Target
+from modelport.deploy.spec import DeploymentSpec
+from modelport.deploy.targets import EndpointVersion, ProcessInspection, Routing, Runtime, Target
 from modelport.errors import (
     DeploymentError,
     EnvironmentBuildError,
@@ -36,12 +36,10 @@ from modelport.errors import (
     ModelportError,
     ServiceNotFound,
 )
-from modelport.registry import models as model_registry
-from modelport.registry.models import ModelRecord, _matches, _normalize_filter
+from modelport.registry.models import _matches, _normalize_filter
 from modelport.workspace import Workspace
 
 __all__ = [
-    "ServiceUpdate",
     "delete",
     "deploy",
     "list_services",
@@ -79,24 +77,19 @@ def target_of(record: ServiceRecord) -> Target:
     return targets.get(record.target)
 
 
-def _runtime(ws: Workspace, name: str, settings: DeploymentSettings, port: int | None) -> Runtime:
+def _runtime(ws: Workspace, name: str, spec: DeploymentSpec, port: int | None) -> Runtime:
+    settings = spec.settings
     auth = settings.auth_enabled or settings.token_auth_enabled
-    return Runtime(
-        service=name,
-        port=port,
-        keys_file=keys_path(ws, name) if auth else None,
-        token_auth=settings.token_auth_enabled,
-    )
+    # An endpoint's version answers to the endpoint's keys.
+    keys = keys_path(ws, settings.endpoint or name) if auth else None
+    return Runtime(service=name, port=port, keys_file=keys, token_auth=settings.token_auth_enabled)
 
 
-def _check_inputs(name: str, models: list[ModelRecord], inference_config: Any) -> None:
+def _check_inputs(name: str, spec: DeploymentSpec) -> None:
     records.check_service_name(name)
-    if not models:
+    if not spec.models:
         raise InvalidInputError("models: give at least one registered Model")
-    for m in models:
-        if not isinstance(m, ModelRecord):
-            raise InvalidInputError(f"models must be registered models, got {type(m).__name__}")
-    if inference_config is None:
+    if not spec.entry_script:
         raise InvalidInputError("inference_config is required (an InferenceConfig with the entry script)")
 
 
@@ -104,34 +97,22 @@ def _check_inputs(name: str, models: list[ModelRecord], inference_config: Any) -
 def deploy(
     ws: Workspace,
     name: str,
-    models: list[ModelRecord],
-    inference_config: Any,
-    settings: DeploymentSettings,
+    spec: DeploymentSpec,
     *,
     overwrite: bool = False,
     progress: Progress | None = None,
-    target: str | None = None,
 ) -> ServiceRecord:
-    """Prepare a bundle and start it on its target; the record (Transitioning, or Failed with
-    the cause). ``target`` defaults to the one ``settings.compute_type`` maps to.
+    """Prepare a bundle of ``spec`` and start it on the target its settings choose; the record
+    (Transitioning, or Failed with the cause).
 
     With ``overwrite`` a running service is replaced with zero downtime: the new deployment
     starts beside the old one, which is stopped only once the new one is ready. A service that
     is not running (Failed, stopped) is simply deployed again.
     """
-    _check_inputs(name, models, inference_config)
-    target_name = target or targets.target_for(settings.compute_type)
+    _check_inputs(name, spec)
+    target_name = targets.choose(spec.settings)
     chosen = targets.get(target_name)
-    asked = ServiceRecord(
-        name=name,
-        target=target_name,
-        compute_type=settings.compute_type,
-        deployer=_me(),
-        models=[m.id for m in models],
-        inference_config=inference_config.serialize(),
-        environment=None if inference_config.environment is None else inference_config.environment.to_spec(),
-        settings=settings.to_dict(),
-    )
+    asked = ServiceRecord(name=name, spec=spec, target=target_name, deployer=_me())
     previous = records.claim(ws, asked, overwrite)
     say = progress or _quiet
     deployment_id = time.strftime("%Y%m%d-%H%M%S-") + uuid.uuid4().hex[:6]
@@ -140,20 +121,21 @@ def deploy(
     replacing = False  # a running service is replaced beside itself; anything else starts anew
     if previous is not None and previous.handle is not None and previous.target == target_name:
         replacing = chosen.observe(previous.handle).running
-    port = settings.port
+    port = spec.settings.port
     if replacing:
         assert previous is not None
-        if settings.port and settings.port != previous.port:
+        if port and port != previous.port:
             raise InvalidInputError(
                 f"service '{name}' listens on port {previous.port}; an update keeps the port "
                 "(delete the service to change it)"
             )
-    elif previous is not None and previous.port and not settings.port:
+        port = previous.port
+    elif previous is not None and previous.port and not port:
         port = previous.port  # a service deployed again keeps its port where it can
     try:
-        bundle = prepare(ws, name, deployment_id, models, inference_config, settings, root, say, phases)
-        keyfile.ensure_keys(keys_path(ws, name), settings.primary_key, settings.secondary_key)
-        runtime = _runtime(ws, name, settings, port)
+        bundle = prepare(ws, name, deployment_id, spec, root, say, phases)
+        keyfile.ensure_keys(keys_path(ws, name), spec.settings.primary_key, spec.settings.secondary_key)
+        runtime = _runtime(ws, name, spec, port)
         started = time.monotonic()
         if replacing:
             assert previous is not None and previous.handle is not None
@@ -164,11 +146,7 @@ def deploy(
             handle = chosen.start(bundle, runtime)
         took = time.monotonic() - started
         # What start() did, in the target's words (Ray's start only submits the application).
-        label = (
-            "replacement ready, old deployment stopped"
-            if replacing
-            else getattr(chosen, "start_phase", "server started")
-        )
+        label = "replacement ready, old deployment stopped" if replacing else chosen.start_phase
         phases.append({"phase": label, "seconds": round(took, 3)})
         bundle.log(f"{label} ({took:.2f} s)")
         say(f"{label} ({took:.2f} s)")
@@ -191,13 +169,21 @@ def deploy(
         failed.set_state(ServiceState.FAILED, cause)
         records.save(ws, failed)
         return failed
-    endpoint = chosen.endpoint(handle)
     fresh = _settle(ws, asked, deployment_id, root, phases, handle=handle)
-    fresh.scoring_uri, fresh.swagger_uri = endpoint.scoring_uri, endpoint.swagger_uri
+    place(fresh, chosen.endpoint(handle))
     fresh.set_state(ServiceState.HEALTHY if replacing else ServiceState.TRANSITIONING, None)
     records.save(ws, fresh)
     _forget_old(previous, keep=root)
     return fresh
+
+
+def place(record: ServiceRecord, endpoint: targets.Endpoint) -> None:
+    """Record where a service answers (its target's :class:`~modelport.deploy.targets.Endpoint`)."""
+    record.scoring_uri, record.swagger_uri, record.port = (
+        endpoint.scoring_uri,
+        endpoint.swagger_uri,
+        endpoint.port,
+    )
 
 
 def _settle(
@@ -238,9 +224,18 @@ def refresh(ws: Workspace, name: str) -> ServiceRecord:
     record = records.load(ws, name)
     if record.state in (ServiceState.FAILED, ServiceState.DELETING):
         return record
-    observation = target_of(record).observe(record.handle) if record.handle is not None else None
+    observation = None
+    moved = False
+    if record.handle is not None:
+        target = target_of(record)
+        observation = target.observe(record.handle)
+        if record.port is None and record.scoring_uri:
+            # A record an earlier modelport wrote kept its port in the handle: ask its target.
+            port = target.endpoint(record.handle).port
+            if port is not None:
+                record.port, moved = port, True
     state, error = next_state(record, observation, deployer_alive=_alive(record.deployer))
-    if record.set_state(state, error):
+    if record.set_state(state, error) or moved:
         records.save(ws, record)
     return record
 
@@ -288,7 +283,7 @@ def logs(ws: Workspace, record: ServiceRecord, num_lines: int = 5000, init: bool
 def traces(record: ServiceRecord, num: int = 100) -> list[dict[str, Any]]:
     """The last ``num`` request traces of a service deployed with ``enable_app_insights=True``
     (time, request id, status, latency, what run() printed), oldest first."""
-    if not record.settings.get("app_insights"):
+    if not record.spec.settings.app_insights:
         raise InvalidInputError(
             f"service '{record.name}' keeps no traces: deploy or update it with enable_app_insights=True"
         )
@@ -297,13 +292,31 @@ def traces(record: ServiceRecord, num: int = 100) -> list[dict[str, Any]]:
     return json_lines(Path(record.bundle_dir) / TRACES_FILE, num)
 
 
+def _inspection(record: ServiceRecord) -> ProcessInspection | None:
+    if record.handle is None:
+        return None
+    target = target_of(record)
+    return target if isinstance(target, ProcessInspection) else None
+
+
 def events(record: ServiceRecord) -> list[str]:
     """What the service reported of note (workers recycled for memory), oldest first."""
-    return target_of(record).events(record.handle) if record.handle is not None else []
+    inspection = _inspection(record)
+    return inspection.events(record.handle) if inspection is not None and record.handle else []
 
 
 def processes(record: ServiceRecord) -> list[int]:
-    return target_of(record).processes(record.handle) if record.handle is not None else []
+    """The pids serving it on this machine (none where its target runs it elsewhere)."""
+    inspection = _inspection(record)
+    return inspection.processes(record.handle) if inspection is not None and record.handle else []
+
+
+def routes(record: ServiceRecord) -> dict[str, EndpointVersion]:
+    """An endpoint's versions as its router routes them now; empty for a service."""
+    if record.handle is None:
+        return {}
+    target = target_of(record)
+    return target.routes(record.handle) if isinstance(target, Routing) else {}
 
 
 def list_services(
@@ -330,9 +343,9 @@ def list_services(
             continue
         if model_id and model_id not in record.models:
             continue
-        if not _matches(record.settings.get("tags") or {}, wanted_tags):
+        if not _matches(record.spec.settings.tags, wanted_tags):
             continue
-        if not _matches(record.settings.get("properties") or {}, wanted_properties):
+        if not _matches(record.spec.settings.properties, wanted_properties):
             continue
         out.append(record)
     return out
@@ -341,19 +354,19 @@ def list_services(
 # -- calling -------------------------------------------------------------------------------------
 def credential(ws: Workspace, record: ServiceRecord) -> str | None:
     """What to send as ``Authorization: Bearer``: the primary key, or a fresh token."""
-    settings = record.settings
-    if settings.get("auth_enabled"):
-        return keyfile.read_keys(keys_path(ws, record.name))["primary_key"]
-    if settings.get("token_auth_enabled"):
+    settings = record.spec.settings
+    if settings.auth_enabled:
+        return keyfile.read_keys(keys_path(ws, record.name)).primary_key
+    if settings.token_auth_enabled:
         return token(ws, record)[0]
     return None
 
 
 def token(ws: Workspace, record: ServiceRecord) -> tuple[str, float]:
     """(token, refresh_after epoch seconds), valid for an hour."""
-    if not record.settings.get("token_auth_enabled"):
+    if not record.spec.settings.token_auth_enabled:
         raise InvalidInputError(f"service '{record.name}' does not use token auth")
-    secret = keyfile.read_keys(keys_path(ws, record.name))["token_secret"]
+    secret = keyfile.read_keys(keys_path(ws, record.name)).token_secret
     made, expires = keyfile.make_token(secret, 3600)
     return made, expires - 600
 
@@ -383,88 +396,28 @@ def client(ws: Workspace, record: ServiceRecord) -> ServiceClient:
 
 
 # -- changing ------------------------------------------------------------------------------------
-@dataclass
-class ServiceUpdate:
-    """What ``update`` changes; None leaves a field as it is."""
-
-    models: list[ModelRecord] | None = None
-    inference_config: Any = None
-    tags: dict[str, str] | None = None
-    properties: dict[str, str] | None = None
-    description: str | None = None
-    settings: DeploymentSettings | None = None
-    """New deployment settings (cpu, memory, auth, timeouts, ...): a zero-downtime replace."""
-
-    @property
-    def metadata_only(self) -> bool:
-        return self.models is None and self.inference_config is None and self.settings is None
-
-
-class RecordedEnvironment:
-    """An environment as a record stores it (its spec), for redeploying what was deployed."""
-
-    def __init__(self, spec: dict[str, Any]) -> None:
-        self.spec = spec
-        self.name = spec.get("name")
-        self.environment_variables: dict[str, str] = dict(spec.get("environment_variables") or {})
-
-    def to_spec(self) -> dict[str, Any]:
-        return self.spec
-
-
-def recorded_inference_config(record: ServiceRecord) -> InferenceConfig:
-    """The InferenceConfig a record was deployed with (its entry script and source, read again)."""
-    ic = record.inference_config
-    if not ic or not ic.get("scriptPath"):
-        raise InvalidInputError(f"service '{record.name}' has no inference config recorded; deploy it again")
-    env_spec = ic.get("environment")
-    return InferenceConfig(
-        entry_script=ic["scriptPath"] if not ic.get("sourceDirectory") else ic["entryScript"],
-        source_directory=ic.get("sourceDirectory"),
-        environment=RecordedEnvironment(env_spec) if env_spec else None,
-        description=ic.get("description"),
-        sample_input=ic.get("sampleInput"),
-    )
-
-
-def _recorded_models(ws: Workspace, ids: list[str]) -> list[ModelRecord]:
-    out = []
-    for model_id in ids:
-        name, _, version = model_id.rpartition(":")
-        out.append(model_registry.get(ws, name, int(version)))
-    return out
-
-
-def update(ws: Workspace, name: str, change: ServiceUpdate) -> ServiceRecord:
-    """Apply ``change``: metadata at once, anything else by a zero-downtime redeployment."""
+def update(ws: Workspace, name: str, spec: DeploymentSpec, *, redeploy: bool = True) -> ServiceRecord:
+    """Make the service ``name`` what ``spec`` (a ``dataclasses.replace`` of its record's) says:
+    its tags, properties and description at once; with ``redeploy``, everything by a zero-downtime
+    redeployment, on its port, its entry script and source folder read again."""
     record = refresh(ws, name)
-    settings = change.settings or DeploymentSettings.from_dict(record.settings)
-    if change.tags is not None:
-        settings.tags = dict(change.tags)
-    if change.properties is not None:
-        merged = dict(record.settings.get("properties") or {})
-        for k, v in change.properties.items():
-            if k in merged and merged[k] != v:
-                raise InvalidInputError(f"property '{k}' is already '{merged[k]}'; properties are add-only")
-            merged[k] = v
-        settings.properties = merged
-    if change.description is not None:
-        settings.description = change.description
-    if change.metadata_only:
-        record.settings = {**record.settings, **_metadata(settings)}
+    if not redeploy:
+        asked = record.spec.settings
+        settings = replace(
+            asked,
+            tags=spec.settings.tags,
+            properties=spec.settings.properties,
+            description=spec.settings.description,
+        )
+        record.spec = replace(record.spec, settings=settings)
         records.save(ws, record)
         return record
-    models = change.models if change.models is not None else _recorded_models(ws, record.models)
-    config = change.inference_config
-    if config is None:
-        config = recorded_inference_config(record)
-    if settings.port is None and record.port:
-        settings = replace(settings, port=record.port)
-    return deploy(ws, name, models, config, settings, overwrite=True, target=record.target)
-
-
-def _metadata(settings: DeploymentSettings) -> dict[str, Any]:
-    return {"tags": settings.tags, "properties": settings.properties, "description": settings.description}
+    if not spec.entry_script:
+        raise InvalidInputError(f"service '{name}' has no inference config recorded; deploy it again")
+    spec.check_script()
+    if spec.settings.port is None and record.port:
+        spec = replace(spec, settings=replace(spec.settings, port=record.port))
+    return deploy(ws, name, spec, overwrite=True)
 
 
 def restart(ws: Workspace, name: str) -> ServiceRecord:
@@ -475,20 +428,25 @@ def restart(ws: Workspace, name: str) -> ServiceRecord:
     target = target_of(record)
     if record.handle is not None:
         target.stop(record.handle)
-    target.sweep(ws.services_dir / name)
-    settings = DeploymentSettings.from_dict(record.settings)
+    _sweep(target, ws.services_dir / name)
     try:
-        handle = target.start(
-            ServiceBundle.load(record.bundle_dir), _runtime(ws, name, settings, record.port)
-        )
+        bundle = ServiceBundle.load(record.bundle_dir)
+        handle = target.start(bundle, _runtime(ws, name, record.spec, record.port))
     except ModelportError as exc:
         record.set_state(ServiceState.FAILED, f"cannot restart: {exc.message}")
         records.save(ws, record)
         return record
     record.handle = handle
+    place(record, target.endpoint(handle))
     record.set_state(ServiceState.TRANSITIONING, None)
     records.save(ws, record)
     return record
+
+
+def _sweep(target: Target, folder: Path) -> None:
+    """What a deployer killed between starting a server and saving its handle left running."""
+    if isinstance(target, ProcessInspection):
+        target.sweep(folder)
 
 
 def delete(ws: Workspace, name: str, missing_ok: bool = False) -> None:
@@ -505,8 +463,7 @@ def delete(ws: Workspace, name: str, missing_ok: bool = False) -> None:
         records.save(ws, record)
         if record.handle is not None:
             target_of(record).stop(record.handle)
-        # What a deployer killed between starting a server and saving its handle left running.
-        target_of(record).sweep(ws.services_dir / name)
+        _sweep(target_of(record), ws.services_dir / name)
     if record is None:
         return
     shutil.rmtree(ws.services_dir / name, ignore_errors=True)

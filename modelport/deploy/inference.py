@@ -1,4 +1,8 @@
-"""``InferenceConfig``: the scoring script, its source folder and its environment, checked early."""
+"""What an inference configuration is checked for, early: its entry script and its sample input.
+
+The v1 class (``InferenceConfig``) is the facade's (``modelport.core.inference``); it and a
+reload or an export of a deployed service check the same way, here.
+"""
 
 from __future__ import annotations
 
@@ -10,7 +14,7 @@ from typing import Any
 
 from modelport.errors import InvalidInputError
 
-__all__ = ["SAMPLE_INPUT_MAX_BYTES", "InferenceConfig"]
+__all__ = ["SAMPLE_INPUT_MAX_BYTES", "check_entry_script", "check_sample_input"]
 
 SAMPLE_INPUT_MAX_BYTES = 1024 * 1024
 """A sample input is an example (a row or a few), kept in the service's record: 1 MB at most."""
@@ -76,102 +80,38 @@ def check_sample_input(value: Any) -> Any:
     return json.loads(text)
 
 
-class InferenceConfig:
-    """What a service runs: ``entry_script`` (relative to ``source_directory`` or the cwd).
-
-    Checked when constructed, not at deploy time: the script exists, is a ``.py`` file whose
-    name is a valid module name, and parses (a syntax error names the file and line).
-
-    ``sample_input`` (modelport's own keyword): a request body the service accepts, such as
-    ``{"data": [[0.0] * 784]}`` (or that as JSON text, or the path of a JSON file holding it). A
-    ``run()`` without inference-schema decorators declares no input; with a sample, the service's
-    ``/swagger.json`` and ``/swagger`` page show it as the example, its Open Inference (V2)
-    metadata lists its inputs (name, datatype, shape), and the studio's Test tab starts from it.
-    Without one, a model registered with ``sample_input_dataset`` gives its first row, as
-    ``{"data": [row]}`` (``Model.deploy`` and ``Model.package``).
-
-    Example::
-
-        inference_config = InferenceConfig(entry_script="score.py", environment=myenv)
-        inference_config = InferenceConfig(
-            entry_script="score.py", sample_input={"data": [[0.0] * 784]}
+def check_entry_script(
+    entry_script: str | os.PathLike[str], source_directory: str | os.PathLike[str] | None
+) -> Path:
+    """The entry script's resolved path (relative to ``source_directory``, or to the working
+    directory without one), checked: it exists, is a ``.py`` file whose name is a valid module
+    name, parses (a syntax error names the file and line), may define run(), and lies inside
+    the source directory. Raises InvalidInputError, one line."""
+    base = Path(source_directory).resolve() if source_directory is not None else Path.cwd()
+    if source_directory is not None and not base.is_dir():
+        raise InvalidInputError(f"InferenceConfig: source_directory '{source_directory}' is not a folder")
+    script = Path(entry_script)
+    full = script if script.is_absolute() else base / script
+    if not full.is_file():
+        raise InvalidInputError(f"InferenceConfig: entry_script '{entry_script}' not found in {base}")
+    if full.suffix != ".py":
+        raise InvalidInputError(f"InferenceConfig: entry_script '{entry_script}' is not a .py file")
+    if not full.stem.isidentifier():
+        raise InvalidInputError(
+            f"InferenceConfig: entry_script '{full.name}' is not a valid Python module name"
         )
-    """
-
-    def __init__(
-        self,
-        entry_script: str | os.PathLike[str],
-        runtime: str | None = None,
-        source_directory: str | os.PathLike[str] | None = None,
-        environment: Any = None,
-        description: str | None = None,
-        sample_input: Any = None,
-        **v1_only: Any,
-    ) -> None:
-        unsupported = sorted(k for k, v in v1_only.items() if v is not None)
-        if unsupported:
-            raise InvalidInputError(
-                f"InferenceConfig: {', '.join(unsupported)} not supported; give an environment instead"
-            )
-        if runtime not in (None, "python"):
-            raise InvalidInputError(f"InferenceConfig: runtime {runtime!r} is not supported (only 'python')")
-        if environment is not None and not hasattr(environment, "to_spec"):
-            raise InvalidInputError(
-                f"InferenceConfig: environment must be an Environment, got {type(environment).__name__}"
-            )
-        base = Path(source_directory).resolve() if source_directory is not None else Path.cwd()
-        if source_directory is not None and not base.is_dir():
-            raise InvalidInputError(f"InferenceConfig: source_directory '{source_directory}' is not a folder")
-        script = Path(entry_script)
-        full = script if script.is_absolute() else base / script
-        if not full.is_file():
-            raise InvalidInputError(f"InferenceConfig: entry_script '{entry_script}' not found in {base}")
-        if full.suffix != ".py":
-            raise InvalidInputError(f"InferenceConfig: entry_script '{entry_script}' is not a .py file")
-        if not full.stem.isidentifier():
-            raise InvalidInputError(
-                f"InferenceConfig: entry_script '{full.name}' is not a valid Python module name"
-            )
-        try:
-            tree = ast.parse(full.read_bytes(), filename=str(full))
-        except SyntaxError as exc:
-            raise InvalidInputError(
-                f"InferenceConfig: entry_script {exc.filename} line {exc.lineno}: {exc.msg}"
-            ) from exc
-        if "run" not in _top_level_names(tree):
-            raise InvalidInputError(
-                f"InferenceConfig: {full.name} defines no run() function (the server calls run() per request)"
-            )
-        if source_directory is not None and not full.resolve().is_relative_to(base):
-            raise InvalidInputError(
-                f"InferenceConfig: entry_script '{entry_script}' is outside source_directory '{base}'"
-            )
-        self.entry_script = str(script)
-        self.source_directory = str(base) if source_directory is not None else None
-        self.environment = environment
-        self.description = description
-        self.runtime = runtime
-        self.sample_input = check_sample_input(sample_input)
-        self._script_path = full.resolve()
-
-    @property
-    def script_path(self) -> Path:
-        """The absolute path of the entry script."""
-        return self._script_path
-
-    def serialize(self) -> dict[str, Any]:
-        data = {
-            "entryScript": self.entry_script,
-            "sourceDirectory": self.source_directory,
-            "scriptPath": str(self._script_path),
-            "environment": None if self.environment is None else self.environment.to_spec(),
-            "description": self.description,
-        }
-        if self.sample_input is not None:
-            data["sampleInput"] = self.sample_input
-        return data
-
-    def __repr__(self) -> str:
-        return (
-            f"InferenceConfig(entry_script={self.entry_script!r}, source_directory={self.source_directory!r})"
+    try:
+        tree = ast.parse(full.read_bytes(), filename=str(full))
+    except SyntaxError as exc:
+        raise InvalidInputError(
+            f"InferenceConfig: entry_script {exc.filename} line {exc.lineno}: {exc.msg}"
+        ) from exc
+    if "run" not in _top_level_names(tree):
+        raise InvalidInputError(
+            f"InferenceConfig: {full.name} defines no run() function (the server calls run() per request)"
         )
+    if source_directory is not None and not full.resolve().is_relative_to(base):
+        raise InvalidInputError(
+            f"InferenceConfig: entry_script '{entry_script}' is outside source_directory '{base}'"
+        )
+    return full.resolve()

@@ -22,9 +22,8 @@ from typing import Any
 import psutil
 
 from modelport.deploy import engine
-from modelport.deploy.configs import DeploymentSettings
+from modelport.deploy.spec import DeploymentSpec
 from modelport.errors import InvalidInputError, ModelportError, NotFoundError
-from modelport.registry.models import ModelRecord
 from modelport.workspace import Workspace
 
 __all__ = ["ProfileRun", "load_profile", "run_profile"]
@@ -38,11 +37,11 @@ HEADROOM = 1.2  # recommendations leave 20% above what was measured
 
 @dataclass
 class ProfileRun:
+    """A profile to take: ``spec`` deployed (with the CPU and memory asked for), ``requests`` replayed."""
+
     name: str
-    models: list[ModelRecord]
-    inference_config: Any
+    spec: DeploymentSpec
     requests: list[bytes]
-    settings: DeploymentSettings
     description: str | None = None
 
 
@@ -102,8 +101,8 @@ def run_profile(ws: Workspace, run: ProfileRun, say: Callable[[str], None]) -> d
         raise InvalidInputError("input_dataset has no rows: give at least one request body")
     service = f"prof-{uuid.uuid4().hex[:10]}"
     created = datetime.datetime.now(datetime.UTC).isoformat()
-    say(f"profiling {', '.join(m.id for m in run.models)} as temporary service {service}")
-    record = engine.deploy(ws, service, run.models, run.inference_config, run.settings)
+    say(f"profiling {', '.join(run.spec.models)} as temporary service {service}")
+    record = engine.deploy(ws, service, run.spec)
     try:
         record = engine.wait(ws, service, timeout=600)
         say(f"service Healthy; replaying {len(run.requests)} request(s)")
@@ -167,9 +166,9 @@ def run_profile(ws: Workspace, run: ProfileRun, say: Callable[[str], None]) -> d
         "createdTime": created,
         "state": "Succeeded" if success == total else "Failed",
         "error": first_error[0] if first_error else None,
-        "models": [m.id for m in run.models],
-        "requestedCpu": run.settings.cpu_cores,
-        "requestedMemoryInGB": run.settings.memory_gb,
+        "models": list(run.spec.models),
+        "requestedCpu": run.spec.settings.cpu_cores,
+        "requestedMemoryInGB": run.spec.settings.memory_gb,
         "totalQueries": total,
         "successQueries": success,
         "successRate": round(success / total, 4) if total else 0.0,

@@ -1,9 +1,11 @@
 """Service records: what the workspace knows of each service, typed, in the ``services`` table.
 
-A record is one JSON row, so any process sees it. It says what was asked (models, inference
-config, environment, settings), where it runs (the target's name and its opaque handle), and
-what was last observed (state and error). :func:`modelport.deploy.reconcile.next_state` decides
-how the observed state moves; this module only stores records.
+A record is one JSON row, so any process sees it. It says what was asked (the
+:class:`~modelport.deploy.spec.DeploymentSpec`), where it runs (the target's name and its opaque
+handle, the endpoint it answers at), and what was last observed (state and error).
+:func:`modelport.deploy.reconcile.next_state` decides how the observed state moves; this module
+only stores records. A row an earlier modelport wrote (the spec's parts side by side:
+``models``, ``inference_config``, ``environment``, ``settings``) is read into this shape.
 """
 
 from __future__ import annotations
@@ -13,10 +15,11 @@ import json
 import re
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
+from modelport.deploy.spec import DeploymentSpec
 from modelport.errors import InvalidInputError, ServiceExists, ServiceNotFound
 from modelport.registry.models import now
 from modelport.workspace import Workspace
@@ -47,6 +50,10 @@ class ServiceState(enum.StrEnum):
     DELETING = "Deleting"
 
 
+def _no_spec() -> DeploymentSpec:
+    return DeploymentSpec(models=(), entry_script="")
+
+
 @dataclass
 class ServiceRecord:
     """One service. ``handle`` is the target's own description of what runs (opaque here)."""
@@ -56,10 +63,11 @@ class ServiceRecord:
     error: str | None = None
     created_time: str = ""
     updated_time: str = ""
+    spec: DeploymentSpec = field(default_factory=_no_spec)
+    """What was asked: the models, the script, its environment, the settings. An endpoint's
+    record holds its first version's (each version's own record holds its own)."""
     target: str = "local"
     """The name of the target that runs it (``modelport.deploy.targets``)."""
-    compute_type: str = "Local"
-    """v1's compute type as the user asked for it: ``Local``, ``ACI`` or ``AKS``."""
     handle: dict[str, Any] | None = None
     deployer: dict[str, Any] | None = None
     """The process deploying it (pid and start time), while Transitioning before a handle exists."""
@@ -68,18 +76,20 @@ class ServiceRecord:
     log_file: str | None = None
     scoring_uri: str | None = None
     swagger_uri: str | None = None
-    models: list[str] = field(default_factory=list)
-    inference_config: dict[str, Any] | None = None
-    environment: dict[str, Any] | None = None
-    settings: dict[str, Any] = field(default_factory=dict)
+    port: int | None = None
+    """Its own port on this machine (kept across updates); None where it shares one."""
     phases: list[dict[str, Any]] = field(default_factory=list)
     history: list[dict[str, Any]] = field(default_factory=list)
     """State changes, oldest first: ``{"time", "state", "error"}`` (the last 50)."""
 
     @property
-    def port(self) -> int | None:
-        port = (self.handle or {}).get("port")
-        return int(port) if port else None
+    def models(self) -> tuple[str, ...]:
+        return self.spec.models
+
+    @property
+    def compute_type(self) -> str:
+        """v1's compute type as the user asked for it: ``Local``, ``ACI`` or ``AKS``."""
+        return self.spec.settings.compute_type
 
     def set_state(self, state: ServiceState, error: str | None) -> bool:
         """Move to ``state``; whether anything changed."""
@@ -90,15 +100,20 @@ class ServiceRecord:
         return True
 
     def to_json(self) -> str:
-        data = asdict(self)
+        data = {f.name: getattr(self, f.name) for f in fields(self)}
         data["state"] = self.state.value
+        data["spec"] = self.spec.to_dict()
         return json.dumps(data)
 
     @classmethod
     def from_json(cls, text: str) -> ServiceRecord:
         data = json.loads(text)
+        if "spec" in data:
+            spec = DeploymentSpec.from_dict(data["spec"])
+        else:  # written by an earlier modelport
+            spec = DeploymentSpec.from_v1_record(data)
         known = {f.name for f in fields(cls)}
-        record = cls(**{k: v for k, v in data.items() if k in known})
+        record = cls(**{k: v for k, v in data.items() if k in known and k != "spec"}, spec=spec)
         record.state = ServiceState(record.state)
         return record
 

@@ -82,6 +82,8 @@ class EnvSpec:
     pip_options: tuple[str, ...] = ()
     #: Said when the environment is built (a curated environment's difference from v1's image).
     note: str = ""
+    #: The registered version it came from, if any (shown, not built: equal specs share a venv).
+    version: str | None = None
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> EnvSpec:
@@ -103,7 +105,22 @@ class EnvSpec:
             interpreter_path=interpreter_path or None,
             pip_options=_strings(d, "pip_options"),
             note=str(d.get("note") or ""),
+            version=None if d.get("version") is None else str(d.get("version")),
         )
+
+    def to_dict(self) -> dict[str, Any]:
+        """The spec in the registry's names (what :meth:`from_dict` reads back)."""
+        return {
+            "name": self.name,
+            "version": self.version,
+            "python_version": self.python_version,
+            "pip_packages": list(self.pip_packages),
+            "conda_packages": list(self.conda_packages),
+            "pip_options": list(self.pip_options),
+            "user_managed_dependencies": self.user_managed,
+            "interpreter_path": self.interpreter_path,
+            "note": self.note,
+        }
 
 
 def _strings(d: Mapping[str, Any], key: str) -> tuple[str, ...]:

@@ -12,7 +12,7 @@ import hashlib
 import os
 import tempfile
 import zlib
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any, BinaryIO
@@ -60,10 +60,6 @@ class DatasetFile:
         return self.source.startswith(("http://", "https://"))
 
 
-_register: Callable[..., Any] | None = None
-"""Registers a FileDataset in a workspace; set by ``modelport.core.dataset`` (a higher layer)."""
-
-
 class FileDataset:
     """A set of files to download, like v1's ``azureml.data.FileDataset``.
 
@@ -102,10 +98,12 @@ class FileDataset:
     ) -> Any:
         """Register the dataset in ``workspace`` (as v1 did in the MNIST tutorial): its files are
         copied, verified, into the workspace's default datastore, and the registered dataset (a
-        ``modelport.core.dataset.FileDataset``) is returned."""
-        if _register is None:
+        ``modelport.core.dataset.FileDataset``) is returned. The workspace registers it: v1's
+        ``Workspace`` (``modelport.core``, a layer above this one) knows how."""
+        register = getattr(workspace, "_register_file_dataset", None)
+        if register is None:
             raise InvalidInputError("registering a dataset needs a Workspace from modelport.core")
-        return _register(self, workspace, name, description, tags, create_new_version)
+        return register(self, name, description, tags, create_new_version)
 
     def to_path(self) -> list[str]:
         """The files' paths relative to a download's target folder.

@@ -16,6 +16,7 @@ A protocol reaches the server only through :class:`Host` and the runtime only th
 from __future__ import annotations
 
 import abc
+import functools
 import re
 import time
 from collections.abc import Awaitable, Callable
@@ -73,12 +74,17 @@ _PARAM = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
 class Route:
     """One path of a protocol: ``path`` is exact (``/score``) or a pattern whose ``{name}`` parts
     match one path segment each (``/v2/models/{name}/infer``). ``protected``: needs credentials
-    when auth is on. A GET route answers HEAD too."""
+    when auth is on. A GET route answers HEAD too. What the server does around the handler
+    follows from the route, never from its path: ``scoring`` (run() answers it: traced with
+    v1's ``enable_app_insights``), ``whole_body`` (its handler reads the body whole, so the server
+    may take it in whole before the handler runs, rather than stream it)."""
 
     path: str
     methods: tuple[str, ...]
     protected: bool
     handler: Handler
+    scoring: bool = False
+    whole_body: bool = False
     regex: re.Pattern[str] | None = field(default=None, compare=False)
 
     def __post_init__(self) -> None:
@@ -119,6 +125,17 @@ class Router:
             if params is not None:
                 return entry, params
         return None, None
+
+    def whole_body(self, path: str) -> bool:
+        """Whether the route at ``path`` reads its body whole (for the connection, before routing)."""
+        entry = self.exact.get(path)
+        if entry is None and self.patterns:
+            entry = self._matched(path)
+        return entry is not None and entry[0].whole_body
+
+    @functools.lru_cache(maxsize=256)  # noqa: B019 (one router per worker, for its life)
+    def _matched(self, path: str) -> tuple[Route, Protocol] | None:
+        return self.match_pattern(path)[0]
 
     def paths(self) -> list[str]:
         """Every mounted path, exact ones first."""

@@ -22,9 +22,11 @@ from modelport.errors import (
     UnsupportedMediaType,
 )
 from modelport.protocols import JSON, TEXT, Call, Protocol, Reply, Route, score_request, swagger
-from modelport.runtime import arrays, fastjson
+from modelport.runtime import fastjson
 from modelport.runtime.bodies import is_json_type, json_kind, media_type, parse_json
 from modelport.runtime.encode import encode_result
+from modelport.runtime.json_arrays import fast_json_array, parse_json_array
+from modelport.runtime.npy_arrays import NPY, parse_npy
 from modelport.runtime.rawhttp import AMLRequest
 from modelport.runtime.request import Body, ScoringRequest
 from modelport.runtime.schema import REQUEST_HEADERS_PARAM
@@ -86,7 +88,9 @@ class V1(V1Codec, Protocol):
     def routes(self) -> list[Route]:
         return [
             Route("/", ("GET",), False, self.liveness),
-            Route("/score", ("POST", "GET", "OPTIONS"), True, self.score_route),
+            Route(
+                "/score", ("POST", "GET", "OPTIONS"), True, self.score_route, scoring=True, whole_body=True
+            ),
             Route("/health/ready", ("GET",), True, self.readiness),
             Route("/swagger.json", ("GET",), True, self.swagger),
         ]
@@ -115,17 +119,7 @@ class V1(V1Codec, Protocol):
         if method == "OPTIONS":
             return Reply(200, b"", None, _OPTIONS_HEADERS)
         body: Body = await self.host.read_body(call) if method == "POST" else b""
-        request = ScoringRequest(
-            method=method,
-            path=scope["path"],
-            query_string=scope.get("query_string", b""),
-            raw_headers=scope["headers"],
-            body=body,
-            scheme=scope.get("scheme", "http"),
-            server=scope.get("server"),
-            client=scope.get("client"),
-            request_id=call.request_id,
-        )
+        request = ScoringRequest.from_scope(scope, body, call.request_id)
         scored = await self.host.score(self, request)
         response = scored.response
         content_type = response.content_type.encode("latin-1") if response.content_type else None
@@ -144,7 +138,7 @@ class V1(V1Codec, Protocol):
         script = host.script
         if script is None:
             raise ServiceUnavailable("init() is still running; the schema is not known yet", retry_after=1)
-        query = ScoringRequest("GET", "/", call.scope.get("query_string", b"")).query_object()
+        query = ScoringRequest.from_scope(call.scope).query_object()
         supported = script.schema.versions if script.schema else ["2.0", "3.0", "3.1"]
         version = swagger.parse_version(query.get("version"), supported)
         hand_written = swagger.file_document(host.app_root, version)
@@ -180,8 +174,8 @@ def arguments(script: ScoringScript, request: ScoringRequest) -> tuple[tuple[Any
     schema = script.schema
     assert schema is not None
     spec = script.array_spec
-    if spec is not None and request.method == "POST" and media_type(request.content_type) == arrays.NPY:
-        kwargs.update(schema.convert({spec.name: arrays.parse_npy(request.body, spec)}))
+    if spec is not None and request.method == "POST" and media_type(request.content_type) == NPY:
+        kwargs.update(schema.convert({spec.name: parse_npy(request.body, spec)}))
         return (), kwargs
     if request.method == "GET":
         payload: Any = request.query_object()
@@ -190,7 +184,7 @@ def arguments(script: ScoringScript, request: ScoringRequest) -> tuple[tuple[Any
             raise UnsupportedMediaType(
                 f"run() takes JSON: send Content-Type: application/json, not '{request.content_type}'"
             )
-        fast = arrays.fast_json_array(request.body, spec, bare=False) if spec is not None else None
+        fast = fast_json_array(request.body, spec, bare=False) if spec is not None else None
         if fast is not None:
             kwargs.update(schema.convert({spec.name: fast}))  # type: ignore[union-attr]
             return (), kwargs
@@ -209,12 +203,12 @@ def parse_array(script: ScoringScript, request: ScoringRequest) -> np.ndarray[An
     spec = script.array_spec
     assert spec is not None
     if request.method != "POST":
-        raise InvalidInputError(f"run() takes a {spec.describe()}: POST it as JSON or {arrays.NPY}")
-    if media_type(request.content_type) == arrays.NPY:
-        return arrays.parse_npy(request.body, spec)
+        raise InvalidInputError(f"run() takes a {spec.describe()}: POST it as JSON or {NPY}")
+    if media_type(request.content_type) == NPY:
+        return parse_npy(request.body, spec)
     if not is_json_type(request.content_type):
         raise UnsupportedMediaType(
-            f"run() takes a {spec.describe()}: send Content-Type application/json or {arrays.NPY}, "
+            f"run() takes a {spec.describe()}: send Content-Type application/json or {NPY}, "
             f"not '{request.content_type}'"
         )
-    return arrays.parse_json_array(request.body, spec)
+    return parse_json_array(request.body, spec)

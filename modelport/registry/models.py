@@ -369,6 +369,14 @@ def update(
             )
 
 
+def _deployed_models(service_record: str) -> list[str]:
+    """The model ids a service's record (``modelport.deploy.records``) was deployed with: its
+    spec's, or, in a record an earlier modelport wrote, its own."""
+    data = json.loads(service_record)
+    models: list[str] = (data.get("spec") or data).get("models") or []
+    return models
+
+
 def delete(ws: Workspace, record: ModelRecord) -> None:
     """Delete one version; refused while a service of the workspace was deployed with it (an
     ``update()`` of that service copies its models from the registry again)."""
@@ -377,7 +385,7 @@ def delete(ws: Workspace, record: ModelRecord) -> None:
         users = [
             row[0]
             for row in ws.db.execute(conn, "SELECT name, record FROM services ORDER BY name").fetchall()
-            if model_id in json.loads(row[1]).get("models", [])
+            if model_id in _deployed_models(row[1])
         ]
         if users:
             names = ", ".join(f"'{name}'" for name in users)

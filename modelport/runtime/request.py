@@ -59,6 +59,25 @@ class ScoringRequest:
     client: tuple[str, int] | None = None
     request_id: str = ""
 
+    @classmethod
+    def from_scope(cls, scope: dict[str, Any], body: Body = b"", request_id: str = "") -> ScoringRequest:
+        """The request an ASGI ``scope`` describes, with its ``body`` read by the server.
+
+        >>> ScoringRequest.from_scope({"method": "GET", "path": "/score", "headers": []}).method
+        'GET'
+        """
+        return cls(
+            method=scope["method"],
+            path=scope["path"],
+            query_string=scope.get("query_string", b""),
+            raw_headers=scope["headers"],
+            body=body,
+            scheme=scope.get("scheme", "http"),
+            server=scope.get("server"),
+            client=scope.get("client"),
+            request_id=request_id,
+        )
+
     def header(self, name: bytes) -> str | None:
         """The first value of header ``name`` (lower-case bytes), or None."""
         for key, value in self.raw_headers:

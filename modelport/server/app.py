@@ -21,7 +21,6 @@ import orjson
 
 from modelport import __version__
 from modelport.errors import (
-    AuthError,
     InvalidInputError,
     MethodNotAllowed,
     ModelportError,
@@ -29,7 +28,6 @@ from modelport.errors import (
     PayloadTooLarge,
     RequestTimeout,
     ScriptError,
-    ServiceUnavailable,
 )
 from modelport.protocols import JSON, Call, Codec, Protocol, Reply, Route, Router
 from modelport.protocols.apipage import ApiPage
@@ -204,6 +202,7 @@ class ScoringApp:
             entry, params = self.router.match_pattern(path)
         protocol = entry[1] if entry is not None else self.unrouted(path)
         route_name = "other" if entry is None else entry[0].path
+        traces = self.traces if entry is not None and entry[0].scoring else None
         self.metrics.in_flight.inc()
         try:
             try:
@@ -229,10 +228,10 @@ class ScoringApp:
                 log.exception("unexpected error handling %s %s rid=%s", method, path, request_id)
                 reply = Reply(500, protocol.error_body(None))
                 del exc
-            if self.traces is not None and _traced(route_name):
+            if traces is not None:
                 # Written before the answer is sent, so a client that got its answer finds its trace.
                 ms = (time.perf_counter() - started) * 1e3
-                self.traces.write(request_id, method, path, reply.status, ms, reply.run_ms, reply.printed)
+                traces.write(request_id, method, path, reply.status, ms, reply.run_ms, reply.printed)
             if reply.status != 499:
                 await self.send_reply(send, reply, request_id, ms_id, head=method == "HEAD")
         finally:
@@ -249,32 +248,18 @@ class ScoringApp:
         return self.protocols[0]
 
     def error_reply(self, exc: ModelportError, request_id: str, protocol: Protocol | None = None) -> Reply:
-        """The one place where errors become HTTP statuses and headers (the body is the protocol's)."""
+        """The one place where errors become HTTP answers: the status and headers the error carries,
+        the body the protocol writes; logged by the first handler its class hierarchy finds."""
         protocol = protocol or self.protocols[0]
-        if isinstance(exc, ScriptError):
-            log.error(
-                "run() failed rid=%s: %s: %s\n%s",
-                request_id,
-                exc.exc_type,
-                exc.exc_message,
-                exc.traceback_text.rstrip(),
-            )
-            body = protocol.error_body(exc, self.config.debug)
-            return Reply(500, body, JSON, [(b"x-ms-run-function-failed", b"True")])
-        headers: list[tuple[bytes, bytes]] = []
-        if isinstance(exc, ServiceUnavailable):
-            headers.append((b"retry-after", str(exc.retry_after).encode()))
-            if self.service.stopping is not None:  # reconnect: another worker will answer
-                headers.append((b"connection", b"close"))
-        elif isinstance(exc, MethodNotAllowed):
-            headers.append((b"allow", ", ".join(exc.allowed).encode()))
-        elif isinstance(exc, AuthError):
-            headers.append((b"www-authenticate", b"Bearer"))
-        elif isinstance(exc, PayloadTooLarge | RequestTimeout):
-            headers.append((b"connection", b"close"))
-        if exc.http_status >= 500:
-            log.warning("%s rid=%s", exc.message, request_id)
-        return Reply(exc.http_status, protocol.error_body(exc), JSON, headers)
+        for kind in type(exc).__mro__:
+            log_error = _ERROR_LOGS.get(kind)
+            if log_error is not None:
+                log_error(exc, request_id)
+                break
+        headers = [(k.lower().encode(), v.encode("latin-1")) for k, v in exc.response_headers().items()]
+        if exc.http_status == 503 and self.service.stopping is not None:
+            headers.append((b"connection", b"close"))  # reconnect: another worker will answer
+        return Reply(exc.http_status, protocol.error_body(exc, self.config.debug), JSON, headers)
 
     async def send_reply(
         self, send: Send, reply: Reply, request_id: str, ms_id: str, head: bool = False
@@ -330,9 +315,27 @@ class ScoringApp:
         return Reply(200, self.metrics.render(), METRICS_TYPE.encode())
 
 
-def _traced(route: str) -> bool:
-    """Whether requests to ``route`` are scoring requests, traced with v1's enable_app_insights."""
-    return route == "/score" or route.endswith("/infer")
+def _log_script_error(exc: ModelportError, request_id: str) -> None:
+    assert isinstance(exc, ScriptError)
+    log.error(
+        "run() failed rid=%s: %s: %s\n%s",
+        request_id,
+        exc.exc_type,
+        exc.exc_message,
+        exc.traceback_text.rstrip(),
+    )
+
+
+def _log_error(exc: ModelportError, request_id: str) -> None:
+    if exc.http_status >= 500:
+        log.warning("%s rid=%s", exc.message, request_id)
+
+
+_ERROR_LOGS: dict[type[ModelportError], Callable[[ModelportError, str], None]] = {
+    ScriptError: _log_script_error,  # the user's traceback, where the user looks: the service log
+    ModelportError: _log_error,
+}
+"""How an error is logged, by its class: the most derived class found in its MRO decides."""
 
 
 def create_app(

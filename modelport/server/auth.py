@@ -1,24 +1,24 @@
 """Key and token authentication for the scoring server.
 
-Keys live in a JSON file (``{"primary_key": ..., "secondary_key": ..., "token_secret": ...}``,
-mode 0600) that the server re-reads when its mtime changes, so a regenerated key takes effect
+Keys live in a JSON file (:class:`~modelport.servicefiles.ServiceKeys`, mode 0600) that the
+server re-reads when its mtime changes, so a regenerated key takes effect
 without a restart. Tokens are ``mpt1.<payload>.<signature>``: the payload holds the expiry, the
 signature is HMAC-SHA256 with ``token_secret``. Keys are compared in constant time and never logged.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import hmac
-import json
 import logging
 import os
 import threading
 import time
-from dataclasses import dataclass
 from pathlib import Path
 
-from modelport.errors import AuthError
+from modelport.errors import AuthError, InvalidInputError
 from modelport.keys import TOKEN_PREFIX, make_token, verify_token
+from modelport.servicefiles import ServiceKeys
 
 __all__ = ["Authenticator", "KeyStore", "Keys", "make_token", "verify_token"]
 
@@ -26,13 +26,8 @@ log = logging.getLogger("modelport.server.auth")
 RELOAD_INTERVAL_S = 0.5
 
 
-@dataclass(frozen=True, slots=True)
-class Keys:
-    """The secrets in force. Empty strings mean "not set"."""
-
-    primary_key: str = ""
-    secondary_key: str = ""
-    token_secret: str = ""
+Keys = ServiceKeys
+"""The secrets in force (an empty one is not set)."""
 
 
 class KeyStore:
@@ -72,13 +67,10 @@ class KeyStore:
             if st.st_mode & 0o077:
                 log.warning("keys file %s is readable by other users: chmod 600 it", self._file)
             try:
-                data = json.loads(Path(self._file).read_text(encoding="utf-8"))
-                keys = Keys(
-                    primary_key=str(data.get("primary_key") or self._static.primary_key),
-                    secondary_key=str(data.get("secondary_key") or ""),
-                    token_secret=str(data.get("token_secret") or ""),
-                )
-            except (OSError, ValueError, AttributeError) as exc:
+                keys = ServiceKeys.from_json(Path(self._file).read_bytes())
+                if not keys.primary_key:
+                    keys = dataclasses.replace(keys, primary_key=self._static.primary_key)
+            except (OSError, InvalidInputError) as exc:
                 log.warning(
                     "keys file %s is unreadable (%s): refusing authenticated requests", self._file, exc
                 )

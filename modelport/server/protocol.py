@@ -9,7 +9,8 @@ never sent a byte, just a closed connection). The body's deadline is the app's (
 A request the HTTP parser refuses (a bare CR in a header, obsolete line folding...) gets uvicorn's
 400, but with a JSON ``{"message"}`` body like every other modelport error.
 
-A ``POST /score`` whose ``Content-Length`` is within the body limit is handed to the app whole, in
+A ``POST`` to a route that reads its body whole (``Route.whole_body``: v1's ``/score``, V2's
+``.../infer``), with a ``Content-Length`` within the body limit, is handed to the app whole, in
 one message, once it has all arrived. uvicorn would wake the app for every ~256 KB read and stop
 reading the socket past 64 KB until the app took it (flow control meant for apps that stream):
 for the tutorial's 61 MB body that was ~240 round trips through the event loop and two more copies
@@ -17,8 +18,7 @@ of the body. Here the body grows in one ``bytearray`` while it arrives (its page
 then, while the client is still sending), and the app gets that very ``bytearray``: no copy of it
 into a ``bytes`` (61 MB: 25 ms, mostly page faults on the new block; measured, docs/performance.md).
 The app reads such a body entirely anyway, so holding it here costs no more memory; other requests
-keep uvicorn's flow control and its ``bytes`` messages. An Open Inference (V2)
-``POST /v2/models/.../infer`` is a scoring request too, handled as ``/score`` is.
+keep uvicorn's flow control and its ``bytes`` messages.
 
 A request the app answers before its body has arrived (413 from ``Content-Length``, or while
 counting a chunked body) is closed the way nginx does it, a *lingering close*: after the answer
@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 from typing import Any
 
 import orjson
@@ -69,6 +70,11 @@ class HeaderDeadlineProtocol(HttpToolsProtocol):
 
     read_timeout_s: float = 30.0
     max_body_bytes: int = 100 * 2**20
+
+    @staticmethod
+    def whole_body(path: str) -> bool:
+        """Whether the route at ``path`` reads its body whole (set by :func:`protocol_class`)."""
+        return False
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -135,7 +141,7 @@ class HeaderDeadlineProtocol(HttpToolsProtocol):
             self.cycle.transport = _LingeringTransport(self, self.transport)  # type: ignore[assignment]
 
     def _body_fits(self) -> bool | None:
-        """True: a ``POST /score`` or V2 ``.../infer`` body within the limit (handed over whole);
+        """True: a POST body within the limit to a route reading it whole (handed over whole);
         None: a body over the limit, or chunked (the app may answer 413 before it has arrived);
         False: anything else."""
         for name, value in self.headers:
@@ -144,7 +150,7 @@ class HeaderDeadlineProtocol(HttpToolsProtocol):
                     return False
                 if int(value) > self.max_body_bytes:
                     return None
-                return self.scope.get("method") == "POST" and _scoring_path(self.scope.get("path", ""))
+                return self.scope.get("method") == "POST" and self.whole_body(self.scope.get("path", ""))
             if name == b"transfer-encoding":
                 return None
         return False
@@ -233,11 +239,6 @@ class HeaderDeadlineProtocol(HttpToolsProtocol):
         self.transport.close()
 
 
-def _scoring_path(path: str) -> bool:
-    """Whether ``path`` scores a request: v1's ``/score``, or an Open Inference (V2) ``.../infer``."""
-    return path == "/score" or (path.startswith("/v2/models/") and path.endswith("/infer"))
-
-
 class WholeBodyReceive:
     """uvicorn's ``RequestResponseCycle.receive`` for a body handed over whole: the same steps, but
     the message's body is the cycle's ``bytearray`` itself rather than a ``bytes`` copy of it."""
@@ -269,7 +270,12 @@ class WholeBodyReceive:
         return {"type": "http.request", "body": body, "more_body": cycle.more_body}
 
 
-def protocol_class(read_timeout_s: float, max_body_bytes: int) -> type[HeaderDeadlineProtocol]:
-    """A protocol class for uvicorn's ``Config(http=...)`` with this header deadline and body limit."""
-    settings = {"read_timeout_s": read_timeout_s, "max_body_bytes": max_body_bytes}
+def protocol_class(
+    read_timeout_s: float, max_body_bytes: int, whole_body: Callable[[str], bool] | None = None
+) -> type[HeaderDeadlineProtocol]:
+    """A protocol class for uvicorn's ``Config(http=...)`` with this header deadline and body
+    limit; ``whole_body(path)`` says which routes read their bodies whole (the app's router)."""
+    settings: dict[str, Any] = {"read_timeout_s": read_timeout_s, "max_body_bytes": max_body_bytes}
+    if whole_body is not None:
+        settings["whole_body"] = staticmethod(whole_body)
     return type("HeaderDeadlineProtocol", (HeaderDeadlineProtocol,), settings)

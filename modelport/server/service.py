@@ -8,12 +8,10 @@ it raises to HTTP in one place.
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import os
 import time
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 from modelport.errors import ModelportError, ScoringTimeout, ScriptError, ServiceUnavailable
@@ -382,10 +380,3 @@ def release_memory() -> None:
 
 
 _malloc_trim: Any = None
-
-
-def write_ready_file(path: Path, info: dict[str, Any]) -> None:
-    """Atomically write the ready file (JSON) so a reader never sees it half-written."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(json.dumps(info), encoding="utf-8")
-    os.replace(tmp, path)

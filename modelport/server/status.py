@@ -5,16 +5,9 @@ its events (its init() succeeded or failed, it is being recycled) as one datagra
 socket pair made before forking. The supervisor is the only writer of the file: it reads the
 datagrams between two turns of its main loop (at least every ``POLL_S``), adds what it sees
 itself (a worker exited, one was forked to replace it, the service stops), and rewrites the file
-atomically (temporary file + ``os.replace``), so a reader never sees half of it::
-
-    {"pid": 1234, "port": 5001, "workers": 2, "ready_workers": 2, "state": "ready",
-     "recycles": [{"time": 1764662400.1, "pid": 1240, "rss_mb": 812.0, "limit_mb": 800.0}],
-     "restarts": 1, "last_init_error": null, "updated": 1764662400.2}
-
-``state``: ``starting`` (no worker is ready yet), ``ready`` (at least one worker's init()
-succeeded and it is alive), ``replacing`` (workers were ready, none is now: the ones that ended,
-recycled for memory, timed out or crashed, are being replaced), ``failed`` (init() failed: the
-service stopped; the user's traceback is in ``last_init_error``), ``stopped`` (a clean shutdown).
+atomically (temporary file + ``os.replace``), so a reader never sees half of it. The file is a
+:class:`~modelport.servicefiles.ServiceStatus` (its fields and states are described there), the
+local target's reader of it the same class.
 """
 
 from __future__ import annotations
@@ -28,6 +21,8 @@ import socket
 import time
 from pathlib import Path
 from typing import Any
+
+from modelport.servicefiles import InitError, Recycle, ServiceState, ServiceStatus
 
 log = logging.getLogger("modelport.server")
 
@@ -52,12 +47,12 @@ class StatusReporter:
         self.workers = workers
         self.port = port
         self.pid = os.getpid()
-        self.state = "starting"
+        self.state = ServiceState.STARTING
         self.ready: set[int] = set()
         self.was_ready = False
-        self.recycles: collections.deque[dict[str, Any]] = collections.deque(maxlen=MAX_RECYCLES)
+        self.recycles: collections.deque[Recycle] = collections.deque(maxlen=MAX_RECYCLES)
         self.restarts = 0
-        self.last_init_error: dict[str, str] | None = None
+        self.last_init_error: InitError | None = None
         self._inbox, self._outbox = socket.socketpair(socket.AF_UNIX, socket.SOCK_DGRAM)
         self._inbox.setblocking(False)
         self._outbox.setblocking(False)  # a worker never waits for the supervisor
@@ -97,7 +92,7 @@ class StatusReporter:
         """The supervisor is exiting: ``failed`` if a worker's init() failed, else ``stopped``."""
         self._drain()
         self.ready.clear()
-        self.state = "failed" if self.last_init_error is not None else "stopped"
+        self.state = ServiceState.FAILED if self.last_init_error is not None else ServiceState.STOPPED
         self.write()
         self._inbox.close()
         self._outbox.close()
@@ -124,41 +119,41 @@ class StatusReporter:
         elif event == "recycle":
             self.ready.discard(pid)
             self.recycles.append(
-                {
-                    "time": float(message["time"]),
-                    "pid": pid,
-                    "rss_mb": float(message["rss_mb"]),
-                    "limit_mb": float(message["limit_mb"]),
-                }
+                Recycle(
+                    time=float(message["time"]),
+                    pid=pid,
+                    rss_mb=float(message["rss_mb"]),
+                    limit_mb=float(message["limit_mb"]),
+                )
             )
         elif event == "init_failed":
-            self.last_init_error = {
-                "type": str(message.get("type", "")),
-                "message": str(message.get("message", "")),
-                "traceback": str(message.get("traceback", "")),
-            }
+            self.last_init_error = InitError(
+                type=str(message.get("type", "")),
+                message=str(message.get("message", "")),
+                traceback=str(message.get("traceback", "")),
+            )
         else:
             return False
         return True
 
-    def snapshot(self) -> dict[str, Any]:
+    def snapshot(self) -> ServiceStatus:
         """The file's content now."""
         state = self.state
-        if state == "starting" and self.ready:
-            state = "ready"
-        elif state == "starting" and self.was_ready:
-            state = "replacing"
-        return {
-            "pid": self.pid,
-            "port": self.port,
-            "workers": self.workers,
-            "ready_workers": len(self.ready),
-            "state": state,
-            "recycles": list(self.recycles),
-            "restarts": self.restarts,
-            "last_init_error": self.last_init_error,
-            "updated": time.time(),
-        }
+        if state is ServiceState.STARTING and self.ready:
+            state = ServiceState.READY
+        elif state is ServiceState.STARTING and self.was_ready:
+            state = ServiceState.REPLACING
+        return ServiceStatus(
+            pid=self.pid,
+            port=self.port,
+            workers=self.workers,
+            ready_workers=len(self.ready),
+            state=state,
+            recycles=tuple(self.recycles),
+            restarts=self.restarts,
+            last_init_error=self.last_init_error,
+            updated=time.time(),
+        )
 
     def write(self) -> None:
         """Rewrite the file atomically (a hook may run while a write is in progress: then again after)."""
@@ -169,11 +164,9 @@ class StatusReporter:
         try:
             while True:
                 self._dirty = False
-                tmp = self.path.with_name(f".{self.path.name}.{self.pid}.tmp")
                 try:
                     self.path.parent.mkdir(parents=True, exist_ok=True)
-                    tmp.write_text(json.dumps(self.snapshot()), encoding="utf-8")
-                    os.replace(tmp, self.path)
+                    self.snapshot().write(self.path)
                 except OSError as exc:
                     log.warning("cannot write the status file %s: %s", self.path, exc)
                 if not self._dirty:

@@ -25,8 +25,8 @@ from uvicorn_worker import UvicornWorker
 from modelport.server import metrics
 from modelport.server.config import ServerConfig
 from modelport.server.protocol import protocol_class
-from modelport.server.service import write_ready_file
 from modelport.server.status import POLL_S, WAKE_SIGNAL, StatusReporter
+from modelport.servicefiles import ReadyFile
 
 log = logging.getLogger("modelport.server")
 HEARTBEAT_TIMEOUT_S = 60
@@ -72,16 +72,16 @@ class ModelportWorker(UvicornWorker):
             logger.propagate = True
         self.config.access_log = False
         self.config.server_header = False  # x-ms-server-version says who answers
-        # httptools, with a deadline for request headers (uvicorn has none) and whole bodies for
-        # /score (see protocol.py).
-        c = self.app.server_config
-        self.config.http = protocol_class(c.read_timeout_s, c.max_body_bytes)
         self.config.timeout_graceful_shutdown = int(self.cfg.graceful_timeout) or None
         self._server: Server | None = None
         self._exit_code = 0
 
     async def _serve(self) -> None:
         self.config.app = self.wsgi
+        # httptools, with a deadline for request headers (uvicorn has none) and whole bodies for
+        # the app's routes that read them whole (see protocol.py).
+        c = self.app.server_config
+        self.config.http = protocol_class(c.read_timeout_s, c.max_body_bytes, self.wsgi.router.whole_body)
         server = Server(config=self.config)
         self._server = server
         self._install_sigquit_handler()
@@ -256,14 +256,7 @@ class ScoringApplication(BaseApplication):
         gc.freeze()
         c = self.server_config
         if c.ready_file is not None:
-            info = {
-                "pid": os.getppid(),
-                "worker_pid": os.getpid(),
-                "host": c.host,
-                "port": c.port,
-                "url": f"http://{c.host}:{c.port}",
-            }
-            write_ready_file(c.ready_file, info)
+            ReadyFile(pid=os.getppid(), worker_pid=os.getpid(), host=c.host, port=c.port).write(c.ready_file)
         if self.status is not None:
             self.status.report("ready")
 

@@ -154,7 +154,8 @@ class Studio:
         keys: dict[str, str | None] = {"primary_key": None, "secondary_key": None}
         if mode == "key":
             stored = keyfile.read_keys(keys_path(self.ws, record.name))
-            keys = {k: stored.get(k) if reveal else _masked(stored.get(k)) for k in keys}
+            shown = {"primary_key": stored.primary_key, "secondary_key": stored.secondary_key}
+            keys = {k: v if reveal else _masked(v) for k, v in shown.items()}
         credential = None
         if mode != "none":
             credential = engine.credential(self.ws, record) if reveal else f"<{mode}>"

@@ -6,7 +6,6 @@ No HTTP here and no lifecycle logic: each function reads (or asks the engine to 
 from __future__ import annotations
 
 import dataclasses
-import json
 import os
 import time
 from pathlib import Path
@@ -43,9 +42,9 @@ def _first_line(text: str | None) -> str | None:
 
 
 def auth_mode(record: ServiceRecord) -> str:
-    if record.settings.get("auth_enabled"):
+    if record.spec.settings.auth_enabled:
         return "key"
-    if record.settings.get("token_auth_enabled"):
+    if record.spec.settings.token_auth_enabled:
         return "token"
     return "none"
 
@@ -61,7 +60,7 @@ def service_summary(record: ServiceRecord) -> dict[str, Any]:
         "models": list(record.models),
         "created_time": record.created_time,
         "updated_time": record.updated_time,
-        "tags": dict(record.settings.get("tags") or {}),
+        "tags": dict(record.spec.settings.tags),
         "reason": _first_line(record.error),
     }
 
@@ -71,42 +70,29 @@ _SERVER_DEFAULTS = {
 }
 
 
-def _server_settings(record: ServiceRecord) -> dict[str, Any]:
-    """The settings the service's server was started with (its bundle's ``server.json``)."""
-    if not record.bundle_dir:
-        return {}
-    try:
-        data = json.loads((Path(record.bundle_dir) / "server.json").read_text())
-    except (OSError, ValueError):
-        return {}
-    return data if isinstance(data, dict) else {}
-
-
 def configuration(record: ServiceRecord) -> dict[str, Any]:
     """The Details card's configuration: each value in effect, not only what was asked. A value
     nobody set says where it comes from: ``100.0 (default)``, ``5001 (picked)``."""
-    settings = dict(record.settings)
-    server = _server_settings(record)
+    settings = record.spec.settings
 
-    def in_effect(key: str) -> Any:
-        if settings.get(key) is not None:
-            return settings[key]
-        if server.get(key) is not None:
-            return server[key]
-        if key in _SERVER_DEFAULTS and _SERVER_DEFAULTS[key] is not None:
-            return f"{_SERVER_DEFAULTS[key]} (default)"
-        return None
+    def in_effect(name: str) -> Any:
+        # The server runs with what the deployment asked; what it left unset is the server's default.
+        asked = getattr(settings, name)
+        if asked is not None:
+            return asked
+        default = _SERVER_DEFAULTS.get(name)
+        return f"{default} (default)" if default is not None else None
 
     port = record.port or (urlsplit(record.scoring_uri).port if record.scoring_uri else None)
     batching = in_effect("max_batch_size")
     return {
-        "compute_type": settings.get("compute_type"),
-        "cpu_cores": settings.get("cpu_cores") or "not limited (all cores)",
-        "memory_gb": settings.get("memory_gb") or "not limited",
+        "compute_type": settings.compute_type,
+        "cpu_cores": settings.cpu_cores or "not limited (all cores)",
+        "memory_gb": settings.memory_gb or "not limited",
         "workers": in_effect("workers"),
-        "port": port if settings.get("port") or port is None else f"{port} (picked)",
-        "auth_enabled": bool(settings.get("auth_enabled")),
-        "token_auth_enabled": bool(settings.get("token_auth_enabled")),
+        "port": port if settings.port or port is None else f"{port} (picked)",
+        "auth_enabled": settings.auth_enabled,
+        "token_auth_enabled": settings.token_auth_enabled,
         "scoring_timeout_ms": in_effect("scoring_timeout_ms"),
         "max_concurrent_requests": in_effect("max_concurrent_requests"),
         "max_request_wait_ms": in_effect("max_request_wait_ms"),
@@ -124,9 +110,8 @@ def api_page(record: ServiceRecord) -> str | None:
 
 def service_detail(ws: Workspace, record: ServiceRecord) -> dict[str, Any]:
     """The Details tab: configuration, models, environment, state history, failure and init log."""
-    settings = dict(record.settings)
+    spec = record.spec
     config = configuration(record)
-    ic = record.inference_config or {}
     try:
         init_log = engine.logs(ws, record, init=True)
     except (ModelportError, OSError) as exc:
@@ -139,13 +124,13 @@ def service_detail(ws: Workspace, record: ServiceRecord) -> dict[str, Any]:
         **service_summary(record),
         "swagger_uri": record.swagger_uri,
         "api_page": api_page(record),
-        "description": settings.get("description"),
-        "properties": dict(settings.get("properties") or {}),
+        "description": spec.settings.description,
+        "properties": dict(spec.settings.properties),
         "configuration": config,
         "auth": auth_mode(record),
-        "entry_script": ic.get("entryScript") or ic.get("scriptPath"),
-        "source_directory": ic.get("sourceDirectory"),
-        "environment": record.environment,
+        "entry_script": spec.entry_script or None,
+        "source_directory": spec.source_directory,
+        "environment": None if spec.environment is None else spec.environment.to_dict(),
         "deployment_id": record.deployment_id,
         "phases": list(record.phases),
         "history": list(record.history),

@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from .conftest import TUTORIAL_SCORE
+from tests.fixtures import TUTORIAL_SCORE
 
 pytestmark = pytest.mark.process
 

@@ -27,7 +27,7 @@ import pytest
 import requests
 from sklearn.linear_model import LogisticRegression
 
-from tests.server.conftest import TUTORIAL_SCORE
+from tests.fixtures import TUTORIAL_SCORE
 
 pytestmark = pytest.mark.process
 

@@ -34,6 +34,7 @@ class Running:
 
 class FakeTarget:
     name = "fake"
+    start_phase = "server started"
 
     def __init__(self) -> None:
         self.running: dict[str, Running] = {}
@@ -42,7 +43,7 @@ class FakeTarget:
 
     def _init(self, bundle: ServiceBundle) -> str | None:
         """Import the bundle's entry script and call its init(); the traceback if it raised."""
-        script = Path(bundle.server_settings()["entry_script"])
+        script = bundle.server_settings().entry_script
         spec = importlib.util.spec_from_file_location(f"fake_{uuid.uuid4().hex}", script)
         assert spec is not None and spec.loader is not None
         module = importlib.util.module_from_spec(spec)
@@ -86,20 +87,11 @@ class FakeTarget:
 
     def endpoint(self, handle: Handle) -> Endpoint:
         base = f"http://127.0.0.1:{handle['port']}"  # nothing listens there: calls fail as on a dead service
-        return Endpoint(f"{base}/score", f"{base}/swagger.json")
+        return Endpoint(f"{base}/score", f"{base}/swagger.json", port=int(handle["port"]))
 
     def logs(self, handle: Handle, num_lines: int) -> str:
         state = self.running.get(handle["id"])
         return "\n".join(state.log[-num_lines:]) if state else ""
-
-    def events(self, handle: Handle) -> list[str]:
-        return []
-
-    def processes(self, handle: Handle) -> list[int]:
-        return []
-
-    def sweep(self, folder: Path) -> None:
-        pass
 
     def replace(self, old: Handle, bundle: ServiceBundle, runtime: Runtime, timeout: float) -> Handle:
         new = self._run(bundle, int(old["port"]))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -11,12 +12,13 @@ import pytest
 
 from modelport.core.model import InferenceConfig, Model
 from modelport.core.webservice import AciWebservice, AksWebservice, LocalWebservice
-from modelport.deploy import bundle, records
+from modelport.deploy import bundle, records, workers
 from modelport.deploy.configs import DeploymentSettings
+from modelport.deploy.spec import DeploymentSpec
+from modelport.environments import EnvSpec
 from modelport.errors import DeploymentError, InvalidInputError
 from modelport.workspace import Workspace
-
-from .conftest import SCRIPTS
+from tests.fixtures import SCRIPTS
 
 
 # -- configurations (no processes) --------------------------------------------------------------------
@@ -50,54 +52,36 @@ def test_bad_batching_settings_are_refused(kwargs: dict, words: str) -> None:
         LocalWebservice.deploy_configuration(**kwargs)
 
 
+def _server(settings: DeploymentSettings, tmp_path: Path, frameworks: tuple[str, ...] = ()):  # type: ignore[no-untyped-def]
+    """The server settings a forking target (local, an image) runs a deployment with."""
+    spec = DeploymentSpec(models=("m:1",), entry_script=str(tmp_path / "score.py"), settings=settings)
+    server = bundle.deployment_server_settings(
+        "svc", spec, [], app_root=tmp_path, model_dir=tmp_path, source=None, script=tmp_path / "score.py"
+    )
+    prepared = bundle.ServiceBundle(tmp_path, "svc", "d1", sys.executable, spec, frameworks=frameworks)
+    return workers.forked(server, prepared)
+
+
 def test_server_config_passes_batching_and_preload(tmp_path: Path) -> None:
     settings = AciWebservice.deploy_configuration(max_batch_size=32, max_batch_latency_ms=3)
-    config = bundle.server_config(
-        settings,
-        name="svc",
-        script=tmp_path / "score.py",
-        app_root=tmp_path,
-        model_dir=str(tmp_path),
-        source_directory=None,
-        preload_modules=["sklearn", "joblib"],
-    )
-    assert config["max_batch_size"] == 32 and config["max_batch_latency_ms"] == 3.0
-    assert config["preload_modules"] == ["sklearn", "joblib"]
-    plain = bundle.server_config(
-        AciWebservice.deploy_configuration(),
-        name="svc",
-        script=tmp_path / "score.py",
-        app_root=tmp_path,
-        model_dir=str(tmp_path),
-        source_directory=None,
-    )
-    assert "max_batch_size" not in plain and plain["preload_modules"] is None
+    config = _server(settings, tmp_path, frameworks=("ScikitLearn",))
+    assert config.max_batch_size == 32 and config.max_batch_latency_ms == 3.0
+    assert config.preload_modules == ["sklearn", "joblib"]
+    plain = _server(AciWebservice.deploy_configuration(), tmp_path)
+    assert "max_batch_size" not in plain.to_dict() and plain.preload_modules is None
     from modelport.server.config import ServerConfig
 
-    ServerConfig.from_mapping({k: v for k, v in config.items() if v is not None})  # the server takes it
-
-
-class _Model:
-    def __init__(self, framework: str | None) -> None:
-        self.framework = framework
-
-
-class _Env:
-    def __init__(self, packages: list[str]) -> None:
-        self.packages = packages
-
-    def to_spec(self) -> dict:
-        return {"python": {"condaDependencies": {"dependencies": [{"pip": self.packages}]}}}
+    ServerConfig.from_mapping(config.to_dict())  # the server takes it
 
 
 def test_scikit_learn_deployments_preload_it() -> None:
-    assert bundle.preload_for([_Model("ScikitLearn")], None) == ["sklearn", "joblib"]
-    assert bundle.preload_for([_Model(None)], _Env(["scikit-learn==1.5.0", "joblib"])) == [
+    assert workers.preload_for(("ScikitLearn",), None) == ["sklearn", "joblib"]
+    assert workers.preload_for(("",), EnvSpec("e", pip_packages=("scikit-learn==1.5.0", "joblib"))) == [
         "sklearn",
         "joblib",
     ]
-    assert bundle.preload_for([_Model(None)], _Env(["torch"])) is None
-    assert bundle.preload_for([_Model("TensorFlow")], None) is None
+    assert workers.preload_for(("",), EnvSpec("e", pip_packages=("torch",))) is None
+    assert workers.preload_for(("TensorFlow",), None) is None
 
 
 # -- real deployments ---------------------------------------------------------------------------------

@@ -23,11 +23,10 @@ from modelport.core.conda_dependencies import CondaDependencies
 from modelport.core.environment import Environment
 from modelport.core.model import InferenceConfig, Model
 from modelport.core.webservice import AciWebservice, LocalWebservice, Webservice
+from modelport.deploy.configs import DeploymentSettings
 from modelport.errors import AlreadyExistsError, DeploymentError, InUseError, ServiceCallError
 from modelport.workspace import Workspace
-from tests.server.conftest import wait_until
-
-from .conftest import SCRIPTS, TUTORIAL_SCORE
+from tests.fixtures import SCRIPTS, TUTORIAL_SCORE, wait_until
 
 pytestmark = pytest.mark.process
 
@@ -288,7 +287,8 @@ def test_regen_key_takes_effect_without_restart(dws: Workspace, digits_model, tm
         time.sleep(0.1)
     assert call(secondary) == 401 and call("s" * 40) == 200
     with pytest.raises(ServiceCallError) as info:
-        Webservice._wrap(dws, dataclasses.replace(service._record, settings={})).run("x")
+        unauthenticated = dataclasses.replace(service._record.spec, settings=DeploymentSettings())
+        Webservice._wrap(dws, dataclasses.replace(service._record, spec=unauthenticated)).run("x")
     assert info.value.status_code == 401
 
 

@@ -18,8 +18,7 @@ from modelport.core.webservice import Webservice
 from modelport.deploy import engine
 from modelport.deploy.targets.local import stray_servers
 from modelport.workspace import Workspace
-
-from .conftest import SCRIPTS
+from tests.fixtures import SCRIPTS
 
 pytestmark = pytest.mark.process
 

@@ -57,9 +57,9 @@ def test_deploy_prepares_a_bundle_and_the_target_runs_it(
     record = records.load(ws, "fake-svc")
     assert record.target == "fake" and record.compute_type == "ACI" and record.state is ServiceState.HEALTHY
     bundle = Path(record.bundle_dir or "")
-    assert json.loads((bundle / "bundle.json").read_text())["models"] == ["weights:1"]
+    assert json.loads((bundle / "bundle.json").read_text())["spec"]["models"] == ["weights:1"]
     server = json.loads((bundle / "server.json").read_text())
-    assert server["entry_script"] == "app/fake-svc/score.py" and server["source_directory"] == "app/fake-svc"
+    assert server["entry_script"] == "score.py" and server["source_directory"] == "app/fake-svc"
     assert server["model_dir"] == "app/azureml-models/weights/1"
     assert (bundle / "app" / "azureml-models" / "weights" / "1" / "weights.bin").read_bytes() == b"\x00\x01"
     assert service.scoring_uri == f"http://127.0.0.1:{record.port}/score"
@@ -111,7 +111,7 @@ def test_metadata_updates_are_instant_and_others_redeploy(
         service.update(properties={"p": "2"})
     service.update(auth_enabled=True)
     record = records.load(ws, "upd-svc")
-    assert record.deployment_id != first and record.settings["auth_enabled"] is True
+    assert record.deployment_id != first and record.spec.settings.auth_enabled is True
     assert service.auth_enabled and len(service.get_keys()[0]) > 20
     assert Webservice(ws, "upd-svc").tags == {"stage": "test"}  # kept through the redeployment
     service.reload()

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import pytest
 
+from modelport.deploy.configs import DeploymentSettings
 from modelport.deploy.reconcile import DEPLOYER_GONE, NOT_READY, Observation, next_state
 from modelport.deploy.records import ServiceRecord, ServiceState
+from modelport.deploy.spec import DeploymentSpec
 
 T, H, U, F, D = (
     ServiceState.TRANSITIONING,
@@ -57,7 +59,10 @@ def test_states_are_v1s_names_and_nothing_else() -> None:
 
 
 def test_records_round_trip_through_json() -> None:
-    record = ServiceRecord(name="svc", handle={"pid": 1}, models=["m:1"], settings={"workers": 2})
+    spec = DeploymentSpec(
+        models=("m:1",), entry_script="/srv/score.py", settings=DeploymentSettings(workers=2)
+    )
+    record = ServiceRecord(name="svc", handle={"pid": 1}, spec=spec)
     record.set_state(H, None)
     again = ServiceRecord.from_json(record.to_json())
     assert again == record and again.state is H and again.history[-1]["state"] == "Healthy"

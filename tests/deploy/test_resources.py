@@ -16,8 +16,7 @@ from modelport.core.model import InferenceConfig, Model
 from modelport.core.webservice import AciWebservice, AksWebservice, Webservice
 from modelport.errors import InvalidInputError
 from modelport.workspace import Workspace
-
-from .conftest import SCRIPTS
+from tests.fixtures import SCRIPTS
 
 pytestmark = pytest.mark.process
 

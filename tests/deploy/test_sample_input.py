@@ -22,8 +22,7 @@ from modelport.core.model import InferenceConfig, Model
 from modelport.core.webservice import LocalWebservice
 from modelport.errors import InvalidInputError
 from modelport.workspace import Workspace
-
-from .conftest import TUTORIAL_SCORE
+from tests.fixtures import TUTORIAL_SCORE
 
 Digits = tuple[Path, np.ndarray, np.ndarray]
 
@@ -84,13 +83,13 @@ def test_a_bad_sample_input_is_one_clear_line(tmp_path: Path, sample: Any, messa
 
 
 def test_a_recorded_inference_config_keeps_its_sample(tmp_path: Path) -> None:
-    from modelport.deploy.engine import recorded_inference_config
+    from modelport.core.inference import deployment_spec
+    from modelport.deploy.configs import local_configuration
     from modelport.deploy.records import ServiceRecord
 
     config = InferenceConfig("score.py", source_directory=_source(tmp_path), sample_input={"data": [[1]]})
-    record = ServiceRecord(name="svc", target="local", compute_type="Local", deployer={}, models=[])
-    record.inference_config = config.serialize()
-    assert recorded_inference_config(record).sample_input == {"data": [[1]]}
+    record = ServiceRecord(name="svc", deployer={}, spec=deployment_spec([], config, local_configuration()))
+    assert ServiceRecord.from_json(record.to_json()).spec.sample_input == {"data": [[1]]}
 
 
 # -- real services ---------------------------------------------------------------------------
@@ -183,12 +182,19 @@ def test_a_model_registered_with_a_sample_input_dataset_gives_the_example(
     assert requests.post(str(service.scoring_uri), json=example, timeout=30).json() == expected[:1].tolist()
 
     # A sample given in the inference config wins over the model's.
+    from modelport.core.inference import deployment_spec
     from modelport.core.model import _with_model_sample
 
-    own = InferenceConfig("score.py", source_directory=_source(tmp_path), sample_input={"data": [[0] * 64]})
+    def spec(config: InferenceConfig):  # type: ignore[no-untyped-def]
+        return deployment_spec([model.id], config, LocalWebservice.deploy_configuration())
+
+    own = spec(
+        InferenceConfig("score.py", source_directory=_source(tmp_path), sample_input={"data": [[0] * 64]})
+    )
     assert _with_model_sample(own, [model]) is own
-    derived = _with_model_sample(config, [model])
-    assert derived is not config and derived.sample_input == example
+    plain = spec(config)
+    derived = _with_model_sample(plain, [model])
+    assert derived is not plain and derived.sample_input == example
 
 
 @pytest.mark.process

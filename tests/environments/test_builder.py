@@ -16,7 +16,7 @@ from modelport.environments import EnvSpec, cached_interpreter, installers, reso
 from modelport.environments.builder import READY_MARKER, RECORD_FILE
 from modelport.environments.installers import find_python
 from modelport.errors import EnvironmentBuildError
-from tests.server.conftest import wait_until
+from tests.fixtures import wait_until
 
 pytestmark = pytest.mark.process
 

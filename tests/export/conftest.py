@@ -15,7 +15,7 @@ import sklearn
 from sklearn.datasets import load_digits
 from sklearn.linear_model import LogisticRegression
 
-from tests.server.conftest import TUTORIAL_SCORE
+from tests.fixtures import TUTORIAL_SCORE
 
 SERVICE = "digits-export"
 
@@ -73,7 +73,7 @@ def exported(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Exported]:
             service.delete()
 
 
-def ray_record(ws: object, source: str, name: str, settings: dict, **changes: object) -> object:
+def ray_record(ws: object, source: str, name: str, settings: object, **changes: object) -> object:
     """A Ray service's record as the engine writes it for an AKS deployment (target ``ray``,
     compute type AKS, a Ray handle), made with the records API from the deployed ``source``
     service's models, inference config and environment: deploying on Ray needs a cluster (minutes
@@ -88,8 +88,10 @@ def ray_record(ws: object, source: str, name: str, settings: dict, **changes: ob
         base,
         name=name,
         target="ray",
-        compute_type="AKS",
-        settings={**settings, "compute_target": "aks-cluster"},
+        spec=dataclasses.replace(
+            base.spec,
+            settings=dataclasses.replace(settings, compute_target="aks-cluster"),  # type: ignore[type-var]
+        ),
         handle={
             "app": name,
             "compute": "aks-cluster",

@@ -11,7 +11,7 @@ from pathlib import Path
 import yaml
 
 from tests.export.conftest import SERVICE, Exported
-from tests.server.conftest import TUTORIAL_SCORE
+from tests.fixtures import TUTORIAL_SCORE
 
 CLI = str(Path(sys.executable).parent / "modelport")
 

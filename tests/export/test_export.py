@@ -3,6 +3,7 @@ Kubernetes, KServe and KubeRay manifests checked offline."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import shutil
@@ -18,6 +19,7 @@ import yaml
 from dockerfile_parse import DockerfileParser
 
 from modelport.deploy import records
+from modelport.deploy.configs import DeploymentSettings
 from modelport.deploy.export import dockerfile as df
 from modelport.deploy.export.manifests import Version, kserve, kuberay, kubernetes
 from modelport.deploy.export.service import render
@@ -319,11 +321,11 @@ def test_strict_validation_fails_a_broken_manifest(exported: Exported, tmp_path:
     assert _validate(broken).returncode != 0
 
 
-def aks_settings(**extra: object) -> dict:
+def aks_settings(**extra: object) -> DeploymentSettings:
     from modelport.deploy.configs import aks_configuration
 
-    settings = aks_configuration(cpu_cores=0.5, memory_gb=1, auth_enabled=True).to_dict()
-    return {**settings, **extra}
+    settings = aks_configuration(cpu_cores=0.5, memory_gb=1, auth_enabled=True)
+    return dataclasses.replace(settings, **extra)  # type: ignore[arg-type]
 
 
 def test_autoscale_and_endpoint_versions_render_valid_objects(tmp_path: Path) -> None:
@@ -418,11 +420,11 @@ def test_kserve_and_kuberay_exports(exported: Exported) -> None:
 
 
 def test_structural_checks_catch_a_broken_custom_resource() -> None:
-    (isvc,) = kserve("svc", [Version(None, "svc:1", {})])["inferenceservice.yaml"]
+    (isvc,) = kserve("svc", [Version(None, "svc:1", DeploymentSettings())])["inferenceservice.yaml"]
     del isvc["spec"]["predictor"]["containers"][0]["image"]
     with pytest.raises(KeyError):
         check_inference_service(isvc)
-    (ray,) = kuberay("svc", [Version(None, "svc:1", {})])["rayservice.yaml"]
+    (ray,) = kuberay("svc", [Version(None, "svc:1", DeploymentSettings())])["rayservice.yaml"]
     ray["spec"]["rayClusterConfig"]["workerGroupSpecs"][0]["maxReplicas"] = 0
     with pytest.raises(AssertionError):
         check_rayservice(ray)
@@ -431,22 +433,30 @@ def test_structural_checks_catch_a_broken_custom_resource() -> None:
 def test_bad_versions_are_refused() -> None:
     from modelport.errors import InvalidInputError, NotSupported
 
-    three = [Version(n, "i", {}, 10, n == "a") for n in ("a", "b", "c")]
+    three = [Version(n, "i", DeploymentSettings(), 10, n == "a") for n in ("a", "b", "c")]
     with pytest.raises(NotSupported, match="--format kubernetes"):
         kserve("svc", three)
     assert len(kubernetes("svc", three)) == 5
     with pytest.raises(InvalidInputError, match="add up to 120"):
         kubernetes(
-            "svc", [Version("a", "i", {}), Version("b", "i", {}, 60, False), Version("c", "i", {}, 60, False)]
+            "svc",
+            [
+                Version("a", "i", DeploymentSettings()),
+                Version("b", "i", DeploymentSettings(), 60, False),
+                Version("c", "i", DeploymentSettings(), 60, False),
+            ],
         )
     with pytest.raises(InvalidInputError, match="Kubernetes object"):
-        kubernetes("svc", [Version("A_B", "i", {}), Version("b", "i", {}, 10, False)])
+        kubernetes(
+            "svc",
+            [Version("A_B", "i", DeploymentSettings()), Version("b", "i", DeploymentSettings(), 10, False)],
+        )
 
 
 def test_package_without_dockerfile_names_the_alternative(exported: Exported, tmp_path: Path) -> None:
     from modelport.core.model import InferenceConfig, Model
     from modelport.errors import InvalidInputError, NotSupported
-    from tests.server.conftest import TUTORIAL_SCORE
+    from tests.fixtures import TUTORIAL_SCORE
 
     model = Model(exported.ws, "sklearn_mnist")  # type: ignore[arg-type]
     config = InferenceConfig(entry_script=str(TUTORIAL_SCORE))
@@ -490,7 +500,7 @@ def test_aks_autoscale_service_exports_its_hpa(exported: Exported, tmp_path: Pat
         autoscale_max_replicas=3,
         autoscale_target_utilization=70,
     )
-    record = ray_record(exported.ws, SERVICE, "digits-aks", config.to_dict())
+    record = ray_record(exported.ws, SERVICE, "digits-aks", config)
     service = AksWebservice._wrap(exported.ws, record)  # type: ignore[arg-type]
     result = service.export(str(tmp_path / "aks"), format=["kubernetes", "kserve", "kuberay"])
     files = sorted((tmp_path / "aks" / "kubernetes").glob("*.yaml"))
@@ -524,22 +534,21 @@ def test_endpoint_exports_a_deployment_per_version_with_its_traffic_split(
     from modelport.deploy.configs import aks_configuration
     from modelport.deploy.records import ServiceRecord, ServiceState
 
-    blue = aks_configuration(num_replicas=2, cpu_cores=0.5, memory_gb=1).to_dict()
-    green = aks_configuration(
-        autoscale_enabled=True, autoscale_min_replicas=1, autoscale_max_replicas=4
-    ).to_dict()
+    blue = aks_configuration(num_replicas=2, cpu_cores=0.5, memory_gb=1)
+    green = aks_configuration(autoscale_enabled=True, autoscale_min_replicas=1, autoscale_max_replicas=4)
     versions = {}
     for version, settings, share, default in (("blue", blue, 0.0, True), ("green", green, 30.0, False)):
         app = endpoints.version_service("digits-ep", version)
-        ray_record(exported.ws, SERVICE, app, {**settings, "endpoint": "digits-ep"})
+        ray_record(exported.ws, SERVICE, app, dataclasses.replace(settings, endpoint="digits-ep"))
         versions[version] = {"app": app, "traffic": share, "default": default, "control": False}
+    source = records.load(exported.ws, SERVICE)  # type: ignore[arg-type]
     endpoint = ServiceRecord(
         name="digits-ep",
         state=ServiceState.HEALTHY,
         target="ray",
-        compute_type="AKS",
-        models=records.load(exported.ws, SERVICE).models,  # type: ignore[arg-type]
-        settings={**blue, "endpoint": None, "compute_target": "aks-cluster"},
+        spec=dataclasses.replace(
+            source.spec, settings=dataclasses.replace(blue, compute_target="aks-cluster")
+        ),
         handle={"address": "127.0.0.1:1", "app": "digits-ep", "router": True, "versions": versions},
     )
     records.claim(exported.ws, endpoint, overwrite=False)  # type: ignore[arg-type]

@@ -12,7 +12,7 @@ from modelport.protocols import score_batch
 from modelport.protocols.v1 import V1Codec
 from modelport.runtime import ScoringRequest, ScoringScript
 from modelport.runtime.script import Scored
-from tests.runtime.conftest import load, script
+from tests.fixtures import load, script
 
 
 def batch(loaded: ScoringScript, requests: list[ScoringRequest], max_rows: int | None = None) -> list[Any]:

@@ -11,7 +11,7 @@ from modelport.errors import PayloadTooLarge, ScriptError
 from modelport.protocols import Route, Router
 from modelport.protocols.v1 import V1Codec, error_value
 from modelport.runtime import ScoringRequest, ScoringScript
-from tests.runtime.conftest import location as _location
+from tests.fixtures import location as _location
 
 CODEC = V1Codec()
 

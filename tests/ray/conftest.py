@@ -16,8 +16,6 @@ from pathlib import Path
 import psutil
 import pytest
 
-from tests.deploy.conftest import digits_model, dws, env_cache, sk_env  # noqa: F401  (shared fixtures)
-
 ray = pytest.importorskip("ray", reason="Ray is not installed: pip install 'modelport[ray]'")
 
 

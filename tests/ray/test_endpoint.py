@@ -15,7 +15,7 @@ from modelport.core.model import InferenceConfig, Model
 from modelport.core.webservice import AksEndpoint
 from modelport.errors import InvalidInputError
 from modelport.workspace import Workspace
-from tests.deploy.conftest import SCRIPTS
+from tests.fixtures import SCRIPTS
 from tests.ray.conftest import Provisioned
 
 # Starting a cluster takes 40-70 s here, and minutes when the machine is busy.

@@ -19,7 +19,7 @@ from bench.model import load_split, trained_model
 from modelport.core.model import InferenceConfig, Model
 from modelport.core.webservice import AksWebservice, LocalWebservice
 from modelport.workspace import Workspace
-from tests.deploy.conftest import TUTORIAL_SCORE
+from tests.fixtures import TUTORIAL_SCORE
 from tests.ray.conftest import Provisioned
 
 pytestmark = [pytest.mark.ray, pytest.mark.process, pytest.mark.timeout(900)]

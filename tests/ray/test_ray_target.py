@@ -19,7 +19,7 @@ from modelport.core.model import InferenceConfig, Model
 from modelport.core.webservice import AksWebservice, Webservice
 from modelport.errors import DeploymentError, InvalidInputError
 from modelport.workspace import Workspace
-from tests.deploy.conftest import SCRIPTS, TUTORIAL_SCORE
+from tests.fixtures import SCRIPTS, TUTORIAL_SCORE
 from tests.ray.conftest import Provisioned
 
 # Starting a cluster takes 40-70 s here, and minutes when the machine is busy.
@@ -120,13 +120,13 @@ def test_settings_map_to_serve_options() -> None:
         cpu_cores=0.5,
         memory_gb=1,
     )
-    options = deployment_options(auto.to_dict())
+    options = deployment_options(auto)
     scaling = options["autoscaling_config"]
     assert (scaling["min_replicas"], scaling["max_replicas"]) == (2, 5)
     assert scaling["target_ongoing_requests"] == 2.0 and scaling["upscale_delay_s"] == 2.0
     assert options["ray_actor_options"] == {"num_cpus": 0.5, "memory": 1024**3}
     fixed = AksWebservice.deploy_configuration(num_replicas=3, autoscale_enabled=False)
-    assert deployment_options(fixed.to_dict())["num_replicas"] == 3
+    assert deployment_options(fixed)["num_replicas"] == 3
 
 
 def test_init_failure_fails_within_60_s_with_its_traceback(

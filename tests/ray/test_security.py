@@ -25,7 +25,7 @@ from modelport.core.webservice import AksWebservice
 from modelport.deploy import cluster
 from modelport.errors import ComputeTargetError, InvalidInputError
 from modelport.workspace import Workspace
-from tests.deploy.conftest import SCRIPTS
+from tests.fixtures import SCRIPTS
 from tests.ray.conftest import Provisioned
 
 pytestmark = [pytest.mark.ray, pytest.mark.process, pytest.mark.timeout(900)]

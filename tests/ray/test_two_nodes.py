@@ -13,7 +13,7 @@ from modelport.core.model import InferenceConfig, Model
 from modelport.core.webservice import AksWebservice
 from modelport.deploy.ports import free_port
 from modelport.workspace import Workspace
-from tests.deploy.conftest import SCRIPTS
+from tests.fixtures import SCRIPTS
 
 # Starting a cluster takes 40-70 s here, and minutes when the machine is busy.
 pytestmark = [pytest.mark.ray, pytest.mark.process, pytest.mark.timeout(900)]

@@ -27,10 +27,8 @@ from bench.procs import tree_memory
 from modelport.core.model import InferenceConfig, Model
 from modelport.core.webservice import AciWebservice, Webservice
 from modelport.workspace import Workspace
-from tests.deploy.conftest import TUTORIAL_SCORE, digits_model, dws, env_cache  # noqa: F401  (fixtures used here)
-from tests.server.conftest import start_server  # noqa: F401  (a bare server, for server settings)
+from tests.fixtures import SCRIPTS, TUTORIAL_SCORE
 
-SCRIPTS = Path(__file__).resolve().parent.parent / "scripts"
 FIGURES_FILE = "reliability.json"
 _figures: dict[str, Any] = {}
 
@@ -75,7 +73,7 @@ def script_dir(tmp_path: Path, script: str | Path) -> Path:
 
 
 @pytest.fixture
-def deploy(dws: Workspace, digits_model, tmp_path: Path) -> Callable[..., Webservice]:  # noqa: F811
+def deploy(dws: Workspace, digits_model, tmp_path: Path) -> Callable[..., Webservice]:
     """Deploy the digits model behind a test script and wait until Healthy:
     ``deploy("load-svc", TUTORIAL_SCORE, cpu_cores=2, auth_enabled=True)`` (ACI settings), or
     with any ``deploy_config=``."""
@@ -93,7 +91,7 @@ def deploy(dws: Workspace, digits_model, tmp_path: Path) -> Callable[..., Webser
     return go
 
 
-def digits_body(digits_model: tuple[Path, np.ndarray, np.ndarray], rows: int = 1) -> bytes:  # noqa: F811
+def digits_body(digits_model: tuple[Path, np.ndarray, np.ndarray], rows: int = 1) -> bytes:
     """A request body for the tutorial's score.py: ``{"data": [[64 pixels], ...]}``."""
     return json.dumps({"data": digits_model[1][:rows].tolist()}).encode()
 

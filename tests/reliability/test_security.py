@@ -101,7 +101,7 @@ def test_key_auth_refuses_every_route_but_liveness(deploy, figures: dict[str, An
     service = deploy("auth-keys", TUTORIAL_SCORE, auth_enabled=True)
     base = service.scoring_uri.removesuffix("/score")
     primary, secondary = service.get_keys()
-    _, _, token_secret = keyfile.read_keys(records.keys_path(service.workspace, service.name)).values()
+    token_secret = keyfile.read_keys(records.keys_path(service.workspace, service.name)).token_secret
     wrong = [
         None,
         "",
@@ -149,7 +149,7 @@ def test_token_auth_refuses_expired_forged_and_missing_tokens(deploy, figures: d
     config = AksWebservice.deploy_configuration(token_auth_enabled=True, auth_enabled=False)
     service = deploy("auth-token", TUTORIAL_SCORE, deploy_config=config)
     base = service.scoring_uri.removesuffix("/score")
-    secret = keyfile.read_keys(records.keys_path(service.workspace, service.name))["token_secret"]
+    secret = keyfile.read_keys(records.keys_path(service.workspace, service.name)).token_secret
     token, refresh_after = service.get_token()
     assert refresh_after > time.time()
     now = time.time()
@@ -184,7 +184,7 @@ def test_keys_stay_secret_files_private_and_services_on_loopback(deploy, figures
     service = deploy("secret-svc", TUTORIAL_SCORE, auth_enabled=True, cpu_cores=2)
     ws = service.workspace
     primary, secondary = service.get_keys()
-    secrets_ = [primary, secondary, keyfile.read_keys(records.keys_path(ws, service.name))["token_secret"]]
+    secrets_ = [primary, secondary, keyfile.read_keys(records.keys_path(ws, service.name)).token_secret]
     # Traffic with right and wrong keys, failures included, so the log has something to leak.
     for credential in [primary, secondary, primary[:-1] + "x", secondary + "y"]:
         requests.post(

@@ -22,7 +22,7 @@ import psutil
 import pytest
 
 from bench import aioload, client
-from tests.server.conftest import wait_until
+from tests.fixtures import wait_until
 
 from .conftest import digits_body, metric, workers
 

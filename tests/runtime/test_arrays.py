@@ -14,7 +14,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from modelport.errors import InvalidInputError
-from modelport.runtime import ArraySpec, array_input, arrays
+from modelport.runtime import ArraySpec, array_input, arrays, json_arrays, npy_arrays
 
 NPY = "application/x-npy"
 
@@ -66,7 +66,7 @@ def test_numpy_parameter_type_gives_the_same_spec() -> None:
     ],
 )
 def test_typed_json_takes_the_fast_path(body: bytes) -> None:
-    fast = arrays.fast_json_array(body, SPEC)
+    fast = json_arrays.fast_json_array(body, SPEC)
     assert fast is not None and fast.dtype == np.float64
     assert fast.tolist() == [[1, 2, 3], [4, 5, 6.5]]
     assert fast.flags.writeable
@@ -89,7 +89,7 @@ def test_typed_json_takes_the_fast_path(body: bytes) -> None:
 )
 def test_typed_json_mismatch_is_400_naming_it(body: bytes, words: str) -> None:
     with pytest.raises(InvalidInputError, match=words):
-        arrays.parse_json_array(body, SPEC)
+        json_arrays.parse_json_array(body, SPEC)
 
 
 def test_rows_holding_arrays_never_pass_for_a_rectangle() -> None:
@@ -97,9 +97,9 @@ def test_rows_holding_arrays_never_pass_for_a_rectangle() -> None:
     # as_buffer would flatten it to that. The "]" count tells the rows held arrays.
     spec = ArraySpec("data", np.dtype("float64"), (None, 2))
     body = b"[[1, []], [2, [3, 4]]]"
-    assert arrays._simdjson_array(body, spec) is None
+    assert json_arrays._simdjson_array(body, spec) is None
     with pytest.raises(InvalidInputError, match="data"):
-        arrays.parse_json_array(body, spec)
+        json_arrays.parse_json_array(body, spec)
 
 
 def test_an_empty_row_among_one_number_rows_is_400_not_500() -> None:
@@ -107,35 +107,35 @@ def test_an_empty_row_among_one_number_rows_is_400_not_500() -> None:
     # first for the second and failed reshaping (found by the property test below).
     spec = ArraySpec("data", np.dtype("float64"))
     body = b'{"data": [[-5e-324], [0],[], [1.5]]}'
-    assert arrays._simdjson_array(body, spec) is None
+    assert json_arrays._simdjson_array(body, spec) is None
     with pytest.raises(InvalidInputError, match="different lengths"):
-        arrays.parse_json_array(body, spec)
+        json_arrays.parse_json_array(body, spec)
 
 
 def test_a_bytearray_body_parses_like_bytes() -> None:
     # The server hands large /score bodies over as the bytearray it read them into.
     body = b'{"data": [[1, 2, 3], [4, 5, 6.5]]}'
-    fast = arrays.parse_json_array(bytearray(body), SPEC)
-    assert fast.tolist() == arrays.parse_json_array(body, SPEC).tolist()
+    fast = json_arrays.parse_json_array(bytearray(body), SPEC)
+    assert fast.tolist() == json_arrays.parse_json_array(body, SPEC).tolist()
     x = np.arange(6, dtype=np.float64).reshape(2, 3)
     for raw in (npy(x), bytearray(npy(x))):
-        got = arrays.parse_npy(raw, SPEC)
+        got = npy_arrays.parse_npy(raw, SPEC)
         assert np.array_equal(got, x) and got.flags.writeable
     fortran = np.asfortranarray(x)
-    assert np.array_equal(arrays.parse_npy(bytearray(npy(fortran)), SPEC), x)
+    assert np.array_equal(npy_arrays.parse_npy(bytearray(npy(fortran)), SPEC), x)
     with pytest.raises(InvalidInputError, match=r"not a valid \.npy array"):
-        arrays.parse_npy(bytearray(npy(x))[:-1], SPEC)
+        npy_arrays.parse_npy(bytearray(npy(x))[:-1], SPEC)
 
 
 def test_typed_json_dtype_rules() -> None:
     ints = ArraySpec("data", np.dtype("int32"), (None, 2))
-    assert arrays.parse_json_array(b"[[1, -2]]", ints).dtype == np.int32
+    assert json_arrays.parse_json_array(b"[[1, -2]]", ints).dtype == np.int32
     with pytest.raises(InvalidInputError, match="must hold int32 values, got float64"):
-        arrays.parse_json_array(b"[[1.5, 2]]", ints)
+        json_arrays.parse_json_array(b"[[1.5, 2]]", ints)
     with pytest.raises(InvalidInputError, match="out of range"):
-        arrays.parse_json_array(b"[[3000000000, 2]]", ints)
+        json_arrays.parse_json_array(b"[[3000000000, 2]]", ints)
     # What simdjson refuses still parses, through the generic path (NaN is what json.dumps writes).
-    nan = arrays.parse_json_array(b'{"data": [[NaN, 1e400, 2]]}', SPEC)
+    nan = json_arrays.parse_json_array(b'{"data": [[NaN, 1e400, 2]]}', SPEC)
     assert np.isnan(nan[0, 0]) and np.isinf(nan[0, 1])
 
 
@@ -157,12 +157,12 @@ rows = st.integers(1, 6).flatmap(
 def test_fast_path_agrees_with_numpy(data: list[list[float]], style: dict, wrap: bool) -> None:
     body = json.dumps({"data": data} if wrap else data, **style).encode()
     spec = ArraySpec("data", np.dtype("float64"), (None, len(data[0])))
-    old = arrays._CHUNK
-    arrays._CHUNK = 16  # several chunks even for tiny bodies
+    old = json_arrays._CHUNK
+    json_arrays._CHUNK = 16  # several chunks even for tiny bodies
     try:
-        fast = arrays.fast_json_array(body, spec)
+        fast = json_arrays.fast_json_array(body, spec)
     finally:
-        arrays._CHUNK = old
+        json_arrays._CHUNK = old
     assert fast is not None
     assert np.array_equal(fast, np.asarray(data, dtype=np.float64))
 
@@ -178,7 +178,7 @@ def test_fast_path_never_accepts_what_json_refuses(data: list[list[float]], wher
     at = where % (len(body) + 1)
     body[at:at] = junk
     for shape in ((None, len(data[0])), None):  # row by row; any shape (the whole document)
-        fast = arrays._simdjson_array(bytes(body), ArraySpec("data", np.dtype("float64"), shape))
+        fast = json_arrays._simdjson_array(bytes(body), ArraySpec("data", np.dtype("float64"), shape))
         if fast is not None:  # then it is valid JSON, and this is its array
             expected = np.asarray(json.loads(bytes(body))["data"], dtype=np.float64)
             assert fast.shape == expected.shape and np.array_equal(fast, expected)
@@ -186,18 +186,18 @@ def test_fast_path_never_accepts_what_json_refuses(data: list[list[float]], wher
 
 def test_npy_uint8_and_float_cast_to_the_declared_dtype() -> None:
     x = np.arange(6, dtype=np.uint8).reshape(2, 3)
-    got = arrays.parse_npy(npy(x), SPEC)
+    got = npy_arrays.parse_npy(npy(x), SPEC)
     assert got.dtype == np.float64 and got.tolist() == x.tolist()
-    f32 = arrays.parse_npy(npy(x.astype(np.float32)), SPEC)
+    f32 = npy_arrays.parse_npy(npy(x.astype(np.float32)), SPEC)
     assert f32.dtype == np.float64
-    big_endian = arrays.parse_npy(npy(x.astype(">f8")), SPEC)
+    big_endian = npy_arrays.parse_npy(npy(x.astype(">f8")), SPEC)
     assert big_endian.dtype == np.float64 and big_endian.tolist() == x.tolist()
     with pytest.raises(InvalidInputError, match="dimension 1 is 4"):
-        arrays.parse_npy(npy(np.zeros((2, 4))), SPEC)
+        npy_arrays.parse_npy(npy(np.zeros((2, 4))), SPEC)
     with pytest.raises(InvalidInputError, match="got <U1"):
-        arrays.parse_npy(npy(np.array([["a", "b", "c"]])), SPEC)
+        npy_arrays.parse_npy(npy(np.array([["a", "b", "c"]])), SPEC)
     with pytest.raises(InvalidInputError, match="no numpy header"):
-        arrays.parse_npy(b'{"data": [[1, 2, 3]]}', SPEC)
+        npy_arrays.parse_npy(b'{"data": [[1, 2, 3]]}', SPEC)
 
 
 class _Boom:
@@ -216,5 +216,5 @@ def test_npy_with_pickle_is_refused_and_never_unpickled(tmp_path: Path) -> None:
     assert pickle.loads(pickle.dumps(_Boom(str(tmp_path / "check")))) is None  # the trap works
     assert (tmp_path / "check").exists()
     with pytest.raises(InvalidInputError, match="pickled"):
-        arrays.parse_npy(body, SPEC)
+        npy_arrays.parse_npy(body, SPEC)
     assert not marker.exists()

@@ -19,7 +19,7 @@ from modelport.runtime import (
     encode_result,
     get_model_path,
 )
-from tests.runtime.conftest import location
+from tests.fixtures import location
 
 
 @pytest.fixture

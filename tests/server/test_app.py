@@ -11,7 +11,7 @@ import pytest
 from openapi_spec_validator import validate
 
 from modelport.server.auth import make_token
-from tests.server.conftest import script, wait_until
+from tests.fixtures import script, wait_until
 
 
 def test_liveness_and_common_headers(make_app) -> None:

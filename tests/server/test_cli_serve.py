@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from .conftest import script, wait_until
+from tests.fixtures import script, wait_until
 
 pytestmark = pytest.mark.process
 

@@ -16,7 +16,7 @@ import modelport.server
 from modelport.errors import InvalidInputError
 from modelport.server.cli import config_from_args, configure_parser
 from modelport.server.config import ServerConfig
-from tests.server.conftest import script
+from tests.fixtures import script
 
 
 def _parse(*argv: str) -> argparse.Namespace:

@@ -27,7 +27,7 @@ from typing import Any
 
 import pytest
 
-from tests.server.conftest import wait_until
+from tests.fixtures import wait_until
 
 
 # -- the watch: 503 and 504 without a timer per request ---------------------------------------------

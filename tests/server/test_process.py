@@ -17,7 +17,7 @@ import pytest
 import requests
 from openapi_spec_validator import validate
 
-from tests.server.conftest import TUTORIAL_SCORE, script, wait_until
+from tests.fixtures import TUTORIAL_SCORE, script, wait_until
 
 pytestmark = pytest.mark.process
 

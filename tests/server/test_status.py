@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from tests.server.conftest import wait_until
+from tests.fixtures import wait_until
 
 pytestmark = pytest.mark.process
 
@@ -100,10 +100,10 @@ def test_a_server_whose_ready_workers_all_ended_is_replacing(tmp_path: Path) -> 
     from modelport.server.status import StatusReporter
 
     reporter = StatusReporter(tmp_path / "status.json", workers=1, port=5001)
-    assert reporter.snapshot()["state"] == "starting"
+    assert reporter.snapshot().state == "starting"
     reporter._apply({"event": "ready", "pid": 11})
-    assert reporter.snapshot()["state"] == "ready"
+    assert reporter.snapshot().state == "ready"
     reporter._apply({"event": "recycle", "pid": 11, "time": 1.0, "rss_mb": 300.0, "limit_mb": 256.0})
-    assert reporter.snapshot()["state"] == "replacing"  # not "starting": it was ready
+    assert reporter.snapshot().state == "replacing"  # not "starting": it was ready
     reporter._apply({"event": "ready", "pid": 12})
-    assert reporter.snapshot()["state"] == "ready"
+    assert reporter.snapshot().state == "ready"

@@ -27,7 +27,7 @@ import numpy as np
 import pytest
 import requests
 
-from tests.server.conftest import REPO, SCRIPTS, TUTORIAL_SCORE, wait_until
+from tests.fixtures import REPO, SCRIPTS, TUTORIAL_SCORE, wait_until
 
 CHROMIUM = Path("/usr/bin/chromium")
 TOKEN = "studio-test-token-0123456789abcdef"

@@ -3,6 +3,7 @@ services: each page and tab as a user works it, with a screenshot of each."""
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import shlex
@@ -14,7 +15,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from tests.server.conftest import wait_until
+from tests.fixtures import wait_until
 from tests.studio.conftest import XSS, Tab, shots_dir, strokes
 
 pytestmark = pytest.mark.process
@@ -31,7 +32,7 @@ def _service_key(tab: Tab) -> str:
     from modelport import keys as keyfile
     from modelport.deploy.records import keys_path
 
-    return keyfile.read_keys(keys_path(tab.world.ws, tab.world.healthy))["primary_key"]
+    return keyfile.read_keys(keys_path(tab.world.ws, tab.world.healthy)).primary_key
 
 
 def test_services_page_shows_live_states_and_filters(tab: Tab, tmp_path: Path) -> None:
@@ -53,11 +54,15 @@ def test_services_page_shows_live_states_and_filters(tab: Tab, tmp_path: Path) -
     # A state change shows without reloading the page: the list polls the engine.
     from modelport.deploy import records
 
+    def tag(record: records.ServiceRecord, tags: dict[str, str]) -> None:
+        settings = dataclasses.replace(record.spec.settings, tags=tags)
+        record.spec = dataclasses.replace(record.spec, settings=settings)
+
     with records.changing(tab.world.ws, tab.world.healthy) as record:
-        record.settings = {**record.settings, "tags": {"area": "mnist", "fresh": "yes"}}
+        tag(record, {"area": "mnist", "fresh": "yes"})
     page.wait_for_selector(f"tr[data-service='{tab.world.healthy}'] .tag:has-text('fresh=yes')")
     with records.changing(tab.world.ws, tab.world.healthy) as record:
-        record.settings = {**record.settings, "tags": {"area": "mnist"}}
+        tag(record, {"area": "mnist"})
 
 
 def test_failed_service_shows_its_traceback(tab: Tab, tmp_path: Path) -> None:

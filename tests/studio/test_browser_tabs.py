@@ -4,6 +4,7 @@ service's API page, and the latency chart's unit."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 from typing import Any
@@ -11,7 +12,7 @@ from typing import Any
 import pytest
 import requests
 
-from tests.server.conftest import wait_until
+from tests.fixtures import wait_until
 from tests.studio.conftest import Tab
 from tests.studio.test_browser import shot
 
@@ -59,6 +60,7 @@ def test_details_show_the_port_and_body_limit_in_effect(tab: Tab) -> None:
 
 def test_package_lists_wrap_between_names_not_inside_them(tab: Tab) -> None:
     from modelport.deploy import records
+    from modelport.environments import EnvSpec
 
     ws, name = tab.world.ws, tab.world.healthy
     names = [
@@ -69,10 +71,10 @@ def test_package_lists_wrap_between_names_not_inside_them(tab: Tab) -> None:
         "numpy==1.26.4",
         "opencensus-ext-azure==1.1.13",
     ]
-    before = records.load(ws, name).environment
+    before = records.load(ws, name).spec
     spec = {"name": "wrapping-env", "version": "1", "python_version": "3.11", "pip_packages": names}
     with records.changing(ws, name) as record:
-        record.environment = spec
+        record.spec = dataclasses.replace(record.spec, environment=EnvSpec.from_dict(spec))
     try:
         tab.page.set_viewport_size({"width": 800, "height": 800})
         page = tab.open(f"#/services/{name}/details")
@@ -86,7 +88,7 @@ def test_package_lists_wrap_between_names_not_inside_them(tab: Tab) -> None:
         )
     finally:
         with records.changing(ws, name) as record:
-            record.environment = before
+            record.spec = before
 
 
 def test_environments_page_keeps_package_names_whole(tab: Tab) -> None:

@@ -10,7 +10,7 @@ import pytest
 import requests
 
 from modelport.studio import create_app
-from tests.server.conftest import wait_until
+from tests.fixtures import wait_until
 from tests.studio.conftest import TOKEN, StudioWorld
 
 pytestmark = pytest.mark.process
@@ -92,7 +92,7 @@ def test_keys_are_masked_until_asked_for(world: StudioWorld) -> None:
     from modelport import keys as keyfile
     from modelport.deploy.records import keys_path
 
-    real = keyfile.read_keys(keys_path(world.ws, world.healthy))["primary_key"]
+    real = keyfile.read_keys(keys_path(world.ws, world.healthy)).primary_key
     assert real not in str(consume)
     assert consume["keys"]["primary_key"] == "•" * 12 and consume["revealed"] is False
     assert "<key>" in consume["snippets"]["curl"]
@@ -123,7 +123,7 @@ def test_regenerated_key_takes_effect_and_the_old_one_is_refused(world: StudioWo
     from modelport.deploy.records import keys_path
 
     record = records.load(world.ws, world.healthy)
-    old = keyfile.read_keys(keys_path(world.ws, world.healthy))["secondary_key"]
+    old = keyfile.read_keys(keys_path(world.ws, world.healthy)).secondary_key
     body = '{"data": [[' + ",".join(["0"] * 784) + "]]}"
 
     def status(key: str) -> int:

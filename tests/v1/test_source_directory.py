@@ -15,7 +15,7 @@ import pytest
 from modelport.core import Workspace
 from modelport.core.model import InferenceConfig, Model
 from modelport.core.webservice import LocalWebservice
-from tests.deploy.conftest import SCRIPTS
+from tests.fixtures import SCRIPTS
 
 pytestmark = pytest.mark.process
 

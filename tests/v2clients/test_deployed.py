@@ -12,13 +12,12 @@ import requests
 
 from modelport.core.model import InferenceConfig, Model
 from modelport.core.webservice import LocalWebservice
-from tests.deploy.conftest import digits_model, dws, env_cache  # noqa: F401  (fixtures used here)
 
 pytestmark = pytest.mark.process
 SCRIPT = Path(__file__).resolve().parents[1] / "protocols" / "v2_scripts" / "model_dir.py"
 
 
-def test_every_model_name_reaches_the_one_script(dws, digits_model, tmp_path: Path) -> None:  # noqa: F811
+def test_every_model_name_reaches_the_one_script(dws, digits_model, tmp_path: Path) -> None:
     first = Model.register(dws, digits_model[0], "digits")
     Model.register(dws, digits_model[0], "extra")
     second = Model.register(dws, digits_model[0], "extra")  # version 2

@@ -14,7 +14,6 @@ image's server configuration, the locks, modelport's wheel, a Dockerfile and a `
 
 from __future__ import annotations
 
-import json
 import time
 import uuid
 from collections.abc import Callable
@@ -23,11 +22,10 @@ from pathlib import Path
 from typing import Any
 
 from modelport.deploy.bundle import ServiceBundle, prepare
-from modelport.deploy.configs import DeploymentSettings
 from modelport.deploy.export import dockerfile, lock
-from modelport.deploy.export.manifests import _pods_scale
+from modelport.deploy.export.manifests import pods_scale
+from modelport.deploy.spec import DeploymentSpec
 from modelport.errors import InvalidInputError
-from modelport.registry.models import ModelRecord
 from modelport.workspace import Workspace
 
 __all__ = ["BuildContext", "build_context", "check_output_directory"]
@@ -59,30 +57,25 @@ def build_context(
     out: Path,
     *,
     name: str,
-    models: list[ModelRecord],
-    inference_config: Any,
-    settings: DeploymentSettings,
+    spec: DeploymentSpec,
     image: str,
     progress: Progress | None = None,
 ) -> BuildContext:
-    """Prepare ``models`` + ``inference_config`` + ``settings`` into ``out`` (as a deployment
-    would) and add what an image build needs."""
-    if inference_config is None:
+    """Prepare ``spec`` into ``out`` (as a deployment would) and add what an image build needs."""
+    if not spec.entry_script:
         raise InvalidInputError("inference_config is required (an InferenceConfig with the entry script)")
-    if not models:
+    if not spec.models:
         raise InvalidInputError("models: give at least one registered Model")
     out = check_output_directory(out)
     say = progress or (lambda _line: None)
     phases: list[dict[str, Any]] = []
     deployment_id = "export-" + time.strftime("%Y%m%d-%H%M%S-") + uuid.uuid4().hex[:6]
-    bundle = prepare(ws, name, deployment_id, models, inference_config, settings, out, say, phases)
+    bundle = prepare(ws, name, deployment_id, spec, out, say, phases)
 
     started = time.monotonic()
-    server = json.loads(bundle.server_file.read_text())
-    settings_dict = settings.to_dict()
-    serve = dockerfile.serve_config(server, settings_dict, replicas_scale=_pods_scale(settings_dict))
-    (out / dockerfile.SERVE_FILE).write_text(json.dumps(serve, indent=2) + "\n")
-    locked = lock.lock_interpreter(bundle.interpreter, bundle.app_root, server.get("preload_modules") or [])
+    serve = dockerfile.serve_config(bundle, replicas_scale=pods_scale(spec.settings))
+    serve.write(out / dockerfile.SERVE_FILE, relative_to=out.resolve())
+    locked = lock.lock_interpreter(bundle.interpreter, bundle.app_root, serve.preload_modules or [])
     (out / lock.LOCK_FILE).write_text(locked.text)
     wheel, digest = lock.modelport_wheel(out / lock.WHEELS_DIR)
     (out / lock.MODELPORT_LOCK_FILE).write_text(f"./{lock.WHEELS_DIR}/{wheel.name} --hash=sha256:{digest}\n")
@@ -97,7 +90,7 @@ def build_context(
             python=locked.python,
             uv_version=lock.uv_version(),
             wheel=wheel.name,
-            environment_variables=bundle.environment_variables,
+            environment_variables=bundle.spec.environment_variables,
             service=name,
         )
     )

@@ -10,10 +10,13 @@ affinity is left to the container runtime, and keys come from a file mounted at 
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
-from typing import Any
 
 import modelport
+from modelport.deploy.bundle import ServiceBundle
+from modelport.deploy.workers import forked
+from modelport.servicefiles import ServerSettings
 
 __all__ = ["IMAGE_ROOT", "KEYS_FILE", "PORT", "command", "dockerfile", "dockerignore", "serve_config"]
 
@@ -28,24 +31,19 @@ SERVE_FILE = "serve.json"
 USER_ID = 10001
 
 
-def serve_config(server: dict[str, Any], settings: dict[str, Any], *, replicas_scale: bool) -> dict[str, Any]:
-    """The image's server configuration from the bundle's ``server.json`` (paths relative to the
-    bundle): the same settings, with the entry script relative to the folder the server resolves
-    it from (the source directory, else the working directory ``app/``), no CPU affinity, and
-    the keys file when auth is on. ``replicas_scale``: replicas are pods (AKS), so one worker each
-    with the whole memory share."""
-    config = {k: v for k, v in server.items() if k != "cpu_affinity" and v is not None}
-    script = Path(server["entry_script"])
-    base = Path(server["source_directory"]) if server.get("source_directory") else Path(server["app_root"])
-    config["entry_script"] = str(script.relative_to(base))
-    if replicas_scale:
-        config["workers"] = 1
-        if settings.get("memory_gb"):
-            config["max_worker_memory_mb"] = int(float(settings["memory_gb"]) * 1024)
-    if settings.get("auth_enabled") or settings.get("token_auth_enabled"):
-        config["keys_file"] = KEYS_FILE
-        config["token_auth"] = bool(settings.get("token_auth_enabled"))
-    return config
+def serve_config(bundle: ServiceBundle, *, replicas_scale: bool) -> ServerSettings:
+    """The image's server settings: the bundle's ``server.json``, sized for forked workers in a
+    container (:func:`modelport.deploy.workers.forked`; no CPU affinity: that is the container
+    runtime's), and the keys file when auth is on. ``replicas_scale``: replicas are pods (AKS), so
+    one worker each with the whole memory share."""
+    asked = bundle.spec.settings
+    # As prepared: paths under the bundle, the entry script relative to its source directory.
+    server = forked(
+        ServerSettings.from_json_file(bundle.server_file), bundle, workers=1 if replicas_scale else None
+    )
+    if asked.auth_enabled or asked.token_auth_enabled:
+        server = replace(server, keys_file=Path(KEYS_FILE), token_auth=asked.token_auth_enabled)
+    return server
 
 
 def command() -> list[str]:

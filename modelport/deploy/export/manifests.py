@@ -1,8 +1,8 @@
 """Kubernetes, KServe and KubeRay manifests for a service's image, from its deployment settings.
 
-Every function returns plain dicts (one per object); :func:`write` saves them as YAML. Settings
-are read defensively (``.get`` with v1's defaults): what a configuration does not store yet is
-rendered with v1's default. What each field comes from is in docs/export.md.
+Every function returns plain dicts (one per object); :func:`write` saves them as YAML. What a
+configuration leaves unset is rendered with v1's default (probes: v1's AksWebservice defaults,
+which no configuration here takes). What each field comes from is in docs/export.md.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from typing import Any
 
 import yaml
 
+from modelport.deploy.configs import DeploymentSettings
 from modelport.deploy.export.dockerfile import IMAGE_ROOT, KEYS_FILE, PORT, SERVE_FILE, USER_ID, healthcheck
 from modelport.deploy.export.rayserve import DEPLOYMENT, IMPORT_PATH
 from modelport.deploy.targets.ray import deployment_options
@@ -51,11 +52,11 @@ _PROBE_DEFAULTS = {
 class Version:
     """One version of a service: its name (None for a plain service), its share of the traffic
     (``traffic_percentile``; the default version takes what the others leave), the image that
-    runs it and its deployment settings (``DeploymentSettings.to_dict()``)."""
+    runs it and its deployment settings."""
 
     name: str | None
     image: str
-    settings: dict[str, Any] = field(default_factory=dict)
+    settings: DeploymentSettings = field(default_factory=DeploymentSettings)
     traffic_percentile: float = 0.0
     is_default: bool = True
 
@@ -79,61 +80,56 @@ def _labels(service: str, version: Version) -> dict[str, str]:
     return labels
 
 
-def _pods_scale(settings: dict[str, Any]) -> bool:
+def pods_scale(settings: DeploymentSettings) -> bool:
     """AKS replicas are pods; an ACI or local service is one container with its workers."""
-    return str(settings.get("compute_type") or "").upper() == "AKS"
+    return settings.compute_type.upper() == "AKS"
 
 
-def replicas(settings: dict[str, Any]) -> int:
-    if not _pods_scale(settings):
+def replicas(settings: DeploymentSettings) -> int:
+    if not pods_scale(settings):
         return 1
-    return int(
-        settings.get("num_replicas") or settings.get("autoscale_min_replicas") or settings.get("workers") or 1
-    )
+    return settings.num_replicas or settings.autoscale_min_replicas or settings.workers or 1
 
 
-def autoscale(settings: dict[str, Any]) -> tuple[int, int, int] | None:
+def autoscale(settings: DeploymentSettings) -> tuple[int, int, int] | None:
     """(min, max, target utilization %) when the service autoscales (v1's defaults 1, 10, 70)."""
-    if not settings.get("autoscale_enabled"):
+    if not settings.autoscale_enabled:
         return None
     return (
-        int(settings.get("autoscale_min_replicas") or 1),
-        int(settings.get("autoscale_max_replicas") or 10),
-        int(settings.get("autoscale_target_utilization") or 70),
+        settings.autoscale_min_replicas or 1,
+        settings.autoscale_max_replicas or 10,
+        settings.autoscale_target_utilization or 70,
     )
 
 
-def _resources(settings: dict[str, Any]) -> dict[str, Any]:
-    cores = float(settings.get("cpu_cores") or 0.1)
-    memory = float(settings.get("memory_gb") or 0.5)
+def _resources(settings: DeploymentSettings) -> dict[str, Any]:
+    cores = float(settings.cpu_cores or 0.1)
+    memory = float(settings.memory_gb or 0.5)
     amounts = {"cpu": f"{round(cores * 1000)}m", "memory": f"{round(memory * 1024)}Mi"}
     # v1's limits default to the requests (cpu_cores_limit, memory_gb_limit).
     return {"requests": dict(amounts), "limits": dict(amounts)}
 
 
-def _auth(settings: dict[str, Any]) -> bool:
-    return bool(settings.get("auth_enabled") or settings.get("token_auth_enabled"))
+def _auth(settings: DeploymentSettings) -> bool:
+    return settings.auth_enabled or settings.token_auth_enabled
 
 
-def _probe(settings: dict[str, Any], handler: dict[str, Any], *, initial: bool) -> dict[str, Any]:
-    def get(key: str) -> int:
-        return int(settings.get(key) or _PROBE_DEFAULTS[key])
-
+def _probe(handler: dict[str, Any], *, initial: bool) -> dict[str, Any]:
     probe = {
         **handler,
-        "periodSeconds": get("period_seconds"),
-        "timeoutSeconds": get("timeout_seconds"),
-        "failureThreshold": get("failure_threshold"),
+        "periodSeconds": _PROBE_DEFAULTS["period_seconds"],
+        "timeoutSeconds": _PROBE_DEFAULTS["timeout_seconds"],
+        "failureThreshold": _PROBE_DEFAULTS["failure_threshold"],
     }
     if initial:  # v1's initial_delay_seconds (310) is for liveness: readiness gates traffic itself
-        probe["initialDelaySeconds"] = get("initial_delay_seconds")
+        probe["initialDelaySeconds"] = _PROBE_DEFAULTS["initial_delay_seconds"]
         probe["successThreshold"] = 1
     else:
-        probe["successThreshold"] = get("success_threshold")
+        probe["successThreshold"] = _PROBE_DEFAULTS["success_threshold"]
     return probe
 
 
-def _readiness_handler(settings: dict[str, Any]) -> dict[str, Any]:
+def _readiness_handler(settings: DeploymentSettings) -> dict[str, Any]:
     if _auth(settings):  # readiness needs a credential: the probe reads it from the mounted Secret
         command = [arg.replace(f"../{SERVE_FILE}", f"{IMAGE_ROOT}/{SERVE_FILE}") for arg in healthcheck()]
         return {"exec": {"command": command}}
@@ -148,8 +144,8 @@ def container(service: str, version: Version, name: str = "modelport") -> dict[s
         "image": version.image,
         "ports": [{"name": "http", "containerPort": PORT, "protocol": "TCP"}],
         "resources": _resources(settings),
-        "livenessProbe": _probe(settings, {"httpGet": {"path": "/", "port": "http"}}, initial=True),
-        "readinessProbe": _probe(settings, _readiness_handler(settings), initial=False),
+        "livenessProbe": _probe({"httpGet": {"path": "/", "port": "http"}}, initial=True),
+        "readinessProbe": _probe(_readiness_handler(settings), initial=False),
         "securityContext": {
             "runAsNonRoot": True,
             "runAsUser": USER_ID,
@@ -166,7 +162,7 @@ def container(service: str, version: Version, name: str = "modelport") -> dict[s
     return spec
 
 
-def _volumes(service: str, settings: dict[str, Any]) -> list[dict[str, Any]]:
+def _volumes(service: str, settings: DeploymentSettings) -> list[dict[str, Any]]:
     volumes: list[dict[str, Any]] = [{"name": "tmp", "emptyDir": {}}]
     if _auth(settings):
         volumes.append(
@@ -372,7 +368,7 @@ def kuberay(
         deployment["num_replicas"] = options["num_replicas"]
     deployment["ray_actor_options"] = {
         "num_cpus": options["ray_actor_options"]["num_cpus"],
-        "memory": int(float(settings.get("memory_gb") or 0.5) * 1024**3),
+        "memory": int(float(settings.memory_gb or 0.5) * 1024**3),
     }
     serve_config = {
         "applications": [

@@ -10,10 +10,9 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-from modelport.deploy.configs import DeploymentSettings, local_configuration
 from modelport.deploy.export.context import build_context, check_output_directory
+from modelport.deploy.spec import DeploymentSpec
 from modelport.errors import InvalidInputError, NotSupported
-from modelport.registry.models import ModelRecord
 from modelport.workspace import Workspace
 
 __all__ = ["ModelPackage", "create_package"]
@@ -152,13 +151,11 @@ def _check_image_part(what: str, value: str) -> str:
 
 def create_package(
     ws: Workspace,
-    models: list[ModelRecord],
-    inference_config: Any,
+    spec: DeploymentSpec,
     *,
     generate_dockerfile: bool,
     image_name: str | None = None,
     image_label: str | None = None,
-    settings: DeploymentSettings | None = None,
 ) -> ModelPackage:
     """Make the build context in the workspace (``<workspace>/packages/<id>``); see ModelPackage."""
     if not generate_dockerfile:
@@ -175,13 +172,11 @@ def create_package(
         ws,
         location,
         name=name.replace("/", "-").replace("_", "-").replace(".", "-"),
-        models=models,
-        inference_config=inference_config,
-        settings=settings or local_configuration(),
+        spec=spec,
         image=f"{name}:{label}",
         progress=lines.append,
     )
     log = "\n".join(lines) + "\n"
     record = {"id": package_id, "image": f"{name}:{label}", "log": log}
     (location / PACKAGE_FILE).write_text(json.dumps(record) + "\n")
-    return ModelPackage(ws, package_id, location, name, label, [m.id for m in models], log)
+    return ModelPackage(ws, package_id, location, name, label, list(spec.models), log)

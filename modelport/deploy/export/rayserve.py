@@ -13,34 +13,36 @@ own options (:func:`modelport.deploy.targets.ray.deployment_options`).
 from __future__ import annotations
 
 import importlib
-import json
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+from modelport.deploy.bundle import ServiceBundle
 from modelport.deploy.export.dockerfile import IMAGE_ROOT, SERVE_FILE
+from modelport.servicefiles import ServerSettings
 
 __all__ = ["DEPLOYMENT", "IMPORT_PATH", "build", "replica_settings"]
 
 IMPORT_PATH = "modelport.deploy.export.rayserve:build"
 DEPLOYMENT = "score"
 """The Serve deployment's name, the Ray target's (``RayTarget._application``)."""
-_PATHS = ("model_dir", "source_directory", "app_root", "keys_file", "log_file")
 
 
-def replica_settings(bundle: Path) -> dict[str, Any]:
-    """The scoring server's settings for a replica from the bundle's ``serve.json``, paths made
-    absolute (the replica's working directory is Ray's, not the app root)."""
-    bundle = Path(bundle)
-    config = json.loads((bundle / SERVE_FILE).read_text())
-    for key in _PATHS:
-        if config.get(key) and not Path(config[key]).is_absolute():
-            config[key] = str((bundle / config[key]).resolve())
-    base = Path(config.get("source_directory") or config.get("app_root") or bundle / "app")
-    config["entry_script"] = str(base / config["entry_script"])
-    for key in ("cpu_affinity", "preload_modules", "host", "port"):
-        config.pop(key, None)  # Ray places replicas and serves HTTP; no fork to share memory with
-    config["workers"] = 1
-    return config
+def replica_settings(bundle: Path) -> ServerSettings:
+    """The scoring server's settings for a replica from the bundle's ``serve.json``, every path
+    absolute (the replica's working directory is Ray's, not the app root), one worker, nothing
+    preloaded, pinned or bound: Ray places replicas and serves HTTP; no fork shares memory."""
+    served = ServerSettings.from_json_file(Path(bundle) / SERVE_FILE)
+    defaults = ServerSettings(entry_script=served.entry_script)
+    return replace(
+        served,
+        entry_script=served.script_path(),
+        workers=1,
+        cpu_affinity=None,
+        preload_modules=None,
+        host=defaults.host,
+        port=defaults.port,
+    )
 
 
 def build(args: dict[str, Any] | None = None) -> Any:
@@ -52,7 +54,7 @@ def build(args: dict[str, Any] | None = None) -> Any:
 
     bundle = Path((args or {}).get("bundle") or IMAGE_ROOT)
     settings = replica_settings(bundle)
-    options = deployment_options(json.loads((bundle / "bundle.json").read_text()).get("settings") or {})
+    options = deployment_options(ServiceBundle.load(bundle).spec.settings)
     replica = importlib.import_module(REPLICA_MODULE).ScoringReplica
     deployment: Any = serve.deployment(name=DEPLOYMENT, **options)(replica)
-    return deployment.bind(settings)
+    return deployment.bind(settings.to_dict())

@@ -16,7 +16,6 @@ from typing import Any
 
 import modelport
 from modelport.deploy import engine, records
-from modelport.deploy.configs import DeploymentSettings
 from modelport.deploy.export import manifests
 from modelport.deploy.export.context import BuildContext, build_context, check_output_directory
 from modelport.deploy.records import ServiceRecord
@@ -119,23 +118,23 @@ def model_version_tag(record: ServiceRecord) -> str:
 
 
 def _parts(ws: Workspace, record: ServiceRecord, out: Path, image: str | None) -> list[_Part]:
-    """The service itself, or an endpoint's versions (from its record: each version's own
-    service record, the endpoint's traffic shares and default)."""
-    versions = (record.handle or {}).get("versions") if (record.handle or {}).get("router") else None
+    """The service itself, or an endpoint's versions (each version's own service record, the
+    endpoint's traffic shares and default)."""
+    versions = engine.routes(record)
     if not versions:
         tag = image or f"{record.name}:{model_version_tag(record)}"
-        return [_Part(manifests.Version(None, tag, dict(record.settings)), record, out)]
+        return [_Part(manifests.Version(None, tag, record.spec.settings), record, out)]
     parts = []
     for version, info in versions.items():
-        version_record = records.load(ws, str(info["app"]))
+        version_record = records.load(ws, info.service)
         repository = image.rsplit(":", 1)[0] if image else f"{record.name}-{version}".lower()
         label = version if image else model_version_tag(version_record)
         entry = manifests.Version(
             version,
             f"{repository}:{label}",
-            dict(version_record.settings),
-            traffic_percentile=float(info.get("traffic") or 0),
-            is_default=bool(info.get("default")),
+            version_record.spec.settings,
+            traffic_percentile=info.traffic,
+            is_default=info.default,
         )
         parts.append(_Part(entry, version_record, out / version))
     parts.sort(key=lambda p: not p.version.is_default)  # the default version first
@@ -168,15 +167,14 @@ def export_service(
     rendered = {fmt: RENDERERS[fmt](name, versions, namespace=namespace) for fmt in formats}
     contexts: dict[str | None, BuildContext] = {}
     for part in parts:
+        spec = part.record.spec
+        if not spec.entry_script:
+            raise InvalidInputError(
+                f"service '{part.record.name}' has no inference config recorded; deploy it again"
+            )
+        spec.check_script()  # read again, as a redeployment would
         contexts[part.version.name] = build_context(
-            ws,
-            part.folder,
-            name=part.record.name,
-            models=engine._recorded_models(ws, part.record.models),
-            inference_config=engine.recorded_inference_config(part.record),
-            settings=DeploymentSettings.from_dict(part.record.settings),
-            image=part.version.image,
-            progress=progress,
+            ws, part.folder, name=part.record.name, spec=spec, image=part.version.image, progress=progress
         )
     written: list[Path] = []
     for fmt, files in rendered.items():

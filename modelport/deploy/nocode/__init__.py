@@ -12,26 +12,16 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from modelport.deploy.inference import InferenceConfig
+from modelport.deploy.configs import DeploymentSettings
+from modelport.deploy.spec import DeploymentSpec
+from modelport.environments import EnvSpec
 from modelport.errors import InvalidInputError, NotSupported
 from modelport.registry.models import ModelRecord
 
-__all__ = ["RecordedEnvironmentSpec", "inference_config_for"]
+__all__ = ["spec_for"]
 
 SCRIPTS = {"scikitlearn": "score_sklearn.py", "onnx": "score_onnx.py"}
 PACKAGES = {"scikitlearn": ("scikit-learn", "joblib", "pandas"), "onnx": ("onnxruntime",)}
-
-
-class RecordedEnvironmentSpec:
-    """An environment given as a spec (the no-code environment of a framework)."""
-
-    def __init__(self, spec: dict[str, Any]) -> None:
-        self.spec = spec
-        self.name = spec["name"]
-        self.environment_variables: dict[str, str] = {}
-
-    def to_spec(self) -> dict[str, Any]:
-        return self.spec
 
 
 def _installed(package: str) -> str | None:
@@ -41,7 +31,7 @@ def _installed(package: str) -> str | None:
         return None
 
 
-def _environment(framework: str, version: str | None) -> RecordedEnvironmentSpec | None:
+def _environment(framework: str, version: str | None) -> EnvSpec | None:
     """None (this interpreter) when it has the framework at the model's version; else a spec."""
     packages = PACKAGES[framework]
     main = packages[0]
@@ -54,25 +44,22 @@ def _environment(framework: str, version: str | None) -> RecordedEnvironmentSpec
             "or give an InferenceConfig with an environment that has it"
         )
     pins = [f"{main}=={version}" if version else main, *packages[1:]]
-    return RecordedEnvironmentSpec(
-        {
-            "name": f"nocode-{framework}",
-            "version": None,
-            "python_version": f"{sys.version_info.major}.{sys.version_info.minor}",
-            "pip_packages": pins,
-            "conda_packages": [],
-            "pip_options": [],
-            "channels": [],
-            "environment_variables": {},
-        }
+    return EnvSpec(
+        name=f"nocode-{framework}",
+        python_version=f"{sys.version_info.major}.{sys.version_info.minor}",
+        pip_packages=tuple(pins),
     )
 
 
-def inference_config_for(
-    models: list[ModelRecord], sample_input: list[Any] | None, sample_output: list[Any] | None, folder: Path
-) -> InferenceConfig:
-    """The inference config of a no-code deployment of ``models`` (one scikit-learn or ONNX model),
-    its built-in script written into ``folder`` (kept: ``reload()`` reads it again).
+def spec_for(
+    models: list[ModelRecord],
+    sample_input: list[Any] | None,
+    sample_output: list[Any] | None,
+    folder: Path,
+    settings: DeploymentSettings,
+) -> DeploymentSpec:
+    """The spec of a no-code deployment of ``models`` (one scikit-learn or ONNX model) with
+    ``settings``, its built-in script written into ``folder`` (kept: ``reload()`` reads it again).
 
     ``sample_input``/``sample_output``: a few rows of the model's sample datasets, for the swagger's
     example (a made-up row when there are none)."""
@@ -93,9 +80,11 @@ def inference_config_for(
     shutil.copy(Path(__file__).with_name(SCRIPTS[framework]), source / "score.py")
     samples = {"input": sample_input or [[0.0]], "output": sample_output or [0]}
     (source / "samples.json").write_text(json.dumps(samples, default=str))
-    return InferenceConfig(
+    return DeploymentSpec(
+        models=(model.id,),
         entry_script="score.py",
-        source_directory=source,
+        source_directory=str(source.resolve()),
         environment=_environment(framework, model.framework_version),
+        settings=settings,
         description=f"no-code deployment of {model.id} ({model.framework})",
     )

@@ -1,20 +1,24 @@
 """The local target: a bundle's scoring server as a detached process group on this machine.
 
-The handle is ``{"pid", "create_time", "port", "root"}``: the supervisor process (pids get
-reused, so its start time too), the port it listens on (127.0.0.1), and the bundle folder where
-the server writes its status file. The server reports its own state there (ready workers,
-recycles, init()'s traceback); this target reads it and never parses log text.
+The handle is ``{"pid", "create_time", "port", "root", "keys_file"}``: the supervisor process
+(pids get reused, so its start time too), the port it listens on (127.0.0.1), the bundle folder
+where the server writes its status file, and the key file its readiness probe authenticates
+with. The server reports its own state there (ready workers, recycles, init()'s traceback:
+:class:`~modelport.servicefiles.ServiceStatus`); this target reads it and never parses log text.
+
+How the server is sized here is this target's to decide (the bundle is the same on every
+target): its worker count, memory per worker and preloaded libraries
+(:func:`modelport.deploy.workers.forked`), and the CPUs its workers may use (:func:`cpu_affinity`).
 """
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import subprocess
 import time
+from dataclasses import replace
 from pathlib import Path
-from typing import Any
 
 import psutil
 
@@ -25,9 +29,11 @@ from modelport.deploy.bundle import ServiceBundle
 from modelport.deploy.ports import free_port, port_is_free
 from modelport.deploy.reconcile import Observation
 from modelport.deploy.targets.base import Endpoint, Handle, Runtime
+from modelport.deploy.workers import forked
 from modelport.errors import DeploymentError, InvalidInputError
+from modelport.servicefiles import ServerSettings, ServiceState, ServiceStatus
 
-__all__ = ["LocalTarget", "process_tree", "stray_servers"]
+__all__ = ["LocalTarget", "cpu_affinity", "process_tree", "stray_servers"]
 
 HOST = "127.0.0.1"
 STATUS_FILE = "status.json"
@@ -75,36 +81,24 @@ def stray_servers(folder: Path) -> list[psutil.Process]:
     return found
 
 
-def read_status(root: str | Path) -> dict[str, Any] | None:
-    """The server's status file (see docs/serving.md), or None before it was written."""
-    try:
-        data = json.loads((Path(root) / STATUS_FILE).read_text())
-    except (OSError, ValueError):
+def cpu_affinity(name: str, cores: float | None) -> list[int] | None:
+    """The CPUs a service asking for ``cores`` runs on: that many (rounded up), starting at a
+    core picked from its name so services spread over the machine; None for all of them."""
+    cpus = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else []
+    if not cores or not cpus:
         return None
-    return data if isinstance(data, dict) else None
-
-
-def _init_failure(status: dict[str, Any] | None) -> str | None:
-    error = (status or {}).get("last_init_error")
-    if not isinstance(error, dict):
+    want = min(len(cpus), max(1, int(-(-cores // 1))))
+    if want >= len(cpus):
         return None
-    text = str(error.get("traceback") or "").strip()
-    return text or f"init() raised {error.get('type')}: {error.get('message')}"
+    start = sum(name.encode()) % len(cpus)  # spread services over the cores
+    return sorted(cpus[(start + i) % len(cpus)] for i in range(want))
 
 
-def _recycle_text(recycle: dict[str, Any]) -> str:
-    return (
-        f"worker {recycle.get('pid')} recycled: rss {float(recycle.get('rss_mb') or 0):.0f} MB > limit "
-        f"{float(recycle.get('limit_mb') or 0):.0f} MB"
-    )
-
-
-def _replacing(status: dict[str, Any]) -> str:
+def _replacing(status: ServiceStatus) -> str:
     """Why a server that was ready has no ready worker now."""
-    recycles = [r for r in status.get("recycles") or [] if isinstance(r, dict)]
-    updated = float(status.get("updated") or 0)
-    if recycles and updated - float(recycles[-1].get("time") or 0) < REPLACING_RECENT_S:
-        return f"{_recycle_text(recycles[-1])}; its replacement is starting"
+    recycles = status.recycles
+    if recycles and status.updated - recycles[-1].time < REPLACING_RECENT_S:
+        return f"{recycles[-1].describe()}; its replacement is starting"
     return "a worker exited and its replacement is starting (see the service's logs)"
 
 
@@ -115,10 +109,21 @@ def _signal(proc: psutil.Process, sig: int) -> None:
         pass
 
 
+def _keys_file(handle: Handle) -> Path | None:
+    if "keys_file" in handle:
+        return Path(handle["keys_file"]) if handle["keys_file"] else None
+    # A server an earlier version started: its handle did not name its keys; its settings do.
+    try:
+        return ServerSettings.from_json_file(Path(handle["root"]) / LAUNCH_FILE).keys_file
+    except (InvalidInputError, OSError):
+        return None
+
+
 class LocalTarget:
     """Runs the scoring server (gunicorn + uvicorn workers) as its own process group."""
 
     name = "local"
+    start_phase = "server started"
 
     def start(self, bundle: ServiceBundle, runtime: Runtime) -> Handle:
         port = runtime.port or free_port()
@@ -130,20 +135,21 @@ class LocalTarget:
         root = bundle.root
         for stale in (STATUS_FILE, READY_FILE):
             (root / stale).unlink(missing_ok=True)
-        settings = bundle.server_settings()
-        settings.update(
+        settings = replace(
+            forked(bundle.server_settings(), bundle),
+            cpu_affinity=cpu_affinity(runtime.service, bundle.spec.settings.cpu_cores),
             host=HOST,
             port=port,
             reuse_port=True,  # a replacement listens beside the old one during an update
-            keys_file=str(runtime.keys_file) if runtime.keys_file else None,
+            keys_file=runtime.keys_file,
             token_auth=runtime.token_auth,
-            ready_file=str(root / READY_FILE),
-            status_file=str(root / STATUS_FILE),
+            ready_file=root / READY_FILE,
+            status_file=root / STATUS_FILE,
         )
         launch = root / LAUNCH_FILE
-        launch.write_text(json.dumps(settings, indent=2))
+        settings.write(launch)
         env = dict(os.environ)
-        env.update(bundle.environment_variables)
+        env.update(bundle.spec.environment_variables)
         env["PYTHONUNBUFFERED"] = "1"
         with open(bundle.log_file, "ab") as log:
             proc = subprocess.Popen(
@@ -160,26 +166,30 @@ class LocalTarget:
             "create_time": psutil.Process(proc.pid).create_time(),
             "port": port,
             "root": str(root),
+            "keys_file": str(runtime.keys_file) if runtime.keys_file else None,
         }
 
     def observe(self, handle: Handle) -> Observation:
-        status = read_status(handle["root"])
+        status = ServiceStatus.read(Path(handle["root"]) / STATUS_FILE)
+        failure = status.last_init_error if status is not None else None
         if _process(handle) is None:
             # Without a status file (a server that died before writing one), the log's last lines.
-            reason = _init_failure(status) or self.logs(handle, 20) or "it exited"
+            reason = (failure.describe() if failure else None) or self.logs(handle, 20) or "it exited"
             return Observation(
                 running=False,
                 failed=True,
                 reason=f"the server (pid {handle['pid']}) is not running: {reason}",
             )
         if status is not None:
-            if status.get("state") == "failed":
-                return Observation(running=True, failed=True, reason=_init_failure(status) or "init() failed")
-            if status.get("state") == "replacing":
+            if status.state is ServiceState.FAILED:
+                return Observation(
+                    running=True, failed=True, reason=failure.describe() if failure else "init() failed"
+                )
+            if status.state is ServiceState.REPLACING:
                 # Its only workers are being replaced (a memory recycle, a timeout, a crash): not
                 # ready until a new one is, and the reason says why.
                 return Observation(running=True, ready=False, reason=_replacing(status))
-            ready = int(status.get("ready_workers") or 0) >= 1 and self._answers(handle, busy_is_ready=True)
+            ready = status.ready_workers >= 1 and self._answers(handle, busy_is_ready=True)
             return Observation(running=True, ready=ready)
         # A server that writes no status file (older versions): its ready file, then the route.
         ready = (Path(handle["root"]) / READY_FILE).is_file() and self._answers(handle)
@@ -189,16 +199,9 @@ class LocalTarget:
         """Whether this server (not only some process on its port) answers readiness; with
         ``busy_is_ready``, also one that took the probe's connection but was too busy to answer it
         in time (its status file says it has ready workers)."""
-        key = self._probe_key(handle)
+        keys = _keys_file(handle)
+        key = keyfile.probe_credential(keys) if keys is not None and keys.is_file() else None
         return probe_ready(f"http://{HOST}:{handle['port']}/health/ready", key, busy_is_ready=busy_is_ready)
-
-    @staticmethod
-    def _probe_key(handle: Handle) -> str | None:
-        settings = json.loads((Path(handle["root"]) / LAUNCH_FILE).read_text())
-        keys_file = settings.get("keys_file")
-        if not keys_file or not Path(keys_file).is_file():
-            return None
-        return keyfile.probe_credential(Path(keys_file))
 
     def stop(self, handle: Handle, timeout: float = 10.0) -> None:
         """SIGTERM the process group (in-flight requests finish), SIGKILL what remains."""
@@ -236,14 +239,14 @@ class LocalTarget:
 
     def endpoint(self, handle: Handle) -> Endpoint:
         base = f"http://{HOST}:{handle['port']}"
-        return Endpoint(f"{base}/score", f"{base}/swagger.json")
+        return Endpoint(f"{base}/score", f"{base}/swagger.json", port=int(handle["port"]))
 
     def logs(self, handle: Handle, num_lines: int) -> str:
         return tail(Path(handle["root"]) / "service.log", num_lines)
 
     def events(self, handle: Handle) -> list[str]:
-        status = read_status(handle["root"]) or {}
-        return [_recycle_text(r) for r in status.get("recycles") or [] if isinstance(r, dict)]
+        status = ServiceStatus.read(Path(handle["root"]) / STATUS_FILE)
+        return [r.describe() for r in status.recycles] if status is not None else []
 
     def replace(self, old: Handle, bundle: ServiceBundle, runtime: Runtime, timeout: float) -> Handle:
         """The new server listens on the old one's port beside it (SO_REUSEPORT); the old one is

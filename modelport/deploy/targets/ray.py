@@ -2,7 +2,9 @@
 
 The handle is ``{"app", "compute", "workspace", "address", "http_port", "root", "interpreter"}``:
 the Serve application's name (the service's), the compute target (``modelport.deploy.cluster``)
-and where its cluster answers, the bundle folder, and the interpreter its replicas run in.
+and where its cluster answers, the bundle folder, and the interpreter its replicas run in. An
+endpoint's router (:meth:`RayTarget.route`) has a handle of the same cluster with ``"router":
+true`` and its ``"versions"`` (each version's application, share and roles).
 
 Replicas run ``modelport.server.ray_replica.ScoringReplica`` (the local server's app, protocols
 and runtime) in the interpreter built for the service's environment
@@ -17,14 +19,18 @@ from __future__ import annotations
 import importlib
 import subprocess
 import sys
+from collections.abc import Mapping
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from modelport import _settings
 from modelport.deploy import cluster
+from modelport.deploy._files import tail
 from modelport.deploy.bundle import ServiceBundle
+from modelport.deploy.configs import DeploymentSettings
 from modelport.deploy.reconcile import Observation
-from modelport.deploy.targets.base import Endpoint, Handle, Runtime
+from modelport.deploy.targets.base import Endpoint, EndpointVersion, Handle, Runtime
 from modelport.errors import DeploymentError, EnvironmentBuildError, InvalidInputError
 
 __all__ = ["RayTarget", "deployment_options", "route_prefix"]
@@ -43,7 +49,7 @@ def route_prefix(service: str) -> str:
     return f"/api/v1/service/{service}"
 
 
-def deployment_options(settings: dict[str, Any]) -> dict[str, Any]:
+def deployment_options(settings: DeploymentSettings) -> dict[str, Any]:
     """v1's AKS settings as Serve deployment options.
 
     ``num_replicas`` fixes the count; with ``autoscale_enabled`` Serve scales between
@@ -53,25 +59,24 @@ def deployment_options(settings: dict[str, Any]) -> dict[str, Any]:
     Serve's own defaults, 30 s up and 600 s down, are far slower than AKS's 1 s refresh).
     ``cpu_cores`` and ``memory_gb`` become the replica's Ray resources.
     """
-    per_replica = int(settings.get("max_concurrent_requests") or 1)
+    per_replica = settings.max_concurrent_requests or 1
     options: dict[str, Any] = {
         "max_ongoing_requests": max(per_replica, 1) * 4,  # queue a few in the replica, as AKS's 503s late
-        "ray_actor_options": {"num_cpus": float(settings.get("cpu_cores") or 0.1)},
+        "ray_actor_options": {"num_cpus": float(settings.cpu_cores or 0.1)},
         "health_check_period_s": 2.0,
         "graceful_shutdown_timeout_s": 10.0,
         # A replica whose init() raises is retried this often before the application is
         # DEPLOY_FAILED (Serve's default retries far longer before wait_for_deployment can say why).
         "max_constructor_retry_count": 2,
     }
-    memory = settings.get("memory_gb")
-    if memory:
-        options["ray_actor_options"]["memory"] = int(float(memory) * 1024**3)
-    if settings.get("autoscale_enabled"):
-        refresh = float(settings.get("autoscale_refresh_seconds") or 1)
-        utilization = float(settings.get("autoscale_target_utilization") or 70) / 100
+    if settings.memory_gb:
+        options["ray_actor_options"]["memory"] = int(settings.memory_gb * 1024**3)
+    if settings.autoscale_enabled:
+        refresh = float(settings.autoscale_refresh_seconds or 1)
+        utilization = float(settings.autoscale_target_utilization or 70) / 100
         options["autoscaling_config"] = {
-            "min_replicas": int(settings.get("autoscale_min_replicas") or 1),
-            "max_replicas": int(settings.get("autoscale_max_replicas") or 10),
+            "min_replicas": settings.autoscale_min_replicas or 1,
+            "max_replicas": settings.autoscale_max_replicas or 10,
             "target_ongoing_requests": max(per_replica * utilization, 0.1),
             "upscale_delay_s": refresh,
             "downscale_delay_s": refresh * 3,
@@ -79,7 +84,7 @@ def deployment_options(settings: dict[str, Any]) -> dict[str, Any]:
             "look_back_period_s": max(refresh * 2, 2.0),
         }
     else:
-        options["num_replicas"] = int(settings.get("num_replicas") or settings.get("workers") or 1)
+        options["num_replicas"] = settings.num_replicas or settings.workers or 1
     return options
 
 
@@ -143,18 +148,18 @@ def _interpreter(bundle: ServiceBundle) -> str:
     problem = _has_ray(bundle.interpreter, ray.__version__)
     if problem is None:
         return bundle.interpreter
-    spec = bundle.environment
-    if spec is None or spec.get("user_managed_dependencies"):
+    spec = bundle.spec.environment
+    if spec is None or spec.user_managed:
         raise EnvironmentBuildError(
             f"{problem}: a Ray service's environment needs `{cluster.ray_requirement()}` "
             "(add it to the environment's pip packages)"
         )
-    from modelport.environments import EnvSpec, resolve_interpreter
+    from modelport.environments import resolve_interpreter
 
     bundle.log(f"adding {cluster.ray_requirement()} to the environment for Ray Serve")
     python = str(
         resolve_interpreter(
-            EnvSpec.from_dict(spec),
+            spec,
             _settings.env_cache_root(),
             log=bundle.log,
             extra_requirements=(cluster.ray_requirement(),),
@@ -174,7 +179,7 @@ class RayTarget:
     """What :meth:`start` did (the deployment log's phase): replicas start after it returns."""
 
     def _cluster(self, bundle: ServiceBundle) -> tuple[Path, cluster.ClusterRecord]:
-        compute = bundle.settings.get("compute_target")
+        compute = bundle.spec.settings.compute_target
         if not compute:
             raise InvalidInputError(
                 "a Ray deployment needs a compute target: Model.deploy(..., deployment_target=AksCompute)"
@@ -186,25 +191,18 @@ class RayTarget:
         from ray import serve
 
         replica = importlib.import_module(REPLICA_MODULE).ScoringReplica  # see the module docstring
-        settings = bundle.server_settings()
-        settings.pop("cpu_affinity", None)  # Ray places replicas; its resources say how many CPUs
-        settings.pop("preload_modules", None)  # no fork in a replica: nothing to share
-        # memory_gb is the replica's Ray `memory` resource. Not also the server's recycle limit:
-        # a replica process carries Ray's own core worker (~150-200 MB), so AKS's default 0.5 GB
+        # One worker per replica: Ray places replicas and their CPUs; nothing is shared by forking.
+        # memory_gb is the replica's Ray `memory` resource, not also the server's recycle limit: a
+        # replica process carries Ray's own core worker (~150-200 MB), so AKS's default 0.5 GB
         # recycled it on every 10,000-row request; Ray's memory monitor guards the node instead.
-        settings.pop("max_worker_memory_mb", None)
-        settings["workers"] = 1
-        keys_file = runtime.keys_file
-        endpoint = bundle.settings.get("endpoint")
-        if keys_file is not None and endpoint:  # an endpoint's version answers to the endpoint's keys
-            keys_file = keys_file.parent / f"{endpoint}.json"
-        settings["keys_file"] = str(keys_file) if keys_file else None
-        settings["token_auth"] = runtime.token_auth
-        env_vars = {**bundle.environment_variables, "PYTHONUNBUFFERED": "1", **REPLICA_RAY_ENV}
-        options = deployment_options(bundle.settings)
+        settings = replace(
+            bundle.server_settings(), workers=1, keys_file=runtime.keys_file, token_auth=runtime.token_auth
+        )
+        env_vars = {**bundle.spec.environment_variables, "PYTHONUNBUFFERED": "1", **REPLICA_RAY_ENV}
+        options = deployment_options(bundle.spec.settings)
         options["ray_actor_options"]["runtime_env"] = {"py_executable": interpreter, "env_vars": env_vars}
         deployment: Any = serve.deployment(name="score", **options)(replica)
-        return deployment.bind({k: v for k, v in settings.items() if v is not None})
+        return deployment.bind(settings.to_dict())
 
     def _run(self, bundle: ServiceBundle, runtime: Runtime) -> Handle:
         # serve.run without waiting: readiness is observed (serve.run would block on a replica
@@ -279,21 +277,51 @@ class RayTarget:
                 return Observation(running=seen.running, ready=False, failed=seen.failed, reason=reason)
         return router
 
-    def run_router(self, handle: Handle, versions: dict[str, dict[str, Any]], interpreter: str) -> None:
-        """Deploy (or update) an endpoint's router over its version applications."""
+    def route(
+        self, name: str, versions: Mapping[str, EndpointVersion], handles: Mapping[str, Handle]
+    ) -> Handle:
+        """Deploy (or update) an endpoint's router, on the default version's cluster and in its
+        interpreter, over the versions' applications."""
         from ray.serve.api import RunTarget, _run_many
 
+        default = next(v for v, info in versions.items() if info.default)
+        base = handles[default]
+        table = {
+            v: {
+                "app": info.service,
+                "traffic": info.traffic,
+                "default": info.default,
+                "control": info.control,
+            }
+            for v, info in versions.items()
+        }
+        handle = {k: base[k] for k in ("compute", "workspace", "address", "http_port")}
+        handle.update(app=name, router=True, versions=table)
         router = importlib.import_module(REPLICA_MODULE).EndpointRouter
         _connect(handle)
         app = router.options(
-            ray_actor_options={"num_cpus": 0.1, "runtime_env": {"py_executable": interpreter}}
-        ).bind(versions)
+            ray_actor_options={"num_cpus": 0.1, "runtime_env": {"py_executable": base["interpreter"]}}
+        ).bind(table)
         with cluster.quiet_serve():
             _run_many(
-                [RunTarget(target=app, name=handle["app"], route_prefix=route_prefix(handle["app"]))],
+                [RunTarget(target=app, name=name, route_prefix=route_prefix(name))],
                 wait_for_ingress_deployment_creation=False,
                 wait_for_applications_running=False,
             )
+        return handle
+
+    def routes(self, handle: Handle) -> dict[str, EndpointVersion]:
+        if not handle.get("router"):
+            return {}
+        return {
+            v: EndpointVersion(
+                service=str(info["app"]),
+                traffic=float(info.get("traffic") or 0),
+                default=bool(info.get("default")),
+                control=bool(info.get("control")),
+            )
+            for v, info in handle["versions"].items()
+        }
 
     @staticmethod
     def _reason(app: Any) -> str:
@@ -329,8 +357,6 @@ class RayTarget:
         return Endpoint(f"{base}/score", f"{base}/swagger.json")
 
     def logs(self, handle: Handle, num_lines: int) -> str:
-        from modelport.deploy.targets.local import tail
-
         parts = [tail(Path(handle["root"]) / "service.log", num_lines)] if handle.get("root") else []
         try:
             record = cluster.load(Path(handle["workspace"]), handle["compute"])
@@ -342,15 +368,6 @@ class RayTarget:
                 parts.append(tail(path, num_lines))
         text = "\n".join(p for p in parts if p)
         return "\n".join(text.splitlines()[-num_lines:])
-
-    def events(self, handle: Handle) -> list[str]:
-        return []
-
-    def processes(self, handle: Handle) -> list[int]:
-        return []  # Ray's processes: the cluster's, not the service's
-
-    def sweep(self, folder: Path) -> None:
-        pass
 
     def replace(self, old: Handle, bundle: ServiceBundle, runtime: Runtime, timeout: float) -> Handle:
         """Serve updates an application in place, starting new replicas before stopping old ones;

@@ -6,13 +6,16 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from modelport.core._run_base import RunBase
 from modelport.core.experiment import Experiment
 from modelport.jobs import pipeline as runner
 from modelport.jobs import run_dir
 from modelport.pipeline.core._plan import resolve
-from modelport.pipeline.core.run import GRAPH_FILE, PipelineRun
 
-__all__ = ["submit_graph"]
+__all__ = ["GRAPH_FILE", "submit_graph"]
+
+GRAPH_FILE = "graph.json"
+"""In a pipeline run's folder: the graph it ran (what ``publish_pipeline()`` publishes)."""
 
 
 def submit_graph(
@@ -44,4 +47,4 @@ def submit_graph(
         details={"publishedPipelineId": published_id} if published_id else None,
     )
     (run_dir(ws, record.id) / GRAPH_FILE).write_text(json.dumps(graph))
-    return PipelineRun._wrap(experiment, record)
+    return RunBase._wrap(experiment, record)  # a PipelineRun: the record's kind is "pipeline"

@@ -30,7 +30,6 @@ from typing import Any
 from modelport.core.experiment import Experiment
 from modelport.errors import InvalidInputError, NotFoundError, StorageError
 from modelport.pipeline.core import _endpoint
-from modelport.pipeline.core import run as _run
 from modelport.pipeline.core._submit import submit_graph
 from modelport.workspace import Workspace
 
@@ -218,6 +217,3 @@ class PublishedPipeline:
             f"PublishedPipeline(Name: {self.name}, Id: {self.id}, Status: {self.status}, "
             f"Endpoint: {endpoint})"
         )
-
-
-_run._publish = PublishedPipeline._create

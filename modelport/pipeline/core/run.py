@@ -21,19 +21,17 @@ from typing import Any
 
 from modelport import jobs
 from modelport.core.datastore import Datastore
-from modelport.core.run import Run, register_run_class
+from modelport.core.run import Run
 from modelport.errors import InvalidInputError, NotFoundError, NotSupported, RunFailed
 from modelport.jobs import pipeline as runner
+from modelport.pipeline.core._submit import GRAPH_FILE
+from modelport.pipeline.core.published_pipeline import PublishedPipeline
 from modelport.registry import datastores as stores
 from modelport.registry import runs as registry
 
 __all__ = ["PipelineRun", "PortDataReference", "StepRun", "StepRunOutput"]
 
 _RUNNING = ("NotStarted", "Running")
-GRAPH_FILE = "graph.json"  # in a pipeline run's folder: the graph publish_pipeline() publishes
-_publish: Any = None
-"""``PublishedPipeline._create``, set by ``published_pipeline`` (which returns PipelineRuns, so
-this module does not import it back)."""
 
 
 class PortDataReference:
@@ -170,7 +168,7 @@ class StepRun(Run):
         raise NotSupported("a step run ends when its step ends; cancel its pipeline run instead")
 
 
-class PipelineRun(Run):
+class PipelineRun(Run, kinds=("pipeline",)):
     """A run of a pipeline: ``PipelineRun(experiment, run_id)`` opens one.
 
     Example::
@@ -233,7 +231,7 @@ class PipelineRun(Run):
         **_v1: Any,
     ) -> Any:
         """Publish the pipeline this run ran (see ``Pipeline.publish``)."""
-        return _publish(
+        return PublishedPipeline._create(
             self._ws,
             self.get_graph(),
             name=name,
@@ -350,6 +348,3 @@ def _stream(log: Path, offset: int) -> int:
         sys.stdout.write(chunk.decode("utf-8", "replace"))
         sys.stdout.flush()
     return offset + len(chunk)
-
-
-register_run_class("pipeline", PipelineRun)

@@ -1,4 +1,17 @@
-"""Server fixtures: an in-process app (starlette's TestClient) and a real server subprocess."""
+"""The tests' one fixture home: paths, helpers and the fixtures more than one folder uses.
+
+``tests/conftest.py`` imports the fixtures from here, so every test folder has them; a folder's own
+conftest holds only what that folder uses, and imports from here, never from another folder's
+conftest (tests/test_architecture.py checks it). Test modules import the helpers (``script``,
+``wait_until``, ``TUTORIAL_SCORE``...) from here too.
+
+- scoring scripts: ``SCRIPTS`` (tests/scripts), ``script(name)``, ``location``, ``load`` (a
+  script loaded without a server), ``TUTORIAL_SCORE`` (the seed tutorial's score.py);
+- servers: ``make_app`` (an in-process app behind starlette's TestClient), ``start_server`` (a
+  real ``python -m modelport.server`` subprocess in its own session), ``digits_model_dir``;
+- deployments: ``digits_model`` (a real scikit-learn model), ``env_cache``, ``dws`` (a workspace
+  whose services are deleted at teardown), ``sk_env`` (an environment pinning this scikit-learn).
+"""
 
 from __future__ import annotations
 
@@ -11,16 +24,36 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 import requests
 
-from tests.runtime.conftest import SCRIPTS, script
+if TYPE_CHECKING:
+    from modelport.runtime import ScoringScript, ScriptLocation
 
-__all__ = ["REPO", "SCRIPTS", "TUTORIAL_SCORE", "script", "wait_until"]
+__all__ = [
+    "REPO",
+    "SCRIPTS",
+    "TUTORIAL_SCORE",
+    "InProcess",
+    "ServerProcess",
+    "digits_model",
+    "digits_model_dir",
+    "dws",
+    "env_cache",
+    "load",
+    "location",
+    "make_app",
+    "script",
+    "sk_env",
+    "start_server",
+    "wait_until",
+]
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[1]
+SCRIPTS = REPO / "tests" / "scripts"
+"""The shared fake scoring scripts."""
 TUTORIAL_SCORE = REPO / "examples" / "mnist" / "score.py"  # the seed tutorial's, unchanged
 
 
@@ -34,6 +67,27 @@ def wait_until(check: Callable[[], Any], timeout: float, what: str, interval: fl
         if time.monotonic() > deadline:
             pytest.fail(f"timed out after {timeout} s waiting for {what}")
         time.sleep(interval)
+
+
+def script(name: str) -> Path:
+    """A fake scoring script from tests/scripts."""
+    return SCRIPTS / name
+
+
+def location(path: Path) -> ScriptLocation:
+    """Where a script in a folder of its own lives (no model dir)."""
+    from modelport.runtime import ScriptLocation
+
+    return ScriptLocation(path, None, path.parent, None)
+
+
+def load(path: Path) -> ScoringScript:
+    """Load a script and call its init()."""
+    from modelport.runtime import ScoringScript
+
+    loaded = ScoringScript.load(location(path))
+    loaded.init()
+    return loaded
 
 
 # -- in process ---------------------------------------------------------------------------------
@@ -178,3 +232,55 @@ def digits_model_dir(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, An
     folder = tmp_path_factory.mktemp("model")
     joblib.dump(model, folder / "sklearn_mnist_model.pkl")
     return folder, model, x[1500:]
+
+
+# -- deployments -----------------------------------------------------------------------------
+@pytest.fixture(scope="session")
+def digits_model(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Any, Any]:
+    """A LogisticRegression on scikit-learn's bundled digits, saved like the tutorial's model."""
+    import joblib
+    from sklearn.datasets import load_digits
+    from sklearn.linear_model import LogisticRegression
+
+    x, y = load_digits(return_X_y=True)
+    clf = LogisticRegression(max_iter=300).fit(x[:1200] / 16.0, y[:1200])
+    folder = tmp_path_factory.mktemp("model")
+    path = folder / "sklearn_mnist_model.pkl"
+    joblib.dump(clf, path)
+    test_x = x[1200:1300] / 16.0
+    return path, test_x, clf.predict(test_x)
+
+
+@pytest.fixture(scope="session")
+def env_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("envcache")
+
+
+@pytest.fixture
+def dws(home: Path, env_cache: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator:  # type: ignore[type-arg]
+    """A workspace whose services are all deleted (processes stopped) at teardown."""
+    from modelport.deploy import engine
+    from modelport.workspace import Workspace
+
+    monkeypatch.setenv("MODELPORT_ENV_CACHE", str(env_cache))
+    ws = Workspace.create("deployws")
+    yield ws
+    for name in engine.names(ws):
+        engine.delete(ws, name, missing_ok=True)
+
+
+@pytest.fixture
+def sk_env():  # type: ignore[no-untyped-def]
+    """An environment pinning this interpreter's scikit-learn, as train.py does."""
+    import joblib
+    import sklearn
+
+    from modelport.core.conda_dependencies import CondaDependencies
+    from modelport.core.environment import Environment
+
+    env = Environment("sk-env")
+    env.python.conda_dependencies = CondaDependencies.create(
+        pip_packages=[f"scikit-learn=={sklearn.__version__}", f"joblib=={joblib.__version__}"],
+        python_version=f"{sys.version_info.major}.{sys.version_info.minor}",
+    )
+    return env
