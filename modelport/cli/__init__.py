@@ -22,7 +22,7 @@ import traceback
 from collections.abc import Sequence
 
 from modelport import __version__
-from modelport.cli import cluster, environment, export, model, serve, service, studio, workspace
+from modelport.cli import batch, cluster, environment, export, job, model, serve, service, studio, workspace
 from modelport.cli._commands import common_options, describe
 from modelport.errors import ModelportError
 
@@ -48,6 +48,8 @@ def build_parser() -> argparse.ArgumentParser:
     service.configure(top, common)
     export.configure(top, common)
     studio.configure(top, common)
+    batch.configure(top, common)
+    job.configure(top, common)
     return parser
 
 

@@ -20,6 +20,7 @@ from __future__ import annotations
 import builtins
 import glob
 import os
+import re
 import tempfile
 import uuid
 from collections.abc import Sequence
@@ -27,6 +28,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
+from modelport.core._partition import PartitionFormat, encode_value
 from modelport.core.datastore import DataReference, Datastore
 from modelport.errors import InvalidInputError, NotFoundError, NotSupported
 from modelport.opendatasets import _filedataset as _open_file_dataset
@@ -186,8 +188,49 @@ class _Registered:
         )
         return _from_record(workspace, record)
 
+    @property
+    def partition_keys(self) -> builtins.list[str]:
+        """The keys of the dataset's ``partition_format`` (``[]`` when it has none)."""
+        fmt = self._definition.get("partition_format")
+        return list(PartitionFormat.parse(fmt).keys) if fmt else []
+
+    def _partitioned(self) -> builtins.list[tuple[DatasetFile, dict[str, str]]]:
+        """The files the dataset stands for now, each with its partition values (``{}`` when the
+        dataset has no ``partition_format``); with one, files whose path does not match are left
+        out, as v1 did."""
+        files = _files(self._sources, self._workspace)
+        fmt = self._definition.get("partition_format")
+        if not fmt:
+            return [(f, {}) for f in files]
+        parsed = PartitionFormat.parse(fmt)
+        out = []
+        for f in files:
+            values = parsed.values(urlsplit(f.source).path if f.is_remote else f.source)
+            if values is not None:
+                out.append((f, values))
+        if not out:
+            raise NotFoundError(f"no file of the dataset matches its partition_format {fmt!r}")
+        return out
+
+    def get_partition_key_values(
+        self, partition_keys: builtins.list[str] | None = None
+    ) -> builtins.list[dict]:
+        """The distinct combinations of values of ``partition_keys`` (default: all keys)."""
+        keys = list(partition_keys) if partition_keys is not None else self.partition_keys
+        unknown = [k for k in keys if k not in self.partition_keys]
+        if unknown:
+            raise InvalidInputError(
+                f"{', '.join(map(repr, unknown))} is not a partition key of this dataset; its keys: "
+                f"{self.partition_keys}"
+            )
+        seen: dict[tuple[str, ...], dict[str, str]] = {}
+        for _f, values in self._partitioned():
+            combo = tuple(values[k] for k in keys)
+            seen.setdefault(combo, {k: values[k] for k in keys})
+        return list(seen.values())
+
     def as_named_input(self, name: str) -> DatasetConsumptionConfig:
-        """v1's input for a script run: ``ds.as_named_input('train').as_mount()``."""
+        """v1's input for a script run or a pipeline step: ``ds.as_named_input('train').as_mount()``."""
         return DatasetConsumptionConfig(name, self)
 
     def as_mount(self, path_on_compute: str | None = None) -> DatasetConsumptionConfig:
@@ -215,9 +258,43 @@ class FileDataset(_Files, _Registered):
     _kind = "file"
     register = _Registered.register  # not the open dataset's (which registers through this one)
 
-    def __init__(self, sources: builtins.list[Source], workspace: Workspace | None = None) -> None:
-        _Files.__init__(self, _files(sources, workspace))
-        self._init(sources, workspace, {})
+    def __init__(
+        self,
+        sources: builtins.list[Source],
+        workspace: Workspace | None = None,
+        partition_format: str | None = None,
+        validate: bool = True,
+    ) -> None:
+        self._init(sources, workspace, {"partition_format": partition_format} if partition_format else {})
+        if partition_format:
+            PartitionFormat.parse(partition_format)
+        self._deferred = False
+        try:
+            files = [f for f, _ in self._partitioned()]
+        except NotFoundError:
+            if validate:
+                raise
+            # v1's validate=False: the data may be there by the time it is read; look again then.
+            self._deferred, files = True, []
+        _Files.__init__(self, files)
+
+    def _look_again(self) -> None:
+        if self._deferred:
+            self._files = tuple(f for f, _ in self._partitioned())
+            self._deferred = False
+
+    @property
+    def files(self) -> tuple[DatasetFile, ...]:
+        self._look_again()
+        return self._files
+
+    def to_path(self) -> builtins.list[str]:
+        self._look_again()
+        return _Files.to_path(self)
+
+    def download(self, target_path: PathArg | None = None, overwrite: bool = False) -> builtins.list[str]:
+        self._look_again()
+        return _Files.download(self, target_path, overwrite)
 
     def mount(self, mount_point: str | os.PathLike[str] | None = None) -> _Mount:
         """A context whose ``mount_point`` holds the files (a local copy: nothing is mounted)."""
@@ -270,12 +347,17 @@ class TabularDataset(_Registered):
         read: dict[str, Any],
         ops: builtins.list[dict[str, Any]] | None = None,
         validate: bool = True,
+        partition_format: str | None = None,
     ) -> None:
         if read.get("format") not in _FORMATS:
             raise InvalidInputError(f"unknown tabular format {read.get('format')!r}")
-        self._init(sources, workspace, {"read": read, "ops": list(ops or [])})
+        definition: dict[str, Any] = {"read": read, "ops": list(ops or [])}
+        if partition_format:
+            PartitionFormat.parse(partition_format)
+            definition["partition_format"] = partition_format
+        self._init(sources, workspace, definition)
         if validate:
-            _files(sources, workspace)
+            self._partitioned()
 
     def _with(self, op: dict[str, Any]) -> TabularDataset:
         return TabularDataset(
@@ -284,6 +366,7 @@ class TabularDataset(_Registered):
             self._definition["read"],
             [*self._definition["ops"], op],
             validate=False,
+            partition_format=self._definition.get("partition_format"),
         )
 
     def take(self, count: int) -> TabularDataset:
@@ -305,10 +388,12 @@ class TabularDataset(_Registered):
         pd = _pandas()
         read = self._definition["read"]
         frames = []
-        for f in _files(self._sources, self._workspace):
+        for f, values in self._partitioned():
             frame = _read(pd, f.source, read)
             if read.get("include_path"):
                 frame.insert(0, "Path", f.path)
+            for key, value in values.items():  # partition columns last, as v1 added them
+                frame[key] = value
             frames.append(frame)
         df = pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
         for op in self._definition["ops"]:
@@ -329,8 +414,94 @@ class TabularDataset(_Registered):
         self.to_pandas_dataframe().to_csv(folder / "part-00000.csv", sep=separator, index=False)
         return FileDataset([{"local": str(folder)}])
 
+    def partition_by(
+        self,
+        partition_keys: builtins.list[str],
+        target: Any,
+        name: str | None = None,
+        show_progress: bool = True,
+        partition_as_file_dataset: bool = False,
+    ) -> Any:
+        """Copy the rows into one folder per combination of ``partition_keys`` values under
+        ``target`` (``(datastore, 'path')``) and return the dataset over them, partitioned by those
+        keys (registered as ``name`` when given), as v1 did.
+
+        The key columns leave the files and come back, last, from the folder names when the
+        dataset is read. Files are Parquet when ``pyarrow`` is installed, else CSV.
+
+        Example::
+
+            >>> parts = ds.partition_by(["Store", "Brand"], target=(datastore, "oj_parts"), name="oj")
+            >>> parts.partition_keys
+            ['Store', 'Brand']
+        """
+        keys = [partition_keys] if isinstance(partition_keys, str) else list(partition_keys or [])
+        if not keys or not all(isinstance(k, str) and k for k in keys):
+            raise InvalidInputError(f"partition_keys must be a list of column names, got {partition_keys!r}")
+        datastore, rel = _target(target)
+        df = self.to_pandas_dataframe()
+        missing = [k for k in keys if k not in df.columns]
+        if missing:
+            raise InvalidInputError(
+                f"partition_by: no column {', '.join(map(repr, missing))} in the dataset; its columns: "
+                f"{list(df.columns)}"
+            )
+        parquet = _has_pyarrow()
+        ext = "parquet" if parquet else "csv"
+        base = stores.resolve(datastore.workspace, datastore.name, f"{rel}/{uuid.uuid4().hex}".lstrip("/"))
+        count = 0
+        for values, group in df.groupby(keys, sort=True, dropna=False):
+            combo = values if isinstance(values, tuple) else (values,)
+            folder = base.joinpath(*(encode_value(v) for v in combo))
+            folder.mkdir(parents=True, exist_ok=True)
+            part = group.drop(columns=keys)
+            if parquet:
+                part.to_parquet(folder / f"part-00000.{ext}", index=False)
+            else:
+                part.to_csv(folder / f"part-00000.{ext}", index=False)
+            count += 1
+        if show_progress:
+            print(f"Partitioned {len(df)} rows into {count} partitions under {base}", flush=True)
+        fmt = "/".join(f"{{{k}}}" for k in keys) + f"/part-00000.{ext}"
+        rel_base = base.relative_to(datastore.root).as_posix()
+        read = (
+            {"format": "parquet", "include_path": False}
+            if parquet
+            else {**_DEFAULT_CSV_READ, "include_path": False}
+        )
+        ds: Any
+        if partition_as_file_dataset:
+            ds = FileDataset([{"datastore": datastore.name, "path": rel_base}], datastore.workspace, fmt)
+        else:
+            ds = TabularDataset(
+                [{"datastore": datastore.name, "path": rel_base}],
+                datastore.workspace,
+                read,
+                partition_format=fmt,
+            )
+        if name is not None:
+            ds = ds.register(datastore.workspace, name, create_new_version=True)
+        return ds
+
     def __repr__(self) -> str:
         return f"TabularDataset({self._repr_fields()})"
+
+
+_DEFAULT_CSV_READ: dict[str, Any] = {
+    "format": "delimited",
+    "separator": ",",
+    "header": True,
+    "empty_as_string": False,
+    "encoding": "utf-8",
+}
+
+
+def _has_pyarrow() -> bool:
+    try:
+        import pyarrow  # noqa: F401
+    except ImportError:
+        return False
+    return True
 
 
 def _count(value: Any, what: str) -> int:
@@ -401,10 +572,8 @@ class _FileDatasetFactory:
             >>> Dataset.File.from_files(path=[(datastore, "mnist/*.gz")]).download("data")
             >>> Dataset.File.from_files("raw/**/*.gz").to_path()
         """
-        if partition_format is not None:
-            raise NotSupported("partition_format is not supported; select files with a glob pattern instead")
         sources, workspace = _sources(path)
-        return FileDataset(sources, workspace)
+        return FileDataset(sources, workspace, partition_format, validate=validate)
 
     @staticmethod
     def upload_directory(
@@ -462,8 +631,6 @@ class _TabularDatasetFactory:
             >>> ds = Dataset.Tabular.from_delimited_files(path=[(datastore, "weather/2018/11.csv")])
             >>> ds.to_pandas_dataframe().head()
         """
-        if partition_format is not None:
-            raise NotSupported("partition_format is not supported; select files with a glob pattern instead")
         if set_column_types is not None:
             raise NotSupported("set_column_types is not supported; convert columns on the DataFrame instead")
         if not isinstance(separator, str) or not separator:
@@ -477,24 +644,37 @@ class _TabularDatasetFactory:
             "empty_as_string": bool(empty_as_string),
             "encoding": encoding.replace("utf8", "utf-8") if encoding else "utf-8",
         }
-        return TabularDataset(sources, workspace, read, validate=validate)
+        return TabularDataset(sources, workspace, read, validate=validate, partition_format=partition_format)
 
     @staticmethod
     def from_json_lines_files(
-        path: Any, validate: bool = True, include_path: bool = False, encoding: str = "utf8", **_v1: Any
+        path: Any,
+        validate: bool = True,
+        include_path: bool = False,
+        encoding: str = "utf8",
+        partition_format: str | None = None,
+        **_v1: Any,
     ) -> TabularDataset:
         sources, workspace = _sources(path)
         read = {"format": "json_lines", "include_path": bool(include_path), "encoding": encoding}
-        return TabularDataset(sources, workspace, read, validate=validate)
+        return TabularDataset(sources, workspace, read, validate=validate, partition_format=partition_format)
 
     @staticmethod
     def from_parquet_files(
-        path: Any, validate: bool = True, include_path: bool = False, **_v1: Any
+        path: Any,
+        validate: bool = True,
+        include_path: bool = False,
+        partition_format: str | None = None,
+        **_v1: Any,
     ) -> TabularDataset:
         """Rows from Parquet files (reading them needs ``pyarrow``)."""
         sources, workspace = _sources(path)
         return TabularDataset(
-            sources, workspace, {"format": "parquet", "include_path": bool(include_path)}, validate=validate
+            sources,
+            workspace,
+            {"format": "parquet", "include_path": bool(include_path)},
+            validate=validate,
+            partition_format=partition_format,
         )
 
     @staticmethod
@@ -519,13 +699,43 @@ class _TabularDatasetFactory:
         return registered
 
 
+_CONSUMPTION_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_-]{0,254}$")
+_MODES = ("direct", "mount", "download")
+
+
 class DatasetConsumptionConfig:
-    """A dataset given to a script run (``ds.as_named_input('train').as_mount()``): locally the
-    script's argument becomes a folder holding the files (a copy; nothing is mounted)."""
+    """How a run gets a dataset (v1's ``azureml.data.dataset_consumption_config``):
+    ``ds.as_named_input('train').as_mount()``, or ``DatasetConsumptionConfig(name, dataset)``
+    where ``dataset`` may be a ``PipelineParameter`` whose default is a dataset.
+
+    Locally a file dataset becomes a folder holding its files (a dataset of one file: that file);
+    nothing is mounted. A tabular dataset is given directly: the script reads it with
+    ``Run.get_context().input_datasets[name]``.
+    """
 
     def __init__(
         self, name: str, dataset: Any, mode: str = "direct", path_on_compute: str | None = None
     ) -> None:
+        if not isinstance(name, str) or not _CONSUMPTION_NAME.match(name):
+            raise InvalidInputError(
+                f"invalid dataset input name {name!r}: letters, digits, '_' and '-', starting with a letter "
+                "or digit"
+            )
+        if mode not in _MODES:
+            raise InvalidInputError(
+                f"dataset input '{name}': mode must be one of {', '.join(_MODES)}, got {mode!r}"
+            )
+        real = getattr(dataset, "default_value", dataset)  # a PipelineParameter stands for its default
+        if not isinstance(real, _Registered):
+            raise InvalidInputError(
+                f"dataset input '{name}' must be a dataset (Dataset.File/Tabular...) or a PipelineParameter "
+                f"whose default is one, got {type(real).__name__}"
+            )
+        if mode in ("mount", "download") and isinstance(real, TabularDataset):
+            raise InvalidInputError(
+                f"dataset input '{name}': a tabular dataset cannot be mounted or downloaded; give it as "
+                "it is (as_named_input(name)) and read it with to_pandas_dataframe()"
+            )
         self.name = name
         self.dataset = dataset
         self.mode = mode
@@ -538,24 +748,56 @@ class DatasetConsumptionConfig:
         return DatasetConsumptionConfig(self.name, self.dataset, "download", path_on_compute)
 
     def local_path(self, folder: Path) -> str:
-        """Materialize the dataset's files under ``folder`` and return the path to give the script."""
+        """Materialize the dataset's files under ``folder`` and return the path to give the script:
+        the folder, or the file itself for a dataset made from one file (as v1 mounted it)."""
         if not isinstance(self.dataset, FileDataset):
             raise NotSupported(
                 f"input '{self.name}': only file datasets become a folder; a tabular dataset is read "
                 "in the script with Run.get_context().input_datasets or Dataset.get_by_name"
             )
         target = folder / self.name
-        self.dataset.download(target, overwrite=True)
+        paths = self.dataset.download(target, overwrite=True)
+        if is_single_file(self.dataset) and len(paths) == 1:
+            return str(paths[0])
         return str(target)
+
+    def __repr__(self) -> str:
+        return f"DatasetConsumptionConfig(name={self.name!r}, mode={self.mode!r})"
+
+
+def is_single_file(ds: Any) -> bool:
+    """Whether ``ds`` was made from one file (not a folder or a pattern): v1 gave a run that file's
+    path rather than a folder."""
+    sources = getattr(ds, "_sources", [])
+    if len(sources) != 1:
+        return False
+    src = sources[0]
+    if "url" in src:
+        return True
+    text = src.get("local") or src.get("path") or ""
+    if _has_magic(text):
+        return False
+    if "datastore" in src:
+        if ds._workspace is None:
+            return False
+        return stores.resolve(ds._workspace, src["datastore"], src["path"] or None).is_file()
+    return Path(text).is_file()
 
 
 def _from_record(workspace: Workspace, record: registry.DatasetRecord) -> Any:
     d = record.definition
     ds: FileDataset | TabularDataset
     if record.kind == "file":
-        ds = FileDataset(d["sources"], workspace)
+        ds = FileDataset(d["sources"], workspace, d.get("partition_format"))
     else:
-        ds = TabularDataset(d["sources"], workspace, d["read"], d.get("ops"), validate=False)
+        ds = TabularDataset(
+            d["sources"],
+            workspace,
+            d["read"],
+            d.get("ops"),
+            validate=False,
+            partition_format=d.get("partition_format"),
+        )
     ds.name, ds.version, ds.description, ds.tags = (
         record.name,
         record.version,

@@ -96,16 +96,24 @@ class Experiment:
         return Run._wrap(self, record, folder)
 
     def submit(self, config: Any, tags: dict[str, Any] | None = None, **kwargs: Any) -> Run:
-        """Run ``config`` (a :class:`ScriptRunConfig`) on this machine as a new run.
+        """Run ``config`` on this machine as a new run: a :class:`ScriptRunConfig`, or a
+        ``Pipeline`` / ``PublishedPipeline`` (``pipeline_parameters={...}``,
+        ``regenerate_outputs=...``), which returns a ``PipelineRun``.
 
         The environment is built (or found in the cache) first; then the script runs in a copy
         of its source directory, in its own process, while this call returns. Follow it with
         ``run.wait_for_completion(show_output=True)``.
         """
+        # As v1 does, the configuration object says how it is submitted: a pipeline brings its
+        # own submit (modelport.pipeline sits above this layer, so it is not imported here).
+        hook = getattr(config, "_submit_to_experiment", None)
+        if hook is not None:
+            run: Run = hook(self, tags=tags, **kwargs)
+            return run
         if not isinstance(config, ScriptRunConfig):
             raise NotSupported(
-                f"Experiment.submit({type(config).__name__}): only a ScriptRunConfig runs locally "
-                "(HyperDrive, AutoML and pipelines need Azure); run your script with ScriptRunConfig"
+                f"Experiment.submit({type(config).__name__}): only a ScriptRunConfig runs locally, or a "
+                "Pipeline (HyperDrive and AutoML need Azure); run your script with ScriptRunConfig"
             )
         rc = config.run_config
         check_local(rc.target)
@@ -184,7 +192,7 @@ class Experiment:
 def _interpreter(environment: Any) -> tuple[str, dict[str, str], str | None]:
     """The interpreter for ``environment`` (built once, then cached; this Python when None), its
     environment variables and its name."""
-    if environment is None:
+    if environment is None or getattr(environment, "_untouched_default", lambda: False)():
         return sys.executable, {}, None
     to_spec = getattr(environment, "to_spec", None)
     if to_spec is None:

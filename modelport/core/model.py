@@ -4,10 +4,15 @@ from __future__ import annotations
 
 import builtins
 import dataclasses
+import json
 import os
 import warnings
+from pathlib import Path
 from typing import Any, ClassVar
 
+from filelock import FileLock
+
+from modelport import jobs
 from modelport.core.dataset import dataset_from_ref, dataset_ref
 from modelport.core.environment import build_progress
 from modelport.core.resource_configuration import ResourceConfiguration
@@ -227,13 +232,21 @@ class Model:
     def get_model_path(
         model_name: str, version: int | None = None, _workspace: Workspace | None = None
     ) -> str:
-        """Inside a scoring script: the deployed copy of a model (latest version when none given).
+        """The local path of a model (latest version when none given), for scripts that load it.
 
-        With a workspace (outside a service) it names where the registry's copy would download.
+        Inside a scoring script: the deployed copy (``azureml-models/<name>/<version>/...``).
+        Inside a run (a submitted script, a batch worker): the model is copied out of the run's
+        workspace once per run, into the run's folder (``models/<name>/<version>/``), and that
+        path is returned to every process of the run. As in v1, a model of one file gives that
+        file, a folder the folder.
         """
-        from modelport.runtime.model_path import get_model_path
+        from modelport.runtime.model_path import MODELS_FOLDER, get_model_path
 
-        return get_model_path(model_name, version)
+        in_service = (Path(os.environ.get("AML_APP_ROOT") or os.getcwd()) / MODELS_FOLDER).is_dir()
+        ctx = jobs.context()
+        if ctx is None or in_service:
+            return get_model_path(model_name, version)
+        return _run_model_path(ctx, model_name, version)
 
     @staticmethod
     def profile(
@@ -506,3 +519,29 @@ def _default_configuration(models: builtins.list[Model] | None) -> Any:
     if resources is None:
         return configs.local_configuration()
     return configs.aci_configuration(cpu_cores=resources.cpu, memory_gb=resources.memory_in_gb)
+
+
+#: A batch run's models may come from another workspace than the run's (BatchSpec.model_workspace);
+#: the supervisor names its folder here for the workers.
+MODEL_WORKSPACE_ENV = "MODELPORT_MODEL_WORKSPACE"
+
+
+def _run_model_path(ctx: jobs.RunContext, model_name: str, version: int | None) -> str:
+    """A model copied out of the workspace into the run's folder, once per run: the first
+    process of the run to ask copies it (under a file lock); the others find it there."""
+    folder = os.environ.get(MODEL_WORKSPACE_ENV)
+    if folder:
+        name = json.loads((Path(folder) / "workspace.json").read_text())["name"]
+        ws = Workspace(name, folder)
+    else:
+        ws = Workspace(ctx.workspace_name, ctx.workspace_path)
+    record = registry.get(ws, model_name, int(version) if version is not None else None)
+    target = Path(ctx.workspace_path) / "runs" / ctx.run_id / "models" / record.name / str(record.version)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    done = target / ".complete"
+    with FileLock(str(target) + ".lock"):
+        if not done.exists():
+            registry.download(ws, record, target, exist_ok=True)
+            done.write_text(record.id)
+    entries = sorted(p for p in target.iterdir() if not p.name.startswith("."))
+    return str(entries[0] if len(entries) == 1 else target)

@@ -41,6 +41,16 @@ do not import each other; importing any ``modelport.core.*`` module runs
 _workspace_class: Any = None
 """The v1 Workspace class a submitted script's run opens. Set by ``modelport.core.workspace``
 (which reaches this module through ``ws.experiments``), for the same reason."""
+_run_classes: dict[str, Any] = {}
+"""The class a run record of a kind opens as (``"pipeline"``: ``PipelineRun``), registered by the
+layer that adds the kind (:func:`register_run_class`), so this layer never imports it."""
+_SUPERVISED = ("script", "pipeline")
+"""Run kinds whose supervising process this module checks (the batch runner checks its own)."""
+
+
+def register_run_class(kind: str, cls: Any) -> None:
+    """Open run records of ``kind`` as ``cls`` (a :class:`Run` subclass) wherever runs are listed."""
+    _run_classes[kind] = cls
 
 
 def _metrics_view(metrics: builtins.list[registry.Metric]) -> dict[str, Any]:
@@ -96,6 +106,8 @@ class Run:
 
     @classmethod
     def _wrap(cls, experiment: Any, record: registry.RunRecord, outputs: str | None = None) -> Run:
+        if cls is Run:
+            cls = _run_classes.get(record.kind, Run)
         run = cls.__new__(cls)
         run.experiment = experiment
         run._record = record
@@ -139,7 +151,7 @@ class Run:
     def _refresh(self) -> registry.RunRecord:
         self._record = registry.get_run(self._ws, self._record.id)
         rec = self._record
-        if rec.status not in registry.FINAL and rec.kind == "script" and not jobs.supervisor_alive(rec):
+        if rec.status not in registry.FINAL and rec.kind in _SUPERVISED and not jobs.supervisor_alive(rec):
             # The supervisor died without recording an end (killed, machine restarted).
             self._record = registry.set_status(
                 self._ws,
@@ -177,7 +189,18 @@ class Run:
 
     @property
     def type(self) -> str:
-        return "azureml.scriptrun" if self._record.kind == "script" else "experimentrun"
+        return {"script": "azureml.scriptrun", "pipeline": "azureml.PipelineRun"}.get(
+            self._record.kind, "experimentrun"
+        )
+
+    @property
+    def parent(self) -> Run | None:
+        """The run that started this one (a step's pipeline run), or None."""
+        parent_id = self._record.parent_id
+        if parent_id is None:
+            return None
+        record = registry.get_run(self._ws, parent_id)
+        return Run._wrap(_experiment_class(self._ws, record.experiment), record)
 
     @property
     def tags(self) -> dict[str, str]:
@@ -190,8 +213,17 @@ class Run:
     @property
     def input_datasets(self) -> dict[str, Any]:
         """In a submitted script: each named dataset input (``ds.as_named_input(name)``) as the
-        local folder holding its files."""
-        return dict(self._refresh().details.get("inputDatasets", {}))
+        local folder holding its files (a dataset of one file: that file); a tabular dataset
+        given as it is, as a ``TabularDataset``."""
+        details = self._refresh().details
+        found: dict[str, Any] = dict(details.get("inputDatasets", {}))
+        refs = details.get("inputTabular") or {}
+        if refs:
+            from modelport.core.dataset import dataset_from_ref
+
+            for name, ref in refs.items():
+                found[name] = dataset_from_ref(self._ws, ref)
+        return found
 
     def get_status(self) -> str:
         return self.status
@@ -219,7 +251,9 @@ class Run:
                 for k in ("script", "arguments", "environment", "command")
                 if k in rec.details
             },
-            "logFiles": {jobs.LOG_NAME: str(jobs.log_file(self._ws, rec.id))} if rec.kind == "script" else {},
+            "logFiles": {jobs.LOG_NAME: str(jobs.log_file(self._ws, rec.id))}
+            if rec.kind in _SUPERVISED
+            else {},
         }
         if rec.error:
             details["error"] = {"error": {"message": rec.error}}
@@ -524,8 +558,15 @@ class Run:
                 resource_configuration=resource_configuration,
             )
 
-    def get_children(self, **_v1: Any) -> Iterator[Run]:
-        return iter(())
+    def get_children(
+        self, recursive: bool = False, tags: Any = None, properties: Any = None, **_v1: Any
+    ) -> Iterator[Run]:
+        """The runs this run started (a pipeline run's step runs), in the order they started."""
+        for record in registry.children(self._ws, self.id):
+            child = Run._wrap(_experiment_class(self._ws, record.experiment), record)
+            yield child
+            if recursive:
+                yield from child.get_children(recursive=True)
 
     def __repr__(self) -> str:
         return (
@@ -593,6 +634,15 @@ class _OfflineRun(Run):
 
     def get_file_names(self) -> builtins.list[str]:
         return []
+
+    def get_children(
+        self, recursive: bool = False, tags: Any = None, properties: Any = None, **_v1: Any
+    ) -> Iterator[Run]:
+        return iter(())
+
+    @property
+    def parent(self) -> Run | None:
+        return None
 
     @property
     def number(self) -> int:

@@ -19,6 +19,7 @@ import os
 import shlex
 from typing import Any
 
+from modelport.core.environment import Environment
 from modelport.errors import InvalidInputError, NotSupported
 
 __all__ = ["RunConfiguration", "ScriptRunConfig"]
@@ -56,16 +57,31 @@ class RunConfiguration:
         self.script = script
         self.arguments = list(arguments or [])
         self.target: Any = LOCAL
-        self.environment: Any = None
+        # v1 code sets run_config.environment.docker.base_image and .python.conda_dependencies on
+        # a fresh RunConfiguration; left as made, this default runs with this Python.
+        self.environment: Any = _default_environment()
         self.environment_variables: dict[str, str] = {}
         self.max_run_duration_seconds: float | None = None
         self.node_count = 1
         if conda_dependencies is not None:
-            from modelport.core.environment import Environment
-
             env = Environment("local-run-env")
             env.python.conda_dependencies = conda_dependencies
             self.environment = env
+
+
+class _DefaultEnvironment(Environment):
+    """A fresh RunConfiguration's environment: this Python until the code changes it."""
+
+    def _untouched_default(self) -> bool:
+        # The Docker image is no package: a default environment with only an image set is this Python.
+        mine, fresh = self.to_spec(), Environment("DefaultEnvironment").to_spec()
+        mine.pop("docker_base_image", None)
+        fresh.pop("docker_base_image", None)
+        return mine == fresh
+
+
+def _default_environment() -> Environment:
+    return _DefaultEnvironment("DefaultEnvironment")
 
 
 class ScriptRunConfig:

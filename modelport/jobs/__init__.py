@@ -78,11 +78,13 @@ def submit(
     tags: dict[str, Any] | None = None,
     display_name: str | None = None,
     details: dict[str, Any] | None = None,
+    parent_id: str | None = None,
 ) -> registry.RunRecord:
     """Start ``command`` (``[interpreter, script, *arguments]``) as a run of ``experiment``.
 
     ``inputs`` maps an input name to a function that materializes it under a folder and returns
     the path the script gets; a command item ``"{input:NAME}"`` is replaced by that path.
+    ``parent_id``: the run this one is a child of (a pipeline run for a step's run).
     """
     src = Path(source_directory)
     if not src.is_dir():
@@ -94,6 +96,7 @@ def submit(
         "Preparing",
         tags=tags,
         display_name=display_name,
+        parent_id=parent_id,
         details={
             **(details or {}),
             "target": "local",
@@ -187,9 +190,9 @@ def supervisor_alive(record: registry.RunRecord) -> bool:
 
 
 def cancel(ws: Workspace, record: registry.RunRecord) -> None:
-    """Stop a script run's process group (the supervisor and the script) and record Canceled."""
+    """Stop a run's process group (the supervisor and the script or batch workers) and record Canceled."""
     registry.set_status(ws, record.id, "Canceled", "canceled by the user")
-    if record.kind == "script" and supervisor_alive(record):
+    if record.kind in ("script", "batch") and supervisor_alive(record):
         pid = int(record.details["supervisor"]["pid"])
         try:
             os.killpg(pid, signal.SIGTERM)
