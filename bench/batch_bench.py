@@ -68,10 +68,13 @@ def test_data(cache: Path) -> tuple[Path, Path]:
 class Sampler:
     """Peak RSS/USS per worker process (what ``workers()`` returns), sampled every 100 ms."""
 
-    def __init__(self, workers: Callable[[], list[psutil.Process]]) -> None:
+    def __init__(self, workers: Callable[[], list[psutil.Process]], root: psutil.Process) -> None:
         self.workers = workers
+        self.root = root
         self.rss: dict[int, int] = {}
         self.uss: dict[int, int] = {}
+        self.cpu: dict[int, float] = {}  # the last CPU time seen (user + system) of each worker
+        self.root_cpu = 0.0
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, daemon=True)
 
@@ -88,11 +91,18 @@ class Sampler:
         while not self._stop.wait(0.1):
             tick += 1
             try:
+                t = self.root.cpu_times()
+                self.root_cpu = t.user + t.system
+            except psutil.Error:
+                pass
+            try:
                 procs = self.workers()
             except psutil.Error:
                 continue
             for p in procs:
                 try:
+                    t = p.cpu_times()
+                    self.cpu[p.pid] = t.user + t.system
                     rss = p.memory_info().rss
                     # USS reads /proc/<pid>/smaps, which costs milliseconds: once a second.
                     uss = p.memory_full_info().uss if tick % 10 == 0 else 0
@@ -104,6 +114,8 @@ class Sampler:
     def summary(self) -> dict[str, float | None]:
         mb = 1024 * 1024
         return {
+            "workers_cpu_s": sum(self.cpu.values()),
+            "parent_cpu_s": self.root_cpu,
             "rss_mb": statistics.median(self.rss.values()) / mb if self.rss else None,
             "uss_mb": statistics.median(v for v in self.uss.values() if v) / mb
             if any(self.uss.values())
@@ -148,7 +160,7 @@ def run_ours(ws: Any, spec: Any) -> dict[str, Any]:
     def workers() -> list[psutil.Process]:
         return sup.children() if sup.is_running() else []
 
-    with Sampler(workers) as sampler:
+    with Sampler(workers, sup) as sampler:
         while runs.get_run(ws, record.id).status not in runs.FINAL:
             time.sleep(0.02)
     wall = time.time() - t0
@@ -168,10 +180,19 @@ def run_ours(ws: Any, spec: Any) -> dict[str, Any]:
 
 
 def _steady(rows: list[tuple[float, int]]) -> dict[str, float]:
-    """Items/s between the first and the last finished mini-batch (the first one's items left out)."""
-    if len(rows) < 2 or rows[-1][0] <= rows[0][0]:
+    """Items/s while every worker is busy: between the mini-batches that finish the first 10% and
+    the first 90% of the items (start-up, with its imports and init(), and the tail left out)."""
+    total = sum(n for _, n in rows)
+    done, t10, t90, n10, n90 = 0, None, None, 0, 0
+    for t, n in sorted(rows):
+        done += n
+        if t10 is None and done >= 0.1 * total:
+            t10, n10 = t, done
+        if t90 is None and done >= 0.9 * total:
+            t90, n90 = t, done
+    if t10 is None or t90 is None or t90 <= t10:
         return {"steady_items_s": float("nan")}
-    return {"steady_items_s": sum(r[1] for r in rows[1:]) / (rows[-1][0] - rows[0][0])}
+    return {"steady_items_s": (n90 - n10) / (t90 - t10)}
 
 
 # -- the floor ---------------------------------------------------------------------------------------
@@ -187,14 +208,14 @@ def run_floor(spec: Any) -> dict[str, Any]:
     script = str(Path(spec.source_directory) / spec.entry_script)
     t0 = time.time()
     proc = subprocess.Popen(
-        [sys.executable, "-m", "bench.batch_floor", str(payloads), script, str(spec.process_count_per_node),
+        [spec.interpreter, "-m", "bench.batch_floor", str(payloads), script, str(spec.process_count_per_node),
          str(out / "floor.txt")],
         stdout=subprocess.PIPE,
-        env={**os.environ, **spec.environment_variables},
+        env={**os.environ, **spec.environment_variables, "PYTHONPATH": str(REPO)},
         cwd=REPO,
     )  # fmt: skip
     parent = psutil.Process(proc.pid)
-    with Sampler(lambda: parent.children() if parent.is_running() else []) as sampler:
+    with Sampler(lambda: parent.children() if parent.is_running() else [], parent) as sampler:
         stdout, _ = proc.communicate()
     wall = time.time() - t0
     assert proc.returncode == 0
@@ -211,32 +232,40 @@ def run_floor(spec: Any) -> dict[str, Any]:
 
 
 # -- submit to first mini-batch with a cached environment ----------------------------------------------
-def first_with_cached_env(ws: Any, pngs: Path, out: Path, repeats: int) -> list[float]:
+def bench_environment() -> Callable[[], str]:
+    """A function resolving the benchmark's modelport Environment (the tutorial's packages, and
+    pandas for the CSV) to its interpreter: built on the first call, found in the cache after."""
     import sklearn
 
     from modelport import _settings
     from modelport.core.conda_dependencies import CondaDependencies
     from modelport.core.environment import Environment
     from modelport.environments import EnvSpec, resolve_interpreter
+
+    env = Environment("bench-batch")
+    env.python.conda_dependencies = CondaDependencies.create(
+        pip_packages=[f"scikit-learn=={sklearn.__version__}", "joblib", "pillow", "pandas"]
+    )
+
+    def resolve() -> str:
+        spec = EnvSpec.from_dict(env.to_spec())
+        return str(resolve_interpreter(spec, _settings.env_cache_root(), log=lambda _: None))
+
+    return resolve
+
+
+def first_with_cached_env(ws: Any, pngs: Path, out: Path, repeats: int) -> list[float]:
     from modelport.jobs import batch
     from modelport.jobs.batch.journal import Journal
     from modelport.jobs.batch.layout import RunFolder
     from modelport.registry import runs
 
-    env = Environment("bench-batch")
-    env.python.conda_dependencies = CondaDependencies.create(
-        pip_packages=[f"scikit-learn=={sklearn.__version__}", "joblib", "pillow"]
-    )
-    resolve_interpreter(
-        EnvSpec.from_dict(env.to_spec()), _settings.env_cache_root(), log=lambda _: None
-    )  # build
+    resolve = bench_environment()
+    resolve()  # built (or found) before the clock starts
     times = []
     for i in range(repeats):
         t0 = time.time()
-        python = resolve_interpreter(
-            EnvSpec.from_dict(env.to_spec()), _settings.env_cache_root(), log=lambda _: None
-        )
-        spec = spec_for("files", pngs, out, 2, str(python), "batch_png.py", 10)
+        spec = spec_for("files", pngs, out, 2, resolve(), "batch_png.py", 10)
         # an experiment of its own each time: the same work in one experiment would reuse the
         # mini-batches the previous (canceled) run finished
         record = batch.submit(ws, f"bench-first-{i}-{time.time_ns()}", spec)
@@ -287,6 +316,8 @@ def main(argv: list[str] | None = None) -> int:
         "processes": args.processes,
         "model": {"kind": model.kind, "train_rows": model.train_rows},
     }
+    python = bench_environment()()
+    results["interpreter"] = python
     cases = {
         "files": (pngs, "batch_png.py", args.files_per_batch),
         "tabular": (csv, "batch_csv.py", args.bytes_per_batch),
@@ -295,7 +326,7 @@ def main(argv: list[str] | None = None) -> int:
         ours, floor = [], []
         for i in range(args.repeats):
             out = home / "out" / f"{kind}-{i}"
-            spec = spec_for(kind, data, out, args.processes, sys.executable, script, size)
+            spec = spec_for(kind, data, out, args.processes, python, script, size)
             order = [("ours", ours), ("floor", floor)] if i % 2 == 0 else [("floor", floor), ("ours", ours)]
             for name, into in order:
                 into.append(run_ours(ws, spec) if name == "ours" else run_floor(spec))
@@ -309,7 +340,7 @@ def main(argv: list[str] | None = None) -> int:
         (sub / f.name).symlink_to(f)
     over_ours, over_floor = [], []
     for i in range(args.repeats):
-        spec = spec_for("files", sub, home / "out" / f"over-{i}", 1, sys.executable, "batch_empty.py", 1)
+        spec = spec_for("files", sub, home / "out" / f"over-{i}", 1, python, "batch_empty.py", 1)
         a = run_ours(ws, spec)
         b = run_floor(spec)
         over_ours.append(1000.0 / a["steady_items_s"])
@@ -336,7 +367,16 @@ def _medians(ours: list[dict[str, Any]], floor: list[dict[str, Any]]) -> dict[st
         return statistics.median(values) if values else None
 
     out: dict[str, float | None] = {}
-    for key in ("wall_s", "steady_items_s", "first_s", "rss_mb", "uss_mb", "load"):
+    for key in (
+        "wall_s",
+        "steady_items_s",
+        "first_s",
+        "rss_mb",
+        "uss_mb",
+        "load",
+        "workers_cpu_s",
+        "parent_cpu_s",
+    ):
         out[f"ours_{key}"], out[f"floor_{key}"] = med(ours, key), med(floor, key)
     items = ours[0]["items"] if ours else 0
     if out["ours_wall_s"] and out["floor_wall_s"]:
@@ -361,7 +401,9 @@ def report(r: dict[str, Any]) -> str:
             f"({m['ours_steady_items_s']:.0f} vs {m['floor_steady_items_s']:.0f} items/s); "
             f"worker RSS {m['ours_rss_mb']:.0f} vs {m['floor_rss_mb']:.0f} MB "
             f"({m.get('rss_ratio', float('nan')):.2f}x), "
-            f"USS {m['ours_uss_mb']:.0f} vs {m['floor_uss_mb']:.0f} MB; load {m['ours_load']:.1f}"
+            f"USS {m['ours_uss_mb']:.0f} vs {m['floor_uss_mb']:.0f} MB; CPU s (workers + parent) "
+            f"{m['ours_workers_cpu_s']:.1f} + {m['ours_parent_cpu_s']:.2f} vs "
+            f"{m['floor_workers_cpu_s']:.1f} + {m['floor_parent_cpu_s']:.2f}; load {m['ours_load']:.1f}"
         )
     o = r["overhead_ms"]
     lines.append(

@@ -200,3 +200,44 @@ def test_thresholds_v1_semantics() -> None:
         exceeded(pct, failed_items=0, failed_batches=3, total_batches=10, all_scheduled=True) or ""
     )
     assert exceeded(pct, failed_items=0, failed_batches=2, total_batches=10, all_scheduled=True) is None
+
+
+def test_json_lines_are_cut_at_newlines(tmp_path: Path) -> None:
+    p = tmp_path / "t.jsonl"
+    p.write_text("".join(f'{{"x": {i}, "s": "a \\"quoted\\" value"}}\n' for i in range(40)))
+    inp = BatchInput("j", "tabular", (str(p),), {"format": "json_lines"})
+    batches = plan(_spec((inp,), mini_batch_size=200))
+    assert inp.format == "jsonl" and len(batches) > 3
+    assert sum(mb.items for mb in batches) == 40
+    data = p.read_bytes()
+    for mb in batches:
+        part = mb.payload["parts"][0]
+        assert data[part["start"] : part["end"]].count(b"\n") == part["rows"]
+
+
+def test_public_surface() -> None:
+    import importlib
+
+    from modelport.jobs import batch
+
+    assert set(batch.__all__) == {
+        "KIND",
+        "BatchInput",
+        "BatchSpec",
+        "Progress",
+        "ProgressView",
+        "cancel",
+        "check_entry_script",
+        "follow",
+        "load",
+        "parse_mini_batch_size",
+        "resume",
+        "snapshot",
+        "submit",
+    }
+    entry = importlib.import_module("modelport.jobs.batch.userpath.azureml_user.parallel_run")
+    assert entry.__all__ == ["EntryScript"]
+    from modelport.errors import NotSupported
+
+    with pytest.raises(NotSupported, match="inside a batch run's worker"):
+        entry.EntryScript()

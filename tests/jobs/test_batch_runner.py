@@ -4,6 +4,7 @@ worker, v1's thresholds, summary_only, tabular and partitioned inputs, v1's log 
 from __future__ import annotations
 
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -203,12 +204,17 @@ def test_tabular_by_size_never_loses_a_row(tmp_path: Path, make_spec: Any, run_b
     pytest.importorskip("pandas")
     p = tmp_path / "big.csv"
     p.write_text("x,y\n" + "".join(f"{i},{i * 2}\n" for i in range(500)))
-    inp = BatchInput("big", "tabular", (str(p),), {"format": "csv", "header": True})
-    spec = make_spec((), script="frames.py", inputs=(inp,), mini_batch_size=1024, process_count_per_node=1)
+    j = tmp_path / "more.jsonl"
+    j.write_text("".join(f'{{"x": {i}, "y": {i * 2}}}\n' for i in range(500, 600)))
+    inputs = (
+        BatchInput("big", "tabular", (str(p),), {"format": "csv", "header": True}),
+        BatchInput("more", "tabular", (str(j),), {"format": "jsonl"}),
+    )
+    spec = make_spec((), script="frames.py", inputs=inputs, mini_batch_size=1024, process_count_per_node=1)
     record = run_batch(spec)
     assert record.status == "Completed", record.error
     xs = sorted(int(line.split()[0]) for line in output_lines(spec))
-    assert xs == list(range(500))
+    assert xs == list(range(600))
     assert snapshot(_ws(record), record.id).mini_batches > 3
 
 
@@ -245,3 +251,59 @@ def test_submit_refuses_bad_specs_before_any_process(ws: Any, files: Any, make_s
         batch.submit(ws, "exp", bad)
     assert runs.experiments(ws) == [] or runs.list_runs(ws, "exp") == []
     assert sys.executable  # this interpreter ran the workers above
+
+
+def test_progress_as_a_bar_and_as_log_lines(ws: Any, files: Any, make_spec: Any, run_batch: Any) -> None:
+    import io
+
+    from modelport.jobs.batch.progress import ProgressView, follow
+
+    spec = make_spec(files("ok", "skip", "ok", "ok"), error_threshold=3)
+    record = run_batch(spec)
+    bar = io.StringIO()
+    view = ProgressView(ws, record.id, file=bar, bar=True)
+    view.update()
+    view.close()
+    assert "4/4" in bar.getvalue() and "failed=1" in bar.getvalue() and "item" in bar.getvalue()
+    lines = io.StringIO()
+    assert follow(ws, record.id, file=lines, bar=False).status == "Completed"
+    assert lines.getvalue().splitlines() == [f"{record.id}: 100% (4/4 items, 0.0 items/s, 1 failed)"]
+    assert "\r" not in lines.getvalue()
+
+
+def test_two_runs_never_write_one_output_file(ws: Any, files: Any, make_spec: Any, run_batch: Any) -> None:
+    from modelport.jobs import batch
+    from tests.jobs.conftest import wait_final
+
+    slow = make_spec(files(*["slow"] * 40), mini_batch_size=1, process_count_per_node=1)
+    first = batch.submit(ws, "one", slow)
+    deadline = time.monotonic() + 60
+    while not Path(slow.output_file).is_file() or not Path(slow.output_file).read_text():
+        assert time.monotonic() < deadline, "the first run wrote nothing"
+        time.sleep(0.02)
+    other = make_spec(files("ok", "ok", folder="other"))  # other work, the same output file
+    record = run_batch(other, experiment="two")
+    assert record.status == "Failed" and "is being written by another batch run" in record.error
+    assert wait_final(ws, first.id).status == "Completed"
+    assert len(output_lines(slow)) == 40
+
+
+def test_a_hanging_run_is_blamed_not_the_mini_batches_before_it(
+    ws: Any, files: Any, make_spec: Any, run_batch: Any
+) -> None:
+    # Quick mini-batches ahead of a hanging one: their results (sent in a bunch) reach the
+    # supervisor before the timeout, which then charges the one that hangs.
+    spec = make_spec(
+        files("ok", "ok", "ok", "ok", "hang-once"),
+        mini_batch_size=1,
+        process_count_per_node=1,
+        run_invocation_timeout=2,
+        run_max_try=1,
+    )
+    record = run_batch(spec)
+    assert record.status == "Completed", record.error
+    assert sorted(output_lines(spec)) == [f"f00{i}.txt ok none" for i in range(4)]
+    p = snapshot(_ws(record), record.id)
+    assert (p.failed_batches, p.failed_items) == (1, 1)
+    errors = RunFolder.of(_ws(record), record.id).user_error.read_text()
+    assert "mini-batch 4 (try 1)" in errors and "mini-batch 3" not in errors

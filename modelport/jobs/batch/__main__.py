@@ -19,6 +19,7 @@ from types import FrameType
 
 import psutil
 
+from modelport.errors import ModelportError
 from modelport.jobs.batch.layout import RunFolder
 from modelport.jobs.batch.runs import load
 from modelport.jobs.batch.supervisor import Supervisor, load_spec
@@ -67,6 +68,11 @@ def main(argv: list[str]) -> int:
     signal.signal(signal.SIGINT, on_term)
     try:
         outcome = supervisor.run()
+    except ModelportError as exc:  # expected (the output file is another run's): said in one line
+        registry.set_status(ws, run_id, "Failed", str(exc))
+        folder.job_result.parent.mkdir(parents=True, exist_ok=True)
+        folder.job_result.write_text(f"Failed: {exc}\n")
+        return 1
     except Exception as exc:  # a bug or a broken workspace: the run says so, with the traceback kept
         traceback.print_exc()  # to supervisor.log
         registry.set_status(ws, run_id, "Failed", f"the batch supervisor failed: {type(exc).__name__}: {exc}")

@@ -16,6 +16,7 @@
         logs/user/stderr/<node>/<process>.stderr.txt
         logs/user/error.txt             one line per error of the user's script (init() or run())
         logs/user/error/<node>/<process>.txt                   their full tracebacks
+        logs/perf/<node>/<process>.csv  the worker's CPU time and memory, every 2 seconds
         models/<name>/<version>/        models Model.get_model_path() materialised for this run
 
 Node folders are named ``node000``, ``node001``, ...; processes ``process000``, ... (v1's

@@ -11,6 +11,8 @@ import time
 from pathlib import Path
 from typing import TextIO
 
+import psutil
+
 from modelport.jobs.batch.executors.base import Slot
 from modelport.jobs.batch.layout import RunFolder
 
@@ -53,6 +55,21 @@ class RunLogs:
 
     def node(self, slot: Slot, line: str) -> None:
         self._open(self.folder.node_log(slot.node_name, slot.process_name)).write(f"{stamp()} {line}\n")
+
+    def perf(self, slot: Slot, pid: int) -> None:
+        """One line of a worker's resource use (``logs/perf/<node>/<process>.csv``)."""
+        try:
+            proc = psutil.Process(pid)
+            with proc.oneshot():
+                cpu, mem = proc.cpu_times(), proc.memory_info()
+        except psutil.Error:
+            return
+        path = self.folder.logs / "perf" / slot.node_name / f"{slot.process_name}.csv"
+        new = path not in self._files and not path.exists()
+        f = self._open(path)
+        if new:
+            f.write("time,pid,cpu_user_s,cpu_system_s,rss_mb\n")
+        f.write(f"{stamp()},{pid},{cpu.user:.2f},{cpu.system:.2f},{mem.rss / 2**20:.1f}\n")
 
     def user_error(self, slot: Slot, what: str, error: str, traceback: str) -> str:
         """An error of the user's script: one line in ``logs/user/error.txt``, the traceback in

@@ -8,10 +8,12 @@ the bytes of the entries in its last MiB, and appends what the file lacks.
 
 from __future__ import annotations
 
+import fcntl
 import os
 from pathlib import Path
 from typing import BinaryIO
 
+from modelport.errors import InvalidInputError
 from modelport.jobs.batch.journal import Journal
 
 __all__ = ["OutputFile"]
@@ -30,7 +32,18 @@ class OutputFile:
         an existing file (an older run's output) is replaced. Returns what was done, for the log."""
         self.path.parent.mkdir(parents=True, exist_ok=True)
         end = self.journal.output_end()
-        f = open(self.path, "r+b" if self.path.exists() and not fresh else "w+b")  # noqa: SIM115
+        f = open(self.path, "r+b" if self.path.exists() else "w+b")  # noqa: SIM115
+        try:
+            # One writer per output file: a second run writing it at the same time would interleave.
+            fcntl.flock(f.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            f.close()
+            raise InvalidInputError(
+                f"{self.path} is being written by another batch run; wait for it, cancel it, or give "
+                "this run another output"
+            ) from None
+        if fresh:
+            f.truncate(0)
         self._f = f
         size = f.seek(0, os.SEEK_END)
         note = ""

@@ -1,7 +1,8 @@
 """The ``local`` executor: worker processes on this machine, one pipe each.
 
 Each worker is ``<interpreter> -m modelport.jobs.batch.worker`` with its end of a socket pair;
-messages are pickled over it (``multiprocessing.connection``). Tasks queue on the worker's pipe
+messages are pickled over it (``multiprocessing.connection``); results come back in bunches
+while a worker has more tasks queued (see the worker). Tasks queue on the worker's pipe
 in the order sent, so a worker given a second task while running one starts it the moment it
 finishes (no round trip between mini-batches). A worker's pipe closing means it ended; if that
 was not asked for, a :class:`Lost` event names how (exit code or signal) and the tasks it held.
@@ -106,7 +107,7 @@ class LocalExecutor:
             w = by_conn[conn]  # type: ignore[index]
             try:
                 while True:
-                    events.append(self._event(w, w.conn.recv()))
+                    events.extend(self._events(w, w.conn.recv()))
                     if not w.conn.poll():
                         break
             except (EOFError, OSError):
@@ -120,18 +121,20 @@ class LocalExecutor:
                     )
         return events
 
-    def _event(self, w: _Worker, message: tuple[Any, ...]) -> Event:
+    def _events(self, w: _Worker, message: tuple[Any, ...]) -> list[Event]:
         kind = message[0]
         if kind == "ready":
             w.ready = True
-            return Ready(w.slot, int(message[1]), float(message[2]))
+            return [Ready(w.slot, int(message[1]), float(message[2]))]
         if kind == "init_failed":
             w.init_failed = True
-            return InitFailed(w.slot, str(message[1]), str(message[2]))
-        task = int(message[1])
-        if w.tasks and w.tasks[0] == task:
-            w.tasks.popleft()
-        return Done(w.slot, task, TaskResult.from_wire(message[2]))
+            return [InitFailed(w.slot, str(message[1]), str(message[2]))]
+        done: list[Event] = []
+        for task, wire in message[1]:  # a bunch of results, in the order the tasks ran
+            if w.tasks and w.tasks[0] == task:
+                w.tasks.popleft()
+            done.append(Done(w.slot, int(task), TaskResult.from_wire(wire)))
+        return done
 
     def pids(self) -> dict[Slot, int]:
         return {slot: w.proc.pid for slot, w in self.workers.items()}
