@@ -192,10 +192,10 @@ def configure(top: Subparsers, common: argparse.ArgumentParser) -> None:
         cmd_submit,
         "run a script as a run of an experiment, here or on a cluster (a Ray job), and follow its log",
         "modelport job submit train.py -- --alpha 0.5",
-        "modelport job submit src/train.py --source-directory src --cluster cpu-cluster",
+        "modelport job submit --source-directory src --cluster cpu-cluster src/train.py -- --alpha 0.5",
         parents=[common],
     )
-    p.add_argument("script", help="the script to run")
+    p.add_argument("script", help="the script to run (after the options; its own arguments after --)")
     p.add_argument("--source-directory", help="the folder that is copied and run in (default: the script's)")
     p.add_argument("--cluster", metavar="NAME", help="an AmlCompute target: run there as a Ray job")
     p.add_argument(

@@ -63,11 +63,12 @@ class BatchActor:
         self.runtime: Any = None
 
     def start(self) -> tuple[Any, ...]:
-        """Load the entry script and call its ``init()``: ``("ready", pid, seconds, where)`` or
-        ``("init_failed", error, traceback)``."""
+        """Load the entry script and call its ``init()``: ``("ready", pid, seconds, where, node id)``
+        or ``("init_failed", error, traceback)``."""
         import ray
 
-        where = f"Ray node {ray.util.get_node_ip_address()} ({ray.get_runtime_context().get_node_id()[:8]})"
+        node_id = ray.get_runtime_context().get_node_id()
+        where = f"Ray node {ray.util.get_node_ip_address()} ({node_id[:8]})"
         try:
             self._redirect()
             from modelport.jobs.batch.script import EntryRuntime
@@ -80,7 +81,7 @@ class BatchActor:
             from modelport.jobs.batch.script import error_line
 
             return ("init_failed", f"{error_line(exc)} (on {where})", traceback.format_exc())
-        return ("ready", os.getpid(), seconds, where)
+        return ("ready", os.getpid(), seconds, where, node_id)
 
     def _redirect(self) -> None:
         folder = Path(self.config["run_folder"])
@@ -142,6 +143,7 @@ class RayExecutor:
         self.pending: dict[Any, _Pending] = {}
         self.generation = 0
         self.suspect: set[str] = set()  # nodes a worker was lost on
+        self.local_nodes: set[str] = set()  # nodes on this machine (their workers' pids are readable)
         self.unanswered_since: float | None = None
         self.next_health = 0.0
         self.gone = False
@@ -152,6 +154,7 @@ class RayExecutor:
             (n for n in self.ray.nodes() if n.get("Alive")),
             key=lambda n: (not n.get("Resources", {}).get("node:__internal_head__"), n["NodeID"]),
         )
+        self.local_nodes = {n["NodeID"] for n in nodes if n.get("NodeManagerAddress") in _LOCAL_ADDRESSES}
         if not nodes:
             return None
         trusted = [n for n in nodes if n["NodeID"] not in self.suspect] or nodes
@@ -220,7 +223,7 @@ class RayExecutor:
             return self._lost(w, f"failed on {w.where or 'its Ray node'}: {_first_line(exc)}")
         if p.task is None:
             if value[0] == "ready":
-                w.ready, w.pid, w.where = True, int(value[1]), str(value[3])
+                w.ready, w.pid, w.where, w.node_id = True, int(value[1]), str(value[3]), str(value[4])
                 return [Ready(w.slot, int(value[1]), float(value[2]), str(value[3]))]
             self.workers.pop(w.slot, None)
             self._forget(w)
@@ -243,15 +246,22 @@ class RayExecutor:
         return [InitFailed(w.slot, f"the worker {reason} before init() finished", "")]
 
     def pids(self) -> dict[Slot, int]:
-        # Only what runs on this machine can be read with psutil (logs/perf).
-        local = {n["NodeID"] for n in self.ray.nodes() if n.get("NodeManagerAddress") in _LOCAL_ADDRESSES}
-        return {s: w.pid for s, w in self.workers.items() if w.pid is not None and w.node_id in local}
+        # Only what runs on this machine can be read with psutil (logs/perf). No call to the
+        # cluster here: one to a cluster that just went away blocks until Ray gives up on it.
+        return {
+            s: w.pid for s, w in self.workers.items() if w.pid is not None and w.node_id in self.local_nodes
+        }
 
     def close(self) -> None:
         workers, self.workers = list(self.workers.values()), {}
         self.pending.clear()
         if self.gone:
-            return  # nothing to tell a cluster that is not there
+            # Nothing to tell a cluster that is not there, and Ray's own shutdown at exit would
+            # wait for it (a driver that cannot reach its cluster is ended by Ray after 60 s).
+            import atexit
+
+            atexit.unregister(self.ray.shutdown)
+            return
         for w in workers:
             self._kill(w)
         self.ray.shutdown()
