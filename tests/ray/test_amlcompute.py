@@ -148,7 +148,9 @@ def test_the_cluster_is_provisioned_the_v1_way(cpu: AmlCompute, capsys: pytest.C
     out = capsys.readouterr().out
     assert "Minimum number of nodes requested have been provisioned" in out
     assert "vm_size='STANDARD_D2_V2'" in out and "vm_priority='lowpriority'" in out  # recorded, shown
-    assert "Not-kept-1" not in out and "Not-kept-1" not in (ws.path / "compute" / "cpu-cluster.json").read_text()
+    assert (
+        "Not-kept-1" not in out and "Not-kept-1" not in (ws.path / "compute" / "cpu-cluster.json").read_text()
+    )
     status = cpu.get_status()
     assert status.provisioning_state == "Succeeded" and status.current_node_count == 1
     assert status.node_state_counts.running_node_count == 1
@@ -192,8 +194,9 @@ def test_a_script_run_logs_uploads_outputs_and_registers_a_model(
     ws = cpu.workspace
     src = tmp_path / "train"
     _write(src / "train.py", TRAIN)
-    config = ScriptRunConfig(source_directory=str(src), script="train.py", arguments=["--alpha", 0.5],
-                             compute_target=cpu)  # fmt: skip
+    config = ScriptRunConfig(
+        source_directory=str(src), script="train.py", arguments=["--alpha", 0.5], compute_target=cpu
+    )
     run = Experiment(ws, "train-on-cluster").submit(config)
     run.wait_for_completion(show_output=True)
     out = capsys.readouterr().out
@@ -216,7 +219,9 @@ def test_cancel_stops_the_ray_job_and_a_failing_script_fails_with_its_cause(
     _write(src / "sleepy.py", SLEEPY)
     _write(src / "failing.py", FAILING)
     exp = Experiment(ws, "cancel-on-cluster")
-    sleepy = exp.submit(ScriptRunConfig(source_directory=str(src), script="sleepy.py", compute_target="cpu-cluster"))
+    sleepy = exp.submit(
+        ScriptRunConfig(source_directory=str(src), script="sleepy.py", compute_target="cpu-cluster")
+    )
     failing = exp.submit(ScriptRunConfig(source_directory=str(src), script="failing.py", compute_target=cpu))
     log = ws.path / "runs" / sleepy.id / "azureml-logs" / "70_driver_log.txt"
     _wait_for(lambda: "started pid" in log.read_text(), "the script to start on the cluster")
@@ -224,12 +229,16 @@ def test_cancel_stops_the_ray_job_and_a_failing_script_fails_with_its_cause(
     sleepy.cancel()
     _wait_for(lambda: registry.get_run(ws, sleepy.id).status == "Canceled", "the run to be Canceled")
     _wait_for(lambda: str(_ray_job(cpu, sleepy.id).status).endswith("STOPPED"), "the Ray job to stop")
-    _wait_for(lambda: not psutil.pid_exists(pid) or psutil.Process(pid).status() == "zombie", "the script to end")
+    _wait_for(
+        lambda: not psutil.pid_exists(pid) or psutil.Process(pid).status() == "zombie", "the script to end"
+    )
     with pytest.raises(RunFailed, match=r"exited with code 1: ValueError: the data is bad"):
         failing.wait_for_completion(show_output=False)
 
 
-def test_a_two_step_pipeline_on_the_cluster(cpu: AmlCompute, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_a_two_step_pipeline_on_the_cluster(
+    cpu: AmlCompute, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     """A PythonScriptStep writes files, a ParallelRunStep scores them: both on the cluster, the
     batch step's workers Ray actors (node_count=2 x 1 on a one-node cluster: they share it)."""
     ws = cpu.workspace
@@ -238,20 +247,34 @@ def test_a_two_step_pipeline_on_the_cluster(cpu: AmlCompute, tmp_path: Path, cap
     store = ws.get_default_datastore()
     prepared = PipelineData("prepared", datastore=store)
     prep = PythonScriptStep(
-        name="prep", script_name="prep.py", source_directory=str(tmp_path / "prep"),
-        arguments=["--out", prepared], outputs=[prepared], compute_target=cpu, allow_reuse=False,
-    )  # fmt: skip
+        name="prep",
+        script_name="prep.py",
+        source_directory=str(tmp_path / "prep"),
+        arguments=["--out", prepared],
+        outputs=[prepared],
+        compute_target=cpu,
+        allow_reuse=False,
+    )
     scores = PipelineData("scores", datastore=store)
     config = ParallelRunConfig(
-        source_directory=str(tmp_path / "score"), entry_script="score.py", mini_batch_size="5",
-        error_threshold=0, output_action="append_row", environment=None, compute_target=cpu,
-        node_count=PipelineParameter("nodes", default_value=2), process_count_per_node=1,
-    )  # fmt: skip
+        source_directory=str(tmp_path / "score"),
+        entry_script="score.py",
+        mini_batch_size="5",
+        error_threshold=0,
+        output_action="append_row",
+        environment=None,
+        compute_target=cpu,
+        node_count=PipelineParameter("nodes", default_value=2),
+        process_count_per_node=1,
+    )
     score = ParallelRunStep(
-        name="score-files", parallel_run_config=config, inputs=[prepared.as_dataset().as_named_input("files")],
-        output=scores, allow_reuse=False,
-    )  # fmt: skip
-    pipeline = Pipeline(workspace=ws, steps=[score])
+        name="score-files",
+        parallel_run_config=config,
+        inputs=[prepared.as_dataset().as_named_input("files")],
+        output=scores,
+        allow_reuse=False,
+    )
+    pipeline = Pipeline(workspace=ws, steps=[prep, score])
     pipeline_run = Experiment(ws, "pipeline-on-cluster").submit(pipeline)
     assert pipeline_run.wait_for_completion(show_output=True) == "Finished"
     step_runs = {r.name: r for r in pipeline_run.get_children()}
@@ -267,7 +290,9 @@ def test_a_two_step_pipeline_on_the_cluster(cpu: AmlCompute, tmp_path: Path, cap
     assert ready and all(" on Ray node 127.0.0.1 (" in line for line in ready), master
     # node_count above the cluster's max_nodes: refused at submit, naming the step, before any run.
     before = len(list(Experiment(ws, "pipeline-on-cluster").get_runs()))
-    with pytest.raises(InvalidInputError, match=r"step 'score-files': node_count 5 is not between 1 and max_nodes 4"):
+    with pytest.raises(
+        InvalidInputError, match=r"step 'score-files': node_count 5 is not between 1 and max_nodes 4"
+    ):
         Experiment(ws, "pipeline-on-cluster").submit(pipeline, pipeline_parameters={"nodes": 5})
     assert len(list(Experiment(ws, "pipeline-on-cluster").get_runs())) == before
 
@@ -282,25 +307,42 @@ def test_a_tabular_parallel_run_step_on_the_cluster(cpu: AmlCompute, tmp_path: P
     table = Dataset.Tabular.from_delimited_files(path=store.path("table/rows.csv"), validate=False)
     out = PipelineData("doubled", datastore=store)
     config = ParallelRunConfig(
-        source_directory=str(tmp_path / "code"), entry_script="rows.py", mini_batch_size="1KB",
-        error_threshold=0, output_action="append_row", environment=None, compute_target="cpu-cluster",
-        node_count=1, process_count_per_node=2,
-    )  # fmt: skip
-    step = ParallelRunStep(name="double-rows", parallel_run_config=config,
-                           inputs=[table.as_named_input("rows")], output=out, allow_reuse=False)  # fmt: skip
+        source_directory=str(tmp_path / "code"),
+        entry_script="rows.py",
+        mini_batch_size="1KB",
+        error_threshold=0,
+        output_action="append_row",
+        environment=None,
+        compute_target="cpu-cluster",
+        node_count=1,
+        process_count_per_node=2,
+    )
+    step = ParallelRunStep(
+        name="double-rows",
+        parallel_run_config=config,
+        inputs=[table.as_named_input("rows")],
+        output=out,
+        allow_reuse=False,
+    )
     run = Experiment(ws, "tabular-on-cluster").submit(Pipeline(ws, [step]))
     assert run.wait_for_completion(show_output=False) == "Finished"
     batch_run = run.find_step_run("double-rows")[0]
-    rows = (batch_run.get_output_data("doubled").local_path / "parallel_run_step.txt").read_text().splitlines()
+    rows = (
+        (batch_run.get_output_data("doubled").local_path / "parallel_run_step.txt").read_text().splitlines()
+    )
     assert Counter(int(r.split()[0]) for r in rows) == Counter(range(300))
     assert all(int(r.split()[2]) == 2 * int(r.split()[1]) for r in rows)
 
 
 def _cli(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "modelport.cli", *args], capture_output=True, text=True, timeout=600, cwd=cwd,
+        [sys.executable, "-m", "modelport.cli", *args],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        cwd=cwd,
         env={**os.environ},
-    )  # fmt: skip
+    )
 
 
 def test_the_cli_against_the_cluster_and_bad_input_in_one_line(cpu: AmlCompute, tmp_path: Path) -> None:
@@ -312,17 +354,50 @@ def test_the_cli_against_the_cluster_and_bad_input_in_one_line(cpu: AmlCompute, 
         _write(tmp_path / "items" / f"{i:02d}.txt", str(i))
     _write(tmp_path / "score.py", SCORE_FILES)
     _write(tmp_path / "train" / "train.py", TRAIN)
-    base = ["batch", "score", "--entry-script", "score.py", "--input", "items", "-o", "out/scores.txt",
-            "--workspace", ws.name]  # fmt: skip
-    ok = _cli(*base, "--cluster", "cpu-cluster", "--nodes", "2", "--processes", "1", "--mini-batch-size", "3",
-              cwd=tmp_path)  # fmt: skip
+    base = [
+        "batch",
+        "score",
+        "--entry-script",
+        "score.py",
+        "--input",
+        "items",
+        "-o",
+        "out/scores.txt",
+        "--workspace",
+        ws.name,
+    ]
+    ok = _cli(
+        *base,
+        "--cluster",
+        "cpu-cluster",
+        "--nodes",
+        "2",
+        "--processes",
+        "1",
+        "--mini-batch-size",
+        "3",
+        cwd=tmp_path,
+    )
     assert ok.returncode == 0, ok.stderr
     assert "on compute target 'cpu-cluster'" in ok.stderr and "Completed: 12 items scored" in ok.stdout
     assert sorted((tmp_path / "out" / "scores.txt").read_text().splitlines()) == sorted(
         f"{i:02d}.txt: {2 * i}" for i in range(12)
     )
-    job = _cli("job", "submit", "--source-directory", "train", "--cluster", "cpu-cluster", "--workspace", ws.name,
-               "train/train.py", "--", "--alpha", "0.25", cwd=tmp_path)  # fmt: skip
+    job = _cli(
+        "job",
+        "submit",
+        "--source-directory",
+        "train",
+        "--cluster",
+        "cpu-cluster",
+        "--workspace",
+        ws.name,
+        "train/train.py",
+        "--",
+        "--alpha",
+        "0.25",
+        cwd=tmp_path,
+    )
     assert job.returncode == 0, job.stderr
     assert "saved the model" in job.stdout and ": Completed" in job.stdout
 
@@ -331,7 +406,9 @@ def test_the_cli_against_the_cluster_and_bad_input_in_one_line(cpu: AmlCompute, 
 
     # An interpreter with modelport and its scoring requirements, and no Ray: an empty
     # environment built here (~5 s), then used as is.
-    plain = resolve_interpreter(EnvSpec.from_dict(Environment("plain").to_spec()), tmp_path / "envs", log=print)
+    plain = resolve_interpreter(
+        EnvSpec.from_dict(Environment("plain").to_spec()), tmp_path / "envs", log=print
+    )
     env = Environment("no-ray")
     env.python.user_managed_dependencies = True
     env.python.interpreter_path = str(plain)

@@ -134,22 +134,32 @@ def test_a_worker_node_killed_mid_run_loses_nothing_and_scores_nothing_twice(
     store.upload("items", "items", overwrite=True, show_progress=False)
     items = Dataset.File.from_files(path=store.path("items"), validate=False).as_named_input("items")
     config = ParallelRunConfig(
-        source_directory="code", entry_script="score.py", mini_batch_size="2", error_threshold=0,
-        output_action="append_row", environment=None, compute_target=two, node_count=2,
-        process_count_per_node=1, run_max_try=3,
+        source_directory="code",
+        entry_script="score.py",
+        mini_batch_size="2",
+        error_threshold=0,
+        output_action="append_row",
+        environment=None,
+        compute_target=two,
+        node_count=2,
+        process_count_per_node=1,
+        run_max_try=3,
         environment_variables={"BARRIER": str(folder / "barrier"), "WORKERS": "2"},
-    )  # fmt: skip
+    )
     scores = PipelineData("scores", datastore=store)
-    step = ParallelRunStep(name="score-two-nodes", parallel_run_config=config, inputs=[items], output=scores,
-                           allow_reuse=False)  # fmt: skip
+    step = ParallelRunStep(
+        name="score-two-nodes", parallel_run_config=config, inputs=[items], output=scores, allow_reuse=False
+    )
     pipeline_run = Experiment(ws, "two-nodes").submit(Pipeline(ws, [step]))
 
     def batch_run() -> Any:
         children = registry.children(ws, pipeline_run.id)
         return children[0] if children else None
 
-    _wait_for(lambda: batch_run() is not None and snapshot(ws, batch_run().id).finished_batches >= 6,
-              "a fifth of the mini-batches")  # fmt: skip
+    _wait_for(
+        lambda: batch_run() is not None and snapshot(ws, batch_run().id).finished_batches >= 6,
+        "a fifth of the mini-batches",
+    )
     nodes.cluster.remove_node(worker, allow_graceful=False)  # the machine is gone: its worker with it
     assert pipeline_run.wait_for_completion(show_output=False, timeout_seconds=600) == "Finished"
 
@@ -158,7 +168,9 @@ def test_a_worker_node_killed_mid_run_loses_nothing_and_scores_nothing_twice(
     assert _rows(Path(out)) == EXPECTED  # every item, once
     master = (ws.path / "runs" / run.id / "logs" / "sys" / "master_role.txt").read_text()
     ready = [line for line in master.splitlines() if " ready: pid " in line]
-    assert any(line.split()[2] == "node001/process000" and f"({worker.node_id[:8]})" in line for line in ready), master
+    assert any(
+        line.split()[2] == "node001/process000" and f"({worker.node_id[:8]})" in line for line in ready
+    ), master
     assert len({line.split("(")[1].split(")")[0] for line in ready}) == 2, master  # both nodes held a worker
     assert "node001/process000 lost: the worker process" in master, master
     assert snapshot(ws, run.id).failed_items == 0
@@ -176,10 +188,32 @@ def test_a_run_that_loses_its_cluster_fails_with_that_cause_and_resumes_when_it_
     nodes.stop()  # the previous test's nodes
     ws = Workspace.create(name="lostcluster", exist_ok=True)
     ComputeTarget.attach(ws, "two", AmlCompute.attach_configuration(address=nodes.start(workers=0)))
-    started = _cli("batch", "score", "--entry-script", "code/score.py", "--input", "items", "-o",
-                   "out/scores.txt", "--cluster", "two", "--processes", "1", "--mini-batch-size", "2",
-                   "--env", f"BARRIER={folder / 'barrier'}", "--env", "WORKERS=1", "--env", "DELAY=0.2",
-                   "--workspace", ws.name, "--detach", cwd=folder)  # fmt: skip
+    started = _cli(
+        "batch",
+        "score",
+        "--entry-script",
+        "code/score.py",
+        "--input",
+        "items",
+        "-o",
+        "out/scores.txt",
+        "--cluster",
+        "two",
+        "--processes",
+        "1",
+        "--mini-batch-size",
+        "2",
+        "--env",
+        f"BARRIER={folder / 'barrier'}",
+        "--env",
+        "WORKERS=1",
+        "--env",
+        "DELAY=0.2",
+        "--workspace",
+        ws.name,
+        "--detach",
+        cwd=folder,
+    )
     assert started.returncode == 0, started.stderr
     run_id = started.stdout.strip()
     _wait_for(lambda: snapshot(ws, run_id).finished_batches >= 5, "a sixth of the mini-batches")
@@ -191,7 +225,9 @@ def test_a_run_that_loses_its_cluster_fails_with_that_cause_and_resumes_when_it_
     assert 5 <= done_before < 30
 
     refused = _cli("job", "resume", run_id, "--workspace", ws.name, cwd=folder)  # still gone: one line
-    assert refused.returncode == 1 and "compute target 'two' does not answer" in refused.stderr, refused.stderr
+    assert refused.returncode == 1 and "compute target 'two' does not answer" in refused.stderr, (
+        refused.stderr
+    )
     assert len(refused.stderr.strip().splitlines()) == 1
 
     # The cluster is back (started again, a new address): the same name, attached again.

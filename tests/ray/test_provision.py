@@ -53,5 +53,5 @@ def test_v1_configuration_errors_are_one_line() -> None:
         AmlCompute.provisioning_configuration(max_nodes=2, vm_priority="spot")
     with pytest.raises(InvalidInputError, match="address"):
         AmlCompute.attach_configuration()
-    with pytest.raises(NotSupported, match="ComputeTarget.create with dict"):
+    with pytest.raises(NotSupported, match=r"ComputeTarget\.create with dict"):
         ComputeTarget.create(None, "x", {})  # type: ignore[arg-type]
