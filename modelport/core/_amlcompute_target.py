@@ -5,7 +5,9 @@ from __future__ import annotations
 import builtins
 import os
 import shutil
+import sys
 import time
+from pathlib import Path
 from typing import Any
 
 from modelport import _settings
@@ -150,6 +152,9 @@ class AmlCompute(ComputeTarget):
             "tags": prov.tags,
             "description": prov.description,
             "ignored": prov.ignored,
+            # What Ray's own workers run (`ray start` of this environment): a batch worker in
+            # this interpreter needs no runtime_env, which spares Ray a set-up (~2 s a worker).
+            "python": sys.executable if Path(sys.executable).with_name("ray").is_file() else None,
         }
         try:
             cluster.save(workspace, record)
@@ -384,6 +389,7 @@ class AmlCompute(ComputeTarget):
             dashboard=r.settings.get("dashboard"),
             max_nodes=int(most),
             owned=r.owned,
+            python=r.settings.get("python"),
         )
 
 

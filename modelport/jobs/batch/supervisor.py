@@ -221,6 +221,7 @@ class Supervisor:
             run_folder=str(self.folder.root),
             cwd=spec.source_directory,
             variables=own,
+            user_variables=dict(spec.environment_variables),
             compute=self.compute,
         )
         self.executor = create(self.executor_name, setup)

@@ -51,6 +51,8 @@ class RayCompute:
     dashboard: str | None = None
     max_nodes: int | None = None
     owned: bool = False
+    python: str | None = None
+    """The interpreter the cluster's own workers run (known for a cluster modelport started)."""
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)

@@ -59,6 +59,9 @@ class WorkerSetup:
     variables: dict[str, str] = field(default_factory=dict)
     """The run's own variables (``environment`` without this process's): what a worker on
     another machine gets."""
+    user_variables: dict[str, str] = field(default_factory=dict)
+    """Those of ``variables`` the user gave (``environment_variables``): they may matter from the
+    worker's first instruction (``OMP_NUM_THREADS``, ...), so they are set when it starts."""
     compute: dict[str, Any] | None = None
     """Where the workers run, for an executor that runs them elsewhere (a RayCompute's JSON)."""
 
