@@ -206,8 +206,7 @@ def test_a_script_run_logs_uploads_outputs_and_registers_a_model(
     assert "outputs/model.pkl" in run.get_file_names()
     model = run.register_model(model_name="sklearn-on-ray", model_path="outputs/model.pkl")
     assert Path(model.download(target_dir=str(tmp_path / "m"))).read_text() == "alpha=0.5"
-    record = registry.get_run(ws, run.id)
-    assert record.details["target"] == "cpu-cluster"
+    assert run.get_details()["target"] == "cpu-cluster"
     assert str(_ray_job(cpu, run.id).status) in ("SUCCEEDED", "JobStatus.SUCCEEDED")
 
 
