@@ -661,8 +661,9 @@ def delete(ws: WorkspaceLike, name: str) -> None:
 
 def dashboard_url(record: ClusterRecord) -> str | None:
     """Where the cluster's Jobs API answers (``http://host:port``): recorded for a cluster started
-    with ``jobs``, else asked of the cluster (its dashboard head records its address in the GCS);
-    None when it runs no dashboard, or does not answer."""
+    with ``jobs``, else asked of the cluster (its dashboard head records its address in the GCS)
+    and tried; None when it runs no Jobs API (a head started with ``--include-dashboard=false``
+    still records a dashboard, without the Jobs API), or does not answer."""
     known = record.settings.get("dashboard")
     if known:
         return str(known)
@@ -683,7 +684,22 @@ def dashboard_url(record: ClusterRecord) -> str | None:
     # A head that binds every interface records 0.0.0.0; one on loopback records 127.0.0.1.
     if host in ("0.0.0.0", "::", ""):
         host = record.address.rpartition(":")[0] or HOST
-    return f"http://{host}:{port}"
+    url = f"http://{host}:{port}"
+    return url if _serves_jobs(url, record.token_file) else None
+
+
+def _serves_jobs(url: str, token_file: str | None) -> bool:
+    import urllib.error
+    import urllib.request
+
+    headers = {}
+    if token_file:
+        headers["Authorization"] = f"Bearer {Path(token_file).read_text().strip()}"
+    try:
+        with urllib.request.urlopen(urllib.request.Request(f"{url}/api/jobs/", headers=headers), timeout=10):
+            return True
+    except (urllib.error.URLError, OSError, ValueError):
+        return False
 
 
 def alive_nodes(record: ClusterRecord, timeout: float = 10.0) -> list[dict[str, Any]]:
