@@ -56,7 +56,8 @@ def test_an_aks_cluster_runs_batch_workers_under_an_amlcompute_name(
         process_count_per_node=1,
     )
     record = batch.submit(ws, "two-names", spec, compute=run_compute(ws, cpu))
-    final = batch.follow(ws, record.id, file=open(tmp_path / "progress.txt", "w"))  # noqa: SIM115
+    with open(tmp_path / "progress.txt", "w") as progress:
+        final = batch.follow(ws, record.id, file=progress)
     assert final.status == "Completed", final.error
     rows = Counter((tmp_path / "out" / "parallel_run_step.txt").read_text().splitlines())
     assert rows == Counter(f"{i:02d}.txt {i * i}" for i in range(20))
