@@ -23,7 +23,7 @@ from modelport.core.compute import ComputeTarget
 from modelport.core.environment import Environment
 from modelport.errors import ComputeTargetError, InvalidInputError, NotSupported
 
-__all__ = ["RunConfiguration", "ScriptRunConfig", "check_target"]
+__all__ = ["RunConfiguration", "ScriptRunConfig"]
 
 LOCAL = "local"
 
