@@ -117,6 +117,7 @@ def first_on_cluster(ws: Any, pngs: Path, out: Path, python: str, compute: Any, 
 
 def two_nodes(ws: Any, pngs: Path, out: Path, python: str, local_output: str) -> dict[str, Any]:
     """The PNG run on two Ray nodes of this machine: the same rows as the local run's?"""
+    import ray._private.ray_constants
     import ray._private.utils
     from ray.cluster_utils import Cluster
 
@@ -125,10 +126,14 @@ def two_nodes(ws: Any, pngs: Path, out: Path, python: str, local_output: str) ->
 
     temp = Path("/tmp") / f"mp-bench-2n-{free_port()}"
     ray._private.utils.write_ray_address = lambda *_a, **_k: None  # not /tmp/ray/ray_current_cluster
+    # On 127.0.0.1 only: this test cluster has no authentication.
+    os.environ["RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"] = "0"
+    ray._private.ray_constants.ENABLE_RAY_CLUSTER = False
+    local = {"num_cpus": 1, "temp_dir": str(temp), "node_ip_address": "127.0.0.1"}
     nodes = Cluster(initialize_head=False)
     try:
-        nodes.add_node(num_cpus=1, include_dashboard=False, temp_dir=str(temp), gcs_server_port=free_port())
-        nodes.add_node(num_cpus=1, temp_dir=str(temp))
+        nodes.add_node(**local, include_dashboard=False, gcs_server_port=free_port())
+        nodes.add_node(**local)
         nodes.wait_for_nodes()
         ComputeTarget.attach(ws, "two-nodes", AmlCompute.attach_configuration(address=nodes.address))
         compute = run_compute(ws, "two-nodes")

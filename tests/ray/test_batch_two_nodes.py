@@ -60,10 +60,14 @@ class Nodes:
         from ray.cluster_utils import Cluster
 
         self.cluster = Cluster(initialize_head=False)
-        common = {"num_cpus": 1, "include_dashboard": False, "temp_dir": str(self.temp)}
-        self.cluster.add_node(**common, gcs_server_port=free_port(), ray_client_server_port=free_port())
+        # On 127.0.0.1 only (Ray's single-machine mode, as for a cluster modelport starts): this
+        # cluster has no authentication, and Ray would otherwise listen on the network address.
+        local = {"num_cpus": 1, "temp_dir": str(self.temp), "node_ip_address": "127.0.0.1"}
+        self.cluster.add_node(
+            **local, include_dashboard=False, gcs_server_port=free_port(), ray_client_server_port=free_port()
+        )
         for _ in range(workers):
-            self.cluster.add_node(num_cpus=1, temp_dir=str(self.temp))
+            self.cluster.add_node(**local)
         self.cluster.wait_for_nodes()
         return str(self.cluster.address)
 
@@ -76,6 +80,7 @@ class Nodes:
 @pytest.fixture(scope="module")
 def nodes() -> Iterator[Nodes]:
     import ray
+    import ray._private.ray_constants
     import ray._private.utils
 
     temp = Path("/tmp") / f"mp-2n-{free_port()}"  # short: Ray's unix socket paths live under it
@@ -83,6 +88,8 @@ def nodes() -> Iterator[Nodes]:
     # ray.init("auto") of anyone on this machine would then connect): not from a test.
     patch = pytest.MonkeyPatch()
     patch.setattr(ray._private.utils, "write_ray_address", lambda *_a, **_k: None)
+    patch.setenv("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
+    patch.setattr(ray._private.ray_constants, "ENABLE_RAY_CLUSTER", False)
     held = Nodes(temp)
     try:
         yield held
@@ -185,9 +192,10 @@ def _cli(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
 def test_a_run_that_loses_its_cluster_fails_with_that_cause_and_resumes_when_it_is_back(
     nodes: Nodes, folder: Path
 ) -> None:
-    nodes.stop()  # the previous test's nodes
+    # The previous test's head node (its worker node is gone), else a head of its own.
+    address = nodes.cluster.address if nodes.cluster is not None else nodes.start(workers=0)
     ws = Workspace.create(name="lostcluster", exist_ok=True)
-    ComputeTarget.attach(ws, "two", AmlCompute.attach_configuration(address=nodes.start(workers=0)))
+    ComputeTarget.attach(ws, "two", AmlCompute.attach_configuration(address=address))
     started = _cli(
         "batch",
         "score",
