@@ -215,7 +215,7 @@ def configure(top: Subparsers, common: argparse.ArgumentParser) -> None:
     p = command(
         sub, "show", cmd_show, "show a run and its progress", "modelport job show RUN_ID", parents=[common]
     )
-    p.add_argument("run", metavar="RUN_ID", help="the run's id (modelport job list)")
+    p.add_argument("run", metavar="RUN_ID", help="the run (modelport job list shows them)")
     p = command(
         sub,
         "logs",
@@ -224,7 +224,7 @@ def configure(top: Subparsers, common: argparse.ArgumentParser) -> None:
         "modelport job logs RUN_ID --tail 50",
         parents=[common],
     )
-    p.add_argument("run", metavar="RUN_ID", help="the run's id (modelport job list)")
+    p.add_argument("run", metavar="RUN_ID", help="the run (modelport job list shows them)")
     p.add_argument("--tail", type=int, help="only the last N lines")
     p = command(
         sub,
@@ -234,7 +234,7 @@ def configure(top: Subparsers, common: argparse.ArgumentParser) -> None:
         "modelport job resume RUN_ID",
         parents=[common],
     )
-    p.add_argument("run", metavar="RUN_ID", help="the run's id (modelport job list)")
+    p.add_argument("run", metavar="RUN_ID", help="a batch run that did not complete")
     p.add_argument(
         "--cluster",
         metavar="NAME",
@@ -242,4 +242,4 @@ def configure(top: Subparsers, common: argparse.ArgumentParser) -> None:
     )
     p.add_argument("--detach", action="store_true", help="return at once")
     p = command(sub, "cancel", cmd_cancel, "stop a run", "modelport job cancel RUN_ID", parents=[common])
-    p.add_argument("run", metavar="RUN_ID", help="the run's id (modelport job list)")
+    p.add_argument("run", metavar="RUN_ID", help="the run to stop (a pipeline's steps stop too)")
