@@ -209,6 +209,19 @@ def test_a_script_run_logs_uploads_outputs_and_registers_a_model(
     assert run.get_details()["target"] == "cpu-cluster"
     assert str(_ray_job(cpu, run.id).status) in ("SUCCEEDED", "JobStatus.SUCCEEDED")
 
+    # The same cluster attached under a second name: an attached cluster's nodes may be other
+    # machines, so Ray ships the snapshot (runtime_env working_dir); this node sees the run's
+    # folder and runs there, so outputs/ and metrics arrive as before.
+    attached = ComputeTarget.attach(ws, "cpu-attached", AmlCompute.attach_configuration(compute_target=cpu))
+    config = ScriptRunConfig(
+        source_directory=str(src), script="train.py", arguments=["--alpha", 0.75], compute_target=attached
+    )
+    again = Experiment(ws, "train-on-cluster").submit(config)
+    again.wait_for_completion(show_output=False)
+    assert again.get_metrics()["alpha"] == 0.75 and "outputs/model.pkl" in again.get_file_names()
+    assert _ray_job(cpu, again.id).runtime_env["working_dir"].startswith("gcs://_ray_pkg_")
+    attached.detach()
+
 
 def test_cancel_stops_the_ray_job_and_a_failing_script_fails_with_its_cause(
     cpu: AmlCompute, tmp_path: Path
