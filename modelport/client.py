@@ -29,11 +29,18 @@ __all__ = ["ServiceClient", "error_for", "probe_ready"]
 RETRIES = 6
 
 
-def probe_ready(url: str, credential: str | None = None, timeout: float = 2.0) -> bool:
-    """Whether ``url`` (a readiness route) answers 200."""
+def probe_ready(
+    url: str, credential: str | None = None, timeout: float = 2.0, busy_is_ready: bool = False
+) -> bool:
+    """Whether ``url`` (a readiness route) answers 200. With ``busy_is_ready``, a server that took
+    the connection but did not answer within ``timeout`` counts as ready: the caller knows from
+    elsewhere that it has ready workers, and on 2 busy cores a loaded server can take longer than
+    that to answer a probe while it serves everyone else (it is busy, not down)."""
     headers = {"Authorization": f"Bearer {credential}"} if credential else {}
     try:
         return requests.get(url, headers=headers, timeout=timeout).status_code == 200
+    except requests.ReadTimeout:
+        return busy_is_ready
     except requests.RequestException:
         return False
 

@@ -26,6 +26,6 @@ fi
 .venv/bin/ruff check .
 .venv/bin/ruff format --check .
 .venv/bin/mypy
-# The layers of shared/DESIGN.md (import contracts in pyproject.toml): a wrong-way import fails here.
+# The layers of docs/architecture.md (import contracts in pyproject.toml): a wrong-way import fails here.
 .venv/bin/lint-imports --no-cache
 exec .venv/bin/pytest "$@"

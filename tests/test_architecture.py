@@ -1,4 +1,4 @@
-"""The layers of shared/DESIGN.md hold: import contracts (import-linter) and no import cycles."""
+"""The layers of docs/architecture.md hold: import contracts (import-linter) and no import cycles."""
 
 from __future__ import annotations
 
@@ -81,3 +81,38 @@ def test_no_import_cycles() -> None:
         if m not in number:
             visit(m)
     assert cycles == []
+
+
+def _tracked_files() -> list[Path]:
+    listed = subprocess.run(
+        ["git", "ls-files", "-z"], cwd=ROOT, capture_output=True, text=True, timeout=60, check=True
+    ).stdout
+    return [ROOT / name for name in listed.split("\0") if name and (ROOT / name).is_file()]
+
+
+def test_no_file_points_at_a_page_users_do_not_have() -> None:
+    """Issue 19: three files pointed at the steering repository's design page, which a user of
+    this repository does not have (docs/architecture.md is the map here)."""
+    pointing = []
+    for path in _tracked_files():
+        try:
+            text = path.read_text(encoding="utf-8")
+        except (UnicodeDecodeError, OSError):
+            continue
+        if "shared/" + "DESIGN.md" in text:
+            pointing.append(str(path.relative_to(ROOT)))
+    assert pointing == []
+
+
+def test_the_layers_page_lists_the_contracts_layers() -> None:
+    """docs/architecture.md, where the code's comments send a reader, names every layer of the
+    import contracts, in order."""
+    import re
+    import tomllib
+
+    contracts = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["importlinter"]["contracts"]
+    (layers,) = [c["layers"] for c in contracts if c["type"] == "layers"]
+    page = (ROOT / "docs" / "architecture.md").read_text()
+    section = page.split("## The layers", 1)[1].split("\n## ", 1)[0]
+    listed = [m.group(1) for m in re.finditer(r"^\d+\. `(modelport[^`]*)`", section, re.MULTILINE)]
+    assert listed == layers

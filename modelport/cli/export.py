@@ -95,4 +95,9 @@ def configure(top: Subparsers, common: argparse.ArgumentParser) -> None:
         help="manifests to write: kubernetes, kserve, kuberay, several comma-separated (prepared once), "
         "or docker for the build context only (default kubernetes)",
     )
-    e.add_argument("--image", help="the image the manifests run (default: <service>:<deployment id>)")
+    e.add_argument(
+        "--image",
+        metavar="NAME:TAG",
+        help="the image the manifests run, to build and push under that name "
+        "(default: <service>:<model version>, e.g. mnist-svc:1)",
+    )

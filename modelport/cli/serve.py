@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+
 from modelport.cli._commands import Subparsers, describe
 
 
@@ -20,4 +22,4 @@ def configure(top: Subparsers) -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     configure_parser(p)
-    p.set_defaults(handler=serve)
+    p.set_defaults(handler=functools.partial(serve, foreground=True))

@@ -13,7 +13,10 @@ from typing import Any
 from modelport.cli._commands import Subparsers, command, describe, group
 from modelport.cli._output import emit, model_version, pairs
 from modelport.cli.workspace import workspace_of
-from modelport.errors import DeploymentError, InvalidInputError, ModelportError
+from modelport.errors import DeploymentError, InvalidInputError, ModelportError, ServiceCallError
+
+# One row of the tutorial's model: 784 pixels (issue 19: a 3-value row answered 500).
+RUN_EXAMPLE = """modelport service run mnist-svc "{\\"data\\": [$(python3 -c 'print([0] * 784)')]}\""""
 
 
 def _report_failure(exc: DeploymentError) -> None:
@@ -35,7 +38,10 @@ def models_and_config(args: argparse.Namespace, ws: Any) -> tuple[list[Any], Any
         env_name, _, env_version = args.environment.partition(":")
         env = Environment.get(ws, env_name, env_version or None)
     config = InferenceConfig(
-        entry_script=args.entry_script, source_directory=args.source_directory, environment=env
+        entry_script=args.entry_script,
+        source_directory=args.source_directory,
+        environment=env,
+        sample_input=getattr(args, "sample_input", None),
     )
     return models, config
 
@@ -47,7 +53,11 @@ def cmd_deploy(args: argparse.Namespace) -> int:
     ws = workspace_of(args)
     models, config = models_and_config(args, ws)
     deployment = AciWebservice.deploy_configuration(
-        cpu_cores=args.cpu_cores, memory_gb=args.memory_gb, auth_enabled=args.auth, port=args.port
+        cpu_cores=args.cpu_cores,
+        memory_gb=args.memory_gb,
+        auth_enabled=args.auth,
+        port=args.port,
+        max_body_mb=args.max_body_mb,
     )
     show = not args.json
     try:
@@ -88,6 +98,12 @@ def cmd_show(args: argparse.Namespace) -> int:
 
 
 def cmd_logs(args: argparse.Namespace) -> int:
+    if args.follow:
+        if args.init:
+            raise InvalidInputError("--init shows the deployment's own lines, which do not grow: no --follow")
+        from modelport.cli.follow import follow
+
+        return follow(workspace_of(args), args.name, args.lines)
     print(_service(args).get_logs(num_lines=args.lines, init=args.init))
     return 0
 
@@ -102,9 +118,26 @@ def cmd_traces(args: argparse.Namespace) -> int:
     return 0
 
 
+def _answer_message(exc: ServiceCallError) -> str:
+    """What the service said in its error body (v1's ``message``), not the body's JSON."""
+    try:
+        parsed = json.loads(exc.body)
+    except ValueError:
+        return exc.body.strip()[:2000]
+    message = parsed.get("message") if isinstance(parsed, dict) else None
+    return message if isinstance(message, str) and message else exc.body.strip()[:2000]
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     data = sys.stdin.read() if args.data == "-" else args.data
-    result = _service(args).run(data)
+    try:
+        result = _service(args).run(data)
+    except ServiceCallError as exc:
+        print(
+            f"error: service '{args.name}' answered {exc.status_code}: {_answer_message(exc)}",
+            file=sys.stderr,
+        )
+        return 1
     print(json.dumps(result) if not isinstance(result, str) else result)
     return 0
 
@@ -200,14 +233,24 @@ def configure(top: Subparsers, common: argparse.ArgumentParser) -> None:
     p.add_argument("--memory-gb", type=float, help="v1's memory_gb: a worker growing past it is recycled")
     p.add_argument("--auth", action="store_true", help="require a key (Authorization: Bearer ...)")
     p.add_argument("--port", type=int, help="TCP port on 127.0.0.1 (default: a free one)")
+    p.add_argument(
+        "--max-body-mb", type=float, metavar="MB", help="largest request body, then 413 (default 100)"
+    )
     p.add_argument("--overwrite", action="store_true", help="replace an existing service, no downtime")
+    p.add_argument(
+        "--sample-input",
+        metavar="FILE",
+        help="a JSON file holding a request body run() accepts: the example of /swagger, the V2 "
+        "metadata's inputs and the studio's Test tab (default: the model's sample_input_dataset)",
+    )
 
     sub = group(
         top,
         "service",
         "list, inspect, call, update, restart and delete deployed services",
         "modelport service list",
-        "modelport service run mnist-svc '{\"data\": [[0, 0, 0]]}'",
+        RUN_EXAMPLE,
+        "modelport service logs mnist-svc --follow",
     )
 
     def service_command(name: str, handler: Any, summary: str, *examples: str) -> argparse.ArgumentParser:
@@ -224,9 +267,19 @@ def configure(top: Subparsers, common: argparse.ArgumentParser) -> None:
         parents=[common],
     )
     service_command("show", cmd_show, "show a service (never its keys)", "modelport service show mnist-svc")
-    c = service_command("logs", cmd_logs, "print a service's log", "modelport service logs mnist-svc -n 50")
+    c = service_command(
+        "logs",
+        cmd_logs,
+        "print a service's log; with --follow, go on printing its new lines as they are written "
+        "(like tail -f) until Ctrl-C or until the service is deleted",
+        "modelport service logs mnist-svc -n 50",
+        "modelport service logs mnist-svc --follow",
+    )
     c.add_argument("-n", "--lines", type=int, default=200, help="how many last lines (default 200)")
     c.add_argument("--init", action="store_true", help="only the deployment's own lines")
+    c.add_argument(
+        "-f", "--follow", action="store_true", help="then print new lines as they come, until Ctrl-C"
+    )
     c = service_command(
         "traces",
         cmd_traces,
@@ -237,8 +290,10 @@ def configure(top: Subparsers, common: argparse.ArgumentParser) -> None:
     c = service_command(
         "run",
         cmd_run,
-        "score: send DATA to the service, print its answer",
-        "modelport service run mnist-svc '{\"data\": [[0, 0, 0]]}'",
+        "score: send DATA to the service, print its answer. DATA is what the service's run() "
+        'reads; the tutorial\'s model takes {"data": [[784 pixel values from 0 to 1], ...]}, one '
+        "row per 28x28 image (the first example sends one black image)",
+        RUN_EXAMPLE,
         "modelport service run mnist-svc - < request.json",
     )
     c.add_argument("data", help="the request body; - reads it from stdin")

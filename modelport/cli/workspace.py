@@ -8,10 +8,23 @@ from typing import Any
 from modelport.cli._commands import Subparsers, command, group
 from modelport.cli._output import emit
 
-# The CLI's way to pick a workspace, in place of the SDK's hint in from_config()'s error.
-CONFIG_HINT = "pick a workspace with -w NAME, or make one for this folder with: " + (
-    "modelport workspace create NAME --write-config ."
-)
+CREATE = "modelport workspace create NAME --write-config ."
+
+
+def config_hint() -> str:
+    """The CLI's way to pick a workspace, in place of the SDK's hint in from_config()'s error:
+    the workspaces that exist, by name, since ``-w NAME`` needs one (issue 19: from the
+    repository root the error named none)."""
+    from modelport.workspace import Workspace
+
+    names = sorted(Workspace.list())
+    if not names:
+        return f"no workspace exists yet: make one for this folder with: {CREATE}"
+    shown = ", ".join(names[:10]) + (f" and {len(names) - 10} more" if len(names) > 10 else "")
+    return (
+        f"pick a workspace with -w NAME (workspaces: {shown}; e.g. -w {names[0]}), "
+        f"or make one for this folder with: {CREATE}"
+    )
 
 
 def workspace_of(args: argparse.Namespace) -> Any:
@@ -23,7 +36,7 @@ def workspace_of(args: argparse.Namespace) -> Any:
     try:
         return Workspace.from_config()
     except WorkspaceConfigNotFound as exc:
-        raise WorkspaceConfigNotFound(exc.start, CONFIG_HINT) from None
+        raise WorkspaceConfigNotFound(exc.start, config_hint()) from None
 
 
 def cmd_create(args: argparse.Namespace) -> int:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import builtins
+import copy
 import dataclasses
 import json
 import os
@@ -17,7 +18,7 @@ from modelport.core.dataset import dataset_from_ref, dataset_ref
 from modelport.core.environment import build_progress
 from modelport.core.resource_configuration import ResourceConfiguration
 from modelport.deploy.export.package import ModelPackage
-from modelport.deploy.inference import InferenceConfig
+from modelport.deploy.inference import InferenceConfig, check_sample_input
 from modelport.errors import InvalidInputError
 from modelport.registry import datasets as dataset_registry
 from modelport.registry import models as registry
@@ -311,8 +312,10 @@ class Model:
                 raise InvalidInputError(f"models must be Model objects, got {type(m).__name__}")
             if m.workspace != workspace:
                 raise InvalidInputError(f"model {m.id} belongs to another workspace")
-        if inference_config is None and models:
+        if inference_config is None and models:  # its built-in script declares its own example
             inference_config = _no_code_config(workspace, name, models)
+        else:
+            inference_config = _with_model_sample(inference_config, models)
         if getattr(settings, "version_name", None):  # AksEndpoint.deploy_configuration(...)
             if target != "ray" or overwrite:
                 raise InvalidInputError(
@@ -356,6 +359,7 @@ class Model:
         for m in models or []:
             if not isinstance(m, Model) or m.workspace != workspace:
                 raise InvalidInputError("models must be Model objects of this workspace")
+        inference_config = _with_model_sample(inference_config, models)
         return create_package(
             workspace,
             [m._record for m in models or []],
@@ -493,6 +497,34 @@ def _sample_rows(dataset: Any, limit: int = 5) -> builtins.list[Any] | None:
         return [v.item() if hasattr(v, "item") else v for v in frame.iloc[:, 0]]
     rows: builtins.list[Any] = frame.values.tolist()
     return rows
+
+
+def _with_model_sample(inference_config: Any, models: builtins.list[Model] | None) -> Any:
+    """``inference_config`` with a sample input from the first model registered with a
+    ``sample_input_dataset`` (its first row, as ``{"data": [row]}``), when the config has none of
+    its own. A copy: the caller's InferenceConfig is left as it was."""
+    if not isinstance(inference_config, InferenceConfig) or inference_config.sample_input is not None:
+        return inference_config
+    for model in models or []:
+        dataset = model.sample_input_dataset
+        if dataset is None or not hasattr(dataset, "to_pandas_dataframe"):
+            continue  # a file dataset has no rows to show
+        # pandas writes what JSON cannot hold (dates, NaN) its own way: epoch ms, null.
+        rows = json.loads(dataset.to_pandas_dataframe().head(1).to_json(orient="values"))
+        if not rows:
+            continue
+        try:
+            sample = check_sample_input({"data": rows})
+        except InvalidInputError as exc:  # e.g. a row too large to be an example: deploy without
+            warnings.warn(
+                f"model {model.id}'s sample_input_dataset is not used as the example: {exc.message}",
+                stacklevel=3,
+            )
+            continue
+        config = copy.copy(inference_config)
+        config.sample_input = sample
+        return config
+    return inference_config
 
 
 def _no_code_config(workspace: Workspace, name: str, models: builtins.list[Model]) -> Any:

@@ -10,6 +10,8 @@ can turn into a container build context::
       app/               AML_APP_ROOT, the working directory: app/<source directory name>/ (or the
                          entry script alone) ...
       app/azureml-models/<name>/<version>/   ... and the models, verified, in v1's layout
+      app/modelport-sample-input.json        the inference config's sample input, if it has one
+                         (the server's swagger, V2 metadata and the studio show it as the example)
       service.log        what preparing it printed (a local target appends the server's log)
 
 Nothing in it depends on the port, the keys or the target: those are the target's (``Runtime``).
@@ -40,6 +42,8 @@ BUNDLE_FILE = "bundle.json"
 SERVER_FILE = "server.json"
 LOG_FILE = "service.log"
 TRACES_FILE = "traces.jsonl"
+SAMPLE_INPUT_FILE = "modelport-sample-input.json"
+"""In the app root; the server reads it by the same name (``modelport.protocols.swagger``)."""
 
 
 @dataclass
@@ -237,6 +241,9 @@ def prepare(
 
     model_dir = _copy_models(ws, models, app_root, both)
     script = _copy_source(inference_config, app_root)
+    sample = getattr(inference_config, "sample_input", None)
+    if sample is not None:
+        (app_root / SAMPLE_INPUT_FILE).write_text(json.dumps(sample))
     phase("models and source copied", started)
     config = server_config(
         settings,

@@ -423,6 +423,7 @@ def recorded_inference_config(record: ServiceRecord) -> InferenceConfig:
         source_directory=ic.get("sourceDirectory"),
         environment=RecordedEnvironment(env_spec) if env_spec else None,
         description=ic.get("description"),
+        sample_input=ic.get("sampleInput"),
     )
 
 

@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import ast
+import json
 import os
 from pathlib import Path
 from typing import Any
 
 from modelport.errors import InvalidInputError
 
-__all__ = ["InferenceConfig"]
+__all__ = ["SAMPLE_INPUT_MAX_BYTES", "InferenceConfig"]
+
+SAMPLE_INPUT_MAX_BYTES = 1024 * 1024
+"""A sample input is an example (a row or a few), kept in the service's record: 1 MB at most."""
 
 
 def _top_level_names(tree: ast.Module) -> set[str]:
@@ -28,15 +32,70 @@ def _top_level_names(tree: ast.Module) -> set[str]:
     return names
 
 
+def _jsonable(value: Any) -> Any:
+    if hasattr(value, "tolist"):  # numpy arrays and scalars
+        return value.tolist()
+    raise TypeError(f"{type(value).__name__} is not JSON-serializable")
+
+
+def check_sample_input(value: Any) -> Any:
+    """``sample_input`` as JSON data: a dict or list as given (numpy arrays become lists), JSON
+    text, or the object or array in the JSON file a path names. None stays None."""
+    if value is None:
+        return None
+    what = "InferenceConfig: sample_input"
+    if isinstance(value, str) and value.lstrip()[:1] in ("{", "["):  # JSON text, as run() takes
+        try:
+            value = json.loads(value)
+        except ValueError as exc:
+            raise InvalidInputError(f"{what} is not valid JSON: {exc}") from None
+    elif isinstance(value, str | os.PathLike):
+        path = Path(value)
+        if not path.is_file():
+            raise InvalidInputError(
+                f"{what} file '{value}' not found (give a dict or list, or the path of a JSON file)"
+            )
+        try:
+            value = json.loads(path.read_bytes())
+        except (OSError, ValueError) as exc:
+            raise InvalidInputError(f"{what} file '{value}' is not JSON: {exc}") from None
+    if not isinstance(value, dict | list):
+        raise InvalidInputError(
+            f"{what} must be the body a client sends to /score, a dict or list such as "
+            f"{{'data': [[0.1, 0.2]]}} (or the path of a JSON file holding one), not {type(value).__name__}"
+        )
+    try:
+        text = json.dumps(value, default=_jsonable, allow_nan=False)
+    except (TypeError, ValueError) as exc:
+        raise InvalidInputError(f"{what} is not JSON data: {exc}") from None
+    if len(text) > SAMPLE_INPUT_MAX_BYTES:
+        raise InvalidInputError(
+            f"{what} is {len(text) / 2**20:.1f} MB as JSON; an example of a row or a few is enough "
+            f"(at most {SAMPLE_INPUT_MAX_BYTES // 2**20} MB)"
+        )
+    return json.loads(text)
+
+
 class InferenceConfig:
     """What a service runs: ``entry_script`` (relative to ``source_directory`` or the cwd).
 
     Checked when constructed, not at deploy time: the script exists, is a ``.py`` file whose
     name is a valid module name, and parses (a syntax error names the file and line).
 
+    ``sample_input`` (modelport's own keyword): a request body the service accepts, such as
+    ``{"data": [[0.0] * 784]}`` (or that as JSON text, or the path of a JSON file holding it). A
+    ``run()`` without inference-schema decorators declares no input; with a sample, the service's
+    ``/swagger.json`` and ``/swagger`` page show it as the example, its Open Inference (V2)
+    metadata lists its inputs (name, datatype, shape), and the studio's Test tab starts from it.
+    Without one, a model registered with ``sample_input_dataset`` gives its first row, as
+    ``{"data": [row]}`` (``Model.deploy`` and ``Model.package``).
+
     Example::
 
         inference_config = InferenceConfig(entry_script="score.py", environment=myenv)
+        inference_config = InferenceConfig(
+            entry_script="score.py", sample_input={"data": [[0.0] * 784]}
+        )
     """
 
     def __init__(
@@ -46,6 +105,7 @@ class InferenceConfig:
         source_directory: str | os.PathLike[str] | None = None,
         environment: Any = None,
         description: str | None = None,
+        sample_input: Any = None,
         **v1_only: Any,
     ) -> None:
         unsupported = sorted(k for k, v in v1_only.items() if v is not None)
@@ -91,6 +151,7 @@ class InferenceConfig:
         self.environment = environment
         self.description = description
         self.runtime = runtime
+        self.sample_input = check_sample_input(sample_input)
         self._script_path = full.resolve()
 
     @property
@@ -99,13 +160,16 @@ class InferenceConfig:
         return self._script_path
 
     def serialize(self) -> dict[str, Any]:
-        return {
+        data = {
             "entryScript": self.entry_script,
             "sourceDirectory": self.source_directory,
             "scriptPath": str(self._script_path),
             "environment": None if self.environment is None else self.environment.to_spec(),
             "description": self.description,
         }
+        if self.sample_input is not None:
+            data["sampleInput"] = self.sample_input
+        return data
 
     def __repr__(self) -> str:
         return (

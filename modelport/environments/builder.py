@@ -45,6 +45,7 @@ import modelport
 from modelport.environments import installers
 from modelport.environments.diagnose import diagnose_failure, venv_interpreter
 from modelport.environments.packages import canonical_name, translate
+from modelport.environments.progress import Progress
 from modelport.errors import EnvironmentBuildError, InvalidInputError
 
 __all__ = ["BUILDER_FORMAT", "EnvSpec", "cached_interpreter", "resolve_interpreter", "spec_key"]
@@ -194,7 +195,9 @@ def _source_root() -> Path:
 #: What modelport's scoring server imports inside an environment, and what ``modelport.core``
 #: imports (scoring scripts call v1's ``Model.get_model_path``): not the SDK's build tools (uv)
 #: nor its studio (starlette). Ranges are wide and numpy has none, so that a user's pins decide:
-#: a tutorial pinning ``numpy==1.23.5`` gets numpy 1.23.5. Mirrors pyproject.toml's dependencies.
+#: a tutorial pinning ``numpy==1.23.5`` gets numpy 1.23.5. Mirrors pyproject.toml's dependencies;
+#: tests/test_server_requirements.py derives what the server imports and fails when this list
+#: lacks any of it (``swagger-ui-bundle`` was missing: ``/swagger`` was blank in environments).
 SERVER_REQUIREMENTS: tuple[str, ...] = (
     "filelock>=3.13",
     "gunicorn>=23",
@@ -207,6 +210,7 @@ SERVER_REQUIREMENTS: tuple[str, ...] = (
     "pysimdjson>=6",
     "pyyaml>=6",
     "requests>=2.31",
+    "swagger-ui-bundle>=1.1",
     "uvicorn>=0.36",
     "uvicorn-worker>=0.3",
     "uvloop>=0.19; sys_platform != 'win32'",
@@ -225,6 +229,7 @@ _SERVER_MODULES: dict[str, str] = {
     "pysimdjson": "simdjson",
     "pyyaml": "yaml",
     "requests": "requests",
+    "swagger-ui-bundle": "swagger_ui_bundle",
     "uvicorn": "uvicorn",
     "uvicorn-worker": "uvicorn_worker",
     "uvloop": "uvloop",
@@ -418,7 +423,8 @@ def _build(
     if installer == "uv" and uv is None:
         raise EnvironmentBuildError(f"environment '{plan.name}': uv was asked for but is not installed")
     tool = "uv" if uv is not None else "venv + pip"
-    log(f"environment '{plan.name}': building a Python {plan.python} virtualenv with {tool} ({key})")
+    progress = Progress(log, prefix=f"environment '{plan.name}': ")
+    progress(f"building a Python {plan.python} virtualenv with {tool} ({key})")
     started = time.monotonic()
     tmp = cache_root / f".build-{key}-{os.getpid()}-{secrets.token_hex(4)}"
     env_dir = cache_root / key
@@ -433,10 +439,11 @@ def _build(
                 uv=uv,
                 cwd=cache_root,
                 timeout=timeout,
-                log=lambda line: log(f"environment '{plan.name}': {line}"),
+                log=progress,
                 bytecode_store=cache_root / ".bytecode",
             )
         except EnvironmentBuildError as exc:
+            progress.done()
             message = (
                 diagnose_failure(
                     exc.log,
@@ -474,7 +481,8 @@ def _build(
         (tmp / READY_MARKER).write_text(key + "\n")  # last: its presence means the build is complete
         os.rename(tmp, env_dir)
     finally:
+        progress.done()
         if tmp.exists():
             shutil.rmtree(tmp, ignore_errors=True)
-    log(f"environment '{plan.name}': built in {seconds:.1f} s at {env_dir}")
+    progress(f"built in {seconds:.1f} s at {env_dir}")
     return installers.venv_python(env_dir)

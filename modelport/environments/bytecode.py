@@ -33,6 +33,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from modelport.environments.progress import bar, steps_of
 from modelport.errors import EnvironmentBuildError
 
 __all__ = ["CompileStats", "compile_site_packages"]
@@ -150,6 +151,8 @@ def _compile(
     jobs = [[d.key, [str(site_packages / s) for s in d.sources]] for d in dists]
     names = {d.key: d.name for d in dists}
     sizes = {d.key: len(d.sources) for d in dists}
+    step = steps_of(log)
+    started = time.monotonic()
     done = 0
     proc = subprocess.Popen(
         [str(python), "-I", str(_WORKER)],
@@ -169,18 +172,14 @@ def _compile(
         parts = line.split()
         if len(parts) == 4 and parts[0] == "done" and parts[1] in sizes:
             done += sizes[parts[1]]
-            log(f"compile: {_bar(done, total)} {names[parts[1]]} ({sizes[parts[1]]} files)")
+            step(f"compile: {bar(done, total)} files {names[parts[1]]} ({sizes[parts[1]]} files)")
         if time.monotonic() > deadline:
             proc.kill()
             break
     code = proc.wait()
     if code != 0:
         raise EnvironmentBuildError(f"byte-compiling the packages failed (exit {code})", "".join(output))
-
-
-def _bar(done: int, total: int, width: int = 20) -> str:
-    filled = round(width * done / total) if total else width
-    return f"[{'#' * filled}{'.' * (width - filled)}] {done}/{total} files"
+    log(f"compile: {total} files of {len(dists)} package(s) compiled in {time.monotonic() - started:.1f} s")
 
 
 def _save(dist: _Dist, site_packages: Path, store: Path, tag: str) -> None:

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from modelport.environments.bytecode import compile_site_packages
+from modelport.environments.progress import steps_of
 from modelport.errors import EnvironmentBuildError
 
 __all__ = [
@@ -118,7 +119,10 @@ def build_venv(
 
 
 class _Progress:
-    """Turns an installer's output lines into phase lines for ``log`` (uv's and pip's wording).
+    """Turns an installer's output lines into phase lines for ``log`` (uv's and pip's wording):
+    milestones (resolved, downloads prepared, a package built from source, installed) as lines,
+    each download as a step (a status line on a terminal only: see
+    :mod:`~modelport.environments.progress`).
 
     uv prints no progress bar when its output is not a terminal, but it does name each large
     download as it starts and ends; those become a count of downloads in flight and done.
@@ -126,6 +130,7 @@ class _Progress:
 
     def __init__(self, log: Callable[[str], None]) -> None:
         self.log = log
+        self.step = steps_of(log)
         self.started = 0
         self.done = 0
 
@@ -135,10 +140,10 @@ class _Progress:
             self.log(f"resolve: {text[len('Resolved ') :]}")
         elif text.startswith("Downloading "):  # uv: "Downloading numpy (16.1MiB)"
             self.started += 1
-            self.log(f"download: {text[len('Downloading ') :]} started [{self.done}/{self.started} done]")
+            self.step(f"download: {text[len('Downloading ') :]} started [{self.done}/{self.started} done]")
         elif text.startswith("Downloaded "):
             self.done += 1
-            self.log(f"download: {text[len('Downloaded ') :]} [{self.done}/{self.started} done]")
+            self.step(f"download: {text[len('Downloaded ') :]} [{self.done}/{self.started} done]")
         elif text.startswith("Prepared "):
             self.log(f"download: prepared {text[len('Prepared ') :]}")
         elif text.startswith(("Building ", "Built ")):
@@ -146,7 +151,7 @@ class _Progress:
         elif text.startswith("Installed ") or text.startswith("Successfully installed"):
             self.log(f"install: {text}")
         elif text.startswith(("Collecting ", "Using cached ")):  # pip
-            self.log(f"download: {text}")
+            self.step(f"download: {text}")
         elif text.startswith("Installing collected packages"):
             self.log(f"install: {text}")
 

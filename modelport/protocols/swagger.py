@@ -1,9 +1,15 @@
 """The OpenAPI document of a service (``/swagger.json``: v1's ``/score`` from inference-schema's
-samples, and the Open Inference (V2) routes), and the interactive API page that shows it."""
+samples, and the Open Inference (V2) routes), and the interactive API page that shows it.
+
+A run() without schema decorators declares nothing; a sample input given at deployment
+(``InferenceConfig(sample_input=...)``, or a model's ``sample_input_dataset``) reaches the server as
+:data:`SAMPLE_INPUT_FILE` in the app root, and becomes the document's example."""
 
 from __future__ import annotations
 
 import copy
+import json
+import logging
 from pathlib import Path
 from typing import Any
 
@@ -12,6 +18,11 @@ from modelport.protocols.tensors import DATATYPES
 from modelport.runtime.schema import RunSchema
 
 NPY = "application/x-npy"
+SAMPLE_INPUT_FILE = "modelport-sample-input.json"
+"""The sample input, in the app root (written by ``modelport.deploy.bundle.prepare``)."""
+EXAMPLE_SOURCE = "x-modelport-example"
+"""Set to ``"sample"`` on ``ServiceInput`` when its example is the sample input given at deployment."""
+_log = logging.getLogger("modelport.server")
 ARRAY_EXTENSION = "x-modelport-array-input"
 """Root key of the document naming run()'s array input: ``{"name", "dtype", "shape"}``."""
 _ERROR = {
@@ -43,6 +54,44 @@ def file_document(app_root: Path, version: str) -> Path | None:
     return None
 
 
+def sample_input(app_root: Path) -> Any:
+    """The sample input given at deployment (a JSON object or array), or None."""
+    path = app_root / SAMPLE_INPUT_FILE
+    try:
+        data = json.loads(path.read_bytes())
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError) as exc:  # written by prepare(): unreadable means damaged
+        _log.warning("ignoring the sample input %s: %s", path, exc)
+        return None
+    return data if isinstance(data, dict | list) else None
+
+
+def _value_schema(value: Any) -> dict[str, Any]:
+    """A JSON schema a value fits (the shape of a sample: objects, arrays of the first item)."""
+    if isinstance(value, bool):
+        return {"type": "boolean"}
+    if isinstance(value, int):
+        return {"type": "integer"}
+    if isinstance(value, float):
+        return {"type": "number"}
+    if isinstance(value, str):
+        return {"type": "string"}
+    if isinstance(value, list):
+        return {"type": "array", "items": _value_schema(value[0]) if value else {}}
+    if isinstance(value, dict):
+        return {"type": "object", "properties": {str(k): _value_schema(v) for k, v in value.items()}}
+    return {}
+
+
+def _sample_input(sample: Any) -> dict[str, Any]:
+    return {
+        **_value_schema(sample),
+        "description": "run() receives the request body as text; the example is the sample input "
+        "given at deployment.",
+    }
+
+
 def _array_input(array: dict[str, Any]) -> dict[str, Any]:
     items: dict[str, Any] = {"type": "integer" if array["dtype"][0] in "iu" else "number"}
     if array["dtype"] == "bool":
@@ -58,17 +107,28 @@ def _array_input(array: dict[str, Any]) -> dict[str, Any]:
 
 
 def build(
-    schema: RunSchema | None, version: str, title: str, auth: bool, array: dict[str, Any] | None = None
+    schema: RunSchema | None,
+    version: str,
+    title: str,
+    auth: bool,
+    array: dict[str, Any] | None = None,
+    sample: Any = None,
 ) -> dict[str, Any]:
     """An OpenAPI 2.0, 3.0 or 3.1 document for ``/`` and ``/score``.
 
     ``array`` (``ArraySpec.to_json()``): run() takes an array, also as ``application/x-npy``; the
     document says so in ``x-modelport-array-input``, which the SDK's ``run(ndarray)`` reads.
+    ``sample`` (:func:`sample_input`): the example of a script that declares none of its own.
     """
     if schema:
         service_input = copy.deepcopy(schema.input_swagger)
+    elif array:
+        service_input = _array_input(array)
     else:
-        service_input = _array_input(array) if array else dict(_PLAIN_INPUT)
+        service_input = _sample_input(sample) if sample is not None else dict(_PLAIN_INPUT)
+    if sample is not None and "example" not in service_input:  # the script's own example wins
+        service_input["example"] = sample
+        service_input[EXAMPLE_SOURCE] = "sample"
     output = schema.output_swagger if schema and schema.output_swagger else None
     service_output = copy.deepcopy(output) if output else dict(_ANY_OUTPUT)
     info = {
@@ -128,7 +188,7 @@ def build(
                 }
             }
             score["security"] = security
-        add_v2(doc, title, auth, schema, array)
+        add_v2(doc, title, auth, schema, array, sample)
         return doc
     json_of = lambda ref: {"application/json": {"schema": {"$ref": f"#/components/schemas/{ref}"}}}  # noqa: E731
     score = {
@@ -162,7 +222,7 @@ def build(
     }
     if array:
         document[ARRAY_EXTENSION] = array
-    add_v2(document, title, auth, schema, array)
+    add_v2(document, title, auth, schema, array, sample)
     return document
 
 
@@ -222,11 +282,17 @@ _V2_OPERATIONS = [  # path, operationId, description, request body?, success sch
 ]
 
 
-def _v2_example(schema: RunSchema | None, array: dict[str, Any] | None) -> dict[str, Any]:
+def _v2_example(schema: RunSchema | None, array: dict[str, Any] | None, sample: Any = None) -> dict[str, Any]:
     """An inference request for the document's example: zeros of the declared input, or the
-    schema's sample converted to tensors, or a one-element ``data`` input."""
+    schema's sample converted to tensors, or the sample input's (an object: a tensor per key), or a
+    one-element ``data`` input."""
     tensors = []
-    if array is not None:
+    declared = schema.input_swagger.get("example") if schema is not None else None
+    if declared is None and isinstance(sample, dict) and (array is None or array["name"] in sample):
+        for name, value in sample.items():
+            if array is None or name == array["name"]:
+                tensors.append(_tensor_example(str(name), value))
+    elif array is not None:
         rest = [d or 1 for d in (array["shape"] or [None, 1])[1:]]
         count = 1
         for d in rest:
@@ -268,7 +334,12 @@ def _tensor_example(name: str, value: Any) -> dict[str, Any]:
 
 
 def add_v2(
-    doc: dict[str, Any], model: str, auth: bool, schema: RunSchema | None, array: dict[str, Any] | None
+    doc: dict[str, Any],
+    model: str,
+    auth: bool,
+    schema: RunSchema | None,
+    array: dict[str, Any] | None,
+    sample: Any = None,
 ) -> None:
     """Add the Open Inference (V2) routes to an OpenAPI 2.0 or 3.x document ``doc``."""
     v2 = doc.get("swagger") == "2.0"
@@ -279,7 +350,7 @@ def add_v2(
         doc["definitions"].update(text)
     else:
         doc["components"]["schemas"].update(text)
-    example = _v2_example(schema, array)
+    example = _v2_example(schema, array, sample)
     model_param = {
         "name": "model_name",
         "in": "path",

@@ -151,7 +151,8 @@ class V1(V1Codec, Protocol):
         if hand_written is not None:
             return Reply(200, hand_written.read_bytes(), JSON)
         array = script.array_spec.to_json() if script.array_spec is not None else None
-        doc = swagger.build(script.schema, version, host.service_name, host.auth_enabled, array)
+        sample = swagger.sample_input(host.app_root)
+        doc = swagger.build(script.schema, version, host.service_name, host.auth_enabled, array, sample)
         return Reply(200, orjson.dumps(doc), JSON)
 
 

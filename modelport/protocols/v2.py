@@ -610,9 +610,20 @@ def input_metadata(script: ScoringScript) -> tuple[Metadata, Metadata]:
 
 def plain_inputs(app_root: Path) -> Metadata:
     """A plain ``run(raw_data)``'s inputs: the properties of the ``ServiceInput`` a hand-written
-    swagger file in the app root declares (its example gives the shapes), else none: a plain
-    run() declares nothing, and V2 hands it ``{"<input name>": ...}``, so only an object body maps."""
+    swagger file in the app root declares (its example gives the shapes), else the keys of the
+    sample input given at deployment (each value's datatype and shape, the first dimension
+    variable), else none: a plain run() declares nothing, and V2 hands it
+    ``{"<input name>": ...}``, so only an object body maps."""
     service_input = _service_input(app_root)
-    if service_input is None or service_input.get("type") != "object":
+    if service_input is not None:
+        if service_input.get("type") != "object":
+            return []
+        return swagger_tensors(service_input, "data")
+    sample = swagger.sample_input(app_root)
+    if not isinstance(sample, dict):
         return []
-    return swagger_tensors(service_input, "data")
+    inputs = []
+    for name, value in sample.items():
+        datatype, shape = _describe(value)
+        inputs.append({"name": str(name), "datatype": datatype, "shape": shape})
+    return inputs

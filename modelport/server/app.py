@@ -76,6 +76,23 @@ def _valid_request_id(value: bytes) -> str:
     return value.decode("ascii")
 
 
+def _mb(size: int) -> str:
+    return f"{size / 2**20:.3g} MB"
+
+
+def too_large(limit: int, size: int | None = None) -> PayloadTooLarge:
+    """The 413 in people's units, with the two ways to raise the limit (issue 19: it said
+    ``larger than the limit of 104857600``)."""
+    body = "the request body"
+    if size is not None:  # in bytes when MB would round to the limit itself
+        body += f" ({_mb(size)})" if _mb(size) != _mb(limit) else f" ({size} bytes)"
+    return PayloadTooLarge(
+        f"{body} is larger than the service's limit of {_mb(limit)}; raise it with max_body_mb in the "
+        "deployment configuration (e.g. LocalWebservice.deploy_configuration(max_body_mb=200)) or "
+        "--max-body-mb (modelport deploy, modelport serve)"
+    )
+
+
 async def read_body(
     receive: Receive, limit: int, content_length: int | None, timeout: float | None = None
 ) -> Body:
@@ -83,10 +100,8 @@ async def read_body(
     from Content-Length before reading anything, else while counting a chunked stream; and with
     408 if it has not all arrived within ``timeout`` seconds (a trickling client)."""
     if content_length is not None and content_length > limit:
-        raise PayloadTooLarge(
-            f"the request body ({content_length} bytes) is larger than the limit of {limit}"
-        )
-    if timeout is None:
+        raise too_large(limit, content_length)
+    if timeout is None or getattr(receive, "complete", False):  # here already: nothing to wait for
         return await _receive_body(receive, limit)
     try:
         async with asyncio.timeout(timeout):
@@ -104,7 +119,7 @@ async def _receive_body(receive: Receive, limit: int) -> Body:
     body: Body = message.get("body", b"")  # a bytearray when handed over whole
     if not message.get("more_body", False):
         if len(body) > limit:
-            raise PayloadTooLarge(f"the request body is larger than the limit of {limit} bytes")
+            raise too_large(limit)
         return body
     chunks = [body]
     size = len(body)
@@ -115,7 +130,7 @@ async def _receive_body(receive: Receive, limit: int) -> Body:
         chunk = message.get("body", b"")
         size += len(chunk)
         if size > limit:
-            raise PayloadTooLarge(f"the request body is larger than the limit of {limit} bytes")
+            raise too_large(limit)
         chunks.append(chunk)
         if not message.get("more_body", False):
             return b"".join(chunks)

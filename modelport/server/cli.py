@@ -9,6 +9,7 @@ Example::
 from __future__ import annotations
 
 import argparse
+import ast
 import os
 import shutil
 import sys
@@ -16,7 +17,8 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from modelport.errors import ModelportError
+from modelport.errors import InvalidInputError, ModelportError
+from modelport.runtime.loader import ScriptLocation
 from modelport.server.config import ServerConfig
 
 _FLAGS: list[tuple[str, dict[str, Any]]] = [
@@ -113,14 +115,54 @@ def _preload(extra: list[str]) -> None:
     gc.freeze()
 
 
-def serve(args: argparse.Namespace) -> int:
-    """Run the scoring server until SIGTERM/SIGINT; the exit status (non-zero when init() failed)."""
+def _binds_run(tree: ast.Module) -> bool:
+    """Whether the script may define ``run`` (lenient on purpose: any binding of the name anywhere,
+    or a ``*`` import, counts; only a script that surely has no run() is refused)."""
+    for node in ast.walk(tree):
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef) and node.name == "run":
+            return True
+        if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store) and node.id == "run":
+            return True
+        if isinstance(node, ast.Import | ast.ImportFrom) and any(
+            a.name == "*" or (a.asname or a.name).split(".")[0] == "run" for a in node.names
+        ):
+            return True
+    return False
+
+
+def check_before_serving(config: ServerConfig, location: ScriptLocation) -> None:
+    """What ``modelport deploy`` checks before it starts anything, for ``modelport serve``: the
+    folders exist, the script parses and defines run(). Raises InvalidInputError, one line."""
+    for flag, folder in (("--model-dir", config.model_dir), ("--source-directory", config.source_directory)):
+        if folder is not None and not folder.is_dir():
+            what = "is not a folder" if folder.exists() else "does not exist"
+            raise InvalidInputError(f"{flag} {folder} {what}")
+    script = location.entry_script
+    try:
+        tree = ast.parse(script.read_bytes(), filename=str(script))
+    except SyntaxError as exc:
+        raise InvalidInputError(f"{script} line {exc.lineno}: {exc.msg}") from None
+    if not _binds_run(tree):
+        raise InvalidInputError(f"{script} defines no run() function (the server calls run() per request)")
+
+
+def serve(args: argparse.Namespace, *, foreground: bool = False) -> int:
+    """Run the scoring server until SIGTERM/SIGINT; the exit status (non-zero when init() failed).
+
+    ``foreground`` (``modelport serve``, a person at a terminal): the script and folders are
+    checked first (one line, exit 1), the console shows modelport's lines and warnings but not
+    gunicorn's and uvicorn's routine ones (``--log-file`` and ``--log-level debug`` keep them), and
+    a script that fails to start ends with its traceback and one line saying so, exit 1.
+    ``python -m modelport.server`` (what deployments run) logs everything, exit 2 for bad settings
+    and 3 when init() failed (docs/serving.md)."""
     try:
         config = config_from_args(args)
         location = config.location()
+        if foreground:
+            check_before_serving(config, location)
     except ModelportError as exc:
         print(f"modelport serve: {exc}", file=sys.stderr)
-        return 2
+        return 1 if foreground else 2
     from modelport.server.ports import port_problem
 
     problem = port_problem(config)
@@ -142,7 +184,7 @@ def serve(args: argparse.Namespace) -> int:
     os.environ.update(location.environment())
     from modelport.server import logs, metrics
 
-    logs.configure(config.log_level, config.log_file)
+    logs.configure(config.log_level, config.log_file, quiet_console=foreground)
     temp_metrics = config.metrics_dir is None
     metrics_dir = Path(tempfile.mkdtemp(prefix="modelport-metrics-")) if temp_metrics else config.metrics_dir
     assert metrics_dir is not None
@@ -150,11 +192,21 @@ def serve(args: argparse.Namespace) -> int:
     if config.ready_file is not None:
         config.ready_file.unlink(missing_ok=True)
     _preload(config.preload_modules or [])
+    from modelport.server.service import INIT_FAILED_EXIT
     from modelport.server.supervisor import run
 
     supervisor_pid = os.getpid()
     try:
-        return run(config)
+        code = run(config)
+        if foreground and code == INIT_FAILED_EXIT and os.getpid() == supervisor_pid:
+            print(
+                f"modelport serve: {location.entry_script.name} failed to start (its traceback is above); "
+                "the server stopped",
+                file=sys.stderr,
+                flush=True,
+            )
+            return 1
+        return code
     finally:
         if os.getpid() == supervisor_pid:
             if temp_metrics:

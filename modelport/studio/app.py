@@ -20,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import os
 import secrets
 import shutil
 import tempfile
@@ -163,6 +164,7 @@ class Studio:
         return {
             "scoring_uri": record.scoring_uri,
             "swagger_uri": record.swagger_uri,
+            "api_page": views.api_page(record),
             "auth": mode,
             "revealed": reveal,
             "keys": keys,
@@ -194,21 +196,31 @@ class Studio:
         return JSONResponse({"text": engine.logs(self.ws, record, num_lines=lines, init=init)})
 
     async def follow(self, request: Request) -> Response:
-        """The service log as server-sent events: the last lines, then each new line as written."""
+        """The service log as server-sent events: the last lines, then each new line as written.
+
+        Each event's id is ``<deployment folder>:<byte offset>``: a browser that reconnects sends
+        it back (``Last-Event-ID``) and gets only what it missed, not the last lines again."""
         name = request.path_params["name"]
         record = await run_in_threadpool(engine.refresh, self.ws, name)
         if not record.log_file:
             raise InvalidInputError(f"service '{name}' has no log file to follow")
+        path = Path(record.log_file)
+        resumed = _resume_offset(request.headers.get("last-event-id"), path)
+        # Where the stream starts is decided before the response starts: the browser's 'open'
+        # event comes with the headers, and a line written after it must be sent. (Measured from
+        # inside the stream, a line written between the headers and the first read was lost.)
+        if resumed is None:
+            first, offset = await run_in_threadpool(_tail, path, 200)
+        else:
+            first, offset = [], resumed
         return StreamingResponse(
-            self._follow(name, Path(record.log_file)),
+            self._follow(name, path, first, offset),
             media_type="text/event-stream",
             headers={"X-Accel-Buffering": "no"},
         )
 
-    async def _follow(self, name: str, path: Path) -> AsyncIterator[str]:
-        first = await run_in_threadpool(engine.logs, self.ws, records.load(self.ws, name), 200)
-        yield _event(first.splitlines())
-        offset = path.stat().st_size if path.is_file() else 0
+    async def _follow(self, name: str, path: Path, first: list[str], offset: int) -> AsyncIterator[str]:
+        yield _event(first, path, offset)
         pending = b""
         checked = quiet = time.monotonic()
         while True:
@@ -225,7 +237,7 @@ class Studio:
             except OSError:
                 continue
             if size < offset:  # truncated: start again
-                offset = 0
+                offset, pending = 0, b""
             if size == offset:
                 if now - quiet > 15.0:
                     quiet = now
@@ -239,7 +251,8 @@ class Studio:
             *complete, pending = pending.split(b"\n")
             if complete:
                 quiet = now
-                yield _event([line.decode("utf-8", "replace") for line in complete])
+                lines = [line.decode("utf-8", "replace") for line in complete]
+                yield _event(lines, path, offset - len(pending))
 
     def metrics(self, request: Request) -> Response:
         name = request.path_params["name"]
@@ -328,8 +341,37 @@ def _int(value: str | None, default: int | None) -> Any:
         return default
 
 
-def _event(lines: list[str]) -> str:
-    return f"data: {json.dumps(lines)}\n\n"
+TAIL_BYTES = 256 * 1024
+
+
+def _tail(path: Path, num_lines: int) -> tuple[list[str], int]:
+    """The last ``num_lines`` complete lines of ``path`` and the offset just after them (a line
+    still being written is left for the stream to send whole)."""
+    try:
+        with open(path, "rb") as f:
+            size = f.seek(0, os.SEEK_END)
+            start = max(0, size - TAIL_BYTES)
+            f.seek(start)
+            data = f.read(size - start)
+    except OSError:
+        return [], 0
+    end = data.rfind(b"\n") + 1
+    lines = data[:end].split(b"\n")[:-1]
+    if start > 0 and lines:
+        lines = lines[1:]  # the first one may be cut
+    return [line.decode("utf-8", "replace") for line in lines[-num_lines:]], start + end
+
+
+def _resume_offset(last_event_id: str | None, path: Path) -> int | None:
+    """The offset a reconnecting browser had reached in ``path`` (None: start with the tail)."""
+    folder, _, offset = (last_event_id or "").rpartition(":")
+    if folder != path.parent.name or not offset.isdigit():
+        return None
+    return int(offset)
+
+
+def _event(lines: list[str], path: Path, offset: int) -> str:
+    return f"id: {path.parent.name}:{offset}\ndata: {json.dumps(lines)}\n\n"
 
 
 def create_app(

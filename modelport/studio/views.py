@@ -5,19 +5,24 @@ No HTTP here and no lifecycle logic: each function reads (or asks the engine to 
 
 from __future__ import annotations
 
+import dataclasses
+import json
 import os
 import time
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from modelport import _settings
 from modelport.deploy import engine, records
 from modelport.deploy.records import ServiceRecord
 from modelport.environments import EnvSpec, cached_interpreter, spec_key
 from modelport.errors import ModelportError
+from modelport.protocols.swagger import EXAMPLE_SOURCE
 from modelport.registry import environments as env_registry
 from modelport.registry import models as model_registry
 from modelport.registry.models import ModelRecord
+from modelport.server.config import ServerConfig
 from modelport.workspace import Workspace
 
 __all__ = [
@@ -61,27 +66,66 @@ def service_summary(record: ServiceRecord) -> dict[str, Any]:
     }
 
 
+_SERVER_DEFAULTS = {
+    f.name: f.default for f in dataclasses.fields(ServerConfig) if f.default is not dataclasses.MISSING
+}
+
+
+def _server_settings(record: ServiceRecord) -> dict[str, Any]:
+    """The settings the service's server was started with (its bundle's ``server.json``)."""
+    if not record.bundle_dir:
+        return {}
+    try:
+        data = json.loads((Path(record.bundle_dir) / "server.json").read_text())
+    except (OSError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def configuration(record: ServiceRecord) -> dict[str, Any]:
+    """The Details card's configuration: each value in effect, not only what was asked. A value
+    nobody set says where it comes from: ``100.0 (default)``, ``5001 (picked)``."""
+    settings = dict(record.settings)
+    server = _server_settings(record)
+
+    def in_effect(key: str) -> Any:
+        if settings.get(key) is not None:
+            return settings[key]
+        if server.get(key) is not None:
+            return server[key]
+        if key in _SERVER_DEFAULTS and _SERVER_DEFAULTS[key] is not None:
+            return f"{_SERVER_DEFAULTS[key]} (default)"
+        return None
+
+    port = record.port or (urlsplit(record.scoring_uri).port if record.scoring_uri else None)
+    batching = in_effect("max_batch_size")
+    return {
+        "compute_type": settings.get("compute_type"),
+        "cpu_cores": settings.get("cpu_cores") or "not limited (all cores)",
+        "memory_gb": settings.get("memory_gb") or "not limited",
+        "workers": in_effect("workers"),
+        "port": port if settings.get("port") or port is None else f"{port} (picked)",
+        "auth_enabled": bool(settings.get("auth_enabled")),
+        "token_auth_enabled": bool(settings.get("token_auth_enabled")),
+        "scoring_timeout_ms": in_effect("scoring_timeout_ms"),
+        "max_concurrent_requests": in_effect("max_concurrent_requests"),
+        "max_request_wait_ms": in_effect("max_request_wait_ms"),
+        "max_batch_size": batching if batching is not None else "off (no batching)",
+        "max_batch_latency_ms": in_effect("max_batch_latency_ms") if batching is not None else "not used",
+        "max_body_mb": in_effect("max_body_mb"),
+    }
+
+
+def api_page(record: ServiceRecord) -> str | None:
+    """The service's interactive API page (``/swagger``, beside ``/swagger.json``)."""
+    uri = record.swagger_uri or ""
+    return uri[: -len(".json")] if uri.endswith("/swagger.json") else None
+
+
 def service_detail(ws: Workspace, record: ServiceRecord) -> dict[str, Any]:
     """The Details tab: configuration, models, environment, state history, failure and init log."""
     settings = dict(record.settings)
-    config = {
-        key: settings.get(key)
-        for key in (
-            "compute_type",
-            "cpu_cores",
-            "memory_gb",
-            "workers",
-            "port",
-            "auth_enabled",
-            "token_auth_enabled",
-            "scoring_timeout_ms",
-            "max_concurrent_requests",
-            "max_request_wait_ms",
-            "max_batch_size",
-            "max_batch_latency_ms",
-            "max_body_mb",
-        )
-    }
+    config = configuration(record)
     ic = record.inference_config or {}
     try:
         init_log = engine.logs(ws, record, init=True)
@@ -94,6 +138,7 @@ def service_detail(ws: Workspace, record: ServiceRecord) -> dict[str, Any]:
     return {
         **service_summary(record),
         "swagger_uri": record.swagger_uri,
+        "api_page": api_page(record),
         "description": settings.get("description"),
         "properties": dict(settings.get("properties") or {}),
         "configuration": config,
@@ -111,22 +156,32 @@ def service_detail(ws: Workspace, record: ServiceRecord) -> dict[str, Any]:
 
 
 def example_input(swagger: dict[str, Any] | None) -> dict[str, Any]:
-    """The Test tab's prefill from a service's swagger: its input example (inference-schema's),
-    else zeros in the shape of a declared array input; and whether the input is 784 numbers
-    (a 28x28 image), which brings the drawing canvas."""
+    """The Test tab's prefill from a service's swagger: its input example (inference-schema's, a
+    hand-written swagger's, or the sample input given at deployment), else zeros in the shape of
+    a declared array input; where it came from (``source``: ``schema``, ``sample``, ``array``);
+    and whether the input is 784 numbers (a 28x28 image), which brings the drawing canvas."""
     doc = swagger or {}
     schema = (doc.get("definitions") or {}).get("ServiceInput") or (
         (doc.get("components") or {}).get("schemas") or {}
     ).get("ServiceInput")
-    example = schema.get("example") if isinstance(schema, dict) else None
+    schema = schema if isinstance(schema, dict) else {}
+    example = schema.get("example")
+    source = None
+    if example is not None:
+        source = "sample" if schema.get(EXAMPLE_SOURCE) == "sample" else "schema"
     array = doc.get("x-modelport-array-input")
     if example is None and isinstance(array, dict) and isinstance(array.get("shape"), list):
         shape = [1 if not isinstance(n, int) or n < 1 else n for n in array["shape"]] or [1]
         zeros: Any = 0
         for n in reversed(shape):
             zeros = [zeros] * n
-        example = {str(array.get("name") or "data"): zeros}
-    return {"example": example, "declared": example is not None, "canvas": _is_image(example)}
+        example, source = {str(array.get("name") or "data"): zeros}, "array"
+    return {
+        "example": example,
+        "declared": example is not None,
+        "source": source,
+        "canvas": _is_image(example),
+    }
 
 
 def _is_image(example: Any) -> bool:

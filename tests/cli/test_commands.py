@@ -82,9 +82,31 @@ def test_no_workspace_config_says_how_to_pick_one(
         "error: no workspace config found: no .modelport/config.json or .azureml/config.json "
         f"in {nowhere} or any folder above it"
     )
-    assert "pick a workspace with -w NAME" in err
+    assert "no workspace exists yet: make one for this folder with: " in err  # nothing to pick (-w)
     assert "modelport workspace create NAME --write-config ." in err
     assert "(from config)" not in err and "Workspace.get" not in err
+
+
+def test_no_workspace_config_names_the_workspaces_there_are(
+    home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Issue 19: from the repository root, ``service list`` said no config was found and named
+    none of the workspaces that exist."""
+    from modelport.workspace import Workspace
+
+    for name in ("tutorial", "demo"):
+        Workspace.create(name)
+    nowhere = tmp_path / "nowhere"
+    nowhere.mkdir()
+    monkeypatch.chdir(nowhere)
+    assert main(["service", "list"]) == 1
+    out, err = capsys.readouterr()
+    assert out == "" and len(err.splitlines()) == 1, err
+    assert "pick a workspace with -w NAME (workspaces: demo, tutorial; e.g. -w demo)" in err
+    assert "modelport workspace create NAME --write-config ." in err
+    # ... and the hint works as it reads.
+    assert main(["service", "list", "-w", "demo"]) == 0
+    assert capsys.readouterr().out.strip() == "(none)"
 
 
 def test_registering_an_empty_folder_is_refused(

@@ -102,7 +102,7 @@ def test_killed_supervisor_then_restart_same_port_same_keys(
     port, keys = service.port, service.get_keys()
     supervisor = service.serialize()["processes"][0]
     os.kill(supervisor, signal.SIGKILL)
-    deadline = time.monotonic() + 10
+    deadline = time.monotonic() + 60
     while time.monotonic() < deadline and Webservice(dws, "phoenix-svc").state == "Healthy":
         time.sleep(0.1)
     assert Webservice(dws, "phoenix-svc").state in ("Unhealthy", "Failed")

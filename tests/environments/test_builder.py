@@ -16,6 +16,7 @@ from modelport.environments import EnvSpec, cached_interpreter, installers, reso
 from modelport.environments.builder import READY_MARKER, RECORD_FILE
 from modelport.environments.installers import find_python
 from modelport.errors import EnvironmentBuildError
+from tests.server.conftest import wait_until
 
 pytestmark = pytest.mark.process
 
@@ -88,8 +89,10 @@ def test_second_resolve_is_a_cache_hit(six_env: tuple[Path, Path, Log]) -> None:
     again = resolve_interpreter(SIX, cache_root, log)
     elapsed = time.perf_counter() - started
     assert again == python
+    # A hit builds nothing and touches nothing (how fast it is, ~ms, is the benchmark's: a 50 ms
+    # bound here is a bet that the process is never descheduled for longer on a busy machine).
     assert log == [] and marker.stat().st_mtime_ns == mtime
-    assert elapsed < 0.05, f"a cache hit took {elapsed * 1000:.1f} ms"
+    print(f"\na cache hit took {elapsed * 1000:.1f} ms")
     assert cached_interpreter(SIX, cache_root) == python
     # Another name with the same packages shares the environment.
     assert (
@@ -102,6 +105,7 @@ import json, sys, time
 from pathlib import Path
 from modelport.environments import EnvSpec, resolve_interpreter
 cache_root, go = Path(sys.argv[1]), Path(sys.argv[2])
+(go.parent / f"ready-{sys.argv[3]}").touch()
 while not go.exists():
     time.sleep(0.005)
 lines = []
@@ -114,15 +118,19 @@ def test_two_processes_build_once(tmp_path: Path) -> None:
     cache_root, go = tmp_path / "cache", tmp_path / "go"
     children = [
         subprocess.Popen(
-            [sys.executable, "-c", CHILD, str(cache_root), str(go)],
+            [sys.executable, "-c", CHILD, str(cache_root), str(go), str(i)],
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
             start_new_session=True,
         )
-        for _ in range(2)
+        for i in range(2)
     ]
-    time.sleep(0.5)  # both children are importing modelport, then polling for the go file
+    # Both children have imported modelport and wait for the go file: only then do they race
+    # (after a fixed 0.5 s one could still be importing on a busy machine: the other then built
+    # alone, and the test passed without testing the race).
+    waiting = lambda: all((tmp_path / f"ready-{i}").exists() for i in range(2))  # noqa: E731
+    wait_until(lambda: waiting() or any(c.poll() is not None for c in children), 120, "both children")
     go.touch()
     results = []
     for child in children:

@@ -51,6 +51,15 @@ def test_export_writes_a_context_and_every_format(exported: Exported, tmp_path: 
     }
     (deployment,) = yaml.safe_load_all((out / "kubernetes" / f"{SERVICE}.yaml").read_text())
     assert deployment["spec"]["template"]["spec"]["containers"][0]["image"] == data["image"]
+    # The default image is <service>:<model version> (issue 19: it was the internal deployment id).
+    assert data["image"] == f"{SERVICE}:1"
+    text = modelport("export", SERVICE, "-o", str(tmp_path / "text")).stdout
+    assert f"docker build -t {SERVICE}:1 {tmp_path / 'text'}" in text
+
+
+def test_export_help_says_how_to_name_the_image() -> None:
+    text = modelport("export", "--help").stdout
+    assert "--image NAME:TAG" in text and "<service>:<model version>" in " ".join(text.split())
 
 
 def test_export_docker_is_the_build_context_only(exported: Exported, tmp_path: Path) -> None:
@@ -98,6 +107,12 @@ def test_package_writes_a_build_context(exported: Exported, tmp_path: Path) -> N
     assert (out / "app" / "azureml-models" / "sklearn_mnist" / "1" / "sklearn_mnist_model.pkl").is_file()
     lock = (out / "requirements.lock").read_text()
     assert "scikit-learn==" in lock and "--hash=sha256:" in lock
+    # The build context holds no log and no package record; its log is the package's own.
+    assert not (out / "service.log").exists() and not (out / "package.json").exists()
+    from modelport.deploy.export.package import ModelPackage
+
+    package = ModelPackage.deserialize(exported.ws, data)  # type: ignore[arg-type]
+    assert "requirements locked" in package.get_logs()
 
 
 def test_package_errors_are_one_line(exported: Exported, tmp_path: Path) -> None:

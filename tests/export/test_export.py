@@ -17,11 +17,13 @@ import requests
 import yaml
 from dockerfile_parse import DockerfileParser
 
+from modelport.deploy import records
 from modelport.deploy.export import dockerfile as df
 from modelport.deploy.export.manifests import Version, kserve, kuberay, kubernetes
 from modelport.deploy.export.service import render
 from modelport.deploy.ports import free_port
 from tests.export.conftest import SERVICE, Exported, ray_record
+from tests.test_server_requirements import canonical, server_needs
 
 BIN = Path(sys.executable).parent
 K8S_VERSION = "1.34.0"  # a recent release among kubernetes-validate's bundled schemas
@@ -41,6 +43,25 @@ def _one(stage: list[dict], instruction: str) -> str:
     found = [i["value"] for i in stage if i["instruction"] == instruction]
     assert len(found) == 1, (instruction, found)
     return found[0]
+
+
+def assert_swagger_page_works(base: str) -> None:
+    """``GET /swagger`` and the Swagger UI assets it loads answer 200 with the real files (issue
+    19: in a service's environment they answered 500, ``No module named 'swagger_ui_bundle'``)."""
+    page = requests.get(f"{base}/swagger", timeout=30)
+    assert page.status_code == 200 and "swagger/swagger-ui-bundle.js" in page.text
+    script = requests.get(f"{base}/swagger/swagger-ui-bundle.js", timeout=30)
+    assert script.status_code == 200, script.text[:300]
+    assert script.headers["content-type"].startswith("application/javascript")
+    assert len(script.content) > 500_000 and b"SwaggerUIBundle" in script.content
+    style = requests.get(f"{base}/swagger/swagger-ui.css", timeout=30)
+    assert style.status_code == 200, style.text[:300]
+    assert style.headers["content-type"].startswith("text/css") and b".swagger-ui" in style.content
+
+
+def _lock_names(lock: str) -> set[str]:
+    pinned = [line for line in lock.splitlines() if "==" in line and line[0].isalnum()]
+    return {canonical(line.split("==")[0]) for line in pinned}
 
 
 def _validate(*paths: Path) -> subprocess.CompletedProcess[str]:
@@ -91,6 +112,7 @@ def test_context_holds_the_bundle_locks_and_no_key(exported: Exported) -> None:
     assert (ctx / "app" / "azureml-models" / "sklearn_mnist" / "1" / "sklearn_mnist_model.pkl").is_file()
     lock = (ctx / "requirements.lock").read_text()
     assert "scikit-learn==" in lock and "--hash=sha256:" in lock and "gunicorn==" in lock
+    assert "swagger-ui-bundle==" in lock  # the API page's assets (issue 19)
     assert all(
         line.startswith(("#", " ", "--")) or "==" in line or not line.strip() for line in lock.splitlines()
     )
@@ -100,6 +122,29 @@ def test_context_holds_the_bundle_locks_and_no_key(exported: Exported) -> None:
     assert "cpu_affinity" not in serve and "keys_file" not in serve and serve["entry_script"] == "score.py"
     text = (ctx / "Dockerfile").read_text()
     assert "primary_key" not in text and "--auth-key" not in text and "keys.json" not in text.split("CMD")[-1]
+
+
+def test_the_lock_and_the_environment_hold_what_the_server_imports(exported: Exported) -> None:
+    """What the server imports (derived from its code, tests/test_server_requirements.py) is in
+    the service's real environment and in the exported lock the image installs."""
+    lock = _lock_names((exported.folders["kubernetes"] / "requirements.lock").read_text())
+    assert not server_needs() - lock, f"the exported lock lacks {sorted(server_needs() - lock)}"
+    record = records.load(exported.ws, SERVICE)  # type: ignore[arg-type]
+    assert record.bundle_dir is not None
+    interpreter = json.loads((Path(record.bundle_dir) / "bundle.json").read_text())["interpreter"]
+    assert Path(interpreter).absolute() != Path(sys.executable).absolute()  # its own environment
+    names = "import importlib.metadata as m, json; print(json.dumps([d.name for d in m.distributions()]))"
+    listed = subprocess.run(
+        [interpreter, "-I", "-c", names], capture_output=True, text=True, check=True, timeout=60
+    ).stdout
+    installed = {canonical(name) for name in json.loads(listed)}
+    assert not server_needs() - installed, f"the environment lacks {sorted(server_needs() - installed)}"
+
+
+@pytest.mark.process
+def test_the_api_page_works_in_a_service_deployed_with_an_environment(exported: Exported) -> None:
+    scoring_uri = exported.service.scoring_uri  # type: ignore[attr-defined]
+    assert_swagger_page_works(scoring_uri.rsplit("/score", 1)[0])
 
 
 # -- the recipe, run for real ----------------------------------------------------------------------
@@ -152,6 +197,7 @@ def test_the_image_recipe_runs_and_scores_like_the_local_service(exported: Expor
         )
         assert answer.status_code == 200, answer.text
         assert answer.json() == exported.local_predictions
+        assert_swagger_page_works(f"http://127.0.0.1:{port}")
         # It is the wheel's modelport that runs, not this checkout's.
         where = subprocess.run(
             ["python", "-c", "import modelport; print(modelport.__file__)"],
@@ -207,7 +253,50 @@ def test_real_image_builds_and_scores(exported: Exported) -> None:
         subprocess.run([runtime, "rm", "-f", cid], capture_output=True)
 
 
+def test_the_context_holds_no_log_and_ignores_everything_it_does_not_copy(exported: Exported) -> None:
+    """Issue 19: a ``service.log`` (this machine's paths and timings) landed in the context."""
+    ctx = exported.folders["kubernetes"]
+    assert not (ctx / "service.log").exists()
+    assert not list(ctx.rglob("*.log"))
+    ignore = (ctx / ".dockerignore").read_text().splitlines()
+    assert ignore[1] == "*"  # everything, then only what the Dockerfile copies
+    copied = {line[1:].rstrip("/") for line in ignore if line.startswith("!")}
+    sources = set()
+    for stage in _stages(ctx / "Dockerfile"):
+        for item in stage:
+            if item["instruction"] == "COPY" and "--from" not in item["value"]:
+                sources.update(s.rstrip("/") for s in item["value"].split()[:-1] if not s.startswith("--"))
+    outside = {s for s in sources if not any(s == c or s.startswith(f"{c}/") for c in copied)}
+    assert not outside, f"the Dockerfile copies what .dockerignore leaves out: {outside}"
+
+
 # -- manifests -------------------------------------------------------------------------------------
+def _anchors(text: str) -> list[str]:
+    """The anchors and aliases in a YAML text, from the parser's own events."""
+    found = []
+    for event in yaml.parse(text):
+        anchor = getattr(event, "anchor", None)
+        if anchor is not None:
+            found.append(anchor)
+    return found
+
+
+def test_manifests_are_plain_yaml_without_anchors_or_aliases(exported: Exported) -> None:
+    """Issue 19: the Deployment used ``&id001``/``*id001`` for its labels (valid YAML, but no
+    Kubernetes manifest is written so)."""
+    files = sorted(exported.folders["kubernetes"].glob("*/*.yaml"))
+    assert {f.parent.name for f in files} == {"kubernetes", "kserve", "kuberay"}
+    for path in files:
+        text = path.read_text()
+        assert _anchors(text) == [], path
+        assert "&id0" not in text and "*id0" not in text, path
+    rayservice = yaml.safe_load((exported.folders["kuberay"] / "kuberay" / "rayservice.yaml").read_text())
+    assert _anchors(rayservice["spec"]["serveConfigV2"]) == []
+    # The check can fail: PyYAML's own safe_dump anchors a dict used twice.
+    shared = {"app": "x"}
+    assert _anchors(yaml.safe_dump({"a": shared, "b": shared})) == ["id001", "id001"]
+
+
 def test_kubernetes_manifests_pass_strict_validation(exported: Exported) -> None:
     files = sorted((exported.folders["kubernetes"] / "kubernetes").glob("*.yaml"))
     assert {f.name for f in files} == {f"{SERVICE}.yaml", "service.yaml"}
@@ -420,7 +509,7 @@ def test_aks_autoscale_service_exports_its_hpa(exported: Exported, tmp_path: Pat
     (deployment,) = yaml.safe_load(ray["spec"]["serveConfigV2"])["applications"][0]["deployments"]
     scaling = deployment["autoscaling_config"]
     assert (scaling["min_replicas"], scaling["max_replicas"]) == (1, 3)
-    assert result.image == f"digits-aks:{record.deployment_id}"  # type: ignore[attr-defined]
+    assert result.image == "digits-aks:1"  # <service>:<model version>
 
 
 # -- an AksEndpoint's versions -----------------------------------------------------------------------
@@ -475,7 +564,7 @@ def test_endpoint_exports_a_deployment_per_version_with_its_traffic_split(
     green_objs = list(yaml.safe_load_all((out / "kubernetes" / "digits-ep-green.yaml").read_text()))
     blue_pod = blue_objs[0]["spec"]["template"]["spec"]["containers"][0]
     assert blue_objs[0]["spec"]["replicas"] == 2 and blue_pod["resources"]["requests"]["cpu"] == "500m"
-    assert blue_pod["image"] == f"digits-ep-blue:{records.load(exported.ws, 'digits-ep--blue').deployment_id}"  # type: ignore[arg-type]
+    assert blue_pod["image"] == "digits-ep-blue:1"  # <endpoint>-<version>:<model version>
     hpa = next(o for o in green_objs if o["kind"] == "HorizontalPodAutoscaler")
     assert (hpa["spec"]["minReplicas"], hpa["spec"]["maxReplicas"]) == (1, 4)
     assert not any(o["kind"] == "HorizontalPodAutoscaler" for o in blue_objs)

@@ -37,7 +37,7 @@ def app(tmp_path: Path) -> Iterator[Callable[..., Any]]:
         client = TestClient(scoring)
         client.__enter__()
         clients.append(client)
-        deadline = time.monotonic() + 20
+        deadline = time.monotonic() + 60
         while not scoring.service.ready:
             assert time.monotonic() < deadline and not exits, f"init() did not finish: {exits}"
             time.sleep(0.02)
@@ -332,16 +332,33 @@ def test_openapi_document_lists_v2_routes_and_the_page_serves_swagger_ui(app: Ca
     assert client.get("/swagger/index.j2").status_code == 404
 
 
-def test_overload_and_timeout_are_503_and_504_with_the_v2_error_body(app: Callable[..., Any]) -> None:
+def test_overload_and_timeout_are_503_and_504_with_the_v2_error_body(
+    app: Callable[..., Any], tmp_path: Path
+) -> None:
     import threading
 
-    client = app("sleepy.py", max_request_wait_ms=50, scoring_timeout_ms=1500)
+    started = tmp_path / "started"
+    script = tmp_path / "sleepy_marks.py"  # sleepy.py that says when its run() has begun
+    script.write_text(
+        "import json, pathlib, time\n"
+        "def run(raw_data):\n"
+        "    seconds = json.loads(raw_data)['data'][0]\n"
+        f"    pathlib.Path({str(started)!r}).touch()\n"
+        "    time.sleep(seconds)\n"
+        "    return seconds\n"
+    )
+    client = app(script, max_request_wait_ms=50, scoring_timeout_ms=3000)
     url = "/v2/models/modelport/infer"
-    slow = threading.Thread(
-        target=client.post, args=(url,), kwargs={"json": {"inputs": [tensor("data", [1.0])]}}
+    slow = threading.Thread(  # 2 s: room for the second request to arrive while it runs
+        target=client.post, args=(url,), kwargs={"json": {"inputs": [tensor("data", [2.0])]}}
     )
     slow.start()
-    time.sleep(0.3)  # the first request holds the run thread
+    # The first request holds the run thread once its run() has begun (a fixed 0.3 s was not
+    # always enough on a busy machine: the second request then ran first, and answered 200).
+    deadline = time.monotonic() + 60
+    while not started.exists():
+        assert time.monotonic() < deadline, "the first request's run() never began"
+        time.sleep(0.01)
     r = client.post(url, json={"inputs": [tensor("data", [0.0])]})
     slow.join()
     assert r.status_code == 503 and r.headers["retry-after"] and "overloaded" in r.json()["error"]
@@ -356,7 +373,7 @@ def test_v2_requests_are_traced_like_score(app: Callable[..., Any], tmp_path: Pa
     client = app(script, traces_file=str(traces))
     r = client.post("/v2/models/modelport/infer", json={"inputs": [tensor("data", [1.0])]})
     assert r.status_code == 200
-    deadline = time.monotonic() + 10
+    deadline = time.monotonic() + 30
     while not (traces.exists() and traces.read_text().strip()):
         assert time.monotonic() < deadline, "no trace written"
         time.sleep(0.05)

@@ -3,8 +3,8 @@
 Every test here deploys with ``Model.deploy`` into a workspace under ``tmp_path`` (the ``dws``
 fixture deletes its services, so their process groups, at teardown), talks to 127.0.0.1 only, and
 records what it measured with the ``figures`` fixture: the figures of the whole run are written to
-``$MODELPORT_FIGURES/reliability.json`` (else the session's temporary folder) and printed at the
-end of the run, which is where ``docs/reliability.md`` takes its numbers from.
+``$MODELPORT_FIGURES/reliability.json`` (else the session's temporary folder), named in one line
+at the end of the run; ``docs/reliability.md`` takes its numbers from that file.
 """
 
 from __future__ import annotations
@@ -56,10 +56,12 @@ def figures(pytestconfig: pytest.Config) -> Iterator[dict[str, Any]]:
 
 
 def pytest_terminal_summary(terminalreporter: Any) -> None:
+    # One line, not the figures themselves: they were ~150 lines of JSON at the end of every
+    # full run (issue 19). They are in the file, for docs/reliability.md.
     if _figures:
         where = _figures_dir(terminalreporter.config) / FIGURES_FILE
-        terminalreporter.write_sep("-", f"reliability figures (also in {where})")
-        terminalreporter.write_line(json.dumps(_figures, indent=1, default=str))
+        groups = len(_figures)
+        terminalreporter.write_line(f"reliability figures of {groups} test group(s) written to {where}")
 
 
 # -- services ------------------------------------------------------------------------------------

@@ -132,13 +132,14 @@ def test_key_auth_refuses_every_route_but_liveness(deploy, figures: dict[str, An
     for method in ("GET", "HEAD"):  # liveness stays open, with or without credentials
         assert requests.request(method, f"{base}/", timeout=10).status_code == 200
         assert curl_status(f"{base}/", method)[0] == 200
-    # The SDK authenticates itself; a regenerated key locks the old one out within a second.
+    # The SDK authenticates itself; a regenerated key locks the old one out (the server re-reads
+    # its key file at most every 0.5 s; the deadline is for a busy machine).
     assert isinstance(service.run({"data": [[0.0] * 64]}), list)
     service.regen_key("Primary")
-    deadline = time.monotonic() + 5
+    deadline = time.monotonic() + 30
     old = {"Authorization": f"Bearer {primary}"}
-    while requests.post(service.scoring_uri, data=ROW, headers=old, timeout=10).status_code != 401:
-        assert time.monotonic() < deadline, "the old primary key still works 5 s after regen_key"
+    while requests.post(service.scoring_uri, data=ROW, headers=old, timeout=30).status_code != 401:
+        assert time.monotonic() < deadline, "the old primary key still works 30 s after regen_key"
         time.sleep(0.1)
     assert isinstance(service.run({"data": [[0.0] * 64]}), list)
     figures.setdefault("security", {})["auth_refusals_checked"] = tried

@@ -36,7 +36,7 @@ def test_readiness_waits_for_init_and_score_waits_too(make_app, tmp_path: Path, 
     assert "init()" in r.json()["message"]
     assert app.client.get("/").status_code == 200  # liveness answers while init() runs
     gate.touch()
-    wait_until(lambda: app.client.get("/health/ready").status_code == 200, 10, "readiness")
+    wait_until(lambda: app.client.get("/health/ready").status_code == 200, 60, "readiness")
     assert app.client.post("/score", content=b"{}").json() == "ready"
 
 
@@ -254,7 +254,7 @@ def test_regenerated_key_takes_effect_without_restart(make_app, tmp_path: Path) 
 
     assert status("old-primary") == 200
     _keys(keys, "new-primary", "secondary")
-    wait_until(lambda: status("new-primary") == 200, 5, "the new key to be accepted")
+    wait_until(lambda: status("new-primary") == 200, 30, "the new key to be accepted")
     assert status("old-primary") == 401
     assert status("secondary") == 200
 

@@ -94,7 +94,7 @@ def test_run_thread_keeps_no_reference_to_the_last_job() -> None:
 
     ref = asyncio.run(main())
     try:
-        deadline = time.monotonic() + 5  # the thread is now waiting for its next job
+        deadline = time.monotonic() + 30  # the thread is now waiting for its next job
         while ref() is not None and time.monotonic() < deadline:
             gc.collect()
             time.sleep(0.01)

@@ -28,7 +28,8 @@ def _free_port() -> int:
 
 
 def test_serve_init_failure_exits_nonzero_with_traceback(tmp_path: Path) -> None:
-    started = time.monotonic()
+    """It stops, once: no restart loop (the run's timeout would end one), one init() call. How
+    fast is the benchmark's business (a 5 s bound failed at 6.8 s on a busy machine)."""
     out = subprocess.run(
         [MODELPORT, "serve", "--entry-script", str(script("init_fails.py")), "--port", str(_free_port())],
         capture_output=True,
@@ -36,10 +37,10 @@ def test_serve_init_failure_exits_nonzero_with_traceback(tmp_path: Path) -> None
         timeout=60,
         cwd=tmp_path,
     )
-    assert time.monotonic() - started < 5
     assert out.returncode != 0
     text = out.stdout + out.stderr
     assert "Traceback" in text and "init" in text
+    assert text.count("calling init()") == 1, text
 
 
 def test_serve_scores_and_stops_on_sigterm(tmp_path: Path) -> None:
@@ -64,15 +65,15 @@ def test_serve_scores_and_stops_on_sigterm(tmp_path: Path) -> None:
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
             try:
-                if requests.get(f"http://127.0.0.1:{port}/health/ready", timeout=1).status_code == 200:
+                if requests.get(f"http://127.0.0.1:{port}/health/ready", timeout=5).status_code == 200:
                     break
-            except requests.ConnectionError:
+            except requests.RequestException:  # refused, or slow to answer on a busy machine
                 pass
             time.sleep(0.05)
         r = requests.post(f"http://127.0.0.1:{port}/score", data='{"a": 1}', timeout=10)
         assert r.status_code == 200
         assert r.json() == {"echo": {"a": 1}, "type": "str"}
-        assert requests.get(f"http://127.0.0.1:{port}/", timeout=5).text.strip('"') == "Healthy"
+        assert requests.get(f"http://127.0.0.1:{port}/", timeout=30).text.strip('"') == "Healthy"
         os.killpg(proc.pid, signal.SIGTERM)
         assert proc.wait(timeout=30) == 0
         assert "POST /score 200" in log_file.read_text()
@@ -104,11 +105,11 @@ def _wait_ready(proc: subprocess.Popen[str], port: int) -> None:
     def ready() -> bool:
         assert proc.poll() is None, f"the server exited with {proc.returncode}"
         try:
-            return requests.get(f"http://127.0.0.1:{port}/health/ready", timeout=1).status_code == 200
-        except requests.ConnectionError:
+            return requests.get(f"http://127.0.0.1:{port}/health/ready", timeout=5).status_code == 200
+        except requests.RequestException:  # refused, or slow to answer on a busy machine
             return False
 
-    wait_until(ready, 30, "the server to be ready", interval=0.05)
+    wait_until(ready, 60, "the server to be ready", interval=0.05)
 
 
 def _stop(proc: subprocess.Popen[str]) -> None:
@@ -135,15 +136,19 @@ def test_serve_logs_each_line_once(tmp_path: Path) -> None:
 
 
 def test_serve_on_a_busy_port_says_so_at_once(tmp_path: Path) -> None:
-    """Issue 11, bug 9: ~5 s of gunicorn retries, then exit 1 without a word."""
+    """Issue 11, bug 9: ~5 s of gunicorn retries, then exit 1 without a word. Checked by what
+    happened, not by the time it took (a loaded machine makes any bound flaky): nothing started,
+    no retry, one line."""
     with socket.socket() as busy:
         busy.bind(("127.0.0.1", 0))
         busy.listen()
         port = busy.getsockname()[1]
-        started = time.monotonic()
         out = _serve("--entry-script", str(script("plain_echo.py")), "--port", str(port), cwd=tmp_path)
-    assert time.monotonic() - started < 4
+    # "At once": checked before gunicorn's bind retries ("Connection in use", five times a second
+    # apart), not within a number of seconds (4 s was too few to start Python on a busy machine).
     assert out.returncode != 0
+    assert out.stdout == "" and "Retrying" not in out.stderr and "gunicorn" not in out.stderr
+    assert "Connection in use" not in out.stdout + out.stderr
     lines = out.stderr.strip().splitlines()
     assert len(lines) == 1, out.stderr
     assert f"port {port} on 127.0.0.1 is already in use (by pid {os.getpid()}" in lines[0]
@@ -166,11 +171,9 @@ def test_serve_reuse_port_refuses_a_deployed_services_port(tmp_path: Path) -> No
     proc, _, _ = _start(deployed, tmp_path)
     try:
         _wait_ready(proc, port)
-        started = time.monotonic()
         args = ["--entry-script", str(script("plain_echo.py")), "--port", str(port), "--reuse-port"]
-        out = _serve(*args, cwd=tmp_path)
-        assert time.monotonic() - started < 10
-        assert out.returncode != 0
+        out = _serve(*args, cwd=tmp_path)  # refused before it binds (its timeout: 60 s)
+        assert out.returncode != 0 and out.stdout == ""  # refused before anything started
         lines = out.stderr.strip().splitlines()
         assert len(lines) == 1, out.stderr
         assert "digits-svc" in lines[0] and str(port) in lines[0]
@@ -202,3 +205,71 @@ def test_serve_without_model_dir_warns_and_sets_an_empty_folder(tmp_path: Path) 
     text = out.read_text() + err.read_text()
     assert "--model-dir" in text and str(model_dir) in text
     assert not model_dir.exists()  # removed at exit
+
+
+# -- issue 19, item 4: the cause, not the server's boot noise --------------------------------------
+NOISE = ("gunicorn", "uvicorn", "Worker failed to boot", "Booting worker", "Shutting down", "Traceback")
+
+
+@pytest.mark.parametrize(
+    ("case", "expected"),
+    [
+        ("syntax", "score.py line 2: "),
+        ("no_run", "score.py defines no run() function"),
+        ("model_dir", "--model-dir "),
+        ("source_directory", "--source-directory "),
+    ],
+)
+def test_serve_checks_the_script_and_folders_before_starting(
+    tmp_path: Path, case: str, expected: str
+) -> None:
+    """A syntax error, a script without run(), a folder that does not exist: each was ~20 lines of
+    gunicorn and uvicorn output ending with ``Reason: Worker failed to boot.``, exit 3."""
+    script_file = tmp_path / "score.py"
+    script_file.write_text(
+        {
+            "syntax": "def init():\n    retrun = = 1\n\ndef run(data):\n    return data\n",
+            "no_run": "def init():\n    pass\n\ndef predict(data):\n    return data\n",
+        }.get(case, "def init():\n    pass\n\ndef run(data):\n    return data\n")
+    )
+    args = ["--entry-script", str(script_file), "--port", str(_free_port())]
+    if case == "model_dir":
+        args += ["--model-dir", str(tmp_path / "no-such-model")]
+    if case == "source_directory":
+        args += ["--source-directory", str(tmp_path / "no-such-source")]
+    cmd = [MODELPORT, "serve", *args]
+    out = subprocess.run(cmd, capture_output=True, text=True, timeout=60, cwd=tmp_path)
+    assert out.returncode == 1, out.stdout + out.stderr
+    assert out.stdout == ""
+    lines = out.stderr.strip().splitlines()
+    assert len(lines) == 1, out.stderr
+    assert lines[0].startswith("modelport serve: ") and expected in lines[0]
+    if case in ("model_dir", "source_directory"):
+        assert "does not exist" in lines[0]
+    assert not any(word in out.stderr for word in NOISE)
+
+
+def test_serve_init_failure_shows_the_users_traceback_once_and_no_boot_noise(tmp_path: Path) -> None:
+    """init() raising: its traceback once (two workers fail alike), one closing line, exit 1."""
+    args = ["--entry-script", str(script("init_fails.py")), "--workers", "2", "--port", str(_free_port())]
+    log_file = tmp_path / "serve.log"
+    out = subprocess.run(
+        [MODELPORT, "serve", *args, "--log-file", str(log_file)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=tmp_path,
+    )
+    assert out.returncode == 1, out.stdout + out.stderr
+    console = out.stdout + out.stderr
+    assert console.count("Traceback (most recent call last)") == 1, console
+    assert console.count("RuntimeError: model file is corrupt: cannot load weights") == 1, console
+    assert "in load_weights" in console and "init_fails.py" in console
+    for word in (*NOISE[:-1], "exiting"):
+        assert word not in console, (word, console)
+    assert out.stderr.strip().splitlines()[-1] == (
+        "modelport serve: init_fails.py failed to start (its traceback is above); the server stopped"
+    )
+    assert len(out.stdout.strip().splitlines()) <= 12, out.stdout
+    # The log file keeps every line, for whoever needs gunicorn's account.
+    assert "Worker failed to boot" in log_file.read_text()

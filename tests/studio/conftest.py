@@ -2,8 +2,8 @@
 MNIST model, and a service whose init() fails), the real ``modelport studio`` command in a
 subprocess on a free port, and Debian's chromium driven by playwright.
 
-One workspace, one studio and one browser for the session: deploying and launching cost
-seconds, the pages cost milliseconds.
+One workspace, one studio and one browser for the package (tests/studio): deploying and
+launching cost seconds, the pages cost milliseconds.
 """
 
 from __future__ import annotations
@@ -104,7 +104,7 @@ class Digits:
     """A test image the model gets right both as it is and as the canvas renders its strokes."""
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def digits784(tmp_path_factory: pytest.TempPathFactory) -> Digits:
     """A LogisticRegression on the first 1,500 shipped MNIST training images (784 inputs in
     0..1), saved as the tutorial saves its model (2-3 s on 2 idle cores)."""
@@ -149,19 +149,24 @@ class StudioWorld:
     url: str
     port: int
     digits: Digits
+    log: Path | None = None
+    """The studio command's output (the URL it printed, and whatever it logged since)."""
     healthy: str = "mnist-svc"
     failing: str = "broken-svc"
     tokened: str = "token-svc"
+    sampled: str = "sample-svc"
+    """The tutorial's score.py again, deployed without auth and with a sample input (one test image)."""
 
     def api(self, method: str, path: str, **kwargs: Any) -> requests.Response:
         headers = {"Authorization": f"Bearer {TOKEN}", **kwargs.pop("headers", {})}
         return requests.request(method, self.url + path, headers=headers, timeout=30, **kwargs)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def world(tmp_path_factory: pytest.TempPathFactory, digits784: Digits) -> Iterator[StudioWorld]:
-    """A workspace with the tutorial's service (key auth, Healthy), one whose init() fails and
-    an echo service with token auth, and ``modelport studio`` serving it."""
+    """A workspace with the tutorial's service (key auth, Healthy), one whose init() fails, an
+    echo service with token auth, the tutorial's again with a sample input and no auth, and
+    ``modelport studio`` serving it."""
     tmp = tmp_path_factory.mktemp("studio")
     home = tmp / "mphome"
     from modelport.core.model import InferenceConfig, Model
@@ -208,9 +213,19 @@ def world(tmp_path_factory: pytest.TempPathFactory, digits784: Digits) -> Iterat
         tokened = Model.deploy(
             ws, "token-svc", [model], InferenceConfig(entry_script="score.py", source_directory=echo_src), aks
         )
+        sample_config = InferenceConfig(
+            entry_script="score.py",
+            source_directory=src,
+            sample_input={"data": digits784.test_x[:1].round(4).tolist()},
+        )
+        sampled = Model.deploy(
+            ws, "sample-svc", [model], sample_config, LocalWebservice.deploy_configuration()
+        )
         healthy.wait_for_deployment(timeout_sec=120)
         tokened.wait_for_deployment(timeout_sec=120)
-        wait_until(lambda: broken.update_deployment_state() or broken.state == "Failed", 60, "init() to fail")
+        sampled.wait_for_deployment(timeout_sec=120)
+        failed = lambda: broken.update_deployment_state() or broken.state == "Failed"  # noqa: E731
+        wait_until(failed, 120, "init() to fail")
 
     # The environment is set back here: the studio process gets its own, the tests use ``ws``.
     port = free_port()
@@ -252,10 +267,10 @@ def world(tmp_path_factory: pytest.TempPathFactory, digits784: Digits) -> Iterat
         except requests.RequestException:
             return proc.poll() is not None
 
-    wait_until(up, 30, "the studio to answer")
+    wait_until(up, 90, "the studio to answer")  # imports take seconds on a busy machine
     assert proc.poll() is None, (tmp / "studio.log").read_text()
     try:
-        yield StudioWorld(ws, home, url, port, digits784)
+        yield StudioWorld(ws, home, url, port, digits784, log=tmp / "studio.log")
     finally:
         os.killpg(proc.pid, signal.SIGTERM)
         try:
@@ -268,7 +283,10 @@ def world(tmp_path_factory: pytest.TempPathFactory, digits784: Digits) -> Iterat
             engine.delete(ws, name, missing_ok=True)
 
 
-@pytest.fixture(scope="session")
+# Package-scoped, not session-scoped: a sync_playwright left running for the rest of the session
+# makes every later sync_playwright() (another package's browser test) fail with "Sync API
+# inside the asyncio loop", and the studio's services would keep running after its tests.
+@pytest.fixture(scope="package")
 def browser() -> Iterator[Any]:
     if not CHROMIUM.exists():
         pytest.skip(f"{CHROMIUM} is missing (scripts/test.sh installs Debian's chromium with apt-get)")
@@ -290,12 +308,44 @@ class Tab:
     errors: list[str]
 
     def open(self, fragment: str) -> Any:
+        """Go to ``fragment`` (``#/services/x/test``) and wait until the page has drawn it: its
+        <main> names the route and is no longer busy. (Waiting for an element instead raced the
+        route the page was still drawing, which could finish later and draw over this one.)"""
         self.page.goto(f"{self.world.url}/{fragment}")
+        self.settled(fragment)
         return self.page
+
+    def settled(self, fragment: str | None = None) -> None:
+        """Wait until the page shows ``fragment`` (default: the current one), fully drawn."""
+        route = self.page.evaluate("location.hash") if fragment is None else fragment
+        self.page.wait_for_selector(f'main[data-route="{route}"][aria-busy="false"]', state="attached")
+
+
+@pytest.hookimpl(wrapper=True, tryfirst=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
+    """Keep each phase's report on the test, so the ``tab`` fixture knows whether it failed."""
+    report = yield
+    setattr(item, f"report_{report.when}", report)
+    return report
+
+
+def _page_state(page: Any, folder: Path) -> str:
+    """What the page showed when a test failed: its URL, its main element's text, a screenshot."""
+    shot = folder / "failed-page.png"
+    try:
+        page.screenshot(path=str(shot), full_page=True)
+        main = page.evaluate(
+            "() => { const m = document.getElementById('main'); if (!m) return '';"
+            " return JSON.stringify(Object.assign({busy: m.ariaBusy}, m.dataset)) + ' '"
+            " + m.innerText.slice(0, 1500) }"
+        )
+        return f"page {page.url}, screenshot {shot}:\n{main}"
+    except Exception as exc:  # the page itself may be the thing that broke
+        return f"page state unavailable: {exc}"
 
 
 @pytest.fixture
-def tab(browser: Any, world: StudioWorld) -> Iterator[Tab]:
+def tab(browser: Any, world: StudioWorld, request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Tab]:
     context = browser.new_context(viewport={"width": 1280, "height": 800})
     page = context.new_page()
     page.set_default_timeout(30_000)  # generous: the machine may be shared and busy
@@ -312,6 +362,11 @@ def tab(browser: Any, world: StudioWorld) -> Iterator[Tab]:
     page.goto(f"{world.url}/?token={TOKEN}")
     page.wait_for_selector("#workspace:has-text('studiows')")
     assert "token" not in page.url
-    yield Tab(page, world, dialogs, errors)
+    signed_in = Tab(page, world, dialogs, errors)
+    signed_in.settled("")  # the first page (the services list) is drawn
+    yield signed_in
+    failed = getattr(request.node, "report_call", None)
+    if failed is not None and failed.failed:
+        print(_page_state(page, tmp_path))
     context.close()
     assert not errors, f"script errors on the page: {errors}"

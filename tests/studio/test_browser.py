@@ -10,7 +10,6 @@ import subprocess
 import time
 import uuid
 from pathlib import Path
-from typing import Any
 
 import pytest
 import requests
@@ -118,7 +117,7 @@ def test_canvas_predicts_a_digit_drawn_from_a_real_test_image(tab: Tab, tmp_path
         page.mouse.down()
         page.mouse.move(box["x"] + (last + 0.5) * scale, y, steps=max(1, last - first))
         page.mouse.up()
-    page.wait_for_selector(f"#prediction:has-text('{label}')", timeout=15_000)
+    page.wait_for_selector(f"#prediction:has-text('{label}')")
     assert page.inner_text("#prediction") == str(label)
     sent = json.loads(page.input_value("#test-body"))["data"][0]
     assert len(sent) == 784 and all(0.0 <= v <= 1.0 for v in sent)
@@ -195,7 +194,7 @@ def test_logs_tab_shows_a_new_request_live(tab: Tab, tmp_path: Path) -> None:
     )
     assert resp.status_code == 200
     started = time.monotonic()
-    page.wait_for_selector(f"#live-log:has-text('{request_id}')", timeout=10_000)
+    page.wait_for_selector(f"#live-log:has-text('{request_id}')")
     print(f"\nlog line in the page {time.monotonic() - started:.2f} s after the request")
     line = next(line for line in page.inner_text("#live-log").splitlines() if request_id in line)
     assert "POST /score 200" in line
@@ -209,22 +208,24 @@ def test_metrics_tab_draws_rate_latency_and_errors(tab: Tab, tmp_path: Path) -> 
     headers = {"Authorization": f"Bearer {_service_key(tab)}"}
     body = json.dumps({"data": tab.world.digits.test_x[:1].tolist()})
     page = tab.open(f"#/services/{tab.world.healthy}/metrics")
-    page.wait_for_selector("#total-requests")
+    before = tab.world.api("GET", f"/api/services/{tab.world.healthy}/metrics").json()
+    # A number of requests, not a duration: on a busy machine 5 s of requests were sometimes
+    # fewer than the test then asked the page to count.
+    uri = str(record.scoring_uri)
     with requests.Session() as s:
-        deadline = time.monotonic() + 5
-        while time.monotonic() < deadline:
-            s.post(str(record.scoring_uri), data=body, headers=headers, timeout=30)
-            s.post(str(record.scoring_uri), data="{bad json", headers=headers, timeout=30)
-            time.sleep(0.05)
+        for _ in range(20):
+            assert s.post(uri, data=body, headers=headers, timeout=30).status_code == 200
+            assert s.post(uri, data="{bad json", headers=headers, timeout=30).status_code >= 400
+    wanted = (before["total_requests"] or 0) + 40, (before["total_errors"] or 0) + 20
 
-    def charted() -> Any:
-        polylines = page.locator("#metrics svg polyline").count()
-        return polylines >= 5 and page.locator("#metrics svg").first.get_attribute("aria-label")
+    def counted() -> bool:
+        shown = page.inner_text("#total-requests"), page.inner_text("#total-errors")
+        return "—" not in shown and (float(shown[0]), float(shown[1])) >= wanted
 
-    wait_until(charted, 20, "the metrics charts")
-    total = float(page.inner_text("#total-requests"))
-    errors = float(page.inner_text("#total-errors"))
-    assert total >= 20 and errors >= 10
+    # The page shows a scrape taken after the last request (the studio scrapes every 2 s).
+    wait_until(counted, 90, f"the page to count {wanted} requests and errors")
+    wait_until(lambda: page.locator("#metrics svg polyline").count() >= 5, 90, "the metrics charts")
+    assert float(page.inner_text("#total-errors")) >= wanted[1]
     legend = page.locator("#metrics .legend").nth(0).inner_text()
     assert "requests/s" in legend and "—" not in legend
     shot(tab, "service-metrics", tmp_path)
@@ -244,7 +245,7 @@ def test_models_page_lists_versions_and_registers_an_upload(tab: Tab, tmp_path: 
     assert "stage=dev" in page.locator("tr[data-model='uploaded_model:1']").inner_text()
     shot(tab, "models", tmp_path)
     page.click("tr[data-model='uploaded_model:1'] a")
-    page.wait_for_selector("#files")
+    tab.settled("#/models/uploaded_model/1")
     files = page.inner_text("#files")
     assert "weights.bin" in files and hashlib.sha256(upload.read_bytes()).hexdigest() in files
     shot(tab, "model-version", tmp_path)
@@ -289,12 +290,9 @@ def test_xss_in_names_tags_and_errors_renders_as_text(tab: Tab, tmp_path: Path) 
     assert XSS in page.inner_text("#upload-message") and "invalid model name" in page.inner_text(
         "#upload-message"
     )
-    tab.open("#/models/sklearn_mnist/1")
-    page.wait_for_selector("#files")
+    tab.open("#/models/sklearn_mnist/1")  # drawn completely: an element made of the text exists now
     assert XSS in page.inner_text("main")
-    for _ in range(2):
-        page.wait_for_timeout(300)
-        assert page.locator("img").count() == 0  # the payload never became an element
+    assert page.locator("img").count() == 0  # the payload never became an element
     assert not any("alert" in d for d in tab.dialogs), tab.dialogs
     shot(tab, "xss-as-text", tmp_path)
 
@@ -327,11 +325,13 @@ def test_restart_then_delete_with_confirmation(tab: Tab, tmp_path: Path) -> None
     before = records.load(ws, name)
     page = tab.open("#/services")
     page.click(f"tr[data-service='{name}'] [data-action='restart']")
-    wait_until(lambda: len(records.load(ws, name).history) > len(before.history), 30, "the restart")
+    # Generous: a restart stops the old server (up to 10 s of grace) and starts one whose init()
+    # must fail; on two busy cores each step takes several times as long as alone.
+    wait_until(lambda: len(records.load(ws, name).history) > len(before.history), 90, "the restart")
     assert records.load(ws, name).handle != before.handle  # a new server process was started
-    page.wait_for_selector(f"tr[data-service='{name}'] .state:has-text('Failed')", timeout=30_000)
+    page.wait_for_selector(f"tr[data-service='{name}'] .state:has-text('Failed')", timeout=90_000)
     page.click(f"tr[data-service='{name}'] [data-action='delete']")
-    page.wait_for_selector(f"tr[data-service='{name}']", state="detached")
+    page.wait_for_selector(f"tr[data-service='{name}']", state="detached", timeout=90_000)
     assert any(d.startswith(f"confirm: Delete service '{name}'") for d in tab.dialogs)
     assert tab.world.api("GET", f"/api/services/{name}").status_code == 404
     assert page.locator(f"tr[data-service='{tab.world.healthy}']").is_visible()

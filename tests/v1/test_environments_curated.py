@@ -92,7 +92,7 @@ def test_curated_environments(
     service.wait_for_deployment(show_output=True)
     # Model.deploy without show_output (as the notebooks call it) still showed the build, live, once.
     printed = capsys.readouterr().out
-    for phase in ("building a Python", "resolve: ", "install: Installed", "compile: [", "built in"):
+    for phase in ("building a Python", "resolve: ", "install: Installed", "compile: ", "built in"):
         assert printed.count(f"environment 'AzureML-Minimal': {phase}") >= 1, printed
     assert printed.count("built in") == 1
     answer = service.run(json.dumps({"data": [1, 2, 3]}))

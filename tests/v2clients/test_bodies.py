@@ -37,9 +37,9 @@ def url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
             assert proc.poll() is None, log.read_text()
             assert time.monotonic() < deadline, log.read_text()
             try:
-                if requests.get(f"{base}/v2/health/ready", timeout=2).status_code == 200:
+                if requests.get(f"{base}/v2/health/ready", timeout=5).status_code == 200:
                     break
-            except requests.ConnectionError:
+            except requests.RequestException:  # refused, or slow to answer on a busy machine
                 pass
             time.sleep(0.1)
         yield base

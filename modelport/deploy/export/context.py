@@ -8,7 +8,8 @@ image's server configuration, the locks, modelport's wheel, a Dockerfile and a `
       wheels/              modelport's wheel
       serve.json           the server's settings as the image runs them (see dockerfile.serve_config)
       bundle.json, server.json, requirements.txt, app/ (with app/azureml-models/<name>/<version>/)
-                           the bundle, exactly as a deployment prepares it
+                           the bundle, exactly as a deployment prepares it, without its log
+                           (``service.log``: what preparing it printed, told through ``progress``)
 """
 
 from __future__ import annotations
@@ -101,4 +102,7 @@ def build_context(
         )
     )
     (out / ".dockerignore").write_text(dockerfile.dockerignore())
+    # A deployment's bundle keeps its log; a build context is what an image is built from, and a
+    # log of this machine's paths and timings has no place in it (``progress`` heard every line).
+    bundle.log_file.unlink(missing_ok=True)
     return BuildContext(root=out, bundle=bundle, python=locked.python, image=image, phases=phases)

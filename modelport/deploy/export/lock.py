@@ -161,10 +161,16 @@ def _environment_record(interpreter: str) -> dict[str, Any] | None:
 
 def lock_interpreter(interpreter: str, app_root: Path, preload: list[str] | None = None) -> Lock:
     """Lock what ``interpreter`` (a service bundle's) holds, with hashes, for Linux."""
+    from modelport.environments.builder import _requirement_name, _runtime_requirements
+
     record = _environment_record(interpreter)
     if record is not None:
         python = str(record["python"])
         wanted = [str(r) for r in [*record.get("requirements", []), *record.get("runtime_requirements", [])]]
+        # An environment built by an earlier modelport may lack a server requirement added since
+        # (swagger-ui-bundle): the image runs today's server, so it gets what that imports.
+        named = {_requirement_name(r) for r in wanted}
+        wanted += [r for r in _runtime_requirements() if _requirement_name(r) not in named]
         options = [str(o) for o in record.get("pip_options", [])]
     else:
         if Path(interpreter).absolute() != Path(sys.executable).absolute():

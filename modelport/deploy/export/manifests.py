@@ -19,7 +19,21 @@ from modelport.deploy.export.rayserve import DEPLOYMENT, IMPORT_PATH
 from modelport.deploy.targets.ray import deployment_options
 from modelport.errors import InvalidInputError, NotSupported
 
-__all__ = ["Version", "kserve", "kuberay", "kubernetes", "write"]
+__all__ = ["Version", "dump", "kserve", "kuberay", "kubernetes", "write"]
+
+
+class _PlainDumper(yaml.SafeDumper):
+    """PyYAML's safe dumper without anchors and aliases: a dict used twice (the same labels as a
+    selector and as the pod's labels) is written out twice, as Kubernetes manifests are."""
+
+    def ignore_aliases(self, data: Any) -> bool:
+        return True
+
+
+def dump(obj: Any) -> str:
+    """``obj`` as plain YAML (keys in their order, no ``&id001``/``*id001``)."""
+    return yaml.dump(obj, Dumper=_PlainDumper, sort_keys=False)
+
 
 FORMATS = ("kubernetes", "kserve", "kuberay")
 _DNS = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
@@ -384,7 +398,7 @@ def kuberay(
         "kind": "RayService",
         "metadata": _meta(service, _labels(service, version), namespace),
         "spec": {
-            "serveConfigV2": yaml.safe_dump(serve_config, sort_keys=False),
+            "serveConfigV2": dump(serve_config),
             "rayClusterConfig": {
                 "rayVersion": ray_version,
                 # Ray's token authentication (KubeRay >= 1.5.1 makes the Secret and gives every Ray
@@ -418,7 +432,7 @@ def write(folder: Path, files: dict[str, list[dict[str, Any]]], header: str = ""
     written = []
     for name, objects in files.items():
         path = folder / name
-        text = "---\n".join(yaml.safe_dump(o, sort_keys=False) for o in objects)
+        text = "---\n".join(dump(o) for o in objects)
         path.write_text(header + text)
         written.append(path)
     return written

@@ -73,7 +73,10 @@ class ModelPackage:
         out.parent.mkdir(parents=True, exist_ok=True)
         if out.exists():
             out.rmdir()
-        shutil.copytree(self.location, out, symlinks=True)
+        # The build context only: the package's own record stays in the workspace.
+        shutil.copytree(
+            self.location, out, symlinks=True, ignore=lambda folder, _names: _own_files(folder, self.location)
+        )
 
     def get_container_registry(self) -> Any:
         raise NotSupported(
@@ -103,7 +106,7 @@ class ModelPackage:
         """The package a ``serialize()`` payload describes (its build context must still exist)."""
         try:
             location = Path(obj["location"])
-            log = (location / "service.log").read_text() if (location / "service.log").is_file() else ""
+            log = _saved_log(location)
             return ModelPackage(
                 workspace,
                 str(obj["id"]),
@@ -118,6 +121,25 @@ class ModelPackage:
 
     def __repr__(self) -> str:
         return f"ModelPackage(id={self.id!r}, image={self.image!r}, location={self.location!r})"
+
+
+PACKAGE_FILE = "package.json"
+"""The package's own record in its folder (id, image, log); not part of the saved build context."""
+
+
+def _own_files(folder: str, location: str) -> list[str]:
+    return [PACKAGE_FILE] if Path(folder) == Path(location) else []
+
+
+def _saved_log(location: Path) -> str:
+    try:
+        log = json.loads((location / PACKAGE_FILE).read_text()).get("log")
+    except (OSError, ValueError, AttributeError):
+        log = None
+    if isinstance(log, str):
+        return log
+    old = location / "service.log"  # a package made before the log moved into package.json
+    return old.read_text() if old.is_file() else ""
 
 
 def _check_image_part(what: str, value: str) -> str:
@@ -159,7 +181,7 @@ def create_package(
         image=f"{name}:{label}",
         progress=lines.append,
     )
-    (location / "package.json").write_text(json.dumps({"id": package_id, "image": f"{name}:{label}"}) + "\n")
-    return ModelPackage(
-        ws, package_id, location, name, label, [m.id for m in models], "\n".join(lines) + "\n"
-    )
+    log = "\n".join(lines) + "\n"
+    record = {"id": package_id, "image": f"{name}:{label}", "log": log}
+    (location / PACKAGE_FILE).write_text(json.dumps(record) + "\n")
+    return ModelPackage(ws, package_id, location, name, label, [m.id for m in models], log)

@@ -110,18 +110,26 @@ class _Part:
     folder: Path
 
 
+def model_version_tag(record: ServiceRecord) -> str:
+    """The default image tag: the version of the service's (first) model, ``1`` for
+    ``sklearn_mnist:1``; a model registered again gives a new tag."""
+    if not record.models:
+        return "latest"
+    return record.models[0].rpartition(":")[2] or "latest"
+
+
 def _parts(ws: Workspace, record: ServiceRecord, out: Path, image: str | None) -> list[_Part]:
     """The service itself, or an endpoint's versions (from its record: each version's own
     service record, the endpoint's traffic shares and default)."""
     versions = (record.handle or {}).get("versions") if (record.handle or {}).get("router") else None
     if not versions:
-        tag = image or f"{record.name}:{record.deployment_id or 'latest'}"
+        tag = image or f"{record.name}:{model_version_tag(record)}"
         return [_Part(manifests.Version(None, tag, dict(record.settings)), record, out)]
     parts = []
     for version, info in versions.items():
         version_record = records.load(ws, str(info["app"]))
         repository = image.rsplit(":", 1)[0] if image else f"{record.name}-{version}".lower()
-        label = version if image else (version_record.deployment_id or "latest")
+        label = version if image else model_version_tag(version_record)
         entry = manifests.Version(
             version,
             f"{repository}:{label}",
@@ -147,10 +155,10 @@ def export_service(
     """The service ``name`` as deployed (its models, entry script and source read again, its
     environment, its settings) as a build context in ``out``, plus each format's manifests in
     ``out/<format>/`` (``None``: the build context only). The service is prepared and locked once
-    whatever the number of formats. The manifests run ``image`` (default ``<name>:<deployment
-    id>``): build it from ``out`` under that name. For an ``AksEndpoint``: a context per version
-    in ``out/<version>/``, images ``<endpoint>-<version>:<deployment id>`` (with ``image``:
-    ``<image>:<version>``)."""
+    whatever the number of formats. The manifests run ``image`` (default ``<name>:<model
+    version>``, e.g. ``mnist-svc:1``): build it from ``out`` under that name. For an
+    ``AksEndpoint``: a context per version in ``out/<version>/``, images
+    ``<endpoint>-<version>:<model version>`` (with ``image``: ``<image>:<version>``)."""
     formats = parse_formats(format)
     root = check_output_directory(out)
     record = records.load(ws, name)

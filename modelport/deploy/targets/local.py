@@ -179,16 +179,18 @@ class LocalTarget:
                 # Its only workers are being replaced (a memory recycle, a timeout, a crash): not
                 # ready until a new one is, and the reason says why.
                 return Observation(running=True, ready=False, reason=_replacing(status))
-            ready = int(status.get("ready_workers") or 0) >= 1 and self._answers(handle)
+            ready = int(status.get("ready_workers") or 0) >= 1 and self._answers(handle, busy_is_ready=True)
             return Observation(running=True, ready=ready)
         # A server that writes no status file (older versions): its ready file, then the route.
         ready = (Path(handle["root"]) / READY_FILE).is_file() and self._answers(handle)
         return Observation(running=True, ready=ready)
 
-    def _answers(self, handle: Handle) -> bool:
-        """Whether this server (not only some process on its port) answers readiness."""
+    def _answers(self, handle: Handle, busy_is_ready: bool = False) -> bool:
+        """Whether this server (not only some process on its port) answers readiness; with
+        ``busy_is_ready``, also one that took the probe's connection but was too busy to answer it
+        in time (its status file says it has ready workers)."""
         key = self._probe_key(handle)
-        return probe_ready(f"http://{HOST}:{handle['port']}/health/ready", key)
+        return probe_ready(f"http://{HOST}:{handle['port']}/health/ready", key, busy_is_ready=busy_is_ready)
 
     @staticmethod
     def _probe_key(handle: Handle) -> str | None:

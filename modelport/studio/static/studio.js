@@ -3,7 +3,25 @@
 // (h() below); nothing is ever parsed as HTML, so a model name, tag or log line cannot run.
 "use strict";
 
-const state = { csrf: null, timers: [], streams: [], route: "" };
+const state = { csrf: null, timers: [], streams: [], generation: 0 };
+
+// Every route() starts a new generation. A page awaits its data before it draws, so a route the
+// user has already left may finish late: its view() notices after each await and stops (Stale),
+// instead of drawing over the page now asked for (a slow services list once replaced a service's
+// page that way, and a test waited 30 s for a button that was gone).
+class Stale extends Error {}
+
+function view() {
+  const generation = ++state.generation;
+  const v = {
+    live: () => generation === state.generation,
+    check() { if (!v.live()) throw new Stale(); },
+    async api(...args) { const data = await api(...args); v.check(); return data; },
+    every(ms, fn) { v.check(); state.timers.push(setInterval(() => { if (v.live()) fn(); }, ms)); },
+    stream(source) { if (!v.live()) { source.close(); throw new Stale(); } state.streams.push(source); return source; },
+  };
+  return v;
+}
 
 // -- helpers -------------------------------------------------------------------------------------
 function h(tag, attrs, ...children) {
@@ -62,15 +80,22 @@ function kv(obj) {
   if (!Object.keys(obj || {}).length) return h("span", { class: "muted" }, "none");
   return h("dl", { class: "kv" }, Object.entries(obj).map(([k, v]) => [
     h("dt", {}, k),
-    h("dd", {}, v === null || v === undefined || v === "" ? "—" : typeof v === "object" ? JSON.stringify(v) : String(v)),
+    h("dd", {}, v instanceof Node ? v : v === null || v === undefined || v === "" ? "—" : typeof v === "object" ? JSON.stringify(v) : String(v)),
   ]));
+}
+// Each package its own unbreakable item: the list wraps between packages, never inside a name.
+function packages(list) {
+  if (!list || !list.length) return "";
+  return h("span", { class: "packages" }, list.map((p) => h("code", { class: "pkg" }, p)));
+}
+function apiLink(url) {
+  return url ? h("a", { href: url, target: "_blank", rel: "noopener noreferrer", id: "api-page" }, url) : "";
 }
 function showError(err) {
   const banner = document.getElementById("banner");
   banner.textContent = err ? String(err.message || err) : "";
   banner.hidden = !err;
 }
-function every(ms, fn) { fn(); state.timers.push(setInterval(fn, ms)); }
 function copy(text, button) {
   navigator.clipboard.writeText(text).then(() => {
     const old = button.textContent;
@@ -78,7 +103,8 @@ function copy(text, button) {
     setTimeout(() => { button.textContent = old; }, 1200);
   }, showError);
 }
-function setMain(...children) {
+function setMain(v, ...children) {
+  v.check();
   const main = document.getElementById("main");
   main.replaceChildren(...children.flat());
   return main;
@@ -92,31 +118,50 @@ function stop() {
   state.streams = [];
 }
 
-async function route() {
+// <main> says which route it shows (data-route) and whether that route is still loading
+// (aria-busy): screen readers announce the change, and the browser tests wait on it.
+async function route(message) {
   stop();
+  const v = view();
+  const main = document.getElementById("main");
+  main.dataset.route = location.hash;
+  main.setAttribute("aria-busy", "true");
   showError(null);
   const parts = (location.hash.replace(/^#\/?/, "") || "services").split("/").map(decodeURIComponent);
   document.querySelectorAll("[data-nav]").forEach((a) => a.classList.toggle("active", a.dataset.nav === parts[0]));
   try {
-    if (parts[0] === "services" && parts[1]) await servicePage(parts[1], parts[2] || "details");
-    else if (parts[0] === "models" && parts[1]) await modelVersionPage(parts[1], parts[2]);
-    else if (parts[0] === "models") await modelsPage();
-    else if (parts[0] === "environments") await environmentsPage();
-    else await servicesPage();
+    if (parts[0] === "services" && parts[1]) await servicePage(v, parts[1], parts[2] || "details");
+    else if (parts[0] === "models" && parts[1]) await modelVersionPage(v, parts[1], parts[2]);
+    else if (parts[0] === "models") await modelsPage(v, message);
+    else if (parts[0] === "environments") await environmentsPage(v);
+    else await servicesPage(v);
   } catch (err) {
-    showError(err);
+    if (err instanceof Stale) return;  // a newer route owns the page now
+    if (v.live()) showError(err);
   }
+  if (v.live()) main.setAttribute("aria-busy", "false");
 }
 
 // -- services ------------------------------------------------------------------------------------
 const STATES = ["", "Healthy", "Transitioning", "Unhealthy", "Failed", "Deleting"];
 
-async function servicesPage() {
+async function servicesPage(v) {
   const stateFilter = h("select", { id: "state-filter", "aria-label": "state" }, STATES.map((s) => h("option", { value: s }, s || "all states")));
   const tagFilter = h("input", { id: "tag-filter", placeholder: "tag or tag=value", "aria-label": "tag" });
   const body = h("tbody");
   const count = h("span", { class: "muted" });
   let rows = [];
+  // Rows are kept by name and redrawn only when their data changed: the list is polled every
+  // 2 s, and rebuilding every row each time detached the button a user (or a test) was clicking.
+  const drawn = new Map();
+  const rowFor = (s) => {
+    const key = JSON.stringify(s);
+    const old = drawn.get(s.name);
+    if (old && old.key === key) return old.tr;
+    const tr = serviceRow(s);
+    drawn.set(s.name, { key, tr });
+    return tr;
+  };
   const render = () => {
     const wanted = stateFilter.value;
     const text = tagFilter.value.trim();
@@ -125,18 +170,27 @@ async function servicesPage() {
     const shown = rows.filter((s) => (!wanted || s.state === wanted)
       && (!tk || (tk in s.tags && (tv === undefined || s.tags[tk] === tv))));
     count.textContent = `${shown.length} of ${rows.length} services`;
-    body.replaceChildren(...shown.map(serviceRow));
-    if (!shown.length) body.append(h("tr", {}, h("td", { colspan: 9, class: "muted" }, rows.length ? "No service matches the filters." : "No services yet: deploy one with Model.deploy or `modelport deploy`.")));
+    for (const name of [...drawn.keys()]) if (!rows.some((s) => s.name === name)) drawn.delete(name);
+    const next = shown.length ? shown.map(rowFor)
+      : [h("tr", {}, h("td", { colspan: 9, class: "muted" }, rows.length ? "No service matches the filters." : "No services yet: deploy one with Model.deploy or `modelport deploy`."))];
+    const same = next.length === body.children.length && next.every((tr, i) => body.children[i] === tr);
+    if (!same) body.replaceChildren(...next);
   };
   const load = async () => {
-    try { rows = await api("GET", "/api/services"); render(); showError(null); } catch (err) { showError(err); }
+    try { rows = await api("GET", "/api/services"); render(); if (v.live()) showError(null); } catch (err) { if (v.live()) showError(err); }
   };
   stateFilter.addEventListener("change", render);
   tagFilter.addEventListener("input", render);
   // The rows first, then the page: shown empty while the list loads, the table blinked empty
   // after every delete (the page is rebuilt) and a row seemed gone that was not.
-  await load();
-  setMain(
+  try {
+    rows = await v.api("GET", "/api/services");
+  } catch (err) {
+    if (err instanceof Stale) throw err;
+    showError(err);  // the page still draws, and its polling may recover
+  }
+  render();
+  setMain(v,
     h("h1", {}, "Services"),
     h("div", { class: "toolbar" }, h("label", {}, "State"), stateFilter, h("label", {}, "Tag"), tagFilter,
       h("button", { onclick: load, id: "reload" }, "Reload"), count),
@@ -144,7 +198,7 @@ async function servicesPage() {
       h("thead", {}, h("tr", {}, ["Name", "State", "Target", "Scoring URI", "Models", "Created", "Updated", "Tags", ""].map((c, i) => h("th", { class: [3, 5].includes(i) ? "hide-narrow" : null }, c)))),
       body)),
   );
-  state.timers.push(setInterval(load, 2000));
+  v.every(2000, load);
 }
 
 function serviceRow(s) {
@@ -174,7 +228,10 @@ function serviceActions(name, after) {
   };
   const remove = async () => {
     if (!confirm(`Delete service '${name}'? Its processes stop and its keys are removed.`)) return;
-    try { await api("DELETE", `/api/services/${enc(name)}`); location.hash = "#/services"; await route(); } catch (err) { showError(err); }
+    try {
+      await api("DELETE", `/api/services/${enc(name)}`);
+      if (location.hash === "#/services") await route(); else location.hash = "#/services";  // hashchange routes
+    } catch (err) { showError(err); }
   };
   return [h("button", { onclick: restart, "data-action": "restart" }, "Restart"), " ",
     h("button", { class: "danger", onclick: remove, "data-action": "delete" }, "Delete")];
@@ -182,39 +239,40 @@ function serviceActions(name, after) {
 
 const TABS = ["details", "test", "consume", "logs", "metrics"];
 
-async function servicePage(name, tab) {
-  const detail = await api("GET", `/api/services/${enc(name)}`);
+async function servicePage(v, name, tab) {
+  const detail = await v.api("GET", `/api/services/${enc(name)}`);
   const stateBadge = h("span", { id: "service-state" }, badge(detail.state, "state"));
   const pane = h("div", { id: "pane" });
-  setMain(
+  setMain(v,
     h("div", { class: "muted" }, h("a", { href: "#/services" }, "Services"), " / ", name),
     h("h1", {}, name, stateBadge, h("span", { class: "actions" }, serviceActions(name, route))),
     h("div", { class: "tabs" }, TABS.map((t) => h("a", { href: `#/services/${enc(name)}/${t}`, class: t === tab ? "active" : null, "data-tab": t }, t[0].toUpperCase() + t.slice(1)))),
     pane,
   );
-  state.timers.push(setInterval(async () => {
+  v.every(3000, async () => {
     try { stateBadge.replaceChildren(badge((await api("GET", `/api/services/${enc(name)}`)).state, "state")); } catch (err) { /* shown on the next action */ }
-  }, 3000));
+  });
   const pages = { details: detailsTab, test: testTab, consume: consumeTab, logs: logsTab, metrics: metricsTab };
-  await (pages[tab] || detailsTab)(pane, detail);
+  await (pages[tab] || detailsTab)(v, pane, detail);
 }
 
-function detailsTab(pane, d) {
+function detailsTab(v, pane, d) {
   const env = d.environment;
   const cards = [
-    h("div", { class: "card" }, h("h2", {}, "Endpoint"), kv({
-      "scoring URI": d.scoring_uri, "swagger URI": d.swagger_uri, target: d.target, "compute type": d.compute_type,
+    h("div", { class: "card", id: "card-endpoint" }, h("h2", {}, "Endpoint"), kv({
+      "scoring URI": d.scoring_uri, "swagger URI": d.swagger_uri, "API page": apiLink(d.api_page),
+      target: d.target, "compute type": d.compute_type,
       auth: d.auth, "entry script": d.entry_script, "source directory": d.source_directory,
       "deployment": d.deployment_id, created: when(d.created_time), updated: when(d.updated_time),
       description: d.description,
     })),
-    h("div", { class: "card" }, h("h2", {}, "Configuration"), kv(d.configuration)),
+    h("div", { class: "card", id: "card-configuration" }, h("h2", {}, "Configuration"), kv(d.configuration)),
     h("div", { class: "card" }, h("h2", {}, "Models"), d.models.map((id) => h("div", {}, modelLink(id))),
       h("h2", {}, "Tags"), tags(d.tags).length ? tags(d.tags) : h("span", { class: "muted" }, "none"),
       h("h2", {}, "Properties"), kv(d.properties)),
-    h("div", { class: "card" }, h("h2", {}, "Environment"), env ? kv({
+    h("div", { class: "card", id: "card-environment" }, h("h2", {}, "Environment"), env ? kv({
       name: env.name, version: env.version, python: env.python_version,
-      "pip packages": (env.pip_packages || []).join(", "), "conda packages": (env.conda_packages || []).join(", "),
+      "pip packages": packages(env.pip_packages), "conda packages": packages(env.conda_packages),
       "user managed": env.user_managed_dependencies,
     }) : h("p", { class: "muted" }, "none: the service runs in modelport's own interpreter")),
   ];
@@ -237,11 +295,25 @@ function detailsTab(pane, d) {
   );
 }
 
-async function testTab(pane, d) {
-  const ex = await api("GET", `/api/services/${enc(d.name)}/example`);
-  const editor = h("textarea", { id: "test-body", spellcheck: "false", "aria-label": "request body" },
-    ex.example !== null ? JSON.stringify(ex.example) : '{"data": []}');
+// How the studio authenticates a Test tab call, per the service's auth (the truth, not a guess).
+const SENT_WITH = {
+  key: "The studio sends it with the service's primary key.",
+  token: "The studio sends it with a fresh token for the service.",
+  none: "This service needs no key (auth is off); the studio sends the body as it is.",
+};
+
+async function testTab(v, pane, d) {
+  const ex = await v.api("GET", `/api/services/${enc(d.name)}/example`);
+  // No example declared: no body is made up (an empty {"data": []} answered 500 from the
+  // tutorial's model); the placeholder says what a body looks like and Send waits for one.
+  const editor = h("textarea", {
+    id: "test-body", spellcheck: "false", "aria-label": "request body",
+    placeholder: '{"data": [[ ...one row of the model\'s inputs... ]]}',
+  }, ex.example !== null ? JSON.stringify(ex.example) : "");
   const result = h("div", { class: "result", id: "test-result" });
+  const sendButton = h("button", { class: "primary", id: "send" }, "Send");
+  const ready = () => { sendButton.disabled = !editor.value.trim(); };
+  editor.addEventListener("input", ready);
   const send = async () => {
     result.replaceChildren(h("span", { class: "muted" }, "Sending…"));
     try {
@@ -256,22 +328,30 @@ async function testTab(pane, d) {
       return null;
     }
   };
+  sendButton.addEventListener("click", send);
   const canvasArea = h("div", { id: "canvas-area" });
-  const showCanvas = () => { canvasArea.replaceChildren(digitCanvas(editor, send)); toggle.hidden = true; };
+  const showCanvas = () => { canvasArea.replaceChildren(digitCanvas(editor, send, ready)); toggle.hidden = true; };
   const toggle = h("button", { id: "show-canvas", onclick: showCanvas }, "Draw a digit (28×28 canvas, 784 inputs)");
+  const source = { schema: "its swagger document", sample: "the sample input given at deployment", array: "zeros in the shape of its array input" };
+  const said = ex.declared
+    ? `The body is prefilled from the service's input example (${source[ex.source] || "its swagger"}).`
+    : "This service declares no input example, so nothing is prefilled: write the JSON body its run() reads. "
+      + "Deploy it with a sample input (InferenceConfig(sample_input=...), modelport deploy --sample-input FILE, "
+      + "or a model registered with sample_input_dataset) and the example appears here, in /swagger and in its V2 metadata.";
   pane.replaceChildren(
-    h("p", { class: "muted" }, ex.declared
-      ? "The body is prefilled from the service's swagger example; it is sent with the service's key."
-      : "The service declares no input example; write a JSON body. It is sent with the service's key."),
+    h("p", { class: "muted", id: "test-note" }, said, " ", SENT_WITH[d.auth] || ""),
     editor,
-    h("div", { class: "row" }, h("button", { class: "primary", id: "send", onclick: send }, "Send"), ex.canvas ? null : toggle),
-    result,
+    h("div", { class: "row" }, sendButton, ex.canvas ? null : toggle),
+    // The canvas above the answer: an answer arriving while a digit is drawn must not move the
+    // canvas under the pen (the result area grows, and it once sat above the canvas).
     canvasArea,
+    result,
   );
+  ready();
   if (ex.canvas) showCanvas();
 }
 
-function digitCanvas(editor, send) {
+function digitCanvas(editor, send, edited) {
   const canvas = h("canvas", { class: "draw", id: "digit-canvas", width: 280, height: 280, "aria-label": "drawing canvas" });
   const ctx = canvas.getContext("2d");
   const prediction = h("div", { class: "prediction", id: "prediction" }, "?");
@@ -288,6 +368,7 @@ function digitCanvas(editor, send) {
   };
   canvas.addEventListener("pointerdown", (ev) => {
     drawing = true;
+    clearTimeout(timer);  // a new stroke: the prediction waits for it
     canvas.setPointerCapture(ev.pointerId);
     const [x, y] = at(ev);
     ctx.beginPath(); ctx.moveTo(x, y); ctx.lineTo(x, y); ctx.stroke();
@@ -309,6 +390,7 @@ function digitCanvas(editor, send) {
       }
     }
     editor.value = JSON.stringify({ data: [row] });
+    edited();
     prediction.textContent = "…";
     const mine = ++asked;
     const r = await send();
@@ -319,7 +401,8 @@ function digitCanvas(editor, send) {
     }
     prediction.textContent = label;
   };
-  // One prediction shortly after the last stroke; an older answer never overwrites a newer one.
+  // One prediction shortly after the last stroke (none while a stroke is drawn); an older answer
+  // never overwrites a newer one.
   let timer = null;
   let asked = 0;
   const finish = () => {
@@ -336,7 +419,7 @@ function digitCanvas(editor, send) {
         h("div", { class: "row" }, h("button", { onclick: clear, id: "clear-canvas" }, "Clear"), h("button", { onclick: predict, id: "predict" }, "Predict")))));
 }
 
-async function consumeTab(pane, d) {
+async function consumeTab(v, pane, d) {
   const render = (c) => {
     const keyRow = (label, field, which) => h("div", { class: "row" },
       h("strong", {}, label), h("span", { class: "secret", id: `key-${which}` }, c.keys[field] || "—"),
@@ -362,17 +445,17 @@ async function consumeTab(pane, d) {
       " ", h("button", { onclick: (ev) => copy(c.snippets[key], ev.target) }, "Copy")),
       h("pre", { id: `snippet-${key}` }, c.snippets[key]));
     pane.replaceChildren(
-      h("div", { class: "card" }, h("h2", {}, "Endpoint"), kv({ "scoring URI": c.scoring_uri, "swagger URI": c.swagger_uri, auth: c.auth })),
+      h("div", { class: "card" }, h("h2", {}, "Endpoint"), kv({ "scoring URI": c.scoring_uri, "swagger URI": c.swagger_uri, "API page": apiLink(c.api_page), auth: c.auth })),
       h("div", { class: "card" }, h("h2", {}, "Authentication"), auth),
       h("p", { class: "muted" }, c.revealed ? "The snippets below carry the real credential." : "The snippets show a placeholder until the keys are revealed."),
       h("div", { class: "grid" }, snippet("curl", "curl"), snippet("Python (requests)", "python"), snippet("modelport SDK", "sdk")),
     );
   };
-  render(await api("GET", `/api/services/${enc(d.name)}/consume`));
+  render(await v.api("GET", `/api/services/${enc(d.name)}/consume`));
 }
 
-async function logsTab(pane, d) {
-  const init = await api("GET", `/api/services/${enc(d.name)}/logs?init=1`);
+async function logsTab(v, pane, d) {
+  const init = await v.api("GET", `/api/services/${enc(d.name)}/logs?init=1`);
   const live = h("pre", { class: "log", id: "live-log" });
   const status = h("span", { class: "muted", id: "log-status" }, "connecting…");
   pane.replaceChildren(
@@ -381,8 +464,7 @@ async function logsTab(pane, d) {
     h("h2", {}, "Deployment (init) log"),
     h("pre", { class: "log", id: "init-log" }, init.text || "(empty)"),
   );
-  const stream = new EventSource(`/api/services/${enc(d.name)}/logs/follow`);
-  state.streams.push(stream);
+  const stream = v.stream(new EventSource(`/api/services/${enc(d.name)}/logs/follow`));
   stream.onopen = () => { status.textContent = "following live"; };
   stream.onerror = () => { status.textContent = "disconnected: retrying…"; };
   stream.onmessage = (ev) => {
@@ -414,37 +496,38 @@ function chart(title, points, lines, unit) {
     svg("svg", { class: "chart", viewBox: `0 0 ${W} ${H}`, role: "img", "aria-label": title },
       svg("line", { class: "axis", x1: L, y1: H - B, x2: W - R, y2: H - B }),
       svg("line", { class: "axis", x1: L, y1: T, x2: L, y2: H - B }),
-      svg("text", { x: 2, y: T + 8 }, `${fmt(max)}`),
+      svg("text", { x: 2, y: T + 8, class: "y-max" }, `${fmt(max)} ${unit}`),
       svg("text", { x: 2, y: H - B }, "0"),
       svg("text", { x: L, y: H - 4 }, points.length ? new Date(t0 * 1000).toLocaleTimeString() : ""),
       svg("text", { x: W - R - 60, y: H - 4 }, points.length ? new Date(t1 * 1000).toLocaleTimeString() : ""),
       paths));
 }
 
-async function metricsTab(pane, d) {
+async function metricsTab(v, pane, d) {
   const body = h("div", { id: "metrics" });
   pane.replaceChildren(h("p", { class: "muted" }, "From the service's Prometheus metrics (/metrics), sampled every few seconds while this tab is open; the studio keeps the last ten minutes."), body);
   const load = async () => {
     let m;
-    try { m = await api("GET", `/api/services/${enc(d.name)}/metrics`); } catch (err) { showError(err); return; }
+    try { m = await api("GET", `/api/services/${enc(d.name)}/metrics`); } catch (err) { if (v.live()) showError(err); return; }
     const pts = m.points;
     body.replaceChildren(
       h("div", { class: "row" }, h("span", {}, "Requests since start: "), h("strong", { id: "total-requests" }, m.total_requests ?? "—"),
         h("span", {}, " · errors: "), h("strong", { id: "total-errors" }, m.total_errors ?? "—"),
         m.error ? h("span", { class: "bad" }, ` · cannot scrape: ${m.error}`) : null),
       h("div", { class: "grid" },
-        chart("Request rate", pts, [{ key: "rps", label: "requests/s", color: "#0969da" }], "/s"),
-        chart("Latency", pts, [{ key: "p50", label: "p50", color: "#1a7f37" }, { key: "p90", label: "p90", color: "#9a6700" }, { key: "p99", label: "p99", color: "#cf222e" }], "ms"),
-        chart("Errors", pts, [{ key: "errors", label: "errors/s (status ≥ 400)", color: "#cf222e" }], "/s")));
+        chart("Request rate (requests/s)", pts, [{ key: "rps", label: "requests/s", color: "#0969da" }], "/s"),
+        chart("Latency (ms)", pts, [{ key: "p50", label: "p50", color: "#1a7f37" }, { key: "p90", label: "p90", color: "#9a6700" }, { key: "p99", label: "p99", color: "#cf222e" }], "ms"),
+        chart("Errors (errors/s)", pts, [{ key: "errors", label: "errors/s (status ≥ 400)", color: "#cf222e" }], "/s")));
     // Legend colours: set through the DOM, as the CSP forbids inline style attributes.
     body.querySelectorAll("i[data-color]").forEach((i) => { i.style.background = i.dataset.color; });
   };
-  every(2000, load);
+  await load();  // the tab is drawn (and no longer busy) with its first figures
+  v.every(2000, load);
 }
 
 // -- models --------------------------------------------------------------------------------------
-async function modelsPage() {
-  const list = await api("GET", "/api/models");
+async function modelsPage(v, message) {
+  const list = await v.api("GET", "/api/models");
   const rows = list.flatMap((m) => m.versions.map((v) => h("tr", { "data-model": v.id },
     h("td", {}, v.name), h("td", {}, h("a", { href: `#/models/${enc(v.name)}/${v.version}` }, `v${v.version}`)),
     h("td", {}, [v.framework, v.framework_version].filter(Boolean).join(" ") || "—"),
@@ -455,11 +538,11 @@ async function modelsPage() {
   const file = h("input", { id: "upload-file", type: "file", required: true });
   const tagInput = h("input", { id: "upload-tags", placeholder: "key=value, key2=value2" });
   const description = h("input", { id: "upload-description" });
-  const message = h("div", { id: "upload-message" });
+  const said = h("div", { id: "upload-message" }, message ? h("span", { class: "ok" }, message) : null);
   const upload = async (ev) => {
     ev.preventDefault();
     const chosen = file.files[0];
-    if (!chosen) { message.replaceChildren(h("span", { class: "bad" }, "Choose a file.")); return; }
+    if (!chosen) { said.replaceChildren(h("span", { class: "bad" }, "Choose a file.")); return; }
     const tagObj = {};
     for (const pair of tagInput.value.split(",").map((s) => s.trim()).filter(Boolean)) {
       const [k, ...rest] = pair.split("=");
@@ -468,13 +551,12 @@ async function modelsPage() {
     const q = new URLSearchParams({ filename: chosen.name, tags: JSON.stringify(tagObj), description: description.value });
     try {
       const r = await api("POST", `/api/models/${enc(name.value)}?${q}`, chosen);
-      await modelsPage();
-      document.getElementById("upload-message").replaceChildren(h("span", { class: "ok" }, `Registered ${r.name} version ${r.version}.`));
+      await route(`Registered ${r.name} version ${r.version}.`);  // the list again, with the new version
     } catch (err) {
-      message.replaceChildren(h("span", { class: "bad" }, String(err.message)));
+      said.replaceChildren(h("span", { class: "bad" }, String(err.message)));
     }
   };
-  setMain(
+  setMain(v,
     h("h1", {}, "Models"),
     h("div", { class: "table-wrap" }, h("table", { id: "models" },
       h("thead", {}, h("tr", {}, ["Name", "Version", "Framework", "Size", "Tags", "Properties", "Created", "Used by"].map((c, i) => h("th", { class: [5, 6].includes(i) ? "hide-narrow" : null }, c)))),
@@ -483,13 +565,13 @@ async function modelsPage() {
     h("form", { class: "upload", onsubmit: upload },
       h("label", {}, "Name"), name, h("label", {}, "File"), file, h("label", {}, "Tags"), tagInput,
       h("label", {}, "Description"), description, h("span"), h("button", { class: "primary", type: "submit", id: "upload" }, "Register")),
-    message,
+    said,
   );
 }
 
-async function modelVersionPage(name, version) {
-  const v = await api("GET", `/api/models/${enc(name)}/${enc(version)}`);
-  setMain(
+async function modelVersionPage(view, name, version) {
+  const v = await view.api("GET", `/api/models/${enc(name)}/${enc(version)}`);
+  setMain(view,
     h("div", { class: "muted" }, h("a", { href: "#/models" }, "Models"), " / ", `${v.name}:${v.version}`),
     h("h1", {}, `${v.name}`, h("span", { class: "muted" }, `version ${v.version}`)),
     h("div", { class: "grid" },
@@ -507,14 +589,16 @@ async function modelVersionPage(name, version) {
 }
 
 // -- environments --------------------------------------------------------------------------------
-async function environmentsPage() {
-  const list = await api("GET", "/api/environments");
+async function environmentsPage(v) {
+  const list = await v.api("GET", "/api/environments");
   const rows = list.flatMap((e) => e.versions.map((v) => h("tr", { "data-environment": `${e.name}:${v.version}` },
     h("td", {}, e.name), h("td", {}, v.version),
-    h("td", {}, h("pre", {}, Object.entries(v.spec).map(([k, val]) => `${k}: ${Array.isArray(val) ? val.join(" ") : typeof val === "object" ? JSON.stringify(val) : val}`).join("\n") || "(empty)")),
+    h("td", {}, Object.keys(v.spec).length
+      ? kv(Object.fromEntries(Object.entries(v.spec).map(([k, val]) => [k, Array.isArray(val) ? packages(val) : val])))
+      : h("span", { class: "muted" }, "(empty)")),
     h("td", {}, badge(v.build.state, "build"), v.build.detail ? h("div", { class: "muted uri" }, v.build.detail) : null),
     h("td", {}, v.build.size !== null ? bytes(v.build.size) : "—"))));
-  setMain(
+  setMain(v,
     h("h1", {}, "Environments"),
     h("p", { class: "muted" }, "Each environment becomes a cached virtualenv, built at its first deployment and shared by equal specs."),
     h("div", { class: "table-wrap" }, h("table", { id: "environments" },
@@ -533,7 +617,7 @@ async function start() {
     showError(err);
     return;
   }
-  window.addEventListener("hashchange", route);
+  window.addEventListener("hashchange", () => route());
   await route();
 }
 
