@@ -86,7 +86,31 @@ def script_start(ws: Any, source: Path, compute: Any) -> dict[str, float]:
     return {"load": load, "first_line_s": started - t0, "completed_s": done}
 
 
-def first_on_cluster(ws: Any, pngs: Path, out: Path, python: str, compute: Any, repeats: int) -> list[float]:
+def _phases(master_role: Path, t0: float, first: float) -> dict[str, float]:
+    """Where submit-to-first went, from the run's own log (``logs/sys/master_role.txt``): the
+    supervisor up and the plan made (``planned``), the cluster joined and the actors asked for
+    (``workers_asked``), the first worker ready (``first_ready``; ``init_s`` of it in ``init()``),
+    then the first mini-batch finished (``first``). Seconds from submit."""
+    import datetime as dt
+
+    def at(line: str) -> float:
+        return dt.datetime.strptime(line[:23], "%Y-%m-%d %H:%M:%S.%f").timestamp()
+
+    out: dict[str, float] = {"first": first - t0}
+    for line in master_role.read_text().splitlines():
+        if " Planned " in line and "planned" not in out:
+            out["planned"] = at(line) - t0
+        elif " Starting " in line and "workers_asked" not in out:
+            out["workers_asked"] = at(line) - t0
+        elif " ready: pid " in line and "first_ready" not in out:
+            out["first_ready"] = at(line) - t0
+            out["init_s"] = float(line.rsplit("init() took ", 1)[1].split()[0])
+    return out
+
+
+def first_on_cluster(
+    ws: Any, pngs: Path, out: Path, python: str, compute: Any, repeats: int, phases: list[dict[str, float]]
+) -> list[float]:
     from modelport.jobs import batch
     from modelport.jobs.batch.journal import Journal
     from modelport.jobs.batch.layout import RunFolder
@@ -109,6 +133,7 @@ def first_on_cluster(ws: Any, pngs: Path, out: Path, python: str, compute: Any, 
                     first = None
             time.sleep(0.005)
         times.append(first - t0)
+        phases.append(_phases(folder.master_role, t0, first))
         batch.cancel(ws, record.id)
         while runs.get_run(ws, record.id).status not in runs.FINAL:
             time.sleep(0.05)
@@ -234,8 +259,16 @@ def main(argv: list[str] | None = None) -> int:
             med["end_to_end_ratio"] = (med["local_wall_s"] or 0) / (med["ray_wall_s"] or 1)
             med["steady_ratio"] = (med["ray_steady_items_s"] or 0) / (med["local_steady_items_s"] or 1)
             results[kind] = {"ray": ray_rows, "local": local_rows, "median": med}
-        firsts = first_on_cluster(ws, pngs, home / "out", python, compute, args.repeats)
-        results["submit_to_first_s"] = {"runs": firsts, "median": statistics.median(firsts)}
+        phases: list[dict[str, float]] = []
+        firsts = first_on_cluster(ws, pngs, home / "out", python, compute, args.repeats, phases)
+        results["submit_to_first_s"] = {
+            "runs": firsts,
+            "median": statistics.median(firsts),
+            "phases": phases,
+            "phases_median": {
+                k: _median(phases, k) for k in ("planned", "workers_asked", "first_ready", "init_s")
+            },
+        }
         source = home / "first"
         source.mkdir()
         (source / "first.py").write_text(FIRST_LINE)
@@ -277,8 +310,11 @@ def report(r: dict[str, Any]) -> str:
             f"{m['local_wall_s']:.1f} s), steady {m['steady_ratio']:.2f}x ({m['ray_steady_items_s']:.0f} vs "
             f"{m['local_steady_items_s']:.0f} items/s); load {m['ray_load']:.1f}"
         )
+    f = r["submit_to_first_s"]
+    ph = f.get("phases_median") or {}
     lines.append(
-        f"submit to first mini-batch on the running cluster: {r['submit_to_first_s']['median']:.2f} s"
+        f"submit to first mini-batch on the running cluster: {f['median']:.2f} s "
+        + ", ".join(f"{k} {v:.2f} s" for k, v in ph.items() if v is not None)
     )
     s = r["script_start"]["median"]
     more = s["ray_first_line_s"] - s["local_first_line_s"]
