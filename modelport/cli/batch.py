@@ -2,7 +2,8 @@
 
 The input is a folder (each file is an item: ``run()`` gets lists of paths), a CSV, TSV,
 JSON-lines or Parquet file (rows are items: ``run()`` gets DataFrames), a glob pattern, or a
-registered dataset's name. Every flag is checked before any process starts.
+registered dataset's name. Every flag is checked before any process starts. With ``--cluster``
+the workers are Ray actors on that AmlCompute target's cluster (``--nodes`` x ``--processes``).
 """
 
 from __future__ import annotations
@@ -88,21 +89,25 @@ def _dataset_input(ws: Any, ref: str) -> Any:
     return BatchInput(dname, kind, tuple(f.source for f in found), reader)
 
 
-def _interpreter(ws: Any, environment: str | None) -> str:
+def _interpreter(ws: Any, environment: str | None, on_cluster: bool) -> str:
+    from modelport import _settings
+
+    def log(line: str) -> None:
+        print(line, file=sys.stderr)
+
     if not environment:
         return sys.executable
-    from modelport import _settings
     from modelport.core.environment import Environment
     from modelport.environments import EnvSpec, resolve_interpreter
 
     name, _, version = environment.partition(":")
-    env = Environment.get(ws, name, version or None)
-    python = resolve_interpreter(
-        EnvSpec.from_dict(env.to_spec()),
-        _settings.env_cache_root(),
-        log=lambda line: print(line, file=sys.stderr),
-    )
-    return str(python)
+    spec = Environment.get(ws, name, version or None).to_spec()
+    python = str(resolve_interpreter(EnvSpec.from_dict(spec), _settings.env_cache_root(), log=log))
+    if on_cluster:  # the workers are Ray actors in this interpreter: it needs the cluster's Ray
+        from modelport.environments.ray_check import WORKER, with_ray
+
+        python = with_ray(python, spec, _settings.env_cache_root(), log, WORKER)
+    return python
 
 
 def spec_from_args(args: argparse.Namespace, ws: Any) -> Any:
@@ -132,11 +137,12 @@ def spec_from_args(args: argparse.Namespace, ws: Any) -> Any:
     spec = BatchSpec(
         entry_script=entry,
         source_directory=str(source),
-        interpreter=_interpreter(ws, args.environment),
+        interpreter=_interpreter(ws, args.environment, bool(args.cluster)),
         inputs=inputs,
         output_dir=str(output.parent),
         mini_batch_size=size,
         process_count_per_node=args.processes or os.cpu_count() or 1,
+        node_count=args.nodes or 1,
         error_threshold=args.error_threshold,
         allowed_failed_count=args.allowed_failed_count,
         allowed_failed_percent=args.allowed_failed_percent,
@@ -157,13 +163,24 @@ def cmd_score(args: argparse.Namespace) -> int:
     from modelport.jobs.batch import progress
 
     ws = workspace_of(args)
+    compute = None
+    if args.cluster:
+        from modelport.core.compute import run_compute
+
+        compute = run_compute(ws, args.cluster, "--cluster")
+    elif args.nodes not in (None, 1):
+        raise InvalidInputError("--nodes needs --cluster: this machine is one node")
     spec = spec_from_args(args, ws)
-    record = batch.submit(ws, args.experiment, spec)
+    record = batch.submit(ws, args.experiment, spec, compute=compute)
     if args.detach:
         emit(args, {"run": record.id, "status": record.status} if args.json else record.id)
         return 0
     if not args.json:
-        print(f"run {record.id}: {spec.node_count * spec.process_count_per_node} worker(s)", file=sys.stderr)
+        where = f" on compute target '{args.cluster}'" if args.cluster else ""
+        print(
+            f"run {record.id}: {spec.node_count * spec.process_count_per_node} worker(s){where}",
+            file=sys.stderr,
+        )
     try:
         final = progress.follow(ws, record.id, file=sys.stderr)
     except KeyboardInterrupt:
@@ -208,6 +225,7 @@ def configure(top: Subparsers, common: argparse.ArgumentParser) -> None:
         "modelport batch score --entry-script score.py --input images/ --output preds.txt --processes 2",
         "modelport batch score --entry-script score.py --input iris.csv -o out.txt --mini-batch-size 1MB",
         "modelport batch score --entry-script score.py --input mnist_test -o out.txt -- --model_name mnist",
+        "modelport batch score --entry-script score.py --input images/ -o out.txt --cluster cpu --nodes 2",
         parents=[common],
     )
     p.add_argument("--entry-script", required=True, help="the script with init() and run(mini_batch)")
@@ -225,7 +243,15 @@ def configure(top: Subparsers, common: argparse.ArgumentParser) -> None:
         "--mini-batch-size",
         help="files per mini-batch (default 10), or for tables a size such as 1MB (default) or 64KB",
     )
-    p.add_argument("--processes", type=int, help="worker processes (default: one per CPU core)")
+    p.add_argument("--processes", type=int, help="worker processes (per node; default: one per CPU core)")
+    p.add_argument(
+        "--cluster",
+        metavar="NAME",
+        help="an AmlCompute target: the workers are Ray actors on its cluster (modelport cluster start)",
+    )
+    p.add_argument(
+        "--nodes", type=int, help="with --cluster: v1's node_count (at most the cluster's max nodes)"
+    )
     p.add_argument(
         "--environment", metavar="NAME[:VERSION]", help="a registered environment (default: this Python)"
     )

@@ -1,4 +1,5 @@
-"""``modelport cluster ...``: start, attach, show and stop a workspace's Ray clusters (AKS compute)."""
+"""``modelport cluster ...``: start, attach, show and stop a workspace's Ray clusters (AKS compute
+for web services, AmlCompute for script runs and batch runs)."""
 
 from __future__ import annotations
 
@@ -11,9 +12,18 @@ from modelport.cli.workspace import workspace_of
 
 
 def cmd_start(args: argparse.Namespace) -> int:
-    from modelport.core.compute import AksCompute, ComputeTarget
+    from modelport.core.compute import AksCompute, AmlCompute, ComputeTarget
 
     ws = workspace_of(args)
+    if args.type == "amlcompute":
+        if args.address:
+            config = AmlCompute.attach_configuration(address=args.address, max_nodes=args.max_nodes)
+            target = ComputeTarget.attach(ws, args.name, config)
+        else:
+            aml = AmlCompute.provisioning_configuration(max_nodes=args.max_nodes or 4, num_cpus=args.num_cpus)
+            target = ComputeTarget.create(ws, args.name, aml)
+        emit(args, target.serialize())
+        return 0
     if args.address:
         target = ComputeTarget.attach(ws, args.name, AksCompute.attach_configuration(address=args.address))
     else:
@@ -49,8 +59,9 @@ def configure(top: Subparsers, common: argparse.ArgumentParser) -> None:
     sub = group(
         top,
         "cluster",
-        "Ray clusters for AKS-style deployments: start one here, attach one, show, stop",
+        "Ray clusters for services (AKS) and runs (AmlCompute): start one here, attach one, show, stop",
         "modelport cluster start aks-cluster",
+        "modelport cluster start cpu-cluster --type amlcompute --max-nodes 4",
     )
     p = command(
         sub,
@@ -58,10 +69,18 @@ def configure(top: Subparsers, common: argparse.ArgumentParser) -> None:
         cmd_start,
         "start a Ray head node on this machine owned by the workspace (or attach one with --address)",
         "modelport cluster start aks-cluster",
+        "modelport cluster start cpu-cluster --type amlcompute --max-nodes 4",
         "modelport cluster start big --address ray://head.example:10001",
         parents=[common],
     )
     p.add_argument("name", help="compute target name (2-16 letters, digits and '-')")
+    p.add_argument(
+        "--type",
+        choices=("aks", "amlcompute"),
+        default="aks",
+        help="aks: web services on Ray Serve (default); amlcompute: script runs (Ray jobs) and batch runs",
+    )
+    p.add_argument("--max-nodes", type=int, help="amlcompute: v1's max_nodes, the most a batch run's --nodes")
     p.add_argument("--address", help="attach the running Ray cluster at this address instead")
     p.add_argument("--agent-count", type=int, default=None, help="v1's node count (recorded)")
     p.add_argument("--num-cpus", type=int, default=None, help="CPUs Ray may schedule on")

@@ -1,5 +1,6 @@
-"""``modelport job ...``: list, show, follow the logs of, resume and cancel runs of every kind
-(script runs, batch runs, pipelines and their steps)."""
+"""``modelport job ...``: submit a script, and list, show, follow the logs of, resume and cancel
+runs of every kind (script runs, batch runs, pipelines and their steps), on this machine or on an
+AmlCompute target's Ray cluster."""
 
 from __future__ import annotations
 
@@ -24,6 +25,7 @@ def _row(r: Any) -> dict[str, Any]:
         "parent": r.parent_id,
         "created": r.created_time,
         "error": r.error,
+        "target": r.details.get("target", "local"),
     }
 
 
@@ -58,6 +60,8 @@ def cmd_show(args: argparse.Namespace) -> int:
         data["items"] = f"{p.done_items}/{p.planned_items} processed ({p.failed_items} failed)"
         data["output"] = r.details.get("outputFile")
         data["reusedFrom"] = r.details.get("reuseFrom")
+    if r.details.get("rayJob"):
+        data["rayJob"] = r.details["rayJob"]["submissionId"]
     data["folder"] = str(ws.path / "runs" / r.id)
     emit(args, data)
     return 0
@@ -111,7 +115,15 @@ def cmd_resume(args: argparse.Namespace) -> int:
     from modelport.jobs.batch import progress
 
     ws = workspace_of(args)
-    record = batch.resume(ws, args.run)
+    saved = batch.load(ws, args.run)
+    compute = None
+    name = args.cluster or (saved.get("compute") or {}).get("name")
+    if name:
+        from modelport.core.compute import run_compute
+
+        # Looked up again: a cluster started again under its name answers at a new address.
+        compute = run_compute(ws, name, "--cluster")
+    record = batch.resume(ws, args.run, compute=compute)
     if args.detach:
         emit(args, {"run": record.id} if args.json else record.id)
         return 0
@@ -120,6 +132,34 @@ def cmd_resume(args: argparse.Namespace) -> int:
     final = progress.follow(ws, record.id, file=sys.stderr)
     emit(args, {"run": final.id, "status": final.status} if args.json else f"{final.id}: {final.status}")
     return 0 if final.status == "Completed" else 1
+
+
+def cmd_submit(args: argparse.Namespace) -> int:
+    from modelport.core import Environment, Experiment, ScriptRunConfig
+
+    ws = workspace_of(args)
+    script = Path(args.script)
+    source = Path(args.source_directory) if args.source_directory else script.parent
+    name = str(script.relative_to(source)) if args.source_directory else script.name
+    env = None
+    if args.environment:
+        env_name, _, version = args.environment.partition(":")
+        env = Environment.get(ws, env_name, version or None)
+    config = ScriptRunConfig(
+        source_directory=str(source),
+        script=name,
+        arguments=list(args.arguments),
+        compute_target=args.cluster or "local",
+        environment=env,
+    )
+    run = Experiment(ws, args.experiment).submit(config)
+    if args.detach:
+        emit(args, {"run": run.id} if args.json else run.id)
+        return 0
+    run.wait_for_completion(show_output=not args.json, raise_on_error=False)
+    status = run.get_status()
+    emit(args, {"run": run.id, "status": status} if args.json else f"{run.id}: {status}")
+    return 0 if status == "Completed" else 1
 
 
 def cmd_cancel(args: argparse.Namespace) -> int:
@@ -146,6 +186,24 @@ def configure(top: Subparsers, common: argparse.ArgumentParser) -> None:
         "modelport job list",
         "modelport job logs RUN_ID",
     )
+    p = command(
+        sub,
+        "submit",
+        cmd_submit,
+        "run a script as a run of an experiment, here or on a cluster (a Ray job), and follow its log",
+        "modelport job submit train.py -- --alpha 0.5",
+        "modelport job submit --source-directory src --cluster cpu-cluster src/train.py -- --alpha 0.5",
+        parents=[common],
+    )
+    p.add_argument("script", help="the script to run (after the options; its own arguments after --)")
+    p.add_argument("--source-directory", help="the folder that is copied and run in (default: the script's)")
+    p.add_argument("--cluster", metavar="NAME", help="an AmlCompute target: run there as a Ray job")
+    p.add_argument(
+        "--environment", metavar="NAME[:VERSION]", help="a registered environment (default: this Python)"
+    )
+    p.add_argument("-e", "--experiment", default="job-submit", help="the experiment the run is recorded in")
+    p.add_argument("--detach", action="store_true", help="print the run id and return at once")
+    p.add_argument("arguments", nargs="*", help="after --: the script's arguments")
     p = command(
         sub, "list", cmd_list, "list runs, newest first", "modelport job list --kind batch", parents=[common]
     )
@@ -177,6 +235,11 @@ def configure(top: Subparsers, common: argparse.ArgumentParser) -> None:
         parents=[common],
     )
     p.add_argument("run", metavar="RUN_ID", help="a batch run that did not complete")
+    p.add_argument(
+        "--cluster",
+        metavar="NAME",
+        help="go on on this AmlCompute target (default: the run's own, looked up again by name)",
+    )
     p.add_argument("--detach", action="store_true", help="return at once")
     p = command(sub, "cancel", cmd_cancel, "stop a run", "modelport job cancel RUN_ID", parents=[common])
     p.add_argument("run", metavar="RUN_ID", help="the run to stop (a pipeline's steps stop too)")

@@ -1,4 +1,4 @@
-"""v1's compute targets: ``ComputeTarget``, ``AksCompute`` (a Ray cluster), ``AmlCompute``.
+"""v1's compute targets: ``ComputeTarget``, ``AksCompute`` and ``AmlCompute``, both Ray clusters.
 
 An AKS cluster is a Ray cluster here. ``ComputeTarget.create`` with
 ``AksCompute.provisioning_configuration()`` starts a Ray head node on this machine, owned by the
@@ -18,18 +18,38 @@ Example::
     aks.wait_for_completion(show_output=True)
     service = Model.deploy(ws, "svc", [model], inference_config,
                            AksWebservice.deploy_configuration(), deployment_target=aks)
+
+A training cluster is a Ray cluster too. ``ComputeTarget.create`` with
+``AmlCompute.provisioning_configuration(vm_size, min_nodes, max_nodes, ...)`` starts one the same
+way (through the same code, ``modelport.deploy.cluster``), with Ray's Jobs API on and no Serve;
+``AmlCompute.attach_configuration(address=..., token=...)`` (modelport's) names a running one, an
+AKS target's cluster included (``compute_target=aks``), so one Ray cluster can serve both names.
+Script runs (``ScriptRunConfig(compute_target=cluster)``, ``PythonScriptStep``) run there as Ray
+jobs; a ``ParallelRunStep``'s workers as Ray actors, ``node_count`` x ``process_count_per_node``::
+
+    cpu = ComputeTarget.create(ws, "cpu-cluster",
+                               AmlCompute.provisioning_configuration(vm_size="STANDARD_D2_V2", max_nodes=4))
+    cpu.wait_for_completion(show_output=True)
+    run = Experiment(ws, "train").submit(ScriptRunConfig("src", "train.py", compute_target=cpu))
 """
 
 from __future__ import annotations
 
-import builtins
-import sys
 from dataclasses import dataclass, field
 from typing import Any
 
 from modelport import _settings
+from modelport.core._amlcompute import (
+    AmlComputeAttachConfiguration,
+    AmlComputeNodeStateCounts,
+    AmlComputeProvisioningConfiguration,
+    AmlComputeStatus,
+    ScaleSettings,
+)
+from modelport.core._amlcompute_target import AmlCompute, run_compute
+from modelport.core._compute_base import ComputeTarget, _attached_record
 from modelport.deploy import cluster
-from modelport.errors import ComputeTargetError, InvalidInputError, NotSupported
+from modelport.errors import ComputeTargetError, InvalidInputError
 from modelport.workspace import Workspace
 
 __all__ = [
@@ -37,7 +57,13 @@ __all__ = [
     "AksCompute",
     "AksProvisioningConfiguration",
     "AmlCompute",
+    "AmlComputeAttachConfiguration",
+    "AmlComputeNodeStateCounts",
+    "AmlComputeProvisioningConfiguration",
+    "AmlComputeStatus",
     "ComputeTarget",
+    "ScaleSettings",
+    "run_compute",
 ]
 
 _CLOUD_PROVISIONING = (
@@ -82,45 +108,15 @@ class AksAttachConfiguration:
     """The cluster's Ray token (``RAY_AUTH_TOKEN`` on its nodes); None: ``$MODELPORT_RAY_AUTH_TOKEN``."""
 
 
-class ComputeTarget:
-    """A compute target of a workspace. ``ComputeTarget(ws, name)`` finds an existing one."""
+class AksCompute(ComputeTarget):
+    """v1's AKS cluster: a Ray cluster (started here, or attached)."""
 
     type = "AKS"
-
-    def __new__(cls, workspace: Workspace | None = None, name: str | None = None) -> Any:
-        # v1: ComputeTarget(ws, name) returns the subclass of the target's kind.
-        if cls is ComputeTarget and workspace is not None and name is not None:
-            record = cluster.load(workspace, name)
-            sub = AksCompute if record.kind == "AKS" else ComputeTarget
-            return super().__new__(sub)
-        return super().__new__(cls)
-
-    def __init__(self, workspace: Workspace, name: str) -> None:
-        self.workspace = workspace
-        self.name = name
-        self._record = cluster.load(workspace, name)
-
-    @property
-    def provisioning_state(self) -> str:
-        return cluster.status(self.workspace, self._record)
-
-    @property
-    def cluster_address(self) -> str:
-        """Where the Ray cluster answers (modelport's own attribute)."""
-        return self._record.address
-
-    @property
-    def agent_count(self) -> int:
-        return self._record.agent_count
+    _provisions = AksProvisioningConfiguration
+    _attaches = AksAttachConfiguration
 
     @staticmethod
-    def create(workspace: Workspace, name: str, provisioning_configuration: Any) -> ComputeTarget:
-        """Provision a compute target: for an AKS configuration, start a Ray head node here."""
-        if not isinstance(provisioning_configuration, AksProvisioningConfiguration):
-            raise NotSupported(
-                f"ComputeTarget.create with {type(provisioning_configuration).__name__}: only "
-                "AksCompute.provisioning_configuration() (a local Ray cluster) can be created"
-            )
+    def _create(workspace: Workspace, name: str, provisioning_configuration: Any) -> AksCompute:
         if name in cluster.names(workspace):
             raise ComputeTargetError(f"compute target '{name}' already exists in this workspace")
         prov = provisioning_configuration
@@ -144,92 +140,18 @@ class ComputeTarget:
         return AksCompute(workspace, name)
 
     @staticmethod
-    def attach(workspace: Workspace, name: str, attach_configuration: Any) -> ComputeTarget:
-        """Attach an existing Ray cluster (``AksCompute.attach_configuration(address=...)``)."""
-        if not isinstance(attach_configuration, AksAttachConfiguration):
-            raise NotSupported(
-                f"ComputeTarget.attach with {type(attach_configuration).__name__}: use "
-                "AksCompute.attach_configuration(address='ray://host:10001' or 'auto')"
-            )
-        if name in cluster.names(workspace):
-            raise ComputeTargetError(f"compute target '{name}' already exists in this workspace")
+    def _attach(workspace: Workspace, name: str, attach_configuration: Any) -> AksCompute:
         address = attach_configuration.address
         token = attach_configuration.token or _settings.ray_auth_token()
         token_file = cluster.token_path(workspace, name)
-        record = cluster.ClusterRecord(name=name, address=address, owned=False)
-        if token is not None:
-            record.token_file = str(cluster.write_token(token_file, token))
         try:
-            refused = cluster.requires_token(address, record.token_file)
-            if refused and token is None:
-                raise ComputeTargetError(
-                    f"the Ray cluster at {address} requires a token: give it with "
-                    f"AksCompute.attach_configuration(address=..., token=...) or ${_settings.RAY_AUTH_TOKEN}"
-                )
-            if refused:
-                raise ComputeTargetError(f"the Ray cluster at {address} refused the token given")
-            if refused is False and token is None:
-                print(
-                    f"warning: the Ray cluster at {address} has no authentication: anyone who can reach "
-                    "it can run code on it as its user (see docs/scale-out.md)",
-                    file=sys.stderr,
-                    flush=True,
-                )
+            record = _attached_record(workspace, name, address, token, "AksCompute")
             cluster.attach_serve(record)
             cluster.save(workspace, record)
         except BaseException:
             token_file.unlink(missing_ok=True)
             raise
         return AksCompute(workspace, name)
-
-    @staticmethod
-    def list(workspace: Workspace) -> builtins.list[ComputeTarget]:
-        return [ComputeTarget(workspace, n) for n in cluster.names(workspace)]
-
-    def wait_for_completion(
-        self, show_output: bool = False, is_delete_operation: bool = False, timeout_sec: float = 120
-    ) -> None:
-        """The cluster is started by ``create``; this checks it answers (and says so)."""
-        state = self.get_status()
-        if show_output:
-            print(f"{self.name}: {state} (Ray cluster at {self._record.address})", flush=True)
-        if state != "Succeeded" and not is_delete_operation:
-            raise ComputeTargetError(
-                f"compute target '{self.name}' is {state}: its Ray cluster does not answer"
-            )
-
-    def get_status(self) -> str:
-        """``Succeeded`` while the Ray cluster answers, else ``Failed``."""
-        return self.provisioning_state
-
-    def delete(self) -> None:
-        """Stop the Ray cluster if this workspace started it (detach otherwise) and forget it."""
-        cluster.delete(self.workspace, self.name)
-
-    def detach(self) -> None:
-        """Forget an attached cluster (it keeps running)."""
-        if self._record.owned:
-            raise InvalidInputError(f"compute target '{self.name}' was created here: delete() it instead")
-        cluster.delete(self.workspace, self.name)
-
-    def serialize(self) -> dict[str, Any]:
-        return {
-            "name": self.name,
-            "type": self.type,
-            "provisioningState": self.get_status(),
-            "address": self._record.address,
-            "owned": self._record.owned,
-            "agentCount": self._record.agent_count,
-        }
-
-    def __repr__(self) -> str:
-        return f"{type(self).__name__}(name={self.name!r}, address={self._record.address!r})"
-
-
-class AksCompute(ComputeTarget):
-    """v1's AKS cluster: a Ray cluster (started here, or attached)."""
-
-    type = "AKS"
 
     @staticmethod
     def provisioning_configuration(
@@ -284,17 +206,3 @@ class AksCompute(ComputeTarget):
         if token is not None and (not isinstance(token, str) or not token.strip()):
             raise InvalidInputError("token must be the cluster's Ray token (a non-empty string)")
         return AksAttachConfiguration(address=address, cluster_name=cluster_name, token=token)
-
-
-class AmlCompute(ComputeTarget):
-    """v1's training cluster: training runs are not part of modelport's deployments."""
-
-    type = "AmlCompute"
-
-    @staticmethod
-    def provisioning_configuration(*_args: Any, **_kwargs: Any) -> Any:
-        raise NotSupported(
-            "AmlCompute (remote training clusters) is not supported: there is no cloud; run the training "
-            "script here with Experiment.submit(ScriptRunConfig(..., compute_target='local')), "
-            "then deploy the model (AksCompute for a Ray cluster)"
-        )

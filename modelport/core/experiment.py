@@ -22,9 +22,10 @@ from typing import TYPE_CHECKING, Any, cast
 
 from modelport import _settings, jobs
 from modelport.core._run_base import RunBase
+from modelport.core.compute import run_compute
 from modelport.core.dataset import DatasetConsumptionConfig
 from modelport.core.datastore import DataReference
-from modelport.core.script_run_config import ScriptRunConfig, check_local
+from modelport.core.script_run_config import ScriptRunConfig, check_target
 from modelport.errors import InvalidInputError, NotFoundError, NotSupported
 from modelport.registry import runs as registry
 from modelport.registry.models import check_str_dict
@@ -102,12 +103,13 @@ class Experiment:
         return self._run(record, folder)
 
     def submit(self, config: Any, tags: dict[str, Any] | None = None, **kwargs: Any) -> Run:
-        """Run ``config`` on this machine as a new run: a :class:`ScriptRunConfig`, or a
-        ``Pipeline`` / ``PublishedPipeline`` (``pipeline_parameters={...}``,
-        ``regenerate_outputs=...``), which returns a ``PipelineRun``.
+        """Run ``config`` as a new run: a :class:`ScriptRunConfig`, or a ``Pipeline`` /
+        ``PublishedPipeline`` (``pipeline_parameters={...}``, ``regenerate_outputs=...``), which
+        returns a ``PipelineRun``.
 
         The environment is built (or found in the cache) first; then the script runs in a copy
-        of its source directory, in its own process, while this call returns. Follow it with
+        of its source directory, in its own process, while this call returns: on this machine, or
+        as a Ray job on the config's ``compute_target`` (an AmlCompute cluster). Follow it with
         ``run.wait_for_completion(show_output=True)``.
         """
         # As v1 does, the configuration object says how it is submitted: a pipeline brings its
@@ -122,7 +124,9 @@ class Experiment:
                 "Pipeline (HyperDrive and AutoML need Azure); run your script with ScriptRunConfig"
             )
         rc = config.run_config
-        check_local(rc.target)
+        check_target(rc.target, "run_config.target")
+        # Resolved (and checked: it answers, it runs Ray's Jobs API) before the environment is built.
+        compute = run_compute(self.workspace, rc.target)
         source = Path(config.source_directory)
         if config.script is not None and not (source / config.script).is_file():
             raise NotFoundError(f"script {config.script} not found in source_directory {source}")
@@ -151,6 +155,7 @@ class Experiment:
             tags=tags,
             display_name=kwargs.get("display_name"),
             details={"script": config.script, "arguments": [str(a) for a in args]},
+            compute=compute,
         )
         return self._run(record)
 

@@ -223,7 +223,7 @@ class Run(RunBase, kinds=("",)):
         rec = self._refresh()
         details = {
             "runId": rec.id,
-            "target": "local",
+            "target": rec.details.get("target", "local"),
             "status": rec.status,
             "startTimeUtc": rec.start_time,
             "endTimeUtc": rec.end_time,

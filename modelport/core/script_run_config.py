@@ -1,8 +1,8 @@
 """``ScriptRunConfig`` (v1's ``azureml.core.script_run_config``): what ``Experiment.submit`` runs.
 
-Locally a script runs on this machine (v1's ``compute_target='local'``, the default), with the
-interpreter of its environment; a remote compute target is refused with
-:class:`~modelport.errors.NotSupported`.
+A script runs on this machine (v1's ``compute_target='local'``, the default), with the
+interpreter of its environment, or on a Ray cluster as a Ray job when ``compute_target`` is an
+``AmlCompute`` target (the object or its name, as v1 took either).
 
 Example (v1's cells with ``azureml`` renamed)::
 
@@ -19,31 +19,40 @@ import os
 import shlex
 from typing import Any
 
+from modelport.core.compute import ComputeTarget
 from modelport.core.environment import Environment
-from modelport.errors import InvalidInputError, NotSupported
+from modelport.errors import ComputeTargetError, InvalidInputError, NotSupported
 
 __all__ = ["RunConfiguration", "ScriptRunConfig"]
 
 LOCAL = "local"
 
 
-def check_local(compute_target: Any) -> None:
-    """Refuse a compute target other than this machine, naming the local alternative."""
-    if compute_target is None:
+def check_target(compute_target: Any, what: str = "compute_target") -> None:
+    """Where a run may go: ``None`` or ``'local'`` (this machine), a compute target's name
+    (looked up when the run is submitted), or an ``AmlCompute`` target (a Ray cluster). An AKS
+    target (web services) and anything else are refused in one line, naming the alternative."""
+    if compute_target is None or isinstance(compute_target, str):
         return
-    name = compute_target if isinstance(compute_target, str) else getattr(compute_target, "name", None)
-    if name == LOCAL:
-        return
+    if isinstance(compute_target, ComputeTarget):
+        if compute_target.type == "AmlCompute" or compute_target.name == LOCAL:
+            return
+        raise ComputeTargetError(
+            f"{what}: compute target '{compute_target.name}' is an {type(compute_target).__name__} (for "
+            "web services); runs go to an AmlCompute target: attach the same Ray cluster under a second "
+            "name with ComputeTarget.attach(ws, 'cpu-cluster', "
+            "AmlCompute.attach_configuration(compute_target=...))"
+        )
     raise NotSupported(
-        f"compute_target {name or type(compute_target).__name__!r}: training on remote compute is not "
-        "available locally; use compute_target='local' (the default), which runs the script on this "
-        "machine in its environment"
+        f"{what}: {type(compute_target).__name__} is not a compute target here; use 'local' (the default, "
+        "this machine) or an AmlCompute target (a Ray cluster)"
     )
 
 
 class RunConfiguration:
-    """v1's ``azureml.core.runconfig.RunConfiguration``, reduced to what a local run uses:
-    ``target`` (``'local'``), ``environment`` and ``environment_variables``."""
+    """v1's ``azureml.core.runconfig.RunConfiguration``, reduced to what a run uses:
+    ``target`` (``'local'``, an AmlCompute target or its name), ``environment`` and
+    ``environment_variables``."""
 
     def __init__(
         self,
@@ -85,7 +94,8 @@ def _default_environment() -> Environment:
 
 
 class ScriptRunConfig:
-    """A script, its arguments, its environment and where to run it (here).
+    """A script, its arguments, its environment and where to run it (here, or an AmlCompute
+    target: a Ray cluster, where it runs as a Ray job).
 
     ``arguments`` may hold datastore references (``datastore.path('data').as_mount()``) and dataset
     inputs (``ds.as_named_input('train').as_download()``): the script gets a local path for each.
@@ -130,7 +140,7 @@ class ScriptRunConfig:
         self.arguments = list(arguments or [])
         self.command = shlex.split(command) if isinstance(command, str) else command
         self.run_config = run_config or RunConfiguration(script=script, arguments=self.arguments)
-        check_local(compute_target)
+        check_target(compute_target)
         if compute_target is not None:
             self.run_config.target = compute_target
         if environment is not None:

@@ -25,6 +25,15 @@ setting, and binds loopback only when a node advertises 127.0.0.1, which it keep
 single-machine mode (``RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER=0``). An attached cluster's token comes
 from ``attach_configuration(token=...)`` or ``$MODELPORT_RAY_AUTH_TOKEN``; one without
 authentication is attached with a warning.
+
+A cluster for v1's ``AmlCompute`` (``kind: "AmlCompute"``) is started the same way, through the
+same code, with two differences (:func:`start_head`'s ``jobs`` and ``ingress=None``): Ray's
+dashboard head runs, because it serves the Jobs API script runs are submitted through
+(``--dashboard-host=127.0.0.1`` on a free port; Ray's token guards its HTTP API like the rest),
+and Serve is not started, so there is no HTTP ingress and no HAProxy (a service deployed there
+later starts Serve with its Python proxy). Its record keeps the Jobs API's address
+(``settings["dashboard"]``) and v1's scale settings (``settings["min_nodes"]``,
+``settings["max_nodes"]``).
 """
 
 from __future__ import annotations
@@ -55,9 +64,11 @@ from modelport.workspace import Workspace
 
 __all__ = [
     "ClusterRecord",
+    "alive_nodes",
     "attach_serve",
     "check_ingress",
     "connect",
+    "dashboard_url",
     "delete",
     "load",
     "names",
@@ -77,6 +88,8 @@ STARTED = "Ray runtime started."
 # pass 107 bytes: a temp dir longer than this goes to a short folder under /tmp instead.
 MAX_TEMP_DIR = 40
 
+ORDERLY_STOP_S = 10.0
+"""How long a head node gets to stop its processes itself before each is told (then killed)."""
 DRAIN_S = 2.0
 """How long a stopping replica behind HAProxy keeps accepting requests (Ray's default: 30 s)."""
 INGRESSES = ("haproxy", "proxy")
@@ -284,15 +297,20 @@ def start_head(
     num_cpus: int | None = None,
     log: Any = None,
     timeout: float = START_TIMEOUT_S,
-    ingress: str = "haproxy",
+    ingress: str | None = "haproxy",
+    jobs: bool = False,
 ) -> ClusterRecord:
     """Start a Ray head node on free ports, on 127.0.0.1, requiring a fresh token that is written
     to ``token_file`` (0600); returns once it answers (a record without a name).
-    ``ingress``: one of :data:`INGRESSES`."""
-    check_ingress(ingress)
+    ``ingress``: one of :data:`INGRESSES`, or None for no Serve at all (nothing deployed there
+    yet). ``jobs``: run Ray's dashboard head, which serves the Jobs API (on 127.0.0.1, behind the
+    token), and record its address in ``settings["dashboard"]``."""
+    if ingress is not None:
+        check_ingress(ingress)
     write_token(token_file)
     temp_dir = _temp_dir(temp_under)
     gcs_port = free_port()
+    dashboard_port = free_port()
     ports = {
         "--port": gcs_port,
         "--ray-client-server-port": free_port(),
@@ -300,7 +318,7 @@ def start_head(
         "--object-manager-port": free_port(),
         # Ray still starts its dashboard process headless (--include-dashboard=false) on 8265 by
         # default: a second cluster on this machine would collide on it.
-        "--dashboard-port": free_port(),
+        "--dashboard-port": dashboard_port,
         "--dashboard-agent-listen-port": free_port(),
         "--dashboard-agent-grpc-port": free_port(),
         "--metrics-export-port": free_port(),
@@ -312,7 +330,13 @@ def start_head(
         "--head",
         "--block",
         f"--node-ip-address={HOST}",
-        "--include-dashboard=false",
+        # The dashboard head is what serves Ray's Jobs API: on for a cluster that runs jobs (its
+        # HTTP server binds --dashboard-host, and answers only requests with the token).
+        *(
+            ("--include-dashboard=true", f"--dashboard-host={HOST}")
+            if jobs
+            else ("--include-dashboard=false",)
+        ),
         "--disable-usage-stats",
         f"--temp-dir={temp_dir}",
         *(f"{k}={v}" for k, v in ports.items()),
@@ -335,7 +359,11 @@ def start_head(
         address=f"{HOST}:{gcs_port}",
         owned=True,
         temp_dir=str(temp_dir),
-        settings={"ingress": ingress, "haproxy_dir": str(haproxy_dir) if haproxy_dir else None},
+        settings={
+            "ingress": ingress,
+            "haproxy_dir": str(haproxy_dir) if haproxy_dir else None,
+            **({"dashboard": f"http://{HOST}:{dashboard_port}"} if jobs else {}),
+        },
         token_file=str(token_file),
     )
     deadline = time.monotonic() + timeout
@@ -351,6 +379,8 @@ def start_head(
             continue
         stop_head(record)
         raise ComputeTargetError(f"`ray start --head` {problem}")
+    if ingress is None:
+        return record  # nothing to start through a driver: the node answered
     try:
         connect(record, timeout=max(deadline - time.monotonic(), 30.0))
         record.http_port = _start_serve(free_port())
@@ -572,17 +602,29 @@ def stop_head(record: ClusterRecord, timeout: float = 15.0, keep_folders: bool =
         ray.shutdown()
         _connected = None
     procs = cluster_processes(record)
-    if record.pid is not None and _head_alive(record) is not None:
+    alive = procs
+    serves = record.settings.get("ingress") is not None or record.http_port is not None
+    if not serves and record.pid is not None and _head_alive(record) is not None:
+        # Without Serve, `ray start --block` stops its node in order when it alone is told to
+        # (measured: 3-5 s), where every process told at once waited on each other past 15 s and
+        # were killed. With Serve's actors and HAProxy it made no progress in 14 s: those are
+        # told at once, as before.
+        try:
+            os.kill(record.pid, signal.SIGTERM)
+        except (ProcessLookupError, PermissionError):
+            pass
+        _gone, alive = psutil.wait_procs(procs, timeout=min(timeout, ORDERLY_STOP_S))
+    if record.pid is not None:
         try:
             os.killpg(record.pid, signal.SIGTERM)
         except (ProcessLookupError, PermissionError):
             pass
-    for p in procs:
+    for p in alive:
         try:
             p.send_signal(signal.SIGTERM)
         except psutil.Error:
             pass
-    _gone, alive = psutil.wait_procs(procs, timeout=timeout)
+    _gone, alive = psutil.wait_procs(alive, timeout=timeout)
     for p in alive:
         try:
             p.kill()
@@ -615,3 +657,73 @@ def delete(ws: WorkspaceLike, name: str) -> None:
         stop_head(record)
     (_folder(ws) / f"{name}.json").unlink(missing_ok=True)
     token_path(ws, name).unlink(missing_ok=True)
+
+
+def dashboard_url(record: ClusterRecord) -> str | None:
+    """Where the cluster's Jobs API answers (``http://host:port``): recorded for a cluster started
+    with ``jobs``, else asked of the cluster (its dashboard head records its address in the GCS)
+    and tried; None when it runs no Jobs API (a head started with ``--include-dashboard=false``
+    still records a dashboard, without the Jobs API), or does not answer."""
+    known = record.settings.get("dashboard")
+    if known:
+        return str(known)
+    from ray._raylet import GcsClient  # type: ignore[attr-defined]
+
+    if record.address.startswith("ray://") or record.address == "auto":
+        return None
+    try:
+        with _driver_settings(record.address, record.token_file):
+            found = GcsClient(address=record.address).internal_kv_get(
+                b"dashboard", namespace=b"dashboard", timeout=10
+            )
+    except Exception:
+        return None
+    if not found:
+        return None
+    host, _, port = found.decode().rpartition(":")
+    # A head that binds every interface records 0.0.0.0; one on loopback records 127.0.0.1.
+    if host in ("0.0.0.0", "::", ""):
+        host = record.address.rpartition(":")[0] or HOST
+    url = f"http://{host}:{port}"
+    return url if _serves_jobs(url, record.token_file) else None
+
+
+def _serves_jobs(url: str, token_file: str | None) -> bool:
+    import urllib.error
+    import urllib.request
+
+    headers = {}
+    if token_file:
+        headers["Authorization"] = f"Bearer {Path(token_file).read_text().strip()}"
+    try:
+        with urllib.request.urlopen(urllib.request.Request(f"{url}/api/jobs/", headers=headers), timeout=10):
+            return True
+    except (urllib.error.URLError, OSError, ValueError):
+        return False
+
+
+def alive_nodes(record: ClusterRecord, timeout: float = 10.0) -> list[dict[str, Any]]:
+    """The cluster's live Ray nodes, each ``{"node_id", "address", "cpus", "head"}``; raises
+    ComputeTargetError when the cluster does not answer."""
+    from ray._raylet import GcsClient  # type: ignore[attr-defined]
+
+    try:
+        with _driver_settings(record.address, record.token_file):
+            infos = GcsClient(address=record.address).get_all_node_info(timeout=timeout)
+    except Exception as exc:
+        raise ComputeTargetError(
+            f"the Ray cluster of compute target '{record.name}' at {record.address} does not answer: {exc}"
+        ) from None
+    nodes = []
+    for node_id, info in infos.items():
+        if int(info.state) != 0:  # GcsNodeInfo.ALIVE
+            continue
+        nodes.append(
+            {
+                "node_id": node_id.hex() if hasattr(node_id, "hex") else str(node_id),
+                "address": info.node_manager_address,
+                "cpus": float(dict(info.resources_total).get("CPU", 0.0)),
+                "head": bool(info.is_head_node),
+            }
+        )
+    return sorted(nodes, key=lambda n: (not n["head"], n["node_id"]))

@@ -10,6 +10,10 @@ Python may exit meanwhile: the run goes on, and its state stays in the workspace
 A script's ``Run.get_context()`` finds its run through :func:`context` (the environment
 variables the supervisor sets).
 
+With ``compute`` (a :class:`~modelport.jobs.ray.RayCompute`: an ``AmlCompute`` target), the
+supervisor submits the script as a Ray job to that cluster (:mod:`modelport.jobs.ray.job`) and
+streams its log into the same file; the rest (snapshot, outputs, the end) is the same.
+
 ::
 
     <workspace>/runs/<run id>/
@@ -36,6 +40,7 @@ import psutil
 
 from modelport import _settings
 from modelport.errors import InvalidInputError, NotFoundError, StorageError
+from modelport.jobs.ray import RayCompute, check
 from modelport.registry import runs as registry
 from modelport.workspace import Workspace
 
@@ -79,16 +84,21 @@ def submit(
     display_name: str | None = None,
     details: dict[str, Any] | None = None,
     parent_id: str | None = None,
+    compute: RayCompute | None = None,
 ) -> registry.RunRecord:
     """Start ``command`` (``[interpreter, script, *arguments]``) as a run of ``experiment``.
 
     ``inputs`` maps an input name to a function that materializes it under a folder and returns
     the path the script gets; a command item ``"{input:NAME}"`` is replaced by that path.
     ``parent_id``: the run this one is a child of (a pipeline run for a step's run).
+    ``compute``: the Ray cluster the script runs on as a Ray job (None: this machine); a cluster
+    that does not answer, or runs no Jobs API, is refused before anything is recorded.
     """
     src = Path(source_directory)
     if not src.is_dir():
         raise NotFoundError(f"source_directory {source_directory} is not a folder")
+    if compute is not None:
+        check(compute, jobs=True)
     record = registry.create_run(
         ws,
         experiment,
@@ -99,7 +109,7 @@ def submit(
         parent_id=parent_id,
         details={
             **(details or {}),
-            "target": "local",
+            "target": compute.name if compute is not None else "local",
             "sourceDirectory": str(src.resolve()),
             "environment": environment_name,
             "interpreter": interpreter,
@@ -129,6 +139,7 @@ def submit(
             ENV_WORKSPACE_NAME: ws.name,
         },
         "timeout": max_run_duration_seconds,
+        "ray": compute.to_json() if compute is not None else None,
     }
     registry.update_run(ws, record.id, details={"command": spec["argv"], "inputDatasets": paths})
     (folder / SPEC_FILE).write_text(json.dumps(spec))
@@ -198,6 +209,12 @@ def cancel(ws: Workspace, record: registry.RunRecord) -> None:
             os.killpg(pid, signal.SIGTERM)
         except (ProcessLookupError, PermissionError):
             pass
+    elif record.kind == "script" and record.details.get("rayJob"):
+        # Its supervisor is gone but its Ray job may still run on the cluster: stop it there.
+        from modelport.jobs.ray import job as ray_job
+
+        spec = json.loads((run_dir(ws, record.id) / SPEC_FILE).read_text())
+        ray_job.stop(RayCompute.from_json(spec["ray"]), record.id)
 
 
 class RunContext:

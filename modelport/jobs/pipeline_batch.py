@@ -11,6 +11,7 @@ from typing import Any
 
 from modelport.jobs import batch
 from modelport.jobs.pipeline_types import Inputs, StepContext, step_details
+from modelport.jobs.ray import RayCompute
 from modelport.registry import runs as registry
 
 __all__ = ["start_batch"]
@@ -84,11 +85,18 @@ def start_batch(
     inputs: Inputs,
     outputs: dict[str, dict[str, str]],
     key: str,
+    compute: RayCompute | None = None,
 ) -> registry.RunRecord:
-    """Submit the step's batch run as a child of the pipeline run."""
+    """Submit the step's batch run as a child of the pipeline run (on ``compute``'s Ray cluster
+    when the step names one)."""
     spec = build_spec(ctx, step, interpreter, inputs, outputs)
     record = batch.submit(
-        ctx.ws, ctx.experiment, spec, parent_id=ctx.pipeline_run_id, display_name=step["name"]
+        ctx.ws,
+        ctx.experiment,
+        spec,
+        parent_id=ctx.pipeline_run_id,
+        display_name=step["name"],
+        compute=compute,
     )
     registry.update_run(
         ctx.ws,

@@ -27,6 +27,7 @@ from typing import Any
 from modelport import _settings, jobs
 from modelport.errors import EnvironmentBuildError, ModelportError
 from modelport.jobs.pipeline_types import Inputs, StepContext, StepResult, step_details
+from modelport.jobs.ray import RayCompute
 from modelport.opendatasets._filedataset import DatasetFile, FileDataset
 from modelport.registry import datasets as dataset_records
 from modelport.registry import datastores as stores
@@ -42,15 +43,31 @@ CANCEL_GRACE_S = 30.0
 # -- environment --------------------------------------------------------------------------------
 def _interpreter(ctx: StepContext, step: dict[str, Any]) -> str:
     spec = step.get("environment")
-    if not spec:
-        return str(step["interpreter"])
-    from modelport.environments import EnvSpec, resolve_interpreter
-
     name = step["name"]
-    python = resolve_interpreter(
-        EnvSpec.from_dict(spec), _settings.env_cache_root(), log=lambda line: ctx.log(f"[{name}] {line}")
-    )
-    return str(python)
+    python = str(step["interpreter"])
+    if spec:
+        from modelport.environments import EnvSpec, resolve_interpreter
+
+        python = str(
+            resolve_interpreter(
+                EnvSpec.from_dict(spec),
+                _settings.env_cache_root(),
+                log=lambda line: ctx.log(f"[{name}] {line}"),
+            )
+        )
+    if step.get("compute") and step["kind"] == "batch":
+        # A ParallelRunStep's workers are Ray actors in this interpreter: it must import the
+        # cluster's Ray (added to an environment modelport builds; else the step fails saying so).
+        from modelport.environments.ray_check import WORKER, with_ray
+
+        python = with_ray(
+            python, spec, _settings.env_cache_root(), lambda line: ctx.log(f"[{name}] {line}"), WORKER
+        )
+    return python
+
+
+def _compute(step: dict[str, Any]) -> RayCompute | None:
+    return RayCompute.from_json(step["compute"]) if step.get("compute") else None
 
 
 # -- inputs -------------------------------------------------------------------------------------
@@ -229,7 +246,11 @@ def _reuse(ctx: StepContext, step: dict[str, Any], earlier: registry.RunRecord, 
         "Preparing",  # a run in Preparing with no supervisor yet is not taken for dead
         display_name=step["name"],
         parent_id=ctx.pipeline_run_id,
-        details={**step_details(step, key, outputs), "reusedRunId": original, "target": "local"},
+        details={
+            **step_details(step, key, outputs),
+            "reusedRunId": original,
+            "target": (step.get("compute") or {}).get("name", "local"),
+        },
     )
     message = (
         f"Step '{step['name']}' reused the output of run {original}: its script (source_directory "
@@ -320,6 +341,7 @@ def _start_script(
             "script": step.get("script"),
             "arguments": args,
         },
+        compute=_compute(step),
     )
 
 
@@ -371,7 +393,7 @@ def run_step(ctx: StepContext, step: dict[str, Any]) -> StepResult:
         if step["kind"] == "batch":
             from modelport.jobs.pipeline_batch import start_batch
 
-            record = start_batch(ctx, step, interpreter, inputs, outputs, key)
+            record = start_batch(ctx, step, interpreter, inputs, outputs, key, _compute(step))
         else:
             record = _start_script(ctx, step, interpreter, inputs, outputs, key)
     except ModelportError as exc:

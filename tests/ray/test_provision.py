@@ -42,5 +42,16 @@ def test_v1_configuration_errors_are_one_line() -> None:
         AksCompute.attach_configuration(cluster_name="x")
     from modelport.core.compute import AmlCompute
 
-    with pytest.raises(NotSupported, match="AmlCompute"):
+    # v1's AmlCompute checks (tests/ray/test_amlcompute.py provisions one).
+    with pytest.raises(ComputeTargetError, match="max nodes count is mandatory"):
         AmlCompute.provisioning_configuration(vm_size="STANDARD_D2_V2")
+    with pytest.raises(ComputeTargetError, match="max nodes count must be greater than or equal to min"):
+        AmlCompute.provisioning_configuration(min_nodes=3, max_nodes=2)
+    with pytest.raises(ComputeTargetError, match="admin username must be provided"):
+        AmlCompute.provisioning_configuration(max_nodes=2, admin_user_password="x")
+    with pytest.raises(InvalidInputError, match="vm_priority"):
+        AmlCompute.provisioning_configuration(max_nodes=2, vm_priority="spot")
+    with pytest.raises(InvalidInputError, match="address"):
+        AmlCompute.attach_configuration()
+    with pytest.raises(NotSupported, match=r"ComputeTarget\.create with dict"):
+        ComputeTarget.create(None, "x", {})  # type: ignore[arg-type]

@@ -89,17 +89,24 @@ def test_only_a_driver_with_the_clusters_token_runs_code(ray_cluster: Provisione
     assert code == 0 and "ANSWER 42" in text, text[-2000:]
 
 
-def test_every_listener_of_the_cluster_is_on_loopback(ray_cluster: Provisioned) -> None:
-    procs = cluster.cluster_processes(ray_cluster.record)  # type: ignore[arg-type]
-    names = {p.pid: p.name() for p in procs}
+def listeners(record: cluster.ClusterRecord) -> list[tuple[str, str, int]]:
+    """Every listening socket of a cluster's processes: ``(process name, address, port)``
+    (tests/ray/test_amlcompute.py checks an AmlCompute cluster's, its Jobs API's included)."""
+    procs = cluster.cluster_processes(record)
     listening = []
     for proc in procs:
         try:
+            name = proc.name()
             for conn in proc.net_connections(kind="inet"):
                 if conn.status == psutil.CONN_LISTEN:
-                    listening.append((names[proc.pid], conn.laddr.ip, conn.laddr.port))
+                    listening.append((name, conn.laddr.ip, conn.laddr.port))
         except psutil.Error:
             continue
+    return listening
+
+
+def test_every_listener_of_the_cluster_is_on_loopback(ray_cluster: Provisioned) -> None:
+    listening = listeners(ray_cluster.record)  # type: ignore[arg-type]
     # The GCS, raylet, agents and HAProxy at least; more once Serve's actors run.
     assert len(listening) >= 8, listening
     assert {"gcs_server", "raylet", "haproxy"} <= {name for name, _ip, _port in listening}

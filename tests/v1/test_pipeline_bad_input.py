@@ -12,7 +12,13 @@ from typing import Any
 import pytest
 
 from modelport.core import Dataset, Experiment, Workspace
-from modelport.errors import InvalidInputError, ModelportError, NotFoundError, NotSupported
+from modelport.errors import (
+    ComputeTargetError,
+    InvalidInputError,
+    ModelportError,
+    NotFoundError,
+    NotSupported,
+)
 from modelport.exceptions import UserErrorException
 from modelport.pipeline.core import Pipeline, PipelineData, PipelineParameter
 from modelport.pipeline.steps import ParallelRunConfig, ParallelRunStep, PythonScriptStep
@@ -86,7 +92,7 @@ def test_parallel_run_config_refuses_each_bad_value(ws: Workspace) -> None:
     _fails(lambda: _config(partition_keys=["user"], mini_batch_size=5), InvalidInputError, "partition_keys")
     _fails(lambda: _config(environment_variables={"A": 1}), InvalidInputError, "environment_variables")
     _fails(lambda: _config(environment="my-env"), InvalidInputError, "environment")
-    _fails(lambda: _config(compute_target="cpu-cluster"), NotSupported, "cpu-cluster", "local")
+    _fails(lambda: _config(compute_target=object()), NotSupported, "object", "local")
     _no_run_started(ws)
 
 
@@ -130,11 +136,20 @@ def test_parallel_run_step_refuses_bad_names_inputs_and_arguments(ws: Workspace)
 def test_python_script_step_and_pipeline_wiring_errors(ws: Workspace) -> None:
     _fails(lambda: PythonScriptStep(script_name="nope.py", source_directory="code"), NotFoundError, "nope.py")
     _fails(
-        lambda: PythonScriptStep(
-            script_name="train.py", source_directory="code", compute_target="cpu-cluster"
-        ),
+        lambda: PythonScriptStep(script_name="train.py", source_directory="code", compute_target=object()),
         NotSupported,
-        "'cpu-cluster'",
+        "PythonScriptStep 'train.py'",
+        "object",
+    )
+    # A compute target is named; one the workspace does not know is refused at submit, naming the step.
+    remote = PythonScriptStep(
+        name="remote", script_name="train.py", source_directory="code", compute_target="cpu-cluster"
+    )
+    _fails(
+        lambda: Experiment(ws, "bad").submit(Pipeline(ws, [remote])),
+        ComputeTargetError,
+        "step 'remote'",
+        "'cpu-cluster' does not exist",
     )
     _fails(
         lambda: PythonScriptStep(script_name="train.py", source_directory="code", arguments="--alpha 1"),

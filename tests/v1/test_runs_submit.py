@@ -17,7 +17,7 @@ from modelport.core import Dataset, Environment, Experiment, Model, ScriptRunCon
 from modelport.core.model import InferenceConfig
 from modelport.core.webservice import LocalWebservice
 from modelport.errors import NotFoundError
-from modelport.exceptions import ActivityFailedException, UserErrorException
+from modelport.exceptions import ActivityFailedException, ComputeTargetException, UserErrorException
 
 pytestmark = pytest.mark.process
 
@@ -168,15 +168,21 @@ def test_cancel_stops_the_script(home: Path, tmp_path: Path, monkeypatch: pytest
     )
 
 
-def test_remote_compute_is_refused_with_the_local_alternative(home: Path, tmp_path: Path) -> None:
+def test_an_unknown_compute_target_is_refused_at_submit(home: Path, tmp_path: Path) -> None:
+    """A compute target is named (v1 took a name or the object); one the workspace does not know is
+    refused when the run is submitted, in one line, before anything starts (tests/ray runs the
+    script on a real AmlCompute cluster)."""
     (tmp_path / "train.py").write_text("print('hi')\n")
-    with pytest.raises(UserErrorException, match=r"compute_target 'cpu-cluster'.*compute_target='local'"):
-        ScriptRunConfig(source_directory=str(tmp_path), script="train.py", compute_target="cpu-cluster")
     ws = Workspace.create("remote-ws")
+    named = ScriptRunConfig(source_directory=str(tmp_path), script="train.py", compute_target="cpu-cluster")
+    with pytest.raises(ComputeTargetException, match=r"compute target 'cpu-cluster' does not exist"):
+        Experiment(ws, "remote").submit(named)
     src = ScriptRunConfig(source_directory=str(tmp_path), script="train.py")
     src.run_config.target = "gpu-cluster"  # as v1 code sets it after the fact
-    with pytest.raises(UserErrorException, match=r"'gpu-cluster'.*remote compute"):
+    with pytest.raises(ComputeTargetException, match=r"'gpu-cluster' does not exist"):
         Experiment(ws, "remote").submit(src)
+    with pytest.raises(UserErrorException, match=r"object is not a compute target here.*'local'"):
+        ScriptRunConfig(source_directory=str(tmp_path), script="train.py", compute_target=object())
     with pytest.raises(UserErrorException, match="only a ScriptRunConfig runs locally"):
         Experiment(ws, "remote").submit(object())
     with pytest.raises(NotFoundError, match=r"script missing.py not found"):

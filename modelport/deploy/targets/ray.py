@@ -17,8 +17,6 @@ a service asks of AKS maps onto Serve's deployment options (:func:`deployment_op
 from __future__ import annotations
 
 import importlib
-import subprocess
-import sys
 from collections.abc import Mapping
 from dataclasses import replace
 from pathlib import Path
@@ -31,12 +29,12 @@ from modelport.deploy.bundle import ServiceBundle
 from modelport.deploy.configs import DeploymentSettings
 from modelport.deploy.reconcile import Observation
 from modelport.deploy.targets.base import Endpoint, EndpointVersion, Handle, Runtime
+from modelport.environments.ray_check import SERVE, ray_problem
 from modelport.errors import DeploymentError, EnvironmentBuildError, InvalidInputError
 
 __all__ = ["RayTarget", "deployment_options", "route_prefix"]
 
 REPLICA_MODULE = "modelport.server.ray_replica"
-CHECK_TIMEOUT_S = 60.0
 REPLICA_RAY_ENV = {"RAY_SERVE_RUN_USER_CODE_IN_SEPARATE_THREAD": "0"}
 """Serve runs a replica's code on an event loop of its own thread by default, so each request
 crossed three threads (Serve's loop, that loop, modelport's run thread) before run() and three
@@ -98,45 +96,10 @@ def _connect(handle: Handle) -> None:
     cluster.connect(cluster.load(Path(handle["workspace"]), handle["compute"]))
 
 
-_checked: set[tuple[str, float, str]] = set()
-
-
 def _has_ray(interpreter: str, version: str) -> str | None:
-    """None if ``interpreter`` imports Ray ``version``; else why not. Importing Ray Serve takes
-    2-4 s here, so this process's own interpreter is not asked and a good answer is remembered
-    (per interpreter file and its modification time)."""
-    if Path(interpreter).absolute() == Path(sys.executable).absolute():
-        return None  # this process runs the deployer with the same Ray
-    try:
-        key = (interpreter, Path(interpreter).stat().st_mtime, version)
-    except OSError as exc:
-        return f"{interpreter} does not run: {exc}"
-    if key in _checked:
-        return None
-    problem = _ask_for_ray(interpreter, version)
-    if problem is None:
-        _checked.add(key)
-    return problem
-
-
-def _ask_for_ray(interpreter: str, version: str) -> str | None:
-    try:
-        proc = subprocess.run(
-            [interpreter, "-c", "import ray, ray.serve; print(ray.__version__)"],
-            capture_output=True,
-            text=True,
-            timeout=CHECK_TIMEOUT_S,
-            check=False,
-        )
-    except (OSError, subprocess.TimeoutExpired) as exc:
-        return f"{interpreter} does not run: {exc}"
-    if proc.returncode != 0:
-        last = (proc.stderr.strip().splitlines() or ["import ray failed"])[-1]
-        return f"the environment's interpreter {interpreter} cannot import Ray Serve ({last})"
-    found = proc.stdout.strip()
-    if found != version:
-        return f"the environment has Ray {found}, the cluster runs Ray {version}; they must match"
-    return None
+    """None if ``interpreter`` imports Ray Serve ``version``; else why not (the check every Ray
+    path shares: :mod:`modelport.environments.ray_check`)."""
+    return ray_problem(interpreter, version, SERVE)
 
 
 def _interpreter(bundle: ServiceBundle) -> str:

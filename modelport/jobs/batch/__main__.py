@@ -59,6 +59,7 @@ def main(argv: list[str]) -> int:
         load_spec(saved),
         executor=saved.get("executor", "local"),
         reuse_from=saved.get("reuse_from"),
+        compute=saved.get("compute"),
     )
 
     def on_term(signum: int, frame: FrameType | None) -> None:

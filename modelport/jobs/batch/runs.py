@@ -7,6 +7,12 @@ Python may exit. Everything the supervisor needs is in ``batch.json``.
 Resubmitting the same work (same :meth:`BatchSpec.fingerprint`, same experiment) after a run
 that did not complete reuses that run's finished mini-batches; ``resume`` does the same for one
 run id (or, when only its supervisor died, carries on in the same run).
+
+On a Ray cluster (``compute``: a :class:`~modelport.jobs.ray.RayCompute`) the workers are Ray
+actors (the ``ray`` executor); the cluster is checked first, in one line each: it answers,
+``node_count`` is within its ``max_nodes``, the environment's interpreter imports its Ray. Where
+the run goes is not part of the work: a run that lost its cluster resumes on the cluster given
+to ``resume`` (the same name, started again), or on the one it had.
 """
 
 from __future__ import annotations
@@ -21,10 +27,11 @@ from typing import Any
 import psutil
 
 from modelport import jobs
-from modelport.errors import InvalidInputError, StorageError
+from modelport.errors import EnvironmentBuildError, InvalidInputError, StorageError
 from modelport.jobs.batch.executors import check_executor
 from modelport.jobs.batch.layout import RunFolder
 from modelport.jobs.batch.spec import BatchSpec
+from modelport.jobs.ray import RayCompute, check, check_node_count
 from modelport.registry import runs as registry
 from modelport.workspace import Workspace
 
@@ -41,14 +48,21 @@ def submit(
     parent_id: str | None = None,
     display_name: str | None = None,
     executor: str = "local",
+    compute: RayCompute | None = None,
 ) -> registry.RunRecord:
     """Record a batch run of ``experiment`` and start its supervisor; returns at once.
 
     The spec is validated first (one error naming the problem, before any process starts). If an
     earlier run of the same experiment with the same fingerprint did not complete, its finished
-    mini-batches are reused (the run's log says so).
+    mini-batches are reused (the run's log says so). ``compute``: the Ray cluster whose actors
+    run the mini-batches (the ``ray`` executor); None runs them on this machine.
     """
     spec.validate()
+    if compute is not None:
+        executor = "ray"
+        check_cluster(spec, compute)
+    elif executor == "ray":
+        raise InvalidInputError("the ray executor needs a compute target (the Ray cluster to run on)")
     check_executor(executor)
     fingerprint = spec.fingerprint()
     previous = _unfinished_run(ws, experiment, fingerprint)
@@ -61,15 +75,33 @@ def submit(
         display_name=display_name,
         executor=executor,
         reuse_from=previous.id if previous else None,
+        compute=compute,
     )
 
 
-def resume(ws: Workspace, run_id: str) -> registry.RunRecord:
+def check_cluster(spec: BatchSpec, compute: RayCompute) -> None:
+    """The cluster answers, ``node_count`` is within its ``max_nodes``, and the workers'
+    interpreter imports its Ray: each refused in one line, before any process starts."""
+    from modelport.environments.ray_check import WORKER, ray_problem, ray_requirement
+
+    check(compute)
+    check_node_count(compute, spec.node_count)
+    problem = ray_problem(spec.interpreter, modules=WORKER)
+    if problem is not None:
+        raise EnvironmentBuildError(
+            f"{problem}: batch workers on compute target '{compute.name}' are Ray actors in that "
+            f"interpreter; give it `{ray_requirement()}`"
+        )
+
+
+def resume(ws: Workspace, run_id: str, compute: RayCompute | None = None) -> registry.RunRecord:
     """Score what run ``run_id`` left unfinished.
 
     A run whose supervisor died (killed, machine restarted) carries on under the same id. A run
     that ended Failed or Canceled is followed by a new run of the same work that reuses its
-    finished mini-batches (and tries its failed ones again); that new run is returned.
+    finished mini-batches (and tries its failed ones again); that new run is returned. A run on a
+    Ray cluster goes on on ``compute`` (the cluster as it is now: its name started again answers
+    at a new address) or, when None, on the cluster it had.
     """
     record = registry.get_run(ws, run_id)
     if record.kind != KIND:
@@ -80,11 +112,19 @@ def resume(ws: Workspace, run_id: str) -> registry.RunRecord:
         if jobs.supervisor_alive(record):
             pid = (record.details.get("supervisor") or {}).get("pid")
             raise InvalidInputError(f"run '{run_id}' is still running (its supervisor is pid {pid})")
+        saved = load(ws, run_id)
+        if saved.get("compute"):
+            again = compute or RayCompute.from_json(saved["compute"])
+            check_cluster(BatchSpec.from_json(saved["spec"]), again)
+            _write(RunFolder.of(ws, run_id), {**saved, "compute": again.to_json()})
         _launch(ws, record.id)
         return registry.get_run(ws, record.id)
     saved = load(ws, run_id)
     spec = BatchSpec.from_json(saved["spec"])
     spec.validate()
+    where = compute or (RayCompute.from_json(saved["compute"]) if saved.get("compute") else None)
+    if where is not None:
+        check_cluster(spec, where)
     return _start(
         ws,
         record.experiment,
@@ -94,6 +134,7 @@ def resume(ws: Workspace, run_id: str) -> registry.RunRecord:
         display_name=record.display_name,
         executor=saved.get("executor", "local"),
         reuse_from=record.id,
+        compute=where,
     )
 
 
@@ -114,7 +155,7 @@ def cancel(ws: Workspace, run_id: str) -> None:
 
 def load(ws: Workspace, run_id: str) -> dict[str, Any]:
     """The run's ``batch.json``: ``spec`` (BatchSpec.to_json), ``executor``, ``fingerprint``,
-    ``reuse_from``."""
+    ``reuse_from``, ``compute`` (a RayCompute's JSON, or None)."""
     path = RunFolder.of(ws, run_id).spec
     try:
         data: dict[str, Any] = json.loads(path.read_text())
@@ -149,6 +190,7 @@ def _start(
     display_name: str | None,
     executor: str,
     reuse_from: str | None,
+    compute: RayCompute | None = None,
 ) -> registry.RunRecord:
     record = registry.create_run(
         ws,
@@ -158,7 +200,7 @@ def _start(
         display_name=display_name,
         parent_id=parent_id,
         details={
-            "target": "local",
+            "target": compute.name if compute is not None else "local",
             "executor": executor,
             "entryScript": spec.entry_script,
             "sourceDirectory": spec.source_directory,
@@ -180,10 +222,9 @@ def _start(
             "executor": executor,
             "fingerprint": fingerprint,
             "reuse_from": reuse_from,
+            "compute": compute.to_json() if compute is not None else None,
         }
-        tmp = folder.spec.with_suffix(".tmp")
-        tmp.write_text(json.dumps(data))
-        os.replace(tmp, folder.spec)
+        _write(folder, data)
         folder.driver_log.parent.mkdir(parents=True, exist_ok=True)
         folder.driver_log.touch()
     except OSError as exc:
@@ -191,6 +232,12 @@ def _start(
         raise StorageError(f"run '{record.id}': cannot write {folder.root}: {exc}") from exc
     _launch(ws, record.id)
     return registry.get_run(ws, record.id)
+
+
+def _write(folder: RunFolder, data: dict[str, Any]) -> None:
+    tmp = folder.spec.with_suffix(".tmp")
+    tmp.write_text(json.dumps(data))
+    os.replace(tmp, folder.spec)
 
 
 def _launch(ws: Workspace, run_id: str) -> None:

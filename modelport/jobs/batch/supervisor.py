@@ -29,7 +29,16 @@ from typing import Any
 from modelport import jobs
 from modelport.jobs.batch import thresholds
 from modelport.jobs.batch.executors import create
-from modelport.jobs.batch.executors.base import Done, Executor, InitFailed, Lost, Ready, Slot, WorkerSetup
+from modelport.jobs.batch.executors.base import (
+    Done,
+    Executor,
+    ExecutorUnavailable,
+    InitFailed,
+    Lost,
+    Ready,
+    Slot,
+    WorkerSetup,
+)
 from modelport.jobs.batch.journal import Journal, Totals
 from modelport.jobs.batch.layout import RunFolder
 from modelport.jobs.batch.logs import RunLogs
@@ -72,12 +81,14 @@ class Supervisor:
         *,
         executor: str = "local",
         reuse_from: str | None = None,
+        compute: dict[str, Any] | None = None,
     ) -> None:
         self.ws = ws
         self.run_id = run_id
         self.spec = spec
         self.folder = RunFolder.of(ws, run_id)
         self.executor_name = executor
+        self.compute = compute
         self.reuse_from = reuse_from
         self.began = time.time()
         self.logs = RunLogs(self.folder, self.began)
@@ -113,6 +124,9 @@ class Supervisor:
             if self.pending:
                 self._loop()
             outcome = self.stop or Outcome("Completed")
+        except ExecutorUnavailable as exc:  # the cluster went away: what finished is kept
+            outcome = Outcome("Failed", str(exc))
+            self.logs.driver(f"Stopping: {exc}; what finished is kept (resume to go on)")
         finally:
             if self.executor is not None:
                 self.executor.close()
@@ -189,8 +203,7 @@ class Supervisor:
         config_file = self.folder.root / "worker.json"
         config_file.write_text(json.dumps(config))
         Path(spec.output_dir).mkdir(parents=True, exist_ok=True)
-        env = {
-            **os.environ,
+        own = {
             **spec.environment_variables,
             "AZUREML_BI_OUTPUT_PATH": spec.output_dir,
             "PYTHONUNBUFFERED": "1",
@@ -200,13 +213,16 @@ class Supervisor:
             jobs.ENV_WORKSPACE_NAME: self.ws.name,
         }
         if spec.model_workspace:
-            env["MODELPORT_MODEL_WORKSPACE"] = spec.model_workspace
+            own["MODELPORT_MODEL_WORKSPACE"] = spec.model_workspace
         setup = WorkerSetup(
             interpreter=spec.interpreter,
-            environment=env,
+            environment={**os.environ, **own},
             config_file=str(config_file),
             run_folder=str(self.folder.root),
             cwd=spec.source_directory,
+            variables=own,
+            user_variables=dict(spec.environment_variables),
+            compute=self.compute,
         )
         self.executor = create(self.executor_name, setup)
         workers = spec.node_count * spec.process_count_per_node
@@ -313,7 +329,10 @@ class Supervisor:
         if s is None:
             return
         s.ready, s.pid = True, event.pid
-        self.logs.master(f"{event.slot} ready: pid {event.pid}, init() took {event.init_seconds:.3f} s")
+        where = f" on {event.where}" if event.where else ""
+        self.logs.master(
+            f"{event.slot} ready: pid {event.pid}{where}, init() took {event.init_seconds:.3f} s"
+        )
         self.logs.node(event.slot, f"pid {event.pid} started; init() took {event.init_seconds:.3f} s")
 
     def _init_failed(self, event: InitFailed) -> None:

@@ -25,7 +25,7 @@ from modelport.core.dataset import (
 from modelport.core.datastore import DataReference, Datastore
 from modelport.data.datapath import DataPath, DataPathComputeBinding
 from modelport.data.output_dataset_config import OutputDatasetConfig, OutputFileDatasetConfig, OutputInput
-from modelport.errors import InvalidInputError
+from modelport.errors import InvalidInputError, ModelportError
 from modelport.pipeline.core.builder import PipelineData, PipelineStep, _PipelineDataView, identity
 from modelport.pipeline.core.graph import PipelineParameter, parameter_type
 from modelport.registry import datastores as stores
@@ -402,6 +402,24 @@ def _dataset_input(ws: Workspace, name: str, ref: dict[str, Any], mode: str) -> 
     }
 
 
+def _compute(ws: Workspace, step: dict[str, Any]) -> dict[str, Any]:
+    """The Ray cluster a step runs on, looked up now (a published pipeline's too) and checked: it
+    answers, it runs Ray's Jobs API for a script step, a ParallelRunStep's ``node_count`` is
+    within its ``max_nodes``. One line naming the step, before any run starts."""
+    from modelport.core.compute import run_compute
+    from modelport.jobs.ray import check, check_node_count
+
+    try:
+        compute = run_compute(ws, step["compute"])
+        assert compute is not None  # a graph names no compute for this machine
+        check(compute, jobs=step["kind"] == "script")
+        if step.get("batch"):
+            check_node_count(compute, int(step["batch"]["node_count"]))
+    except ModelportError as exc:
+        raise type(exc)(f"step '{step['name']}': {exc}") from None
+    return compute.to_json()
+
+
 def resolve(
     ws: Workspace,
     graph: dict[str, Any],
@@ -446,6 +464,7 @@ def resolve(
                 k: v["param"] for k, v in g["batch"].items() if isinstance(v, dict) and "param" in v
             }
             step["batch"] = check_batch_values(step, batch, inputs, from_params)
+        step["compute"] = _compute(ws, step) if g.get("compute") else None
         steps.append(step)
     return {
         "version": 1,

@@ -1,4 +1,4 @@
-"""What the local steps share: where they run, their environment, their source folder and script."""
+"""What the steps share: where they run, their environment, their source folder and script."""
 
 from __future__ import annotations
 
@@ -9,25 +9,37 @@ from pathlib import Path
 from typing import Any
 
 from modelport.core.environment import Environment
-from modelport.core.script_run_config import RunConfiguration, check_local
+from modelport.core.script_run_config import RunConfiguration, check_target
 from modelport.errors import InvalidInputError, ModelportError, NotFoundError, NotSupported
 from modelport.jobs.batch import check_entry_script
 from modelport.pipeline.core.builder import PipelineStep, identity
 
-__all__ = ["ScriptLikeStep", "check_compute", "check_script", "environment_spec", "source_folder"]
+__all__ = [
+    "ScriptLikeStep",
+    "check_compute",
+    "check_script",
+    "compute_name",
+    "environment_spec",
+    "source_folder",
+]
 
 
 def check_compute(compute_target: Any, what: str) -> None:
-    """``None`` or ``'local'`` runs here; anything else is refused, naming the local way."""
+    """``None`` or ``'local'`` runs here; an AmlCompute target (or a name, looked up at submit)
+    runs on its Ray cluster; anything else is refused in one line naming the step."""
     try:
-        check_local(compute_target)
-    except NotSupported:
-        name = compute_target if isinstance(compute_target, str) else getattr(compute_target, "name", None)
-        raise NotSupported(
-            f"{what}: compute_target {name or type(compute_target).__name__!r} "
-            "is remote compute; pipelines run "
-            "on this machine: leave compute_target out or give 'local'"
-        ) from None
+        check_target(compute_target)
+    except ModelportError as exc:
+        raise type(exc)(f"{what}: {exc}") from None
+
+
+def compute_name(compute_target: Any) -> str | None:
+    """The name a step's graph keeps of where it runs (None: this machine): a published
+    pipeline looks the target up again each time it runs."""
+    if compute_target is None:
+        return None
+    name = compute_target if isinstance(compute_target, str) else compute_target.name
+    return None if name == "local" else str(name)
 
 
 def source_folder(source_directory: Any, what: str) -> str | None:
@@ -120,6 +132,10 @@ class ScriptLikeStep(PipelineStep):
         source_directory: Any,
     ) -> None:
         check_compute(compute_target, what)
+        # v1: the step's compute_target, else its runconfig's target.
+        self._compute = compute_name(compute_target) or (
+            compute_name(runconfig.target) if isinstance(runconfig, RunConfiguration) else None
+        )
         if runconfig_pipeline_params:
             raise NotSupported(
                 f"{what}: runconfig_pipeline_params sets cloud run settings per run; give the values in "
@@ -153,5 +169,6 @@ class ScriptLikeStep(PipelineStep):
                 "environment": self._environment,
                 "interpreter": sys.executable,
                 "environment_variables": variables,
+                "compute": self._compute,
             }
         )

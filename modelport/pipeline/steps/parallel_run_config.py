@@ -24,7 +24,13 @@ from typing import Any
 from modelport.errors import InvalidInputError
 from modelport.jobs.batch import parse_mini_batch_size
 from modelport.pipeline.core.graph import PipelineParameter
-from modelport.pipeline.steps._common import check_compute, check_script, environment_spec, source_folder
+from modelport.pipeline.steps._common import (
+    check_compute,
+    check_script,
+    compute_name,
+    environment_spec,
+    source_folder,
+)
 
 __all__ = ["ParallelRunConfig", "check_batch_values"]
 
@@ -99,7 +105,9 @@ def _check_one(name: str, value: Any) -> Any:
 
 class ParallelRunConfig:
     """The settings of a ``ParallelRunStep`` (v1's signature; ``compute_target`` may be left out,
-    and ``environment=None`` runs the entry script with this Python)."""
+    and ``environment=None`` runs the entry script with this Python). On an ``AmlCompute``
+    target the workers are ``node_count`` x ``process_count_per_node`` Ray actors on its cluster;
+    ``node_count`` is checked against its ``max_nodes``, as v1 did."""
 
     def __init__(
         self,
@@ -171,6 +179,7 @@ class ParallelRunConfig:
                 _check_one(name, value.default_value)
             else:
                 _check_one(name, value)
+        _check_node_count(compute_target, node_count)
         if partition_keys is not None and mini_batch_size is not None:
             raise InvalidInputError(
                 "give mini_batch_size or partition_keys, not both: "
@@ -179,6 +188,7 @@ class ParallelRunConfig:
         self.error_threshold = error_threshold
         self.output_action = output_action.lower()
         self.compute_target = compute_target
+        self._compute = compute_name(compute_target)
         self.node_count = node_count
         self.process_count_per_node = process_count_per_node
         self.mini_batch_size = mini_batch_size
@@ -194,6 +204,16 @@ class ParallelRunConfig:
 
     def __repr__(self) -> str:
         return f"ParallelRunConfig(entry_script={self.entry_script!r}, output_action={self.output_action!r})"
+
+
+def _check_node_count(compute_target: Any, node_count: Any) -> None:
+    """v1's check, when the target is an object: ``node_count`` within its ``max_nodes`` (a
+    target given by name, or a PipelineParameter, is checked when the pipeline is submitted)."""
+    if isinstance(node_count, PipelineParameter) or getattr(compute_target, "type", None) != "AmlCompute":
+        return
+    most = compute_target.scale_settings.maximum_node_count
+    if not 1 <= node_count <= most:
+        raise InvalidInputError(f"node_count '{node_count}' is not between 1 and max_nodes {most}.")
 
 
 def check_batch_values(

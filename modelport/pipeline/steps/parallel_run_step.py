@@ -207,5 +207,6 @@ class ParallelRunStep(PipelineStep):
                 "interpreter": sys.executable,
                 "environment_variables": {},
                 "batch": batch,
+                "compute": config._compute,
             }
         )

@@ -1,6 +1,7 @@
 """Executors a batch run can use, by name (one module each; imported when used).
 
-``local``: worker processes on this machine (:mod:`.local`). Issue 21 adds ``ray``.
+``local``: worker processes on this machine (:mod:`.local`); ``ray``: Ray actors on a compute
+target's cluster (:mod:`.ray`).
 """
 
 from __future__ import annotations
@@ -13,7 +14,10 @@ from modelport.jobs.batch.executors.base import Executor, WorkerSetup
 __all__ = ["EXECUTORS", "check_executor", "create"]
 
 #: executor name -> module:class
-EXECUTORS: dict[str, str] = {"local": "modelport.jobs.batch.executors.local:LocalExecutor"}
+EXECUTORS: dict[str, str] = {
+    "local": "modelport.jobs.batch.executors.local:LocalExecutor",
+    "ray": "modelport.jobs.batch.executors.ray:RayExecutor",
+}
 
 
 def check_executor(name: str) -> None:

@@ -12,7 +12,18 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-__all__ = ["Done", "Event", "Executor", "InitFailed", "Lost", "Ready", "Slot", "TaskResult", "WorkerSetup"]
+__all__ = [
+    "Done",
+    "Event",
+    "Executor",
+    "ExecutorUnavailable",
+    "InitFailed",
+    "Lost",
+    "Ready",
+    "Slot",
+    "TaskResult",
+    "WorkerSetup",
+]
 
 
 @dataclass(frozen=True, order=True)
@@ -45,6 +56,14 @@ class WorkerSetup:
     config_file: str
     run_folder: str
     cwd: str
+    variables: dict[str, str] = field(default_factory=dict)
+    """The run's own variables (``environment`` without this process's): what a worker on
+    another machine gets."""
+    user_variables: dict[str, str] = field(default_factory=dict)
+    """Those of ``variables`` the user gave (``environment_variables``): they may matter from the
+    worker's first instruction (``OMP_NUM_THREADS``, ...), so they are set when it starts."""
+    compute: dict[str, Any] | None = None
+    """Where the workers run, for an executor that runs them elsewhere (a RayCompute's JSON)."""
 
 
 @dataclass
@@ -84,6 +103,8 @@ class Ready:
     slot: Slot
     pid: int
     init_seconds: float
+    where: str = ""
+    """Where the worker runs, when not on this machine (a Ray node)."""
 
 
 @dataclass(frozen=True)
@@ -115,6 +136,11 @@ class Lost:
 
 
 Event = Ready | InitFailed | Done | Lost
+
+
+class ExecutorUnavailable(Exception):
+    """What the workers run on is gone as a whole (a Ray cluster that stopped answering): no
+    worker can be replaced there, so the run ends Failed with this cause (and can be resumed)."""
 
 
 class Executor(Protocol):

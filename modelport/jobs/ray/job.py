@@ -1,0 +1,285 @@
+"""A script run as a Ray job: submitted to Ray's Jobs API, its log streamed into the run's.
+
+The run's supervisor (``python -m modelport.jobs``) calls :func:`run` instead of starting the
+script itself. The job's entrypoint is the script's command line, run by the environment's
+interpreter, with the run's variables in ``runtime_env["env_vars"]``, in the run's snapshot
+folder: the same folder a local run works in, so ``outputs/`` is uploaded and ``run.log*``
+reaches the workspace as for a local run. An owned cluster's nodes are this machine (it runs in
+Ray's single-machine mode) and read the snapshot in place. An attached cluster's nodes may be
+other machines: Ray ships the snapshot too (``runtime_env["working_dir"]``, packaged and uploaded
+by Ray's ``JobSubmissionClient``), and a node that does not see the workspace runs the script in
+that copy (its ``outputs/`` then stays there).
+
+Ray's job supervisor runs in the cluster's own Python and starts the entrypoint with the
+environment's interpreter, so that environment needs no Ray of its own (``py_executable`` would
+ask every training environment for the cluster's Ray, ~500 MB, for nothing the script uses).
+
+The rest speaks Ray's Jobs REST API (``POST /api/jobs/``, ``GET /api/jobs/<id>``,
+``POST /api/jobs/<id>/stop``, ``GET /api/jobs/<id>/logs``, the log tail's websocket) with
+aiohttp, which Ray's own client uses: importing ``ray.job_submission`` took 2.7-5.4 s on 2 busy
+cores, aiohttp 0.6-0.9 s, and a run waits for it before its script starts.
+
+Canceling (SIGTERM to the supervisor) stops the job; a job past ``max_run_duration_seconds`` is
+stopped and the run fails; a cluster that stops answering fails the run with that cause.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import shlex
+import threading
+import time
+from dataclasses import dataclass
+from typing import IO, Any
+
+from modelport.errors import ComputeTargetError
+from modelport.jobs.ray import RayCompute, auth_headers
+
+__all__ = ["JobEnd", "entrypoint", "run", "stop", "submission_id"]
+
+LOST_AFTER_S = 20.0
+"""How long the cluster may not answer before the run is failed for it."""
+_POLL_S = 0.25
+_TAIL_GRACE_S = 0.2  # after the job ended, what the stream has not delivered is fetched instead
+_TERMINAL = ("SUCCEEDED", "FAILED", "STOPPED")
+_RAY_LINE = re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d+\s+\w+ job_\w+\.py:\d+ -- ")
+
+
+@dataclass
+class JobEnd:
+    status: str  # Completed | Failed | Canceled
+    error: str | None = None
+    exit_code: int | None = None
+
+
+def submission_id(run_id: str) -> str:
+    return f"modelport-{run_id}"
+
+
+def entrypoint(argv: list[str], folder: str, shipped: bool) -> str:
+    """The job's shell command: the script's command line in the run's snapshot folder."""
+    command = " ".join(shlex.quote(a) for a in argv)
+    cd = shlex.quote(folder)
+    if not shipped:
+        return f"cd {cd} && exec {command}"
+    note = shlex.quote(
+        f"modelport: {folder} is not on this node: the script runs in Ray's copy of the snapshot "
+        "(its outputs/ stays on the node)"
+    )
+    return f"if [ -d {cd} ]; then cd {cd}; else echo {note} >&2; fi; exec {command}"
+
+
+class _Api:
+    """Ray's Jobs REST API at a cluster's dashboard, with its token."""
+
+    def __init__(self, compute: RayCompute) -> None:
+        import aiohttp
+
+        self.aiohttp = aiohttp
+        self.base = str(compute.dashboard).rstrip("/")
+        self.session = aiohttp.ClientSession(
+            headers=auth_headers(compute), timeout=aiohttp.ClientTimeout(total=30)
+        )
+
+    async def request(self, method: str, path: str, body: Any = None) -> Any:
+        async with self.session.request(method, f"{self.base}{path}", json=body) as response:
+            if response.status >= 400:
+                text = (await response.text()).strip().splitlines()
+                why = text[0] if text else response.reason
+                if response.status in (401, 403):
+                    why = f"the cluster refused its token ({why})"
+                status = response.status
+                raise ComputeTargetError(f"Ray's Jobs API answered {status} to {method} {path}: {why}")
+            return await response.json(content_type=None)
+
+    async def tail(self, job_id: str, log: _LogWriter) -> None:
+        async with self.session.ws_connect(f"{self.base}/api/jobs/{job_id}/logs/tail") as ws:
+            async for message in ws:
+                if message.type == self.aiohttp.WSMsgType.TEXT:
+                    log.feed(message.data)
+                elif message.type in (self.aiohttp.WSMsgType.CLOSED, self.aiohttp.WSMsgType.ERROR):
+                    return
+
+    async def close(self) -> None:
+        await self.session.close()
+
+
+class _LogWriter:
+    """Appends the job's log to the run's, leaving out the lines Ray's job supervisor writes
+    before the script starts (the run's log holds the script's output, as for a local run)."""
+
+    def __init__(self, out: IO[bytes]) -> None:
+        self.out = out
+        self.started = False
+        self.pending = ""
+        self.received = 0  # characters of Ray's log seen (to fetch only what the stream missed)
+
+    def feed(self, text: str) -> None:
+        self.received += len(text)
+        data = self.pending + text
+        lines = data.split("\n")
+        self.pending = lines.pop()
+        for line in lines:
+            self._line(line + "\n")
+
+    def close(self) -> None:
+        if self.pending:
+            self._line(self.pending)
+            self.pending = ""
+
+    def _line(self, line: str) -> None:
+        if not self.started:
+            if _RAY_LINE.match(line):
+                return
+            self.started = True
+            if line.startswith("Running entrypoint for job "):
+                return
+        self.out.write(line.encode("utf-8", "replace"))
+        self.out.flush()
+
+
+def _submit_shipped(compute: RayCompute, body: dict[str, Any]) -> str:
+    """Submit with Ray's own client, which packages and uploads ``working_dir``."""
+    from ray.job_submission import JobSubmissionClient
+
+    client = JobSubmissionClient(compute.dashboard, headers=auth_headers(compute))
+    return str(client.submit_job(**body))
+
+
+def run(
+    compute: RayCompute,
+    run_id: str,
+    argv: list[str],
+    folder: str,
+    env: dict[str, str],
+    out: IO[bytes],
+    stop_requested: threading.Event,
+    timeout: float | None,
+    on_submitted: Any = None,
+) -> JobEnd:
+    """Submit the run's command as a Ray job, stream its log into ``out`` until it ends, and say
+    how it ended. ``stop_requested`` (a cancel) stops the job; so does ``timeout``."""
+    shipped = not compute.owned
+    runtime_env: dict[str, Any] = {"env_vars": {**env, "PYTHONUNBUFFERED": "1"}}
+    if shipped:
+        runtime_env["working_dir"] = folder
+    body = {
+        "entrypoint": entrypoint(argv, folder, shipped),
+        "submission_id": submission_id(run_id),
+        "runtime_env": runtime_env,
+        "metadata": {"modelport_run": run_id},
+    }
+    job_id = _submit_shipped(compute, body) if shipped else None
+    return asyncio.run(_main(compute, body, job_id, out, stop_requested, timeout, on_submitted))
+
+
+async def _main(
+    compute: RayCompute,
+    body: dict[str, Any],
+    job_id: str | None,
+    out: IO[bytes],
+    stop_requested: threading.Event,
+    timeout: float | None,
+    on_submitted: Any,
+) -> JobEnd:
+    api = _Api(compute)
+    try:
+        if job_id is None:
+            job_id = str((await api.request("POST", "/api/jobs/", body))["submission_id"])
+        if on_submitted is not None:
+            on_submitted(job_id)
+        return await _follow(api, compute, job_id, _LogWriter(out), stop_requested, timeout)
+    finally:
+        await api.close()
+
+
+async def _follow(
+    api: _Api,
+    compute: RayCompute,
+    job_id: str,
+    log: _LogWriter,
+    stop_requested: threading.Event,
+    timeout: float | None,
+) -> JobEnd:
+    deadline = time.monotonic() + timeout if timeout else None
+    why_stopped: str | None = None
+    tail = asyncio.create_task(api.tail(job_id, log))
+    unanswered_since: float | None = None
+    info: dict[str, Any] = {}
+    while True:
+        if why_stopped is None and stop_requested.is_set():
+            why_stopped = "canceled"
+        if why_stopped is None and deadline is not None and time.monotonic() > deadline:
+            why_stopped = f"ran longer than max_run_duration_seconds={timeout}"
+        try:
+            if why_stopped is not None:
+                await api.request("POST", f"/api/jobs/{job_id}/stop")
+            info = await api.request("GET", f"/api/jobs/{job_id}")
+            unanswered_since = None
+        except Exception as exc:  # the cluster (or its dashboard) does not answer
+            now = time.monotonic()
+            unanswered_since = unanswered_since or now
+            if now - unanswered_since > LOST_AFTER_S:
+                tail.cancel()
+                log.close()
+                return JobEnd(
+                    "Failed",
+                    f"lost its Ray cluster (compute target '{compute.name}' at {compute.address} "
+                    f"stopped answering: {type(exc).__name__}: {exc})",
+                )
+            info = {}
+        if info.get("status") in _TERMINAL:
+            break
+        if tail.done():  # the stream ended (or broke): the status poll says what happened
+            await asyncio.sleep(_POLL_S)
+            continue
+        try:
+            await asyncio.wait_for(asyncio.shield(tail), timeout=_POLL_S)
+        except Exception:  # a timeout, or the stream broke: the status poll says more
+            pass
+    try:
+        await asyncio.wait_for(tail, timeout=_TAIL_GRACE_S)
+    except Exception:  # what the stream has not delivered is fetched below
+        tail.cancel()
+    try:
+        whole = str((await api.request("GET", f"/api/jobs/{job_id}/logs")).get("logs") or "")
+        if len(whole) > log.received:
+            log.feed(whole[log.received :])
+    except Exception:  # the log so far is kept
+        pass
+    log.close()
+    return _end(info, why_stopped)
+
+
+def _end(info: dict[str, Any], why_stopped: str | None) -> JobEnd:
+    status = info.get("status")
+    code = info.get("driver_exit_code")
+    if status == "SUCCEEDED":
+        return JobEnd("Completed", exit_code=code)
+    if why_stopped == "canceled":
+        return JobEnd("Canceled", "canceled by the user")
+    if why_stopped is not None:
+        return JobEnd("Failed", f"the script {why_stopped}")
+    if status == "STOPPED":
+        return JobEnd("Failed", "the Ray job was stopped on the cluster")
+    if code is not None:
+        return JobEnd("Failed", f"the script exited with code {code}", exit_code=int(code))
+    message = str(info.get("message") or "").strip().splitlines()
+    return JobEnd("Failed", f"the Ray job failed: {message[0] if message else status}")
+
+
+def stop(compute: RayCompute, run_id: str) -> None:
+    """Stop the run's job when no supervisor is left to do it (best effort: the cluster may be gone)."""
+
+    async def go() -> None:
+        api = _Api(compute)
+        try:
+            await api.request("POST", f"/api/jobs/{submission_id(run_id)}/stop")
+        finally:
+            await api.close()
+
+    try:
+        asyncio.run(go())
+    except Exception:  # a job that is gone, or a cluster that is: nothing runs
+        pass

@@ -1,0 +1,249 @@
+"""A ParallelRunStep across two Ray nodes (``ray.cluster_utils.Cluster`` attached as an AmlCompute
+target): a worker node killed mid-run loses no item and scores none twice; then the whole cluster
+lost mid-run ends the run Failed with that cause, and ``modelport job resume`` finishes it on the
+cluster started again under the same name, every item once (issue 21, points 3 and "bad input").
+
+Ray's test cluster has no authentication, so attaching it warns (once). Its temp dir is a short
+folder of its own (never /tmp/ray), and the module stops only the nodes it started.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+import time
+from collections import Counter
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from modelport.core import Dataset, Experiment, Workspace
+from modelport.core.compute import AmlCompute, ComputeTarget
+from modelport.deploy.ports import free_port
+from modelport.jobs.batch import snapshot
+from modelport.pipeline.core import Pipeline, PipelineData
+from modelport.pipeline.steps import ParallelRunConfig, ParallelRunStep
+from modelport.registry import runs as registry
+
+pytestmark = [pytest.mark.ray, pytest.mark.process, pytest.mark.timeout(900)]
+
+# init() waits until every worker of the run has started (a file each in $BARRIER), so the test
+# knows both nodes hold a worker before mini-batches flow; run() takes a while per mini-batch.
+SCORE = """
+import os, time
+
+def init():
+    folder = os.environ["BARRIER"]
+    os.makedirs(folder, exist_ok=True)
+    open(os.path.join(folder, str(os.getpid())), "w").close()
+    deadline = time.time() + 240
+    while len(os.listdir(folder)) < int(os.environ["WORKERS"]) and time.time() < deadline:
+        time.sleep(0.1)
+
+def run(mini_batch):
+    time.sleep(float(os.environ.get("DELAY", "0.3")))
+    return [f"{os.path.basename(p)}: {int(open(p).read()) * 3}" for p in mini_batch]
+"""
+
+
+class Nodes:
+    """The module's Ray test cluster (replaced when a test stops it and starts another)."""
+
+    def __init__(self, temp: Path) -> None:
+        self.temp = temp
+        self.cluster: Any = None
+
+    def start(self, workers: int) -> str:
+        from ray.cluster_utils import Cluster
+
+        self.cluster = Cluster(initialize_head=False)
+        # On 127.0.0.1 only (Ray's single-machine mode, as for a cluster modelport starts): this
+        # cluster has no authentication, and Ray would otherwise listen on the network address.
+        local = {"num_cpus": 1, "temp_dir": str(self.temp), "node_ip_address": "127.0.0.1"}
+        self.cluster.add_node(
+            **local, include_dashboard=False, gcs_server_port=free_port(), ray_client_server_port=free_port()
+        )
+        for _ in range(workers):
+            self.cluster.add_node(**local)
+        self.cluster.wait_for_nodes()
+        return str(self.cluster.address)
+
+    def stop(self) -> None:
+        if self.cluster is not None:
+            self.cluster.shutdown()
+            self.cluster = None
+
+
+@pytest.fixture(scope="module")
+def nodes() -> Iterator[Nodes]:
+    import ray
+    import ray._private.ray_constants
+    import ray._private.utils
+
+    temp = Path("/tmp") / f"mp-2n-{free_port()}"  # short: Ray's unix socket paths live under it
+    # Cluster() records its address in the machine-wide /tmp/ray/ray_current_cluster (where
+    # ray.init("auto") of anyone on this machine would then connect): not from a test.
+    patch = pytest.MonkeyPatch()
+    patch.setattr(ray._private.utils, "write_ray_address", lambda *_a, **_k: None)
+    patch.setenv("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
+    patch.setattr(ray._private.ray_constants, "ENABLE_RAY_CLUSTER", False)
+    held = Nodes(temp)
+    try:
+        yield held
+    finally:
+        ray.shutdown()
+        held.stop()
+        patch.undo()
+        shutil.rmtree(temp, ignore_errors=True)
+
+
+@pytest.fixture
+def folder(home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.chdir(tmp_path)
+    for i in range(60):
+        (tmp_path / "items").mkdir(exist_ok=True)
+        (tmp_path / "items" / f"{i:02d}.txt").write_text(str(i))
+    (tmp_path / "code").mkdir()
+    (tmp_path / "code" / "score.py").write_text(SCORE)
+    return tmp_path
+
+
+def _wait_for(predicate: Any, what: str, timeout: float = 240.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(0.2)
+
+
+def _rows(path: Path) -> Counter[str]:
+    return Counter(path.read_text().splitlines())
+
+
+EXPECTED = Counter(f"{i:02d}.txt: {3 * i}" for i in range(60))
+
+
+def test_a_worker_node_killed_mid_run_loses_nothing_and_scores_nothing_twice(
+    nodes: Nodes, folder: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    address = nodes.start(workers=1)
+    worker = next(iter(nodes.cluster.worker_nodes))
+    ws = Workspace.create(name="twonodes", exist_ok=True)
+    two = ComputeTarget.attach(ws, "two", AmlCompute.attach_configuration(address=address))
+    warned = [line for line in capsys.readouterr().err.splitlines() if "no authentication" in line]
+    assert len(warned) == 1, warned
+    assert two.get_status().current_node_count == 2 and two.scale_settings.maximum_node_count == 2
+
+    store = ws.get_default_datastore()
+    store.upload("items", "items", overwrite=True, show_progress=False)
+    items = Dataset.File.from_files(path=store.path("items"), validate=False).as_named_input("items")
+    config = ParallelRunConfig(
+        source_directory="code",
+        entry_script="score.py",
+        mini_batch_size="2",
+        error_threshold=0,
+        output_action="append_row",
+        environment=None,
+        compute_target=two,
+        node_count=2,
+        process_count_per_node=1,
+        run_max_try=3,
+        environment_variables={"BARRIER": str(folder / "barrier"), "WORKERS": "2"},
+    )
+    scores = PipelineData("scores", datastore=store)
+    step = ParallelRunStep(
+        name="score-two-nodes", parallel_run_config=config, inputs=[items], output=scores, allow_reuse=False
+    )
+    pipeline_run = Experiment(ws, "two-nodes").submit(Pipeline(ws, [step]))
+
+    def batch_run() -> Any:
+        children = registry.children(ws, pipeline_run.id)
+        return children[0] if children else None
+
+    _wait_for(
+        lambda: batch_run() is not None and snapshot(ws, batch_run().id).finished_batches >= 6,
+        "a fifth of the mini-batches",
+    )
+    nodes.cluster.remove_node(worker, allow_graceful=False)  # the machine is gone: its worker with it
+    assert pipeline_run.wait_for_completion(show_output=False, timeout_seconds=600) == "Finished"
+
+    run = batch_run()
+    out = registry.get_run(ws, run.id).details["outputFile"]
+    assert _rows(Path(out)) == EXPECTED  # every item, once
+    master = (ws.path / "runs" / run.id / "logs" / "sys" / "master_role.txt").read_text()
+    ready = [line for line in master.splitlines() if " ready: pid " in line]
+    assert any(
+        line.split()[2] == "node001/process000" and f"({worker.node_id[:8]})" in line for line in ready
+    ), master
+    assert len({line.split("(")[1].split(")")[0] for line in ready}) == 2, master  # both nodes held a worker
+    assert "node001/process000 lost: the worker process" in master, master
+    assert snapshot(ws, run.id).failed_items == 0
+
+
+def _cli(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "modelport.cli", *args], capture_output=True, text=True, timeout=600, cwd=cwd
+    )
+
+
+def test_a_run_that_loses_its_cluster_fails_with_that_cause_and_resumes_when_it_is_back(
+    nodes: Nodes, folder: Path
+) -> None:
+    # The previous test's head node (its worker node is gone), else a head of its own.
+    address = nodes.cluster.address if nodes.cluster is not None else nodes.start(workers=0)
+    ws = Workspace.create(name="lostcluster", exist_ok=True)
+    ComputeTarget.attach(ws, "two", AmlCompute.attach_configuration(address=address))
+    started = _cli(
+        "batch",
+        "score",
+        "--entry-script",
+        "code/score.py",
+        "--input",
+        "items",
+        "-o",
+        "out/scores.txt",
+        "--cluster",
+        "two",
+        "--processes",
+        "1",
+        "--mini-batch-size",
+        "2",
+        "--env",
+        f"BARRIER={folder / 'barrier'}",
+        "--env",
+        "WORKERS=1",
+        "--env",
+        "DELAY=0.2",
+        "--workspace",
+        ws.name,
+        "--detach",
+        cwd=folder,
+    )
+    assert started.returncode == 0, started.stderr
+    run_id = started.stdout.strip()
+    _wait_for(lambda: snapshot(ws, run_id).finished_batches >= 5, "a sixth of the mini-batches")
+    nodes.stop()  # the cluster goes away mid-run
+    _wait_for(lambda: registry.get_run(ws, run_id).status in registry.FINAL, "the run to end", timeout=120)
+    lost = registry.get_run(ws, run_id)
+    assert lost.status == "Failed" and "lost its Ray cluster: compute target 'two'" in lost.error, lost.error
+    done_before = snapshot(ws, run_id).finished_batches
+    assert 5 <= done_before < 30
+
+    refused = _cli("job", "resume", run_id, "--workspace", ws.name, cwd=folder)  # still gone: one line
+    assert refused.returncode == 1 and "compute target 'two' does not answer" in refused.stderr, (
+        refused.stderr
+    )
+    assert len(refused.stderr.strip().splitlines()) == 1
+
+    # The cluster is back (started again, a new address): the same name, attached again.
+    ComputeTarget(ws, "two").detach()
+    ComputeTarget.attach(ws, "two", AmlCompute.attach_configuration(address=nodes.start(workers=0)))
+    resumed = _cli("job", "resume", run_id, "--workspace", ws.name, "--json", cwd=folder)
+    assert resumed.returncode == 0, resumed.stderr
+    assert _rows(folder / "out" / "scores.txt") == Counter(f"{i:02d}.txt: {3 * i}" for i in range(60))
+    final = registry.list_runs(ws, "batch-score")[0]
+    assert final.id != run_id and final.status == "Completed"
+    assert snapshot(ws, final.id).reused_batches == done_before
