@@ -261,7 +261,9 @@ class ModelDataCollector:
 
     def __repr__(self) -> str:
         where = self._sink.path(datetime.date.today()).parent.parent.parent.parent if self._sink else "off"
-        return f"ModelDataCollector(model_name={self.model_name!r}, designation={self._designation!r}, {where})"
+        return (
+            f"ModelDataCollector(model_name={self.model_name!r}, designation={self._designation!r}, {where})"
+        )
 
 
 def _kept(value: Any) -> Any:

@@ -50,9 +50,7 @@ def folder_size(folder: Path) -> int:
     return total
 
 
-def prune(
-    service: Path, retention_days: int, max_bytes: int, today: datetime.date | None = None
-) -> Pruned:
+def prune(service: Path, retention_days: int, max_bytes: int, today: datetime.date | None = None) -> Pruned:
     """Delete a service's old day folders (see the module docstring); safe to run from several
     workers at once (a folder another one deleted first is skipped)."""
     today = today or datetime.datetime.now(datetime.UTC).date()

@@ -13,11 +13,11 @@ What the figures mean: modelport/monitoring/drift/metrics.py and docs/monitoring
 from __future__ import annotations
 
 import builtins
+import csv
 import datetime
 import hashlib
 import json
 import os
-import csv
 import re
 import uuid
 from pathlib import Path
@@ -149,10 +149,16 @@ class DataDriftDetector:
         ``baseline_dataset``. Datasets with different columns are refused (one line naming them)
         unless ``feature_list`` names columns both have. (``baseline_data_set`` and
         ``target_data_set``, the spelling of some v1 samples, are accepted.)"""
-        baseline_dataset = baseline_dataset if baseline_dataset is not None else aliases.pop("baseline_data_set", None)
-        target_dataset = target_dataset if target_dataset is not None else aliases.pop("target_data_set", None)
+        baseline_dataset = (
+            baseline_dataset if baseline_dataset is not None else aliases.pop("baseline_data_set", None)
+        )
+        target_dataset = (
+            target_dataset if target_dataset is not None else aliases.pop("target_data_set", None)
+        )
         if aliases:
-            raise InvalidInputError(f"create_from_datasets: unknown parameter(s) {', '.join(sorted(aliases))}")
+            raise InvalidInputError(
+                f"create_from_datasets: unknown parameter(s) {', '.join(sorted(aliases))}"
+            )
         if baseline_dataset is None or target_dataset is None:
             raise InvalidInputError("create_from_datasets needs baseline_dataset and target_dataset")
         ws = _workspace(workspace)
@@ -241,9 +247,15 @@ class DataDriftDetector:
                 continue
             if model_version is not None and d.model_version != int(model_version):
                 continue
-            if baseline_dataset is not None and d._definition["baseline"].get("name") != baseline_dataset.name:
+            if (
+                baseline_dataset is not None
+                and d._definition["baseline"].get("name") != baseline_dataset.name
+            ):
                 continue
-            if target_dataset is not None and (d._definition.get("target") or {}).get("name") != target_dataset.name:
+            if (
+                target_dataset is not None
+                and (d._definition.get("target") or {}).get("name") != target_dataset.name
+            ):
                 continue
             found.append(d)
         return found
@@ -344,7 +356,9 @@ class DataDriftDetector:
         if feature_list is not ...:
             d["feature_list"] = _feature_list(feature_list)
         if schedule_start is not ...:
-            raise NotSupported("schedule_start: schedules are not run by a local workspace; call run() from cron")
+            raise NotSupported(
+                "schedule_start: schedules are not run by a local workspace; call run() from cron"
+            )
         if alert_config is not ...:
             _no_alerts(alert_config)
         if drift_threshold is not ...:
@@ -418,7 +432,10 @@ class DataDriftDetector:
             run.log("has_drift", int(result["has_drift"]))
             run.upload_file(f"outputs/{path.name}", str(path))
         if not computed:
-            print(f"{self.name}: no target rows in {spans[0].keys()[0]} .. {spans[-1].keys()[1]}; nothing compared")
+            print(
+                f"{self.name}: no target rows in {spans[0].keys()[0]} .. {spans[-1].keys()[1]}; "
+                "nothing compared"
+            )
         run.complete()
         return run
 
@@ -438,13 +455,14 @@ class DataDriftDetector:
         targets: builtins.list[tuple[str | None, Table]] = []
         if self.drift_type == MODEL_BASED:
             root = model_data_root(self._workspace)
-            for service in services or self.services:
-                folder = layout.service_folder(root, workspace_id(self._workspace), service)
-                targets.append((service, collected_rows(folder, self.model_name, str(self.model_version), overall)))
+            for name in services or self.services:
+                folder = layout.service_folder(root, workspace_id(self._workspace), name)
+                targets.append(
+                    (name, collected_rows(folder, self.model_name, str(self.model_version), overall))
+                )
         else:
             target = dataset_rows(self.target_dataset, overall)
-            service = self.services[0] if self.services else None
-            targets.append((service, target))
+            targets.append((self.services[0] if self.services else None, target))
         for service, table in targets:
             missing = [f for f in wanted if f not in table.columns]
             if missing and table.rows:
@@ -466,7 +484,9 @@ class DataDriftDetector:
                 out.append((record, store.write_result(self._workspace.path, self.name, record, html)))
         return out
 
-    def _record(self, span: Window, service: str | None, result: dict[str, Any], run_id: str) -> dict[str, Any]:
+    def _record(
+        self, span: Window, service: str | None, result: dict[str, Any], run_id: str
+    ) -> dict[str, Any]:
         d = self._definition
         start, end = span.keys()
         return {
@@ -725,4 +745,3 @@ def _v1_metrics(r: dict[str, Any]) -> dict[str, Any]:
         ],
         "column_metrics": columns,
     }
-

@@ -172,6 +172,7 @@ def _numeric(baseline: Profile, target: Table, names: list[str]) -> list[Feature
     nan = np.isnan(x)
     any_nan = bool(nan.any())
     t_count = (~nan).sum(axis=0) if any_nan else np.full(n_feat, n_rows)
+    t_mean: Any
     with np.errstate(all="ignore"):
         if n_rows == 0:
             t_mean = t_min = t_max = np.full(n_feat, np.nan)
@@ -194,10 +195,19 @@ def _numeric(baseline: Profile, target: Table, names: list[str]) -> list[Feature
     for j, name in enumerate(names):
         b = bidx[j]
         b_count, tc = int(baseline.count[b]), int(t_count[j])
-        summary_b = {"count": b_count, "mean": _num(baseline.mean[b]), "min": _num(b_min[j]), "max": _num(b_max[j])}
+        summary_b = {
+            "count": b_count,
+            "mean": _num(baseline.mean[b]),
+            "min": _num(b_min[j]),
+            "max": _num(b_max[j]),
+        }
         summary_t = {"count": tc, "mean": _num(t_mean[j]), "min": _num(t_min[j]), "max": _num(t_max[j])}
         if b_count == 0 or tc == 0:
-            out.append(FeatureDrift(name, "numeric", "none", None, P_VALUE, False, baseline=summary_b, target=summary_t))
+            out.append(
+                FeatureDrift(
+                    name, "numeric", "none", None, P_VALUE, False, baseline=summary_b, target=summary_t
+                )
+            )
             continue
         qb = baseline.quantiles[:, b]
         w = stats.wasserstein_distance(qb, centers[j], v_weights=counts[j])
@@ -270,7 +280,9 @@ def _histograms(
     return total.reshape(n_feat, stride)[:, :BINS].astype(np.float64)
 
 
-def _psi(qb: np.ndarray[Any, Any], centers: np.ndarray[Any, Any], counts: np.ndarray[Any, Any]) -> float | None:
+def _psi(
+    qb: np.ndarray[Any, Any], centers: np.ndarray[Any, Any], counts: np.ndarray[Any, Any]
+) -> float | None:
     """PSI over 10 bins cut at the baseline's deciles (fewer when they tie)."""
     edges = np.unique(qb[100:1000:100])
     total = counts.sum()
@@ -295,14 +307,13 @@ def _categorical(name: str, baseline: dict[str, int], values: np.ndarray[Any, An
     summary_b = {"count": b_total, "categories": len(baseline)}
     summary_t = {"count": t_total, "categories": len(target)}
     if not b_total or not t_total:
-        return FeatureDrift(name, "categorical", "none", None, P_VALUE, False, baseline=summary_b, target=summary_t)
+        return FeatureDrift(
+            name, "categorical", "none", None, P_VALUE, False, baseline=summary_b, target=summary_t
+        )
     keys = sorted(set(baseline) | set(target))
     b = np.array([baseline.get(k, 0) for k in keys], dtype=np.float64)
     t = np.array([target.get(k, 0) for k in keys], dtype=np.float64)
-    if len(keys) == 1:
-        p_value = 1.0
-    else:
-        p_value = float(stats.chi2_contingency(np.vstack([b, t]))[1])
+    p_value = 1.0 if len(keys) == 1 else float(stats.chi2_contingency(np.vstack([b, t]))[1])
     js = float(jensenshannon(b / b_total, t / t_total, base=2))
     if min(b_total, t_total) <= SMALL_ROWS:
         method, value, threshold, drifted = "chi2", p_value, P_VALUE, p_value < P_VALUE

@@ -27,7 +27,7 @@ def figures(name: str, results: list[dict[str, Any]], threshold: float) -> dict[
         by_service[None] = []
     for service, items in by_service.items():
         label = f"{name} ({service})" if service else name
-        days = [datetime.date.fromisoformat(r["start_date"]) for r in items]
+        days: Any = [datetime.date.fromisoformat(r["start_date"]) for r in items]
         fig, ax = plt.subplots(figsize=(8, 3.2))
         ax.plot(days, [r["drift_share"] for r in items], marker="o", label="drift share")
         ax.axhline(threshold, color="#cf222e", linestyle="--", label=f"threshold {threshold:g}")
@@ -49,7 +49,9 @@ def figures(name: str, results: list[dict[str, Any]], threshold: float) -> dict[
             for r in items:
                 match = next((f for f in r["features"] if f["name"] == feature), None)
                 series.append(match["value"] if match else None)
-            ax2.plot(days, [v if v is not None else float("nan") for v in series], marker=".", label=str(feature))
+            ax2.plot(
+                days, [v if v is not None else float("nan") for v in series], marker=".", label=str(feature)
+            )
         ax2.set_title(f"Most drifted features: {label}" if top else f"No feature drifted: {label}")
         ax2.set_ylabel("test figure (distance or p)")
         if top:

@@ -62,7 +62,7 @@ def text_table(result: dict[str, Any], limit: int | None = 20) -> str:
         for f in shown
     ]
     widths = [max(len(r[i]) for r in cells) for i in range(len(columns))]
-    lines = summary_lines(result) + [""]
+    lines = [*summary_lines(result), ""]
     for r in cells:
         lines.append("  ".join(v.ljust(w) for v, w in zip(r, widths, strict=True)).rstrip())
     if len(rows) > len(shown):
@@ -73,14 +73,17 @@ def text_table(result: dict[str, Any], limit: int | None = 20) -> str:
 _STYLE = """
 body{font-family:system-ui,-apple-system,'Segoe UI',Roboto,sans-serif;color:#1f2328;margin:24px;}
 h1{font-size:20px}h2{font-size:16px;margin-top:24px}
-table{border-collapse:collapse;font-size:13px}td,th{border-bottom:1px solid #d0d7de;padding:3px 8px;text-align:left}
+table{border-collapse:collapse;font-size:13px}
+td,th{border-bottom:1px solid #d0d7de;padding:3px 8px;text-align:left}
 th{background:#f6f8fa}.drift{color:#cf222e;font-weight:600}.ok{color:#1a7f37}
 .num{text-align:right;font-variant-numeric:tabular-nums}.muted{color:#57606a}
 """
 
 
 def _bars(features: list[dict[str, Any]], limit: int = 40) -> str:
-    shown = [f for f in features if f.get("value") is not None and f["method"] in ("wasserstein", "jensenshannon")]
+    shown = [
+        f for f in features if f.get("value") is not None and f["method"] in ("wasserstein", "jensenshannon")
+    ]
     shown = shown[:limit]
     if not shown:
         return ""
@@ -99,7 +102,9 @@ def _bars(features: list[dict[str, Any]], limit: int = 40) -> str:
             f'<rect x="150" y="{y + 3}" width="{max(w, 1)}" height="{row - 5}" fill="{color}"/>'
         )
     tx = 150 + int((width - 160) * shown[0]["threshold"] / top)
-    parts.append(f'<line x1="{tx}" y1="0" x2="{tx}" y2="{row * len(shown)}" stroke="#57606a" stroke-dasharray="4"/>')
+    parts.append(
+        f'<line x1="{tx}" y1="0" x2="{tx}" y2="{row * len(shown)}" stroke="#57606a" stroke-dasharray="4"/>'
+    )
     parts.append("</svg>")
     return "".join(parts)
 
@@ -142,6 +147,6 @@ def html_report(result: dict[str, Any], detector: str) -> str:
         "categories: chi-squared, else Jensen-Shannon. See docs/monitoring.md.</p>"
         f"<h2>Distance per feature</h2>{_bars(features)}"
         f"<h2>Features</h2><table>{head}{''.join(rows)}</table>"
-        f"<p class=\"muted\">Computed {e(str(result.get('computed_at', '')))} in "
+        f'<p class="muted">Computed {e(str(result.get("computed_at", "")))} in '
         f"{e(_fmt(result.get('seconds')))} s.</p></body></html>"
     )

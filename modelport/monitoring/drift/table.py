@@ -119,9 +119,7 @@ class Table:
                 numeric_names.append(name)
                 numeric_cols.append(series.to_numpy(dtype=np.float32, na_value=np.nan))
         matrix = (
-            np.column_stack(numeric_cols)
-            if numeric_cols
-            else np.empty((len(frame), 0), dtype=np.float32)
+            np.column_stack(numeric_cols) if numeric_cols else np.empty((len(frame), 0), dtype=np.float32)
         )
         return cls(numeric_names, matrix, other, times)
 
@@ -192,7 +190,7 @@ def _fast_csv(path: Path) -> Table | None:
             sample_end = len(data)
             break
         sample_end = nxt + 1
-    sample = _pd().read_csv(io.BytesIO(data[: sample_end]))
+    sample = _pd().read_csv(io.BytesIO(data[:sample_end]))
     kinds = ["f" if sample[c].dtype.kind in "iuf" else "o" for c in sample.columns]
     k = kinds.index("o") if "o" in kinds else len(kinds)
     if k == 0 or any(kind == "f" for kind in kinds[k:]):
@@ -225,7 +223,7 @@ def _fast_csv(path: Path) -> Table | None:
             text = b"[[" + b"],[".join(heads) + b"]]"
         else:
             text = b"[[" + chunk.replace(b"\n", b"],[") + b"]]"
-        doc = parser.parse(text)
+        doc: Any = parser.parse(text)
         rows = len(doc)
         flat = np.frombuffer(doc.as_buffer(of_type="d"), dtype=np.float64)
         del doc

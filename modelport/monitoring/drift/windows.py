@@ -38,8 +38,10 @@ class Window:
         return self.start.date().isoformat(), self.end.date().isoformat()
 
     def has_day(self, day: datetime.date) -> bool:
-        return self.start.date() <= day < (self.end - datetime.timedelta(microseconds=1)).date() + datetime.timedelta(
-            days=1
+        return (
+            self.start.date()
+            <= day
+            < (self.end - datetime.timedelta(microseconds=1)).date() + datetime.timedelta(days=1)
         )
 
     def mask(self, times: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
@@ -124,7 +126,9 @@ def _in_window(table: Table, span: Window | None) -> Table:
     return table.select(span.mask(table.times))
 
 
-def collected_rows(service_folder: Path, model: str | None, version: str | None, span: Window | None) -> Table:
+def collected_rows(
+    service_folder: Path, model: str | None, version: str | None, span: Window | None
+) -> Table:
     """A service's collected inputs (of one model and version, if given) in ``span``."""
     tables = []
     for f in layout.files(service_folder, "inputs"):
