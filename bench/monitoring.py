@@ -134,11 +134,15 @@ def serving(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
                 port = on_port if mode == "on" else off_port
                 result = load.run_level(tool, port, "/score", body, args.concurrency, seconds)
                 runs[mode].append({**result.to_json(), "loadavg": os.getloadavg()[0]})
-                print(
-                    f"  {mode:>3}: {result.rps:8.0f} req/s  p50 {result.p50_ms:6.1f} ms  p99 {result.p99_ms:6.1f} ms"
-                )
-        time.sleep(2.5)  # the collector's flush interval (1 s), twice over
-        collected = _metric(on_port, "modelport_collected_rows_total")
+                p50, p99 = result.p50_ms, result.p99_ms
+                print(f"  {mode:>3}: {result.rps:8.0f} req/s  p50 {p50:6.1f} ms  p99 {p99:6.1f} ms")
+        collected, deadline = -1.0, time.monotonic() + 30
+        while time.monotonic() < deadline:  # until the last flush (every second) has landed
+            now = _metric(on_port, "modelport_collected_rows_total")
+            if now == collected:
+                break
+            collected = now
+            time.sleep(1.5)
         dropped = _metric(on_port, "modelport_collect_dropped_rows_total")
         answered = sum(r["ok"] for r in runs["on"])
     finally:
