@@ -13,7 +13,7 @@ from modelport.runtime.loader import ScriptLocation
 from modelport.runtime.model_path import default_model_dir
 
 _PATHS = {"entry_script", "model_dir", "source_directory", "app_root", "keys_file", "log_file"}
-_PATHS |= {"ready_file", "status_file", "metrics_dir", "traces_file"}
+_PATHS |= {"ready_file", "status_file", "metrics_dir", "traces_file", "monitoring_dir"}
 
 
 @dataclass(slots=True)
@@ -82,6 +82,18 @@ class ServerConfig:
     traces_file: Path | None = None
     """Per-request traces (v1's ``enable_app_insights``): one JSON line per scoring request with
     its id, status, latency and what run() printed (see modelport/server/traces.py)."""
+    model_data: dict[str, Any] | None = None
+    """v1's ``collect_model_data``: where ``ModelDataCollector`` writes in this service, as
+    :class:`modelport.monitoring.collection.config.CollectionConfig` takes it (``root``: the
+    datastore's ``modeldata`` folder, ``workspace``, ``service``, ``models``, ``flush_interval_s``,
+    ``buffer_mb``); None (default): ``collect()`` does nothing, as in v1."""
+    retention_days: int = 30
+    """Collected data and traces older than this are deleted (0: no age limit)."""
+    retention_mb: float = 1024.0
+    """Collected data, and traces, each kept under this size (the oldest days go first)."""
+    monitoring_dir: Path | None = None
+    """The service's folder of drift results (``<workspace>/monitoring/services/<name>``): its
+    detectors' latest figures are ``/metrics`` gauges (``modelport_drift_share``, ...)."""
     status_file: Path | None = None
     """The supervisor keeps its state here, as JSON rewritten atomically: pid, port, workers,
     ready_workers, state (starting/ready/failed/stopped), recycles, restarts, last_init_error
@@ -172,10 +184,30 @@ class ServerConfig:
                 "max_batch_size must be an integer of at least 1 (rows)",
             ),
             (0 <= self.max_batch_latency_ms <= 10_000, "max_batch_latency_ms must be from 0 to 10000"),
+            (
+                isinstance(self.retention_days, int) and self.retention_days >= 0,
+                "retention_days must be a whole number of days, 0 or more",
+            ),
+            (self.retention_mb > 0, "retention_mb must be positive"),
         ]
         for ok, message in checks:
             if not ok:
                 raise InvalidInputError(message)
+        self.collection()  # a bad model_data is refused here, not in each worker
+
+    def collection(self) -> Any:
+        """``model_data`` as a CollectionConfig (with this service's retention), or None."""
+        if self.model_data is None:
+            return None
+        if not isinstance(self.model_data, dict):
+            raise InvalidInputError(f"model_data must be a JSON object, got {self.model_data!r}")
+        from modelport.monitoring.collection.config import CollectionConfig
+
+        values = {"retention_days": self.retention_days, "max_mb": self.retention_mb, **self.model_data}
+        try:
+            return CollectionConfig.from_dict(values)
+        except (KeyError, TypeError) as exc:
+            raise InvalidInputError(f"model_data: {exc}") from None
 
     # -- derived values -------------------------------------------------------------------------
     def location(self) -> ScriptLocation:
