@@ -31,6 +31,8 @@ from typing import Any
 
 from modelport import _settings
 from modelport.deploy.configs import DeploymentSettings
+from modelport.monitoring.collection import layout as modeldata
+from modelport.registry import datastores
 from modelport.registry import models as model_registry
 from modelport.workspace import Workspace
 
@@ -198,7 +200,23 @@ def server_config(
         "models": models,
         # v1's enable_app_insights, kept locally: a JSON line per scoring request.
         "traces_file": TRACES_FILE if getattr(settings, "app_insights", False) else None,
+        "retention_days": settings.retention_days,
+        "retention_mb": settings.retention_mb,
     }
+
+
+def model_data(ws: Workspace, name: str, settings: DeploymentSettings, models: list[Any]) -> dict[str, Any]:
+    """Where the service's ModelDataCollector writes (v1's collect_model_data; None when off)
+    and where its drift results are found (its /metrics gauges)."""
+    out: dict[str, Any] = {"monitoring_dir": str(modeldata.monitoring_folder(ws.path, name))}
+    if settings.collect_model_data:
+        out["model_data"] = {
+            "root": str(datastores.root(ws, datastores.DEFAULT) / modeldata.MODELDATA),
+            "workspace": modeldata.workspace_identity(ws.path, ws.name),
+            "service": name,
+            "models": [{"name": m.name, "version": str(m.version)} for m in models],
+        }
+    return out
 
 
 def prepare(
@@ -259,6 +277,7 @@ def prepare(
         preload_modules=preload_for(models, inference_config.environment),
         models=[{"name": m.name, "version": str(m.version)} for m in models],
     )
+    config.update(model_data(ws, name, settings, models))
     (root / SERVER_FILE).write_text(json.dumps(config, indent=2))
     (root / "requirements.txt").write_text("".join(f"{r}\n" for r in requirements))
     environment = inference_config.environment

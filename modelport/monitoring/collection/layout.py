@@ -13,6 +13,7 @@ server, drift and the studio all find the files here.
 from __future__ import annotations
 
 import datetime
+import json
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -27,7 +28,9 @@ __all__ = [
     "data_file_name",
     "day_folder",
     "files",
+    "monitoring_folder",
     "service_folder",
+    "workspace_identity",
     "workspace_parts",
 ]
 
@@ -35,6 +38,30 @@ MODELDATA = "modeldata"
 """The folder of the default datastore that collected data goes under (v1's blob container)."""
 DESIGNATIONS = ("inputs", "predictions", "labels", "signals", "general")
 _SAFE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\- ]{0,254}$")
+V1_IDENTITY_FILE = "azureml.json"
+"""Where a workspace keeps v1's subscription and resource group (modelport.core.workspace)."""
+LOCAL_SUBSCRIPTION = "00000000-0000-0000-0000-000000000000"
+LOCAL_RESOURCE_GROUP = "local"
+
+
+def workspace_identity(workspace_folder: Path, name: str) -> str:
+    """v1's ``{subscription_id}/{resource_group}/{workspace_name}`` of the workspace in
+    ``workspace_folder``, lower-case, as ``Workspace.subscription_id`` and ``.resource_group``
+    give them (a local workspace: a zero subscription and the resource group 'local')."""
+    try:
+        data = json.loads((workspace_folder / V1_IDENTITY_FILE).read_text())
+    except (OSError, ValueError):
+        data = {}
+    data = data if isinstance(data, dict) else {}
+    subscription = str(data.get("subscription_id") or LOCAL_SUBSCRIPTION)
+    group = str(data.get("resource_group") or LOCAL_RESOURCE_GROUP)
+    return f"{subscription}/{group}/{name}".lower()
+
+
+def monitoring_folder(workspace_folder: Path, service: str) -> Path:
+    """A service's folder of monitoring results in its workspace (drift detectors write there;
+    the server shows them on /metrics)."""
+    return workspace_folder / "monitoring" / "services" / service
 
 
 def check_part(what: str, value: object) -> str:

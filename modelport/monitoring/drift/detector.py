@@ -54,8 +54,9 @@ _MODELDATA_PATH = re.compile(r"^modeldata/[^/]+/[^/]+/[^/]+/([^/*?\[]+)/")
 
 
 def workspace_id(ws: Any) -> str:
-    """v1's ``{subscription_id}/{resource_group}/{workspace_name}`` of a workspace, lower-case."""
-    return f"{ws.subscription_id}/{ws.resource_group}/{ws.name}".lower()
+    """v1's ``{subscription_id}/{resource_group}/{workspace_name}`` of a workspace, lower-case
+    (the first folders of its collected data)."""
+    return layout.workspace_identity(ws.path, ws.name)
 
 
 def model_data_root(ws: Any) -> Path:

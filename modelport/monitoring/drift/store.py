@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from modelport.errors import AlreadyExistsError, InvalidInputError, NotFoundError
+from modelport.monitoring.collection import layout
 
 __all__ = [
     "detector_folder",
@@ -59,7 +60,7 @@ def detector_folder(workspace_path: Path, name: str) -> Path:
 
 def service_drift_folder(workspace_path: Path, service: str) -> Path:
     """Where a service's latest drift results are kept (one file per detector)."""
-    return root(workspace_path) / "services" / service / "drift"
+    return layout.monitoring_folder(workspace_path, service) / "drift"
 
 
 def _write_json(path: Path, data: Any) -> None:
