@@ -20,6 +20,7 @@ import warnings
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import psutil
 import pytest
 import requests
@@ -86,7 +87,9 @@ def mnist(tmp_path_factory: pytest.TempPathFactory) -> dict[str, np.ndarray]:
 
 def _drifted(metrics: list[dict]) -> set[str]:
     columns = metrics[0]["metrics"][0]["column_metrics"]
-    return {name for c in columns for name, values in c.items() if {"name": "drifted", "value": True} in values}
+    return {
+        name for c in columns for name, values in c.items() if {"name": "drifted", "value": True} in values
+    }
 
 
 def _deploy(ws: Workspace, tmp_path: Path, mnist: dict[str, np.ndarray], name: str) -> tuple[Model, object]:
@@ -110,7 +113,9 @@ def _deploy(ws: Workspace, tmp_path: Path, mnist: dict[str, np.ndarray], name: s
     )
     (tmp_path / "score.py").write_text(SCORE)
     config = LocalWebservice.deploy_configuration(collect_model_data=True)
-    service = Model.deploy(ws, name, [model], InferenceConfig(entry_script=str(tmp_path / "score.py")), config)
+    service = Model.deploy(
+        ws, name, [model], InferenceConfig(entry_script=str(tmp_path / "score.py")), config
+    )
     service.wait_for_deployment(show_output=True)
     return model, service
 
@@ -152,7 +157,8 @@ def test_collect_read_back_and_drift(home: Path, tmp_path: Path, mnist: dict[str
         assert frame["$aml_request_id"].iloc[-1] == "acceptance-24"
         assert frame["$aml_request_id"].iloc[:SCORED].nunique() == SCORED // 100  # a request, an id
         predictions = Dataset.Tabular.from_delimited_files(
-            datastore.path(f"modeldata/{wsid}/mnist-svc/sklearn_mnist/1/predictions/**/data.csv"), validate=False
+            datastore.path(f"modeldata/{wsid}/mnist-svc/sklearn_mnist/1/predictions/**/data.csv"),
+            validate=False,
         )
         answers = predictions.to_pandas_dataframe()
         assert len(answers) == SCORED + 1 and answers["prediction"].tolist()[:SCORED] == predicted
@@ -165,7 +171,9 @@ def test_collect_read_back_and_drift(home: Path, tmp_path: Path, mnist: dict[str
         monitor.run(today)
         results, metrics = monitor.get_output(start_time=today - datetime.timedelta(days=1))
         [result] = results[0]["result"]
-        share = next(m["value"] for m in metrics[0]["metrics"][0]["dataset_metrics"] if m["name"] == "drift_share")
+        share = next(
+            m["value"] for m in metrics[0]["metrics"][0]["dataset_metrics"] if m["name"] == "drift_share"
+        )
         # MNIST's test writers are not all its training writers: a few pixels (~2%) differ a little
         # between the two sets; far below the 0.2 threshold, so no drift.
         assert result["has_drift"] is False and share < 0.05, share
@@ -192,7 +200,7 @@ def test_collect_read_back_and_drift(home: Path, tmp_path: Path, mnist: dict[str
         # /metrics: the rows written, nothing dropped, and the drift figures as gauges.
         text = requests.get(service.scoring_uri.replace("/score", "/metrics"), timeout=30).text
         assert 'modelport_collected_rows_total{designation="inputs"} 2001.0' in text
-        assert "modelport_collect_dropped_rows_total{" not in text or ' 0.0' in text
+        assert "modelport_collect_dropped_rows_total{" not in text or " 0.0" in text
         assert f'modelport_drift_share{{detector="{monitor.name}"}}' in text
         assert f'modelport_drift_detected{{detector="{monitor.name}"}} 0.0' in text
 
@@ -224,8 +232,12 @@ def test_a_worker_killed_mid_load_loses_at_most_the_last_flush(
             deadline = time.monotonic() + 120
             while not stop.is_set() and time.monotonic() < deadline:
                 try:
-                    r = session.post(service.scoring_uri, data=row, timeout=30,
-                                     headers={"Content-Type": "application/json"})
+                    r = session.post(
+                        service.scoring_uri,
+                        data=row,
+                        timeout=30,
+                        headers={"Content-Type": "application/json"},
+                    )
                 except requests.RequestException:
                     continue
                 if r.status_code == 200:
@@ -234,10 +246,13 @@ def test_a_worker_killed_mid_load_loses_at_most_the_last_flush(
         threads = [threading.Thread(target=load) for _ in range(4)]
         for t in threads:
             t.start()
-        wait_until(lambda: len(answered) >= 300, 90, "300 answers under load")
+        # Enough load that many rows were answered well before the kill: the promise is about them.
+        wait_until(lambda: len(answered) >= 300 and answered[-1][0] - answered[0][0] > 5, 120, "5 s of load")
         killed_at = time.monotonic()
         os.kill(worker.pid, signal.SIGKILL)
-        wait_until(lambda: len(root.children()) == 1 and root.children()[0].pid != worker.pid, 60, "a new worker")
+        wait_until(
+            lambda: len(root.children()) == 1 and root.children()[0].pid != worker.pid, 60, "a new worker"
+        )
         count = len(answered)
         wait_until(lambda: len(answered) >= count + 100, 90, "100 answers from the new worker")
         stop.set()
@@ -245,20 +260,18 @@ def test_a_worker_killed_mid_load_loses_at_most_the_last_flush(
             t.join(60)
         service.delete()  # a graceful stop: the new worker flushes what it collected
         wsid = f"{ws.subscription_id}/{ws.resource_group}/{ws.name}".lower()
-        files = list((Path(ws.get_default_datastore().root) / "modeldata" / wsid / "kill-svc").rglob("inputs/**/data.csv"))
-        import pandas as pd
-
+        files = list(
+            (Path(ws.get_default_datastore().root) / "modeldata" / wsid / "kill-svc").rglob(
+                "inputs/**/data.csv"
+            )
+        )
         collected = set(pd.concat([pd.read_csv(f) for f in files])["$aml_request_id"])
         promised = killed_at - FLUSH_INTERVAL_S - WRITE_ALLOWANCE_S
         lost = [(t, rid) for t, rid in answered if rid not in collected]
         assert all(t > promised for t, _ in lost), (
-            f"{len(lost)} rows lost, some answered more than {FLUSH_INTERVAL_S + WRITE_ALLOWANCE_S} s before the kill"
+            f"{len(lost)} rows lost, some answered more than {promised - killed_at:+.1f} s before the kill"
         )
+        assert sum(1 for t, _ in answered if t <= promised) >= 100  # the promise was put to the test
         assert all(rid in collected for t, rid in answered if t > killed_at + 5)  # the new worker's
-        assert len(lost) < len(answered) / 2
     finally:
-        if records.exists(ws, "kill-svc") if hasattr(records, "exists") else True:
-            try:
-                service.delete()
-            except Exception:
-                pass
+        engine.delete(ws, "kill-svc", missing_ok=True)
