@@ -9,6 +9,7 @@ from __future__ import annotations
 import copy
 import datetime
 import logging
+import operator
 import sys
 import uuid
 from collections.abc import Sequence
@@ -200,7 +201,7 @@ class ModelDataCollector:
         correlations = None
         if self._designation == "inputs":
             correlations = self._correlations(now, user_correlation_id)
-        extra = tuple(correlations[h] for h in self.CORRELATION_HEADERS) if correlations else ()
+        extra = _in_order(correlations) if correlations else ()
         if self._debug:
             self._print(input_data, extra)
         if self._sink is not None:
@@ -226,8 +227,10 @@ class ModelDataCollector:
             return input_data + values
         if isinstance(input_data, np.ndarray):
             data = input_data.reshape(1, -1) if input_data.ndim == 1 else input_data
-            tail = np.repeat(np.array([values], dtype=object), data.shape[0], axis=0)
-            return np.append(data, tail, axis=1)
+            out = np.empty((data.shape[0], data.shape[1] + len(values)), dtype=object)
+            out[:, : data.shape[1]] = data
+            out[:, data.shape[1] :] = values
+            return out
         if type(input_data).__name__ == "DataFrame" and hasattr(input_data, "insert"):
             frame = input_data.copy(deep=False)
             for i, (header, value) in enumerate(zip(self.CORRELATION_HEADERS, values, strict=True)):
@@ -264,6 +267,10 @@ class ModelDataCollector:
         return (
             f"ModelDataCollector(model_name={self.model_name!r}, designation={self._designation!r}, {where})"
         )
+
+
+_in_order = operator.itemgetter(*ModelDataCollector.CORRELATION_HEADERS)
+"""The correlation values in the columns' order, as a tuple."""
 
 
 def _kept(value: Any) -> Any:

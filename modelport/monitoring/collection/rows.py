@@ -13,8 +13,6 @@ C, where Python's csv module takes ~150); anything else through the csv module.
 
 from __future__ import annotations
 
-import csv
-import io
 import math
 from collections.abc import Iterable, Sequence
 from typing import Any
@@ -26,6 +24,7 @@ __all__ = [
     "NOT_TABULAR",
     "csv_line",
     "encode",
+    "encode_many",
     "estimate_bytes",
     "feature_width",
     "header_names",
@@ -39,9 +38,29 @@ _SCALARS = (int, float, str, bool, np.generic, type(None))
 
 def csv_line(values: Iterable[Any]) -> bytes:
     """One CSV line (with its newline) of plain values."""
-    out = io.StringIO()
-    csv.writer(out, lineterminator="\n").writerow([_cell(v) for v in values])
-    return out.getvalue().encode()
+    return (",".join(_field(v) for v in values) + "\n").encode()
+
+
+def _field(value: Any) -> str:
+    """One CSV field as the csv module writes it (quoted only when it must be), ~10x faster for
+    the few plain values of a row's correlation columns."""
+    kind = type(value)
+    if kind is str:
+        text = value
+    elif kind is int:
+        return str(value)
+    elif kind is float:
+        return repr(value)  # nan, inf, -inf included: what pandas reads back as such
+    else:
+        value = _cell(value)
+        if value is None:
+            return ""
+        if isinstance(value, bool | int | float):
+            return str(value) if isinstance(value, bool | int) else repr(value)
+        text = str(value)
+    if "," in text or '"' in text or "\n" in text or "\r" in text:
+        return '"' + text.replace('"', '""') + '"'
+    return text
 
 
 def _cell(value: Any) -> Any:
@@ -185,23 +204,85 @@ def _numeric_lines(array: np.ndarray[Any, Any], suffix: bytes) -> bytes | None:
 
 
 def _lines(rows: list[list[Any]], width: int, extra: Sequence[Any]) -> tuple[bytes, int, int]:
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
-    tail = [_cell(v) for v in extra]
+    tail = "".join("," + _field(v) for v in extra) + "\n"
+    out: list[str] = []
     misfits = 0
     for row in rows:
         if len(row) == width:
-            writer.writerow([_cell(v) for v in row] + tail)
+            out.append(",".join(_field(v) for v in row) + tail)
         else:
             misfits += 1
-            writer.writerow([_json(row)] + [""] * (max(width, 1) - 1) + tail)
-    return out.getvalue().encode(), len(rows), misfits
+            out.append(_field(_json(row)) + "," * (max(width, 1) - 1) + tail)
+    return "".join(out).encode(), len(rows), misfits
 
 
 def _json_lines(cells: list[str], width: int, extra: Sequence[Any]) -> tuple[bytes, int, int]:
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
-    tail = [_cell(v) for v in extra]
-    for cell in cells:
-        writer.writerow([cell] + [""] * (max(width, 1) - 1) + tail)
-    return out.getvalue().encode(), len(cells), len(cells)
+    tail = "".join("," + _field(v) for v in extra) + "\n"
+    text = "".join(_field(cell) + "," * (max(width, 1) - 1) + tail for cell in cells)
+    return text.encode(), len(cells), len(cells)
+
+
+def encode_many(items: Sequence[tuple[Any, Sequence[Any]]], width: int) -> tuple[bytes, int, int]:
+    """Several ``(value, extra)`` as :func:`encode` would, in order, the runs of numeric arrays
+    of the file's width stacked and serialised by orjson at once (the tutorial's single-row
+    requests: one orjson call per flush instead of one per request)."""
+    chunks: list[bytes] = []
+    rows_total = as_json = 0
+    run: list[tuple[np.ndarray[Any, Any], Sequence[Any]]] = []
+
+    def flush_run() -> None:
+        nonlocal rows_total
+        if not run:
+            return
+        data, n = _numeric_run(run)
+        if data is None:  # not finite, or a dtype orjson does not take: one by one
+            for array, extra in run:
+                d, n1, _j = encode(array, width, extra)
+                chunks.append(d)
+                rows_total += n1
+        else:
+            chunks.append(data)
+            rows_total += n
+        run.clear()
+
+    for value, extra in items:
+        if isinstance(value, np.ndarray) and value.ndim in (1, 2) and value.dtype.kind in "biuf":
+            array = value.reshape(1, -1) if value.ndim == 1 else value
+            if array.shape[1] == width and array.shape[0] > 0:
+                run.append((array, extra))
+                continue
+        flush_run()
+        data, n, j = encode(value, width, extra)
+        chunks.append(data)
+        rows_total += n
+        as_json += j
+    flush_run()
+    return b"".join(chunks), rows_total, as_json
+
+
+def _numeric_run(run: list[tuple[np.ndarray[Any, Any], Sequence[Any]]]) -> tuple[bytes | None, int]:
+    """Numeric rows, each through orjson on its own (slicing off the brackets costs less than
+    replacing them in one large text), each followed by its item's correlation columns."""
+    out: list[bytes] = []
+    rows = 0
+    for array, extra in run:
+        if array.dtype.kind == "f" and not np.isfinite(array).all():
+            return None, 0
+        end = suffix_bytes(extra) + b"\n"
+        if array.shape[0] == 1:
+            out.append(_row_text(array[0]) + end)
+        else:
+            body = _numeric_lines(array, b"")
+            if body is None:
+                return None, 0
+            out.append(body.replace(b"\n", end))
+        rows += array.shape[0]
+    return b"".join(out), rows
+
+
+def _row_text(row: np.ndarray[Any, Any]) -> bytes:
+    if row.dtype.kind == "b":
+        row = row.astype(np.int8)
+    elif row.dtype.kind == "f" and row.dtype.itemsize < 4:
+        row = row.astype(np.float32)
+    return orjson.dumps(np.ascontiguousarray(row), option=orjson.OPT_SERIALIZE_NUMPY)[1:-1]

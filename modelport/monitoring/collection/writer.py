@@ -182,23 +182,17 @@ class Writer:
         except OSError as exc:
             self._failed(exc, path, designation, len(items))
             return
-        chunks: list[bytes] = []
-        count = 0
-        for item in items:
-            data, n, as_json = rows.encode(item.value, state.width, item.extra)
-            chunks.append(data)
-            count += n
-            self.stats.as_json += as_json
-            if as_json and not sink.warned_json:
-                sink.warned_json = True
-                log.warning(
-                    "model data collection (%s/%s): a collected value is not a table of %d column(s); "
-                    "written as JSON in the first column",
-                    sink.model,
-                    designation,
-                    state.width,
-                )
-        data = b"".join(chunks)
+        data, count, as_json = rows.encode_many([(item.value, item.extra) for item in items], state.width)
+        self.stats.as_json += as_json
+        if as_json and not sink.warned_json:
+            sink.warned_json = True
+            log.warning(
+                "model data collection (%s/%s): a collected value is not a table of %d column(s); "
+                "written as JSON in the first column",
+                sink.model,
+                designation,
+                state.width,
+            )
         if self._over_limit(day, len(data)):
             self._dropped(designation, "retention", count)
             return
