@@ -108,6 +108,18 @@ def _server(workdir: Path, model_path: Path, collect: bool, tag: str) -> tuple[p
     return proc, port
 
 
+def _cpu(server: procs.ServerProcess) -> float:
+    """CPU seconds (user + system) used so far by the server's processes (its workers included)."""
+    total = 0.0
+    for p in server.tree():
+        try:
+            t = p.cpu_times()
+            total += t.user + t.system
+        except Exception:  # a process that just ended
+            continue
+    return total
+
+
 def _metric(port: int, name: str) -> float:
     from prometheus_client.parser import text_string_to_metric_families
 
@@ -132,8 +144,13 @@ def serving(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
         for r in range(rounds):
             for mode in order if r % 2 == 0 else order[::-1]:
                 port = on_port if mode == "on" else off_port
+                server = on if mode == "on" else off
+                cpu = _cpu(server)
                 result = load.run_level(tool, port, "/score", body, args.concurrency, seconds)
-                runs[mode].append({**result.to_json(), "loadavg": os.getloadavg()[0]})
+                cpu_ms = (_cpu(server) - cpu) * 1e3 / max(result.ok, 1)
+                runs[mode].append(
+                    {**result.to_json(), "loadavg": os.getloadavg()[0], "cpu_ms_per_request": cpu_ms}
+                )
                 p50, p99 = result.p50_ms, result.p99_ms
                 print(f"  {mode:>3}: {result.rps:8.0f} req/s  p50 {p50:6.1f} ms  p99 {p99:6.1f} ms")
         collected, deadline = -1.0, time.monotonic() + 30
@@ -160,6 +177,7 @@ def serving(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
         "median": med,
         "rps_ratio": med["on"]["rps"] / med["off"]["rps"],
         "p99_ratio": med["on"]["p99_ms"] / med["off"]["p99_ms"],
+        "cpu_ratio": med["on"]["cpu_ms_per_request"] / med["off"]["cpu_ms_per_request"],
         "rows_collected": collected,
         "rows_dropped": dropped,
         "requests_answered_while_collecting": answered,
@@ -245,16 +263,21 @@ def _markdown(result: dict[str, Any]) -> str:
             f"## Collection on vs off ({s['tool']}, c={s['concurrency']}, single row, "
             f"{s['rounds']} rounds of {s['seconds_per_round']} s each)",
             "",
-            "| | req/s | p50 ms | p99 ms |",
-            "| --- | ---: | ---: | ---: |",
+            "| | req/s | p50 ms | p99 ms | server CPU ms per request |",
+            "| --- | ---: | ---: | ---: | ---: |",
         ]
         for mode in ("off", "on"):
             m = s["median"][mode]
-            lines.append(f"| collection {mode} | {m['rps']:.0f} | {m['p50_ms']:.1f} | {m['p99_ms']:.1f} |")
+            lines.append(
+                f"| collection {mode} | {m['rps']:.0f} | {m['p50_ms']:.1f} | {m['p99_ms']:.1f} | "
+                f"{m['cpu_ms_per_request']:.3f} |"
+            )
         lines += [
             "",
             f"Throughput on/off: **{s['rps_ratio']:.3f}x** (goal >= {GOALS['rps_ratio_min']}x); "
-            f"p99 on/off: **{s['p99_ratio']:.3f}x** (goal <= {GOALS['p99_ratio_max']}x). "
+            f"p99 on/off: **{s['p99_ratio']:.3f}x** (goal <= {GOALS['p99_ratio_max']}x); "
+            f"server CPU per request on/off: **{s['cpu_ratio']:.3f}x** (the load average moves req/s; "
+            "CPU per request does not). "
             f"Rows collected {s['rows_collected']:.0f}, dropped {s['rows_dropped']:.0f}.",
             "",
         ]
