@@ -114,6 +114,12 @@ def _num(value: Any) -> float | None:
 
 def compare(baseline: Profile, target: Table, features: list[str], drift_threshold: float) -> DriftResult:
     """Compare ``target`` with ``baseline`` on ``features`` (names both have)."""
+    try:
+        import scipy  # noqa: F401
+    except ImportError:
+        from modelport.errors import InvalidInputError
+
+        raise InvalidInputError("drift's tests need scipy: pip install 'modelport[monitoring]'") from None
     started = time.perf_counter()
     wanted = set(features)
     numeric = [n for n in baseline.numeric_names if n in wanted]
