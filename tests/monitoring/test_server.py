@@ -95,7 +95,7 @@ def test_a_bad_model_data_setting_is_refused_in_one_line() -> None:
     from modelport.errors import InvalidInputError
     from modelport.server.config import ServerConfig
 
-    with pytest.raises(InvalidInputError, match="unknown setting.*flavour"):
+    with pytest.raises(InvalidInputError, match=r"unknown setting.*flavour"):
         ServerConfig.from_mapping({"entry_script": "score.py", "model_data": {"root": "/x", "flavour": 1}})
 
 
