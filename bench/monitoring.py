@@ -61,7 +61,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--load-tool", choices=["auto", "wrk", "python"], default="auto")
     p.add_argument("--no-serving", action="store_true", help="skip collection on vs off")
     p.add_argument("--no-drift", action="store_true", help="skip the drift run")
-    p.add_argument("--out", type=Path, default=REPO / "bench" / "results-monitoring")
+    p.add_argument("--out", type=Path, default=REPO / "bench" / "results" / "monitoring")
     p.add_argument("--cache", type=Path, default=_cache())
     return p.parse_args(argv)
 
@@ -165,9 +165,8 @@ def serving(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
     finally:
         procs.stop(off)
         procs.stop(on)
-    med = {
-        m: {k: statistics.median(r[k] for r in runs[m]) for k in ("rps", "p50_ms", "p99_ms")} for m in runs
-    }
+    keys = ("rps", "p50_ms", "p99_ms", "cpu_ms_per_request")
+    med = {m: {k: statistics.median(r[k] for r in runs[m]) for k in keys} for m in runs}
     return {
         "tool": tool,
         "concurrency": args.concurrency,
