@@ -121,3 +121,36 @@ def test_traces_rotate_within_the_limit_and_workers_follow(
     aged = TraceWriter(path, max_bytes=20_000, retention_days=30)
     aged.write("last", "POST", "/score", 200, 1.0, 0.5, "")
     assert not path.with_name("traces.jsonl.1").exists()
+
+
+def test_a_graceful_stop_writes_what_was_collected(tmp_path: Path) -> None:
+    """A worker stopping (SIGTERM, a recycle: the ASGI lifespan's shutdown) writes its buffer,
+    though the next flush (every minute here) is far away."""
+    from starlette.testclient import TestClient
+
+    from modelport.server.app import create_app
+    from modelport.server.config import ServerConfig
+
+    script = tmp_path / "score.py"
+    script.write_text(SCRIPT)
+    settings = ServerConfig.from_mapping(
+        {
+            "entry_script": str(script),
+            "model_data": {
+                "root": str(tmp_path / "modeldata"),
+                "workspace": "s/r/w",
+                "service": "echo-svc",
+                "flush_interval_s": 60,
+            },
+        }
+    )
+    app = create_app(settings, on_exit=lambda code, reason: None)
+    try:
+        with TestClient(app) as client:
+            assert client.post("/score", content=b'{"data": [1, 2, 3]}').status_code == 200
+            assert not list((tmp_path / "modeldata").rglob("data.csv"))  # still in the buffer
+        [path] = list((tmp_path / "modeldata").rglob("data.csv"))
+        assert len(path.read_text().splitlines()) == 4
+    finally:
+        writer.shutdown()
+        config.configure(None)

@@ -78,6 +78,7 @@ class Writer:
         self.config = config
         self.hooks = hooks or Hooks()
         self.stats = Stats()
+        self._stats_lock = threading.Lock()
         self._lock = threading.Lock()
         self._pending: collections.deque[Item] = collections.deque()
         self._bytes = 0
@@ -118,7 +119,8 @@ class Writer:
 
     def _dropped(self, designation: str, reason: str, count: int) -> None:
         key = (designation, reason)
-        self.stats.dropped[key] = self.stats.dropped.get(key, 0) + count
+        with self._stats_lock:  # request threads and the writer both count
+            self.stats.dropped[key] = self.stats.dropped.get(key, 0) + count
         if self.hooks.dropped is not None:
             self.hooks.dropped(designation, reason, count)
 
