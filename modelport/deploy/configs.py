@@ -154,10 +154,21 @@ def _retention_days(name: str, value: Any) -> int:
     return value
 
 
+def _flag(name: str, value: Any) -> bool:
+    # A string such as "false" would be truthy: refused rather than read as "on" (v1 wanted a bool).
+    if not isinstance(value, bool):
+        raise InvalidInputError(f"{name} must be True or False, got {value!r}")
+    return value
+
+
 def _monitoring(collect_model_data: Any, retention_days: Any, retention_mb: Any) -> dict[str, Any]:
     """v1's ``collect_model_data`` (every configuration takes it here) and modelport's retention
     keywords, which bound collected data and request traces alike."""
-    out: dict[str, Any] = {"collect_model_data": bool(collect_model_data)}
+    out: dict[str, Any] = {
+        "collect_model_data": False
+        if collect_model_data is None
+        else _flag("collect_model_data", collect_model_data)
+    }
     if retention_days is not None:
         out["retention_days"] = _retention_days("retention_days", retention_days)
     if retention_mb is not None:
@@ -371,7 +382,7 @@ _CHANGES: dict[str, tuple[str, Any]] = {
     "auth_enabled": ("auth_enabled", lambda _n, v: bool(v)),
     "token_auth_enabled": ("token_auth_enabled", lambda _n, v: bool(v)),
     "enable_app_insights": ("app_insights", lambda _n, v: bool(v)),
-    "collect_model_data": ("collect_model_data", lambda _n, v: bool(v)),
+    "collect_model_data": ("collect_model_data", _flag),
     "retention_days": ("retention_days", _retention_days),
     "retention_mb": ("retention_mb", _positive),
     "num_replicas": ("workers", _positive_int),
