@@ -210,6 +210,14 @@ def test_collect_read_back_and_drift(home: Path, tmp_path: Path, mnist: dict[str
         assert records.load(ws, "mnist-svc").settings["collect_model_data"] is False
         service.run(json.dumps({"data": images[:3].tolist()}))
         assert len(inputs.to_pandas_dataframe()) == SCORED + 1
+        # And on again: the redeployed workers collect from the next request.
+        service.update(collect_model_data=True)
+        service.wait_for_deployment()
+        assert records.load(ws, "mnist-svc").settings["collect_model_data"] is True
+        service.run(json.dumps({"data": images[:3].tolist()}))
+        wait_until(
+            lambda: len(inputs.to_pandas_dataframe()) == SCORED + 4, 60, "the rows collected after update()"
+        )
     finally:
         service.delete()
 
