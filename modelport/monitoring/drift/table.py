@@ -193,8 +193,14 @@ def _fast_csv(path: Path) -> Table | None:
     sample = _pd().read_csv(io.BytesIO(data[:sample_end]))
     kinds = ["f" if sample[c].dtype.kind in "iuf" else "o" for c in sample.columns]
     k = kinds.index("o") if "o" in kinds else len(kinds)
-    if k == 0 or any(kind == "f" for kind in kinds[k:]):
-        return None  # no numeric prefix, or numbers after text: pandas reads it
+    # The collector's own columns after the features mix text and numbers ($aml_dc_boundary,
+    # $aml_model_version): they are never features, so they are taken as text here.
+    if len(kinds) != len(header):
+        return None
+    if k == 0 or any(
+        kind == "f" and not is_metadata(name) for name, kind in zip(header[k:], kinds[k:], strict=True)
+    ):
+        return None  # no numeric prefix, or features that are numbers after text: pandas reads it
     tail = len(kinds) - k
     if tail and b'"' in data[body_start:sample_end]:
         return None  # quoted text cells could hold commas
