@@ -92,6 +92,7 @@ _PATHS = frozenset(
         "status_file",
         "metrics_dir",
         "traces_file",
+        "monitoring_dir",
     }
 )
 
@@ -163,6 +164,18 @@ class ServerSettings:
     traces_file: Path | None = None
     """Per-request traces (v1's ``enable_app_insights``): one JSON line per scoring request with
     its id, status, latency and what run() printed (see modelport/server/traces.py)."""
+    model_data: dict[str, Any] | None = None
+    """v1's ``collect_model_data``: where ``ModelDataCollector`` writes in this service, as
+    :class:`modelport.monitoring.collection.config.CollectionConfig` takes it (``root``: the
+    datastore's ``modeldata`` folder, ``workspace``, ``service``, ``models``, ``flush_interval_s``,
+    ``buffer_mb``); None (default): ``collect()`` does nothing, as in v1."""
+    retention_days: int = 30
+    """Collected data and traces older than this are deleted (0: no age limit)."""
+    retention_mb: float = 1024.0
+    """Collected data, and traces, each kept under this size (the oldest days go first)."""
+    monitoring_dir: Path | None = None
+    """The service's folder of drift results (``<workspace>/monitoring/services/<name>``): its
+    detectors' latest figures are ``/metrics`` gauges (``modelport_drift_share``, ...)."""
     status_file: Path | None = None
     """The supervisor keeps its state here (:class:`ServiceStatus`), as JSON rewritten
     atomically: pid, port, workers, ready workers, state, recycles, restarts, init()'s error."""
@@ -282,6 +295,17 @@ class ServerSettings:
                 "max_batch_size must be an integer of at least 1 (rows)",
             ),
             (0 <= self.max_batch_latency_ms <= 10_000, "max_batch_latency_ms must be from 0 to 10000"),
+            (
+                isinstance(self.retention_days, int)
+                and not isinstance(self.retention_days, bool)
+                and self.retention_days >= 0,
+                "retention_days must be a whole number of days, 0 or more",
+            ),
+            (self.retention_mb > 0, "retention_mb must be positive"),
+            (
+                self.model_data is None or isinstance(self.model_data, dict),
+                f"model_data must be a JSON object, got {self.model_data!r}",
+            ),
         ]
         for ok, message in checks:
             if not ok:

@@ -23,7 +23,19 @@ import traceback
 from collections.abc import Sequence
 
 from modelport import __version__
-from modelport.cli import batch, cluster, environment, export, job, model, serve, service, studio, workspace
+from modelport.cli import (
+    batch,
+    cluster,
+    environment,
+    export,
+    job,
+    model,
+    monitor,
+    serve,
+    service,
+    studio,
+    workspace,
+)
 from modelport.cli._commands import common_options, describe
 from modelport.errors import ModelportError
 
@@ -51,6 +63,7 @@ def build_parser() -> argparse.ArgumentParser:
     studio.configure(top, common)
     batch.configure(top, common)
     job.configure(top, common)
+    monitor.configure(top, common)
     return parser
 
 

@@ -387,12 +387,26 @@ class LocalWebservice(Webservice, kinds=("Local",)):
         max_batch_size: int | None = None,
         max_batch_latency_ms: float | None = None,
         max_body_mb: float | None = None,
+        collect_model_data: bool | None = None,
+        retention_days: int | None = None,
+        retention_mb: float | None = None,
     ) -> DeploymentSettings:
         """Deploy to this machine on ``port`` (a free one when None). ``max_batch_size`` (rows) turns
         on adaptive batching for a script whose run() takes one array (``@array_input``):
         concurrent requests share a run() call, waiting at most ``max_batch_latency_ms`` (default 5).
-        ``max_body_mb`` (modelport's own, on every configuration) raises the 100 MB body limit."""
-        return configs.local_configuration(port, max_batch_size, max_batch_latency_ms, max_body_mb)
+        ``max_body_mb`` (modelport's own, on every configuration) raises the 100 MB body limit.
+        ``collect_model_data`` (v1's AKS setting, on every configuration here) lets the script's
+        ModelDataCollector write; ``retention_days``/``retention_mb`` bound what it and request
+        traces keep (docs/monitoring.md)."""
+        return configs.local_configuration(
+            port,
+            max_batch_size,
+            max_batch_latency_ms,
+            max_body_mb,
+            collect_model_data,
+            retention_days,
+            retention_mb,
+        )
 
 
 class AciWebservice(Webservice, kinds=("ACI",)):

@@ -34,7 +34,10 @@ from pathlib import Path
 from typing import Any
 
 from modelport import _settings
+from modelport.deploy.configs import DeploymentSettings
 from modelport.deploy.spec import DeploymentSpec
+from modelport.monitoring.collection import layout as modeldata
+from modelport.registry import datastores
 from modelport.registry import models as model_registry
 from modelport.servicefiles import ServedModel, ServerSettings
 from modelport.workspace import Workspace
@@ -220,8 +223,26 @@ def deployment_server_settings(
         models=models,
         # v1's enable_app_insights, kept locally: a JSON line per scoring request.
         traces_file=app_root.parent / TRACES_FILE if asked.app_insights else None,
+        retention_days=asked.retention_days,
+        retention_mb=asked.retention_mb,
         **{k: v for k, v in optional.items() if v is not None},
     )
+
+
+def model_data(
+    ws: Workspace, name: str, settings: DeploymentSettings, models: list[ServedModel]
+) -> dict[str, Any]:
+    """Where the service's ModelDataCollector writes (v1's collect_model_data; None when off)
+    and where its drift results are found (its /metrics gauges), as server settings."""
+    out: dict[str, Any] = {"monitoring_dir": modeldata.monitoring_folder(ws.path, name)}
+    if settings.collect_model_data:
+        out["model_data"] = {
+            "root": str(datastores.root(ws, datastores.DEFAULT) / modeldata.MODELDATA),
+            "workspace": modeldata.workspace_identity(ws.path, ws.name),
+            "service": name,
+            "models": [{"name": m.name, "version": m.version} for m in models],
+        }
+    return out
 
 
 def prepare(
@@ -268,6 +289,7 @@ def prepare(
     phase("models and source copied", started)
     served = [ServedModel(m.name, str(m.version)) for m in models]
     server = deployment_server_settings(name, spec, served, app_root, model_dir, source, script)
+    server = replace(server, **model_data(ws, name, spec.settings, served))
     server.write(root / SERVER_FILE, relative_to=root)
     (root / "requirements.txt").write_text("".join(f"{r}\n" for r in requirements))
     bundle = ServiceBundle(

@@ -56,6 +56,12 @@ class DeploymentSettings:
     """The AKS compute target (a workspace's Ray cluster) a service was deployed to, if any."""
     endpoint: str | None = None
     """The AksEndpoint this service is a version of (it then uses the endpoint's keys), if any."""
+    collect_model_data: bool = False
+    """v1's ``collect_model_data``: ModelDataCollector in the script writes (docs/monitoring.md)."""
+    retention_days: int = 30
+    """Collected data and request traces older than this are deleted (0: no age limit)."""
+    retention_mb: float = 1024.0
+    """Collected data, and request traces, each kept under this size (oldest first)."""
     app_insights: bool = False
     """v1's ``enable_app_insights``: a per-request trace (time, request id, status, latency and what
     run() printed), read with ``get_logs()`` or ``modelport service traces NAME``."""
@@ -169,6 +175,34 @@ def _body_limit(max_body_mb: Any) -> dict[str, Any]:
     return {"max_body_mb": _positive("max_body_mb", max_body_mb)}
 
 
+def _retention_days(name: str, value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise InvalidInputError(f"{name} must be a whole number of days (0: no age limit), got {value!r}")
+    return value
+
+
+def _flag(name: str, value: Any) -> bool:
+    # A string such as "false" would be truthy: refused rather than read as "on" (v1 wanted a bool).
+    if not isinstance(value, bool):
+        raise InvalidInputError(f"{name} must be True or False, got {value!r}")
+    return value
+
+
+def _monitoring(collect_model_data: Any, retention_days: Any, retention_mb: Any) -> dict[str, Any]:
+    """v1's ``collect_model_data`` (every configuration takes it here) and modelport's retention
+    keywords, which bound collected data and request traces alike."""
+    out: dict[str, Any] = {
+        "collect_model_data": False
+        if collect_model_data is None
+        else _flag("collect_model_data", collect_model_data)
+    }
+    if retention_days is not None:
+        out["retention_days"] = _retention_days("retention_days", retention_days)
+    if retention_mb is not None:
+        out["retention_mb"] = _positive("retention_mb", retention_mb)
+    return out
+
+
 def _workers_for(cpu_cores: float | None) -> int:
     return max(1, math.ceil(cpu_cores)) if cpu_cores else 1
 
@@ -178,12 +212,16 @@ def local_configuration(
     max_batch_size: int | None = None,
     max_batch_latency_ms: float | None = None,
     max_body_mb: float | None = None,
+    collect_model_data: bool | None = None,
+    retention_days: int | None = None,
+    retention_mb: float | None = None,
 ) -> DeploymentSettings:
     return DeploymentSettings(
         compute_type="Local",
         port=_port(port),
         **_batching(max_batch_size, max_batch_latency_ms),
         **_body_limit(max_body_mb),
+        **_monitoring(collect_model_data, retention_days, retention_mb),
     )
 
 
@@ -200,7 +238,6 @@ _CLOUD_ONLY = {
     "cmk_vault_base_url": "there is no cloud key vault",
     "cmk_key_name": "there is no cloud key vault",
     "cmk_key_version": "there is no cloud key vault",
-    "collect_model_data": "model data collection is not available",
     "namespace": "there is no Kubernetes namespace on the local target",
     "compute_target_name": "the local target has no compute name",
     "blobfuse_enabled": "there is no blob storage mount",
@@ -252,6 +289,9 @@ def aci_configuration(
     max_batch_latency_ms: float | None = None,
     max_body_mb: float | None = None,
     enable_app_insights: bool | None = None,
+    collect_model_data: bool | None = None,
+    retention_days: int | None = None,
+    retention_mb: float | None = None,
     **cloud_only: Any,
 ) -> DeploymentSettings:
     _check_cloud_only("AciWebservice", cloud_only)
@@ -273,6 +313,7 @@ def aci_configuration(
         description=description,
         **_batching(max_batch_size, max_batch_latency_ms),
         **_body_limit(max_body_mb),
+        **_monitoring(collect_model_data, retention_days, retention_mb),
         app_insights=bool(enable_app_insights),
     )
 
@@ -301,6 +342,9 @@ def aks_configuration(
     max_batch_latency_ms: float | None = None,
     max_body_mb: float | None = None,
     enable_app_insights: bool | None = None,
+    collect_model_data: bool | None = None,
+    retention_days: int | None = None,
+    retention_mb: float | None = None,
     **cloud_only: Any,
 ) -> DeploymentSettings:
     _check_cloud_only("AksWebservice", cloud_only)
@@ -349,6 +393,7 @@ def aks_configuration(
         description=description,
         **batching,
         **_body_limit(max_body_mb),
+        **_monitoring(collect_model_data, retention_days, retention_mb),
         app_insights=bool(enable_app_insights),
     )
 
@@ -364,6 +409,9 @@ _CHANGES: dict[str, tuple[str, Any]] = {
     "auth_enabled": ("auth_enabled", lambda _n, v: bool(v)),
     "token_auth_enabled": ("token_auth_enabled", lambda _n, v: bool(v)),
     "enable_app_insights": ("app_insights", lambda _n, v: bool(v)),
+    "collect_model_data": ("collect_model_data", _flag),
+    "retention_days": ("retention_days", _retention_days),
+    "retention_mb": ("retention_mb", _positive),
     "num_replicas": ("workers", _positive_int),
 }
 

@@ -144,7 +144,11 @@ class ScoringApp:
         self.service = service
         self.auth = auth
         self.metrics = metrics
-        self.traces = TraceWriter(config.traces_file) if config.traces_file else None
+        self.traces = (
+            TraceWriter(config.traces_file, int(config.retention_mb * 2**20), config.retention_days)
+            if config.traces_file
+            else None
+        )
         self.debug = config.debug
         self.service_name = config.service_name
         self.auth_enabled = auth.enabled
@@ -175,6 +179,8 @@ class ScoringApp:
                 await send({"type": "lifespan.startup.complete"})
             elif message["type"] == "lifespan.shutdown":
                 await self.service.stop()
+                if self.config.model_data is not None:  # what was collected reaches the disk
+                    await asyncio.to_thread(_flush_collected)
                 await send({"type": "lifespan.shutdown.complete"})
                 return
 
@@ -338,6 +344,31 @@ _ERROR_LOGS: dict[type[ModelportError], Callable[[ModelportError, str], None]] =
 """How an error is logged, by its class: the most derived class found in its MRO decides."""
 
 
+def _flush_collected() -> None:
+    from modelport.monitoring.collection import writer
+
+    if not writer.shutdown(timeout=10.0):
+        log.warning("collected rows not all written within 10 s at shutdown")
+
+
+def _collect(config: ServerConfig, metrics: Metrics) -> None:
+    """Switch ModelDataCollector on in this worker (v1's collect_model_data), counting its rows."""
+    settings = config.collection()
+    if settings is None:
+        return
+    from modelport.monitoring.collection import config as collection
+
+    collection.configure(
+        settings,
+        collection.Hooks(
+            written=lambda designation, rows: metrics.collected.labels(designation).inc(rows),
+            dropped=lambda designation, reason, rows: metrics.collect_dropped.labels(designation, reason).inc(
+                rows
+            ),
+        ),
+    )
+
+
 def create_app(
     config: ServerConfig,
     on_exit: ExitHook,
@@ -350,7 +381,9 @@ def create_app(
     ``on_exit(code, reason)`` is called when the worker must end (see ScoringService);
     ``on_report(event, **details)`` tells the supervisor's status file what happened to it.
     """
-    metrics = metrics or Metrics()
+    drift = config.monitoring_dir / "drift" if config.monitoring_dir else None
+    metrics = metrics or Metrics(drift)
+    _collect(config, metrics)
     store = KeyStore(config.keys_file, config.auth_key)
     auth = Authenticator(
         store, keys_enabled=bool(config.auth_key or config.keys_file), token_enabled=config.token_auth

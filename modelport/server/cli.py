@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import ast
+import json
 import os
 import shutil
 import sys
@@ -68,6 +69,22 @@ _FLAGS: list[tuple[str, dict[str, Any]]] = [
         "--traces-file",
         {"type": Path, "help": "a JSON line per scoring request: id, status, latency, run()'s prints"},
     ),
+    (
+        "--model-data",
+        {
+            "type": json.loads,
+            "help": "JSON {root, workspace, service[, models]}: where ModelDataCollector writes",
+        },
+    ),
+    (
+        "--retention-days",
+        {"type": int, "help": "collected data and traces older than this are deleted (default 30)"},
+    ),
+    (
+        "--retention-mb",
+        {"type": float, "help": "collected data, and traces, each kept under this (default 1024)"},
+    ),
+    ("--monitoring-dir", {"type": Path, "help": "folder of drift results shown as /metrics gauges"}),
     ("--status-file", {"type": Path, "help": "the supervisor's state, JSON, kept up to date"}),
     ("--metrics-dir", {"type": Path, "help": "folder for multi-process metrics (default: a temp folder)"}),
     ("--graceful-timeout-s", {"type": float, "help": "on SIGTERM, time for in-flight requests (default 30)"}),

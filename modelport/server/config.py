@@ -9,6 +9,7 @@ and the server reads them back (one schema on both sides of the process boundary
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from modelport.errors import InvalidInputError
 from modelport.runtime.loader import ScriptLocation
@@ -28,6 +29,22 @@ class ServerConfig(ServerSettings):
     """
 
     __slots__ = ()
+
+    def validate(self) -> None:
+        super().validate()
+        self.collection()  # a bad model_data is refused here, not in each worker
+
+    def collection(self) -> Any:
+        """``model_data`` as a CollectionConfig (with this service's retention), or None."""
+        if self.model_data is None:
+            return None
+        from modelport.monitoring.collection.config import CollectionConfig
+
+        values = {"retention_days": self.retention_days, "max_mb": self.retention_mb, **self.model_data}
+        try:
+            return CollectionConfig.from_dict(values)
+        except (KeyError, TypeError) as exc:
+            raise InvalidInputError(f"model_data: {exc}") from None
 
     def location(self) -> ScriptLocation:
         """Resolved paths of the script, its folders and the model dir."""

@@ -41,10 +41,84 @@ def mark_process_dead(pid: int) -> None:
         multiprocess.mark_process_dead(pid)
 
 
+class DriftGauges:
+    """The latest results of the drift detectors watching this service, as gauges, read from
+    the files they leave in ``folder`` (one JSON per detector; re-read when it changes)."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        self._seen: dict[Path, tuple[int, dict[str, Any]]] = {}
+
+    def _results(self) -> list[dict[str, Any]]:
+        import json
+
+        out = []
+        for path in sorted(self.folder.glob("*.json")) if self.folder.is_dir() else []:
+            try:
+                stamp = path.stat().st_mtime_ns
+                known = self._seen.get(path)
+                if known is None or known[0] != stamp:
+                    known = (stamp, json.loads(path.read_text()))
+                    self._seen[path] = known
+                out.append(known[1])
+            except (OSError, ValueError):
+                continue  # being replaced: the next scrape reads it
+        return out
+
+    def collect(self) -> Any:
+        import datetime
+
+        from prometheus_client.core import GaugeMetricFamily
+
+        share = GaugeMetricFamily(
+            "modelport_drift_share",
+            "Fraction of features that drifted in the latest window.",
+            labels=["detector"],
+        )
+        detected = GaugeMetricFamily(
+            "modelport_drift_detected",
+            "1 when the latest window's drift share reached its threshold.",
+            labels=["detector"],
+        )
+        threshold = GaugeMetricFamily(
+            "modelport_drift_threshold", "The detector's drift threshold.", labels=["detector"]
+        )
+        window = GaugeMetricFamily(
+            "modelport_drift_window_start_seconds",
+            "Start of the latest window compared (Unix time).",
+            labels=["detector"],
+        )
+        feature = GaugeMetricFamily(
+            "modelport_drift_feature_value",
+            "Each feature's deciding figure in the latest window (a distance, or a p-value for ks/chi2).",
+            labels=["detector", "feature", "test"],
+        )
+        drifted = GaugeMetricFamily(
+            "modelport_drift_feature_drifted",
+            "1 for a feature that drifted in the latest window.",
+            labels=["detector", "feature"],
+        )
+        for r in self._results():
+            name = str(r.get("detector", ""))
+            share.add_metric([name], float(r.get("drift_share", 0.0)))
+            detected.add_metric([name], 1.0 if r.get("has_drift") else 0.0)
+            threshold.add_metric([name], float(r.get("drift_threshold", 0.0)))
+            try:
+                start = datetime.datetime.fromisoformat(str(r["start_date"])).replace(tzinfo=datetime.UTC)
+                window.add_metric([name], start.timestamp())
+            except (KeyError, ValueError):
+                pass
+            for f in r.get("features") or []:
+                if f.get("value") is not None:
+                    feature.add_metric([name, str(f["name"]), str(f["method"])], float(f["value"]))
+                drifted.add_metric([name, str(f["name"])], 1.0 if f.get("drifted") else 0.0)
+        yield from (share, detected, threshold, window, feature, drifted)
+
+
 class Metrics:
     """The server's metrics. Each instance has its own registry, so tests can make many."""
 
-    def __init__(self) -> None:
+    def __init__(self, drift_folder: Path | None = None) -> None:
         from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
         self.registry = CollectorRegistry(auto_describe=True)
@@ -83,6 +157,22 @@ class Metrics:
         self.restarts = Counter(
             "modelport_worker_restarts", "Worker processes started to replace one that ended.", registry=r
         )
+        self.collected = Counter(
+            "modelport_collected_rows",
+            "Rows ModelDataCollector wrote to disk, by designation.",
+            ["designation"],
+            registry=r,
+        )
+        self.collect_dropped = Counter(
+            "modelport_collect_dropped_rows",
+            "Rows collected but not written, by designation and reason (buffer_full, disk_full, "
+            "write_error, retention, stopped).",
+            ["designation", "reason"],
+            registry=r,
+        )
+        self.drift = DriftGauges(drift_folder) if drift_folder is not None else None
+        if self.drift is not None:
+            r.register(self.drift)
         self._children: dict[tuple[str, int], tuple[Any, Any]] = {}
 
     def observe_request(self, route: str, status: int, seconds: float) -> None:
@@ -106,4 +196,6 @@ class Metrics:
 
         merged = CollectorRegistry()
         MultiProcessCollector(merged, path=folder)
+        if self.drift is not None:  # read from files, the same in every worker: not summed
+            merged.register(self.drift)
         return generate_latest(merged)

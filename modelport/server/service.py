@@ -17,6 +17,7 @@ from typing import Any
 from modelport.errors import ModelportError, ScoringTimeout, ScriptError, ServiceUnavailable
 from modelport.protocols import Codec, score_batch
 from modelport.runtime import fastjson
+from modelport.runtime.context import request_ids
 from modelport.runtime.loader import ScriptLocation
 from modelport.runtime.request import ScoringRequest
 from modelport.runtime.script import Scored, ScoringScript
@@ -288,6 +289,8 @@ class ScoringService:
 
     def _score_in_thread(self, codec: Codec, script: ScoringScript, request: ScoringRequest) -> Scored:
         script.last_run_s = None
+        # The script may ask which request it serves (ModelDataCollector's $aml_request_id).
+        token = request_ids.set((request.request_id,))
         try:
             if not self.config.traces_file:
                 return codec.score(script, request)
@@ -300,6 +303,7 @@ class ScoringService:
             scored.printed = printed_text(printed)
             return scored
         finally:
+            request_ids.reset(token)
             if self._observe_run is not None and script.last_run_s is not None:
                 self._observe_run(script.last_run_s)
             if self._memory_limit:
@@ -309,6 +313,7 @@ class ScoringService:
         script = self.script
         assert script is not None
         script.last_run_s = None
+        token = request_ids.set(tuple(request.request_id for _codec, request in items))
         try:
             if not self.config.traces_file:
                 outcomes = score_batch(script, items, self.config.max_batch_size)
@@ -318,6 +323,7 @@ class ScoringService:
                 for outcome in outcomes:
                     outcome.printed = printed_text(printed)  # type: ignore[union-attr]
         finally:
+            request_ids.reset(token)
             if self._observe_run is not None and script.last_run_s is not None:
                 self._observe_run(script.last_run_s)
             if self._memory_limit:

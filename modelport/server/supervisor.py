@@ -131,6 +131,9 @@ class StatusArbiter(Arbiter):
 
 def _hard_exit(code: int) -> None:
     log.warning("worker %d did not stop in time; forcing exit", os.getpid())
+    from modelport.monitoring.collection import writer
+
+    writer.shutdown(timeout=2.0)  # what was collected still reaches the disk (its own thread)
     logging.shutdown()
     os._exit(code)
 

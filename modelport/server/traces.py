@@ -3,15 +3,24 @@
 With ``traces_file`` set, each scoring request appends one JSON line: when it came, its request
 id, method, path, status, latency, run() time, and what run() printed while serving it (what it
 printed still reaches the service log as before). ``modelport service traces NAME`` reads them.
+
+They are kept within the service's retention settings, as its collected data is: when the file
+passes half of ``retention_mb`` it becomes ``traces.jsonl.1`` (replacing the previous one) and a
+new file starts, so the two never hold much more than ``retention_mb``. The file is also rotated
+once its first trace is older than ``retention_days``, and a ``.1`` file whose last trace is older
+than that is deleted: a trace is gone between one and two retention periods after it was written.
+Workers notice a rotation by the file's inode and reopen it (checked at most once a second).
 """
 
 from __future__ import annotations
 
 import datetime
+import fcntl
 import logging
 import os
 import sys
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -84,13 +93,76 @@ def printed_text(buffer: list[str]) -> str:
     return text[-MAX_PRINTED:]
 
 
+CHECK_EVERY_S = 1.0
+"""How often a worker looks at the trace file's size and inode (rotation, retention)."""
+
+
 class TraceWriter:
     """Appends trace lines to ``path`` (mode 0600; O_APPEND, one write per line, so the workers
-    of a service share the file without mixing lines)."""
+    of a service share the file without mixing lines), rotating it to stay within ``max_bytes``
+    and ``retention_days`` (0: no age limit)."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, max_bytes: int = 1 << 30, retention_days: int = 0) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
-        self._fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+        self.path = path
+        self.old = path.with_name(path.name + ".1")
+        self._max_half = max(max_bytes // 2, 1)
+        self._retention_s = retention_days * 86400
+        self._fd = self._open()
+        self._checked = time.monotonic()
+        self._age_checked = 0.0
+
+    def _open(self) -> int:
+        return os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+
+    def _check(self) -> None:
+        """Reopen after another worker rotated; rotate when the file is past half the limit."""
+        self._checked = time.monotonic()
+        try:
+            mine = os.fstat(self._fd)
+            current = os.stat(self.path)
+        except FileNotFoundError:
+            current = None
+        if current is None or current.st_ino != mine.st_ino:
+            os.close(self._fd)
+            self._fd = self._open()
+            return
+        if current.st_size > self._max_half or self._too_old():
+            self._rotate()
+        if self._retention_s:
+            try:
+                if time.time() - os.stat(self.old).st_mtime > self._retention_s:
+                    self.old.unlink(missing_ok=True)
+            except FileNotFoundError:
+                pass
+
+    def _too_old(self) -> bool:
+        """Whether the file's first trace is older than the retention (looked at once a minute)."""
+        if not self._retention_s or time.monotonic() - self._age_checked < 60:
+            return False
+        self._age_checked = time.monotonic()
+        try:
+            with open(self.path, "rb") as f:
+                first = f.readline(1 << 20)
+            when = datetime.datetime.fromisoformat(orjson.loads(first)["time"])
+        except (OSError, ValueError, KeyError, TypeError):
+            return False
+        return (datetime.datetime.now(datetime.UTC) - when).total_seconds() > self._retention_s
+
+    def _rotate(self) -> None:
+        lock = os.open(self.path.with_name(self.path.name + ".lock"), os.O_WRONLY | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            # Another worker may have rotated while this one waited for the lock: look again.
+            if (
+                os.stat(self.path).st_ino == os.fstat(self._fd).st_ino
+                and os.stat(self.path).st_size > self._max_half
+            ):
+                os.replace(self.path, self.old)
+            os.close(self._fd)
+            self._fd = self._open()
+        finally:
+            os.close(lock)
 
     def write(
         self,
@@ -114,6 +186,8 @@ class TraceWriter:
             "pid": os.getpid(),
         }
         try:
+            if time.monotonic() - self._checked >= CHECK_EVERY_S:
+                self._check()
             os.write(self._fd, orjson.dumps(record) + b"\n")
         except OSError as exc:  # a full disk loses traces, never answers
             log.warning("cannot write a request trace: %s", exc)

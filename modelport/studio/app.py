@@ -40,8 +40,9 @@ import modelport
 from modelport import keys as keyfile
 from modelport.deploy import engine, records
 from modelport.deploy.records import keys_path
-from modelport.errors import InvalidInputError, ModelportError, ServiceCallError
+from modelport.errors import InvalidInputError, ModelportError, NotFoundError, ServiceCallError
 from modelport.registry import models as model_registry
+from modelport.studio import monitoring as monitoring_view
 from modelport.studio import views
 from modelport.studio.scrape import History
 from modelport.studio.security import StudioGuard
@@ -263,6 +264,27 @@ class Studio:
             self.history.scrape(name)  # the first look: a sample now, so the next one makes a point
         return JSONResponse(self.history.report(name))
 
+    def monitoring(self, request: Request) -> Response:
+        record = engine.refresh(self.ws, request.path_params["name"])
+        try:
+            text: str | None = self._fetch_metrics(record.name)
+        except (ModelportError, OSError):
+            text = None  # not running: the files still say what was collected
+        return JSONResponse(monitoring_view.monitoring(self.ws, record, text))
+
+    def monitoring_report(self, request: Request) -> Response:
+        record = records.load(self.ws, request.path_params["name"])
+        detector = request.path_params["detector"]
+        path = monitoring_view.report_file(self.ws, record, detector)
+        if path is None:
+            raise NotFoundError(f"detector '{detector}' has no report for service '{record.name}'")
+        return FileResponse(
+            path,
+            media_type="text/html; charset=utf-8",
+            filename=f"{detector}-{path.stem}.html",
+            content_disposition_type="attachment",
+        )
+
     def _fetch_metrics(self, name: str) -> str:
         client = engine.client(self.ws, records.load(self.ws, name))  # the one client boundary
         try:
@@ -417,6 +439,8 @@ def create_app(
         Route("/api/services/{name}/logs", s.logs),
         Route("/api/services/{name}/logs/follow", s.follow),
         Route("/api/services/{name}/metrics", s.metrics),
+        Route("/api/services/{name}/monitoring", s.monitoring),
+        Route("/api/services/{name}/monitoring/report/{detector}", s.monitoring_report),
         Route("/api/models", s.models),
         Route("/api/models/{name}", s.upload, methods=["POST"]),
         Route("/api/models/{name}/{version}", s.model_version),

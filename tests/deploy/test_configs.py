@@ -107,3 +107,45 @@ def test_inference_config_checks(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
     assert InferenceConfig(entry_script="entry.py", source_directory=src).script_path == src / "entry.py"
     with pytest.raises(InvalidInputError, match="source_directory"):
         InferenceConfig(entry_script="entry.py", source_directory=tmp_path / "nope")
+
+
+@pytest.mark.parametrize(
+    "configure",
+    [
+        LocalWebservice.deploy_configuration,
+        AciWebservice.deploy_configuration,
+        AksWebservice.deploy_configuration,
+    ],
+)
+def test_collect_model_data_on_every_configuration(configure) -> None:  # type: ignore[no-untyped-def]
+    """v1's collect_model_data (an AKS setting there) is taken by every configuration here, with
+    the retention keywords that bound what is collected; off unless asked for, as in v1."""
+    on = configure(collect_model_data=True, retention_days=7, retention_mb=50)
+    assert (on.collect_model_data, on.retention_days, on.retention_mb) == (True, 7, 50.0)
+    off = configure()
+    assert (off.collect_model_data, off.retention_days, off.retention_mb) == (False, 30, 1024.0)
+    with pytest.raises(InvalidInputError, match="collect_model_data must be True or False, got 'false'"):
+        configure(collect_model_data="false")
+    with pytest.raises(InvalidInputError, match="retention_days must be a whole number of days"):
+        configure(retention_days=1.5)
+    with pytest.raises(InvalidInputError, match="retention_mb must be a positive number"):
+        configure(retention_mb=0)
+
+
+def test_update_switches_collection_and_keeps_the_rest() -> None:
+    from modelport.deploy.configs import update_settings
+
+    start = AksWebservice.deploy_configuration(num_replicas=2, scoring_timeout_ms=5000)
+    on = update_settings(start, {"collect_model_data": True, "retention_days": 0})
+    assert (on.collect_model_data, on.retention_days, on.workers, on.scoring_timeout_ms) == (True, 0, 2, 5000)
+    off = update_settings(on, {"collect_model_data": False})
+    assert (off.collect_model_data, off.retention_days) == (False, 0)
+    assert update_settings(on, {"collect_model_data": None}).collect_model_data is True  # None: as it is
+    with pytest.raises(InvalidInputError, match="collect_model_data must be True or False, got 1"):
+        update_settings(start, {"collect_model_data": 1})
+
+
+def test_an_endpoint_version_collects_too() -> None:
+    from modelport.core.aks_endpoint import AksEndpoint
+
+    assert AksEndpoint.deploy_configuration(version_name="v1", collect_model_data=True).collect_model_data

@@ -42,7 +42,10 @@ function h(tag, attrs, ...children) {
 function svg(tag, attrs, ...children) {
   const el = document.createElementNS("http://www.w3.org/2000/svg", tag);
   for (const [key, value] of Object.entries(attrs || {})) el.setAttribute(key, String(value));
-  for (const child of children.flat()) el.append(child instanceof Node ? child : document.createTextNode(String(child)));
+  for (const child of children.flat()) {
+    if (child === null || child === undefined || child === false) continue;
+    el.append(child instanceof Node ? child : document.createTextNode(String(child)));
+  }
   return el;
 }
 
@@ -237,7 +240,7 @@ function serviceActions(name, after) {
     h("button", { class: "danger", onclick: remove, "data-action": "delete" }, "Delete")];
 }
 
-const TABS = ["details", "test", "consume", "logs", "metrics"];
+const TABS = ["details", "test", "consume", "logs", "metrics", "monitoring"];
 
 async function servicePage(v, name, tab) {
   const detail = await v.api("GET", `/api/services/${enc(name)}`);
@@ -252,7 +255,7 @@ async function servicePage(v, name, tab) {
   v.every(3000, async () => {
     try { stateBadge.replaceChildren(badge((await api("GET", `/api/services/${enc(name)}`)).state, "state")); } catch (err) { /* shown on the next action */ }
   });
-  const pages = { details: detailsTab, test: testTab, consume: consumeTab, logs: logsTab, metrics: metricsTab };
+  const pages = { details: detailsTab, test: testTab, consume: consumeTab, logs: logsTab, metrics: metricsTab, monitoring: monitoringTab };
   await (pages[tab] || detailsTab)(v, pane, detail);
 }
 
@@ -475,10 +478,11 @@ async function logsTab(v, pane, d) {
   };
 }
 
-function chart(title, points, lines, unit) {
+function chart(title, points, lines, unit, xfmt, rule) {
   const W = 560, H = 160, L = 44, R = 8, T = 10, B = 20;
   const values = points.flatMap((p) => lines.map((l) => p[l.key])).filter((v) => v !== null && v !== undefined);
-  const max = Math.max(1e-9, ...values) * 1.15;
+  const max = Math.max(1e-9, rule || 0, ...values) * 1.15;
+  const xLabel = xfmt || ((t) => new Date(t * 1000).toLocaleTimeString());
   const t0 = points.length ? points[0].time : 0;
   const t1 = points.length ? points[points.length - 1].time : 1;
   const x = (t) => L + (W - L - R) * (t1 > t0 ? (t - t0) / (t1 - t0) : 1);
@@ -498,8 +502,9 @@ function chart(title, points, lines, unit) {
       svg("line", { class: "axis", x1: L, y1: T, x2: L, y2: H - B }),
       svg("text", { x: 2, y: T + 8, class: "y-max" }, `${fmt(max)} ${unit}`),
       svg("text", { x: 2, y: H - B }, "0"),
-      svg("text", { x: L, y: H - 4 }, points.length ? new Date(t0 * 1000).toLocaleTimeString() : ""),
-      svg("text", { x: W - R - 60, y: H - 4 }, points.length ? new Date(t1 * 1000).toLocaleTimeString() : ""),
+      svg("text", { x: L, y: H - 4 }, points.length ? xLabel(t0) : ""),
+      svg("text", { x: W - R - 60, y: H - 4 }, points.length ? xLabel(t1) : ""),
+      rule ? svg("line", { class: "rule", x1: L, y1: y(rule), x2: W - R, y2: y(rule), stroke: "#57606a", "stroke-dasharray": "4" }) : null,
       paths));
 }
 
@@ -523,6 +528,73 @@ async function metricsTab(v, pane, d) {
   };
   await load();  // the tab is drawn (and no longer busy) with its first figures
   v.every(2000, load);
+}
+
+// The Monitoring tab: what the service collects (ModelDataCollector) and the drift detectors that
+// watch it (DataDriftDetector results, kept in the workspace). Days are drawn at noon UTC.
+function dayTime(day) { return Date.parse(`${day}T12:00:00Z`) / 1000; }
+function dayLabel(t) { return new Date(t * 1000).toISOString().slice(0, 10); }
+
+async function monitoringTab(v, pane, d) {
+  const body = h("div", { id: "monitoring" });
+  pane.replaceChildren(body);
+  const load = async () => {
+    let m;
+    try { m = await api("GET", `/api/services/${enc(d.name)}/monitoring`); } catch (err) { if (v.live()) showError(err); return; }
+    const perDay = new Map();
+    for (const c of m.days) {
+      const p = perDay.get(c.day) || { time: dayTime(c.day), inputs: 0, predictions: 0, other: 0 };
+      p[c.designation === "inputs" || c.designation === "predictions" ? c.designation : "other"] += c.rows;
+      perDay.set(c.day, p);
+    }
+    const points = [...perDay.values()].sort((a, b) => a.time - b.time);
+    const dropped = m.counters ? Object.entries(m.counters.dropped) : [];
+    const collection = h("div", { class: "card", id: "card-collection" }, h("h2", {}, "Collection"),
+      kv({
+        collection: h("span", { id: "collection-state" }, badge(m.collecting ? "on" : "off", "collect")),
+        "kept for": m.retention_days ? `${m.retention_days} days, at most ${m.retention_mb} MB` : null,
+        "rows written since start": m.counters ? String(m.counters.collected) : "— (service not answering)",
+        "rows dropped since start": m.counters ? (dropped.length ? dropped.map(([r, n]) => `${n} (${r})`).join(", ") : "0") : "—",
+        folder: m.folder,
+      }),
+      m.collecting ? null : h("p", { class: "muted" }, "Switch it on with service.update(collect_model_data=True), then collect in score.py with ModelDataCollector."));
+    const table = h("div", { class: "table-wrap" }, h("table", { id: "collected-days" },
+      h("thead", {}, h("tr", {}, ["Day", "Model", "Designation", "Rows", "Size"].map((c) => h("th", {}, c)))),
+      h("tbody", {}, m.days.length ? m.days.slice().reverse().map((c) => h("tr", { "data-day": c.day, "data-designation": c.designation },
+        h("td", {}, c.day), h("td", {}, `${c.model}:${c.version}`), h("td", {}, c.designation), h("td", { class: "rows" }, c.rows), h("td", {}, bytes(c.bytes))))
+        : h("tr", {}, h("td", { colspan: 5, class: "muted" }, "Nothing collected in the last 30 days.")))));
+    const detectors = m.detectors.map((det) => {
+      const pts = det.series.map((p) => ({ time: dayTime(p.start_date), share: p.drift_share, ...Object.fromEntries(Object.entries(p.features).map(([k, val]) => [`f:${k}`, val])) }));
+      const colors = ["#0969da", "#cf222e", "#1a7f37", "#9a6700", "#8250df", "#bf3989", "#0550ae", "#57606a"];
+      const l = det.latest;
+      return h("div", { class: "card detector", "data-detector": det.name },
+        h("h2", {}, `Drift: ${det.name} `, badge(l.has_drift ? "drift" : "no drift", "drift")),
+        kv({ window: `${l.start_date} .. ${l.end_date}`, "drift share": `${l.drift_share.toFixed(3)} (threshold ${det.threshold})`,
+          features: `${l.drifted_features} of ${l.tested_features} drifted`, rows: `baseline ${l.baseline_rows}, target ${l.target_rows}`,
+          computed: when(l.computed_at),
+          report: h("a", { href: `/api/services/${enc(d.name)}/monitoring/report/${enc(det.name)}`, download: "", class: "report-link" }, "Download the HTML report") }),
+        h("div", { class: "grid" },
+          chart("Drift share per window", pts, [{ key: "share", label: "drift share", color: "#cf222e" }], "", dayLabel, det.threshold),
+          det.top_features.length
+            ? chart("Most drifted features (test figure)", pts, det.top_features.map((f, i) => ({ key: `f:${f}`, label: f, color: colors[i % colors.length] })), "", dayLabel)
+            : h("p", { class: "muted" }, "No feature has drifted.")),
+        h("h3", {}, "Latest window, drifted features first"),
+        h("div", { class: "table-wrap" }, h("table", { class: "drift-features" },
+          h("thead", {}, h("tr", {}, ["Feature", "Kind", "Test", "Value", "Threshold", "Drifted", "PSI"].map((c) => h("th", {}, c)))),
+          h("tbody", {}, l.features.map((f) => h("tr", { "data-feature": f.name, class: f.drifted ? "bad" : null },
+            h("td", {}, f.name), h("td", {}, f.kind), h("td", {}, f.method),
+            h("td", {}, f.value === null ? "—" : Number(f.value).toPrecision(4)), h("td", {}, f.threshold),
+            h("td", {}, f.drifted ? "yes" : "no"), h("td", {}, f.psi === null || f.psi === undefined ? "—" : Number(f.psi).toPrecision(3))))))));
+    });
+    body.replaceChildren(
+      h("div", { class: "grid" }, collection,
+        chart("Rows collected per day", points, [{ key: "inputs", label: "inputs", color: "#0969da" }, { key: "predictions", label: "predictions", color: "#1a7f37" }, { key: "other", label: "other", color: "#9a6700" }], "", dayLabel)),
+      table,
+      ...(detectors.length ? detectors : [h("p", { class: "muted", id: "no-detectors" }, "No drift detector watches this service: `modelport monitor drift --service " + d.name + "` makes one.")]));
+    body.querySelectorAll("i[data-color]").forEach((i) => { i.style.background = i.dataset.color; });
+  };
+  await load();
+  v.every(5000, load);
 }
 
 // -- models --------------------------------------------------------------------------------------
