@@ -15,9 +15,11 @@ conftest (tests/test_architecture.py checks it). Test modules import the helpers
 
 from __future__ import annotations
 
+import gzip
 import json
 import os
 import signal
+import struct
 import subprocess
 import sys
 import time
@@ -26,6 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
 import pytest
 import requests
 
@@ -284,3 +287,27 @@ def sk_env():  # type: ignore[no-untyped-def]
         python_version=f"{sys.version_info.major}.{sys.version_info.minor}",
     )
     return env
+
+
+# -- the MNIST files ---------------------------------------------------------------------------------
+MNIST = REPO / "modelport" / "opendatasets" / "data" / "mnist"
+
+
+def load_mnist(name: str, label: bool = False) -> np.ndarray:
+    """An idx file of the MNIST files modelport ships, read with the tutorial's own loader."""
+    sys.path.insert(0, str(REPO / "examples" / "mnist"))
+    try:
+        from utils import load_data
+    finally:
+        sys.path.pop(0)
+    return load_data(MNIST / name, label)
+
+
+def head_images(name: str, count: int) -> np.ndarray:
+    """The first ``count`` images of an idx file, decompressing only what they need (the whole
+    training file is 47 MB unpacked; load_data reads all of it)."""
+    with gzip.open(MNIST / name, "rb") as f:
+        magic, _n, rows, cols = struct.unpack(">IIII", f.read(16))
+        assert magic == 2051 and rows * cols == 784
+        data = f.read(count * 784)
+    return np.frombuffer(data, dtype=np.uint8).reshape(count, 784)

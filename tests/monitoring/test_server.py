@@ -13,7 +13,7 @@ import pytest
 
 from modelport.monitoring.collection import config, writer
 from modelport.server.traces import TraceWriter
-from tests.server.conftest import make_app  # noqa: F401  (the fixture)
+from tests.fixtures import make_app  # noqa: F401  (the fixture)
 
 SCRIPT = """
 import json

@@ -8,12 +8,10 @@ launching cost seconds, the pages cost milliseconds.
 
 from __future__ import annotations
 
-import gzip
 import os
 import shutil
 import signal
 import socket
-import struct
 import subprocess
 import sys
 import warnings
@@ -27,12 +25,11 @@ import numpy as np
 import pytest
 import requests
 
-from tests.fixtures import REPO, SCRIPTS, TUTORIAL_SCORE, wait_until
+from tests.fixtures import REPO, SCRIPTS, TUTORIAL_SCORE, head_images, load_mnist, wait_until
 
 CHROMIUM = Path("/usr/bin/chromium")
 TOKEN = "studio-test-token-0123456789abcdef"
 XSS = "<img src=x onerror=alert(1)>"
-MNIST = REPO / "modelport" / "opendatasets" / "data" / "mnist"
 TRAIN_IMAGES = 1500
 BRUSH_PX = 22  # the canvas brush (studio.js), in canvas pixels; the canvas is 280x280, 10 per MNIST pixel
 
@@ -42,15 +39,6 @@ def shots_dir(tmp: Path) -> Path:
     folder = Path(os.environ.get("MODELPORT_STUDIO_SHOTS") or tmp)
     folder.mkdir(parents=True, exist_ok=True)
     return folder
-
-
-def _load(name: str, label: bool = False) -> np.ndarray:
-    sys.path.insert(0, str(REPO / "examples" / "mnist"))
-    try:
-        from utils import load_data
-    finally:
-        sys.path.pop(0)
-    return load_data(MNIST / name, label)
 
 
 def strokes(image: np.ndarray, threshold: float = 0.5) -> list[tuple[int, int, int]]:
@@ -83,16 +71,6 @@ def rendered(image: np.ndarray) -> np.ndarray:
     return canvas.reshape(28, 10, 28, 10).mean(axis=(1, 3)).reshape(784)
 
 
-def _head_images(name: str, count: int) -> np.ndarray:
-    """The first ``count`` images of an idx file, decompressing only what they need (the whole
-    training file is 47 MB unpacked; load_data reads all of it)."""
-    with gzip.open(MNIST / name, "rb") as f:
-        magic, _n, rows, cols = struct.unpack(">IIII", f.read(16))
-        assert magic == 2051 and rows * cols == 784
-        data = f.read(count * 784)
-    return np.frombuffer(data, dtype=np.uint8).reshape(count, 784)
-
-
 @dataclass
 class Digits:
     model_path: Path
@@ -111,16 +89,16 @@ def digits784(tmp_path_factory: pytest.TempPathFactory) -> Digits:
     from sklearn.exceptions import ConvergenceWarning
     from sklearn.linear_model import LogisticRegression
 
-    x = _head_images("train-images-idx3-ubyte.gz", TRAIN_IMAGES) / 255.0
-    y = _load("train-labels-idx1-ubyte.gz", True).reshape(-1)[:TRAIN_IMAGES]
+    x = head_images("train-images-idx3-ubyte.gz", TRAIN_IMAGES) / 255.0
+    y = load_mnist("train-labels-idx1-ubyte.gz", True).reshape(-1)[:TRAIN_IMAGES]
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
         clf = LogisticRegression(max_iter=60).fit(x, y)  # ~86% on the test images
     folder = tmp_path_factory.mktemp("mnist784")
     path = folder / "sklearn_mnist_model.pkl"
     joblib.dump(clf, path)
-    test_x = _load("t10k-images-idx3-ubyte.gz")[:200] / 255.0
-    test_y = _load("t10k-labels-idx1-ubyte.gz", True).reshape(-1)[:200]
+    test_x = load_mnist("t10k-images-idx3-ubyte.gz")[:200] / 255.0
+    test_y = load_mnist("t10k-labels-idx1-ubyte.gz", True).reshape(-1)[:200]
     expected = clf.predict(test_x)
     # The first image the model classifies right, confidently, both as MNIST gives it and as the
     # canvas will send it after the scripted strokes (thicker than the original pen).

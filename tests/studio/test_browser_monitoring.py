@@ -16,8 +16,8 @@ import numpy as np
 import pytest
 import requests
 
-from tests.server.conftest import wait_until
-from tests.studio.conftest import TOKEN, StudioWorld, Tab, _head_images
+from tests.fixtures import head_images, wait_until
+from tests.studio.conftest import TOKEN, StudioWorld, Tab
 from tests.studio.test_browser import shot
 
 pytestmark = pytest.mark.process
@@ -90,7 +90,7 @@ def monitored(world: StudioWorld, tmp_path_factory: pytest.TempPathFactory) -> I
         )
         today = datetime.datetime.now(datetime.UTC).date()
         wait_until(lambda: (inputs / f"{today:%Y/%m/%d}" / "data.csv").exists(), 60, "today's collected file")
-        train = _head_images("train-images-idx3-ubyte.gz", 1500) / 255.0
+        train = head_images("train-images-idx3-ubyte.gz", 1500) / 255.0
         _write_day(inputs, today - datetime.timedelta(days=2), train[:300])
         shifted = train[300:600].copy()
         shifted[:, 300:500] = np.clip(shifted[:, 300:500] + 0.4, 0, 1)

@@ -30,8 +30,7 @@ from modelport.core.model import InferenceConfig, Model
 from modelport.core.webservice import LocalWebservice
 from modelport.datadrift import DataDriftDetector
 from modelport.deploy import engine, records
-from tests.server.conftest import wait_until
-from tests.studio.conftest import _head_images, _load
+from tests.fixtures import head_images, load_mnist, wait_until
 
 pytestmark = pytest.mark.process
 
@@ -79,8 +78,8 @@ def _csv(path: Path, x: np.ndarray) -> None:
 
 @pytest.fixture(scope="module")
 def mnist(tmp_path_factory: pytest.TempPathFactory) -> dict[str, np.ndarray]:
-    x = _head_images("train-images-idx3-ubyte.gz", TRAIN_ROWS) / 255.0
-    test = _load("t10k-images-idx3-ubyte.gz") / 255.0
+    x = head_images("train-images-idx3-ubyte.gz", TRAIN_ROWS) / 255.0
+    test = load_mnist("t10k-images-idx3-ubyte.gz") / 255.0
     rng = np.random.default_rng(24)
     return {"train": x, "test": test[rng.permutation(len(test))[:SCORED]]}
 
@@ -97,7 +96,7 @@ def _deploy(ws: Workspace, tmp_path: Path, mnist: dict[str, np.ndarray], name: s
     from sklearn.exceptions import ConvergenceWarning
     from sklearn.linear_model import LogisticRegression
 
-    y = _load("train-labels-idx1-ubyte.gz", True).reshape(-1)[:1500]
+    y = load_mnist("train-labels-idx1-ubyte.gz", True).reshape(-1)[:1500]
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
         clf = LogisticRegression(max_iter=60).fit(mnist["train"][:1500], y)
@@ -207,13 +206,13 @@ def test_collect_read_back_and_drift(home: Path, tmp_path: Path, mnist: dict[str
         # Switched off with update(): the script runs the same, and nothing more is collected.
         service.update(collect_model_data=False)
         service.wait_for_deployment()
-        assert records.load(ws, "mnist-svc").settings["collect_model_data"] is False
+        assert records.load(ws, "mnist-svc").spec.settings.collect_model_data is False
         service.run(json.dumps({"data": images[:3].tolist()}))
         assert len(inputs.to_pandas_dataframe()) == SCORED + 1
         # And on again: the redeployed workers collect from the next request.
         service.update(collect_model_data=True)
         service.wait_for_deployment()
-        assert records.load(ws, "mnist-svc").settings["collect_model_data"] is True
+        assert records.load(ws, "mnist-svc").spec.settings.collect_model_data is True
         service.run(json.dumps({"data": images[:3].tolist()}))
         wait_until(
             lambda: len(inputs.to_pandas_dataframe()) == SCORED + 4, 60, "the rows collected after update()"
@@ -258,9 +257,12 @@ def test_a_worker_killed_mid_load_loses_at_most_the_last_flush(
         wait_until(lambda: len(answered) >= 300 and answered[-1][0] - answered[0][0] > 5, 120, "5 s of load")
         killed_at = time.monotonic()
         os.kill(worker.pid, signal.SIGKILL)
-        wait_until(
-            lambda: len(root.children()) == 1 and root.children()[0].pid != worker.pid, 60, "a new worker"
-        )
+
+        def replaced() -> bool:
+            kids = root.children()  # once: the list can change between two calls
+            return len(kids) == 1 and kids[0].pid != worker.pid
+
+        wait_until(replaced, 60, "a new worker")
         count = len(answered)
         wait_until(lambda: len(answered) >= count + 100, 90, "100 answers from the new worker")
         stop.set()
