@@ -221,12 +221,29 @@ class RayTarget:
             return Observation(running=False, failed=True, reason="the Serve application is gone")
         status = str(getattr(app.status, "value", app.status))
         if status == "RUNNING":
+            if not self._routed(handle):
+                # Serve says RUNNING once the replicas are; its HTTP proxy learns the route a
+                # moment later, and until then the scoring URI answers 404 (seen on a busy machine).
+                return Observation(
+                    running=True, ready=False, reason="waiting for Serve's HTTP proxy to route it"
+                )
             return Observation(running=True, ready=True)
         if status == "DEPLOY_FAILED":
             return Observation(running=True, failed=True, reason=self._reason(app))
         if status == "UNHEALTHY":
             return Observation(running=True, ready=False, reason=self._reason(app))
         return Observation(running=True, ready=False, reason=(app.message or status))
+
+    def _routed(self, handle: Handle) -> bool:
+        """Whether the cluster's HTTP proxy routes the application's prefix (``/-/routes``)."""
+        import requests
+
+        try:
+            answer = requests.get(f"http://{cluster.HOST}:{handle['http_port']}/-/routes", timeout=5)
+            routes = answer.json() if answer.status_code == 200 else {}
+        except (requests.RequestException, ValueError):
+            return False
+        return isinstance(routes, dict) and routes.get(route_prefix(handle["app"])) == handle["app"]
 
     def _observe_endpoint(self, handle: Handle) -> Observation:
         """An endpoint is ready when its router and every version are; failed when one failed."""
