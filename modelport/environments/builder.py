@@ -33,7 +33,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import lru_cache
 from pathlib import Path
@@ -82,8 +82,9 @@ class EnvSpec:
     pip_options: tuple[str, ...] = ()
     #: Said when the environment is built (a curated environment's difference from v1's image).
     note: str = ""
-    #: The registered version it came from, if any (shown, not built: equal specs share a venv).
-    version: str | None = None
+    #: The registered version it came from, if any: shown, never built or compared (two versions
+    #: that install the same things are the same spec and share a venv).
+    version: str | None = field(default=None, compare=False)
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> EnvSpec:

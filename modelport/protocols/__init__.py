@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import abc
 import functools
+import json
 import re
 import time
 from collections.abc import Awaitable, Callable
@@ -26,13 +27,25 @@ from typing import Any
 from typing import Protocol as TypingProtocol
 
 import numpy as np
+import orjson
 
 from modelport.errors import ModelportError, ScriptError
 from modelport.runtime import fastjson
 from modelport.runtime.request import Body, ScoringRequest
 from modelport.runtime.script import Scored, ScoringScript
 
-__all__ = ["Call", "Codec", "Host", "Protocol", "Reply", "Route", "Router", "score_batch", "score_request"]
+__all__ = [
+    "Call",
+    "Codec",
+    "Host",
+    "Protocol",
+    "Reply",
+    "Route",
+    "Router",
+    "json_bytes",
+    "score_batch",
+    "score_request",
+]
 
 Scope = dict[str, Any]
 Receive = Callable[[], Awaitable[dict[str, Any]]]
@@ -225,6 +238,15 @@ class Protocol(abc.ABC):
     @abc.abstractmethod
     def error_body(self, exc: ModelportError | None, debug: bool = False) -> bytes:
         """The body of an error response (None: a bug of the server's own, no details)."""
+
+
+def json_bytes(value: Any) -> bytes:
+    """``value`` as JSON (an error body): orjson's, or the standard library's where a string holds
+    a lone surrogate (a client may send ``"\\ud800"``, valid JSON that orjson will not write back)."""
+    try:
+        return orjson.dumps(value)
+    except orjson.JSONEncodeError:
+        return json.dumps(value).encode()
 
 
 def score_batch(

@@ -21,7 +21,7 @@ from modelport.errors import (
     ServiceUnavailable,
     UnsupportedMediaType,
 )
-from modelport.protocols import JSON, TEXT, Call, Protocol, Reply, Route, score_request, swagger
+from modelport.protocols import JSON, TEXT, Call, Protocol, Reply, Route, json_bytes, score_request, swagger
 from modelport.runtime import fastjson
 from modelport.runtime.bodies import is_json_type, json_kind, media_type, parse_json
 from modelport.runtime.encode import encode_result
@@ -96,7 +96,7 @@ class V1(V1Codec, Protocol):
         ]
 
     def error_body(self, exc: ModelportError | None, debug: bool = False) -> bytes:
-        return orjson.dumps(error_value(exc, debug))
+        return json_bytes(error_value(exc, debug))
 
     # -- routes (event loop) ------------------------------------------------------------------------
     async def liveness(self, call: Call) -> Reply:

@@ -22,7 +22,7 @@ import orjson
 
 from modelport import __version__
 from modelport.errors import ModelportError, NotFoundError, ScriptError, ServiceUnavailable
-from modelport.protocols import JSON, Call, Protocol, Reply, Route
+from modelport.protocols import JSON, Call, Protocol, Reply, Route, json_bytes
 from modelport.protocols import tensors as t
 from modelport.protocols.v2_infer import InferCodec
 from modelport.protocols.v2_metadata import Metadata, input_metadata, outputs_seen, plain_inputs
@@ -84,7 +84,7 @@ class V2(Protocol):
         ]
 
     def error_body(self, exc: ModelportError | None, debug: bool = False) -> bytes:
-        return orjson.dumps(error_value(exc, debug))
+        return json_bytes(error_value(exc, debug))
 
     def model(self, call: Call) -> tuple[str, str]:
         """The model and version a route names (404 naming the ones served if unknown)."""

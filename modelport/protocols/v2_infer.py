@@ -18,6 +18,7 @@ and shape taken from the value; the request's ``id`` is echoed. Errors are ``{"e
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable
 from typing import Any
@@ -170,9 +171,13 @@ class InferCodec:
         if script.wants_headers:
             kwargs[REQUEST_HEADERS_PARAM] = request.headers()
         if style is InputStyle.PLAIN:  # the v1 body a plain run(raw_data) expects
-            text = orjson.dumps(
-                {x.name: _jsonable(x.array) for x in tensors}, option=orjson.OPT_SERIALIZE_NUMPY
-            )
+            body = {x.name: _jsonable(x.array) for x in tensors}
+            try:
+                text = orjson.dumps(body, option=orjson.OPT_SERIALIZE_NUMPY)
+            except orjson.JSONEncodeError:
+                # A lone surrogate ("\ud800" is valid JSON) orjson will not write: the standard
+                # library writes it escaped, as the client sent it, and run()'s json.loads reads it.
+                text = json.dumps(body, default=np.ndarray.tolist).encode()
             decoded = text.decode()
             fastjson.remember(decoded, text)
             return (decoded,), kwargs

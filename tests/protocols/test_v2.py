@@ -530,3 +530,20 @@ def test_rawhttp_run_gets_the_v2_request_itself(app: Callable[..., Any]) -> None
     r = client.post(url, json={"data": [[1.0, 2.0]]})
     assert r.status_code == 400 and "inputs" in r.json()["error"]
     assert client.get("/v2/models/modelport").json()["inputs"] == []
+
+
+def test_a_lone_surrogate_reaches_run_or_is_a_400_never_a_500(
+    app: Callable[..., Any], tmp_path: Path
+) -> None:
+    """``"\\ud800"`` is valid JSON that orjson will not write back (the reliability fuzz found it):
+    a plain run() still gets it, escaped as the client sent it, and an error naming it is a 400."""
+    script = tmp_path / "echo.py"
+    script.write_text("import json\n\ndef run(raw):\n    return json.loads(raw)['data'] == ['\\ud800']\n")
+    client = app(script)
+    headers = {"content-type": "application/json"}
+    body = '{"inputs": [{"name": "data", "shape": [1], "datatype": "BYTES", "data": ["\\ud800"]}]}'
+    r = client.post("/v2/models/modelport/infer", content=body.encode(), headers=headers)
+    assert r.status_code == 200 and r.json()["outputs"][0]["data"] == [True]
+    bad = '{"inputs": [{"name": "\\ud800", "shape": [2], "datatype": "FP64", "data": [1]}]}'
+    r = client.post("/v2/models/modelport/infer", content=bad.encode(), headers=headers)
+    assert r.status_code == 400 and "holds 2 element(s)" in r.json()["error"]

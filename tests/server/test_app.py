@@ -351,3 +351,16 @@ def test_every_error_body_names_its_error_class(make_app, tmp_path: Path) -> Non
 def test_swagger_advertises_the_scheme_served(make_app) -> None:
     doc = make_app("plain_echo.py").client.get("/swagger.json").json()
     assert doc["schemes"] == ["http"]
+
+
+def test_the_routes_say_which_bodies_are_taken_whole_and_which_requests_are_traced(make_app) -> None:
+    """The connection hands a body over whole, and the app traces a request, because its route
+    says so (Route.whole_body, Route.scoring), not because of how its path is spelled."""
+    router = make_app("plain_echo.py").app.router
+    for path in ("/score", "/v2/models/plain/infer", "/v2/models/plain/versions/1/infer"):
+        assert router.whole_body(path), path
+    others = ("/", "/swagger.json", "/v2/health/ready", "/v2/models/plain", "/v2/models/x/infer/", "/nope")
+    for path in others:
+        assert not router.whole_body(path), path
+    scoring = sorted(route.path for route, _ in [*router.exact.values(), *router.patterns] if route.scoring)
+    assert scoring == ["/score", "/v2/models/{name}/infer", "/v2/models/{name}/versions/{version}/infer"]
