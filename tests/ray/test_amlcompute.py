@@ -425,6 +425,16 @@ def test_the_cli_against_the_cluster_and_bad_input_in_one_line(cpu: AmlCompute, 
     env.python.user_managed_dependencies = True
     env.python.interpreter_path = str(plain)
     env.register(ws)
+    # A script run on the cluster runs in its environment's interpreter, which needs no Ray (Ray's
+    # job supervisor, in the cluster's Python, starts it).
+    _write(tmp_path / "where" / "where.py", "import sys\nprint('interpreter', sys.executable, flush=True)\n")
+    where = _cli(
+        *("job", "submit", "--cluster", "cpu-cluster", "--environment", "no-ray", "--workspace", ws.name),
+        "where/where.py",
+        cwd=tmp_path,
+    )
+    assert where.returncode == 0, where.stderr
+    assert f"interpreter {plain}" in where.stdout, where.stdout
     for extra, words in (
         (["--cluster", "nosuch"], ["compute target 'nosuch' does not exist"]),
         (["--cluster", "cpu-cluster", "--nodes", "5"], ["node_count 5 is not between 1 and max_nodes 4"]),

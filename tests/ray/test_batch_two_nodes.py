@@ -20,9 +20,10 @@ from typing import Any
 
 import pytest
 
-from modelport.core import Dataset, Experiment, Workspace
+from modelport.core import Dataset, Experiment, ScriptRunConfig, Workspace
 from modelport.core.compute import AmlCompute, ComputeTarget
 from modelport.deploy.ports import free_port
+from modelport.errors import ComputeTargetError
 from modelport.jobs.batch import snapshot
 from modelport.pipeline.core import Pipeline, PipelineData
 from modelport.pipeline.steps import ParallelRunConfig, ParallelRunStep
@@ -237,6 +238,40 @@ def test_a_run_that_loses_its_cluster_fails_with_that_cause_and_resumes_when_it_
         refused.stderr
     )
     assert len(refused.stderr.strip().splitlines()) == 1
+    # v1's way to the cluster that is gone: one line each, before any run is recorded.
+    with pytest.raises(ComputeTargetError, match=r"^compute target 'two' does not answer") as gone:
+        Experiment(ws, "gone").submit(
+            ScriptRunConfig(source_directory="code", script="score.py", compute_target="two")
+        )
+    assert "\n" not in str(gone.value)
+    store = ws.get_default_datastore()
+    store.upload("items", "gone-items", overwrite=True, show_progress=False)
+    config = ParallelRunConfig(
+        source_directory="code",
+        entry_script="score.py",
+        mini_batch_size="2",
+        error_threshold=0,
+        output_action="append_row",
+        environment=None,
+        compute_target="two",
+        node_count=1,
+        process_count_per_node=1,
+    )
+    step = ParallelRunStep(
+        name="score-gone",
+        parallel_run_config=config,
+        inputs=[
+            Dataset.File.from_files(path=store.path("gone-items"), validate=False).as_named_input("items")
+        ],
+        output=PipelineData("gone", datastore=store),
+        allow_reuse=False,
+    )
+    with pytest.raises(
+        ComputeTargetError, match=r"^step 'score-gone': compute target 'two' does not answer"
+    ) as gone:
+        Experiment(ws, "gone").submit(Pipeline(ws, [step]))
+    assert "\n" not in str(gone.value)
+    assert list(Experiment(ws, "gone").get_runs()) == []
 
     # The cluster is back (started again, a new address): the same name, attached again.
     ComputeTarget(ws, "two").detach()
