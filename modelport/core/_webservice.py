@@ -168,8 +168,9 @@ class Webservice(ServiceBase, kinds=("",)):
         """Change the service, as v1's ``update`` of its flavour: metadata (tags, properties,
         description) at once; anything else (models, inference_config, a new ``deployment_config``,
         or settings such as ``auth_enabled``, ``cpu_cores``, ``memory_gb``, ``scoring_timeout_ms``,
-        ``token_auth_enabled``, ``enable_app_insights``) by a zero-downtime redeployment.
-        ``wait=True`` waits until it is Healthy (LocalWebservice's keyword)."""
+        ``token_auth_enabled``, ``enable_app_insights``, ``collect_model_data``, ``retention_days``)
+        by a zero-downtime redeployment. ``wait=True`` waits until it is Healthy (LocalWebservice's
+        keyword)."""
         if image is not None or image_config is not None:
             raise NotSupported(
                 "update: container images are not used by modelport; "

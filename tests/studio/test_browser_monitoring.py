@@ -89,7 +89,13 @@ def monitored(world: StudioWorld, tmp_path_factory: pytest.TempPathFactory) -> I
             Path(datastore.root) / "modeldata" / workspace_id(ws) / SERVICE / "sklearn_mnist" / "1" / "inputs"
         )
         today = datetime.datetime.now(datetime.UTC).date()
-        wait_until(lambda: (inputs / f"{today:%Y/%m/%d}" / "data.csv").exists(), 60, "today's collected file")
+        collected = inputs / f"{today:%Y/%m/%d}" / "data.csv"
+        # Every row on disk (written each second) before the detector reads the day.
+        wait_until(
+            lambda: collected.exists() and len(collected.read_bytes().splitlines()) == SCORED + 1,
+            60,
+            "today's collected rows",
+        )
         train = head_images("train-images-idx3-ubyte.gz", 1500) / 255.0
         _write_day(inputs, today - datetime.timedelta(days=2), train[:300])
         shifted = train[300:600].copy()

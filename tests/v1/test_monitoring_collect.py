@@ -226,13 +226,13 @@ def test_a_worker_killed_mid_load_loses_at_most_the_last_flush(
 ) -> None:
     ws = Workspace.create("kill-ws", exist_ok=True)
     _model, service = _deploy(ws, tmp_path, mnist, "kill-svc")
+    stop = threading.Event()
     try:
         record = records.load(ws, "kill-svc")
         root = psutil.Process(engine.processes(record)[0])
         [worker] = root.children()
         row = json.dumps({"data": mnist["test"][:1].tolist()})
         answered: list[tuple[float, str]] = []
-        stop = threading.Event()
 
         def load() -> None:
             session = requests.Session()
@@ -259,8 +259,9 @@ def test_a_worker_killed_mid_load_loses_at_most_the_last_flush(
         os.kill(worker.pid, signal.SIGKILL)
 
         def replaced() -> bool:
-            kids = root.children()  # once: the list can change between two calls
-            return len(kids) == 1 and kids[0].pid != worker.pid
+            # One listing: the killed worker may be reaped between two of them (the list then empty).
+            children = root.children()
+            return len(children) == 1 and children[0].pid != worker.pid
 
         wait_until(replaced, 60, "a new worker")
         count = len(answered)
@@ -284,4 +285,5 @@ def test_a_worker_killed_mid_load_loses_at_most_the_last_flush(
         assert sum(1 for t, _ in answered if t <= promised) >= 100  # the promise was put to the test
         assert all(rid in collected for t, rid in answered if t > killed_at + 5)  # the new worker's
     finally:
+        stop.set()  # the load threads end with the test, also when it failed
         engine.delete(ws, "kill-svc", missing_ok=True)
