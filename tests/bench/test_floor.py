@@ -108,7 +108,13 @@ def test_floor_ab_smoke_alternates_and_summarizes(tmp_path: Path) -> None:
     assert first == ["modelport", "asgi-floor"] and second == ["asgi-floor", "modelport"]
     for level in ("c=1", "c=64"):
         mine = results["summary"][level]["modelport"]
-        assert len(mine["rps_ratio"]) == 2 and mine["rps_ratio_median"] > 0
-        assert mine["errors"] == 0 and mine["cpu_ms_median"] > 0
+        assert len(mine["rps_ratio"]) == 2 and mine["rps_ratio_median"] > 0 and mine["cpu_ms_median"] > 0
+    assert results["summary"]["c=1"]["modelport"]["errors"] == 0
+    # At 64 connections on a busy machine modelport may shed load: a request that waited longer than
+    # max_request_wait_ms is answered 503 (an answer, counted as a "status" error). Nothing else.
+    for entry in results["rounds"]:
+        at64 = entry["levels"]["64"]["modelport"]
+        assert not any(n for kind, n in at64["errors"].items() if kind != "status"), at64["errors"]
+        assert at64["ok"] > at64["errors"]["status"], at64
     assert set(results["summary"]["cold_start_median_s"]) == {"modelport", "asgi-floor"}
     assert "median ratio" in done.stdout
