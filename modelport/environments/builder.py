@@ -16,8 +16,14 @@ The cache is one folder::
       .build-<key>-...    a build in progress (renamed to <key> when done; removed if abandoned)
 
 ``key`` hashes what decides the environment's contents: the translated requirements, the Python
-version, pip options, modelport's version, runtime dependencies and source folder, and
-:data:`BUILDER_FORMAT`. Equal specs share one virtualenv, whatever their names.
+version, pip options, the pin policy (:mod:`~modelport.environments.pins`), modelport's version,
+runtime dependencies and source folder, and :data:`BUILDER_FORMAT`. Equal specs share one
+virtualenv, whatever their names.
+
+A pin with no wheel for this Python is replaced by the nearest release that installs (or refused,
+under the ``strict`` policy): each replacement is logged as one line and kept in the build record
+(``modelport-env.json``: ``replacements``), which the scoring server reads to hint at a replaced
+pin when init() fails.
 """
 
 from __future__ import annotations
@@ -42,13 +48,26 @@ from typing import Any, Literal
 import filelock
 
 import modelport
-from modelport.environments import installers
-from modelport.environments.diagnose import diagnose_failure, venv_interpreter
+from modelport.environments import installers, pins
+from modelport.environments.diagnose import (
+    cannot_install,
+    cannot_install_message,
+    diagnose_failure,
+    venv_interpreter,
+)
 from modelport.environments.packages import canonical_name, translate
 from modelport.environments.progress import Progress
 from modelport.errors import EnvironmentBuildError, InvalidInputError
 
-__all__ = ["BUILDER_FORMAT", "EnvSpec", "cached_interpreter", "resolve_interpreter", "spec_key"]
+__all__ = [
+    "BUILDER_FORMAT",
+    "EnvSpec",
+    "build_record",
+    "cached_interpreter",
+    "environment_notices",
+    "resolve_interpreter",
+    "spec_key",
+]
 
 #: Bumped when the layout or contents of built environments change, so old ones are not reused.
 BUILDER_FORMAT = 2
@@ -82,6 +101,8 @@ class EnvSpec:
     pip_options: tuple[str, ...] = ()
     #: Said when the environment is built (a curated environment's difference from v1's image).
     note: str = ""
+    #: ``"nearest"`` or ``"strict"`` for this environment; None follows ``MODELPORT_PIN_POLICY``.
+    pin_policy: str | None = None
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> EnvSpec:
@@ -91,7 +112,12 @@ class EnvSpec:
             raise InvalidInputError(f"environment spec needs a 'name', got {name!r}")
         python_version = d.get("python_version")
         interpreter_path = d.get("interpreter_path")
-        for key, value in (("python_version", python_version), ("interpreter_path", interpreter_path)):
+        pin_policy = d.get("pin_policy")
+        for key, value in (
+            ("python_version", python_version),
+            ("interpreter_path", interpreter_path),
+            ("pin_policy", pin_policy),
+        ):
             if value is not None and not isinstance(value, str):
                 raise InvalidInputError(f"environment '{name}': '{key}' must be a string, got {value!r}")
         return cls(
@@ -103,6 +129,7 @@ class EnvSpec:
             interpreter_path=interpreter_path or None,
             pip_options=_strings(d, "pip_options"),
             note=str(d.get("note") or ""),
+            pin_policy=pin_policy or None,
         )
 
 
@@ -124,10 +151,14 @@ class _Plan:
     pip_options: tuple[str, ...]
     source_root: str
     notes: tuple[str, ...]
+    pin_policy: str = pins.POLICIES[0]
+    python_replaced: str | None = None
+    """The line saying the asked ``python_version`` was replaced by this Python (nearest policy)."""
 
     def key(self) -> str:
         body = {
             "format": BUILDER_FORMAT,
+            "pin_policy": self.pin_policy,
             "modelport": modelport.__version__,
             "source": self.source_root,
             "python": self.python,
@@ -152,38 +183,45 @@ def _plan(spec: EnvSpec, extra: tuple[str, ...] = ()) -> _Plan:
                 f"environment '{spec.name}': cannot read pip option {line!r}: {exc}"
             ) from None
     reqs = translate(spec.name, tuple(pip_packages), spec.conda_packages)
+    policy = pins.effective_policy(spec.pin_policy)
+    python, replaced = _python_version(spec, reqs.python, policy)
     return _Plan(
         name=spec.name,
         packages=reqs.packages,
         runtime=tuple(sorted({*_runtime_requirements(), *extra})),
-        python=_python_version(spec, reqs.python),
+        python=python,
         pip_options=tuple(options),
         source_root=str(_source_root()),
         notes=reqs.notes,
+        pin_policy=policy,
+        python_replaced=replaced,
     )
 
 
-def _python_version(spec: EnvSpec, from_conda: str | None) -> str:
+def _python_version(spec: EnvSpec, from_conda: str | None, policy: str) -> tuple[str, str | None]:
+    """``X.Y`` to build with, and the replacement line when the asked version was below the floor."""
     running = f"{sys.version_info.major}.{sys.version_info.minor}"
     asked = spec.python_version or from_conda
     if asked is None:
-        return running
+        return running, None
     match = re.match(r"^\s*(?:python\s*)?=*\s*(\d+)(?:\.(\d+))?", asked)
     if match is None:
         raise EnvironmentBuildError(f"environment '{spec.name}': cannot read python_version {asked!r}")
     major, minor = int(match.group(1)), match.group(2)
     if minor is None:  # "3": any 3.x; the running one if it fits
         if major == sys.version_info.major:
-            return running
+            return running, None
         raise EnvironmentBuildError(f"environment '{spec.name}': Python {asked} is not supported")
     if (major, int(minor)) < MIN_PYTHON:
         floor = ".".join(map(str, MIN_PYTHON))
+        if policy == "nearest":
+            return running, pins.python_replacement(f"{major}.{minor}", running, floor)
         raise EnvironmentBuildError(
             f"environment '{spec.name}' asks for Python {major}.{minor}, but modelport's scoring server "
             f"needs Python >= {floor}: set python_version to {floor} or later, or leave it unset to use "
             f"Python {running}"
         )
-    return f"{major}.{minor}"
+    return f"{major}.{minor}", None
 
 
 @lru_cache(maxsize=1)
@@ -299,11 +337,14 @@ def resolve_interpreter(
     plan = _plan(spec, extra_requirements)
     for note in (*plan.notes, *([f"environment '{spec.name}': {spec.note}"] if spec.note else [])):
         log(note)
+    if plan.python_replaced:
+        log(f"environment '{spec.name}': {plan.python_replaced}")
     cache_root = Path(cache_root).absolute()
     key = plan.key()
     env_dir = cache_root / key
     python = _ready(env_dir)
     if python is not None:
+        _say_replacements(spec.name, build_record(python), log)
         return python
 
     cache_root.mkdir(parents=True, exist_ok=True)
@@ -322,11 +363,56 @@ def resolve_interpreter(
     try:
         python = _ready(env_dir)
         if python is not None:
+            _say_replacements(spec.name, build_record(python), log)
             return python
         _clean(cache_root, key)
         return _build(plan, key, cache_root, log, installer, build_timeout)
     finally:
         lock.release()
+
+
+def build_record(interpreter: str | os.PathLike[str]) -> dict[str, Any] | None:
+    """The record modelport wrote when it built the virtualenv ``interpreter`` belongs to."""
+    try:
+        data = json.loads((Path(interpreter).parent.parent / RECORD_FILE).read_text())
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def _replacements(record: Mapping[str, Any] | None) -> list[pins.Replacement]:
+    found = []
+    for item in (record or {}).get("replacements") or []:
+        try:
+            found.append(pins.Replacement.from_dict(item))
+        except (KeyError, TypeError):
+            continue
+    return found
+
+
+def _say_replacements(name: str, record: Mapping[str, Any] | None, log: Callable[[str], None]) -> None:
+    for replacement in _replacements(record):
+        log(f"environment '{name}': {replacement.line()}")
+
+
+def environment_notices(
+    spec: Mapping[str, Any] | None, interpreter: str | os.PathLike[str] | None
+) -> list[str]:
+    """What a service's environment replaced, one line each (``python 3.6 -> 3.11: ...``,
+    ``scikit-learn==0.22.1 -> 1.1.3: 0.22.1 has no wheel for Python 3.11``): from the spec (its
+    Python) and the build record beside ``interpreter`` (its pins). Empty when nothing was replaced."""
+    lines: list[str] = []
+    if spec:
+        try:
+            env = EnvSpec.from_dict(spec)
+            if not env.user_managed:
+                replaced = _plan(env).python_replaced
+                lines += [replaced] if replaced else []
+        except (EnvironmentBuildError, InvalidInputError):
+            pass
+    if interpreter:
+        lines += [r.line() for r in _replacements(build_record(interpreter))]
+    return lines
 
 
 def _user_interpreter(spec: EnvSpec) -> Path:
@@ -429,34 +515,55 @@ def _build(
     tmp = cache_root / f".build-{key}-{os.getpid()}-{secrets.token_hex(4)}"
     env_dir = cache_root / key
     try:
-        try:
-            built = installers.build_venv(
-                tmp,
-                python=plan.python,
-                requirements=[*plan.packages, *plan.runtime],
-                pip_options=plan.pip_options,
-                source_root=plan.source_root,
-                uv=uv,
-                cwd=cache_root,
-                timeout=timeout,
-                log=progress,
-                bytecode_store=cache_root / ".bytecode",
-            )
-        except EnvironmentBuildError as exc:
-            progress.done()
-            message = (
-                diagnose_failure(
-                    exc.log,
-                    user=plan.packages,
-                    server=plan.runtime,
-                    python_version=plan.python,
-                    python=venv_interpreter(tmp),
-                    uv=uv,
+        pinned = _Pinned(plan, uv, cache_root)
+        said: set[str] = set()
+        for _round in range(_MAX_ROUNDS):
+            for replacement in pinned.replacements:  # each said once, as it is decided
+                if replacement.line() not in said:
+                    said.add(replacement.line())
+                    progress(replacement.line())
+            try:
+                built = installers.build_venv(
+                    tmp,
+                    python=plan.python,
+                    requirements=[*pinned.packages, *plan.runtime],
                     pip_options=plan.pip_options,
+                    source_root=plan.source_root,
+                    uv=uv,
+                    cwd=cache_root,
+                    timeout=timeout,
+                    log=progress,
+                    bytecode_store=cache_root / ".bytecode",
+                    constraints=[f"{n}=={v}" for n, v in sorted(pinned.held.items())],
                 )
-                or exc.message
-            )
-            raise EnvironmentBuildError(f"environment '{plan.name}': {message}", exc.log) from None
+                break
+            except EnvironmentBuildError as exc:
+                progress.done()
+                failed = cannot_install(exc.log)
+                # A pure-Python sdist that would not build: the nearest release that installs.
+                if failed is not None and pinned.retry(f"{canonical_name(failed[0])}=={failed[1]}", exc.log):
+                    shutil.rmtree(tmp, ignore_errors=True)
+                    progress(
+                        f"{failed[0]}=={failed[1]} did not build; choosing the nearest release that installs"
+                    )
+                    continue
+                message = (
+                    diagnose_failure(
+                        exc.log,
+                        user=pinned.packages,
+                        server=plan.runtime,
+                        python_version=plan.python,
+                        python=venv_interpreter(tmp),
+                        uv=uv,
+                        pip_options=plan.pip_options,
+                    )
+                    or exc.message
+                )
+                raise EnvironmentBuildError(
+                    f"environment '{plan.name}': {message}", "\n".join([*pinned.probe_log, exc.log])
+                ) from None
+        else:  # pragma: no cover - every round replaced one more pin and failed again
+            raise EnvironmentBuildError(f"environment '{plan.name}': no set of releases installs", "")
         installers.relocate(tmp, env_dir)
         seconds = time.monotonic() - started
         record = {
@@ -466,7 +573,11 @@ def _build(
             "python": plan.python,
             "base_interpreter": built.base_interpreter,
             "installer": built.tool,
-            "requirements": list(plan.packages),
+            "requirements": list(pinned.packages),
+            "asked_requirements": list(plan.packages),
+            "pin_policy": plan.pin_policy,
+            "replacements": [r.to_dict() for r in pinned.replacements],
+            "held": dict(sorted(pinned.held.items())),
             "runtime_requirements": list(plan.runtime),
             "pip_options": list(plan.pip_options),
             "installed": built.installed,
@@ -476,7 +587,7 @@ def _build(
             "build_seconds": round(seconds, 3),
             "builder_pid": os.getpid(),
         }
-        (tmp / BUILD_LOG_FILE).write_text(built.log)
+        (tmp / BUILD_LOG_FILE).write_text("\n".join([*pinned.probe_log, built.log]))
         (tmp / RECORD_FILE).write_text(json.dumps(record, indent=2) + "\n")
         (tmp / READY_MARKER).write_text(key + "\n")  # last: its presence means the build is complete
         os.rename(tmp, env_dir)
@@ -486,3 +597,67 @@ def _build(
             shutil.rmtree(tmp, ignore_errors=True)
     progress(f"built in {seconds:.1f} s at {env_dir}")
     return installers.venv_python(env_dir)
+
+
+#: Rounds of "replace the pin whose source build failed, install again" before giving up.
+_MAX_ROUNDS = 4
+
+
+class _Pinned:
+    """The plan's packages after the pin policy: pins without a wheel for this Python replaced by
+    the nearest releases that install (nearest), or refused with one line (strict).
+
+    Asks uv first (wheels only, nothing installed); :meth:`retry` handles a pin that did have no
+    wheel and whose source build failed during the install.
+    """
+
+    def __init__(self, plan: _Plan, uv: str | None, cwd: Path) -> None:
+        self.plan = plan
+        self.uv = uv
+        self.packages: tuple[str, ...] = plan.packages
+        self.replacements: tuple[pins.Replacement, ...] = ()
+        self.held: dict[str, str] = {}
+        self.missing: dict[str, str] = {}
+        self.probe_log: list[str] = []
+        if uv is None:  # pip alone cannot be asked which releases have wheels: installed as given
+            return
+        flags, extra_env = installers.pip_config_for_uv(plan.pip_options, dict(os.environ))
+        base = installers.find_python(plan.python, uv, dict(os.environ), cwd)
+        self.probe = pins.Probe(uv, base, plan.python, (*flags, *plan.pip_options), extra_env, self.probe_log)
+        exact = [p for p in plan.packages if pins.exact_pin(p) is not None]
+        missing = pins.without_wheels(exact, self.probe)
+        if missing:
+            self._replace(missing)
+
+    def _replace(self, missing: dict[str, str]) -> None:
+        plan = self.plan
+        if plan.pin_policy == "strict":
+            pin = next(iter(missing))
+            name, version = pin.split("==", 1)
+            raise EnvironmentBuildError(
+                f"environment '{plan.name}': "
+                + cannot_install_message(
+                    name, version, plan.python, self.probe.python, self.uv, plan.pip_options, built=False
+                ),
+                "\n".join(self.probe_log),
+            )
+        self.missing = dict(missing)
+        try:
+            selection = pins.select_nearest(self.missing, plan.packages, plan.runtime, self.probe)
+        except EnvironmentBuildError as exc:
+            raise EnvironmentBuildError(f"environment '{plan.name}': {exc.message}", exc.log) from None
+        chosen = {r.asked: f"{r.asked.split('==')[0]}=={r.version}" for r in selection.replacements}
+        self.packages = tuple(chosen.get(p, p) for p in plan.packages)
+        self.replacements = selection.replacements
+        self.held = selection.held
+
+    def retry(self, failed: str, log: str) -> bool:
+        """Whether the install may go again with ``failed`` (a pin whose build failed) replaced."""
+        if self.uv is None or self.plan.pin_policy == "strict" or failed in self.missing:
+            return False
+        if failed not in self.plan.packages:
+            return False
+        version = failed.split("==", 1)[1]
+        self.probe_log.append(log)
+        self._replace({**self.missing, failed: f"{version} did not build on Python {self.plan.python}"})
+        return True
