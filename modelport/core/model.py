@@ -334,7 +334,10 @@ class Model:
             progress=progress,
             target=target,
         )
-        return _service_of(workspace, record, show_output)
+        service = _service_of(workspace, record, show_output)
+        # What the environment replaced was printed by the progress: wait_for_deployment need not.
+        service._notices_shown = show_output or bool(getattr(progress, "notices", None))
+        return service
 
     @staticmethod
     def package(

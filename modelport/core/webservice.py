@@ -40,6 +40,7 @@ class Webservice:
         self._record = engine.refresh(workspace, name)
         self._client: ServiceClient | None = None
         self._phases_shown = False
+        self._notices_shown = False
         if type(self) is Webservice:  # as v1: Webservice(ws, name) is an AciWebservice, ...
             self.__class__ = _flavour(self._record.compute_type)
 
@@ -48,6 +49,7 @@ class Webservice:
         svc = cls.__new__(_flavour(record.compute_type) if cls is Webservice else cls)
         svc.workspace, svc.name, svc._record, svc._client = workspace, record.name, record, None
         svc._phases_shown = phases_shown
+        svc._notices_shown = phases_shown
         return svc
 
     # -- attributes ----------------------------------------------------------------------------
@@ -127,6 +129,10 @@ class Webservice:
         started = time.monotonic()
         out = sys.stdout
         if show_output:
+            if not self._notices_shown:  # what the environment replaced, once per service object
+                self._notices_shown = True
+                for line in self.environment_notices():
+                    print(f"  environment: {line}", file=out)
             if not self._phases_shown:
                 for p in self._record.phases:
                     print(f"  {p['phase']} ({p['seconds']:.2f} s)", file=out)
@@ -273,6 +279,12 @@ class Webservice:
         """The service log's last ``num_lines`` lines (init=True: only the deployment's own lines)."""
         return engine.logs(self.workspace, self._record, num_lines, init)
 
+    def environment_notices(self) -> builtins.list[str]:
+        """What the service's environment replaced, one line each (empty when nothing was):
+        ``scikit-learn==0.22.1 -> 1.1.3: 0.22.1 has no wheel for Python 3.11`` (see
+        docs/environments.md, "Old pins")."""
+        return environment_notices_of(self._record)
+
     def get_traces(self, num: int = 100) -> builtins.list[dict[str, Any]]:
         """The last ``num`` request traces (``enable_app_insights=True``, kept locally): time,
         request id, method, path, status, latency, run() time and what run() printed."""
@@ -296,6 +308,7 @@ class Webservice:
             "createdTime": self.created_time,
             "updatedTime": self.updated_time,
             "processes": engine.processes(self._record),
+            **({"environmentNotices": notices} if (notices := self.environment_notices()) else {}),
             "workers": self._settings.get("workers"),
         }
 
@@ -403,6 +416,20 @@ class AksWebservice(Webservice):
         """v1's AKS configuration, deployed locally with its replica count as workers (a warning says
         so); auth is on by default as on AKS."""
         return configs.aks_configuration(*args, **kwargs)
+
+
+def environment_notices_of(record: ServiceRecord) -> builtins.list[str]:
+    """What a service's environment replaced (its Python, its pins), one line each."""
+    from modelport.deploy.bundle import ServiceBundle
+    from modelport.environments.builder import environment_notices
+
+    interpreter = None
+    if record.bundle_dir:
+        try:
+            interpreter = ServiceBundle.load(record.bundle_dir).interpreter
+        except (OSError, ValueError, TypeError):
+            interpreter = None  # failed before its bundle was written: the spec still tells its Python
+    return environment_notices(record.environment, interpreter)
 
 
 _model._service_of = lambda ws, record, shown: Webservice._wrap(ws, record, phases_shown=shown)

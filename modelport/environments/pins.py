@@ -43,6 +43,7 @@ __all__ = [
     "Selection",
     "effective_policy",
     "exact_pin",
+    "is_notice",
     "python_replacement",
     "select_nearest",
     "without_wheels",
@@ -54,6 +55,15 @@ POLICIES = ("nearest", "strict")
 # "name==1.2.3", "name[extra]==1.2.*": one exact version, no marker (a pin, in the sense here).
 _PIN = re.compile(r"^([A-Za-z0-9][A-Za-z0-9._-]*)(\[[^\]]*\])?==([0-9][^\s;,<>=!~]*)$")
 _LINE = re.compile(r"^([A-Za-z0-9][A-Za-z0-9._-]*)==(\S+)")
+
+
+# "environment 'tutorial-env': scikit-learn==0.22.1 -> 1.1.3: ..." or "...: python 3.6 -> 3.11: ..."
+_NOTICE = re.compile(r"^environment '[^']*': (?:python \S+|\S+==\S+) -> \S+: ")
+
+
+def is_notice(line: str) -> bool:
+    """Whether a build's output line says a pin (or the Python version) was replaced."""
+    return _NOTICE.match(line) is not None
 
 
 def effective_policy(own: str | None) -> str:
@@ -242,13 +252,21 @@ def select_nearest(
         if chosen is None:
             raise EnvironmentBuildError(f"uv chose no release for {asked}", proc.stdout + proc.stderr)
         replacements.append(Replacement(name, asked, chosen, missing[asked]))
-    named = {canonical_name(r.split("==")[0].split(">")[0].split("<")[0].split("[")[0].strip()) for r in user}
+    # Held: what a replaced release depends on and nobody pinned, at the joint choice (numpy for
+    # scikit-learn 1.1.3: a numpy 2 would not import it). Not the server's requirements with a
+    # range (gunicorn>=23): lowest-direct took their floor, which says nothing about the era.
+    named = {_name(r) for r in user} | {_name(r) for r in server if _name(r) != r.split(";")[0].strip()}
     held = {
         name: version
         for name, version in versions.items()
         if name not in named and name not in relaxed and via.get(name, set()) & relaxed.keys()
     }
     return Selection(tuple(replacements), held)
+
+
+def _name(requirement: str) -> str:
+    match = re.match(r"\s*([A-Za-z0-9][A-Za-z0-9._-]*)", requirement)
+    return canonical_name(match.group(1)) if match else requirement.strip()
 
 
 def _read_compiled(output: str) -> tuple[dict[str, str], dict[str, set[str]]]:
