@@ -622,7 +622,10 @@ class _Pinned:
         if uv is None:  # pip alone cannot be asked which releases have wheels: installed as given
             return
         flags, extra_env = installers.pip_config_for_uv(plan.pip_options, dict(os.environ))
-        base = installers.find_python(plan.python, uv, dict(os.environ), cwd)
+        try:
+            base = installers.find_python(plan.python, uv, dict(os.environ), cwd)
+        except EnvironmentBuildError as exc:
+            raise EnvironmentBuildError(f"environment '{plan.name}': {exc.message}", exc.log) from None
         self.probe = pins.Probe(uv, base, plan.python, (*flags, *plan.pip_options), extra_env, self.probe_log)
         exact = [p for p in plan.packages if pins.exact_pin(p) is not None]
         missing = pins.without_wheels(exact, self.probe)

@@ -213,31 +213,15 @@ def select_nearest(
     uv resolves with ``--resolution lowest-direct``: the missing pins become lower bounds, beside
     the user's other requirements and the server's; direct requirements get their lowest version
     that resolves with all the others (wheels only, for every direct requirement the user did not
-    pin exactly), indirect ones their highest. Raises :class:`EnvironmentBuildError` (one line)
-    when nothing at or above the pins resolves.
+    pin exactly), indirect ones their highest. When the user's other pins leave no such release
+    (``torch==1.13.1`` installs here, but no ``torchvision`` that goes with it does), they become
+    lower bounds too: lowest-direct keeps each at its pin wherever the pin works, and a pin that
+    moved is a replacement like the others. Raises :class:`EnvironmentBuildError` (one line) when
+    nothing at or above the pins resolves.
     """
-    relaxed = {canonical_name(p.split("==")[0].split("[")[0]): p for p in missing}
-    lines: list[str] = []
-    keep_building: set[str] = set()
-    for requirement in user:
-        pin = exact_pin(requirement)
-        if requirement in missing and pin is not None:
-            lines.append(f"{requirement.split('==')[0]}>={pin[1].rstrip('*').rstrip('.')}")
-        else:
-            lines.append(requirement)
-            if pin is not None:
-                keep_building.add(pin[0])  # an exact pin that installs: as the user asked
-    lines += list(server)
-    names = {
-        canonical_name(m.group(1))
-        for m in (re.match(r"\s*([A-Za-z0-9][A-Za-z0-9._-]*)", x) for x in lines)
-        if m
-    }
-    no_build: list[str] = []
-    for name in sorted(names - keep_building):
-        no_build += ["--only-binary", name]
-    # The annotated output says which requirement pulled each package in ("# via scikit-learn").
-    proc = probe.compile(lines, "--resolution", "lowest-direct", *no_build)
+    proc = _lowest(missing, user, server, probe, relax_all=False)
+    if proc.returncode != 0:
+        proc = _lowest(missing, user, server, probe, relax_all=True)
     if proc.returncode != 0:
         asked = ", ".join(missing)
         raise EnvironmentBuildError(
@@ -247,11 +231,20 @@ def select_nearest(
         )
     versions, via = _read_compiled(proc.stdout)
     replacements = []
-    for name, asked in relaxed.items():
+    for requirement in user:
+        pin = exact_pin(requirement)
+        if pin is None:
+            continue
+        name, asked = pin
         chosen = versions.get(name)
         if chosen is None:
-            raise EnvironmentBuildError(f"uv chose no release for {asked}", proc.stdout + proc.stderr)
-        replacements.append(Replacement(name, asked, chosen, missing[asked]))
+            raise EnvironmentBuildError(f"uv chose no release for {requirement}", proc.stdout + proc.stderr)
+        if requirement in missing:
+            replacements.append(Replacement(name, requirement, chosen, missing[requirement]))
+        elif not _matches(asked, chosen):
+            moved = ", ".join(f"{r.name} {r.version}" for r in replacements) or "the replaced pins"
+            replacements.append(Replacement(name, requirement, chosen, f"{asked} does not go with {moved}"))
+    relaxed = {r.name for r in replacements}
     # Held: what a replaced release depends on and nobody pinned, at the joint choice (numpy for
     # scikit-learn 1.1.3: a numpy 2 would not import it). Not the server's requirements with a
     # range (gunicorn>=23): lowest-direct took their floor, which says nothing about the era.
@@ -259,9 +252,37 @@ def select_nearest(
     held = {
         name: version
         for name, version in versions.items()
-        if name not in named and name not in relaxed and via.get(name, set()) & relaxed.keys()
+        if name not in named and name not in relaxed and via.get(name, set()) & relaxed
     }
     return Selection(tuple(replacements), held)
+
+
+def _matches(asked: str, chosen: str) -> bool:
+    """Whether ``chosen`` is the pinned version (``1.19.*`` matches ``1.19.5``)."""
+    if asked.endswith("*"):
+        return chosen.startswith(asked.rstrip("*"))
+    return asked == chosen
+
+
+def _lowest(
+    missing: Mapping[str, str], user: Sequence[str], server: Sequence[str], probe: Probe, *, relax_all: bool
+) -> subprocess.CompletedProcess[str]:
+    lines: list[str] = []
+    keep_building: set[str] = set()
+    for requirement in user:
+        pin = exact_pin(requirement)
+        if pin is not None and (relax_all or requirement in missing):
+            lines.append(f"{requirement.split('==')[0]}>={pin[1].rstrip('*').rstrip('.')}")
+        else:
+            lines.append(requirement)
+        if pin is not None and requirement not in missing:
+            keep_building.add(pin[0])  # a pin that installs (from source, perhaps): as the user asked
+    lines += list(server)
+    no_build: list[str] = []
+    for name in sorted({_name(line) for line in lines} - keep_building):
+        no_build += ["--only-binary", name]
+    # The annotated output says which requirement pulled each package in ("# via scikit-learn").
+    return probe.compile(lines, "--resolution", "lowest-direct", *no_build)
 
 
 def _name(requirement: str) -> str:
