@@ -106,9 +106,13 @@ def cannot_install_message(
         if newest
         else f"no version of {name} installs from a wheel on Python {python_version}"
     )
-    why = "building it from source failed" if built else "its wheels are for other Pythons only"
+    why = (
+        "no wheel for it, and building it from source failed"
+        if built
+        else "its wheels are for other Pythons only, and such a compiled release is not built from source"
+    )
     return (
-        f"{name}=={version} cannot be installed on Python {python_version} (no wheel for it, and {why}); "
+        f"{name}=={version} cannot be installed on Python {python_version} ({why}); "
         f"{hint}. The installer's log is in the service log"
     )
 
