@@ -22,7 +22,12 @@ from modelport.errors import AlreadyExistsError, InvalidInputError
 from modelport.registry import environments as registry
 from modelport.workspace import Workspace
 
-__all__ = ["Environment", "PythonSection"]
+__all__ = ["DEFAULT_CPU_IMAGE", "DEFAULT_GPU_IMAGE", "DockerSection", "Environment", "PythonSection"]
+
+#: v1's default base images (``azureml.core.environment``). Local services run no container; an
+#: export builds on the public equivalent of these (``python:<X.Y>-slim``), saying so.
+DEFAULT_CPU_IMAGE = "mcr.microsoft.com/azureml/openmpi4.1.0-ubuntu20.04"
+DEFAULT_GPU_IMAGE = "mcr.microsoft.com/azureml/openmpi4.1.0-cuda11.1-cudnn8-ubuntu20.04"
 
 _ENV_FILE = "azureml_environment.json"
 _CONDA_FILE = "conda_dependencies.yml"

@@ -103,6 +103,8 @@ class EnvSpec:
     note: str = ""
     #: ``"nearest"`` or ``"strict"`` for this environment; None follows ``MODELPORT_PIN_POLICY``.
     pin_policy: str | None = None
+    #: v1's ``docker.base_image`` (or ``"a base_dockerfile"``): recorded, said, used by the export.
+    docker_base: str | None = None
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> EnvSpec:
@@ -130,6 +132,9 @@ class EnvSpec:
             pip_options=_strings(d, "pip_options"),
             note=str(d.get("note") or ""),
             pin_policy=pin_policy or None,
+            docker_base=(
+                "a base_dockerfile" if d.get("docker_base_dockerfile") else d.get("docker_base_image") or None
+            ),
         )
 
 
@@ -332,6 +337,11 @@ def resolve_interpreter(
         python = resolve_interpreter(EnvSpec("env", pip_packages=("scikit-learn==1.5.2",)), cache)
         subprocess.run([python, "-m", "modelport.server", ...])
     """
+    if spec.docker_base:
+        log(
+            f"environment '{spec.name}': docker base {spec.docker_base} is recorded: a local service runs "
+            "no container; an export's Dockerfile builds on it (docs/export.md)"
+        )
     if spec.user_managed:
         return _user_interpreter(spec)
     plan = _plan(spec, extra_requirements)
