@@ -35,3 +35,8 @@ default: the nearest release that installs, said in one line) or ``strict`` (ref
 def pin_policy() -> str | None:
     """``$MODELPORT_PIN_POLICY`` as set (checked by the environment builder), or None when unset."""
     return os.environ.get(PIN_POLICY) or None
+
+
+def java_home() -> str | None:
+    """``$JAVA_HOME`` (where a Java runtime is, for environments with pyspark), or None."""
+    return os.environ.get("JAVA_HOME") or None

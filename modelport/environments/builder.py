@@ -48,6 +48,7 @@ from typing import Any, Literal
 import filelock
 
 import modelport
+from modelport import _settings
 from modelport.environments import installers, pins
 from modelport.environments.diagnose import (
     cannot_install,
@@ -349,6 +350,7 @@ def resolve_interpreter(
         log(note)
     if plan.python_replaced:
         log(f"environment '{spec.name}': {plan.python_replaced}")
+    _check_java(plan)
     cache_root = Path(cache_root).absolute()
     key = plan.key()
     env_dir = cache_root / key
@@ -379,6 +381,36 @@ def resolve_interpreter(
         return _build(plan, key, cache_root, log, installer, build_timeout)
     finally:
         lock.release()
+
+
+#: Packages that run on a Java runtime, which no Python package brings.
+_NEEDS_JAVA = frozenset({"pyspark"})
+
+
+def _java() -> str | None:
+    """The ``java`` a Spark session would start: ``$JAVA_HOME/bin/java``, else ``java`` on PATH."""
+    home = _settings.java_home()
+    if home:
+        candidate = Path(home) / "bin" / "java"
+        return str(candidate) if candidate.is_file() else None
+    return shutil.which("java")
+
+
+def _check_java(plan: _Plan) -> None:
+    """Refuse, in one line, an environment with pyspark on a machine without a Java runtime: its
+    service would fail in init() with Spark's gateway error, after a 300 MB install."""
+    needs = sorted({_requirement_name(p) for p in plan.packages} & _NEEDS_JAVA)
+    if not needs or _java() is not None:
+        return
+    where = (
+        f"JAVA_HOME={_settings.java_home()} has no bin/java"
+        if _settings.java_home()
+        else "no java on PATH and JAVA_HOME is unset"
+    )
+    raise EnvironmentBuildError(
+        f"environment '{plan.name}': {', '.join(needs)} needs a Java runtime, and there is none ({where}): "
+        "install one (Debian/Ubuntu: apt-get install default-jre-headless) or set JAVA_HOME"
+    )
 
 
 def build_record(interpreter: str | os.PathLike[str]) -> dict[str, Any] | None:

@@ -104,6 +104,14 @@ def _entries() -> list[Curated]:
             ("onnxruntime==1.6.0",),
             "ONNX Runtime 1.6, for inference",
         ),
+        Curated(
+            "AzureML-PySpark-MmlSpark-0.15",
+            ("pyspark==3.5.9",),
+            "PySpark (Spark 3.5 here; v1: Spark 2.4 with MMLSpark 0.15), on a local Java runtime",
+            # PySpark 2.4 (an sdist) would build here, then fail on Python 3.8+ (its cloudpickle):
+            # the catalog names the newest Spark 3, which runs on Java 8-17 as v1's code expects.
+            "pyspark 2.4 predates Python 3.11: 3.5.9 is used, without MMLSpark; it needs a Java runtime",
+        ),
         *(
             Curated(name, _torch(*versions), f"PyTorch {versions[0]} with torchvision")
             for name, versions in (
