@@ -35,29 +35,36 @@ import re
 import secrets
 import shlex
 import shutil
-import subprocess
 import sys
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal
 
 import filelock
 
 import modelport
-from modelport import _settings
-from modelport.environments import installers, pins
+from modelport.environments import installers, pins, policy
 from modelport.environments.diagnose import (
     cannot_install,
-    cannot_install_message,
     diagnose_failure,
     venv_interpreter,
 )
 from modelport.environments.packages import canonical_name, translate
 from modelport.environments.progress import Progress
+
+# Re-exported: the export's lock and tests/test_server_requirements.py read them here.
+from modelport.environments.requirements import (  # noqa: F401
+    _SERVER_MODULES,
+    MIN_PYTHON,
+    SERVER_REQUIREMENTS,
+    _requirement_name,
+    _runtime_requirements,
+    _source_root,
+)
+from modelport.environments.user_managed import user_interpreter
 from modelport.errors import EnvironmentBuildError, InvalidInputError
 
 __all__ = [
@@ -72,8 +79,6 @@ __all__ = [
 
 #: Bumped when the layout or contents of built environments change, so old ones are not reused.
 BUILDER_FORMAT = 2
-#: Mirrors ``requires-python`` in pyproject.toml: the scoring server runs inside every environment.
-MIN_PYTHON = (3, 11)
 
 READY_MARKER = ".modelport-ready"
 RECORD_FILE = "modelport-env.json"
@@ -230,66 +235,6 @@ def _python_version(spec: EnvSpec, from_conda: str | None, policy: str) -> tuple
     return f"{major}.{minor}", None
 
 
-@lru_cache(maxsize=1)
-def _source_root() -> Path:
-    """The folder holding the ``modelport`` package that is running now."""
-    return Path(modelport.__file__).resolve().parent.parent
-
-
-#: What modelport's scoring server imports inside an environment, and what ``modelport.core``
-#: imports (scoring scripts call v1's ``Model.get_model_path``): not the SDK's build tools (uv)
-#: nor its studio (starlette). Ranges are wide and numpy has none, so that a user's pins decide:
-#: a tutorial pinning ``numpy==1.23.5`` gets numpy 1.23.5. Mirrors pyproject.toml's dependencies;
-#: tests/test_server_requirements.py derives what the server imports and fails when this list
-#: lacks any of it (``swagger-ui-bundle`` was missing: ``/swagger`` was blank in environments).
-SERVER_REQUIREMENTS: tuple[str, ...] = (
-    "filelock>=3.13",
-    "gunicorn>=23",
-    "httptools>=0.6",
-    "inference-schema>=1.8",
-    "numpy",
-    "orjson>=3.10",
-    "prometheus-client>=0.20",
-    "psutil>=5.9",
-    "pysimdjson>=6",
-    "pyyaml>=6",
-    "requests>=2.31",
-    "swagger-ui-bundle>=1.1",
-    "uvicorn>=0.36",
-    "uvicorn-worker>=0.3",
-    "uvloop>=0.19; sys_platform != 'win32'",
-)
-
-#: The module each of :data:`SERVER_REQUIREMENTS` provides, to check a user-managed interpreter.
-_SERVER_MODULES: dict[str, str] = {
-    "filelock": "filelock",
-    "gunicorn": "gunicorn",
-    "httptools": "httptools",
-    "inference-schema": "inference_schema",
-    "numpy": "numpy",
-    "orjson": "orjson",
-    "prometheus-client": "prometheus_client",
-    "psutil": "psutil",
-    "pysimdjson": "simdjson",
-    "pyyaml": "yaml",
-    "requests": "requests",
-    "swagger-ui-bundle": "swagger_ui_bundle",
-    "uvicorn": "uvicorn",
-    "uvicorn-worker": "uvicorn_worker",
-    "uvloop": "uvloop",
-}
-
-
-def _runtime_requirements() -> tuple[str, ...]:
-    """What modelport installs beside the user's packages: its scoring server's requirements."""
-    return SERVER_REQUIREMENTS
-
-
-def _requirement_name(requirement: str) -> str:
-    match = re.match(r"\s*([A-Za-z0-9][A-Za-z0-9._-]*)", requirement)
-    return canonical_name(match.group(1)) if match else requirement.strip()
-
-
 def spec_key(spec: EnvSpec) -> str:
     """The cache key of a (not user-managed) spec: a hex digest naming its virtualenv folder."""
     return _plan(spec).key()
@@ -344,13 +289,13 @@ def resolve_interpreter(
             "no container; an export's Dockerfile builds on it (docs/export.md)"
         )
     if spec.user_managed:
-        return _user_interpreter(spec)
+        return user_interpreter(spec)
     plan = _plan(spec, extra_requirements)
     for note in (*plan.notes, *([f"environment '{spec.name}': {spec.note}"] if spec.note else [])):
         log(note)
     if plan.python_replaced:
         log(f"environment '{spec.name}': {plan.python_replaced}")
-    _check_java(plan)
+    policy.check_java(plan)
     cache_root = Path(cache_root).absolute()
     key = plan.key()
     env_dir = cache_root / key
@@ -381,36 +326,6 @@ def resolve_interpreter(
         return _build(plan, key, cache_root, log, installer, build_timeout)
     finally:
         lock.release()
-
-
-#: Packages that run on a Java runtime, which no Python package brings.
-_NEEDS_JAVA = frozenset({"pyspark"})
-
-
-def _java() -> str | None:
-    """The ``java`` a Spark session would start: ``$JAVA_HOME/bin/java``, else ``java`` on PATH."""
-    home = _settings.java_home()
-    if home:
-        candidate = Path(home) / "bin" / "java"
-        return str(candidate) if candidate.is_file() else None
-    return shutil.which("java")
-
-
-def _check_java(plan: _Plan) -> None:
-    """Refuse, in one line, an environment with pyspark on a machine without a Java runtime: its
-    service would fail in init() with Spark's gateway error, after a 300 MB install."""
-    needs = sorted({_requirement_name(p) for p in plan.packages} & _NEEDS_JAVA)
-    if not needs or _java() is not None:
-        return
-    where = (
-        f"JAVA_HOME={_settings.java_home()} has no bin/java"
-        if _settings.java_home()
-        else "no java on PATH and JAVA_HOME is unset"
-    )
-    raise EnvironmentBuildError(
-        f"environment '{plan.name}': {', '.join(needs)} needs a Java runtime, and there is none ({where}): "
-        "install one (Debian/Ubuntu: apt-get install default-jre-headless) or set JAVA_HOME"
-    )
 
 
 def build_record(interpreter: str | os.PathLike[str]) -> dict[str, Any] | None:
@@ -457,85 +372,6 @@ def environment_notices(
     return lines
 
 
-def _user_interpreter(spec: EnvSpec) -> Path:
-    given = spec.interpreter_path
-    if given is None:
-        return Path(sys.executable)
-    path = Path(given).expanduser()
-    if not path.is_absolute() and os.sep not in given:
-        path = Path(shutil.which(given) or given)
-    if not path.is_file():
-        raise EnvironmentBuildError(
-            f"environment '{spec.name}' is user-managed, but its interpreter_path '{given}' does not exist"
-        )
-    # Not resolve(): every venv's python is a symlink to some base interpreter.
-    if path.absolute() == Path(sys.executable).absolute():
-        return path
-    try:
-        # -I and a neutral cwd: a modelport next to the caller must not make the check pass.
-        proc = subprocess.run(
-            [str(path), "-I", "-c", _CHECK, json.dumps(sorted(_SERVER_MODULES.values()))],
-            capture_output=True,
-            text=True,
-            timeout=60,
-            check=False,
-            cwd=path.parent,
-        )
-    except (OSError, subprocess.TimeoutExpired) as exc:
-        raise EnvironmentBuildError(
-            f"environment '{spec.name}' is user-managed, but its interpreter '{given}' does not run: {exc}",
-            str(exc),
-        ) from None
-    try:
-        found = json.loads(proc.stdout)
-    except ValueError:
-        raise EnvironmentBuildError(
-            f"environment '{spec.name}' is user-managed, but its interpreter '{given}' does not run "
-            f"Python 3 code: {installers.summarize(proc.stderr)}",
-            proc.stdout + proc.stderr,
-        ) from None
-    problem = _user_interpreter_problem(path, found)
-    if problem is not None:
-        raise EnvironmentBuildError(
-            f"environment '{spec.name}' is user-managed (used as is, nothing is installed into it), but "
-            f"its interpreter '{given}' {problem}",
-            proc.stdout + proc.stderr,
-        )
-    return path
-
-
-# Run by a user-managed interpreter: its version and which of the server's modules it lacks.
-_CHECK = """\
-import importlib.util, json, sys
-missing = [m for m in ["modelport", *json.loads(sys.argv[1])] if importlib.util.find_spec(m) is None]
-print(json.dumps({"version": list(sys.version_info[:2]), "missing": missing}))
-"""
-
-
-def _user_interpreter_problem(path: Path, found: dict[str, Any]) -> str | None:
-    """What stops ``path`` from running the scoring server, with the command that fixes it."""
-    version = tuple(found["version"])
-    if version < MIN_PYTHON:
-        floor = ".".join(map(str, MIN_PYTHON))
-        return f"is Python {version[0]}.{version[1]}; modelport's scoring server needs Python >= {floor}"
-    missing = found["missing"]
-    if not missing:
-        return None
-    if "modelport" in missing:
-        return (
-            "cannot import modelport: install it (with its scoring server's requirements) with "
-            f"`{path} -m pip install {_source_root()}`"
-        )
-    modules = {module: name for name, module in _SERVER_MODULES.items()}
-    requirements = [r for r in SERVER_REQUIREMENTS if _requirement_name(r) in {modules[m] for m in missing}]
-    quoted = " ".join(shlex.quote(r.split(";")[0]) for r in requirements)
-    names = ", ".join(_requirement_name(r) for r in requirements)
-    return (
-        f"lacks what modelport's scoring server imports: {names}; "
-        f"install them with `{path} -m pip install {quoted}`"
-    )
-
-
 def _clean(cache_root: Path, key: str) -> None:
     """Remove what a killed build left behind: a folder without its marker, abandoned temp folders."""
     leftovers = [cache_root / key, *cache_root.glob(f".build-{key}-*")]
@@ -557,9 +393,9 @@ def _build(
     tmp = cache_root / f".build-{key}-{os.getpid()}-{secrets.token_hex(4)}"
     env_dir = cache_root / key
     try:
-        pinned = _Pinned(plan, uv, cache_root)
+        pinned = policy.Pinned(plan, uv, cache_root)
         said: set[str] = set()
-        for _round in range(_MAX_ROUNDS):
+        for _round in range(policy.MAX_ROUNDS):
             for replacement in pinned.replacements:  # each said once, as it is decided
                 if replacement.line() not in said:
                     said.add(replacement.line())
@@ -639,70 +475,3 @@ def _build(
             shutil.rmtree(tmp, ignore_errors=True)
     progress(f"built in {seconds:.1f} s at {env_dir}")
     return installers.venv_python(env_dir)
-
-
-#: Rounds of "replace the pin whose source build failed, install again" before giving up.
-_MAX_ROUNDS = 4
-
-
-class _Pinned:
-    """The plan's packages after the pin policy: pins without a wheel for this Python replaced by
-    the nearest releases that install (nearest), or refused with one line (strict).
-
-    Asks uv first (wheels only, nothing installed); :meth:`retry` handles a pin that did have no
-    wheel and whose source build failed during the install.
-    """
-
-    def __init__(self, plan: _Plan, uv: str | None, cwd: Path) -> None:
-        self.plan = plan
-        self.uv = uv
-        self.packages: tuple[str, ...] = plan.packages
-        self.replacements: tuple[pins.Replacement, ...] = ()
-        self.held: dict[str, str] = {}
-        self.missing: dict[str, str] = {}
-        self.probe_log: list[str] = []
-        if uv is None:  # pip alone cannot be asked which releases have wheels: installed as given
-            return
-        flags, extra_env = installers.pip_config_for_uv(plan.pip_options, dict(os.environ))
-        try:
-            base = installers.find_python(plan.python, uv, dict(os.environ), cwd)
-        except EnvironmentBuildError as exc:
-            raise EnvironmentBuildError(f"environment '{plan.name}': {exc.message}", exc.log) from None
-        self.probe = pins.Probe(uv, base, plan.python, (*flags, *plan.pip_options), extra_env, self.probe_log)
-        exact = [p for p in plan.packages if pins.exact_pin(p) is not None]
-        missing = pins.without_wheels(exact, self.probe)
-        if missing:
-            self._replace(missing)
-
-    def _replace(self, missing: dict[str, str]) -> None:
-        plan = self.plan
-        if plan.pin_policy == "strict":
-            pin = next(iter(missing))
-            name, version = pin.split("==", 1)
-            raise EnvironmentBuildError(
-                f"environment '{plan.name}': "
-                + cannot_install_message(
-                    name, version, plan.python, self.probe.python, self.uv, plan.pip_options, built=False
-                ),
-                "\n".join(self.probe_log),
-            )
-        self.missing = dict(missing)
-        try:
-            selection = pins.select_nearest(self.missing, plan.packages, plan.runtime, self.probe)
-        except EnvironmentBuildError as exc:
-            raise EnvironmentBuildError(f"environment '{plan.name}': {exc.message}", exc.log) from None
-        chosen = {r.asked: f"{r.asked.split('==')[0]}=={r.version}" for r in selection.replacements}
-        self.packages = tuple(chosen.get(p, p) for p in plan.packages)
-        self.replacements = selection.replacements
-        self.held = selection.held
-
-    def retry(self, failed: str, log: str) -> bool:
-        """Whether the install may go again with ``failed`` (a pin whose build failed) replaced."""
-        if self.uv is None or self.plan.pin_policy == "strict" or failed in self.missing:
-            return False
-        if failed not in self.plan.packages:
-            return False
-        version = failed.split("==", 1)[1]
-        self.probe_log.append(log)
-        self._replace({**self.missing, failed: f"{version} did not build on Python {self.plan.python}"})
-        return True
