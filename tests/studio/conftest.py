@@ -2,8 +2,8 @@
 MNIST model, and a service whose init() fails), the real ``modelport studio`` command in a
 subprocess on a free port, and Debian's chromium driven by playwright.
 
-One workspace, one studio and one browser for the session: deploying and launching cost
-seconds, the pages cost milliseconds.
+One workspace, one studio and one browser for the package (tests/studio): deploying and
+launching cost seconds, the pages cost milliseconds.
 """
 
 from __future__ import annotations
@@ -104,7 +104,7 @@ class Digits:
     """A test image the model gets right both as it is and as the canvas renders its strokes."""
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def digits784(tmp_path_factory: pytest.TempPathFactory) -> Digits:
     """A LogisticRegression on the first 1,500 shipped MNIST training images (784 inputs in
     0..1), saved as the tutorial saves its model (2-3 s on 2 idle cores)."""
@@ -162,7 +162,7 @@ class StudioWorld:
         return requests.request(method, self.url + path, headers=headers, timeout=30, **kwargs)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def world(tmp_path_factory: pytest.TempPathFactory, digits784: Digits) -> Iterator[StudioWorld]:
     """A workspace with the tutorial's service (key auth, Healthy), one whose init() fails, an
     echo service with token auth, the tutorial's again with a sample input and no auth, and
@@ -283,7 +283,10 @@ def world(tmp_path_factory: pytest.TempPathFactory, digits784: Digits) -> Iterat
             engine.delete(ws, name, missing_ok=True)
 
 
-@pytest.fixture(scope="session")
+# Package-scoped, not session-scoped: a sync_playwright left running for the rest of the session
+# makes every later sync_playwright() (another package's browser test) fail with "Sync API
+# inside the asyncio loop", and the studio's services would keep running after its tests.
+@pytest.fixture(scope="package")
 def browser() -> Iterator[Any]:
     if not CHROMIUM.exists():
         pytest.skip(f"{CHROMIUM} is missing (scripts/test.sh installs Debian's chromium with apt-get)")
