@@ -97,7 +97,13 @@ EXPECTED = {
         "RunConfiguration",
     },
     "modelport.core.resource_configuration": {"ResourceConfiguration"},
-    "modelport.core.environment": {"Environment", "PythonSection"},
+    "modelport.core.environment": {
+        "DEFAULT_CPU_IMAGE",
+        "DEFAULT_GPU_IMAGE",
+        "DockerSection",
+        "Environment",
+        "PythonSection",
+    },
     "modelport.core.conda_dependencies": {"CondaDependencies"},
     "modelport.core.webservice": {"AciWebservice", "AksWebservice", "LocalWebservice", "Webservice"},
 }

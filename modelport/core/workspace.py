@@ -216,10 +216,11 @@ class Workspace(_StoreWorkspace):
         )
 
     def get_mlflow_tracking_uri(self) -> str:
-        """An MLflow tracking URI that keeps runs (a SQLite file) and their artifacts in the workspace.
+        """An MLflow tracking URI that keeps runs, metrics, artifacts and MLflow's model registry in
+        the workspace.
 
-        ``modelport:`` is an MLflow tracking-store plugin installed with modelport; MLflow's
-        SQLAlchemy store needs ``sqlalchemy`` and ``alembic`` (``pip install modelport[mlflow]``).
+        ``modelport:`` is an MLflow store plugin installed with modelport; it needs only
+        ``mlflow-skinny`` (what v1's ``azureml-mlflow`` brought; ``pip install modelport[mlflow]``).
 
         Example::
 

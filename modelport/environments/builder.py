@@ -289,7 +289,7 @@ def resolve_interpreter(
             "no container; an export's Dockerfile builds on it (docs/export.md)"
         )
     if spec.user_managed:
-        return user_interpreter(spec)
+        return user_interpreter(spec.name, spec.interpreter_path)
     plan = _plan(spec, extra_requirements)
     for note in (*plan.notes, *([f"environment '{spec.name}': {spec.note}"] if spec.note else [])):
         log(note)

@@ -10,7 +10,7 @@ import shutil
 import subprocess
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from modelport.environments import installers
 from modelport.environments.requirements import (
@@ -22,15 +22,13 @@ from modelport.environments.requirements import (
 )
 from modelport.errors import EnvironmentBuildError
 
-if TYPE_CHECKING:
-    from modelport.environments.builder import EnvSpec
-
 __all__ = ["user_interpreter"]
 
 
-def user_interpreter(spec: EnvSpec) -> Path:
-    """The interpreter of a user-managed spec, checked (one line naming what it lacks)."""
-    given = spec.interpreter_path
+def user_interpreter(name: str, interpreter_path: str | None) -> Path:
+    """The interpreter of the user-managed environment ``name``, checked (one line naming what it
+    lacks); None: the deploying interpreter."""
+    given = interpreter_path
     if given is None:
         return Path(sys.executable)
     path = Path(given).expanduser()
@@ -38,7 +36,7 @@ def user_interpreter(spec: EnvSpec) -> Path:
         path = Path(shutil.which(given) or given)
     if not path.is_file():
         raise EnvironmentBuildError(
-            f"environment '{spec.name}' is user-managed, but its interpreter_path '{given}' does not exist"
+            f"environment '{name}' is user-managed, but its interpreter_path '{given}' does not exist"
         )
     # Not resolve(): every venv's python is a symlink to some base interpreter.
     if path.absolute() == Path(sys.executable).absolute():
@@ -55,21 +53,21 @@ def user_interpreter(spec: EnvSpec) -> Path:
         )
     except (OSError, subprocess.TimeoutExpired) as exc:
         raise EnvironmentBuildError(
-            f"environment '{spec.name}' is user-managed, but its interpreter '{given}' does not run: {exc}",
+            f"environment '{name}' is user-managed, but its interpreter '{given}' does not run: {exc}",
             str(exc),
         ) from None
     try:
         found = json.loads(proc.stdout)
     except ValueError:
         raise EnvironmentBuildError(
-            f"environment '{spec.name}' is user-managed, but its interpreter '{given}' does not run "
+            f"environment '{name}' is user-managed, but its interpreter '{given}' does not run "
             f"Python 3 code: {installers.summarize(proc.stderr)}",
             proc.stdout + proc.stderr,
         ) from None
     problem = _user_interpreter_problem(path, found)
     if problem is not None:
         raise EnvironmentBuildError(
-            f"environment '{spec.name}' is user-managed (used as is, nothing is installed into it), but "
+            f"environment '{name}' is user-managed (used as is, nothing is installed into it), but "
             f"its interpreter '{given}' {problem}",
             proc.stdout + proc.stderr,
         )
