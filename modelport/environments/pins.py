@@ -26,7 +26,6 @@ from __future__ import annotations
 import os
 import re
 import subprocess
-import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -311,8 +310,3 @@ def _read_compiled(output: str) -> tuple[dict[str, str], dict[str, set[str]]]:
         if text and text != "via" and not text.startswith("-r ") and not text.startswith("-c "):
             via[current].add(canonical_name(text.split()[0]))
     return versions, via
-
-
-def running_python() -> str:
-    """``X.Y`` of this interpreter."""
-    return f"{sys.version_info.major}.{sys.version_info.minor}"
