@@ -1,7 +1,9 @@
 """Turn a run's results into a printed table, ``results.json``, ``results.md`` and ``results.png``.
 
 Every figure is also shown as a ratio to the baseline server (azmlinfsrv) when it was measured:
-below 1x is better for times, latencies and memory; above 1x is better for req/s.
+below 1x is better for times, latencies and memory; above 1x is better for req/s. When both
+modelport and the bare ASGI floor (``asgi-floor``) ran, a second table gives modelport's single-row
+req/s and p99 as a share of the floor's at 1 and 64 connections (issue 19).
 """
 
 from __future__ import annotations
@@ -173,6 +175,62 @@ def goals(results: dict[str, Any]) -> list[Goal]:
     ]
 
 
+FLOOR = "asgi-floor"
+FLOOR_LEVELS = (1, 64)
+FLOOR_GOAL = 0.9
+"""Issue 19: modelport's single-row req/s at least this share of the bare ASGI floor's, p99 no worse."""
+
+
+def _level(server: dict[str, Any] | None, concurrency: int) -> dict[str, Any] | None:
+    if server is None or server.get("error"):
+        return None
+    for level in server.get("load") or []:
+        if level.get("concurrency") == concurrency:
+            return dict(level)
+    return None
+
+
+def floor_rows(results: dict[str, Any], name: str = "modelport") -> list[dict[str, Any]]:
+    """``name`` against the bare ASGI floor at c=1 and c=64: req/s and p99 of each, and the ratios."""
+    servers = results["servers"]
+    rows = []
+    for c in FLOOR_LEVELS:
+        mine, floor = _level(servers.get(name), c), _level(servers.get(FLOOR), c)
+        if mine is None or floor is None:
+            continue
+        rows.append(
+            {
+                "concurrency": c,
+                "rps": mine["rps"],
+                "floor_rps": floor["rps"],
+                "rps_ratio": _ratio(mine["rps"], floor["rps"]),
+                "p99_ms": mine["p99_ms"],
+                "floor_p99_ms": floor["p99_ms"],
+                "p99_ratio": _ratio(mine["p99_ms"], floor["p99_ms"]),
+            }
+        )
+    return rows
+
+
+def floor_markdown(results: dict[str, Any]) -> list[str]:
+    """The modelport / floor table (issue 19's goal: req/s >= 0.9x at c=1 and c=64, p99 no worse)."""
+    rows = floor_rows(results)
+    if not rows:
+        return []
+    lines = [
+        "",
+        f"| level | modelport req/s | {FLOOR} req/s | ratio (goal >= {FLOOR_GOAL:g}x) "
+        f"| modelport p99 | {FLOOR} p99 | p99 ratio (goal <= 1x) |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for r in rows:
+        lines.append(
+            f"| c={r['concurrency']} | {r['rps']:,.0f} | {r['floor_rps']:,.0f} | {r['rps_ratio']:.2f}x "
+            f"| {r['p99_ms']:,.1f} ms | {r['floor_p99_ms']:,.1f} ms | {r['p99_ratio']:.2f}x |"
+        )
+    return lines
+
+
 def goals_markdown(results: dict[str, Any]) -> list[str]:
     lines = ["", "| goal (issue 6) | limit | this run | met |", "|---|---|---|---|"]
     for goal in goals(results):
@@ -205,6 +263,7 @@ def markdown(results: dict[str, Any]) -> str:
         lines += ["", "In-process floor (median): " + "; ".join(parts) + "."]
     if "azmlinfsrv" in results["servers"]:
         lines += goals_markdown(results)
+    lines += floor_markdown(results)
     machine = results["machine"]
     notes = [
         "",
@@ -228,6 +287,7 @@ def printable(results: dict[str, Any]) -> str:
     lines += [fmt.format(*r) for r in rows]
     if "azmlinfsrv" in results["servers"]:
         lines += [line for line in goals_markdown(results) if line and not line.startswith("|---")]
+    lines += [line for line in floor_markdown(results) if line and not line.startswith("|---")]
     return "\n".join(lines)
 
 

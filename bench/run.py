@@ -1,4 +1,4 @@
-"""``python -m bench.run``: modelport against azmlinfsrv and MLServer, one command.
+"""``python -m bench.run``: modelport against azmlinfsrv, MLServer and the bare ASGI floor, one command.
 
 Example::
 
@@ -189,6 +189,7 @@ def main(argv: list[str] | None = None) -> int:
         shutil.rmtree(workdir, ignore_errors=True)
         results["machine"]["loadavg_end"] = [round(v, 2) for v in os.getloadavg()]
         if results["servers"]:
+            results["vs_floor"] = report.floor_rows(results)  # issue 19: modelport / bare ASGI floor
             paths = report.write_all(results, out)
             print(report.printable(results))
             print("[bench] wrote " + ", ".join(str(p) for p in paths))

@@ -11,6 +11,9 @@
   ``bench/scripts/score_typed.py`` (``@array_input(dtype="float64", shape=(None, 784))``), sent the
   same JSON bodies, the same rows as ``application/x-npy``, and the JSON bodies with adaptive
   batching on (``--max-batch-size 64 --max-batch-latency-ms 2``).
+- ``asgi-floor``: the floor of any in-process Python server (``wrappers/asgi_floor.py``): a bare
+  ASGI app calling the same ``score.py``'s ``run()`` on the event loop, under uvicorn with
+  httptools and uvloop, one process, no framework; in modelport's venv, so only the server differs.
 - ``modelport-v2``, ``modelport-v2-binary``, ``modelport-v2-batch`` (bench/v2rows.py): the typed
   script spoken to as MLServer is, V2 JSON, V2 binary, and V2 JSON with the same batching flags.
 
@@ -39,6 +42,7 @@ from bench.v2rows import V2Binary, V2Json
 SCORE_SCRIPT = REPO / "examples" / "mnist" / "score.py"
 TYPED_SCRIPT = Path(__file__).resolve().parent / "scripts" / "score_typed.py"
 AZML_WRAPPER = Path(__file__).resolve().parent / "wrappers" / "azmlinfsrv_local.py"
+FLOOR_APP_DIR = Path(__file__).resolve().parent / "wrappers"  # asgi_floor.py
 MLSERVER_MODEL = "mnist"
 
 
@@ -260,6 +264,36 @@ class Modelport(Server):
         return found
 
 
+class AsgiFloor(Server):
+    """The bare ASGI floor (``wrappers/asgi_floor.py``) in modelport's venv."""
+
+    name, label = "asgi-floor", "bare ASGI floor (uvicorn httptools+uvloop)"
+    package = "uvicorn"
+    env_name = "modelport"
+
+    def requirements(self, sklearn_version: str) -> list[str] | None:
+        return Modelport().requirements(sklearn_version)  # the same venv: only the server differs
+
+    def launch(self, env: BuiltEnv | None, workdir: Path, model_path: Path, ports: list[int]) -> Launch:
+        app, model_dir = _v1_layout(workdir, model_path)
+        python = str(env.python) if env is not None else sys.executable
+        cmd = [python, "-m", "uvicorn", "--app-dir", str(FLOOR_APP_DIR), "asgi_floor:app"]
+        cmd += ["--host", "127.0.0.1", "--port", str(ports[0]), "--workers", "1"]
+        cmd += ["--loop", "uvloop", "--http", "httptools", "--lifespan", "on", "--no-access-log"]
+        launch_env = {**_base_env(), "AZUREML_MODEL_DIR": str(model_dir)}
+        settings = {"workers": 1, "loop": "uvloop", "http": "httptools", "access_log": False}
+        return Launch(cmd, app, launch_env, ports[0], settings=settings)
+
+    def versions(self, env: BuiltEnv | None) -> dict[str, str]:
+        names = ["uvicorn", "httptools", "uvloop", "scikit-learn", "numpy"]
+        python = env.python if env is not None else Path(sys.executable)
+        code = "import importlib.metadata as m, json, sys\n"
+        code += "print(json.dumps({n: m.version(n) for n in sys.argv[1:]}))"
+        out = subprocess.run([str(python), "-c", code, *names], capture_output=True, text=True)
+        return dict(json.loads(out.stdout)) if out.returncode == 0 else {"uvicorn": "?"}
+
+
+FLOOR = "asgi-floor"
 TYPED = "modelport typed"
 SERVERS: dict[str, Server] = {
     s.name: s
@@ -268,6 +302,7 @@ SERVERS: dict[str, Server] = {
         MLServer(),
         MLServer("mlserver-batch", "MLServer + mlserver-sklearn + batching", batch=(64, 0.002)),
         Modelport(),
+        AsgiFloor(),
         Modelport("modelport-typed", f"{TYPED} JSON", TYPED_SCRIPT),
         Modelport("modelport-npy", f"{TYPED} npy", TYPED_SCRIPT, Npy()),
         Modelport("modelport-v2", f"{TYPED} V2 JSON", TYPED_SCRIPT, V2Json()),  # type: ignore[arg-type]

@@ -101,7 +101,7 @@ async def read_body(
     408 if it has not all arrived within ``timeout`` seconds (a trickling client)."""
     if content_length is not None and content_length > limit:
         raise too_large(limit, content_length)
-    if timeout is None:
+    if timeout is None or getattr(receive, "complete", False):  # here already: nothing to wait for
         return await _receive_body(receive, limit)
     try:
         async with asyncio.timeout(timeout):

@@ -33,7 +33,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable
 from typing import Any
 
 import orjson
@@ -73,7 +72,8 @@ class HeaderDeadlineProtocol(HttpToolsProtocol):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self._header_deadline: asyncio.TimerHandle | None = None
+        self._header_timer: asyncio.TimerHandle | None = None
+        self._headers_due: float | None = None  # loop time by which the headers must be complete
         self._request_begun = False
         self._whole_body = False
         self._lingering = False
@@ -82,21 +82,36 @@ class HeaderDeadlineProtocol(HttpToolsProtocol):
         self._linger_end = 0.0
         self._linger_timer: asyncio.TimerHandle | None = None
 
-    def _arm(self) -> None:
-        if self._header_deadline is None:
-            self._header_deadline = self.loop.call_later(self.read_timeout_s, self._headers_late)
+    # The deadline is a time to compare with, and one timer per connection checks it when due: a
+    # timer made when a request begins and cancelled when its headers are complete was two timer
+    # handles per request, and uvloop closes a cancelled one on the loop's next turn, which then
+    # needs the GIL while the run thread holds it (one more hand-over per request, issue 19).
+    def _expect_headers(self) -> None:
+        """The headers must be complete ``read_timeout_s`` from now (or from an earlier start)."""
+        if self._headers_due is None:
+            self._headers_due = self.loop.time() + self.read_timeout_s
+        if self._header_timer is None:
+            self._header_timer = self.loop.call_at(self._headers_due, self._check_headers)
 
-    def _disarm(self) -> None:
-        if self._header_deadline is not None:
-            self._header_deadline.cancel()
-            self._header_deadline = None
+    def _check_headers(self) -> None:
+        self._header_timer = None
+        due = self._headers_due
+        if due is None:  # complete since: the next request's first byte sets a new deadline
+            return
+        if self.loop.time() < due:  # a later request's deadline
+            self._header_timer = self.loop.call_at(due, self._check_headers)
+            return
+        self._headers_late()
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
-        self._arm()
+        self._expect_headers()
 
     def connection_lost(self, exc: Exception | None) -> None:
-        self._disarm()
+        self._headers_due = None
+        if self._header_timer is not None:
+            self._header_timer.cancel()
+            self._header_timer = None
         if self._linger_timer is not None:
             self._linger_timer.cancel()
             self._linger_timer = None
@@ -105,17 +120,17 @@ class HeaderDeadlineProtocol(HttpToolsProtocol):
     def on_message_begin(self) -> None:
         super().on_message_begin()
         self._request_begun = True
-        self._arm()
+        self._expect_headers()
 
     def on_headers_complete(self) -> None:
-        self._disarm()
+        self._headers_due = None
         self._request_begun = False
         super().on_headers_complete()
         fits = self._body_fits()
         self._whole_body = fits is True
         if self._whole_body:
             # The ASGI task starts on the loop's next turn: it will call this receive, not uvicorn's.
-            self.cycle.receive = _whole_body_receive(self.cycle)  # type: ignore[method-assign,assignment]
+            self.cycle.receive = WholeBodyReceive(self.cycle)  # type: ignore[method-assign,assignment]
         elif fits is None:  # a body the app may refuse before it has arrived: close by lingering
             self.cycle.transport = _LingeringTransport(self, self.transport)  # type: ignore[assignment]
 
@@ -195,7 +210,7 @@ class HeaderDeadlineProtocol(HttpToolsProtocol):
         super().on_message_complete()
 
     def _headers_late(self) -> None:
-        self._header_deadline = None
+        self._headers_due = None
         if self.transport.is_closing():
             return
         if self._request_begun:
@@ -223,11 +238,24 @@ def _scoring_path(path: str) -> bool:
     return path == "/score" or (path.startswith("/v2/models/") and path.endswith("/infer"))
 
 
-def _whole_body_receive(cycle: RequestResponseCycle) -> Callable[[], Awaitable[dict[str, Any]]]:
+class WholeBodyReceive:
     """uvicorn's ``RequestResponseCycle.receive`` for a body handed over whole: the same steps, but
     the message's body is the cycle's ``bytearray`` itself rather than a ``bytes`` copy of it."""
 
-    async def receive() -> dict[str, Any]:
+    __slots__ = ("cycle",)
+
+    def __init__(self, cycle: RequestResponseCycle) -> None:
+        self.cycle = cycle
+
+    @property
+    def complete(self) -> bool:
+        """Whether the whole body is here, so that a call returns it at once: the app then reads
+        it without setting a deadline (a timer made and cancelled per request; issue 19)."""
+        cycle = self.cycle
+        return not cycle.more_body and cycle.message_event.is_set() and not cycle.waiting_for_100_continue
+
+    async def __call__(self) -> dict[str, Any]:
+        cycle = self.cycle
         if cycle.waiting_for_100_continue and not cycle.transport.is_closing():
             cycle.transport.write(b"HTTP/1.1 100 Continue\r\n\r\n")
             cycle.waiting_for_100_continue = False
@@ -239,8 +267,6 @@ def _whole_body_receive(cycle: RequestResponseCycle) -> Callable[[], Awaitable[d
             return {"type": "http.disconnect"}
         body, cycle.body = cycle.body, bytearray()
         return {"type": "http.request", "body": body, "more_body": cycle.more_body}
-
-    return receive
 
 
 def protocol_class(read_timeout_s: float, max_body_bytes: int) -> type[HeaderDeadlineProtocol]:

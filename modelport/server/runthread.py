@@ -129,15 +129,19 @@ class RunThreads:
             job = None
             if not going_on:
                 return
-            now = time.monotonic()
-            if now - yielded >= YIELD_EVERY_S:
-                # Under load this thread goes from one run() to the next holding the GIL, and the
-                # event loop, which has the answers to send, gets it only when the interpreter
-                # forces a switch (every 5 ms): answers leave in bursts, and some wait several
-                # bursts. Handing the GIL over between jobs took the p99 at 64 connections from
-                # 2-4x the median to ~1.2x, for ~5% fewer requests/s (docs/performance.md).
-                time.sleep(0)
-                yielded = now
+            if held or not self._queue.empty():
+                now = time.monotonic()
+                if now - yielded >= YIELD_EVERY_S:
+                    # Under load this thread goes from one run() to the next holding the GIL, and
+                    # the event loop, which has the answers to send, gets it only when the
+                    # interpreter forces a switch (every 5 ms): answers leave in bursts, and some
+                    # wait several bursts. Handing the GIL over between jobs took the p99 at 64
+                    # connections from 2-4x the median to ~1.2x, for ~5% fewer requests/s. With
+                    # nothing queued the thread blocks on the queue just below, which hands the
+                    # GIL over anyway: a yield there was one more hand-over per request (a
+                    # context switch each way; docs/performance.md, issue 19).
+                    time.sleep(0)
+                    yielded = now
 
     def _run(self, job: Job[Any], held: collections.deque[Job[Any] | None]) -> bool:
         """Run ``job`` (with a batch gathered behind it, if batchable); False once the loop is closed."""

@@ -74,8 +74,10 @@ class ScoringService:
         self._threads = RunThreads(config.max_concurrent_requests)
         self._ready: asyncio.Event | None = None
         self._jobs: set[Job[Any]] = set()
+        self._watch_handle: asyncio.TimerHandle | None = None
+        self._watch_due = 0.0
         self._timeout_s = config.scoring_timeout_ms / 1000
-        self._wait_s = config.max_request_wait_ms / 1000
+        self._wait_s = max(config.max_request_wait_ms / 1000, 0.001)
         self._memory_limit = (config.max_worker_memory_mb or 0) * 1024 * 1024
         self._memory_over: float | None = None
         self._process: Any = None  # psutil.Process of this worker, for the memory limit
@@ -229,27 +231,62 @@ class ScoringService:
         else:
             job = self._threads.submit(lambda: self._score_in_thread(codec, script, request))
         self._jobs.add(job)
+        self._watch(job.queued + self._wait_s)
         try:
-            # Most requests are done within the wait bound; otherwise: never started -> 503.
-            done, _ = await asyncio.wait((job.future,), timeout=max(self._wait_s, 0.001))
-            if done:
-                return job.future.result()
-            if self._threads.abandon(job):
-                raise ServiceUnavailable(
-                    f"overloaded: run() did not start within {self.config.max_request_wait_ms} ms "
-                    f"(max_request_wait_ms); retry",
-                    retry_after=1,
-                )
-            assert job.started is not None
-            remaining = self._timeout_s - (time.monotonic() - job.started)
-            if remaining > 0:
-                done, _ = await asyncio.wait((job.future,), timeout=remaining)
-                if done:
-                    return job.future.result()
+            # The future ends with run()'s answer, or with the 503 or 504 the watch gives it.
+            return await job.future
         finally:
             self._jobs.discard(job)
-        self._timed_out(job)
-        raise ScoringTimeout(self.config.scoring_timeout_ms)
+
+    # -- the watch: 503 for a request whose run() did not start in time, 504 for a run() too long --
+    # One timer for all requests in flight, not one per request: a timer per request (asyncio.wait
+    # with a timeout) was created and cancelled for every request, and uvloop closes a cancelled
+    # timer's handle on the loop's next turn, which needs the GIL while the run thread holds it:
+    # the event loop then waited out the whole run() before it could sleep, one more GIL hand-over
+    # and context switch per request (docs/performance.md, issue 19).
+    def _watch(self, due: float) -> None:
+        """Have :meth:`_check_jobs` run by ``due`` (monotonic seconds)."""
+        if self._watch_handle is not None:
+            if self._watch_due <= due:
+                return
+            self._watch_handle.cancel()
+        self._watch_due = due
+        delay = max(0.0, due - time.monotonic())
+        self._watch_handle = asyncio.get_running_loop().call_later(delay, self._check_jobs)
+
+    def _check_jobs(self) -> None:
+        """Fail the jobs past their deadline, then watch for the next deadline."""
+        self._watch_handle = None
+        now = time.monotonic()
+        timed_out: list[Job[Any]] = []
+        following: float | None = None
+        for job in list(self._jobs):
+            if job.future.done():
+                continue
+            if job.started is None:
+                due = job.queued + self._wait_s
+                if due <= now and self._threads.abandon(job):
+                    job.future.set_exception(
+                        ServiceUnavailable(
+                            f"overloaded: run() did not start within {self.config.max_request_wait_ms} ms "
+                            f"(max_request_wait_ms); retry",
+                            retry_after=1,
+                        )
+                    )
+                    continue
+                if job.started is None:
+                    following = due if following is None else min(following, due)
+                    continue
+            due = job.started + self._timeout_s
+            if due <= now:
+                timed_out.append(job)
+                continue
+            following = due if following is None else min(following, due)
+        for job in timed_out:
+            self._timed_out(job)  # the first one fails everything still queued with 503
+            job.future.set_exception(ScoringTimeout(self.config.scoring_timeout_ms))
+        if following is not None:
+            self._watch(following)
 
     def _score_in_thread(self, codec: Codec, script: ScoringScript, request: ScoringRequest) -> Scored:
         script.last_run_s = None

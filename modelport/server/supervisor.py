@@ -10,6 +10,7 @@ from __future__ import annotations
 import gc
 import logging
 import os
+import signal
 import socket
 import sys
 import threading
@@ -25,7 +26,7 @@ from modelport.server import metrics
 from modelport.server.config import ServerConfig
 from modelport.server.protocol import protocol_class
 from modelport.server.service import write_ready_file
-from modelport.server.status import POLL_S, StatusReporter
+from modelport.server.status import POLL_S, WAKE_SIGNAL, StatusReporter
 
 log = logging.getLogger("modelport.server")
 HEARTBEAT_TIMEOUT_S = 60
@@ -111,6 +112,14 @@ class StatusArbiter(Arbiter):
     """gunicorn's arbiter, reading the workers' status reports between two turns of its loop."""
 
     status: StatusReporter | None = None
+
+    def init_signals(self) -> None:
+        super().init_signals()
+        if self.status is not None:  # a worker's report wakes the loop (see status.WAKE_SIGNAL)
+            signal.signal(WAKE_SIGNAL, self._wake)
+
+    def _wake(self, signum: int, frame: Any) -> None:
+        self.wakeup()
 
     def wait_for_signals(self, timeout: float = 1.0) -> list[int]:
         if self.status is None:
