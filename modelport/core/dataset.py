@@ -642,7 +642,7 @@ class _TabularDatasetFactory:
             "header": _header(header),
             "include_path": bool(include_path),
             "empty_as_string": bool(empty_as_string),
-            "encoding": encoding.replace("utf8", "utf-8") if encoding else "utf-8",
+            "encoding": str(encoding).replace("utf8", "utf-8") if encoding else "utf-8",
         }
         return TabularDataset(sources, workspace, read, validate=validate, partition_format=partition_format)
 
@@ -656,7 +656,7 @@ class _TabularDatasetFactory:
         **_v1: Any,
     ) -> TabularDataset:
         sources, workspace = _sources(path)
-        read = {"format": "json_lines", "include_path": bool(include_path), "encoding": encoding}
+        read = {"format": "json_lines", "include_path": bool(include_path), "encoding": str(encoding)}
         return TabularDataset(sources, workspace, read, validate=validate, partition_format=partition_format)
 
     @staticmethod

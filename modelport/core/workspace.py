@@ -209,7 +209,10 @@ class Workspace(_StoreWorkspace):
 
     def set_default_datastore(self, name: str) -> None:
         from modelport.errors import NotSupported
+        from modelport.registry.datastores import DEFAULT
 
+        if name == DEFAULT:
+            return  # it is the default already
         raise NotSupported(
             f"set_default_datastore({name!r}): the default datastore of a local workspace is always "
             "'workspaceblobstore'; use Datastore.get(ws, name) for another"
