@@ -85,6 +85,17 @@ class ModelportError(Exception):
     def __str__(self) -> str:
         return self.message
 
+    @property
+    def inner_exception(self) -> BaseException | None:
+        """The exception this one was raised from, if any (v1's ``AzureMLException.inner_exception``)."""
+        return self.__cause__ or self.__context__
+
+    def print_stacktrace(self) -> None:
+        """Print this error's traceback, as v1's ``print_stacktrace`` did."""
+        import traceback
+
+        traceback.print_exception(self)
+
 
 class NotFoundError(ModelportError):
     http_status = 404
@@ -148,6 +159,11 @@ class EnvironmentNotFound(NotFoundError):
 class ServiceError(ModelportError):
     """What a service operation raises (v1's ``WebserviceException``): a service not found or
     already there, a deployment that failed, a call it answered with an error or did not answer."""
+
+    @property
+    def status_code(self) -> int:
+        """The HTTP status this error stands for (v1's ``WebserviceException.status_code``)."""
+        return self.http_status
 
 
 class ServiceNotFound(NotFoundError, ServiceError):
@@ -238,7 +254,6 @@ class ServiceCallError(ServiceError):
     def __init__(self, status: int, body: str, headers: dict[str, str] | None = None) -> None:
         super().__init__(f"service answered {status}: {body[:2000]}")
         self.http_status = status
-        self.status_code = status
         self.body = body
         self.headers = headers or {}
 

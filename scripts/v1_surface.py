@@ -16,7 +16,8 @@ A module with ``__all__`` exports those names (less private ones); one without e
 classes and functions it defines (what the v1 reference documents for it, not its module constants).
 A class's members are its public methods, properties, class attributes and the public attributes its
 ``__init__`` sets, and those of its azureml
-base classes, less UPPER_CASE constants a private base class (``_RunBase``) carries.
+base classes, less UPPER_CASE constants a private base class (``_RunBase``) carries and the REST
+URL templates of v1's client (``REST_TEMPLATES``).
 """
 
 from __future__ import annotations
@@ -54,6 +55,19 @@ MODULES = [
     "azureml.pipeline.core",
     "azureml.pipeline.steps",
 ]
+
+
+# Class constants of v1's REST client, not API: the URL templates its run and pipeline classes
+# format service paths with (``Run.RUN_PATH``, ``Experiment.WORKSPACE_FMT``, ...).
+REST_TEMPLATES = {
+    "DELIM",
+    "EXPERIMENT_ID_PATH",
+    "EXPERIMENT_NAME_PATH",
+    "PIPELINE_PATH",
+    "RUN_PATH",
+    "TID_FMT",
+    "WORKSPACE_FMT",
+}
 
 
 class Tree:
@@ -186,7 +200,7 @@ class Tree:
             elif isinstance(node, ast.Assign | ast.AnnAssign):
                 targets = node.targets if isinstance(node, ast.Assign) else [node.target]
                 for t in targets:
-                    if isinstance(t, ast.Name) and not t.id.startswith("_"):
+                    if isinstance(t, ast.Name) and not t.id.startswith("_") and t.id not in REST_TEMPLATES:
                         out[t.id] = "attribute"
         return out
 

@@ -4,7 +4,20 @@ from __future__ import annotations
 
 from modelport import __version__ as VERSION
 from modelport.core import aks_endpoint as _aks_endpoint  # noqa: F401  (puts AksEndpoint in .webservice)
+from modelport.core._cloud_only import (
+    Keyvault,
+    LinkedService,
+    PrivateEndPoint,
+    PrivateEndPointConfig,
+    SynapseWorkspaceLinkedServiceConfiguration,
+    attach_legacy_compute_target,
+    is_compute_target_prepared,
+    prepare_compute_target,
+    remove_legacy_compute_target,
+)
+from modelport.core._functions import diagnostic_log, get_run
 from modelport.core.compute import ComputeTarget
+from modelport.core.container_registry import ContainerRegistry
 from modelport.core.dataset import Dataset
 from modelport.core.datastore import Datastore
 from modelport.core.environment import Environment
@@ -19,15 +32,31 @@ from modelport.core.workspace import Workspace
 __all__ = [
     "VERSION",
     "ComputeTarget",
+    "ContainerRegistry",
     "Dataset",
     "Datastore",
     "Environment",
     "Experiment",
     "Image",
+    "Keyvault",
+    "LinkedService",
     "Model",
+    "PrivateEndPoint",
+    "PrivateEndPointConfig",
     "Run",
     "RunConfiguration",
+    "ScriptRun",
     "ScriptRunConfig",
+    "SynapseWorkspaceLinkedServiceConfiguration",
     "Webservice",
     "Workspace",
+    "attach_legacy_compute_target",
+    "diagnostic_log",
+    "get_run",
+    "is_compute_target_prepared",
+    "prepare_compute_target",
+    "remove_legacy_compute_target",
 ]
+
+ScriptRun = Run
+"""v1's class of a submitted script's run: here every run is a :class:`Run`."""

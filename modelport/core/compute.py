@@ -298,3 +298,10 @@ class AmlCompute(ComputeTarget):
             "script here with Experiment.submit(ScriptRunConfig(..., compute_target='local')), "
             "then deploy the model (AksCompute for a Ray cluster)"
         )
+
+
+# v1's other compute targets: refusals naming the local way (kept apart from this module's own).
+from modelport.core._compute_refused import *  # noqa: E402, F403
+from modelport.core._compute_refused import __all__ as _refused_names  # noqa: E402
+
+__all__ += _refused_names

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from modelport.core.conda_dependencies import CondaDependencies
+from modelport.core.container_registry import ContainerRegistry
 from modelport.environments import pins
 from modelport.environments.curated import curated_names, curated_spec, is_curated
 from modelport.errors import AlreadyExistsError, InvalidInputError
@@ -52,7 +53,7 @@ class DockerSection:
     def __init__(self) -> None:
         self.base_image: str | None = None
         self.base_dockerfile: str | None = None
-        self.base_image_registry: Any = None
+        self.base_image_registry: Any = ContainerRegistry()  # kept on the object; none is used locally
         self.enabled: bool = False
 
 

@@ -114,6 +114,8 @@ def _unresolved(module: str, name: str) -> list[str]:
         assert callable(obj), f"{name} is not callable"
     if info["kind"] != "class" or _pending(module, name):
         return []
+    if not info["members"] and callable(obj):
+        return []  # a v1 class used only by calling it (``with diagnostic_log(path):``)
     assert isinstance(obj, type), f"{_local(module)}.{name} is a {type(obj).__name__}, not a class"
     missing = []
     for member in info["members"]:
