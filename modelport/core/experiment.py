@@ -22,6 +22,7 @@ from typing import Any
 
 from modelport import _settings, jobs
 from modelport.core import run as _run
+from modelport.core._run_v1 import ExperimentV1
 from modelport.core.dataset import DatasetConsumptionConfig
 from modelport.core.datastore import DataReference
 from modelport.core.run import Run
@@ -34,7 +35,7 @@ from modelport.workspace import Workspace
 __all__ = ["Experiment"]
 
 
-class Experiment:
+class Experiment(ExperimentV1):
     """The experiment ``name`` of ``workspace`` (made on first use, as v1 did).
 
     Example::

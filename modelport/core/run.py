@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from modelport import jobs
+from modelport.core._run_v1 import RunV1
 from modelport.errors import InvalidInputError, NotFoundError, NotSupported, RunFailed
 from modelport.registry import runs as registry
 from modelport.workspace import Workspace
@@ -83,7 +84,7 @@ def _check_name(name: object) -> str:
     return name
 
 
-class Run:
+class Run(RunV1):
     """A run of an experiment. ``Run(experiment, run_id)`` opens an existing one.
 
     Example::

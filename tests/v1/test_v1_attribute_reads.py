@@ -38,3 +38,26 @@ def test_a_datastores_v1_attributes(home: Path, tmp_path: Path) -> None:
         files.set_as_default()
     with pytest.raises(NotSupported, match=r"pandas\.read_sql"):
         Datastore.register_azure_sql_database(ws, "sql", "server", "db")
+
+
+def test_a_runs_and_an_experiments_v1_members(home: Path, tmp_path: Path) -> None:
+    from modelport.core import Experiment, Run, ScriptRun, ScriptRunConfig, Workspace, get_run
+
+    ws = Workspace.create(name="runs", exist_ok=True)
+    exp = Experiment(ws, "exp")
+    (tmp_path / "train.py").write_text("print('training')\n")
+    run = exp.submit(ScriptRunConfig(source_directory=str(tmp_path), script="train.py"))
+    run.wait_for_completion()
+    assert isinstance(run, ScriptRun)
+    assert Run.get(ws, run.id) == run and get_run(exp, run.id) == run
+    assert run.get_detailed_status() == {"status": "Completed", "details": None}
+    logs = run.get_all_logs(tmp_path / "logs")
+    assert logs and any("training" in Path(p).read_text() for p in logs)
+    assert any("training" in text for text in run.get_details_with_logs()["logFiles"].values())
+    run.flush()
+    assert run.identity is None and str(ws.path) in run.portal_url
+    assert exp.workspace_object is ws and exp.archived_time is None and str(ws.path) in exp.portal_url
+    with pytest.raises(NotSupported, match="environment variable"):
+        run.get_secret("db-password")
+    with pytest.raises(NotSupported, match="pipelines"):
+        run.child_run()

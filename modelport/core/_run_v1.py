@@ -1,0 +1,167 @@
+"""The rest of v1's ``Run`` and ``Experiment`` surface, kept out of ``run.py`` and ``experiment.py``:
+what has a local meaning works (``Run.get``, ``get_all_logs``, ``get_detailed_status``,
+``flush``, ``portal_url``), and what needs Azure (Key Vault secrets, snapshots, child runs,
+compute listings, AutoML charts) refuses with one line naming the local way."""
+
+from __future__ import annotations
+
+import builtins
+import os
+from pathlib import Path
+from typing import Any
+
+from modelport._refused import refused_method
+from modelport.core._cloud_only import KEYVAULT
+
+__all__ = ["ExperimentV1", "RunV1"]
+
+_CHILD = (
+    "child runs are made by pipelines here; log into this run, or submit another run with "
+    "Experiment.submit(ScriptRunConfig(...))"
+)
+_SNAPSHOT = (
+    "a run's source folder is copied when it is submitted; get it back with run.download_files(), "
+    "or submit the folder again"
+)
+_CHART = (
+    "v1's AutoML chart metrics are not kept; log the values with run.log_table(name, {column: [...]}) "
+    "or save them as a file with run.upload_file(name, path)"
+)
+_DOCS = "there is no documentation page per run type; see docs/v1-data-and-runs.md"
+
+
+class RunV1:
+    """v1's ``Run`` members beyond what ``run.py`` implements (a base of :class:`Run`)."""
+
+    identity = None  # v1's managed identity of a remote run: none locally
+    _record: Any
+
+    @staticmethod
+    def get(workspace: Any, run_id: str) -> Any:
+        """The run ``run_id`` of any experiment of ``workspace`` (v1's ``Run.get``)."""
+        from modelport.core.experiment import Experiment
+        from modelport.core.run import Run
+        from modelport.registry import runs as registry
+
+        record = registry.get_run(workspace, run_id)
+        return Run._wrap(Experiment(workspace, record.experiment), record)
+
+    @staticmethod
+    def get_submitted_run(**kwargs: Any) -> Any:
+        """v1's old name of :meth:`Run.get_context`."""
+        from modelport.core.run import Run
+
+        return Run.get_context(**kwargs)
+
+    @property
+    def description(self) -> str | None:
+        """The run's description, if one was given (``details['description']``)."""
+        value = self._record.details.get("description")
+        return None if value is None else str(value)
+
+    @property
+    def portal_url(self) -> str:
+        """Where to look at the run: locally, the CLI command and the workspace folder."""
+        url: str = self.get_portal_url()  # type: ignore[attr-defined]
+        return url
+
+    def flush(self, timeout_seconds: int = 300) -> None:
+        """Nothing to wait for: metrics and files are in the workspace when logged."""
+
+    def get_detailed_status(self) -> dict[str, Any]:
+        """v1's ``{"status": ..., "details": ...}``: the status and, for a failed run, why."""
+        status: str = self.get_status()  # type: ignore[attr-defined]
+        return {"status": status, "details": self._record.error}
+
+    def _log_names(self) -> builtins.list[str]:
+        names: builtins.list[str] = self.get_file_names()  # type: ignore[attr-defined]
+        return [n for n in names if n.split("/", 1)[0] in ("logs", "azureml-logs") or n.endswith(".log")]
+
+    def get_all_logs(self, destination: str | os.PathLike[str] | None = None) -> builtins.list[str]:
+        """Copy the run's log files under ``destination`` (default: ``./<run id>-logs``); return
+        their paths."""
+        folder = Path(destination or f"{self._record.id}-logs")
+        paths = []
+        for name in self._log_names():
+            target = folder / name
+            target.parent.mkdir(parents=True, exist_ok=True)
+            self.download_file(name, str(target))  # type: ignore[attr-defined]
+            paths.append(str(target))
+        return paths
+
+    def get_details_with_logs(self) -> dict[str, Any]:
+        """:meth:`get_details` plus the text of each log file under ``logFiles``."""
+        details: dict[str, Any] = self.get_details()  # type: ignore[attr-defined]
+        logs: dict[str, str] = {}
+        import tempfile
+
+        with tempfile.TemporaryDirectory() as tmp:
+            for path in self.get_all_logs(tmp):
+                logs[Path(path).relative_to(tmp).as_posix()] = Path(path).read_text(errors="replace")
+        return {**details, "logFiles": logs}
+
+    get_secret = refused_method("Run.get_secret", KEYVAULT)
+    get_secrets = refused_method("Run.get_secrets", KEYVAULT)
+    child_run = refused_method("Run.child_run", _CHILD)
+    create_children = refused_method("Run.create_children", _CHILD)
+    submit_child = refused_method("Run.submit_child", _CHILD)
+    start = refused_method(
+        "Run.start", "a run starts when it is made here; use Experiment.start_logging() or submit()"
+    )
+    get_snapshot_id = refused_method("Run.get_snapshot_id", _SNAPSHOT)
+    restore_snapshot = refused_method("Run.restore_snapshot", _SNAPSHOT)
+    take_snapshot = refused_method("Run.take_snapshot", _SNAPSHOT)
+    clean = refused_method(
+        "Run.clean", "a local run leaves nothing on a compute to clean; its files are in the workspace"
+    )
+    list_by_compute = staticmethod(
+        refused_method("Run.list_by_compute", "every run here is local; list them with Run.list(experiment)")
+    )
+    add_type_provider = staticmethod(
+        refused_method("Run.add_type_provider", "run types are modelport's own; use Run, or PipelineRun")
+    )
+    get_docs_url = refused_method("Run.get_docs_url", _DOCS)
+    log_accuracy_table = refused_method("Run.log_accuracy_table", _CHART)
+    log_confusion_matrix = refused_method("Run.log_confusion_matrix", _CHART)
+    log_predictions = refused_method("Run.log_predictions", _CHART)
+    log_residuals = refused_method("Run.log_residuals", _CHART)
+
+
+class ExperimentV1:
+    """v1's ``Experiment`` members beyond what ``experiment.py`` implements."""
+
+    identity = None  # v1's managed identity: none locally
+    archived_time = None  # local experiments are not archived
+    workspace: Any
+    name: str
+
+    @property
+    def workspace_object(self) -> Any:
+        """v1's other name of ``experiment.workspace``."""
+        return self.workspace
+
+    def get_portal_url(self) -> str:
+        return f"modelport job list --experiment {self.name} (workspace {self.workspace.path})"
+
+    @property
+    def portal_url(self) -> str:
+        return self.get_portal_url()
+
+    def refresh(self) -> None:
+        """Nothing to reload: an experiment's runs are read from the workspace each time."""
+
+    _TAGS = "experiments carry no tags here; tag its runs (run.tag(key, value))"
+    tag = refused_method("Experiment.tag", _TAGS)
+    set_tags = refused_method("Experiment.set_tags", _TAGS)
+    remove_tags = refused_method("Experiment.remove_tags", _TAGS)
+    _KEEP = "local experiments are kept with their runs; there is nothing to archive, restore or delete"
+    reactivate = refused_method("Experiment.reactivate", _KEEP)
+    delete = staticmethod(refused_method("Experiment.delete", _KEEP))
+    from_directory = staticmethod(
+        refused_method(
+            "Experiment.from_directory",
+            "v1's project folders are not used; open the workspace with Workspace.from_config() and "
+            "make the experiment with Experiment(ws, name)",
+        )
+    )
+    get_docs_url = refused_method("Experiment.get_docs_url", _DOCS)
