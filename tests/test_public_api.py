@@ -153,7 +153,13 @@ EXPECTED = {
         "PythonSection",
     },
     "modelport.core.conda_dependencies": {"CondaDependencies"},
-    "modelport.core.webservice": {"AciWebservice", "AksWebservice", "LocalWebservice", "Webservice"},
+    "modelport.core.webservice": {
+        "AciWebservice",
+        "AksWebservice",
+        "LocalWebservice",
+        "UnknownWebservice",
+        "Webservice",
+    },
 }
 
 

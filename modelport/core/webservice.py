@@ -14,6 +14,7 @@ from typing import Any
 from modelport import keys as keyfile
 from modelport.client import ServiceClient
 from modelport.core import model as _model
+from modelport.core._webservice_v1 import WebserviceV1
 from modelport.core.model import Model
 from modelport.deploy import configs, engine, records
 from modelport.deploy.configs import DeploymentSettings
@@ -21,10 +22,10 @@ from modelport.deploy.records import ServiceRecord, ServiceState
 from modelport.errors import InvalidInputError, NotSupported
 from modelport.workspace import Workspace
 
-__all__ = ["AciWebservice", "AksWebservice", "LocalWebservice", "Webservice"]
+__all__ = ["AciWebservice", "AksWebservice", "LocalWebservice", "UnknownWebservice", "Webservice"]
 
 
-class Webservice:
+class Webservice(WebserviceV1):
     """A deployed service. ``Webservice(ws, name)`` works from any process.
 
     Example::
@@ -366,6 +367,14 @@ class Webservice:
 
 
 class LocalWebservice(Webservice):
+    # v1's state names of a local service, as the states modelport reports (``service.state``)
+    STATE_DEPLOYING = ServiceState.TRANSITIONING.value
+    STATE_RUNNING = ServiceState.HEALTHY.value
+    STATE_FAILED = ServiceState.FAILED.value
+    STATE_DELETED = ServiceState.DELETING.value
+    STATE_UNKNOWN = ServiceState.UNHEALTHY.value
+    NETWORK_NAME = None  # v1's Docker network: none here, a local service listens on 127.0.0.1
+
     def deploy_to_cloud(
         self,
         name: str | None = None,
@@ -440,3 +449,7 @@ def _flavour(compute_type: str) -> type[Webservice]:
     return {"Local": LocalWebservice, "ACI": AciWebservice, "AKS": AksWebservice}.get(
         compute_type, Webservice
     )
+
+
+UnknownWebservice = Webservice
+"""v1's class of a service of a type it did not know; here every service opens as its flavour."""
