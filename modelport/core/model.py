@@ -14,6 +14,7 @@ from typing import Any, ClassVar
 from filelock import FileLock
 
 from modelport import jobs
+from modelport.core._model_v1 import ModelV1
 from modelport.core.dataset import dataset_from_ref, dataset_ref
 from modelport.core.environment import build_progress
 from modelport.core.resource_configuration import ResourceConfiguration
@@ -47,7 +48,7 @@ class _Framework:
     MULTI = "Multi"
 
 
-class Model:
+class Model(ModelV1):
     """A registered model version.
 
     Example::

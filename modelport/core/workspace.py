@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from modelport.core import run as _run
+from modelport.core._workspace_v1 import WorkspaceV1
 from modelport.workspace import Workspace as _StoreWorkspace
 
 __all__ = ["Workspace"]
@@ -35,7 +36,7 @@ LOCAL_LOCATION = "local"
 _V1_FILE = "azureml.json"  # v1 identity (subscription, resource group, location) kept in the workspace
 
 
-class Workspace(_StoreWorkspace):
+class Workspace(WorkspaceV1, _StoreWorkspace):
     """A local workspace with v1's attributes.
 
     Example::

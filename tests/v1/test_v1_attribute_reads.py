@@ -61,3 +61,50 @@ def test_a_runs_and_an_experiments_v1_members(home: Path, tmp_path: Path) -> Non
         run.get_secret("db-password")
     with pytest.raises(NotSupported, match="pipelines"):
         run.child_run()
+
+
+def test_a_workspaces_v1_attributes(home: Path) -> None:
+    from modelport.core import Experiment, Workspace
+
+    ws = Workspace.create(name="ws-reads", exist_ok=True, subscription_id="sub-1", resource_group="rg-1")
+    assert (ws.name, ws.subscription_id, ws.resource_group) == ("ws-reads", "sub-1", "rg-1")
+    assert ws.location == "local" and isinstance(ws.sku, str) and ws.tags == {}
+    assert ws.discovery_url == ws.path.as_uri()
+    assert (ws.images, ws.private_endpoints, ws.linked_services) == ({}, {}, {})
+    assert ws.DEFAULT_CPU_CLUSTER_NAME == "cpu-cluster"
+    run = Experiment(ws, "exp").start_logging()
+    run.complete()
+    assert ws.get_run(run.id) == run
+    with pytest.raises(NotSupported, match="environment variable"):
+        ws.get_default_keyvault()
+    with pytest.raises(NotSupported, match="no storage or registry keys"):
+        ws.list_keys()
+
+
+def test_a_models_v1_attributes(home: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from modelport.core import Dataset, Experiment, Model, Workspace
+
+    ws = Workspace.create(name="model-reads", exist_ok=True)
+    (tmp_path / "model.pkl").write_bytes(b"weights")
+    (tmp_path / "train.csv").write_text("a,b\n1,2\n")
+    run = Experiment(ws, "train").start_logging()
+    run.upload_file("outputs/model.pkl", str(tmp_path / "model.pkl"))
+    model = run.register_model("m", model_path="outputs/model.pkl", tags={"k": "v"})
+    run.complete()
+    assert model.run == run and model.experiment_name == "train" and model.run_id == run.id
+    assert (model.name, model.version, model.tags) == ("m", 1, {"k": "v"})
+    assert model.mime_type == "application/octet-stream" and model.unpack is False
+
+    train = Dataset.Tabular.from_delimited_files(path=str(tmp_path / "train.csv"))
+    model.add_dataset_references([("training", train)])
+    again = Model(ws, "m")
+    assert list(again.datasets) == ["training"]
+    assert again.datasets["training"][0].to_pandas_dataframe()["b"].tolist() == [2]
+
+    again.update_tags_properties(add_tags={"x": "1"}, remove_tags=["k"], add_properties={"p": "q"})
+    again = Model(ws, "m")
+    assert again.tags == {"x": "1"} and again.properties["p"] == "q"
+    again.print_configuration()
+    assert '"name": "m"' in capsys.readouterr().out
+    with pytest.raises(NotSupported, match="download"):
+        again.get_sas_urls()
