@@ -86,6 +86,16 @@ class ModelportError(Exception):
         return self.message
 
     @property
+    def status_code(self) -> int:
+        """The HTTP status this error stands for (v1's ``WebserviceException.status_code``)."""
+        return self.http_status
+
+    @property
+    def details(self) -> str:
+        """v1's ``ServiceException.details``: here the message."""
+        return self.message
+
+    @property
     def inner_exception(self) -> BaseException | None:
         """The exception this one was raised from, if any (v1's ``AzureMLException.inner_exception``)."""
         return self.__cause__ or self.__context__
@@ -102,6 +112,8 @@ class NotFoundError(ModelportError):
 
 
 class WorkspaceNotFound(NotFoundError):
+    found_multiple = False  # v1's flag for a name found in several resource groups: never, here
+
     def __init__(self, name: str, where: str | None = None) -> None:
         hint = f" under {where}" if where else ""
         super().__init__(f"workspace '{name}' not found{hint}")
@@ -159,11 +171,6 @@ class EnvironmentNotFound(NotFoundError):
 class ServiceError(ModelportError):
     """What a service operation raises (v1's ``WebserviceException``): a service not found or
     already there, a deployment that failed, a call it answered with an error or did not answer."""
-
-    @property
-    def status_code(self) -> int:
-        """The HTTP status this error stands for (v1's ``WebserviceException.status_code``)."""
-        return self.http_status
 
 
 class ServiceNotFound(NotFoundError, ServiceError):

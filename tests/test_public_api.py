@@ -40,7 +40,12 @@ EXPECTED = {
     "modelport.core.profile": {"ModelProfile"},
     "modelport.core.compute_target": {"ComputeTarget", "ComputeTargetException"},
     "modelport.data": {
+        "DataType",
+        "DatacacheStore",
         "FileDataset",
+        "HDFSOutputDatasetConfig",
+        "LinkFileOutputDatasetConfig",
+        "LinkTabularOutputDatasetConfig",
         "OutputFileDatasetConfig",
         "OutputTabularDatasetConfig",
         "TabularDataset",

@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
+from modelport._refused import refused_method
 from modelport.core._partition import PartitionFormat, encode_value
 from modelport.core.datastore import DataReference, Datastore
 from modelport.errors import InvalidInputError, NotFoundError, NotSupported
@@ -712,6 +713,11 @@ class DatasetConsumptionConfig:
     nothing is mounted. A tabular dataset is given directly: the script reads it with
     ``Run.get_context().input_datasets[name]``.
     """
+
+    as_hdfs = refused_method(
+        "DatasetConsumptionConfig.as_hdfs",
+        "HDFS paths need an Azure Spark cluster; give the dataset with as_mount() or as_download()",
+    )
 
     def __init__(
         self, name: str, dataset: Any, mode: str = "direct", path_on_compute: str | None = None

@@ -108,3 +108,28 @@ def test_a_models_v1_attributes(home: Path, tmp_path: Path, capsys: pytest.Captu
     assert '"name": "m"' in capsys.readouterr().out
     with pytest.raises(NotSupported, match="download"):
         again.get_sas_urls()
+
+
+def test_data_references_round_trip_and_output_modes(home: Path) -> None:
+    from modelport.core import Workspace
+    from modelport.data import DataType, OutputFileDatasetConfig
+    from modelport.data.datapath import DataPath, DataPathComputeBinding
+
+    ws = Workspace.create(name="data-reads", exist_ok=True)
+    ref = ws.get_default_datastore().path("titanic/Titanic.csv").as_download(path_on_compute="/tmp/t")
+    path = DataPath.create_from_data_reference(ref)
+    binding = DataPathComputeBinding.create_from_data_reference(ref)
+    assert (path.datastore_name, path.path_on_datastore) == ("workspaceblobstore", "titanic/Titanic.csv")
+    assert (binding.mode, binding.path_on_compute) == ("download", "/tmp/t")
+    again = binding.create_data_reference("t", path)
+    assert again.path_on_datastore == ref.path_on_datastore and again.local_path == ref.local_path
+    assert again.mode == "download"
+
+    out = OutputFileDatasetConfig(name="prepared")
+    assert out.mode == "mount" and out.source is None
+    tabular = out.read_delimited_files()
+    assert tabular.as_mount() is tabular and tabular.as_upload() is tabular and tabular.mode == "mount"
+    with pytest.raises(NotSupported, match="pandas"):
+        tabular.keep_columns(["a"])
+    with pytest.raises(NotSupported, match="astype"):
+        DataType.to_float()
