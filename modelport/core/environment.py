@@ -15,6 +15,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from modelport.core._environment_v1 import EnvironmentV1
 from modelport.core.conda_dependencies import CondaDependencies
 from modelport.core.container_registry import ContainerRegistry
 from modelport.environments import pins
@@ -57,7 +58,7 @@ class DockerSection:
         self.enabled: bool = False
 
 
-class Environment:
+class Environment(EnvironmentV1):
     """A named, versioned set of Python packages and environment variables.
 
     Example::

@@ -133,3 +133,42 @@ def test_data_references_round_trip_and_output_modes(home: Path) -> None:
         tabular.keep_columns(["a"])
     with pytest.raises(NotSupported, match="astype"):
         DataType.to_float()
+
+
+def test_environment_v1_members(home: Path, tmp_path: Path) -> None:
+    import sys
+    import zipfile
+
+    from modelport.core import Environment, Workspace
+    from modelport.core.conda_dependencies import CondaDependencies
+
+    ws = Workspace.create(name="env-reads", exist_ok=True)
+    (tmp_path / "requirements.txt").write_text("numpy\n")
+    env = Environment.from_docker_image(
+        "img", "python:3.11-slim", pip_requirements=tmp_path / "requirements.txt"
+    )
+    assert env.docker.base_image == "python:3.11-slim"
+    assert "numpy" in env.python.conda_dependencies.pip_packages
+    assert (
+        Environment.from_dockerfile("df", "FROM python:3.11-slim\n")
+        .to_spec()["docker_base_dockerfile"]
+        .startswith("FROM python")
+    )
+    assert (env.spark, env.databricks, env.r, env.asset_id) == (None, None, None, None)
+
+    wheel = tmp_path / "mylib-0.1-py3-none-any.whl"
+    with zipfile.ZipFile(wheel, "w") as zf:
+        zf.writestr("mylib/__init__.py", "")
+    kept = Environment.add_private_pip_wheel(ws, wheel)
+    assert Path(kept).read_bytes() == wheel.read_bytes() and Path(kept).is_relative_to(ws.path)
+    with pytest.raises(Exception, match="already in the workspace"):
+        Environment.add_private_pip_wheel(ws, wheel)
+    assert Environment.add_private_pip_wheel(ws, wheel, exist_ok=True) == kept
+    CondaDependencies().add_pip_package(kept)  # what v1's cell does next
+
+    mine = Environment("mine")
+    mine.python.user_managed_dependencies = True
+    mine.python.interpreter_path = sys.executable
+    assert Path(mine.build_local(ws)).samefile(sys.executable)
+    with pytest.raises(NotSupported, match="build_local"):
+        env.build(ws)
