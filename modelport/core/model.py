@@ -14,12 +14,14 @@ from typing import Any, ClassVar
 from filelock import FileLock
 
 from modelport import jobs
+from modelport.core._inference_v1 import InferenceConfig
 from modelport.core._model_v1 import ModelV1
 from modelport.core.dataset import dataset_from_ref, dataset_ref
 from modelport.core.environment import build_progress
 from modelport.core.resource_configuration import ResourceConfiguration
 from modelport.deploy.export.package import ModelPackage
-from modelport.deploy.inference import InferenceConfig, check_sample_input
+from modelport.deploy.inference import InferenceConfig as _AnyInferenceConfig
+from modelport.deploy.inference import check_sample_input
 from modelport.errors import InvalidInputError
 from modelport.registry import datasets as dataset_registry
 from modelport.registry import models as registry
@@ -255,7 +257,7 @@ class Model(ModelV1):
         workspace: Workspace,
         profile_name: str,
         models: builtins.list[Model],
-        inference_config: InferenceConfig,
+        inference_config: _AnyInferenceConfig,
         input_dataset: Any,
         cpu: float | None = None,
         memory_in_gb: float | None = None,
@@ -277,7 +279,7 @@ class Model(ModelV1):
         workspace: Workspace,
         name: str,
         models: builtins.list[Model],
-        inference_config: InferenceConfig | None = None,
+        inference_config: _AnyInferenceConfig | None = None,
         deployment_config: Any = None,
         deployment_target: Any = None,
         overwrite: bool = False,
@@ -344,7 +346,7 @@ class Model(ModelV1):
     def package(
         workspace: Workspace,
         models: builtins.list[Model],
-        inference_config: InferenceConfig | None = None,
+        inference_config: _AnyInferenceConfig | None = None,
         generate_dockerfile: bool = False,
         image_name: str | None = None,
         image_label: str | None = None,
@@ -507,7 +509,7 @@ def _with_model_sample(inference_config: Any, models: builtins.list[Model] | Non
     """``inference_config`` with a sample input from the first model registered with a
     ``sample_input_dataset`` (its first row, as ``{"data": [row]}``), when the config has none of
     its own. A copy: the caller's InferenceConfig is left as it was."""
-    if not isinstance(inference_config, InferenceConfig) or inference_config.sample_input is not None:
+    if not isinstance(inference_config, _AnyInferenceConfig) or inference_config.sample_input is not None:
         return inference_config
     for model in models or []:
         dataset = model.sample_input_dataset

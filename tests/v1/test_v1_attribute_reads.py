@@ -172,3 +172,35 @@ def test_environment_v1_members(home: Path, tmp_path: Path) -> None:
     assert Path(mine.build_local(ws)).samefile(sys.executable)
     with pytest.raises(NotSupported, match="build_local"):
         env.build(ws)
+
+
+def test_v1s_old_inference_config_keywords(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from modelport.core.model import InferenceConfig
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "src").mkdir()
+    (tmp_path / "src" / "score.py").write_text("def init():\n    pass\n\ndef run(data):\n    return data\n")
+    (tmp_path / "src" / "myenv.yml").write_text(
+        "name: myenv\ndependencies:\n  - python=3.6.2\n  - pip:\n    - scikit-learn==0.22.1\n"
+    )
+    config = InferenceConfig(
+        runtime="python",
+        entry_script="score.py",
+        source_directory="src",
+        conda_file="myenv.yml",  # v1: relative to source_directory
+        base_image="mcr.microsoft.com/azureml/base:intelmpi2018.3-ubuntu16.04",
+        enable_gpu=False,
+        cuda_version="9.1",
+    )
+    env = config.environment
+    assert env is not None and "scikit-learn==0.22.1" in env.python.conda_dependencies.pip_packages
+    assert env.docker.base_image == "mcr.microsoft.com/azureml/base:intelmpi2018.3-ubuntu16.04"
+    assert (config.conda_file, config.enable_gpu, config.cuda_version) == ("myenv.yml", False, "9.1")
+    config.validate_configuration()
+    # the same conda file gives the same environment (one build)
+    assert (
+        InferenceConfig("score.py", source_directory="src", conda_file="myenv.yml").environment.name
+        == env.name
+    )
+    with pytest.raises(Exception, match="not both"):
+        InferenceConfig("score.py", source_directory="src", conda_file="myenv.yml", environment=env)
