@@ -204,3 +204,29 @@ def test_v1s_old_inference_config_keywords(tmp_path: Path, monkeypatch: pytest.M
     )
     with pytest.raises(Exception, match="not both"):
         InferenceConfig("score.py", source_directory="src", conda_file="myenv.yml", environment=env)
+
+
+def test_conda_dependencies_v1_members() -> None:
+    from modelport.core.conda_dependencies import CondaDependencies
+
+    deps = CondaDependencies.create(pip_packages=["numpy==1.26.4"])
+    deps.add_tensorflow_pip_package(version="2.16.1")
+    assert "tensorflow==2.16.1" in deps.pip_packages
+    deps.set_pip_index_url("https://example.invalid/simple")
+    deps.set_pip_index_url("https://mirror.invalid/simple")
+    assert deps.pip_options == ["--index-url https://mirror.invalid/simple"]
+    deps.remove_pip_option("--index-url https://mirror.invalid/simple")
+    assert deps.pip_options == []
+    deps.set_pip_requirements(["--extra-index-url https://x.invalid", "pandas", "scipy==1.13.0"])
+    assert deps.pip_packages == ["pandas", "scipy==1.13.0"] and deps.pip_options == [
+        "--extra-index-url https://x.invalid"
+    ]
+    deps.remove_channel("conda-forge")
+    assert deps.conda_channels == []
+    assert CondaDependencies.merge_requirements(["numpy", "pandas", "numpy==2.0.0"]) == [
+        "numpy==2.0.0",
+        "pandas",
+    ]
+    assert CondaDependencies().get_default_number_of_packages() == (0, 0)
+    with pytest.raises(NotSupported, match="onnxruntime"):
+        deps.add_cntk_package()
