@@ -36,7 +36,7 @@ EXPECTED = {
         "remove_legacy_compute_target",
     },
     "modelport.core.model": {"InferenceConfig", "Model", "ModelPackage"},
-    "modelport.core.image": {"ContainerImage", "ContainerImageConfig", "Image"},
+    "modelport.core.image": {"ContainerImage", "ContainerImageConfig", "Image", "UnknownImage"},
     "modelport.core.profile": {"ModelProfile"},
     "modelport.core.compute_target": {"ComputeTarget", "ComputeTargetException"},
     "modelport.data": {
