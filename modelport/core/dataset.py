@@ -29,6 +29,7 @@ from typing import Any
 from urllib.parse import unquote, urlsplit
 
 from modelport._refused import refused_method
+from modelport.core._dataset_v1 import FileDatasetV1, LegacyDatasetV1, TabularDatasetV1
 from modelport.core._partition import PartitionFormat, encode_value
 from modelport.core.datastore import DataReference, Datastore
 from modelport.errors import InvalidInputError, NotFoundError, NotSupported
@@ -245,7 +246,7 @@ class _Registered:
         return f"{who}sources={self._sources!r}"
 
 
-class FileDataset(_Files, _Registered):
+class FileDataset(_Files, _Registered, FileDatasetV1):
     """Files from datastores, local paths or URLs (v1's ``azureml.data.FileDataset``).
 
     Example::
@@ -327,7 +328,7 @@ class _Mount:
 _FORMATS = ("delimited", "json_lines", "parquet")
 
 
-class TabularDataset(_Registered):
+class TabularDataset(_Registered, TabularDatasetV1):
     """Rows read from delimited (CSV), JSON-lines or Parquet files (v1's ``azureml.data.TabularDataset``).
 
     ``take``, ``skip``, ``keep_columns`` and ``drop_columns`` return a new dataset (kept in its
@@ -813,7 +814,7 @@ def _from_record(workspace: Workspace, record: registry.DatasetRecord) -> Any:
     return ds
 
 
-class Dataset:
+class Dataset(LegacyDatasetV1):
     """v1's ``azureml.core.Dataset``: the factories and the registry of datasets.
 
     Example::
@@ -845,6 +846,11 @@ class Dataset:
     def get_all(workspace: Workspace) -> dict[str, Any]:
         """The latest version of every registered dataset, by name."""
         return {r.name: _from_record(workspace, r) for r in registry.list_latest(workspace)}
+
+
+# v1 reached the factories from the dataset classes too (``TabularDataset.Tabular.from_...``)
+_Registered.File = _FileDatasetFactory  # type: ignore[attr-defined]
+_Registered.Tabular = _TabularDatasetFactory  # type: ignore[attr-defined]
 
 
 def dataset_ref(ds: Any, what: str) -> dict[str, Any]:

@@ -230,3 +230,29 @@ def test_conda_dependencies_v1_members() -> None:
     assert CondaDependencies().get_default_number_of_packages() == (0, 0)
     with pytest.raises(NotSupported, match="onnxruntime"):
         deps.add_cntk_package()
+
+
+def test_dataset_v1_members(home: Path, tmp_path: Path) -> None:
+    from modelport.core import Dataset, Workspace
+    from modelport.data import FileDataset, TabularDataset
+
+    ws = Workspace.create(name="ds-reads", exist_ok=True)
+    (tmp_path / "d.csv").write_text("a,b\n1,2\n3,4\n")
+    ds = Dataset.Tabular.from_delimited_files(path=str(tmp_path / "d.csv")).register(ws, "d", tags={"k": "v"})
+    ds.add_tags({"stage": "raw"})
+    ds.remove_tags(["k"])
+    ds.update(description="two rows")
+    again = TabularDataset.get_by_name(ws, "d")
+    assert (again.tags, again.description) == ({"stage": "raw"}, "two rows")
+    assert Dataset.get(ws, name="d").id == again.id == Dataset.get(ws, id="d:1").id
+    assert [d.name for d in Dataset.list(ws)] == ["d"]
+    assert TabularDataset.Tabular is Dataset.Tabular and FileDataset.File is Dataset.File
+    assert again.timestamp_columns == (None, None) and again.data_changed_time is None
+    with pytest.raises(NotSupported, match="describe"):
+        again.get_profile()
+    with pytest.raises(NotSupported, match="pandas"):
+        again.random_split(0.8)
+    with pytest.raises(NotSupported, match=r"Dataset\.Tabular"):
+        Dataset.from_delimited_files(str(tmp_path / "d.csv"))
+    with pytest.raises(Exception, match="not registered"):
+        Dataset.Tabular.from_delimited_files(path=str(tmp_path / "d.csv")).add_tags({"x": "y"})
