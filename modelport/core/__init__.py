@@ -25,6 +25,7 @@ from modelport.core.experiment import Experiment
 from modelport.core.image import Image
 from modelport.core.model import Model
 from modelport.core.run import Run
+from modelport.core.script_run import ScriptRun
 from modelport.core.script_run_config import RunConfiguration, ScriptRunConfig
 from modelport.core.webservice import Webservice
 from modelport.core.workspace import Workspace
@@ -57,6 +58,3 @@ __all__ = [
     "prepare_compute_target",
     "remove_legacy_compute_target",
 ]
-
-ScriptRun = Run
-"""v1's class of a submitted script's run: here every run is a :class:`Run`."""

@@ -100,6 +100,24 @@ class RunV1:
                 logs[Path(path).relative_to(tmp).as_posix()] = Path(path).read_text(errors="replace")
         return {**details, "logFiles": logs}
 
+    def get_environment(self) -> Any:
+        """The registered environment the run's script ran in; a run in this Python (no
+        environment) or in an environment never registered raises ``NotFoundError`` saying so."""
+        from modelport.core.environment import Environment
+        from modelport.errors import EnvironmentNotFound, NotFoundError
+
+        name = self._record.details.get("environment")
+        if not name:
+            raise NotFoundError(f"run '{self._record.id}' ran in this Python, not in an environment")
+        workspace = self.experiment.workspace  # type: ignore[attr-defined]
+        try:
+            return Environment.get(workspace, name)
+        except EnvironmentNotFound:
+            raise NotFoundError(
+                f"run '{self._record.id}' ran in environment '{name}', which is not registered; "
+                "register it (env.register(ws)) to get it back by name"
+            ) from None
+
     get_secret = refused_method("Run.get_secret", KEYVAULT)
     get_secrets = refused_method("Run.get_secrets", KEYVAULT)
     child_run = refused_method("Run.child_run", _CHILD)

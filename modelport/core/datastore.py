@@ -60,6 +60,7 @@ class Datastore:
     credential_type = "None"
     is_sas = False
     blob_service = None  # no Azure storage client: the data is a folder (see ``root``)
+    file_service = None
     service_data_access_auth_identity = None
     workspace_msi_has_access = False
 
@@ -208,6 +209,10 @@ class Datastore:
 
     def as_download(self, path_on_compute: str | None = None) -> DataReference:
         return DataReference(self, mode="download", path_on_compute=path_on_compute)
+
+    def as_upload(self, path_on_compute: str | None = None) -> DataReference:
+        """A reference a step writes into (v1's upload mode): locally, the datastore's folder."""
+        return DataReference(self, mode="upload", path_on_compute=path_on_compute)
 
     def __eq__(self, other: object) -> bool:
         return isinstance(other, Datastore) and (other.workspace, other.name) == (self.workspace, self.name)

@@ -82,6 +82,7 @@ class RunConfiguration:
         self.auto_prepare_environment = True
         # sections for remote compute and distributed training: no local meaning, so none is set
         self.amlcompute: Any = None
+        self.auto_cluster_compute_specification: Any = None
         self.kubernetescompute: Any = None
         self.hdi: Any = None
         self.spark: Any = None

@@ -33,6 +33,7 @@ def test_a_datastores_v1_attributes(home: Path, tmp_path: Path) -> None:
 
     files = Datastore.get(ws, "workspacefilestore")
     assert isinstance(files, AzureFileDatastore) and files.datastore_type == "AzureFile"
+    assert blob.as_upload().mode == "upload" and blob.as_upload().local_path == blob.root
     blob.set_as_default()  # it is the default already
     with pytest.raises(NotSupported, match="workspaceblobstore"):
         files.set_as_default()
@@ -55,6 +56,9 @@ def test_a_runs_and_an_experiments_v1_members(home: Path, tmp_path: Path) -> Non
     assert logs and any("training" in Path(p).read_text() for p in logs)
     assert any("training" in text for text in run.get_details_with_logs()["logFiles"].values())
     run.flush()
+    assert run.RUN_TYPE == "azureml.scriptrun"
+    with pytest.raises(Exception, match="ran in this Python"):
+        run.get_environment()
     assert run.identity is None and str(ws.path) in run.portal_url
     assert exp.workspace_object is ws and exp.archived_time is None and str(ws.path) in exp.portal_url
     with pytest.raises(NotSupported, match="environment variable"):
