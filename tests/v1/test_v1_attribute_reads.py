@@ -260,3 +260,35 @@ def test_dataset_v1_members(home: Path, tmp_path: Path) -> None:
         Dataset.from_delimited_files(str(tmp_path / "d.csv"))
     with pytest.raises(Exception, match="not registered"):
         Dataset.Tabular.from_delimited_files(path=str(tmp_path / "d.csv")).add_tags({"x": "y"})
+
+
+def test_pipeline_v1_members(home: Path, tmp_path: Path) -> None:
+    from modelport.core import Workspace
+    from modelport.pipeline.core import PipelineData, PortDataReference
+    from modelport.pipeline.steps import PythonScriptStep
+
+    ws = Workspace.create(name="pipe-reads", exist_ok=True)
+    (tmp_path / "prep.py").write_text("print('prep')\n")
+    data = PipelineData("prepared", datastore=ws.get_default_datastore())
+    assert data.data_type == "AnyDirectory"
+    prep = PythonScriptStep(
+        script_name="prep.py", source_directory=str(tmp_path), outputs=[data], name="prep"
+    )
+    train = PythonScriptStep(script_name="prep.py", source_directory=str(tmp_path), name="train")
+    train.run_after(prep)
+    assert train.run_after_steps == [prep] and train.step_type == "PythonScriptStep"
+    assert Path(train.get_source_directory() or "").samefile(tmp_path)
+    with pytest.raises(NotSupported, match="PythonScriptStep"):
+        train.create_node(None, None, None)
+    with pytest.raises(NotSupported, match="argparse"):
+        data.get_env_variable_name()
+
+    ref = PortDataReference(ws.get_default_datastore(), "azureml/run-1/prepared", "prepared")
+    assert ref.name == "prepared"
+    mounted = ref.as_mount()
+    assert (mounted.path_on_datastore, mounted.mode, mounted.local_path) == (
+        "azureml/run-1/prepared",
+        "mount",
+        ref.local_path,
+    )
+    assert ref.as_download().mode == "download"

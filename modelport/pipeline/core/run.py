@@ -24,6 +24,7 @@ from modelport.core.datastore import Datastore
 from modelport.core.run import Run, register_run_class
 from modelport.errors import InvalidInputError, NotFoundError, NotSupported, RunFailed
 from modelport.jobs import pipeline as runner
+from modelport.pipeline.core._v1_extras import PortDataReferenceV1
 from modelport.registry import datastores as stores
 from modelport.registry import runs as registry
 
@@ -36,7 +37,7 @@ _publish: Any = None
 this module does not import it back)."""
 
 
-class PortDataReference:
+class PortDataReference(PortDataReferenceV1):
     """Where a step's output is: ``datastore`` and ``path_on_datastore`` (a folder)."""
 
     def __init__(self, datastore: Datastore, path_on_datastore: str, name: str) -> None:
