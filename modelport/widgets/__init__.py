@@ -76,3 +76,8 @@ class RunDetails:
 
 class ParallelRunStepDetails(RunDetails):
     """v1's view of a ParallelRunStep's run: here the same text view (status, metrics, log)."""
+
+    @property
+    def step_run(self) -> Any:
+        """The step run shown (v1's attribute)."""
+        return self.run

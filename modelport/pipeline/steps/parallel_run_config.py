@@ -21,6 +21,7 @@ import os
 import re
 from typing import Any
 
+from modelport._refused import refused_method
 from modelport.errors import InvalidInputError
 from modelport.jobs.batch import parse_mini_batch_size
 from modelport.pipeline.core.graph import PipelineParameter
@@ -100,6 +101,10 @@ def _check_one(name: str, value: Any) -> Any:
 class ParallelRunConfig:
     """The settings of a ``ParallelRunStep`` (v1's signature; ``compute_target`` may be left out,
     and ``environment=None`` runs the entry script with this Python)."""
+
+    _YAML = "ParallelRunConfig is not kept as a YAML file here; keep its settings in code"
+    save_to_yaml = refused_method("ParallelRunConfig.save_to_yaml", _YAML)
+    load_yaml = staticmethod(refused_method("ParallelRunConfig.load_yaml", _YAML))
 
     def __init__(
         self,
