@@ -43,6 +43,12 @@ def test_v1_service_members_on_a_local_service(
     assert service.state == LocalWebservice.STATE_RUNNING
     assert service.run(json.dumps({"data": [1, 2]})) == {"n": 2}
     assert service.image_id is None and LocalWebservice.NETWORK_NAME is None
+    from tests.v1.test_v1_attribute_reads import unreadable
+
+    for name in ("Webservice", "LocalWebservice"):
+        assert not unreadable(service, "azureml.core.webservice", name), unreadable(
+            service, "azureml.core.webservice", name
+        )
 
     service.add_tags({"stage": "dev"})
     service.add_properties({"owner": "me"})
