@@ -29,6 +29,7 @@ from typing import Any
 
 from modelport import jobs
 from modelport.core._run_base import RunBase
+from modelport.core._run_v1 import RunV1
 from modelport.core.experiment import Experiment
 from modelport.core.workspace import Workspace
 from modelport.errors import InvalidInputError, NotFoundError, NotSupported, RunFailed
@@ -71,7 +72,7 @@ def _check_name(name: object) -> str:
     return name
 
 
-class Run(RunBase, kinds=("",)):
+class Run(RunBase, RunV1, kinds=("",)):
     """A run of an experiment. ``Run(experiment, run_id)`` opens an existing one.
 
     Example::

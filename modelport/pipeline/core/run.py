@@ -25,6 +25,7 @@ from modelport.core.run import Run
 from modelport.errors import InvalidInputError, NotFoundError, NotSupported, RunFailed
 from modelport.jobs import pipeline as runner
 from modelport.pipeline.core._submit import GRAPH_FILE
+from modelport.pipeline.core._v1_extras import PortDataReferenceV1
 from modelport.pipeline.core.published_pipeline import PublishedPipeline
 from modelport.registry import datastores as stores
 from modelport.registry import runs as registry
@@ -34,7 +35,7 @@ __all__ = ["PipelineRun", "PortDataReference", "StepRun", "StepRunOutput"]
 _RUNNING = ("NotStarted", "Running")
 
 
-class PortDataReference:
+class PortDataReference(PortDataReferenceV1):
     """Where a step's output is: ``datastore`` and ``path_on_datastore`` (a folder)."""
 
     def __init__(self, datastore: Datastore, path_on_datastore: str, name: str) -> None:
