@@ -63,24 +63,6 @@ class RegisteredV1:
         names = [tags] if isinstance(tags, str) else list(tags)
         return self.update(tags={k: v for k, v in self.tags.items() if k not in names})
 
-    @staticmethod
-    def get_by_name(workspace: Any, name: str, version: str | int = "latest", **v1: Any) -> Any:
-        from modelport.core.dataset import Dataset
-
-        return Dataset.get_by_name(workspace, name, version, **v1)
-
-    @staticmethod
-    def get_by_id(workspace: Any, id: str, **v1: Any) -> Any:
-        from modelport.core.dataset import Dataset
-
-        return Dataset.get_by_id(workspace, id, **v1)
-
-    @staticmethod
-    def get_all(workspace: Any) -> dict[str, Any]:
-        from modelport.core.dataset import Dataset
-
-        return Dataset.get_all(workspace)
-
     data_changed_time = None  # v1's change time of the source data, from Azure: not kept here
     unregister_all_versions = refused_method("unregister_all_versions", _ARCHIVE)
     filter = refused_method("filter", _PANDAS)
@@ -133,25 +115,8 @@ _LEGACY = (
 
 
 class LegacyDatasetV1:
-    """v1's old ``Dataset`` class members (``Dataset.get``, ``Dataset.from_delimited_files``, ...)."""
-
-    @staticmethod
-    def get(workspace: Any, name: str | None = None, id: str | None = None) -> Any:
-        """v1's old lookup: by name (latest version) or by id."""
-        from modelport.core.dataset import Dataset
-
-        if (name is None) == (id is None):
-            raise InvalidInputError("Dataset.get takes a name or an id")
-        return (
-            Dataset.get_by_id(workspace, id) if id is not None else Dataset.get_by_name(workspace, name or "")
-        )
-
-    @staticmethod
-    def list(workspace: Any) -> builtins.list[Any]:
-        """v1's old listing: the latest version of each registered dataset."""
-        from modelport.core.dataset import Dataset
-
-        return builtins.list(Dataset.get_all(workspace).values())
+    """v1's old ``Dataset`` class members (``Dataset.from_delimited_files``, ``Dataset.archive``, ...):
+    refused; ``dataset.py`` gives ``Dataset`` v1's old ``get`` and ``list``."""
 
 
 for _name in [

@@ -32,24 +32,24 @@ class EnvironmentV1:
     asset_id: str | None = None  # v1's registry asset id: a local environment is name + version
     label: str | None = None
 
-    @staticmethod
+    @classmethod
     def _with_packages(
+        cls,
         name: str,
         conda_specification: str | os.PathLike[str] | None,
         pip_requirements: str | os.PathLike[str] | None,
     ) -> Any:
-        from modelport.core.environment import Environment
-
         if conda_specification is not None and pip_requirements is not None:
             raise InvalidInputError("give conda_specification or pip_requirements, not both")
         if conda_specification is not None:
-            return Environment.from_conda_specification(name, conda_specification)
+            return cls.from_conda_specification(name, conda_specification)  # type: ignore[attr-defined]
         if pip_requirements is not None:
-            return Environment.from_pip_requirements(name, pip_requirements)
-        return Environment(name)
+            return cls.from_pip_requirements(name, pip_requirements)  # type: ignore[attr-defined]
+        return cls(name)  # type: ignore[call-arg]
 
-    @staticmethod
+    @classmethod
     def from_docker_image(
+        cls,
         name: str,
         image: str,
         container_registry: Any = None,
@@ -61,14 +61,15 @@ class EnvironmentV1:
         into a virtualenv of this Python."""
         if not isinstance(image, str) or not image:
             raise InvalidInputError(f"image must be an image name, got {image!r}")
-        env = EnvironmentV1._with_packages(name, conda_specification, pip_requirements)
+        env = cls._with_packages(name, conda_specification, pip_requirements)
         env.docker.base_image = image
         if container_registry is not None:
             env.docker.base_image_registry = container_registry
         return env
 
-    @staticmethod
+    @classmethod
     def from_dockerfile(
+        cls,
         name: str,
         dockerfile: str,
         conda_specification: str | os.PathLike[str] | None = None,
@@ -78,7 +79,7 @@ class EnvironmentV1:
         ``docker.base_dockerfile`` for the export; locally as :meth:`from_docker_image`."""
         if not isinstance(dockerfile, str) or not dockerfile.strip():
             raise InvalidInputError("dockerfile must be a Dockerfile's text or its path")
-        env = EnvironmentV1._with_packages(name, conda_specification, pip_requirements)
+        env = cls._with_packages(name, conda_specification, pip_requirements)
         env.docker.base_dockerfile = dockerfile
         return env
 

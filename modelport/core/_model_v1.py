@@ -6,12 +6,22 @@ from __future__ import annotations
 
 import builtins
 import json
+from collections.abc import Callable
 from typing import Any
 
 from modelport._refused import refused_method
 from modelport.errors import InvalidInputError
 
-__all__ = ["ModelV1"]
+__all__ = ["ModelV1", "open_runs_with"]
+
+# How a run is opened from its id: set by modelport.core.run, which imports the model module
+# (run.register_model), so this module cannot import it back.
+_open_run: Callable[[Any, str], Any] | None = None
+
+
+def open_runs_with(opener: Callable[[Any, str], Any]) -> None:
+    global _open_run
+    _open_run = opener
 
 
 class ModelV1:
@@ -29,15 +39,17 @@ class ModelV1:
         run_id = self.run_id  # type: ignore[attr-defined]
         if run_id is None:
             return None
-        from modelport.core.run import Run
-
-        return Run.get(self.workspace, run_id)
+        if _open_run is None:  # modelport.core imports modelport.core.run, which sets it
+            raise RuntimeError("modelport.core.run is not imported; import modelport.core first")
+        return _open_run(self.workspace, run_id)
 
     @property
     def experiment_name(self) -> str | None:
         """The experiment of the run the model was registered from, or None."""
-        run = self.run
-        return None if run is None else str(run.experiment.name)
+        from modelport.registry import runs
+
+        run_id = self.run_id  # type: ignore[attr-defined]
+        return None if run_id is None else runs.get_run(self.workspace, run_id).experiment
 
     @property
     def datasets(self) -> dict[str, builtins.list[Any]]:

@@ -36,23 +36,6 @@ class RunV1:
     identity = None  # v1's managed identity of a remote run: none locally
     _record: Any
 
-    @staticmethod
-    def get(workspace: Any, run_id: str) -> Any:
-        """The run ``run_id`` of any experiment of ``workspace`` (v1's ``Run.get``)."""
-        from modelport.core.experiment import Experiment
-        from modelport.core.run import Run
-        from modelport.registry import runs as registry
-
-        record = registry.get_run(workspace, run_id)
-        return Run._wrap(Experiment(workspace, record.experiment), record)
-
-    @staticmethod
-    def get_submitted_run(**kwargs: Any) -> Any:
-        """v1's old name of :meth:`Run.get_context`."""
-        from modelport.core.run import Run
-
-        return Run.get_context(**kwargs)
-
     @property
     def description(self) -> str | None:
         """The run's description, if one was given (``details['description']``)."""

@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from modelport import jobs
+from modelport.core import _model_v1
 from modelport.core._run_v1 import RunV1
 from modelport.errors import InvalidInputError, NotFoundError, NotSupported, RunFailed
 from modelport.registry import runs as registry
@@ -130,6 +131,17 @@ class Run(RunV1):
         ws = _workspace_class(ctx.workspace_name, ctx.workspace_path)
         record = registry.get_run(ws, ctx.run_id)
         return Run._wrap(_experiment_class(ws, record.experiment), record)
+
+    @staticmethod
+    def get(workspace: Any, run_id: str) -> Run:
+        """The run ``run_id`` of any experiment of ``workspace`` (v1's ``Run.get``)."""
+        record = registry.get_run(workspace, run_id)
+        return Run._wrap(_experiment_class(workspace, record.experiment), record)
+
+    @staticmethod
+    def get_submitted_run(**kwargs: Any) -> Run:
+        """v1's old name of :meth:`get_context`."""
+        return Run.get_context(**kwargs)
 
     @staticmethod
     def list(
@@ -719,3 +731,6 @@ class _OfflineRun(Run):
 
     def __repr__(self) -> str:
         return f"_OfflineRun(id={self.id!r})"
+
+
+_model_v1.open_runs_with(Run.get)

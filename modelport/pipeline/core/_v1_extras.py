@@ -82,12 +82,13 @@ class PublishedPipelineV1:
     def workspace(self) -> Any:
         return self._workspace
 
-    @staticmethod
-    def list(workspace: Any, active_only: bool = True, _service_endpoint: Any = None) -> builtins.list[Any]:
+    @classmethod
+    def list(
+        cls, workspace: Any, active_only: bool = True, _service_endpoint: Any = None
+    ) -> builtins.list[Any]:
         """v1's other name of :meth:`get_all`."""
-        from modelport.pipeline.core.published_pipeline import PublishedPipeline
-
-        return PublishedPipeline.get_all(workspace, active_only=active_only)
+        found: builtins.list[Any] = cls.get_all(workspace, active_only=active_only)  # type: ignore[attr-defined]
+        return found
 
     def get_portal_url(self) -> str:
         endpoint: str = self.endpoint  # type: ignore[attr-defined]
