@@ -115,23 +115,8 @@ _LEGACY = (
 
 
 class LegacyDatasetV1:
-    """v1's old ``Dataset`` class members (``Dataset.get``, ``Dataset.from_delimited_files``, ...)."""
-
-    @classmethod
-    def get(cls, workspace: Any, name: str | None = None, id: str | None = None) -> Any:
-        """v1's old lookup: by name (latest version) or by id."""
-        if (name is None) == (id is None):
-            raise InvalidInputError("Dataset.get takes a name or an id")
-        lookup: Any = cls  # Dataset, whose lookups these are
-        return (
-            lookup.get_by_id(workspace, id) if id is not None else lookup.get_by_name(workspace, name or "")
-        )
-
-    @classmethod
-    def list(cls, workspace: Any) -> builtins.list[Any]:
-        """v1's old listing: the latest version of each registered dataset."""
-        lookup: Any = cls
-        return builtins.list(lookup.get_all(workspace).values())
+    """v1's old ``Dataset`` class members (``Dataset.from_delimited_files``, ``Dataset.archive``, ...):
+    refused; ``dataset.py`` gives ``Dataset`` v1's old ``get`` and ``list``."""
 
 
 for _name in [

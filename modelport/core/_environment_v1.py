@@ -39,14 +39,13 @@ class EnvironmentV1:
         conda_specification: str | os.PathLike[str] | None,
         pip_requirements: str | os.PathLike[str] | None,
     ) -> Any:
-        environment: Any = cls  # Environment, of which this is a base
         if conda_specification is not None and pip_requirements is not None:
             raise InvalidInputError("give conda_specification or pip_requirements, not both")
         if conda_specification is not None:
-            return environment.from_conda_specification(name, conda_specification)
+            return cls.from_conda_specification(name, conda_specification)  # type: ignore[attr-defined]
         if pip_requirements is not None:
-            return environment.from_pip_requirements(name, pip_requirements)
-        return environment(name)
+            return cls.from_pip_requirements(name, pip_requirements)  # type: ignore[attr-defined]
+        return cls(name)  # type: ignore[call-arg]
 
     @classmethod
     def from_docker_image(

@@ -36,8 +36,10 @@ class ModelV1:
     @property
     def experiment_name(self) -> str | None:
         """The experiment of the run the model was registered from, or None."""
-        run = self.run
-        return None if run is None else str(run.experiment.name)
+        from modelport.registry import runs
+
+        run_id = self.run_id  # type: ignore[attr-defined]
+        return None if run_id is None else runs.get_run(self.workspace, run_id).experiment
 
     @property
     def datasets(self) -> dict[str, builtins.list[Any]]:

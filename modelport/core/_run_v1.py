@@ -1,5 +1,5 @@
 """The rest of v1's ``Run`` surface, kept out of ``run.py`` (``Experiment``'s is in ``_experiment_v1.py``):
-what has a local meaning works (``Run.get``, ``get_all_logs``, ``get_detailed_status``,
+what has a local meaning works (``get_all_logs``, ``get_detailed_status``,
 ``flush``, ``portal_url``), and what needs Azure (Key Vault secrets, snapshots, child runs,
 compute listings, AutoML charts) refuses with one line naming the local way."""
 
@@ -12,7 +12,6 @@ from typing import Any
 
 from modelport._refused import refused_method
 from modelport.core._cloud_only import KEYVAULT
-from modelport.core.experiment import open_run
 
 __all__ = ["RunV1"]
 
@@ -36,17 +35,6 @@ class RunV1:
 
     identity = None  # v1's managed identity of a remote run: none locally
     _record: Any
-
-    @staticmethod
-    def get(workspace: Any, run_id: str) -> Any:
-        """The run ``run_id`` of any experiment of ``workspace`` (v1's ``Run.get``), as the class
-        of its kind (a pipeline's a ``PipelineRun``)."""
-        return open_run(workspace, run_id)
-
-    @classmethod
-    def get_submitted_run(cls, **kwargs: Any) -> Any:
-        """v1's old name of :meth:`Run.get_context`."""
-        return cls.get_context(**kwargs)  # type: ignore[attr-defined]
 
     @property
     def description(self) -> str | None:

@@ -346,6 +346,35 @@ class Webservice(ServiceBase, WebserviceV1, kinds=("",)):
         return service
 
     @staticmethod
+    def deploy_local_from_model(
+        workspace: Workspace,
+        name: str,
+        models: builtins.list[Any],
+        image_config: Any,
+        deployment_config: DeploymentSettings | None = None,
+        wait: bool = False,
+    ) -> Webservice:
+        """v1's local deployment from an image configuration: ``Model.deploy`` with the inference
+        configuration ``image_config`` stands for (``ContainerImage.image_configuration(...)``)."""
+        to_inference_config = getattr(image_config, "inference_config", None)
+        if not callable(to_inference_config):
+            raise InvalidInputError(
+                "image_config must come from ContainerImage.image_configuration(...), or deploy with "
+                "Model.deploy(ws, name, models, InferenceConfig(...))"
+            )
+        service: Webservice = Model.deploy(
+            workspace,
+            name,
+            models,
+            to_inference_config(),
+            deployment_config or configs.local_configuration(),
+            overwrite=True,
+        )
+        if wait:
+            service.wait_for_deployment()
+        return service
+
+    @staticmethod
     def list(
         workspace: Workspace,
         compute_type: str | None = None,

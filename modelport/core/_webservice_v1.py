@@ -1,6 +1,5 @@
 """The rest of v1's ``Webservice`` surface, kept out of ``webservice.py``: tags and properties
-added or removed in place, ``check_for_existing_webservice``, ``deserialize``,
-``deploy_local_from_model`` (v1's image-config deployment, onto ``Model.deploy``), AKS's
+added or removed in place, ``check_for_existing_webservice``, ``deserialize``, AKS's
 ``get_access_token``; v1's image-based deployment functions refuse, naming ``Model.deploy``."""
 
 from __future__ import annotations
@@ -63,12 +62,12 @@ class WebserviceV1:
         """Raise :class:`~modelport.errors.ServiceExists` (a ``WebserviceException``) when a service
         ``name`` exists, unless ``overwrite``, which deletes it (v1's check before a deployment)."""
         try:
-            existing: Any = cls(workspace, name)  # type: ignore[call-arg]  # Webservice(ws, name)
+            existing = cls(workspace, name)  # type: ignore[call-arg]
         except ServiceNotFound:
             return
         if not overwrite:
             raise ServiceExists(f"service '{name}' already exists; deploy with overwrite=True to replace it")
-        existing.delete()
+        existing.delete()  # type: ignore[attr-defined]
 
     @classmethod
     def deserialize(cls, workspace: Any, webservice_payload: dict[str, Any]) -> Any:
@@ -78,38 +77,6 @@ class WebserviceV1:
                 "webservice_payload must be a dict from Webservice.serialize() with a name"
             )
         return cls(workspace, str(webservice_payload["name"]))  # type: ignore[call-arg]
-
-    @staticmethod
-    def deploy_local_from_model(
-        workspace: Any,
-        name: str,
-        models: builtins.list[Any],
-        image_config: Any,
-        deployment_config: Any = None,
-        wait: bool = False,
-    ) -> Any:
-        """v1's local deployment from an image configuration: ``Model.deploy`` with the inference
-        configuration ``image_config`` stands for (``ContainerImage.image_configuration(...)``)."""
-        from modelport.core.model import Model
-        from modelport.deploy.configs import local_configuration
-
-        to_inference_config = getattr(image_config, "inference_config", None)
-        if not callable(to_inference_config):
-            raise InvalidInputError(
-                "image_config must come from ContainerImage.image_configuration(...), or deploy with "
-                "Model.deploy(ws, name, models, InferenceConfig(...))"
-            )
-        service = Model.deploy(
-            workspace,
-            name,
-            models,
-            to_inference_config(),
-            deployment_config or local_configuration(),
-            overwrite=True,
-        )
-        if wait:
-            service.wait_for_deployment()
-        return service
 
     deploy = staticmethod(refused_method("Webservice.deploy", _IMAGES))
     deploy_from_image = staticmethod(refused_method("Webservice.deploy_from_image", _IMAGES))

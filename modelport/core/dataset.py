@@ -141,19 +141,6 @@ class _Registered:
 
     _kind = ""
 
-    # v1 reached the registry's lookups from the dataset classes too (``TabularDataset.get_by_name``)
-    @staticmethod
-    def get_by_name(workspace: Workspace, name: str, version: str | int = "latest", **v1: Any) -> Any:
-        return Dataset.get_by_name(workspace, name, version, **v1)
-
-    @staticmethod
-    def get_by_id(workspace: Workspace, id: str, **v1: Any) -> Any:
-        return Dataset.get_by_id(workspace, id, **v1)
-
-    @staticmethod
-    def get_all(workspace: Workspace) -> dict[str, Any]:
-        return Dataset.get_all(workspace)
-
     def _init(
         self, sources: builtins.list[Source], workspace: Workspace | None, definition: dict[str, Any]
     ) -> None:
@@ -859,10 +846,27 @@ class Dataset(LegacyDatasetV1):
         """The latest version of every registered dataset, by name."""
         return {r.name: _from_record(workspace, r) for r in registry.list_latest(workspace)}
 
+    @staticmethod
+    def get(workspace: Workspace, name: str | None = None, id: str | None = None) -> Any:
+        """v1's old lookup: by name (latest version) or by id."""
+        if (name is None) == (id is None):
+            raise InvalidInputError("Dataset.get takes a name or an id")
+        return (
+            Dataset.get_by_id(workspace, id) if id is not None else Dataset.get_by_name(workspace, name or "")
+        )
 
-# v1 reached the factories from the dataset classes too (``TabularDataset.Tabular.from_...``)
+    @staticmethod
+    def list(workspace: Workspace) -> builtins.list[Any]:
+        """v1's old listing: the latest version of each registered dataset."""
+        return builtins.list(Dataset.get_all(workspace).values())
+
+
+# v1 reached the factories and lookups from the dataset classes too (``TabularDataset.get_by_name``)
 _Registered.File = _FileDatasetFactory  # type: ignore[attr-defined]
 _Registered.Tabular = _TabularDatasetFactory  # type: ignore[attr-defined]
+_Registered.get_by_name = staticmethod(Dataset.get_by_name)  # type: ignore[attr-defined]
+_Registered.get_by_id = staticmethod(Dataset.get_by_id)  # type: ignore[attr-defined]
+_Registered.get_all = staticmethod(Dataset.get_all)  # type: ignore[attr-defined]
 
 
 def dataset_ref(ds: Any, what: str) -> dict[str, Any]:

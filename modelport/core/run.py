@@ -30,7 +30,7 @@ from typing import Any
 from modelport import jobs
 from modelport.core._run_base import RunBase
 from modelport.core._run_v1 import RunV1
-from modelport.core.experiment import Experiment
+from modelport.core.experiment import Experiment, open_run
 from modelport.core.workspace import Workspace
 from modelport.errors import InvalidInputError, NotFoundError, NotSupported, RunFailed
 from modelport.registry import runs as registry
@@ -108,6 +108,16 @@ class Run(RunBase, RunV1, kinds=("",)):
         ws = Workspace(ctx.workspace_name, ctx.workspace_path)
         record = registry.get_run(ws, ctx.run_id)
         return Run._wrap(Experiment(ws, record.experiment), record)
+
+    @staticmethod
+    def get(workspace: Any, run_id: str) -> Run:
+        """The run ``run_id`` of any experiment of ``workspace`` (v1's ``Run.get``)."""
+        return open_run(workspace, run_id)
+
+    @staticmethod
+    def get_submitted_run(**kwargs: Any) -> Run:
+        """v1's old name of :meth:`get_context`."""
+        return Run.get_context(**kwargs)
 
     @staticmethod
     def list(

@@ -74,6 +74,14 @@ class OutputDatasetConfig:
         out._origin = getattr(self, "_origin", self)  # type: ignore[attr-defined]
         return out
 
+    def as_input(self, name: str | None = None) -> OutputInput:
+        """This output read by a later step (which then runs after the step that writes it)."""
+        if not isinstance(self, OutputFileDatasetConfig):
+            raise InvalidInputError(
+                "an OutputDatasetConfig has no data of its own; use OutputFileDatasetConfig"
+            )
+        return OutputInput(self, name or self.name, "files")
+
 
 class OutputFileDatasetConfig(OutputDatasetConfig):
     """A folder a step writes (v1's ``azureml.data.OutputFileDatasetConfig``).
@@ -119,10 +127,6 @@ class OutputFileDatasetConfig(OutputDatasetConfig):
     def as_upload(self, overwrite: bool = False, source_globs: Any = None) -> OutputFileDatasetConfig:
         """As v1's upload mode: locally the script writes straight into the output folder too."""
         return self
-
-    def as_input(self, name: str | None = None) -> OutputInput:
-        """This output read by a later step (which then runs after the step that writes it)."""
-        return OutputInput(self, name or self.name, "files")
 
     def read_delimited_files(
         self,

@@ -10,7 +10,7 @@ from typing import Any
 
 from modelport._refused import refused, refused_method
 
-__all__ = ["PipelineDataset", "PipelineStepV1", "PortDataReferenceV1", "PublishedPipelineV1"]
+__all__ = ["PipelineDataset", "PipelineRunV1", "PipelineStepV1", "PortDataReferenceV1", "PublishedPipelineV1"]
 
 _GRAPH = (
     "v1's graph-building hooks of custom step classes are not used: modelport builds the pipeline's graph "
@@ -98,13 +98,26 @@ class PublishedPipelineV1:
     def portal_url(self) -> str:
         return self.get_portal_url()
 
-    get_graph = refused_method(
-        "PublishedPipeline.get_graph", "the graph is modelport's own; list the steps with get_step_names()"
-    )
     save = refused_method(
         "PublishedPipeline.save",
         "pipelines are not saved as YAML here; it stays published in the workspace, get it with "
         "PublishedPipeline.get(ws, id)",
+    )
+    get_graph = refused_method(
+        "PublishedPipeline.get_graph", "the graph is modelport's own; list the steps with get_step_names()"
+    )
+
+
+class PipelineRunV1:
+    """v1's ``PipelineRun`` members beyond ``run.py``'s."""
+
+    get_pipeline_output = refused_method(
+        "PipelineRun.get_pipeline_output",
+        "pipeline-level output names are not kept; get a step's output with "
+        "pipeline_run.find_step_run(step_name)[0].get_output_data(output_name)",
+    )
+    save = refused_method(
+        "PipelineRun.save", "pipelines are not saved as YAML here; keep the pipeline's definition in code"
     )
 
 
