@@ -25,3 +25,18 @@ RAY_AUTH_TOKEN = "MODELPORT_RAY_AUTH_TOKEN"
 def ray_auth_token() -> str | None:
     """``$MODELPORT_RAY_AUTH_TOKEN``, or None when unset or empty."""
     return os.environ.get(RAY_AUTH_TOKEN) or None
+
+
+PIN_POLICY = "MODELPORT_PIN_POLICY"
+"""What an environment build does with a pin that has no wheel for this Python: ``nearest`` (the
+default: the nearest release that installs, said in one line) or ``strict`` (refuse it)."""
+
+
+def pin_policy() -> str | None:
+    """``$MODELPORT_PIN_POLICY`` as set (checked by the environment builder), or None when unset."""
+    return os.environ.get(PIN_POLICY) or None
+
+
+def java_home() -> str | None:
+    """``$JAVA_HOME`` (where a Java runtime is, for environments with pyspark), or None."""
+    return os.environ.get("JAVA_HOME") or None

@@ -94,12 +94,35 @@ class ModelportError(Exception):
     def __str__(self) -> str:
         return self.message
 
+    @property
+    def status_code(self) -> int:
+        """The HTTP status this error stands for (v1's ``WebserviceException.status_code``)."""
+        return self.http_status
+
+    @property
+    def details(self) -> str:
+        """v1's ``ServiceException.details``: here the message."""
+        return self.message
+
+    @property
+    def inner_exception(self) -> BaseException | None:
+        """The exception this one was raised from, if any (v1's ``AzureMLException.inner_exception``)."""
+        return self.__cause__ or self.__context__
+
+    def print_stacktrace(self) -> None:
+        """Print this error's traceback, as v1's ``print_stacktrace`` did."""
+        import traceback
+
+        traceback.print_exception(self)
+
 
 class NotFoundError(ModelportError):
     http_status = 404
 
 
 class WorkspaceNotFound(NotFoundError):
+    found_multiple = False  # v1's flag for a name found in several resource groups: never, here
+
     def __init__(self, name: str, where: str | None = None) -> None:
         hint = f" under {where}" if where else ""
         super().__init__(f"workspace '{name}' not found{hint}")
@@ -256,7 +279,6 @@ class ServiceCallError(ServiceError):
     def __init__(self, status: int, body: str, headers: dict[str, str] | None = None) -> None:
         super().__init__(f"service answered {status}: {body[:2000]}")
         self.http_status = status
-        self.status_code = status
         self.body = body
         self.headers = headers or {}
 

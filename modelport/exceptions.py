@@ -21,6 +21,7 @@ from __future__ import annotations
 from modelport.errors import (
     AuthError,
     ComputeTargetError,
+    EnvironmentBuildError,
     InvalidInputError,
     ModelNotFound,
     ModelportError,
@@ -35,6 +36,7 @@ from modelport.errors import (
 __all__ = [
     "ActivityFailedException",
     "AuthenticationException",
+    "AzureMLAggregatedException",
     "AzureMLException",
     "ComputeTargetException",
     "DatasetTimestampMissingError",
@@ -43,13 +45,18 @@ __all__ = [
     "ModelNotFoundException",
     "ModelPathNotFoundException",
     "NotSupported",
+    "ParallelRunException",
     "ProjectSystemException",
     "RunConfigurationException",
+    "RunEnvironmentException",
+    "ServiceException",
     "SnapshotException",
     "TrainingException",
     "UnauthorizedException",
     "UserErrorException",
     "WebserviceException",
+    "WorkspaceException",
+    "WorkspacePrivateEndpointException",
 ]
 
 AzureMLException = ModelportError
@@ -70,3 +77,14 @@ AuthenticationException = AuthError
 UnauthorizedException = AuthError
 DiscoveryUrlNotFoundException = NotSupported
 DatasetTimestampMissingError = InvalidInputError
+AzureMLAggregatedException = ModelportError
+"""v1 raised it for several errors at once; here each error is raised on its own."""
+ParallelRunException = RunFailed
+"""A ParallelRunStep's run failed (its run id and log say why)."""
+RunEnvironmentException = EnvironmentBuildError
+"""An environment could not be built into an interpreter."""
+ServiceException = ModelportError
+"""v1's error for a failed call to an Azure service; here any modelport error."""
+WorkspaceException = WorkspaceNotFound
+WorkspacePrivateEndpointException = NotSupported
+"""Private endpoints are Azure networking; a local workspace has none."""

@@ -23,6 +23,15 @@ if [ ! -x /usr/bin/chromium ]; then
     exit 1
   fi
 fi
+# tests/v1/test_spark_deploy.py serves a PySpark model, whose Spark runs on a Java runtime.
+if ! command -v java >/dev/null 2>&1; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    apt-get update -qq && apt-get install -y -qq default-jre-headless >/dev/null
+  else
+    echo "error: the Spark test needs a Java runtime (apt-get install default-jre-headless)" >&2
+    exit 1
+  fi
+fi
 .venv/bin/ruff check .
 .venv/bin/ruff format --check .
 .venv/bin/mypy

@@ -11,8 +11,10 @@ from modelport.cli.workspace import workspace_of
 from modelport.errors import InvalidInputError
 
 
-def _row(env: Any) -> dict[str, Any]:
+def _row(env: Any, replaced: bool = False) -> dict[str, Any]:
     spec: dict[str, Any] = env.to_spec()
+    if replaced and (lines := env.pin_replacements()):
+        spec["replaced"] = lines  # what its build replaced (docs/environments.md, "Old pins")
     return spec
 
 
@@ -54,7 +56,7 @@ def cmd_show(args: argparse.Namespace) -> int:
     from modelport.core.environment import Environment
 
     name, version = split_ref(args.environment)
-    emit(args, _row(Environment.get(workspace_of(args), name, version)))
+    emit(args, _row(Environment.get(workspace_of(args), name, version), replaced=True))
     return 0
 
 

@@ -30,6 +30,8 @@ class ServiceBase:
     _record: ServiceRecord
     _client: ServiceClient | None
     _phases_shown: bool
+    _notices_shown: bool
+    """Whether what the environment replaced was said already (by the deploy's progress)."""
 
     def __init_subclass__(cls, kinds: tuple[str, ...] = (), **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -51,4 +53,5 @@ class ServiceBase:
         svc = object.__new__(cls._class_of(kind or record.compute_type))
         svc.workspace, svc.name, svc._record, svc._client = workspace, record.name, record, None
         svc._phases_shown = phases_shown
+        svc._notices_shown = phases_shown
         return svc  # type: ignore[return-value]  # a subclass of cls (or cls itself)

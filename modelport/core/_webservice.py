@@ -15,6 +15,7 @@ from typing import Any, cast
 from modelport import keys as keyfile
 from modelport.client import ServiceClient
 from modelport.core._service_base import ServiceBase
+from modelport.core._webservice_v1 import WebserviceV1
 from modelport.core.environment import Environment
 from modelport.core.inference import InferenceConfig, with_inference
 from modelport.core.model import Model
@@ -25,10 +26,10 @@ from modelport.deploy.spec import DeploymentSpec, with_metadata
 from modelport.errors import InvalidInputError, NotSupported
 from modelport.workspace import Workspace
 
-__all__ = ["AciWebservice", "AksWebservice", "LocalWebservice", "Webservice"]
+__all__ = ["AciWebservice", "AksWebservice", "LocalWebservice", "UnknownWebservice", "Webservice"]
 
 
-class Webservice(ServiceBase, kinds=("",)):
+class Webservice(ServiceBase, WebserviceV1, kinds=("",)):
     """A deployed service. ``Webservice(ws, name)`` works from any process.
 
     Example::
@@ -44,6 +45,7 @@ class Webservice(ServiceBase, kinds=("",)):
         self._record = engine.refresh(workspace, name)
         self._client: ServiceClient | None = None
         self._phases_shown = False
+        self._notices_shown = False
         if type(self) is Webservice:  # as v1: Webservice(ws, name) is an AciWebservice, ...
             self.__class__ = cast(type[Webservice], self._class_of(self._record.compute_type))
 
@@ -124,6 +126,10 @@ class Webservice(ServiceBase, kinds=("",)):
         started = time.monotonic()
         out = sys.stdout
         if show_output:
+            if not self._notices_shown:  # what the environment replaced, once per service object
+                self._notices_shown = True
+                for line in self.environment_notices():
+                    print(f"  environment: {line}", file=out)
             if not self._phases_shown:
                 for p in self._record.phases:
                     print(f"  {p['phase']} ({p['seconds']:.2f} s)", file=out)
@@ -280,6 +286,12 @@ class Webservice(ServiceBase, kinds=("",)):
         """The service log's last ``num_lines`` lines (init=True: only the deployment's own lines)."""
         return engine.logs(self.workspace, self._record, num_lines, init)
 
+    def environment_notices(self) -> builtins.list[str]:
+        """What the service's environment replaced, one line each (empty when nothing was):
+        ``scikit-learn==0.22.1 -> 1.1.3: 0.22.1 has no wheel for Python 3.11`` (see
+        docs/environments.md, "Old pins")."""
+        return engine.environment_notices(self._record)
+
     def get_traces(self, num: int = 100) -> builtins.list[dict[str, Any]]:
         """The last ``num`` request traces (``enable_app_insights=True``, kept locally): time,
         request id, method, path, status, latency, run() time and what run() printed."""
@@ -303,6 +315,7 @@ class Webservice(ServiceBase, kinds=("",)):
             "createdTime": self.created_time,
             "updatedTime": self.updated_time,
             "processes": engine.processes(self._record),
+            **({"environmentNotices": notices} if (notices := self.environment_notices()) else {}),
             "workers": self._settings.workers,
         }
 
@@ -334,6 +347,35 @@ class Webservice(ServiceBase, kinds=("",)):
         return service
 
     @staticmethod
+    def deploy_local_from_model(
+        workspace: Workspace,
+        name: str,
+        models: builtins.list[Any],
+        image_config: Any,
+        deployment_config: DeploymentSettings | None = None,
+        wait: bool = False,
+    ) -> Webservice:
+        """v1's local deployment from an image configuration: ``Model.deploy`` with the inference
+        configuration ``image_config`` stands for (``ContainerImage.image_configuration(...)``)."""
+        to_inference_config = getattr(image_config, "inference_config", None)
+        if not callable(to_inference_config):
+            raise InvalidInputError(
+                "image_config must come from ContainerImage.image_configuration(...), or deploy with "
+                "Model.deploy(ws, name, models, InferenceConfig(...))"
+            )
+        service: Webservice = Model.deploy(
+            workspace,
+            name,
+            models,
+            to_inference_config(),
+            deployment_config or configs.local_configuration(),
+            overwrite=True,
+        )
+        if wait:
+            service.wait_for_deployment()
+        return service
+
+    @staticmethod
     def list(
         workspace: Workspace,
         compute_type: str | None = None,
@@ -360,6 +402,14 @@ class Webservice(ServiceBase, kinds=("",)):
 
 
 class LocalWebservice(Webservice, kinds=("Local",)):
+    # v1's state names of a local service, as the states modelport reports (``service.state``)
+    STATE_DEPLOYING = ServiceState.TRANSITIONING.value
+    STATE_RUNNING = ServiceState.HEALTHY.value
+    STATE_FAILED = ServiceState.FAILED.value
+    STATE_DELETED = ServiceState.DELETING.value
+    STATE_UNKNOWN = ServiceState.UNHEALTHY.value
+    NETWORK_NAME = None  # v1's Docker network: none here, a local service listens on 127.0.0.1
+
     def deploy_to_cloud(
         self,
         name: str | None = None,
@@ -424,6 +474,10 @@ class AksWebservice(Webservice, kinds=("AKS",)):
         """v1's AKS configuration, deployed locally with its replica count as workers (a warning says
         so); auth is on by default as on AKS."""
         return configs.aks_configuration(*args, **kwargs)
+
+
+UnknownWebservice = Webservice
+"""v1's class of a service of a type it did not know; here every service opens as its flavour."""
 
 
 def _recorded_inference_config(name: str, spec: DeploymentSpec) -> InferenceConfig:

@@ -18,20 +18,31 @@ from __future__ import annotations
 
 import hmac
 import os
+from enum import Enum
 from pathlib import Path
 from typing import Any
 
 from modelport import _settings
 from modelport import keys as keyfile
+from modelport._refused import refused, refused_method
 from modelport.errors import NotSupported, StorageError
 
 __all__ = [
     "AbstractAuthentication",
+    "ArmTokenAuthentication",
+    "Audience",
     "AzureCliAuthentication",
+    "AzureMLTokenAuthentication",
     "InteractiveLoginAuthentication",
     "MsiAuthentication",
     "ServicePrincipalAuthentication",
+    "TokenAuthentication",
 ]
+
+_NO_AAD = (
+    "there is no Azure AD here to issue tokens; modelport's endpoints take "
+    "InteractiveLoginAuthentication().get_authentication_header()"
+)
 
 
 def login_key_file(home: Path | None = None) -> Path:
@@ -77,6 +88,9 @@ class AbstractAuthentication:
         """``{"Authorization": "Bearer <key>"}``: what a published pipeline's endpoint accepts."""
         return {"Authorization": f"Bearer {login_key()}"}
 
+    get_token = refused_method("get_token", _NO_AAD)
+    signed_session = refused_method("signed_session", _NO_AAD)
+
 
 class InteractiveLoginAuthentication(AbstractAuthentication):
     """The signed-in user: locally, the owner of ``$MODELPORT_HOME`` (nothing to sign in to)."""
@@ -113,3 +127,16 @@ class MsiAuthentication(AbstractAuthentication):
             "MsiAuthentication: there is no Azure managed identity here; use "
             "InteractiveLoginAuthentication().get_authentication_header()"
         )
+
+
+class Audience(Enum):
+    """Whom a v1 token was for (``TokenAuthentication``'s audiences)."""
+
+    ARM = "ARM"
+    AZUREML = "AZUREML"
+
+
+_M = "modelport.core.authentication"
+TokenAuthentication = refused("TokenAuthentication", _NO_AAD, _M)
+ArmTokenAuthentication = refused("ArmTokenAuthentication", _NO_AAD, _M)
+AzureMLTokenAuthentication = refused("AzureMLTokenAuthentication", _NO_AAD, _M)

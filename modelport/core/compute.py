@@ -206,3 +206,10 @@ class AksCompute(ComputeTarget):
         if token is not None and (not isinstance(token, str) or not token.strip()):
             raise InvalidInputError("token must be the cluster's Ray token (a non-empty string)")
         return AksAttachConfiguration(address=address, cluster_name=cluster_name, token=token)
+
+
+# v1's other compute targets: refusals naming the local way (kept apart from this module's own).
+from modelport.core._compute_refused import *  # noqa: E402, F403
+from modelport.core._compute_refused import __all__ as _refused_names  # noqa: E402
+
+__all__ += _refused_names

@@ -9,6 +9,7 @@ from typing import Any
 
 import yaml
 
+from modelport._refused import refused_method
 from modelport.errors import InvalidInputError
 
 __all__ = ["CondaDependencies"]
@@ -27,6 +28,10 @@ class CondaDependencies:
         deps.add_pip_package("numpy")
         print(deps.serialize_to_string())
     """
+
+    # v1 counted the packages of its base project file; a new CondaDependencies here has none
+    DEFAULT_NUMBER_OF_CONDA_PACKAGES = 0
+    DEFAULT_NUMBER_OF_PIP_PACKAGES = 0
 
     def __init__(
         self, conda_dependencies_file_path: str | os.PathLike[str] | None = None, **_v1: Any
@@ -123,6 +128,58 @@ class CondaDependencies:
     def set_pip_option(self, pip_option: str) -> None:
         if pip_option not in self._pip_options:
             self._pip_options.append(pip_option)
+
+    def remove_channel(self, channel: str) -> None:
+        self._channels = [c for c in self._channels if c != channel]
+
+    def remove_pip_option(self, pip_option: str) -> None:
+        self._pip_options = [o for o in self._pip_options if o != pip_option]
+
+    def set_pip_index_url(self, index_url: str) -> None:
+        """Install pip packages from ``index_url`` (``--index-url``, replacing one set before)."""
+        self._pip_options = [o for o in self._pip_options if not o.startswith("--index-url")]
+        self.set_pip_option(f"--index-url {index_url}")
+
+    def set_pip_requirements(self, pip_requirements: list[str]) -> None:
+        """Replace the pip packages and options with ``pip_requirements`` (a requirements file's
+        lines: an option starts with ``-``)."""
+        options = [r for r in pip_requirements if r.strip().startswith("-")]
+        packages = [r for r in pip_requirements if not r.strip().startswith("-")]
+        for package in packages:
+            self._check(package)
+        self._pip_options, self._pip = options, packages
+
+    @staticmethod
+    def merge_requirements(requirements: list[str]) -> list[str]:
+        """One requirement per package: a later one for the same package replaces an earlier one,
+        in the place of the first."""
+        merged: dict[str, str] = {}
+        for requirement in requirements:
+            merged[_pkg_name(requirement)] = requirement.strip()
+        return list(merged.values())
+
+    @staticmethod
+    def sdk_origin_url() -> str:
+        """The package index pip packages come from: ``UV_INDEX_URL`` or ``PIP_INDEX_URL`` when set,
+        else PyPI."""
+        return os.environ.get("UV_INDEX_URL") or os.environ.get("PIP_INDEX_URL") or "https://pypi.org/simple"
+
+    def get_default_number_of_packages(self) -> tuple[int, int]:
+        return self.DEFAULT_NUMBER_OF_CONDA_PACKAGES, self.DEFAULT_NUMBER_OF_PIP_PACKAGES
+
+    def add_tensorflow_pip_package(self, core_type: str = "cpu", version: str | None = None) -> None:
+        """Add TensorFlow from PyPI (one package for CPU and GPU since TensorFlow 2.1)."""
+        self.add_pip_package(f"tensorflow=={version}" if version else "tensorflow")
+
+    def add_tensorflow_conda_package(self, core_type: str = "cpu", version: str | None = None) -> None:
+        """As :meth:`add_tensorflow_pip_package`: environments are installed from PyPI here."""
+        self.add_tensorflow_pip_package(core_type, version)
+
+    add_cntk_package = refused_method(
+        "CondaDependencies.add_cntk_package",
+        "CNTK was discontinued and has no release for this Python; add the framework the model needs "
+        "with add_pip_package (onnxruntime runs exported CNTK models)",
+    )
 
     def set_python_version(self, version: str) -> None:
         self._python = version

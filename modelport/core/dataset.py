@@ -28,6 +28,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
+from modelport._refused import refused_method
+from modelport.core._dataset_v1 import FileDatasetV1, LegacyDatasetV1, TabularDatasetV1
 from modelport.core._partition import PartitionFormat, encode_value
 from modelport.core.datastore import DataReference, Datastore
 from modelport.errors import InvalidInputError, NotFoundError, NotSupported
@@ -243,7 +245,7 @@ class _Registered:
         return f"{who}sources={self._sources!r}"
 
 
-class FileDataset(_Files, _Registered):
+class FileDataset(_Files, _Registered, FileDatasetV1):
     """Files from datastores, local paths or URLs (v1's ``azureml.data.FileDataset``).
 
     Example::
@@ -325,7 +327,7 @@ class _Mount:
 _FORMATS = ("delimited", "json_lines", "parquet")
 
 
-class TabularDataset(_Registered):
+class TabularDataset(_Registered, TabularDatasetV1):
     """Rows read from delimited (CSV), JSON-lines or Parquet files (v1's ``azureml.data.TabularDataset``).
 
     ``take``, ``skip``, ``keep_columns`` and ``drop_columns`` return a new dataset (kept in its
@@ -641,7 +643,7 @@ class _TabularDatasetFactory:
             "header": _header(header),
             "include_path": bool(include_path),
             "empty_as_string": bool(empty_as_string),
-            "encoding": encoding.replace("utf8", "utf-8") if encoding else "utf-8",
+            "encoding": str(encoding).replace("utf8", "utf-8") if encoding else "utf-8",
         }
         return TabularDataset(sources, workspace, read, validate=validate, partition_format=partition_format)
 
@@ -655,7 +657,7 @@ class _TabularDatasetFactory:
         **_v1: Any,
     ) -> TabularDataset:
         sources, workspace = _sources(path)
-        read = {"format": "json_lines", "include_path": bool(include_path), "encoding": encoding}
+        read = {"format": "json_lines", "include_path": bool(include_path), "encoding": str(encoding)}
         return TabularDataset(sources, workspace, read, validate=validate, partition_format=partition_format)
 
     @staticmethod
@@ -711,6 +713,11 @@ class DatasetConsumptionConfig:
     nothing is mounted. A tabular dataset is given directly: the script reads it with
     ``Run.get_context().input_datasets[name]``.
     """
+
+    as_hdfs = refused_method(
+        "DatasetConsumptionConfig.as_hdfs",
+        "HDFS paths need an Azure Spark cluster; give the dataset with as_mount() or as_download()",
+    )
 
     def __init__(
         self, name: str, dataset: Any, mode: str = "direct", path_on_compute: str | None = None
@@ -806,7 +813,7 @@ def _from_record(workspace: Workspace, record: registry.DatasetRecord) -> Any:
     return ds
 
 
-class Dataset:
+class Dataset(LegacyDatasetV1):
     """v1's ``azureml.core.Dataset``: the factories and the registry of datasets.
 
     Example::
@@ -838,6 +845,28 @@ class Dataset:
     def get_all(workspace: Workspace) -> dict[str, Any]:
         """The latest version of every registered dataset, by name."""
         return {r.name: _from_record(workspace, r) for r in registry.list_latest(workspace)}
+
+    @staticmethod
+    def get(workspace: Workspace, name: str | None = None, id: str | None = None) -> Any:
+        """v1's old lookup: by name (latest version) or by id."""
+        if (name is None) == (id is None):
+            raise InvalidInputError("Dataset.get takes a name or an id")
+        return (
+            Dataset.get_by_id(workspace, id) if id is not None else Dataset.get_by_name(workspace, name or "")
+        )
+
+    @staticmethod
+    def list(workspace: Workspace) -> builtins.list[Any]:
+        """v1's old listing: the latest version of each registered dataset."""
+        return builtins.list(Dataset.get_all(workspace).values())
+
+
+# v1 reached the factories and lookups from the dataset classes too (``TabularDataset.get_by_name``)
+_Registered.File = _FileDatasetFactory  # type: ignore[attr-defined]
+_Registered.Tabular = _TabularDatasetFactory  # type: ignore[attr-defined]
+_Registered.get_by_name = staticmethod(Dataset.get_by_name)  # type: ignore[attr-defined]
+_Registered.get_by_id = staticmethod(Dataset.get_by_id)  # type: ignore[attr-defined]
+_Registered.get_all = staticmethod(Dataset.get_all)  # type: ignore[attr-defined]
 
 
 def dataset_ref(ds: Any, what: str) -> dict[str, Any]:

@@ -17,13 +17,23 @@ from __future__ import annotations
 import builtins
 import os
 from pathlib import Path
-from typing import Any, NoReturn
 
-from modelport.errors import InvalidInputError, NotFoundError, NotSupported
+from modelport._refused import refused_method
+from modelport.errors import InvalidInputError, NotFoundError
 from modelport.registry import datastores as store
 from modelport.workspace import Workspace
 
 __all__ = ["DataReference", "Datastore"]
+
+
+_CLOUD = (
+    "a local workspace cannot attach cloud storage; copy the data into the default datastore with "
+    "ws.get_default_datastore().upload(src_dir, target_path) instead"
+)
+_DB = (
+    "a local workspace cannot attach a database; read it with pandas.read_sql and register the "
+    "result with Dataset.Tabular.register_pandas_dataframe"
+)
 
 
 def _print(line: str) -> None:
@@ -41,8 +51,18 @@ class Datastore:
         DataReference(datastore='workspaceblobstore', path_on_datastore='iris/iris.csv')
     """
 
-    datastore_type = "AzureBlob"
+    # v1's attributes of a blob or file datastore, with what they are here: the storage is a folder
+    # on this machine, reached as files, with no account, key or token.
     account_name = "local"
+    protocol = "file"
+    account_key: str | None = None
+    sas_token: str | None = None
+    credential_type = "None"
+    is_sas = False
+    blob_service = None  # no Azure storage client: the data is a folder (see ``root``)
+    file_service = None
+    service_data_access_auth_identity = None
+    workspace_msi_has_access = False
 
     def __init__(self, workspace: Workspace, name: str | None = None) -> None:
         if not isinstance(workspace, Workspace):
@@ -70,24 +90,48 @@ class Datastore:
     def container_name(self) -> str:
         return self.name
 
-    @staticmethod
-    def _cloud(what: str) -> NoReturn:
-        raise NotSupported(
-            f"{what}: a local workspace cannot attach cloud storage; copy the data into the default "
-            "datastore with ws.get_default_datastore().upload(src_dir, target_path) instead"
-        )
+    @property
+    def datastore_type(self) -> str:
+        """v1's type: ``AzureFile`` for ``workspacefilestore``, ``AzureBlob`` for the others."""
+        return "AzureFile" if self.name == store.BUILT_IN[1] else "AzureBlob"
 
-    @staticmethod
-    def register_azure_blob_container(*_args: Any, **_kwargs: Any) -> NoReturn:
-        Datastore._cloud("Datastore.register_azure_blob_container")
+    @property
+    def endpoint(self) -> str:
+        """Where the data is: the datastore's folder, as a ``file://`` URI."""
+        return self.root.as_uri()
 
-    @staticmethod
-    def register_azure_file_share(*_args: Any, **_kwargs: Any) -> NoReturn:
-        Datastore._cloud("Datastore.register_azure_file_share")
+    @property
+    def subscription_id(self) -> str:
+        return str(getattr(self.workspace, "subscription_id", ""))
 
-    @staticmethod
-    def register_azure_data_lake_gen2(*_args: Any, **_kwargs: Any) -> NoReturn:
-        Datastore._cloud("Datastore.register_azure_data_lake_gen2")
+    @property
+    def resource_group(self) -> str:
+        return str(getattr(self.workspace, "resource_group", ""))
+
+    register_azure_blob_container = staticmethod(
+        refused_method("Datastore.register_azure_blob_container", _CLOUD)
+    )
+    register_azure_file_share = staticmethod(refused_method("Datastore.register_azure_file_share", _CLOUD))
+    register_azure_data_lake = staticmethod(refused_method("Datastore.register_azure_data_lake", _CLOUD))
+    register_azure_data_lake_gen2 = staticmethod(
+        refused_method("Datastore.register_azure_data_lake_gen2", _CLOUD)
+    )
+    register_azure_sql_database = staticmethod(refused_method("Datastore.register_azure_sql_database", _DB))
+    register_azure_postgre_sql = staticmethod(refused_method("Datastore.register_azure_postgre_sql", _DB))
+    register_azure_my_sql = staticmethod(refused_method("Datastore.register_azure_my_sql", _DB))
+    register_dbfs = staticmethod(refused_method("Datastore.register_dbfs", _CLOUD))
+    register_hdfs = staticmethod(refused_method("Datastore.register_hdfs", _CLOUD))
+
+    def set_as_default(self) -> None:
+        """Make this datastore the workspace's default (v1's ``set_as_default``): a local
+        workspace's default is always ``workspaceblobstore``, so another one is refused."""
+        self.workspace.set_default_datastore(self.name)  # type: ignore[attr-defined]
+
+    unregister = refused_method(
+        "Datastore.unregister",
+        "a local workspace's datastores are its own folders, not registrations; leave it, or delete "
+        "its files with the workspace",
+    )
 
     # -- data in and out -----------------------------------------------------------------------
     def upload(
@@ -165,6 +209,10 @@ class Datastore:
 
     def as_download(self, path_on_compute: str | None = None) -> DataReference:
         return DataReference(self, mode="download", path_on_compute=path_on_compute)
+
+    def as_upload(self, path_on_compute: str | None = None) -> DataReference:
+        """A reference a step writes into (v1's upload mode): locally, the datastore's folder."""
+        return DataReference(self, mode="upload", path_on_compute=path_on_compute)
 
     def __eq__(self, other: object) -> bool:
         return isinstance(other, Datastore) and (other.workspace, other.name) == (self.workspace, self.name)

@@ -7,6 +7,7 @@ without any registration and ``Environment.list`` shows them beside the register
 
 from __future__ import annotations
 
+import builtins
 import copy
 import json
 import os
@@ -14,13 +15,21 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from modelport.core._environment_v1 import EnvironmentV1
 from modelport.core.conda_dependencies import CondaDependencies
+from modelport.core.container_registry import ContainerRegistry
+from modelport.environments import pins
 from modelport.environments.curated import curated_names, curated_spec, is_curated
 from modelport.errors import AlreadyExistsError, InvalidInputError
 from modelport.registry import environments as registry
 from modelport.workspace import Workspace
 
-__all__ = ["Environment", "PythonSection"]
+__all__ = ["DEFAULT_CPU_IMAGE", "DEFAULT_GPU_IMAGE", "DockerSection", "Environment", "PythonSection"]
+
+#: v1's default base images (``azureml.core.environment``). Local services run no container; an
+#: export builds on the public equivalent of these (``python:<X.Y>-slim``), saying so.
+DEFAULT_CPU_IMAGE = "mcr.microsoft.com/azureml/openmpi4.1.0-ubuntu20.04"
+DEFAULT_GPU_IMAGE = "mcr.microsoft.com/azureml/openmpi4.1.0-cuda11.1-cudnn8-ubuntu20.04"
 
 _ENV_FILE = "azureml_environment.json"
 _CONDA_FILE = "conda_dependencies.yml"
@@ -37,14 +46,19 @@ class PythonSection:
 
 
 class DockerSection:
-    """``env.docker``: kept so v1 code that sets it runs; local services run no container."""
+    """``env.docker``: v1's container settings. Local services run no container: the base image
+    and Dockerfile are recorded with the environment, shown (``modelport environment show``, the
+    studio) and used by the export (``Model.package``, ``modelport export``), whose Dockerfile
+    builds on them (see docs/export.md)."""
 
     def __init__(self) -> None:
         self.base_image: str | None = None
+        self.base_dockerfile: str | None = None
+        self.base_image_registry: Any = ContainerRegistry()  # kept on the object; none is used locally
         self.enabled: bool = False
 
 
-class Environment:
+class Environment(EnvironmentV1):
     """A named, versioned set of Python packages and environment variables.
 
     Example::
@@ -68,6 +82,10 @@ class Environment:
         self.inferencing_stack_version: str | None = None
         #: For a curated environment: how the local catalog's packages differ from v1's image.
         self.curated_note: str | None = None
+        #: What a build does with a pin that has no wheel for this Python: ``"nearest"`` (replace it
+        #: with the nearest release that installs, said in one line) or ``"strict"`` (refuse it).
+        #: None (the default) follows ``MODELPORT_PIN_POLICY``, itself ``nearest`` when unset.
+        self.pin_policy: str | None = None
 
     # -- serialization -------------------------------------------------------------------------
     def to_spec(self) -> dict[str, Any]:
@@ -83,8 +101,15 @@ class Environment:
             if self.curated_note is not None and is_curated(self.name)
             else {}
         )
+        # Only when set: specs registered before the setting existed keep their hash (and version).
+        optional: dict[str, Any] = {}
+        if self.pin_policy is not None:
+            optional["pin_policy"] = pins.effective_policy(self.pin_policy)
+        if self.docker.base_dockerfile:
+            optional["docker_base_dockerfile"] = _dockerfile_text(self.docker.base_dockerfile)
         return {
             **curated,
+            **optional,
             "name": self.name,
             "version": self.version,
             "python_version": deps.get_python_version(),
@@ -115,6 +140,8 @@ class Environment:
         env.python.interpreter_path = spec.get("interpreter_path")
         env.environment_variables = dict(spec.get("environment_variables") or {})
         env.docker.base_image = spec.get("docker_base_image")
+        env.docker.base_dockerfile = spec.get("docker_base_dockerfile")
+        env.pin_policy = spec.get("pin_policy")
         if spec.get("curated"):
             env.curated_note = str(spec.get("note") or "")
         return env
@@ -230,6 +257,19 @@ class Environment:
             env.python.conda_dependencies = CondaDependencies(conda_dependencies_file_path=conda_file)
         return env
 
+    def pin_replacements(self) -> builtins.list[str]:
+        """What building this environment replaced, one line each (``python 3.6 -> 3.11: ...``,
+        ``scikit-learn==0.22.1 -> 1.1.3: 0.22.1 has no wheel for Python 3.11``); the Python line
+        is known at once, the pins' once the environment was built (its first deployment)."""
+        from modelport import _settings
+        from modelport.environments import EnvSpec, cached_interpreter
+        from modelport.environments.builder import environment_notices
+
+        spec = self.to_spec()
+        env = EnvSpec.from_dict(spec)
+        built = None if env.user_managed else cached_interpreter(env, _settings.env_cache_root())
+        return environment_notices(spec, built)
+
     def __eq__(self, other: object) -> bool:
         return isinstance(other, Environment) and other.to_spec() == self.to_spec()
 
@@ -237,19 +277,40 @@ class Environment:
         return f"Environment(name={self.name!r}, version={self.version!r})"
 
 
-def build_progress() -> Callable[[str], None]:
-    """Deploy progress for ``show_output=False``: silent, but for an environment being built.
+def _dockerfile_text(given: Any) -> str:
+    """v1's ``base_dockerfile``: the Dockerfile's text, or the path of a file holding it."""
+    text = str(given)
+    if "\n" not in text and Path(text).expanduser().is_file():
+        return Path(text).expanduser().read_text()
+    return text
+
+
+class _BuildProgress:
+    """Deploy progress for ``show_output=False``: silent, but for an environment being built and
+    for what the environment replaced (``scikit-learn==0.22.1 -> 1.1.3: ...``, said once).
 
     A build is the one phase that can take minutes; v1 notebooks call ``Model.deploy(...)`` and
     only then ``wait_for_deployment(show_output=True)``, so without this they would sit silent
-    through it and see nothing of it after. A cached environment prints nothing.
+    through it and see nothing of it after. A cached environment prints only its replacements.
     """
-    building = False
 
-    def show(line: str) -> None:
-        nonlocal building
-        building = building or ("': building a Python" in line or "waiting for another process" in line)
-        if building and line.startswith("environment '"):
+    def __init__(self) -> None:
+        self.building = False
+        self.notices: list[str] = []
+
+    def __call__(self, line: str) -> None:
+        self.building = self.building or (
+            "': building a Python" in line or "waiting for another process" in line
+        )
+        if pins.is_notice(line):
+            if line in self.notices:
+                return
+            self.notices.append(line)
+            print(line, flush=True)
+        elif self.building and line.startswith("environment '"):
             print(line, flush=True)
 
-    return show
+
+def build_progress() -> Callable[[str], None]:
+    """The progress ``Model.deploy`` prints without ``show_output`` (see :class:`_BuildProgress`)."""
+    return _BuildProgress()

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
 from modelport import _settings, jobs
+from modelport.core._experiment_v1 import ExperimentV1
 from modelport.core._run_base import RunBase
 from modelport.core.compute import run_compute
 from modelport.core.dataset import DatasetConsumptionConfig
@@ -37,7 +38,7 @@ if TYPE_CHECKING:
 __all__ = ["Experiment"]
 
 
-class Experiment:
+class Experiment(ExperimentV1):
     """The experiment ``name`` of ``workspace`` (made on first use, as v1 did).
 
     Example::
@@ -229,3 +230,10 @@ def _argument(arg: Any, inputs: dict[str, Any]) -> str:
             "a dataset argument must say how the script gets it: ds.as_named_input('name').as_download()"
         )
     return str(arg)
+
+
+def open_run(workspace: Workspace, run_id: str) -> Run:
+    """The run ``run_id``, whichever experiment it belongs to, as the class of its kind (v1's
+    ``Run.get`` and ``ws.get_run``)."""
+    record = registry.get_run(workspace, run_id)
+    return Experiment(workspace, record.experiment)._run(record)

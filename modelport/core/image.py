@@ -17,11 +17,12 @@ from __future__ import annotations
 import os
 from typing import Any
 
+from modelport._refused import refused, refused_method
 from modelport.core.environment import Environment
 from modelport.core.inference import InferenceConfig
 from modelport.errors import InvalidInputError, NotSupported
 
-__all__ = ["ContainerImage", "ContainerImageConfig", "Image"]
+__all__ = ["ContainerImage", "ContainerImageConfig", "Image", "UnknownImage"]
 
 _NO_IMAGE = {
     "docker_file": "no image is built; put the packages in conda_file",
@@ -120,6 +121,27 @@ class ContainerImage:
         )
 
     @staticmethod
+    def list(workspace: Any = None, **_v1: Any) -> list[Any]:
+        """The workspace's images: none, services run without images here."""
+        return []
+
+    _NONE = (
+        "no container image is ever built here, so there is none to change or wait for; deploy with "
+        "Model.deploy(...), or export a Docker build context with "
+        "Model.package(..., generate_dockerfile=True)"
+    )
+    wait_for_creation = refused_method("Image.wait_for_creation", _NONE)
+    update_creation_state = refused_method("Image.update_creation_state", _NONE)
+    update = refused_method("Image.update", _NONE)
+    add_tags = refused_method("Image.add_tags", _NONE)
+    remove_tags = refused_method("Image.remove_tags", _NONE)
+    add_properties = refused_method("Image.add_properties", _NONE)
+    delete = refused_method("Image.delete", _NONE)
+    serialize = refused_method("Image.serialize", _NONE)
+    deserialize = staticmethod(refused_method("Image.deserialize", _NONE))
+    run = refused_method("ContainerImage.run", _NONE)
+
+    @staticmethod
     def create(*args: Any, **kwargs: Any) -> Any:
         raise NotSupported(
             "ContainerImage.create builds a cloud image; deploy with "
@@ -129,3 +151,8 @@ class ContainerImage:
 
 
 Image = ContainerImage
+UnknownImage = refused(
+    "UnknownImage",
+    "no container image is ever built here; deploy with Model.deploy(...) or export with Model.package(...)",
+    __name__,
+)

@@ -1,14 +1,27 @@
 """``InferenceConfig`` (v1's ``azureml.core.model.InferenceConfig``): the scoring script, its
 source folder and its environment, checked when made; and the one place v1's deployment objects
 become the engine's :class:`~modelport.deploy.spec.DeploymentSpec`.
+
+It takes all of v1's keywords. Before environments, v1 code described a service's Python with
+``conda_file`` (and Docker settings: ``base_image``, ``base_image_registry``,
+``extra_docker_file_steps``, ``enable_gpu``, ``cuda_version``). Here ``conda_file`` becomes the
+service's environment (as ``Environment.from_conda_specification``), the base image and registry
+are recorded on it (the spec's ``environment.docker_base_image``, which the export builds on),
+and the GPU and Docker-step settings are kept on the configuration with no local effect.
+
+Example (v1's 2019 cell, ``azureml`` renamed)::
+
+    inference_config = InferenceConfig(runtime="python", entry_script="score.py", conda_file="myenv.yml")
 """
 
 from __future__ import annotations
 
+import hashlib
 import os
 from pathlib import Path
 from typing import Any
 
+from modelport._refused import refused_method
 from modelport.core.environment import Environment
 from modelport.deploy.configs import DeploymentSettings
 from modelport.deploy.inference import check_entry_script, check_sample_input
@@ -45,17 +58,23 @@ class InferenceConfig:
         self,
         entry_script: str | os.PathLike[str],
         runtime: str | None = None,
+        conda_file: str | os.PathLike[str] | None = None,
+        extra_docker_file_steps: str | os.PathLike[str] | None = None,
         source_directory: str | os.PathLike[str] | None = None,
-        environment: Environment | None = None,
+        enable_gpu: bool | None = None,
         description: str | None = None,
+        base_image: str | None = None,
+        base_image_registry: Any = None,
+        cuda_version: str | None = None,
+        environment: Environment | None = None,
         sample_input: Any = None,
-        **v1_only: Any,
     ) -> None:
-        unsupported = sorted(k for k, v in v1_only.items() if v is not None)
-        if unsupported:
+        if environment is not None and (conda_file is not None or base_image is not None):
             raise InvalidInputError(
-                f"InferenceConfig: {', '.join(unsupported)} not supported; give an environment instead"
+                "InferenceConfig: give an environment, or v1's conda_file/base_image, not both"
             )
+        if conda_file is not None or base_image is not None:
+            environment = _v1_environment(conda_file, source_directory, base_image, base_image_registry)
         if runtime not in (None, "python"):
             raise InvalidInputError(f"InferenceConfig: runtime {runtime!r} is not supported (only 'python')")
         if environment is not None and not isinstance(environment, Environment):
@@ -71,6 +90,15 @@ class InferenceConfig:
         self.description = description
         self.runtime = runtime
         self.sample_input = check_sample_input(sample_input)
+        self.conda_file = None if conda_file is None else os.fspath(conda_file)
+        self.base_image = base_image
+        self.base_image_registry = base_image_registry
+        # no local effect: a local service runs no container and uses the machine's devices
+        self.extra_docker_file_steps = (
+            None if extra_docker_file_steps is None else os.fspath(extra_docker_file_steps)
+        )
+        self.enable_gpu = enable_gpu
+        self.cuda_version = cuda_version
 
     @property
     def script_path(self) -> Path:
@@ -89,10 +117,51 @@ class InferenceConfig:
             data["sampleInput"] = self.sample_input
         return data
 
+    def validate_configuration(self) -> None:
+        """Nothing left to check: an InferenceConfig is checked when it is made (the script exists
+        and defines run(), the folder and environment are usable)."""
+
+    _REST = (
+        "Azure's REST payloads are not built here; deploy with "
+        "Model.deploy(ws, name, models, inference_config)"
+    )
+    build_create_payload = refused_method("InferenceConfig.build_create_payload", _REST)
+    build_profile_payload = refused_method("InferenceConfig.build_profile_payload", _REST)
+    validation_script_content = refused_method("InferenceConfig.validation_script_content", _REST)
+
     def __repr__(self) -> str:
         return (
             f"InferenceConfig(entry_script={self.entry_script!r}, source_directory={self.source_directory!r})"
         )
+
+
+def _v1_environment(
+    conda_file: str | os.PathLike[str] | None,
+    source_directory: str | os.PathLike[str] | None,
+    base_image: str | None,
+    base_image_registry: Any,
+) -> Environment:
+    """The environment v1's ``conda_file``/``base_image`` keywords describe."""
+    if conda_file is not None:
+        path = Path(conda_file)
+        if (
+            not path.is_absolute()
+            and source_directory is not None
+            and (Path(source_directory) / path).is_file()
+        ):
+            path = Path(source_directory) / path  # v1: relative to source_directory
+        if not path.is_file():
+            raise InvalidInputError(f"InferenceConfig: conda_file '{conda_file}' not found")
+        # named after the file's content: the same file gives the same environment (one build)
+        digest = hashlib.sha256(path.read_bytes()).hexdigest()[:12]
+        env = Environment.from_conda_specification(f"inference-{digest}", path)
+    else:
+        env = Environment(f"inference-{hashlib.sha256(str(base_image).encode()).hexdigest()[:12]}")
+    if base_image is not None:
+        env.docker.base_image = base_image
+    if base_image_registry is not None:
+        env.docker.base_image_registry = base_image_registry
+    return env
 
 
 def environment_spec(environment: Environment | None) -> tuple[EnvSpec | None, dict[str, str]]:

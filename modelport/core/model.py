@@ -13,6 +13,7 @@ from typing import Any, ClassVar
 from filelock import FileLock
 
 from modelport import jobs
+from modelport.core._model_v1 import ModelV1
 from modelport.core._service_base import ServiceBase
 from modelport.core.dataset import dataset_from_ref, dataset_ref
 from modelport.core.environment import build_progress
@@ -42,7 +43,7 @@ class _Framework:
     MULTI = "Multi"
 
 
-class Model:
+class Model(ModelV1):
     """A registered model version.
 
     Example::
@@ -321,7 +322,10 @@ class Model:
         # Without show_output, an environment build still shows its phases live (a notebook's case).
         progress = (lambda line: print(line, flush=True)) if show_output else build_progress()
         record = engine.deploy(workspace, name, spec, overwrite=overwrite, progress=progress)
-        return ServiceBase._wrap(workspace, record, phases_shown=show_output)
+        service = ServiceBase._wrap(workspace, record, phases_shown=show_output)
+        # What the environment replaced was printed by the progress: wait_for_deployment need not.
+        service._notices_shown = show_output or bool(getattr(progress, "notices", None))
+        return service
 
     @staticmethod
     def package(

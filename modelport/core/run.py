@@ -29,7 +29,8 @@ from typing import Any
 
 from modelport import jobs
 from modelport.core._run_base import RunBase
-from modelport.core.experiment import Experiment
+from modelport.core._run_v1 import RunV1
+from modelport.core.experiment import Experiment, open_run
 from modelport.core.workspace import Workspace
 from modelport.errors import InvalidInputError, NotFoundError, NotSupported, RunFailed
 from modelport.registry import runs as registry
@@ -71,7 +72,7 @@ def _check_name(name: object) -> str:
     return name
 
 
-class Run(RunBase, kinds=("",)):
+class Run(RunBase, RunV1, kinds=("",)):
     """A run of an experiment. ``Run(experiment, run_id)`` opens an existing one.
 
     Example::
@@ -107,6 +108,16 @@ class Run(RunBase, kinds=("",)):
         ws = Workspace(ctx.workspace_name, ctx.workspace_path)
         record = registry.get_run(ws, ctx.run_id)
         return Run._wrap(Experiment(ws, record.experiment), record)
+
+    @staticmethod
+    def get(workspace: Any, run_id: str) -> Run:
+        """The run ``run_id`` of any experiment of ``workspace`` (v1's ``Run.get``)."""
+        return open_run(workspace, run_id)
+
+    @staticmethod
+    def get_submitted_run(**kwargs: Any) -> Run:
+        """v1's old name of :meth:`get_context`."""
+        return Run.get_context(**kwargs)
 
     @staticmethod
     def list(

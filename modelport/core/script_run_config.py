@@ -19,6 +19,8 @@ import os
 import shlex
 from typing import Any
 
+from modelport._refused import refused_method
+from modelport.core._runconfig_sections import DockerConfiguration
 from modelport.core.compute import ComputeTarget
 from modelport.core.environment import Environment
 from modelport.errors import ComputeTargetError, InvalidInputError, NotSupported
@@ -26,6 +28,7 @@ from modelport.errors import ComputeTargetError, InvalidInputError, NotSupported
 __all__ = ["RunConfiguration", "ScriptRunConfig"]
 
 LOCAL = "local"
+MAX_DURATION_SECONDS_DEFAULT = 2592000  # v1's: 30 days
 
 
 def check_target(compute_target: Any, what: str = "compute_target") -> None:
@@ -72,10 +75,43 @@ class RunConfiguration:
         self.environment_variables: dict[str, str] = {}
         self.max_run_duration_seconds: float | None = None
         self.node_count = 1
+        self.framework = framework or "Python"
+        self.communicator = communicator or "None"
+        self.command: builtins.list[str] = []
+        self.docker = DockerConfiguration()  # kept; a local run uses no container
+        # v1's data wiring: empty here, data reaches a script through its arguments
+        self.data_references: dict[str, Any] = {}
+        self.data: dict[str, Any] = {}
+        self.output_data: dict[str, Any] = {}
+        self.datacaches: builtins.list[Any] = []
+        self.source_directory_data_store: str | None = None
+        self.services: dict[str, Any] = {}
+        self.priority: int | None = None
+        self.credential_passthrough = False
+        self.auto_prepare_environment = True
+        # sections for remote compute and distributed training: no local meaning, so none is set
+        self.amlcompute: Any = None
+        self.auto_cluster_compute_specification: Any = None
+        self.kubernetescompute: Any = None
+        self.hdi: Any = None
+        self.spark: Any = None
+        self.history: Any = None
+        self.mpi: Any = None
+        self.pytorch: Any = None
+        self.tensorflow: Any = None
+        self.paralleltask: Any = None
         if conda_dependencies is not None:
             env = Environment("local-run-env")
             env.python.conda_dependencies = conda_dependencies
             self.environment = env
+
+    _FILES = (
+        "run configurations are not saved as files here; keep the settings in code, or the "
+        "environment in a folder with Environment.save_to_directory/load_from_directory"
+    )
+    save = refused_method("RunConfiguration.save", _FILES)
+    load = staticmethod(refused_method("RunConfiguration.load", _FILES))
+    delete = staticmethod(refused_method("RunConfiguration.delete", _FILES))
 
 
 class _DefaultEnvironment(Environment):
@@ -103,6 +139,8 @@ class ScriptRunConfig:
     runs the environment's interpreter.
     """
 
+    MAX_DURATION_SECONDS_DEFAULT = MAX_DURATION_SECONDS_DEFAULT
+
     def __init__(
         self,
         source_directory: str | os.PathLike[str],
@@ -114,9 +152,10 @@ class ScriptRunConfig:
         environment: Any = None,
         distributed_job_config: Any = None,
         resume_from: Any = None,
-        max_run_duration_seconds: float | None = 2592000,
+        max_run_duration_seconds: float | None = MAX_DURATION_SECONDS_DEFAULT,
         command: builtins.list[Any] | str | None = None,
         docker_runtime_config: Any = None,
+        identity: Any = None,
     ) -> None:
         if not isinstance(source_directory, str | os.PathLike):
             raise InvalidInputError(
@@ -136,6 +175,7 @@ class ScriptRunConfig:
         if arguments is not None and (isinstance(arguments, str) or not isinstance(arguments, list | tuple)):
             raise InvalidInputError("arguments must be a list, e.g. ['--alpha', 0.5]")
         self.source_directory = os.fspath(source_directory)
+        self.identity = identity  # v1's managed identity for remote compute: kept, no local effect
         self.script = script
         self.arguments = list(arguments or [])
         self.command = shlex.split(command) if isinstance(command, str) else command
@@ -147,6 +187,8 @@ class ScriptRunConfig:
             self.run_config.environment = environment
         if max_run_duration_seconds is not None:
             self.run_config.max_run_duration_seconds = max_run_duration_seconds
+        if docker_runtime_config is not None:
+            self.run_config.docker = docker_runtime_config  # kept; no container locally
 
     @property
     def compute_target(self) -> Any:

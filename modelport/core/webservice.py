@@ -11,7 +11,13 @@ Example::
 
 from __future__ import annotations
 
-from modelport.core._webservice import AciWebservice, AksWebservice, LocalWebservice, Webservice
+from modelport.core._webservice import (
+    AciWebservice,
+    AksWebservice,
+    LocalWebservice,
+    UnknownWebservice,
+    Webservice,
+)
 from modelport.core.aks_endpoint import AksEndpoint as AksEndpoint  # v1 imports it from here too
 
-__all__ = ["AciWebservice", "AksWebservice", "LocalWebservice", "Webservice"]
+__all__ = ["AciWebservice", "AksWebservice", "LocalWebservice", "UnknownWebservice", "Webservice"]

@@ -22,6 +22,7 @@ import os
 from pathlib import Path
 from typing import Any
 
+from modelport.core._workspace_v1 import WorkspaceV1
 from modelport.workspace import Workspace as _StoreWorkspace
 
 __all__ = ["Workspace"]
@@ -34,7 +35,7 @@ LOCAL_LOCATION = "local"
 _V1_FILE = "azureml.json"  # v1 identity (subscription, resource group, location) kept in the workspace
 
 
-class Workspace(_StoreWorkspace):
+class Workspace(WorkspaceV1, _StoreWorkspace):
     """A local workspace with v1's attributes.
 
     Example::
@@ -221,17 +222,21 @@ class Workspace(_StoreWorkspace):
 
     def set_default_datastore(self, name: str) -> None:
         from modelport.errors import NotSupported
+        from modelport.registry.datastores import DEFAULT
 
+        if name == DEFAULT:
+            return  # it is the default already
         raise NotSupported(
             f"set_default_datastore({name!r}): the default datastore of a local workspace is always "
             "'workspaceblobstore'; use Datastore.get(ws, name) for another"
         )
 
     def get_mlflow_tracking_uri(self) -> str:
-        """An MLflow tracking URI that keeps runs (a SQLite file) and their artifacts in the workspace.
+        """An MLflow tracking URI that keeps runs, metrics, artifacts and MLflow's model registry in
+        the workspace.
 
-        ``modelport:`` is an MLflow tracking-store plugin installed with modelport; MLflow's
-        SQLAlchemy store needs ``sqlalchemy`` and ``alembic`` (``pip install modelport[mlflow]``).
+        ``modelport:`` is an MLflow store plugin installed with modelport; it needs only
+        ``mlflow-skinny`` (what v1's ``azureml-mlflow`` brought; ``pip install modelport[mlflow]``).
 
         Example::
 

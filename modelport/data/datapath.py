@@ -47,6 +47,17 @@ class DataPath:
             self.datastore, data_reference_name or self.name, self.path_on_datastore or None, mode=mode
         )
 
+    @staticmethod
+    def create_from_data_reference(data_reference: DataReference) -> DataPath:
+        """The path a ``DataReference`` names (v1's ``DataPath.create_from_data_reference``)."""
+        if not isinstance(data_reference, DataReference):
+            raise InvalidInputError(
+                f"data_reference must be a DataReference, got {type(data_reference).__name__}"
+            )
+        return DataPath(
+            data_reference.datastore, data_reference.path_on_datastore, data_reference.data_reference_name
+        )
+
     def _to_ref(self) -> dict[str, str]:
         return {"datastore": self.datastore.name, "path": self.path_on_datastore}
 
@@ -68,3 +79,22 @@ class DataPathComputeBinding:
         self.mode = mode
         self.path_on_compute = path_on_compute
         self.overwrite = overwrite
+
+    def create_data_reference(
+        self, data_reference_name: str | None = None, datapath: Any = None
+    ) -> DataReference:
+        """A reference to ``datapath`` got this way (v1's order of arguments)."""
+        if not isinstance(datapath, DataPath):
+            raise InvalidInputError(f"datapath must be a DataPath, got {type(datapath).__name__}")
+        return datapath.create_data_reference(data_reference_name, self)
+
+    @staticmethod
+    def create_from_data_reference(data_reference: DataReference) -> DataPathComputeBinding:
+        """The binding (mode, path on compute, overwrite) a ``DataReference`` carries."""
+        if not isinstance(data_reference, DataReference):
+            raise InvalidInputError(
+                f"data_reference must be a DataReference, got {type(data_reference).__name__}"
+            )
+        return DataPathComputeBinding(
+            data_reference.mode, data_reference.path_on_compute, data_reference.overwrite
+        )

@@ -23,13 +23,21 @@ import re
 import uuid
 from typing import Any
 
+from modelport._refused import refused, refused_method
 from modelport.core.datastore import DataReference, Datastore
 from modelport.errors import InvalidInputError
 
 __all__ = [
+    "HDFSOutputDatasetConfig",
+    "LinkFileOutputDatasetConfig",
+    "LinkTabularOutputDatasetConfig",
+    "MountOptions",
     "OutputDatasetConfig",
     "OutputFileDatasetConfig",
     "OutputTabularDatasetConfig",
+    "RegistrationConfiguration",
+    "TransformationMixin",
+    "UploadOptions",
     "check_output_name",
 ]
 
@@ -48,6 +56,8 @@ def check_output_name(name: object, what: str = "output") -> str:
 class OutputDatasetConfig:
     """What v1's output configurations share: a name, a destination, a registration."""
 
+    mode = "mount"  # the script writes into the output's folder (nothing is mounted locally)
+
     def __init__(self, name: str | None = None) -> None:
         self.name = check_output_name(name) if name is not None else f"output_{uuid.uuid4().hex[:8]}"
         self._registration: dict[str, Any] | None = None
@@ -63,6 +73,14 @@ class OutputDatasetConfig:
         # Still the same output for the steps that read it.
         out._origin = getattr(self, "_origin", self)  # type: ignore[attr-defined]
         return out
+
+    def as_input(self, name: str | None = None) -> OutputInput:
+        """This output read by a later step (which then runs after the step that writes it)."""
+        if not isinstance(self, OutputFileDatasetConfig):
+            raise InvalidInputError(
+                "an OutputDatasetConfig has no data of its own; use OutputFileDatasetConfig"
+            )
+        return OutputInput(self, name or self.name, "files")
 
 
 class OutputFileDatasetConfig(OutputDatasetConfig):
@@ -99,8 +117,8 @@ class OutputFileDatasetConfig(OutputDatasetConfig):
                 "the script writes straight into the output folder it is given"
             )
         self.destination = destination
+        self.source = source
         self.partition_format = partition_format
-        self.mode = "mount"
 
     def as_mount(self, disable_metadata_cache: bool = False) -> OutputFileDatasetConfig:
         """The script writes into the output folder (the default; locally nothing is mounted)."""
@@ -109,10 +127,6 @@ class OutputFileDatasetConfig(OutputDatasetConfig):
     def as_upload(self, overwrite: bool = False, source_globs: Any = None) -> OutputFileDatasetConfig:
         """As v1's upload mode: locally the script writes straight into the output folder too."""
         return self
-
-    def as_input(self, name: str | None = None) -> OutputInput:
-        """This output read by a later step (which then runs after the step that writes it)."""
-        return OutputInput(self, name or self.name, "files")
 
     def read_delimited_files(
         self,
@@ -162,6 +176,22 @@ class OutputTabularDatasetConfig(OutputDatasetConfig):
             self.base, name or self.name, "tabular", self.read, self.partition_format, self.path_glob
         )
 
+    def as_mount(self, disable_metadata_cache: bool = False) -> OutputTabularDatasetConfig:
+        """The script writes into the output folder (the default; locally nothing is mounted)."""
+        return self
+
+    def as_upload(self, overwrite: bool = False, source_globs: Any = None) -> OutputTabularDatasetConfig:
+        """As v1's upload mode: locally the script writes straight into the output folder too."""
+        return self
+
+    _TRANSFORM = (
+        "transformations of an output are not applied here; select or split the rows with pandas in "
+        "the step that reads it (output.as_input() gives it the folder)"
+    )
+    keep_columns = refused_method("OutputTabularDatasetConfig.keep_columns", _TRANSFORM)
+    drop_columns = refused_method("OutputTabularDatasetConfig.drop_columns", _TRANSFORM)
+    random_split = refused_method("OutputTabularDatasetConfig.random_split", _TRANSFORM)
+
     def __repr__(self) -> str:
         return f"OutputTabularDatasetConfig(name={self.name!r})"
 
@@ -196,3 +226,26 @@ class OutputInput:
 
     def __repr__(self) -> str:
         return f"OutputInput(output={self.output.name!r}, name={self.name!r})"
+
+
+_M = "modelport.data.output_dataset_config"
+_LINK = (
+    "linked outputs are written by Azure Synapse or Data Factory; write the data from a step into an "
+    "OutputFileDatasetConfig"
+)
+_OPTIONS = "a local output needs no mount or upload options; use OutputFileDatasetConfig(name, destination)"
+HDFSOutputDatasetConfig = refused(
+    "HDFSOutputDatasetConfig", "HDFS outputs need an Azure Spark cluster; use an OutputFileDatasetConfig", _M
+)
+LinkFileOutputDatasetConfig = refused("LinkFileOutputDatasetConfig", _LINK, _M)
+LinkTabularOutputDatasetConfig = refused("LinkTabularOutputDatasetConfig", _LINK, _M)
+MountOptions = refused("MountOptions", _OPTIONS, _M)
+UploadOptions = refused("UploadOptions", _OPTIONS, _M)
+RegistrationConfiguration = refused(
+    "RegistrationConfiguration",
+    "register an output with output.register_on_complete(name, description, tags)",
+    _M,
+)
+TransformationMixin = refused(
+    "TransformationMixin", "transform the rows with pandas in the step that reads the output", _M
+)

@@ -29,6 +29,7 @@ from modelport.deploy.reconcile import next_state
 from modelport.deploy.records import ServiceRecord, ServiceState, keys_path
 from modelport.deploy.spec import DeploymentSpec
 from modelport.deploy.targets import EndpointVersion, ProcessInspection, Routing, Runtime, Target
+from modelport.environments import builder
 from modelport.errors import (
     DeploymentError,
     EnvironmentBuildError,
@@ -278,6 +279,18 @@ def logs(ws: Workspace, record: ServiceRecord, num_lines: int = 5000, init: bool
     if init:
         return "\n".join(line for line in text.splitlines() if line.startswith("[modelport]"))
     return text
+
+
+def environment_notices(record: ServiceRecord) -> list[str]:
+    """What a service's environment replaced (its Python, its pins), one line each: from its spec
+    and the build record of the interpreter its bundle runs (docs/environments.md, "Old pins")."""
+    interpreter = None
+    if record.bundle_dir:
+        try:
+            interpreter = ServiceBundle.load(record.bundle_dir).interpreter
+        except (OSError, ValueError, TypeError, KeyError, ModelportError):
+            interpreter = None  # failed before its bundle was written: the spec still tells its Python
+    return builder.environment_notices(record.spec.environment, interpreter)
 
 
 def traces(record: ServiceRecord, num: int = 100) -> list[dict[str, Any]]:

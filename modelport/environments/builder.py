@@ -16,8 +16,14 @@ The cache is one folder::
       .build-<key>-...    a build in progress (renamed to <key> when done; removed if abandoned)
 
 ``key`` hashes what decides the environment's contents: the translated requirements, the Python
-version, pip options, modelport's version, runtime dependencies and source folder, and
-:data:`BUILDER_FORMAT`. Equal specs share one virtualenv, whatever their names.
+version, pip options, the pin policy (:mod:`~modelport.environments.pins`), modelport's version,
+runtime dependencies and source folder, and :data:`BUILDER_FORMAT`. Equal specs share one
+virtualenv, whatever their names.
+
+A pin with no wheel for this Python is replaced by the nearest release that installs (or refused,
+under the ``strict`` policy): each replacement is logged as one line and kept in the build record
+(``modelport-env.json``: ``replacements``), which the scoring server reads to hint at a replaced
+pin when init() fails.
 """
 
 from __future__ import annotations
@@ -29,106 +35,57 @@ import re
 import secrets
 import shlex
 import shutil
-import subprocess
 import sys
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
-from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal
 
 import filelock
 
 import modelport
-from modelport.environments import installers
-from modelport.environments.diagnose import diagnose_failure, venv_interpreter
+from modelport.environments import installers, pins, policy
+from modelport.environments.diagnose import (
+    cannot_install,
+    diagnose_failure,
+    venv_interpreter,
+)
+from modelport.environments.envspec import EnvSpec
 from modelport.environments.packages import canonical_name, translate
 from modelport.environments.progress import Progress
+
+# Re-exported: the export's lock and tests/test_server_requirements.py read them here.
+from modelport.environments.requirements import (  # noqa: F401
+    _SERVER_MODULES,
+    MIN_PYTHON,
+    SERVER_REQUIREMENTS,
+    _requirement_name,
+    _runtime_requirements,
+    _source_root,
+)
+from modelport.environments.user_managed import user_interpreter
 from modelport.errors import EnvironmentBuildError, InvalidInputError
 
-__all__ = ["BUILDER_FORMAT", "EnvSpec", "cached_interpreter", "resolve_interpreter", "spec_key"]
+__all__ = [
+    "BUILDER_FORMAT",
+    "EnvSpec",
+    "build_record",
+    "cached_interpreter",
+    "environment_notices",
+    "resolve_interpreter",
+    "spec_key",
+]
 
 #: Bumped when the layout or contents of built environments change, so old ones are not reused.
 BUILDER_FORMAT = 2
-#: Mirrors ``requires-python`` in pyproject.toml: the scoring server runs inside every environment.
-MIN_PYTHON = (3, 11)
 
 READY_MARKER = ".modelport-ready"
 RECORD_FILE = "modelport-env.json"
 BUILD_LOG_FILE = "modelport-build.log"
 
 Installer = Literal["auto", "uv", "pip"]
-
-
-@dataclass(frozen=True)
-class EnvSpec:
-    """What an environment needs installed; the builder's view of a registered Environment.
-
-    Example::
-
-        spec = EnvSpec("tutorial-env", pip_packages=("azureml-defaults",), conda_packages=("scikit-learn",))
-        python = resolve_interpreter(spec, Path("~/.modelport/envs").expanduser())
-    """
-
-    name: str
-    pip_packages: tuple[str, ...] = ()
-    conda_packages: tuple[str, ...] = ()
-    python_version: str | None = None
-    user_managed: bool = False
-    interpreter_path: str | None = None
-    #: pip options such as ``--index-url URL`` or ``--extra-index-url URL``.
-    pip_options: tuple[str, ...] = ()
-    #: Said when the environment is built (a curated environment's difference from v1's image).
-    note: str = ""
-    #: The registered version it came from, if any: shown, never built or compared (two versions
-    #: that install the same things are the same spec and share a venv).
-    version: str | None = field(default=None, compare=False)
-
-    @classmethod
-    def from_dict(cls, d: Mapping[str, Any]) -> EnvSpec:
-        """The spec of an environment as the registry stores it (unknown keys are ignored)."""
-        name = d.get("name")
-        if not isinstance(name, str) or not name:
-            raise InvalidInputError(f"environment spec needs a 'name', got {name!r}")
-        python_version = d.get("python_version")
-        interpreter_path = d.get("interpreter_path")
-        for key, value in (("python_version", python_version), ("interpreter_path", interpreter_path)):
-            if value is not None and not isinstance(value, str):
-                raise InvalidInputError(f"environment '{name}': '{key}' must be a string, got {value!r}")
-        return cls(
-            name=name,
-            pip_packages=_strings(d, "pip_packages"),
-            conda_packages=_strings(d, "conda_packages"),
-            python_version=python_version or None,
-            user_managed=bool(d.get("user_managed_dependencies", False)),
-            interpreter_path=interpreter_path or None,
-            pip_options=_strings(d, "pip_options"),
-            note=str(d.get("note") or ""),
-            version=None if d.get("version") is None else str(d.get("version")),
-        )
-
-    def to_dict(self) -> dict[str, Any]:
-        """The spec in the registry's names (what :meth:`from_dict` reads back)."""
-        return {
-            "name": self.name,
-            "version": self.version,
-            "python_version": self.python_version,
-            "pip_packages": list(self.pip_packages),
-            "conda_packages": list(self.conda_packages),
-            "pip_options": list(self.pip_options),
-            "user_managed_dependencies": self.user_managed,
-            "interpreter_path": self.interpreter_path,
-            "note": self.note,
-        }
-
-
-def _strings(d: Mapping[str, Any], key: str) -> tuple[str, ...]:
-    value = d.get(key) or ()
-    if isinstance(value, str) or not all(isinstance(v, str) for v in value):
-        raise InvalidInputError(f"environment '{d.get('name')}': '{key}' must be a list of strings")
-    return tuple(value)
 
 
 @dataclass(frozen=True)
@@ -142,10 +99,14 @@ class _Plan:
     pip_options: tuple[str, ...]
     source_root: str
     notes: tuple[str, ...]
+    pin_policy: str = pins.POLICIES[0]
+    python_replaced: str | None = None
+    """The line saying the asked ``python_version`` was replaced by this Python (nearest policy)."""
 
     def key(self) -> str:
         body = {
             "format": BUILDER_FORMAT,
+            "pin_policy": self.pin_policy,
             "modelport": modelport.__version__,
             "source": self.source_root,
             "python": self.python,
@@ -170,98 +131,45 @@ def _plan(spec: EnvSpec, extra: tuple[str, ...] = ()) -> _Plan:
                 f"environment '{spec.name}': cannot read pip option {line!r}: {exc}"
             ) from None
     reqs = translate(spec.name, tuple(pip_packages), spec.conda_packages)
+    policy = pins.effective_policy(spec.pin_policy)
+    python, replaced = _python_version(spec, reqs.python, policy)
     return _Plan(
         name=spec.name,
         packages=reqs.packages,
         runtime=tuple(sorted({*_runtime_requirements(), *extra})),
-        python=_python_version(spec, reqs.python),
+        python=python,
         pip_options=tuple(options),
         source_root=str(_source_root()),
         notes=reqs.notes,
+        pin_policy=policy,
+        python_replaced=replaced,
     )
 
 
-def _python_version(spec: EnvSpec, from_conda: str | None) -> str:
+def _python_version(spec: EnvSpec, from_conda: str | None, policy: str) -> tuple[str, str | None]:
+    """``X.Y`` to build with, and the replacement line when the asked version was below the floor."""
     running = f"{sys.version_info.major}.{sys.version_info.minor}"
     asked = spec.python_version or from_conda
     if asked is None:
-        return running
+        return running, None
     match = re.match(r"^\s*(?:python\s*)?=*\s*(\d+)(?:\.(\d+))?", asked)
     if match is None:
         raise EnvironmentBuildError(f"environment '{spec.name}': cannot read python_version {asked!r}")
     major, minor = int(match.group(1)), match.group(2)
     if minor is None:  # "3": any 3.x; the running one if it fits
         if major == sys.version_info.major:
-            return running
+            return running, None
         raise EnvironmentBuildError(f"environment '{spec.name}': Python {asked} is not supported")
     if (major, int(minor)) < MIN_PYTHON:
         floor = ".".join(map(str, MIN_PYTHON))
+        if policy == "nearest":
+            return running, pins.python_replacement(f"{major}.{minor}", running, floor)
         raise EnvironmentBuildError(
             f"environment '{spec.name}' asks for Python {major}.{minor}, but modelport's scoring server "
             f"needs Python >= {floor}: set python_version to {floor} or later, or leave it unset to use "
             f"Python {running}"
         )
-    return f"{major}.{minor}"
-
-
-@lru_cache(maxsize=1)
-def _source_root() -> Path:
-    """The folder holding the ``modelport`` package that is running now."""
-    return Path(modelport.__file__).resolve().parent.parent
-
-
-#: What modelport's scoring server imports inside an environment, and what ``modelport.core``
-#: imports (scoring scripts call v1's ``Model.get_model_path``): not the SDK's build tools (uv)
-#: nor its studio (starlette). Ranges are wide and numpy has none, so that a user's pins decide:
-#: a tutorial pinning ``numpy==1.23.5`` gets numpy 1.23.5. Mirrors pyproject.toml's dependencies;
-#: tests/test_server_requirements.py derives what the server imports and fails when this list
-#: lacks any of it (``swagger-ui-bundle`` was missing: ``/swagger`` was blank in environments).
-SERVER_REQUIREMENTS: tuple[str, ...] = (
-    "filelock>=3.13",
-    "gunicorn>=23",
-    "httptools>=0.6",
-    "inference-schema>=1.8",
-    "numpy",
-    "orjson>=3.10",
-    "prometheus-client>=0.20",
-    "psutil>=5.9",
-    "pysimdjson>=6",
-    "pyyaml>=6",
-    "requests>=2.31",
-    "swagger-ui-bundle>=1.1",
-    "uvicorn>=0.36",
-    "uvicorn-worker>=0.3",
-    "uvloop>=0.19; sys_platform != 'win32'",
-)
-
-#: The module each of :data:`SERVER_REQUIREMENTS` provides, to check a user-managed interpreter.
-_SERVER_MODULES: dict[str, str] = {
-    "filelock": "filelock",
-    "gunicorn": "gunicorn",
-    "httptools": "httptools",
-    "inference-schema": "inference_schema",
-    "numpy": "numpy",
-    "orjson": "orjson",
-    "prometheus-client": "prometheus_client",
-    "psutil": "psutil",
-    "pysimdjson": "simdjson",
-    "pyyaml": "yaml",
-    "requests": "requests",
-    "swagger-ui-bundle": "swagger_ui_bundle",
-    "uvicorn": "uvicorn",
-    "uvicorn-worker": "uvicorn_worker",
-    "uvloop": "uvloop",
-}
-
-
-def _runtime_requirements() -> tuple[str, ...]:
-    """What modelport installs beside the user's packages: its scoring server's requirements."""
-    return SERVER_REQUIREMENTS
-
-
-def _requirement_name(requirement: str) -> str:
-    match = re.match(r"\s*([A-Za-z0-9][A-Za-z0-9._-]*)", requirement)
-    return canonical_name(match.group(1)) if match else requirement.strip()
+    return f"{major}.{minor}", None
 
 
 def spec_key(spec: EnvSpec) -> str:
@@ -312,16 +220,25 @@ def resolve_interpreter(
         python = resolve_interpreter(EnvSpec("env", pip_packages=("scikit-learn==1.5.2",)), cache)
         subprocess.run([python, "-m", "modelport.server", ...])
     """
+    if spec.docker_base:
+        log(
+            f"environment '{spec.name}': docker base {spec.docker_base} is recorded: a local service runs "
+            "no container; an export's Dockerfile builds on it (docs/export.md)"
+        )
     if spec.user_managed:
-        return _user_interpreter(spec)
+        return user_interpreter(spec.name, spec.interpreter_path)
     plan = _plan(spec, extra_requirements)
     for note in (*plan.notes, *([f"environment '{spec.name}': {spec.note}"] if spec.note else [])):
         log(note)
+    if plan.python_replaced:
+        log(f"environment '{spec.name}': {plan.python_replaced}")
+    policy.check_java(plan)
     cache_root = Path(cache_root).absolute()
     key = plan.key()
     env_dir = cache_root / key
     python = _ready(env_dir)
     if python is not None:
+        _say_replacements(spec.name, build_record(python), log)
         return python
 
     cache_root.mkdir(parents=True, exist_ok=True)
@@ -340,6 +257,7 @@ def resolve_interpreter(
     try:
         python = _ready(env_dir)
         if python is not None:
+            _say_replacements(spec.name, build_record(python), log)
             return python
         _clean(cache_root, key)
         return _build(plan, key, cache_root, log, installer, build_timeout)
@@ -347,83 +265,48 @@ def resolve_interpreter(
         lock.release()
 
 
-def _user_interpreter(spec: EnvSpec) -> Path:
-    given = spec.interpreter_path
-    if given is None:
-        return Path(sys.executable)
-    path = Path(given).expanduser()
-    if not path.is_absolute() and os.sep not in given:
-        path = Path(shutil.which(given) or given)
-    if not path.is_file():
-        raise EnvironmentBuildError(
-            f"environment '{spec.name}' is user-managed, but its interpreter_path '{given}' does not exist"
-        )
-    # Not resolve(): every venv's python is a symlink to some base interpreter.
-    if path.absolute() == Path(sys.executable).absolute():
-        return path
+def build_record(interpreter: str | os.PathLike[str]) -> dict[str, Any] | None:
+    """The record modelport wrote when it built the virtualenv ``interpreter`` belongs to."""
     try:
-        # -I and a neutral cwd: a modelport next to the caller must not make the check pass.
-        proc = subprocess.run(
-            [str(path), "-I", "-c", _CHECK, json.dumps(sorted(_SERVER_MODULES.values()))],
-            capture_output=True,
-            text=True,
-            timeout=60,
-            check=False,
-            cwd=path.parent,
-        )
-    except (OSError, subprocess.TimeoutExpired) as exc:
-        raise EnvironmentBuildError(
-            f"environment '{spec.name}' is user-managed, but its interpreter '{given}' does not run: {exc}",
-            str(exc),
-        ) from None
-    try:
-        found = json.loads(proc.stdout)
-    except ValueError:
-        raise EnvironmentBuildError(
-            f"environment '{spec.name}' is user-managed, but its interpreter '{given}' does not run "
-            f"Python 3 code: {installers.summarize(proc.stderr)}",
-            proc.stdout + proc.stderr,
-        ) from None
-    problem = _user_interpreter_problem(path, found)
-    if problem is not None:
-        raise EnvironmentBuildError(
-            f"environment '{spec.name}' is user-managed (used as is, nothing is installed into it), but "
-            f"its interpreter '{given}' {problem}",
-            proc.stdout + proc.stderr,
-        )
-    return path
-
-
-# Run by a user-managed interpreter: its version and which of the server's modules it lacks.
-_CHECK = """\
-import importlib.util, json, sys
-missing = [m for m in ["modelport", *json.loads(sys.argv[1])] if importlib.util.find_spec(m) is None]
-print(json.dumps({"version": list(sys.version_info[:2]), "missing": missing}))
-"""
-
-
-def _user_interpreter_problem(path: Path, found: dict[str, Any]) -> str | None:
-    """What stops ``path`` from running the scoring server, with the command that fixes it."""
-    version = tuple(found["version"])
-    if version < MIN_PYTHON:
-        floor = ".".join(map(str, MIN_PYTHON))
-        return f"is Python {version[0]}.{version[1]}; modelport's scoring server needs Python >= {floor}"
-    missing = found["missing"]
-    if not missing:
+        data = json.loads((Path(interpreter).parent.parent / RECORD_FILE).read_text())
+    except (OSError, ValueError):
         return None
-    if "modelport" in missing:
-        return (
-            "cannot import modelport: install it (with its scoring server's requirements) with "
-            f"`{path} -m pip install {_source_root()}`"
-        )
-    modules = {module: name for name, module in _SERVER_MODULES.items()}
-    requirements = [r for r in SERVER_REQUIREMENTS if _requirement_name(r) in {modules[m] for m in missing}]
-    quoted = " ".join(shlex.quote(r.split(";")[0]) for r in requirements)
-    names = ", ".join(_requirement_name(r) for r in requirements)
-    return (
-        f"lacks what modelport's scoring server imports: {names}; "
-        f"install them with `{path} -m pip install {quoted}`"
-    )
+    return data if isinstance(data, dict) else None
+
+
+def _replacements(record: Mapping[str, Any] | None) -> list[pins.Replacement]:
+    found = []
+    for item in (record or {}).get("replacements") or []:
+        try:
+            found.append(pins.Replacement.from_dict(item))
+        except (KeyError, TypeError):
+            continue
+    return found
+
+
+def _say_replacements(name: str, record: Mapping[str, Any] | None, log: Callable[[str], None]) -> None:
+    for replacement in _replacements(record):
+        log(f"environment '{name}': {replacement.line()}")
+
+
+def environment_notices(
+    spec: EnvSpec | Mapping[str, Any] | None, interpreter: str | os.PathLike[str] | None
+) -> list[str]:
+    """What a service's environment replaced, one line each (``python 3.6 -> 3.11: ...``,
+    ``scikit-learn==0.22.1 -> 1.1.3: 0.22.1 has no wheel for Python 3.11``): from the spec (its
+    Python) and the build record beside ``interpreter`` (its pins). Empty when nothing was replaced."""
+    lines: list[str] = []
+    if spec:
+        try:
+            env = spec if isinstance(spec, EnvSpec) else EnvSpec.from_dict(spec)
+            if not env.user_managed:
+                replaced = _plan(env).python_replaced
+                lines += [replaced] if replaced else []
+        except (EnvironmentBuildError, InvalidInputError):
+            pass
+    if interpreter:
+        lines += [r.line() for r in _replacements(build_record(interpreter))]
+    return lines
 
 
 def _clean(cache_root: Path, key: str) -> None:
@@ -447,34 +330,55 @@ def _build(
     tmp = cache_root / f".build-{key}-{os.getpid()}-{secrets.token_hex(4)}"
     env_dir = cache_root / key
     try:
-        try:
-            built = installers.build_venv(
-                tmp,
-                python=plan.python,
-                requirements=[*plan.packages, *plan.runtime],
-                pip_options=plan.pip_options,
-                source_root=plan.source_root,
-                uv=uv,
-                cwd=cache_root,
-                timeout=timeout,
-                log=progress,
-                bytecode_store=cache_root / ".bytecode",
-            )
-        except EnvironmentBuildError as exc:
-            progress.done()
-            message = (
-                diagnose_failure(
-                    exc.log,
-                    user=plan.packages,
-                    server=plan.runtime,
-                    python_version=plan.python,
-                    python=venv_interpreter(tmp),
-                    uv=uv,
+        pinned = policy.Pinned(plan, uv, cache_root)
+        said: set[str] = set()
+        for _round in range(policy.MAX_ROUNDS):
+            for replacement in pinned.replacements:  # each said once, as it is decided
+                if replacement.line() not in said:
+                    said.add(replacement.line())
+                    progress(replacement.line())
+            try:
+                built = installers.build_venv(
+                    tmp,
+                    python=plan.python,
+                    requirements=[*pinned.packages, *plan.runtime],
                     pip_options=plan.pip_options,
+                    source_root=plan.source_root,
+                    uv=uv,
+                    cwd=cache_root,
+                    timeout=timeout,
+                    log=progress,
+                    bytecode_store=cache_root / ".bytecode",
+                    constraints=[f"{n}=={v}" for n, v in sorted(pinned.held.items())],
                 )
-                or exc.message
-            )
-            raise EnvironmentBuildError(f"environment '{plan.name}': {message}", exc.log) from None
+                break
+            except EnvironmentBuildError as exc:
+                progress.done()
+                failed = cannot_install(exc.log)
+                # A pure-Python sdist that would not build: the nearest release that installs.
+                if failed is not None and pinned.retry(f"{canonical_name(failed[0])}=={failed[1]}", exc.log):
+                    shutil.rmtree(tmp, ignore_errors=True)
+                    progress(
+                        f"{failed[0]}=={failed[1]} did not build; choosing the nearest release that installs"
+                    )
+                    continue
+                message = (
+                    diagnose_failure(
+                        exc.log,
+                        user=pinned.packages,
+                        server=plan.runtime,
+                        python_version=plan.python,
+                        python=venv_interpreter(tmp),
+                        uv=uv,
+                        pip_options=plan.pip_options,
+                    )
+                    or exc.message
+                )
+                raise EnvironmentBuildError(
+                    f"environment '{plan.name}': {message}", "\n".join([*pinned.probe_log, exc.log])
+                ) from None
+        else:  # pragma: no cover - every round replaced one more pin and failed again
+            raise EnvironmentBuildError(f"environment '{plan.name}': no set of releases installs", "")
         installers.relocate(tmp, env_dir)
         seconds = time.monotonic() - started
         record = {
@@ -484,7 +388,11 @@ def _build(
             "python": plan.python,
             "base_interpreter": built.base_interpreter,
             "installer": built.tool,
-            "requirements": list(plan.packages),
+            "requirements": list(pinned.packages),
+            "asked_requirements": list(plan.packages),
+            "pin_policy": plan.pin_policy,
+            "replacements": [r.to_dict() for r in pinned.replacements],
+            "held": dict(sorted(pinned.held.items())),
             "runtime_requirements": list(plan.runtime),
             "pip_options": list(plan.pip_options),
             "installed": built.installed,
@@ -494,7 +402,7 @@ def _build(
             "build_seconds": round(seconds, 3),
             "builder_pid": os.getpid(),
         }
-        (tmp / BUILD_LOG_FILE).write_text(built.log)
+        (tmp / BUILD_LOG_FILE).write_text("\n".join([*pinned.probe_log, built.log]))
         (tmp / RECORD_FILE).write_text(json.dumps(record, indent=2) + "\n")
         (tmp / READY_MARKER).write_text(key + "\n")  # last: its presence means the build is complete
         os.rename(tmp, env_dir)

@@ -1,23 +1,26 @@
-"""v1's curated environments, as a built-in catalog of package pins that install on this Python.
+"""v1's curated environments, as a built-in catalog: v1's names, v1's pins.
 
 Azure ML gave every workspace "curated" environments (``AzureML-Minimal``, ``AzureML-Tutorial``,
 ``AzureML-sklearn-1.0-ubuntu20.04-py38-cpu``, ...): Docker images with a framework preinstalled,
 used by name without registering anything. Locally an environment is a virtualenv, so each name
-maps to the framework its name says, pinned to versions that install on Python 3.11 or later
-(checked with ``uv pip compile``). Where the version in the name has no wheel for this Python
-(scikit-learn 0.24 and 1.0, TensorFlow 2.3, PyTorch 1.x), the oldest release of that framework
-that does install stands in, and the entry's ``note`` says so; ``-gpu`` and ``cuda`` names get
-the same packages as their CPU twins (PyPI's builds, which use a GPU when one is there).
+maps to the framework its name says, at the version its name says, and on the Python its name
+says (``py37``). What has no wheel for this Python is replaced when the environment is built by
+the same pin policy as any environment's (:mod:`modelport.environments.pins`): the nearest
+release that installs, said in one line (``scikit-learn==0.24.1 -> 1.1.3: 0.24.1 has no wheel
+for Python 3.11``); under ``strict`` such a curated environment is refused like any other.
+``-gpu`` and ``cuda`` names get the same packages as their CPU twins (PyPI's builds, which use a
+GPU when one is there).
 
 Example::
 
     >>> spec = curated_spec("AzureML-sklearn-1.0-ubuntu20.04-py38-cpu")
-    >>> spec["pip_packages"][:1]
-    ['scikit-learn==1.1.3']
+    >>> spec["pip_packages"][:1], spec["python_version"]
+    (['scikit-learn==1.0.2'], '3.8')
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -29,22 +32,32 @@ CURATED_VERSION = "1"
 
 @dataclass(frozen=True)
 class Curated:
-    """One catalog entry: what v1 called it, what it holds here, and how it differs from v1."""
+    """One catalog entry: what v1 called it, the packages its image pinned, and how it differs
+    from v1 beyond what the pin policy replaces (``note``)."""
 
     name: str
     pip_packages: tuple[str, ...]
     description: str
     note: str = ""
 
+    @property
+    def python_version(self) -> str | None:
+        """The Python v1's image had, from the name (``py37`` -> ``3.7``); None when it does not say."""
+        match = re.search(r"-py3(\d+)-", self.name)
+        return f"3.{match.group(1)}" if match else None
 
+
+# Companions at versions that install on Python 3.11+, so that the framework pin alone is chosen.
+_COMPANIONS = ("scipy==1.11.4", "numpy==1.26.4", "pandas==2.2.3", "joblib==1.4.2")
 _SKLEARN_15 = ("scikit-learn==1.5.2", "scipy==1.14.1", "numpy==1.26.4", "pandas==2.2.3", "joblib==1.4.2")
-# scikit-learn 0.2x and 1.0 publish no wheel for Python 3.11; 1.1.3 is the oldest that does.
-_SKLEARN_OLD = ("scikit-learn==1.1.3", "scipy==1.11.4", "numpy==1.26.4", "pandas==2.2.3", "joblib==1.4.2")
-_OLD_SKLEARN_NOTE = "scikit-learn {asked} has no wheel for Python 3.11+: 1.1.3, the oldest that has, is used"
-_TORCH = ("torch==2.5.1", "torchvision==0.20.1", "numpy==1.26.4", "pillow==11.0.0")
-_TORCH_NOTE = "PyTorch {asked} has no wheel for Python 3.11+: 2.5.1 is used"
-_TF = ("tensorflow==2.15.1", "numpy==1.26.4")
-_TF_NOTE = "TensorFlow {asked} has no wheel for Python 3.11+: 2.15.1 (the last with Keras 2) is used"
+
+
+def _sklearn(version: str) -> tuple[str, ...]:
+    return (f"scikit-learn=={version}", *_COMPANIONS)
+
+
+def _torch(torch: str, vision: str) -> tuple[str, ...]:
+    return (f"torch=={torch}", f"torchvision=={vision}")
 
 
 def _entries() -> list[Curated]:
@@ -62,63 +75,60 @@ def _entries() -> list[Curated]:
         ),
         Curated("AzureML-sklearn-1.5", _SKLEARN_15, "scikit-learn 1.5 with pandas"),
         Curated(
-            "AzureML-sklearn-1.0-ubuntu20.04-py38-cpu",
-            _SKLEARN_OLD,
-            "scikit-learn 1.0 (1.1.3 here) with pandas",
-            _OLD_SKLEARN_NOTE.format(asked="1.0"),
+            "AzureML-sklearn-1.0-ubuntu20.04-py38-cpu", _sklearn("1.0.2"), "scikit-learn 1.0 with pandas"
         ),
         Curated(
-            "AzureML-sklearn-0.24-ubuntu18.04-py37-cpu",
-            _SKLEARN_OLD,
-            "scikit-learn 0.24 (1.1.3 here) with pandas",
-            _OLD_SKLEARN_NOTE.format(asked="0.24"),
+            "AzureML-sklearn-0.24-ubuntu18.04-py37-cpu", _sklearn("0.24.1"), "scikit-learn 0.24 with pandas"
         ),
         Curated(
             "AzureML-sklearn-0.24.1-ubuntu18.04-py37-cpu-inference",
-            _SKLEARN_OLD,
-            "scikit-learn 0.24.1 (1.1.3 here), for inference",
-            _OLD_SKLEARN_NOTE.format(asked="0.24.1"),
+            _sklearn("0.24.1"),
+            "scikit-learn 0.24.1, for inference",
         ),
-        Curated(
-            "AzureML-Scikit-learn-0.20.3",
-            _SKLEARN_OLD,
-            "scikit-learn 0.20.3 (1.1.3 here)",
-            _OLD_SKLEARN_NOTE.format(asked="0.20.3"),
-        ),
+        Curated("AzureML-Scikit-learn-0.20.3", _sklearn("0.20.3"), "scikit-learn 0.20.3"),
         Curated(
             "AzureML-lightgbm-3.2-ubuntu18.04-py37-cpu",
-            ("lightgbm==3.2.1", *_SKLEARN_OLD),
+            ("lightgbm==3.2.1", *_sklearn("0.24.1")),
             "LightGBM 3.2 with scikit-learn and pandas",
         ),
         Curated(
             "AzureML-xgboost-0.9-ubuntu18.04-py37-cpu-inference",
-            ("xgboost==1.7.6", *_SKLEARN_OLD),
+            ("xgboost==1.7.6", *_sklearn("0.24.1")),
             "XGBoost 0.9 (1.7.6 here), for inference",
-            "xgboost 0.90 has no wheel for Python 3.11+: 1.7.6 is used",
+            # 0.90's wheel (py3-none) installs here, so the pin policy would keep it; it predates
+            # Python 3.11 and numpy 1.26, so the catalog names a release that runs on them.
+            "xgboost 0.90 predates Python 3.11: 1.7.6 is used",
         ),
         Curated(
             "AzureML-onnxruntime-1.6-ubuntu18.04-py37-cpu-inference",
-            ("onnxruntime==1.20.1", "numpy==1.26.4"),
-            "ONNX Runtime 1.6 (1.20.1 here), for inference",
-            "onnxruntime 1.6 has no wheel for Python 3.11+: 1.20.1 is used",
+            ("onnxruntime==1.6.0",),
+            "ONNX Runtime 1.6, for inference",
+        ),
+        Curated(
+            "AzureML-PySpark-MmlSpark-0.15",
+            ("pyspark==3.5.9",),
+            "PySpark (Spark 3.5 here; v1: Spark 2.4 with MMLSpark 0.15), on a local Java runtime",
+            # PySpark 2.4 (an sdist) would build here, then fail on Python 3.8+ (its cloudpickle):
+            # the catalog names the newest Spark 3, which runs on Java 8-17 as v1's code expects.
+            "pyspark 2.4 predates Python 3.11: 3.5.9 is used, without MMLSpark; it needs a Java runtime",
         ),
         *(
-            Curated(name, _TORCH, f"PyTorch {asked} (2.5.1 here)", _TORCH_NOTE.format(asked=asked))
-            for name, asked in (
-                ("AzureML-PyTorch-1.6-CPU", "1.6"),
-                ("AzureML-PyTorch-1.6-GPU", "1.6"),
-                ("AzureML-pytorch-1.7-ubuntu18.04-py37-cpu-inference", "1.7"),
-                ("AzureML-pytorch-1.10-ubuntu18.04-py38-cuda11-gpu", "1.10"),
-                ("AzureML-ACPT-pytorch-1.13-py38-cuda11.7-gpu", "1.13"),
+            Curated(name, _torch(*versions), f"PyTorch {versions[0]} with torchvision")
+            for name, versions in (
+                ("AzureML-PyTorch-1.6-CPU", ("1.6.0", "0.7.0")),
+                ("AzureML-PyTorch-1.6-GPU", ("1.6.0", "0.7.0")),
+                ("AzureML-pytorch-1.7-ubuntu18.04-py37-cpu-inference", ("1.7.1", "0.8.2")),
+                ("AzureML-pytorch-1.10-ubuntu18.04-py38-cuda11-gpu", ("1.10.0", "0.11.1")),
+                ("AzureML-ACPT-pytorch-1.13-py38-cuda11.7-gpu", ("1.13.1", "0.14.1")),
             )
         ),
         *(
-            Curated(name, _TF, f"TensorFlow {asked} (2.15.1 here)", _TF_NOTE.format(asked=asked))
-            for name, asked in (
-                ("AzureML-TensorFlow-2.3-CPU", "2.3"),
-                ("AzureML-TensorFlow-2.3-GPU", "2.3"),
-                ("AzureML-tensorflow-2.4-ubuntu18.04-py37-cpu-inference", "2.4"),
-                ("AzureML-tensorflow-2.4-ubuntu18.04-py37-cuda11-gpu", "2.4"),
+            Curated(name, (f"tensorflow=={version}",), f"TensorFlow {version}")
+            for name, version in (
+                ("AzureML-TensorFlow-2.3-CPU", "2.3.0"),
+                ("AzureML-TensorFlow-2.3-GPU", "2.3.0"),
+                ("AzureML-tensorflow-2.4-ubuntu18.04-py37-cpu-inference", "2.4.0"),
+                ("AzureML-tensorflow-2.4-ubuntu18.04-py37-cuda11-gpu", "2.4.0"),
             )
         ),
     ]
@@ -148,7 +158,7 @@ def curated_spec(name: str) -> dict[str, Any]:
     return {
         "name": entry.name,
         "version": CURATED_VERSION,
-        "python_version": None,
+        "python_version": entry.python_version,
         "pip_packages": list(entry.pip_packages),
         "conda_packages": [],
         "pip_options": [],

@@ -21,7 +21,7 @@ from pathlib import Path
 from modelport.environments.installers import summarize, venv_python
 from modelport.environments.packages import canonical_name
 
-__all__ = ["diagnose_failure", "newest_installable"]
+__all__ = ["cannot_install", "cannot_install_message", "diagnose_failure", "newest_installable"]
 
 # uv: "Failed to build `scikit-learn==0.22.1`", "Failed to download and build `x==1`",
 # "Because scikit-learn==0.22.1 has no usable wheels", "... has no wheels with a matching Python ...".
@@ -55,21 +55,10 @@ def diagnose_failure(
     ``user`` are the environment's requirements, ``server`` modelport's; ``python`` the new
     virtualenv's interpreter (to ask uv which versions install on it).
     """
-    for pattern in _CANNOT_INSTALL:
-        match = pattern.search(output)
-        if match is not None:
-            name, version = match.group(1), match.group(2)
-            newest = newest_installable(name, python, uv, pip_options) if uv and python else None
-            hint = (
-                f"the newest {name} that installs on Python {python_version} is {newest}: pin "
-                f"{name}=={newest} or leave the version open"
-                if newest
-                else f"no version of {name} installs from a wheel on Python {python_version}"
-            )
-            return (
-                f"{name}=={version} cannot be installed on Python {python_version} (no wheel for it, and "
-                f"building it from source failed); {hint}. The installer's log is in the service log"
-            )
+    found = cannot_install(output)
+    if found is not None:
+        name, version = found
+        return cannot_install_message(name, version, python_version, python, uv, pip_options, built=True)
     if "No solution found" not in output and "unsatisfiable" not in output:
         return None
     reason = _NO_SOLUTION.sub("", summarize(output))
@@ -83,6 +72,48 @@ def diagnose_failure(
         f"your pin(s) {', '.join(pins)} conflict with what modelport's scoring server needs: "
         f"{', '.join(servers)} (uv: {reason}). Loosen the pin, or ask for a version that works with "
         "the server's requirement"
+    )
+
+
+def cannot_install(output: str) -> tuple[str, str] | None:
+    """``(name, version)`` of the pin an installer's ``output`` says cannot install here, if any."""
+    for pattern in _CANNOT_INSTALL:
+        match = pattern.search(output)
+        if match is not None:
+            return match.group(1), match.group(2)
+    return None
+
+
+def cannot_install_message(
+    name: str,
+    version: str,
+    python_version: str,
+    python: Path | str | None,
+    uv: str | None,
+    pip_options: Sequence[str] = (),
+    *,
+    built: bool,
+) -> str:
+    """The one line refusing ``name==version``: why, and the newest release that installs here.
+
+    ``built``: whether a source build was tried (and failed); else the release has wheels for
+    other Pythons only, and building such a compiled release is not tried.
+    """
+    newest = newest_installable(name, Path(python) if python else None, uv, pip_options) if uv else None
+    hint = (
+        f"the newest {name} that installs on Python {python_version} is {newest}: pin "
+        f"{name}=={newest} or leave the version open"
+        if newest
+        else f"no version of {name} installs from a wheel on Python {python_version}"
+    )
+    why = (
+        "no wheel for it, and building it from source failed"
+        if built
+        else "its wheels are for other Pythons only, and such a compiled release is not built from source"
+    )
+    return (
+        f"{name}=={version} cannot be installed on Python {python_version} ({why}); "
+        f"{hint}. The installer's log is in the service log"
     )
 
 

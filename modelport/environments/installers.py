@@ -57,6 +57,7 @@ def build_venv(
     timeout: float,
     log: Callable[[str], None] = print,
     bytecode_store: Path | None = None,
+    constraints: Sequence[str] = (),
 ) -> BuiltVenv:
     """Create a virtualenv at ``target`` for Python ``python`` (``X.Y``) and install into it.
 
@@ -65,7 +66,8 @@ def build_venv(
     :mod:`~modelport.environments.bytecode`); without: ``python -m venv`` then the venv's own pip,
     which reads its configuration itself (and compiles bytecode by default). Then modelport is made
     importable from ``source_root`` and the result checked by importing it. ``log`` hears each
-    phase as it happens: resolve, download, install, compile.
+    phase as it happens: resolve, download, install, compile. ``constraints`` (``name==version``)
+    bound versions without asking for the packages (kept in the venv as ``modelport-constraints.txt``).
     """
     env = {k: v for k, v in os.environ.items() if k != "VIRTUAL_ENV"}
     # modelport never downloads a Python: it uses one installed on this machine or fails.
@@ -81,6 +83,7 @@ def build_venv(
         log(f"resolve: {len(requirements)} requirement(s)")
         # Bytecode comes after (compile_site_packages), from the store where it can.
         install = [uv, "pip", "install", "--python", str(venv), *flags, *pip_options, *requirements]
+        install += _constraint_args(target, constraints)
         logs.append(
             run(
                 install,
@@ -102,7 +105,7 @@ def build_venv(
         create = [base, "-m", "venv", str(target)]
         logs.append(run(create, what="creating the virtualenv", env=env, cwd=cwd, timeout=timeout))
         pip = ["-m", "pip", "install", "--no-input", "--disable-pip-version-check", "--progress-bar", "off"]
-        install = [str(venv), *pip, *pip_options, *requirements]
+        install = [str(venv), *pip, *pip_options, *requirements, *_constraint_args(target, constraints)]
         log(f"resolve, download, install and compile: {len(requirements)} requirement(s) with pip")
         logs.append(
             run(install, what="installing packages", env=env, cwd=cwd, timeout=timeout, on_line=progress)
@@ -116,6 +119,14 @@ def build_venv(
     return BuiltVenv(
         base, "uv" if uv is not None else "venv + pip", _installed(site_packages), "\n".join(logs)
     )
+
+
+def _constraint_args(target: Path, constraints: Sequence[str]) -> list[str]:
+    if not constraints:
+        return []
+    path = target / "modelport-constraints.txt"
+    path.write_text("".join(f"{c}\n" for c in constraints))
+    return ["-c", str(path)]
 
 
 class _Progress:

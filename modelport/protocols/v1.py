@@ -113,10 +113,12 @@ class V1(V1Codec, Protocol):
         return Reply(503, body, JSON, [(b"retry-after", b"1")])
 
     async def score_route(self, call: Call) -> Reply:
-        """``/score``: POST (body), GET (query as a JSON object), OPTIONS (empty 200)."""
+        """``/score``: POST (body), GET (query as a JSON object), OPTIONS (empty 200, or a
+        ``@rawhttp`` run()'s answer: v1's entry scripts answer CORS preflights themselves)."""
         scope = call.scope
         method = scope["method"]
-        if method == "OPTIONS":
+        script = self.host.script
+        if method == "OPTIONS" and (script is None or script.style is not InputStyle.RAWHTTP):
             return Reply(200, b"", None, _OPTIONS_HEADERS)
         body: Body = await self.host.read_body(call) if method == "POST" else b""
         request = ScoringRequest.from_scope(scope, body, call.request_id)

@@ -3,16 +3,22 @@
 Imported by scripts as ``modelport.contrib.services.aml_request`` (v1: ``azureml.contrib...``).
 
 ``AMLRequest`` behaves like the werkzeug request v1 passed (``.method``, ``.headers``, ``.args``,
-``.get_data()``, ``.data``, ``.json``, ``.full_path``...), built over a request whose body the
-server has already read.
+``.get_data()``, ``.data``, ``.json``, ``.form``, ``.files``, ``.full_path``...), built over a
+request whose body the server has already read. A ``multipart/form-data`` body (what
+``requests.post(uri, files={"image": ...})`` sends) is parsed with the standard library's MIME
+parser: ``request.files["image"]`` is a file-like :class:`FileStorage`, as werkzeug's.
 """
 
 from __future__ import annotations
 
+import email.parser
+import email.policy
 import io
 import json
-from collections.abc import Callable
-from typing import Any, TypeVar
+import shutil
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import IO, Any, TypeVar
 from urllib.parse import parse_qsl
 
 import orjson
@@ -20,7 +26,7 @@ import orjson
 from modelport.errors import InvalidInputError, UnsupportedMediaType
 from modelport.runtime.request import Headers, ScoringRequest
 
-__all__ = ["AMLRequest", "rawhttp"]
+__all__ = ["AMLRequest", "FileStorage", "rawhttp"]
 
 F = TypeVar("F", bound=Callable[..., Any])
 RAWHTTP_ATTR = "__modelport_rawhttp__"
@@ -78,6 +84,85 @@ class Args(dict[str, str]):
         return dict(self) if flat else {k: list(v) for k, v in self._lists.items()}
 
 
+class FileStorage:
+    """One uploaded file of a multipart body, as werkzeug's ``FileStorage``: ``filename``,
+    ``name``, ``content_type``, ``stream``, ``read()``, ``save(dst)``; anything else is the
+    stream's, so ``PIL.Image.open(request.files["image"])`` reads it."""
+
+    def __init__(self, data: bytes, name: str, filename: str | None, content_type: str | None) -> None:
+        self.stream = io.BytesIO(data)
+        self.name = name
+        self.filename = filename
+        self.content_type = content_type
+        self.content_length = len(data)
+
+    @property
+    def mimetype(self) -> str:
+        """The Content-Type without parameters, lower-case (``""`` when the part had none)."""
+        return (self.content_type or "").split(";", 1)[0].strip().lower()
+
+    def save(self, dst: str | Path | IO[bytes], buffer_size: int = 16384) -> None:
+        """Write the file to a path or a binary file object."""
+        self.stream.seek(0)
+        if isinstance(dst, str | Path):
+            with open(dst, "wb") as out:
+                shutil.copyfileobj(self.stream, out, buffer_size)
+        else:
+            shutil.copyfileobj(self.stream, dst, buffer_size)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.stream, name)  # read, seek, tell, readline, getvalue, ...
+
+    def __iter__(self) -> Iterator[bytes]:
+        return iter(self.stream)
+
+    def __bool__(self) -> bool:
+        return bool(self.filename)
+
+    def __repr__(self) -> str:
+        return f"<FileStorage: {self.filename!r} ({self.content_type!r})>"
+
+
+class Files(dict[str, FileStorage]):
+    """Uploaded files by field name, like werkzeug's ``MultiDict``: ``[name]`` the first,
+    ``getlist(name)`` all of them."""
+
+    def __init__(self, items: list[tuple[str, FileStorage]]) -> None:
+        super().__init__()
+        self._lists: dict[str, list[FileStorage]] = {}
+        for key, value in items:
+            self._lists.setdefault(key, []).append(value)
+            self.setdefault(key, value)
+
+    def getlist(self, key: str) -> list[FileStorage]:
+        """Every file sent under ``key``, in order."""
+        return list(self._lists.get(key, []))
+
+
+def _multipart(content_type: str, body: bytes) -> tuple[list[tuple[str, str]], list[tuple[str, FileStorage]]]:
+    """The fields and files of a ``multipart/form-data`` body (the standard library's MIME parser)."""
+    head = b"Content-Type: " + content_type.encode("latin-1") + b"\r\n\r\n"
+    message = email.parser.BytesParser(policy=email.policy.HTTP).parsebytes(head + body)
+    if not message.is_multipart():
+        raise InvalidInputError("the multipart/form-data body has no parts (is its boundary right?)")
+    fields: list[tuple[str, str]] = []
+    files: list[tuple[str, FileStorage]] = []
+    for part in message.iter_parts():
+        name = part.get_param("name", header="content-disposition")
+        if not isinstance(name, str):
+            continue
+        data = part.get_payload(decode=True)
+        data = data if isinstance(data, bytes) else b""
+        filename = part.get_filename()
+        if filename is None:
+            charset = part.get_content_charset() or "utf-8"
+            fields.append((name, data.decode(charset, "replace")))
+        else:
+            given = part.get("Content-Type")
+            files.append((name, FileStorage(data, name, filename, str(given) if given else None)))
+    return fields, files
+
+
 class AMLRequest:
     """The HTTP request given to a ``@rawhttp`` run(), with werkzeug's request interface."""
 
@@ -92,6 +177,7 @@ class AMLRequest:
         self.request_id: str = request.request_id
         self._json: Any = _MISSING
         self._body: bytes | None = None
+        self._parts: tuple[list[tuple[str, str]], list[tuple[str, FileStorage]]] | None = None
 
     @property
     def _bytes(self) -> bytes:
@@ -153,10 +239,30 @@ class AMLRequest:
 
     @property
     def form(self) -> Args:
-        """Fields of an ``application/x-www-form-urlencoded`` body (empty for other types)."""
+        """Fields of an ``application/x-www-form-urlencoded`` or ``multipart/form-data`` body
+        (empty for other types; a multipart body's files are in :attr:`files`)."""
+        if self.mimetype == "multipart/form-data":
+            return Args(self._multipart()[0])
         if self.mimetype != "application/x-www-form-urlencoded":
             return Args([])
         return Args(parse_qsl(self._request.body.decode("utf-8", "replace"), keep_blank_values=True))
+
+    @property
+    def files(self) -> Files:
+        """The files of a ``multipart/form-data`` body by field name (empty for other types).
+
+        Example (v1's binary-data entry script; the client did ``requests.post(uri, files=...)``)::
+
+            image = Image.open(request.files["image"]).convert("RGB")
+        """
+        if self.mimetype != "multipart/form-data":
+            return Files([])
+        return Files(self._multipart()[1])
+
+    def _multipart(self) -> tuple[list[tuple[str, str]], list[tuple[str, FileStorage]]]:
+        if self._parts is None:
+            self._parts = _multipart(self.content_type or "", self._bytes)
+        return self._parts
 
     @property
     def values(self) -> Args:

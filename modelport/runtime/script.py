@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 
 from modelport.errors import ScriptError
-from modelport.runtime import arrays
+from modelport.runtime import arrays, replaced
 from modelport.runtime.arrays import ArraySpec
 from modelport.runtime.bodies import is_json_type, parse_json
 from modelport.runtime.encode import Encoded
@@ -73,6 +73,9 @@ def _script_error(phase: str, exc: BaseException) -> ScriptError:
     while tb is not None and tb.tb_next is not None and tb.tb_frame.f_code.co_filename.startswith(_OWN_FILES):
         tb = tb.tb_next
     text = "".join(traceback.format_exception(type(exc), exc, tb))
+    if phase in ("load", "init"):  # a model saved with a pin the environment replaced
+        hint = replaced.hint_for(text)
+        text = f"{text.rstrip()}\n{hint}\n" if hint else text
     return ScriptError(phase, type(exc).__name__, str(exc), text)
 
 

@@ -16,6 +16,7 @@ from modelport import _settings
 from modelport.deploy import engine, records
 from modelport.deploy.records import ServiceRecord
 from modelport.environments import EnvSpec, cached_interpreter, spec_key
+from modelport.environments.builder import environment_notices
 from modelport.errors import ModelportError
 from modelport.protocols.swagger import EXAMPLE_SOURCE
 from modelport.registry import environments as env_registry
@@ -131,6 +132,7 @@ def service_detail(ws: Workspace, record: ServiceRecord) -> dict[str, Any]:
         "entry_script": spec.entry_script or None,
         "source_directory": spec.source_directory,
         "environment": None if spec.environment is None else spec.environment.to_dict(),
+        "environment_notices": engine.environment_notices(record),
         "deployment_id": record.deployment_id,
         "phases": list(record.phases),
         "history": list(record.history),
@@ -262,8 +264,15 @@ def build_state(spec: dict[str, Any]) -> dict[str, Any]:
         key = spec_key(env)
     except ModelportError as exc:
         return {"state": "invalid", "detail": exc.message, "size": None, "key": None}
-    if cached_interpreter(env, root) is not None:
-        return {"state": "built", "detail": str(root / key), "size": _folder_size(root / key), "key": key}
+    built = cached_interpreter(env, root)
+    if built is not None:
+        return {
+            "state": "built",
+            "detail": str(root / key),
+            "size": _folder_size(root / key),
+            "key": key,
+            "replaced": environment_notices(spec, built),
+        }
     if root.is_dir() and any(root.glob(f".build-{key}-*")):
         return {"state": "building", "detail": None, "size": None, "key": key}
     return {"state": "not built", "detail": "built at its first deployment", "size": None, "key": key}
@@ -286,6 +295,9 @@ def environments(ws: Workspace) -> list[dict[str, Any]]:
                     "user_managed_dependencies",
                     "interpreter_path",
                     "environment_variables",
+                    "pin_policy",
+                    "docker_base_image",
+                    "docker_base_dockerfile",
                 )
                 if spec.get(k) not in (None, [], {}, "")
             }

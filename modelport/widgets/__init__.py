@@ -16,7 +16,7 @@ from typing import Any
 
 from modelport.errors import InvalidInputError, ModelportError
 
-__all__ = ["RunDetails"]
+__all__ = ["ParallelRunStepDetails", "RunDetails"]
 
 
 class RunDetails:
@@ -72,3 +72,12 @@ class RunDetails:
 
     def get_widget_data(self, widget_settings: dict[str, Any] | None = None) -> dict[str, Any]:
         return {"status": self.run.get_status(), "metrics": self.run.get_metrics(), "steps": self._steps()}
+
+
+class ParallelRunStepDetails(RunDetails):
+    """v1's view of a ParallelRunStep's run: here the same text view (status, metrics, log)."""
+
+    @property
+    def step_run(self) -> Any:
+        """The step run shown (v1's attribute)."""
+        return self.run

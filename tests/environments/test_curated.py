@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from modelport.environments import EnvSpec
+from modelport.environments import EnvSpec, pins
 from modelport.environments.builder import SERVER_REQUIREMENTS, spec_key
 from modelport.environments.curated import CURATED, curated_spec, is_curated
 from modelport.environments.installers import find_uv, pip_config_for_uv
@@ -19,7 +19,8 @@ def test_names_are_v1s_and_case_insensitive() -> None:
     assert not is_curated("AzureML-NoSuchThing") and not is_curated(None)
     spec = curated_spec("azureml-sklearn-1.0-ubuntu20.04-py38-cpu")
     assert spec["name"] == "AzureML-sklearn-1.0-ubuntu20.04-py38-cpu" and spec["curated"] is True
-    assert spec["pip_packages"][0] == "scikit-learn==1.1.3" and "no wheel" in spec["note"]
+    # v1's pins and Python, as the image had them: the pin policy replaces them at build time.
+    assert spec["pip_packages"][0] == "scikit-learn==1.0.2" and spec["python_version"] == "3.8"
     assert curated_spec("AzureML-Minimal")["pip_packages"] == []
     # Equal package lists share one virtualenv, whatever the curated name.
     a, b = (
@@ -30,14 +31,23 @@ def test_names_are_v1s_and_case_insensitive() -> None:
 
 @pytest.mark.process
 def test_every_entry_resolves_on_this_python() -> None:
-    """Each entry's pins with the server's requirements, resolved by uv for this interpreter
-    (metadata only, nothing installed): a pin that cannot install here fails this test."""
+    """Each entry's pins, through the pin policy's choice (what has no wheel here replaced by the
+    nearest release that installs, chosen by uv), resolve with the server's requirements for this
+    interpreter (metadata only, nothing installed)."""
     uv = find_uv()
     assert uv is not None
     flags, extra_env = pip_config_for_uv([], {})
-    distinct = {entry.pip_packages for entry in CURATED.values()}
-    for packages in sorted(distinct):
-        requirements = "\n".join([*packages, *SERVER_REQUIREMENTS]) + "\n"
+    python = f"{sys.version_info.major}.{sys.version_info.minor}"
+    chosen: dict[str, str] = {}
+    for packages in sorted({entry.pip_packages for entry in CURATED.values()}):
+        probe = pins.Probe(uv, sys.executable, python, tuple(flags), extra_env)
+        missing = pins.without_wheels([p for p in packages if pins.exact_pin(p)], probe)
+        selection = pins.select_nearest(missing, packages, SERVER_REQUIREMENTS, probe)
+        replaced = {r.asked: f"{r.name}=={r.version}" for r in selection.replacements}
+        chosen.update(replaced)
+        effective = [replaced.get(p, p) for p in packages]
+        held = [f"{n}=={v}" for n, v in selection.held.items()]
+        requirements = "\n".join([*effective, *SERVER_REQUIREMENTS, *held]) + "\n"
         proc = subprocess.run(
             [uv, "pip", "compile", "-", "--quiet", "--no-header", "--python", sys.executable, *flags],
             input=requirements,
@@ -48,8 +58,11 @@ def test_every_entry_resolves_on_this_python() -> None:
             env={**os.environ, **extra_env},
         )
         assert proc.returncode == 0, f"{packages}: {proc.stderr}"
-        for pin in packages:
+        for pin in effective:
             assert pin.lower() in proc.stdout.lower(), (pin, proc.stdout)
+    # scikit-learn 0.20-1.0 have no wheel for 3.11: 1.1.3 is the oldest that has, with numpy 1.26.
+    assert chosen["scikit-learn==0.24.1"] == chosen["scikit-learn==1.0.2"] == "scikit-learn==1.1.3"
+    assert chosen["tensorflow==2.3.0"].startswith("tensorflow==2.")
 
 
 def test_a_conflict_among_the_users_own_pins_does_not_blame_the_server() -> None:

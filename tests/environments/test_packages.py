@@ -181,9 +181,15 @@ def test_spec_key_is_canonical() -> None:
 
 
 @pytest.mark.parametrize("version", ["3.8", "3.6.2", "2.7"])
-def test_python_older_than_modelport_supports_is_refused(version: str) -> None:
+def test_python_older_than_modelport_supports_is_refused_under_strict(version: str) -> None:
     with pytest.raises(EnvironmentBuildError, match=r"asks for Python .*needs Python >= 3\.11"):
-        spec_key(EnvSpec("old", python_version=version))
+        spec_key(EnvSpec("old", python_version=version, pin_policy="strict"))
+
+
+@pytest.mark.parametrize("version", ["3.8", "3.6.2"])
+def test_python_older_than_modelport_supports_uses_this_python_by_default(version: str) -> None:
+    # The nearest policy: this Python, the same virtualenv as a spec that asks for no version.
+    assert spec_key(EnvSpec("old", python_version=version)) == spec_key(EnvSpec("old"))
 
 
 def test_cached_interpreter_without_a_build(tmp_path: Path) -> None:

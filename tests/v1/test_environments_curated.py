@@ -65,8 +65,10 @@ def test_curated_environments(
     } <= set(curated)
 
     sklearn_env = Environment.get(workspace=ws, name="AzureML-sklearn-0.24-ubuntu18.04-py37-cpu")
-    assert "scikit-learn==1.1.3" in sklearn_env.python.conda_dependencies.pip_packages
-    assert "no wheel for Python 3.11" in (sklearn_env.curated_note or "")
+    # v1's pins, as its image had them; the pin policy replaces them when the environment is built.
+    assert "scikit-learn==0.24.1" in sklearn_env.python.conda_dependencies.pip_packages
+    assert sklearn_env.python.conda_dependencies.get_python_version() == "3.7"
+    assert sklearn_env.pin_replacements()[0].startswith("python 3.7 -> ")
 
     # Curated environments are not registered and cannot be; a clone can.
     with pytest.raises(UserErrorException, match="curated environment: it needs no registration"):

@@ -2,8 +2,9 @@
 
 The MNIST tutorial's deploy part pins ``numpy==1.23.5`` beside ``azureml-defaults``: the service
 must run on numpy 1.23.5 (modelport's server adds no numpy bound of its own), and the build must
-show its phases as they happen. A pin that conflicts with what the server needs, and a pin that
-cannot install on this Python, each fail with one line naming what to change.
+show its phases as they happen. A pin that conflicts with what the server needs, and (under the
+``strict`` pin policy) a pin that cannot install on this Python, each fail with one line naming
+what to change.
 """
 
 from __future__ import annotations
@@ -84,7 +85,11 @@ def test_a_pin_against_the_servers_requirement_names_both(ws: Workspace) -> None
     assert "inference-schema>=1.8" in message
 
 
-def test_a_pin_with_no_wheel_for_this_python_names_the_newest_that_installs(ws: Workspace) -> None:
+def test_strict_a_pin_with_no_wheel_for_this_python_names_the_newest_that_installs(
+    ws: Workspace, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Under the default policy the pin is replaced (tests/v1/test_environments_old_pins.py).
+    monkeypatch.setenv("MODELPORT_PIN_POLICY", "strict")
     service = deploy(ws, "old-sklearn", ["scikit-learn==0.22.1"])
     with pytest.raises(WebserviceException) as caught:
         service.wait_for_deployment()
@@ -96,4 +101,4 @@ def test_a_pin_with_no_wheel_for_this_python_names_the_newest_that_installs(ws: 
     ]
     assert tuple(int(p) for p in newest.split(".")[:2]) >= (1, 5), message
     assert "Traceback" not in str(caught.value)
-    assert "Failed to build" in service.get_logs()  # the installer's own words stay in the log
+    assert "has no usable wheels" in service.get_logs()  # uv's own words stay in the log

@@ -99,3 +99,51 @@ def test_no_code_onnx(home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatc
         assert labels == classifier.predict(x[:5]).tolist()
     finally:
         service.delete()
+
+
+ONNX_PROGRAM = """
+import importlib.util, json
+from modelport.core import Workspace
+from modelport.core.model import Model
+
+assert importlib.util.find_spec("onnxruntime") is None, "this Python must not have onnxruntime"
+ws = Workspace.create(name="onnx-plain-ws", exist_ok=True)
+model = Model.register(
+    workspace=ws,
+    model_name="iris-onnx",
+    model_path="iris.onnx",
+    model_framework=Model.Framework.ONNX,
+    model_framework_version="1.14",
+)
+service = Model.deploy(ws, "iris-onnx-plain", [model])
+service.wait_for_deployment(show_output=True)
+rows = json.load(open("rows.json"))
+print(json.dumps({"labels": service.run(json.dumps({"data": rows})), "python": service.get_logs()}))
+service.delete()
+"""
+
+
+def test_no_code_onnx_needs_no_onnxruntime_in_the_users_python(
+    home: Path, tmp_path: Path, tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """v1's no-code ONNX deployment from a Python without onnxruntime: the service's own
+    environment has it (built like the scikit-learn one's)."""
+    import numpy as np
+    from skl2onnx import to_onnx
+    from sklearn.datasets import load_iris
+    from sklearn.linear_model import LogisticRegression
+
+    from tests.v1.plain_venv import plain_venv, run_program
+
+    python = plain_venv(tmp_path_factory.getbasetemp())
+    x, y = load_iris(return_X_y=True)
+    x = x.astype(np.float32)
+    classifier = LogisticRegression(max_iter=500).fit(x, y)
+    (tmp_path / "iris.onnx").write_bytes(to_onnx(classifier, x[:1]).SerializeToString())
+    (tmp_path / "rows.json").write_text(json.dumps(x[:5].tolist()))
+    monkeypatch.setenv("MODELPORT_ENV_CACHE", str(tmp_path_factory.getbasetemp() / "v1-env-cache"))
+    proc = run_program(python, ONNX_PROGRAM, tmp_path, home)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    answer = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert answer["labels"] == classifier.predict(x[:5]).tolist()
+    assert "environment 'nocode-onnx'" in answer["python"]  # its own environment, built for it

@@ -179,6 +179,13 @@ def test_file_dataset_inference_with_pipeline_parameters(
 
     batch_run = pipeline_run.find_step_run(parallelrun_step.name)[0]
     batch_output = batch_run.get_output_data(output_dir.name)
+    # v1's attributes of a step's output (issue 22, part 2)
+    assert (
+        batch_output.pipeline_run_id
+        == pipeline_run.id
+        == batch_run.get_output(output_dir.name).pipeline_run_id
+    )
+    assert batch_run.get_output(output_dir.name).step_run == batch_run
     target_dir = tempfile.mkdtemp(dir=".")
     batch_output.download(local_path=target_dir)
     result_file = os.path.join(

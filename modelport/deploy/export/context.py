@@ -85,6 +85,15 @@ def build_context(
     bundle.log(f"requirements locked ({how}), modelport's wheel added ({took:.2f} s)")
     say(f"requirements locked ({how}), modelport's wheel added ({took:.2f} s)")
 
+    base = dockerfile.base_of(spec.environment, locked.python)
+    if base.note:  # the environment's v1 docker section: said as the export runs, and in README.md
+        bundle.log(f"base image: {base.note}")
+        say(f"base image: {base.note}")
+        (out / "README.md").write_text(
+            f"# {name}: a Docker build context made by modelport\n\n"
+            "Build it with `docker build -t IMAGE .` (see the Dockerfile's header).\n\n"
+            f"## Base image\n\n{base.note[0].upper()}{base.note[1:]}.\n"
+        )
     (out / "Dockerfile").write_text(
         dockerfile.dockerfile(
             python=locked.python,
@@ -92,6 +101,7 @@ def build_context(
             wheel=wheel.name,
             environment_variables=bundle.spec.environment_variables,
             service=name,
+            base=base,
         )
     )
     (out / ".dockerignore").write_text(dockerfile.dockerignore())

@@ -10,15 +10,27 @@ affinity is left to the container runtime, and keys come from a file mounted at 
 from __future__ import annotations
 
 import json
-from dataclasses import replace
+import re
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import modelport
 from modelport.deploy.bundle import ServiceBundle
 from modelport.deploy.workers import forked
+from modelport.environments import EnvSpec
 from modelport.servicefiles import ServerSettings
 
-__all__ = ["IMAGE_ROOT", "KEYS_FILE", "PORT", "command", "dockerfile", "dockerignore", "serve_config"]
+__all__ = [
+    "IMAGE_ROOT",
+    "KEYS_FILE",
+    "PORT",
+    "Base",
+    "base_of",
+    "command",
+    "dockerfile",
+    "dockerignore",
+    "serve_config",
+]
 
 PORT = 5001
 """v1's scoring port; also the scoring server's default (``ServerConfig.port``)."""
@@ -29,6 +41,95 @@ KEYS_FILE = "/run/secrets/modelport/keys.json"
 """Where an auth-enabled image reads its keys (a mounted Secret or file; never baked in)."""
 SERVE_FILE = "serve.json"
 USER_ID = 10001
+
+
+PYTHON_DIR = "/opt/python"
+"""Where a base image that is not Python's own gets its Python (uv's standalone build)."""
+BASE_STAGE = "modelport-base"
+# Azure ML's images (mcr.microsoft.com/azureml/openmpi4.1.0-ubuntu20.04, ...), and images it built
+_AZUREML = re.compile(r"^(?:mcr\.microsoft\.com/|[\w.-]+\.azurecr\.io/)?azureml/", re.IGNORECASE)
+_FROM = re.compile(r"^(\s*FROM\s+)((?:--\S+\s+)*)(\S+)(.*)$", re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class Base:
+    """What the image's run stage builds on: ``image`` (a tag, or the first stage's name), whether
+    that is Python's own slim image (its interpreter at /usr/local), the user's Dockerfile stages
+    that come first (``prelude``), and what to tell the user about it (``note``)."""
+
+    image: str
+    python_slim: bool = True
+    prelude: str = ""
+    note: str | None = None
+
+
+def is_azureml_image(image: str) -> bool:
+    """Whether ``image`` is one of Azure ML's base images (v1's ``DEFAULT_CPU_IMAGE``, ...)."""
+    return _AZUREML.match(image.strip()) is not None
+
+
+def base_of(environment: EnvSpec | None, python: str) -> Base:
+    """The run stage's base for an environment's v1 ``docker`` section.
+
+    - none: ``python:<X.Y>-slim``;
+    - an Azure ML image (``mcr.microsoft.com/azureml/...``, v1's ``DEFAULT_CPU_IMAGE``): not public
+      any more, and its conda Python is not the environment's; its public equivalent,
+      ``python:<X.Y>-slim`` (Debian, Python X.Y), is used, and the note says so;
+    - another image: the run stage is ``FROM`` it, with Python X.Y (uv's standalone build) and the
+      virtualenv copied in from the build stage;
+    - ``base_dockerfile``: its stages come first, its last stage named ``modelport-base`` is the
+      run stage's base (an Azure ML image in its ``FROM`` lines mapped as above).
+    """
+    slim = f"python:{python}-slim"
+    text = None if environment is None else environment.docker_base_dockerfile
+    image = None if environment is None else environment.docker_base_image
+    if isinstance(text, str) and text.strip():
+        prelude, mapped = _prelude(text, slim)
+        said = f"; its Azure ML image {', '.join(mapped)} became {slim}" if mapped else ""
+        return Base(
+            BASE_STAGE,
+            python_slim=False,
+            prelude=prelude,
+            note=f"the environment's base_dockerfile is the first stage ({BASE_STAGE}){said}; the "
+            f"service's Python {python} and its virtualenv are copied onto it",
+        )
+    if not isinstance(image, str) or not image.strip():
+        return Base(slim)
+    if is_azureml_image(image):
+        return Base(
+            slim,
+            note=f"the environment's base image {image} is Azure ML's; its public equivalent {slim} "
+            f"(Debian with Python {python}) is used: the service's packages come from requirements.lock",
+        )
+    return Base(
+        image.strip(),
+        python_slim=False,
+        note=f"the run stage builds on the environment's base image {image.strip()}; the service's "
+        f"Python {python} (uv's standalone build, in {PYTHON_DIR}) and its virtualenv are copied onto it",
+    )
+
+
+def _prelude(text: str, slim: str) -> tuple[str, list[str]]:
+    """The user's Dockerfile with Azure ML images mapped and its last stage named ``modelport-base``."""
+    lines = text.strip("\n").splitlines()
+    mapped: list[str] = []
+    last = None
+    for i, line in enumerate(lines):
+        match = _FROM.match(line)
+        if match is None:
+            continue
+        last = i
+        if is_azureml_image(match.group(3)):
+            mapped.append(match.group(3))
+            lines[i] = f"{match.group(1)}{match.group(2)}{slim}{match.group(4)}"
+    if last is None:
+        lines.insert(0, f"FROM {slim}")
+        last = 0
+    match = _FROM.match(lines[last])
+    assert match is not None
+    rest = re.sub(r"\s+AS\s+\S+\s*$", "", match.group(4), flags=re.IGNORECASE)
+    lines[last] = f"{match.group(1)}{match.group(2)}{match.group(3)}{rest} AS {BASE_STAGE}"
+    return "\n".join(lines) + "\n", mapped
 
 
 def serve_config(bundle: ServiceBundle, *, replicas_scale: bool) -> ServerSettings:
@@ -82,13 +183,30 @@ def dockerfile(
     wheel: str,
     environment_variables: dict[str, str],
     service: str,
+    base: Base | None = None,
 ) -> str:
-    """The Dockerfile text (checked by hadolint in the tests; no rule ignored)."""
+    """The Dockerfile text (checked by hadolint in the tests; no rule ignored). ``base``: what
+    the run stage builds on (:func:`base_of`; default ``python:<python>-slim``)."""
+    base = base or Base(f"python:{python}-slim")
     env_lines = "".join(
         f"ENV {name}={json.dumps(value)}\n" for name, value in sorted(environment_variables.items())
     )
     cmd = json.dumps(command())
     health = json.dumps(healthcheck())
+    if base.python_slim:
+        interpreter = f"RUN uv venv {VENV} --python /usr/local/bin/python{python}\n"
+        copy_python = ""
+    else:  # a base without Python X.Y: uv's standalone Python, copied beside the virtualenv
+        interpreter = (
+            f"ENV UV_PYTHON_INSTALL_DIR={PYTHON_DIR}\n"
+            f"RUN UV_PYTHON_DOWNLOADS=automatic uv python install {python} \\\n"
+            f" && uv venv {VENV} --python-preference only-managed --python {python}\n"
+        )
+        copy_python = f"COPY --from=build {PYTHON_DIR} {PYTHON_DIR}\n"
+    note = f"# Base: {base.note}.\n" if base.note else ""
+    prelude = (
+        f"# -- the environment's base_dockerfile ({BASE_STAGE}) --\n{base.prelude}\n" if base.prelude else ""
+    )
     return f"""\
 # syntax=docker/dockerfile:1
 # Generated by modelport {modelport.__version__} for '{service}'. Build and run:
@@ -96,14 +214,13 @@ def dockerfile(
 #   docker run --rm -p {PORT}:{PORT} {service}
 # With auth on, mount the keys (never baked in): -v $PWD/keys.json:{KEYS_FILE}:ro
 # See docs/export.md for what each line comes from.
-
-# -- build stage: a virtualenv from the lock files, every file checked against its sha256 --------
+{note}
+{prelude}# -- build stage: a virtualenv from the lock files, every file checked against its sha256 --------
 FROM python:{python}-slim AS build
 RUN pip install --no-cache-dir uv=={uv_version}
 ENV UV_COMPILE_BYTECODE=1 UV_LINK_MODE=copy UV_PYTHON_DOWNLOADS=never UV_NO_CACHE=1
 WORKDIR /build
-RUN uv venv {VENV} --python /usr/local/bin/python{python}
-# Third-party packages: one layer, rebuilt only when requirements.lock changes.
+{interpreter}# Third-party packages: one layer, rebuilt only when requirements.lock changes.
 COPY requirements.lock ./
 RUN uv pip install --python {VENV}/bin/python --require-hashes --no-deps -r requirements.lock
 # modelport itself, the wheel of the version that exported this context (hash in modelport.lock).
@@ -111,11 +228,11 @@ COPY modelport.lock ./
 COPY wheels/{wheel} wheels/
 RUN uv pip install --python {VENV}/bin/python --require-hashes --no-deps -r modelport.lock
 
-# -- run stage: the slim base, the virtualenv, the bundle, a non-root user ----------------------
-FROM python:{python}-slim
+# -- run stage: the base, the virtualenv, the bundle, a non-root user ----------------------------
+FROM {base.image}
 RUN groupadd --system --gid {USER_ID} modelport \\
  && useradd --system --uid {USER_ID} --gid {USER_ID} --no-create-home --home-dir /nonexistent modelport
-COPY --from=build {VENV} {VENV}
+{copy_python}COPY --from=build {VENV} {VENV}
 ENV PATH="{VENV}/bin:$PATH" VIRTUAL_ENV={VENV} PYTHONUNBUFFERED=1 PYTHONDONTWRITEBYTECODE=1
 {env_lines}WORKDIR {IMAGE_ROOT}/app
 # Owned by root and read-only for the server's user, as the bundle is the service's code.

@@ -56,6 +56,9 @@ class ModelPackage:
         """``image_name:image_label``, the tag to build the context under."""
         return f"{self.image_name}:{self.image_label}"
 
+    def update_creation_state(self) -> None:
+        """Nothing to refresh: a package is made when ``Model.package`` returns (``state`` says so)."""
+
     def wait_for_creation(self, show_output: bool = False) -> None:
         """The package is made when ``Model.package`` returns; with ``show_output`` its log is printed."""
         if show_output:

@@ -15,7 +15,7 @@ from typing import Any
 from modelport.deploy.configs import DeploymentSettings
 from modelport.deploy.spec import DeploymentSpec
 from modelport.environments import EnvSpec
-from modelport.errors import InvalidInputError, NotSupported
+from modelport.errors import InvalidInputError
 from modelport.registry.models import ModelRecord
 
 __all__ = ["spec_for"]
@@ -32,18 +32,16 @@ def _installed(package: str) -> str | None:
 
 
 def _environment(framework: str, version: str | None) -> EnvSpec | None:
-    """None (this interpreter) when it has the framework at the model's version; else a spec."""
+    """None (this interpreter) when it has the framework at the model's version; else a spec of
+    an environment with it (built like any environment: the user's Python needs none of it)."""
     packages = PACKAGES[framework]
     main = packages[0]
     installed = _installed(main)
-    if installed is not None and version in (None, installed) and all(_installed(p) for p in packages):
+    # scikit-learn's framework_version is scikit-learn's; ONNX's names the ONNX format, not onnxruntime.
+    pinned = version if framework == "scikitlearn" else None
+    if installed is not None and pinned in (None, installed) and all(_installed(p) for p in packages):
         return None
-    if framework == "onnx" and installed is None:
-        raise NotSupported(
-            "no-code deployment of an ONNX model needs onnxruntime: install it (pip install onnxruntime), "
-            "or give an InferenceConfig with an environment that has it"
-        )
-    pins = [f"{main}=={version}" if version else main, *packages[1:]]
+    pins = [f"{main}=={pinned}" if pinned else main, *packages[1:]]
     return EnvSpec(
         name=f"nocode-{framework}",
         python_version=f"{sys.version_info.major}.{sys.version_info.minor}",

@@ -26,6 +26,7 @@ from modelport.pipeline.core._refused import (
     TimeZone,
     TrainingOutput,
 )
+from modelport.pipeline.core._v1_extras import PipelineDataset
 from modelport.pipeline.core.builder import PipelineData, PipelineStep, StepSequence
 from modelport.pipeline.core.graph import PipelineParameter
 from modelport.pipeline.core.pipeline import Pipeline
@@ -40,6 +41,7 @@ __all__ = [
     "OutputPortBinding",
     "Pipeline",
     "PipelineData",
+    "PipelineDataset",
     "PipelineDraft",
     "PipelineEndpoint",
     "PipelineParameter",

@@ -7,9 +7,7 @@ Constructing one, or calling any of its class methods (``Schedule.create(...)``,
 
 from __future__ import annotations
 
-from typing import Any, NoReturn
-
-from modelport.errors import NotSupported
+from modelport._refused import refused
 
 __all__ = [
     "InputPortBinding",
@@ -25,35 +23,6 @@ __all__ = [
     "TrainingOutput",
     "refused",
 ]
-
-
-class _Refused(type):
-    """A refused class: its class attributes (``create``, ``get``, ``list``, ...) refuse too."""
-
-    _message: str
-
-    def __getattr__(cls, name: str) -> Any:
-        if name.startswith("__"):
-            raise AttributeError(name)
-
-        def refuse(*_args: Any, **_kwargs: Any) -> NoReturn:
-            raise NotSupported(f"{cls.__name__}.{name}: {cls._message}")
-
-        return refuse
-
-
-def refused(name: str, message: str, module: str) -> type:
-    """A class named ``name`` that refuses to be used, saying ``message`` (the local alternative)."""
-
-    def __init__(self: Any, *_args: Any, **_kwargs: Any) -> None:
-        raise NotSupported(f"{name}: {message}")
-
-    return _Refused(
-        name,
-        (),
-        {"__init__": __init__, "_message": message, "__module__": module, "__doc__": f"Refused: {message}"},
-    )
-
 
 _SCHEDULE = (
     "schedules run on Azure's triggers, which a local workspace does not have; publish the pipeline "

@@ -16,9 +16,11 @@ import itertools
 from collections.abc import Iterable
 from typing import Any
 
+from modelport._refused import refused_method
 from modelport.core.datastore import Datastore
 from modelport.data.output_dataset_config import check_output_name
 from modelport.errors import InvalidInputError, NotSupported
+from modelport.pipeline.core._v1_extras import PipelineStepV1
 
 __all__ = ["PipelineData", "PipelineStep", "StepSequence", "identity"]
 
@@ -56,6 +58,7 @@ class PipelineData:
                 f"PipelineData '{name}': training_output names AutoML/HyperDrive outputs, which need Azure"
             )
         self.datastore = datastore
+        self.data_type = data_type or "AnyDirectory"  # v1's default; recorded, a folder either way
         self._output_name = check_output_name(output_name, "output") if output_name else self._name
         self._mode = "mount"
         self._input_name: str | None = None
@@ -68,6 +71,10 @@ class PipelineData:
     @property
     def datastore_name(self) -> str | None:
         return self.datastore.name if self.datastore is not None else None
+
+    _PATH = "the step gets the folder's path as its argument; read it from sys.argv (argparse)"
+    get_env_variable_name = refused_method("PipelineData.get_env_variable_name", _PATH)
+    create_input_binding = refused_method("PipelineData.create_input_binding", _PATH)
 
     def as_input(self, input_name: str) -> PipelineData:
         """This data read by a step under another input name."""
@@ -131,7 +138,7 @@ class _PipelineDataView:
         )
 
 
-class PipelineStep:
+class PipelineStep(PipelineStepV1):
     """What every step shares: a name, inputs, outputs, arguments and ``run_after``.
 
     Subclasses (``PythonScriptStep``, ``ParallelRunStep``, ...) check their arguments when they

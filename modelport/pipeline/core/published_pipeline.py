@@ -31,6 +31,7 @@ from modelport.core.experiment import Experiment
 from modelport.errors import InvalidInputError, NotFoundError, StorageError
 from modelport.pipeline.core import _endpoint
 from modelport.pipeline.core._submit import submit_graph
+from modelport.pipeline.core._v1_extras import PublishedPipelineV1
 from modelport.workspace import Workspace
 
 __all__ = ["PublishedPipeline"]
@@ -50,7 +51,7 @@ def _write(path: Path, data: dict[str, Any]) -> None:
         raise StorageError(f"cannot write {path}: {exc}") from exc
 
 
-class PublishedPipeline:
+class PublishedPipeline(PublishedPipelineV1):
     """A published pipeline: ``id``, ``name``, ``status`` (``Active``/``Disabled``), ``endpoint``."""
 
     def __init__(self, workspace: Workspace, data: dict[str, Any]) -> None:

@@ -25,6 +25,7 @@ from modelport.core.run import Run
 from modelport.errors import InvalidInputError, NotFoundError, NotSupported, RunFailed
 from modelport.jobs import pipeline as runner
 from modelport.pipeline.core._submit import GRAPH_FILE
+from modelport.pipeline.core._v1_extras import PipelineRunV1, PortDataReferenceV1
 from modelport.pipeline.core.published_pipeline import PublishedPipeline
 from modelport.registry import datastores as stores
 from modelport.registry import runs as registry
@@ -34,13 +35,16 @@ __all__ = ["PipelineRun", "PortDataReference", "StepRun", "StepRunOutput"]
 _RUNNING = ("NotStarted", "Running")
 
 
-class PortDataReference:
+class PortDataReference(PortDataReferenceV1):
     """Where a step's output is: ``datastore`` and ``path_on_datastore`` (a folder)."""
 
-    def __init__(self, datastore: Datastore, path_on_datastore: str, name: str) -> None:
+    def __init__(
+        self, datastore: Datastore, path_on_datastore: str, name: str, pipeline_run_id: str | None = None
+    ) -> None:
         self.datastore = datastore
         self.path_on_datastore = path_on_datastore
         self.data_reference_name = name
+        self.pipeline_run_id = pipeline_run_id
 
     @property
     def datastore_name(self) -> str:
@@ -76,9 +80,11 @@ class PortDataReference:
 class StepRunOutput:
     """One output of a step run (v1's ``StepRunOutput``)."""
 
-    def __init__(self, name: str, reference: PortDataReference) -> None:
+    def __init__(self, name: str, reference: PortDataReference, step_run: StepRun | None = None) -> None:
         self.name = name
         self._reference = reference
+        self.step_run = step_run
+        self.pipeline_run_id = None if step_run is None else step_run.pipeline_run_id
 
     def get_port_data_reference(self) -> PortDataReference:
         return self._reference
@@ -112,7 +118,7 @@ class StepRun(Run):
     def get_outputs(self) -> dict[str, StepRunOutput]:
         """Every output of the step, by name."""
         outputs = self._refresh().details.get("outputs") or {}
-        return {name: StepRunOutput(name, self._reference(name, o)) for name, o in outputs.items()}
+        return {name: StepRunOutput(name, self._reference(name, o), self) for name, o in outputs.items()}
 
     def get_output(self, name: str) -> StepRunOutput:
         outputs = self.get_outputs()
@@ -127,7 +133,7 @@ class StepRun(Run):
         return self.get_output(name).get_port_data_reference()
 
     def _reference(self, name: str, o: dict[str, str]) -> PortDataReference:
-        return PortDataReference(Datastore(self._ws, o["datastore"]), o["path"], name)
+        return PortDataReference(Datastore(self._ws, o["datastore"]), o["path"], name, self.pipeline_run_id)
 
     def wait_for_completion(  # type: ignore[override]
         self, show_output: bool = True, timeout_seconds: float = sys.maxsize, raise_on_error: bool = True
@@ -168,7 +174,7 @@ class StepRun(Run):
         raise NotSupported("a step run ends when its step ends; cancel its pipeline run instead")
 
 
-class PipelineRun(Run, kinds=("pipeline",)):
+class PipelineRun(Run, PipelineRunV1, kinds=("pipeline",)):
     """A run of a pipeline: ``PipelineRun(experiment, run_id)`` opens one.
 
     Example::

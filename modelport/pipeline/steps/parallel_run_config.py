@@ -21,6 +21,7 @@ import os
 import re
 from typing import Any
 
+from modelport._refused import refused_method
 from modelport.errors import InvalidInputError
 from modelport.jobs.batch import parse_mini_batch_size
 from modelport.pipeline.core.graph import PipelineParameter
@@ -108,6 +109,10 @@ class ParallelRunConfig:
     and ``environment=None`` runs the entry script with this Python). On an ``AmlCompute``
     target the workers are ``node_count`` x ``process_count_per_node`` Ray actors on its cluster;
     ``node_count`` is checked against its ``max_nodes``, as v1 did."""
+
+    _YAML = "ParallelRunConfig is not kept as a YAML file here; keep its settings in code"
+    save_to_yaml = refused_method("ParallelRunConfig.save_to_yaml", _YAML)
+    load_yaml = staticmethod(refused_method("ParallelRunConfig.load_yaml", _YAML))
 
     def __init__(
         self,

@@ -80,6 +80,11 @@ def _kind(obj: Any, step: str) -> str:
 class ParallelRunStep(PipelineStep):
     """Split ``inputs`` into mini-batches and call the entry script's ``run()`` on each."""
 
+    @property
+    def running_on_windows(self) -> bool:
+        """Whether the step's compute runs Windows: it runs on this machine."""
+        return sys.platform == "win32"
+
     def __init__(
         self,
         name: str,

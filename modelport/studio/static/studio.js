@@ -277,7 +277,10 @@ function detailsTab(v, pane, d) {
       name: env.name, version: env.version, python: env.python_version,
       "pip packages": packages(env.pip_packages), "conda packages": packages(env.conda_packages),
       "user managed": env.user_managed_dependencies,
-    }) : h("p", { class: "muted" }, "none: the service runs in modelport's own interpreter")),
+      "base image": env.docker_base_image,
+    }) : h("p", { class: "muted" }, "none: the service runs in modelport's own interpreter"),
+    (d.environment_notices || []).length ? h("ul", { id: "environment-notices" },
+      d.environment_notices.map((line) => h("li", {}, line))) : null),
   ];
   const failure = d.state === "Failed" || d.error ? [
     h("h2", { class: "bad" }, `Failure (${d.state})`),
@@ -668,7 +671,8 @@ async function environmentsPage(v) {
     h("td", {}, Object.keys(v.spec).length
       ? kv(Object.fromEntries(Object.entries(v.spec).map(([k, val]) => [k, Array.isArray(val) ? packages(val) : val])))
       : h("span", { class: "muted" }, "(empty)")),
-    h("td", {}, badge(v.build.state, "build"), v.build.detail ? h("div", { class: "muted uri" }, v.build.detail) : null),
+    h("td", {}, badge(v.build.state, "build"), v.build.detail ? h("div", { class: "muted uri" }, v.build.detail) : null,
+      ...(v.build.replaced || []).map((line) => h("div", { class: "replaced" }, line))),
     h("td", {}, v.build.size !== null ? bytes(v.build.size) : "—"))));
   setMain(v,
     h("h1", {}, "Environments"),
