@@ -156,12 +156,7 @@ class AmlCompute(ComputeTarget):
             # this interpreter needs no runtime_env, which spares Ray a set-up (~2 s a worker).
             "python": sys.executable if Path(sys.executable).with_name("ray").is_file() else None,
         }
-        try:
-            cluster.save(workspace, record)
-        except Exception:
-            cluster.stop_head(record)
-            token_file.unlink(missing_ok=True)
-            raise
+        cluster.save_started(workspace, record, token_file)
         return AmlCompute(workspace, name)
 
     @staticmethod

@@ -131,12 +131,7 @@ class AksCompute(ComputeTarget):
         record.name = name
         record.agent_count = prov.agent_count
         record.settings = {**record.settings, "tags": prov.tags, "ignored": prov.ignored}
-        try:
-            cluster.save(workspace, record)
-        except Exception:
-            cluster.stop_head(record)
-            token_file.unlink(missing_ok=True)
-            raise
+        cluster.save_started(workspace, record, token_file)
         return AksCompute(workspace, name)
 
     @staticmethod

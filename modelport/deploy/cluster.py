@@ -173,6 +173,17 @@ def save(ws: WorkspaceLike, record: ClusterRecord) -> None:
     (folder / f"{_check_name(record.name)}.json").write_text(record.to_json())
 
 
+def save_started(ws: WorkspaceLike, record: ClusterRecord, token_file: Path) -> None:
+    """Record a head node this process just started; if that fails, stop it and remove its
+    token, so no cluster runs that no record names."""
+    try:
+        save(ws, record)
+    except Exception:
+        stop_head(record)
+        token_file.unlink(missing_ok=True)
+        raise
+
+
 def load(ws: WorkspaceLike, name: str) -> ClusterRecord:
     path = _folder(ws) / f"{_check_name(name)}.json"
     try:
