@@ -445,16 +445,67 @@ def quiet_serve() -> Iterator[None]:
         logger.setLevel(level)
 
 
+PROXY_READY_S = 60.0
+"""How long a Serve proxy may take to start before Serve's controller replaces it, and how long
+:func:`_start_serve` waits for a replacement. Serve's own default is 5 s: on two busy cores a
+proxy took longer, the controller killed it, and ``serve.start`` failed with ``ActorDiedError``
+although Serve came up a moment later."""
+
+
 def _start_serve(port: int) -> int:
     """Start Serve's controller and HTTP proxy (head node only, 127.0.0.1); the port it uses."""
     from ray import serve
+    from ray.exceptions import ActorDiedError
     from ray.serve.context import _get_global_client
 
-    with quiet_serve():
-        serve.start(proxy_location="HeadOnly", http_options={"host": HOST, "port": port})
+    options: dict[str, Any] = {
+        "proxy_location": "HeadOnly",
+        "http_options": {"host": HOST, "port": port},
+        # Read by the controller when it starts (only its env_vars are honoured); a controller
+        # already running keeps its own. A proxy that stops answering is replaced after three
+        # failed health checks: every 2 s instead of Serve's 10 s, so in ~6 s, not ~30 s.
+        "controller_options": {
+            "runtime_env": {
+                "env_vars": {
+                    "RAY_SERVE_PROXY_READY_CHECK_TIMEOUT_S": str(PROXY_READY_S),
+                    "RAY_SERVE_PROXY_HEALTH_CHECK_PERIOD_S": "2",
+                }
+            }
+        },
+    }
+    try:
+        with quiet_serve():
+            serve.start(**options)
+    except ActorDiedError as e:
+        # A proxy the controller replaced (a controller started elsewhere keeps Serve's 5 s): the
+        # controller is up and starts another; connect to it and wait for that one.
+        if "ProxyActor" not in str(e):
+            raise
+        with quiet_serve():
+            serve.start(**options)
     client = _get_global_client()
     assert client is not None
-    return int(client.http_config.port)
+    used = int(client.http_config.port)
+    await_proxy(PROXY_READY_S)
+    return used
+
+
+def await_proxy(timeout: float) -> None:
+    """Wait until Serve's controller reports every proxy healthy (one being replaced is not);
+    :class:`ComputeTargetError` after ``timeout`` seconds. Needs Serve started in this driver."""
+    from ray import serve
+    from ray.serve.schema import ProxyStatus
+
+    deadline = time.monotonic() + timeout
+    while True:
+        proxies = serve.status().proxies
+        if proxies and all(status == ProxyStatus.HEALTHY for status in proxies.values()):
+            return
+        if time.monotonic() > deadline:
+            raise ComputeTargetError(
+                f"Serve's HTTP proxy was not healthy within {timeout:.0f} s (proxies: {dict(proxies)})"
+            )
+        time.sleep(0.2)
 
 
 _connected: tuple[str, str | None] | None = None

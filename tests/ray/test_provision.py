@@ -55,3 +55,41 @@ def test_v1_configuration_errors_are_one_line() -> None:
         AmlCompute.attach_configuration()
     with pytest.raises(NotSupported, match=r"ComputeTarget\.create with dict"):
         ComputeTarget.create(None, "x", {})  # type: ignore[arg-type]
+
+
+def test_serve_start_waits_for_a_proxy_being_replaced(ray_cluster) -> None:  # type: ignore[no-untyped-def]
+    """Under load Serve's controller replaces a proxy that is slow to start, and ``serve.start``
+    returned (or failed) while the next one was not up yet: starting Serve on a cluster now waits
+    until a proxy answers. Here the proxy is killed, as the controller does, then Serve is started
+    (found) again: its proxy must be healthy as soon as that returns."""
+    import time
+
+    import ray
+
+    record = cluster.load(ray_cluster.ws, "aks-cluster")
+    cluster.connect(record)
+    from ray import serve
+    from ray.serve.schema import ProxyStatus
+
+    # The head's proxy (with HAProxy ingress Serve also keeps a fallback proxy, left alone).
+    [node] = serve.status().proxies
+    proxy = ray.get_actor(f"SERVE_PROXY_ACTOR-{node}", namespace="serve")
+    ray.kill(proxy, no_restart=True)
+    # Wait until Ray knows it is dead (its process gone), so an answer below is the new proxy's.
+    deadline = time.monotonic() + 120
+    with pytest.raises(ray.exceptions.RayActorError):
+        while time.monotonic() < deadline:
+            ray.get(proxy.__ray_ready__.remote(), timeout=30)
+            time.sleep(0.1)
+
+    # ... and until the controller knows (as when it killed the proxy itself): its status of
+    # the head's proxy stops being HEALTHY until a replacement is ready.
+    while serve.status().proxies.get(node) == ProxyStatus.HEALTHY:
+        assert time.monotonic() < deadline, "Serve's controller did not notice its proxy died"
+        time.sleep(0.1)
+
+    cluster.attach_serve(record)
+    statuses = serve.status().proxies
+    assert statuses == {node: ProxyStatus.HEALTHY}, statuses
+    replacement = ray.get_actor(f"SERVE_PROXY_ACTOR-{node}", namespace="serve")
+    assert replacement._actor_id != proxy._actor_id
