@@ -235,15 +235,24 @@ class RayTarget:
         return Observation(running=True, ready=False, reason=(app.message or status))
 
     def _routed(self, handle: Handle) -> bool:
-        """Whether the cluster's HTTP proxy routes the application's prefix (``/-/routes``)."""
+        """Whether a request to the service's URI reaches one of its replicas through the
+        cluster's ingress: the proxy lists the prefix (``/-/routes``) and the app's readiness
+        route answers as the app does (200, or 401/403 when it wants a key: it got there)."""
         import requests
 
+        base = f"http://{cluster.HOST}:{handle['http_port']}"
+        prefix = route_prefix(handle["app"])
         try:
-            answer = requests.get(f"http://{cluster.HOST}:{handle['http_port']}/-/routes", timeout=5)
+            answer = requests.get(f"{base}/-/routes", timeout=5)
             routes = answer.json() if answer.status_code == 200 else {}
+            if not (isinstance(routes, dict) and routes.get(prefix) == handle["app"]):
+                return False
+            # The routes are HAProxy's once it has the application; it sends requests to Serve's
+            # fallback proxy (which answers 404) until it also has the replicas' addresses:
+            # measured on a busy machine, a token test got 404 right after the routes listed it.
+            return requests.get(f"{base}{prefix}/health/ready", timeout=5).status_code in (200, 401, 403)
         except (requests.RequestException, ValueError):
             return False
-        return isinstance(routes, dict) and routes.get(route_prefix(handle["app"])) == handle["app"]
 
     def _observe_endpoint(self, handle: Handle) -> Observation:
         """An endpoint is ready when its router and every version are; failed when one failed."""
