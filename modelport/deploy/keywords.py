@@ -15,6 +15,7 @@ of :class:`~modelport.deploy.configs.DeploymentSettings`, checked here:
 
 from __future__ import annotations
 
+import os
 import re
 import ssl
 from pathlib import Path
@@ -27,8 +28,10 @@ __all__ = [
     "PROBES",
     "RECORDED",
     "check_tls_files",
-    "keyword_fields",
+    "copy_tls_files",
     "deploy_notice",
+    "given_keywords",
+    "keyword_fields",
 ]
 
 PROBES = (
@@ -175,6 +178,43 @@ def check_tls_files(cert: str | Path, key: str | Path) -> None:
             else ("ssl_cert_pem_file", cert)
         )
         raise InvalidInputError(f"{which[0]} {which[1]} cannot be used for TLS ({reason})") from None
+
+
+def _write_private(path: Path, data: bytes) -> None:
+    # Created 0600 from the start (never readable by others, even for a moment), then filled.
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "wb") as f:
+        os.fchmod(f.fileno(), 0o600)
+        f.write(data)
+
+
+def copy_tls_files(cert: str | Path, key: str | Path, folder: Path) -> tuple[Path, Path, Path]:
+    """Checked 0600 copies of the certificate and key in ``folder`` (made 0700), and a trust file
+    for clients of the service: the certificate (a self-signed one is its own anchor) followed by
+    the CA bundle ``requests`` trusts (a CA-issued one verifies as anywhere). Returns the paths
+    (certificate, key, trust file). The service keeps serving its copies if the originals change."""
+    check_tls_files(cert, key)
+    folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+    os.chmod(folder, 0o700)
+    cert_copy, key_copy, trust = folder / "cert.pem", folder / "key.pem", folder / "trust.pem"
+    cert_bytes = Path(cert).read_bytes()
+    _write_private(cert_copy, cert_bytes)
+    _write_private(key_copy, Path(key).read_bytes())
+    import certifi  # requests' own CA bundle (a dependency of requests)
+
+    roots = Path(certifi.where()).read_bytes()
+    _write_private(trust, cert_bytes.rstrip(b"\n") + b"\n" + roots)
+    return cert_copy, key_copy, trust
+
+
+def given_keywords(settings: Any) -> dict[str, Any]:
+    """The keywords of this module a deployment set, as given (file paths, never their content):
+    what service details show."""
+    return {
+        name: getattr(settings, name)
+        for name in KEYWORDS
+        if getattr(settings, name, None) not in (None, False)
+    }
 
 
 def deploy_notice(settings: Any) -> str | None:
