@@ -74,3 +74,5 @@ def test_kserve_and_kuberay_carry_them_too() -> None:
     workers = ray_service["spec"]["rayClusterConfig"]["workerGroupSpecs"]
     limits = workers[0]["template"]["spec"]["containers"][0]["resources"]["limits"]
     assert limits["nvidia.com/gpu"] == "1"
+    serve = yaml.safe_load(ray_service["spec"]["serveConfigV2"])
+    assert serve["applications"][0]["deployments"][0]["ray_actor_options"]["num_gpus"] == 1.0

@@ -401,6 +401,8 @@ def kuberay(
         "num_cpus": options["ray_actor_options"]["num_cpus"],
         "memory": int(float(settings.memory_gb or 0.5) * 1024**3),
     }
+    if "num_gpus" in options["ray_actor_options"]:
+        deployment["ray_actor_options"]["num_gpus"] = options["ray_actor_options"]["num_gpus"]
     serve_config = {
         "applications": [
             {
