@@ -285,25 +285,56 @@ def _checked(settings: DeploymentSettings) -> DeploymentSettings:
 
 
 def aci_configuration(
+    # v1's parameters, in v1's order (a positional call means what it meant there)
     cpu_cores: float | None = None,
     memory_gb: float | None = None,
     tags: dict[str, Any] | None = None,
     properties: dict[str, Any] | None = None,
     description: str | None = None,
+    location: str | None = None,
     auth_enabled: bool | None = None,
+    ssl_enabled: bool | None = None,
+    enable_app_insights: bool | None = None,
+    ssl_cert_pem_file: str | None = None,
+    ssl_key_pem_file: str | None = None,
+    ssl_cname: str | None = None,
+    dns_name_label: str | None = None,
     primary_key: str | None = None,
     secondary_key: str | None = None,
+    collect_model_data: bool | None = None,
+    cmk_vault_base_url: str | None = None,
+    cmk_key_name: str | None = None,
+    cmk_key_version: str | None = None,
+    vnet_name: str | None = None,
+    subnet_name: str | None = None,
+    *,
+    # modelport's own
     port: int | None = None,
     max_batch_size: int | None = None,
     max_batch_latency_ms: float | None = None,
     max_body_mb: float | None = None,
-    enable_app_insights: bool | None = None,
-    collect_model_data: bool | None = None,
     retention_days: int | None = None,
     retention_mb: float | None = None,
-    **cloud_only: Any,
+    **more: Any,
 ) -> DeploymentSettings:
-    other = _other_keywords("AciWebservice", cloud_only)
+    """v1's ``AciWebservice.deploy_configuration`` (see :mod:`modelport.deploy.keywords` for what
+    its TLS and Azure-only keywords do here)."""
+    given = {
+        "location": location,
+        "ssl_enabled": ssl_enabled,
+        "ssl_cert_pem_file": ssl_cert_pem_file,
+        "ssl_key_pem_file": ssl_key_pem_file,
+        "ssl_cname": ssl_cname,
+        "dns_name_label": dns_name_label,
+        "cmk_vault_base_url": cmk_vault_base_url,
+        "cmk_key_name": cmk_key_name,
+        "cmk_key_version": cmk_key_version,
+        "vnet_name": vnet_name,
+        "subnet_name": subnet_name,
+    }
+    # AKS's keywords (probes, namespace, limits, gpu_cores) too: a program moving between the two
+    # keeps working, and they act in the export as for AKS.
+    other = _other_keywords("AciWebservice", {**given, **more})
     cores = _positive("cpu_cores", cpu_cores)
     memory = _positive("memory_gb", memory_gb)
     if description is not None and not isinstance(description, str):
@@ -331,15 +362,17 @@ def aci_configuration(
 
 
 def aks_configuration(
+    # v1's parameters, in v1's order (a positional call means what it meant there)
     autoscale_enabled: bool | None = None,
     autoscale_min_replicas: int | None = None,
     autoscale_max_replicas: int | None = None,
     autoscale_refresh_seconds: int | None = None,
     autoscale_target_utilization: int | None = None,
+    collect_model_data: bool | None = None,
     auth_enabled: bool | None = None,
-    token_auth_enabled: bool | None = None,
     cpu_cores: float | None = None,
     memory_gb: float | None = None,
+    enable_app_insights: bool | None = None,
     scoring_timeout_ms: int | None = None,
     replica_max_concurrent_requests: int | None = None,
     max_request_wait_time: int | None = None,
@@ -349,17 +382,45 @@ def aks_configuration(
     tags: dict[str, Any] | None = None,
     properties: dict[str, Any] | None = None,
     description: str | None = None,
+    gpu_cores: int | None = None,
+    period_seconds: int | None = None,
+    initial_delay_seconds: int | None = None,
+    timeout_seconds: int | None = None,
+    success_threshold: int | None = None,
+    failure_threshold: int | None = None,
+    namespace: str | None = None,
+    token_auth_enabled: bool | None = None,
+    compute_target_name: str | None = None,
+    cpu_cores_limit: float | None = None,
+    memory_gb_limit: float | None = None,
+    blobfuse_enabled: bool | None = None,
+    *,
+    # modelport's own
     port: int | None = None,
     max_batch_size: int | None = None,
     max_batch_latency_ms: float | None = None,
     max_body_mb: float | None = None,
-    enable_app_insights: bool | None = None,
-    collect_model_data: bool | None = None,
     retention_days: int | None = None,
     retention_mb: float | None = None,
-    **cloud_only: Any,
+    **more: Any,
 ) -> DeploymentSettings:
-    other = _other_keywords("AksWebservice", cloud_only)
+    """v1's ``AksWebservice.deploy_configuration`` (see :mod:`modelport.deploy.keywords` for what
+    its probe, Kubernetes and Azure-only keywords do here)."""
+    given = {
+        "gpu_cores": gpu_cores,
+        "period_seconds": period_seconds,
+        "initial_delay_seconds": initial_delay_seconds,
+        "timeout_seconds": timeout_seconds,
+        "success_threshold": success_threshold,
+        "failure_threshold": failure_threshold,
+        "namespace": namespace,
+        "compute_target_name": compute_target_name,
+        "cpu_cores_limit": cpu_cores_limit,
+        "memory_gb_limit": memory_gb_limit,
+        "blobfuse_enabled": blobfuse_enabled,
+    }
+    # ACI's TLS and Azure-only keywords too (v1's AKS took TLS through enable_ssl on the cluster).
+    other = _other_keywords("AksWebservice", {**given, **more})
     batching = _batching(max_batch_size, max_batch_latency_ms)
     replicas = _positive_int("num_replicas", num_replicas)
     min_r = _positive_int("autoscale_min_replicas", autoscale_min_replicas) or 1

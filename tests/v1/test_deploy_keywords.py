@@ -281,3 +281,18 @@ def test_update_takes_v1_update_keywords(tmp_path: Path) -> None:
         update_settings(start, {"ssl_enabled": True})
     with pytest.raises(InvalidInputError, match="unknown parameter"):
         update_settings(start, {"no_such_keyword": 1})
+
+
+def test_positional_arguments_mean_what_they_meant_in_v1() -> None:
+    aci = AciWebservice.deploy_configuration(1, 2, None, None, "d", "westeurope", True)
+    assert (aci.cpu_cores, aci.memory_gb, aci.description, aci.location, aci.auth_enabled) == (
+        1.0,
+        2.0,
+        "d",
+        "westeurope",
+        True,
+    )
+    aks = AksWebservice.deploy_configuration(
+        False, None, None, None, None, None, False, 1, 1, None, None, None, None, 2
+    )
+    assert (aks.autoscale_enabled, aks.auth_enabled, aks.num_replicas, aks.workers) == (False, False, 2, 2)
