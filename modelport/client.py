@@ -30,7 +30,11 @@ RETRIES = 6
 
 
 def probe_ready(
-    url: str, credential: str | None = None, timeout: float = 2.0, busy_is_ready: bool = False
+    url: str,
+    credential: str | None = None,
+    timeout: float = 2.0,
+    busy_is_ready: bool = False,
+    verify: bool | str = True,
 ) -> bool:
     """Whether ``url`` (a readiness route) answers 200. With ``busy_is_ready``, a server that took
     the connection but did not answer within ``timeout`` counts as ready: the caller knows from
@@ -38,11 +42,21 @@ def probe_ready(
     that to answer a probe while it serves everyone else (it is busy, not down)."""
     headers = {"Authorization": f"Bearer {credential}"} if credential else {}
     try:
-        return requests.get(url, headers=headers, timeout=timeout).status_code == 200
+        return requests.get(url, headers=headers, timeout=timeout, verify=verify).status_code == 200
     except requests.ReadTimeout:
         return busy_is_ready
     except requests.RequestException:
         return False
+
+
+def _ssl_reason(exc: Exception) -> str:
+    """OpenSSL's reason (``certificate verify failed: self-signed certificate``), not urllib3's
+    nested repr."""
+    text = str(exc)
+    start = text.find("certificate verify failed")
+    if start < 0:
+        start = text.find("SSL:")
+    return text[start:].split(")")[0].strip() if start >= 0 else text[:200]
 
 
 _CALL_ERRORS: dict[type[ModelportError], type[ServiceCallError]] = {}
@@ -105,6 +119,7 @@ class ServiceClient:
         auth: Callable[[], dict[str, str]] = dict,
         describe: Callable[[], str] = lambda: "not answering",
         cache_key: Any = None,
+        verify: bool | str = True,
     ) -> None:
         self.name = name
         self.scoring_uri = scoring_uri
@@ -113,6 +128,10 @@ class ServiceClient:
         self._describe = describe
         self._cache_key = cache_key
         self._session = requests.Session()
+        # An https service's certificate is checked against this (a CA bundle file; True: the
+        # usual roots), never skipped.
+        # Passed with each request: requests lets REQUESTS_CA_BUNDLE override a session's verify.
+        self._verify = verify
         self._array_input: dict[Any, dict[str, Any] | None] = {}
 
     def close(self) -> None:
@@ -158,10 +177,16 @@ class ServiceClient:
         assert self.scoring_uri is not None
         for attempt in range(RETRIES):
             try:
-                resp = self._session.post(self.scoring_uri, data=body, headers=headers, timeout=(5, 3600))
+                resp = self._session.post(
+                    self.scoring_uri, data=body, headers=headers, timeout=(5, 3600), verify=self._verify
+                )
             except requests.RequestException as exc:
                 # The connection dropped before an answer (e.g. a keep-alive socket closed by a
                 # replaced server during an update): retry on a fresh connection, then give up.
+                if isinstance(exc, requests.exceptions.SSLError):
+                    # A certificate the client does not trust (or that names another host): say
+                    # so, retrying changes nothing.
+                    raise self._unavailable(f"SSLError: {_ssl_reason(exc)}") from None
                 if attempt == RETRIES - 1 or not isinstance(exc, requests.ConnectionError):
                     raise self._unavailable(type(exc).__name__) from None
                 self._session.close()
@@ -185,7 +210,9 @@ class ServiceClient:
         if not self.swagger_uri:
             raise self._unavailable()
         try:
-            resp = self._session.get(self.swagger_uri, headers=self._auth(), timeout=(5, 30))
+            resp = self._session.get(
+                self.swagger_uri, headers=self._auth(), timeout=(5, 30), verify=self._verify
+            )
         except requests.RequestException as exc:
             raise self._unavailable(type(exc).__name__) from None
         if resp.status_code != 200:
@@ -199,7 +226,7 @@ class ServiceClient:
             raise self._unavailable()
         url = self.scoring_uri.rsplit("/", 1)[0] + "/metrics"
         try:
-            resp = self._session.get(url, headers=self._auth(), timeout=(5, 30))
+            resp = self._session.get(url, headers=self._auth(), timeout=(5, 30), verify=self._verify)
         except requests.RequestException as exc:
             raise self._unavailable(type(exc).__name__) from None
         if resp.status_code != 200:

@@ -93,6 +93,8 @@ _PATHS = frozenset(
         "metrics_dir",
         "traces_file",
         "monitoring_dir",
+        "ssl_certfile",
+        "ssl_keyfile",
     }
 )
 
@@ -191,6 +193,10 @@ class ServerSettings:
     connection is closed, so stalled or trickling clients cannot hold connections forever."""
     service_name: str = "modelport"
     """Shown in the swagger document and process titles."""
+    ssl_certfile: Path | None = None
+    """Serve HTTPS with this PEM certificate (chain) and ``ssl_keyfile`` (v1's ``ssl_enabled``)."""
+    ssl_keyfile: Path | None = None
+    """The certificate's private key (PEM; keep it 0600). Both or neither."""
     models: list[ServedModel] | None = None
     """The registered models served (``[{"name": "mnist", "version": "3"}]`` in JSON): the Open
     Inference (V2) routes answer to these names and to the service's; None (``modelport serve``):
@@ -302,6 +308,10 @@ class ServerSettings:
                 "retention_days must be a whole number of days, 0 or more",
             ),
             (self.retention_mb > 0, "retention_mb must be positive"),
+            (
+                (self.ssl_certfile is None) == (self.ssl_keyfile is None),
+                "ssl_certfile and ssl_keyfile go together (HTTPS needs both)",
+            ),
             (
                 self.model_data is None or isinstance(self.model_data, dict),
                 f"model_data must be a JSON object, got {self.model_data!r}",

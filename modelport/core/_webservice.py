@@ -19,7 +19,7 @@ from modelport.core._webservice_v1 import WebserviceV1
 from modelport.core.environment import Environment
 from modelport.core.inference import InferenceConfig, with_inference
 from modelport.core.model import Model
-from modelport.deploy import configs, engine, records
+from modelport.deploy import configs, engine, keywords, records
 from modelport.deploy.configs import DeploymentSettings
 from modelport.deploy.records import ServiceState
 from modelport.deploy.spec import DeploymentSpec, with_metadata
@@ -317,6 +317,10 @@ class Webservice(ServiceBase, WebserviceV1, kinds=("",)):
             "processes": engine.processes(self._record),
             **({"environmentNotices": notices} if (notices := self.environment_notices()) else {}),
             "workers": self._settings.workers,
+            # v1's other keywords (TLS, probes, Kubernetes, Azure-only) as given, and the one line
+            # saying which act nowhere here.
+            **({"deploymentKeywords": given} if (given := keywords.given_keywords(self._settings)) else {}),
+            **({"keywordNotice": said} if (said := keywords.deploy_notice(self._settings)) else {}),
         }
 
     @staticmethod

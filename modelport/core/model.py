@@ -283,7 +283,7 @@ class Model(ModelV1):
         Returns a Webservice (Transitioning, or Failed with the cause); ``wait_for_deployment``
         waits for init(). ``overwrite=True`` replaces an existing service with no downtime.
         """
-        from modelport.deploy import configs, endpoints, engine, records
+        from modelport.deploy import configs, endpoints, engine, keywords, records
 
         settings = deployment_config if deployment_config is not None else _default_configuration(models)
         if not isinstance(settings, configs.DeploymentSettings):
@@ -301,6 +301,8 @@ class Model(ModelV1):
             settings = dataclasses.replace(settings, compute_target=deployment_target.name)
         elif (notice := configs.local_aks_notice(settings)) is not None:
             warnings.warn(notice, UserWarning, stacklevel=2)
+        if (said := keywords.deploy_notice(settings)) is not None:  # once, not one per keyword
+            warnings.warn(said, UserWarning, stacklevel=2)
         records.check_service_name(name)
         if not models:
             raise InvalidInputError("models: give at least one registered Model")

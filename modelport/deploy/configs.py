@@ -1,7 +1,9 @@
 """Deployment configurations with v1's parameters, defaults and validation.
 
-Every parameter either takes effect on the local target or is refused with a message that says
-why; none is silently ignored. All three configurations deploy to the local process target; an
+Every v1 parameter is accepted: it takes effect on the local target, in the export, or is
+recorded and shown with one line saying it acts nowhere here (:mod:`modelport.deploy.keywords`);
+none is silently ignored, and only TLS without certificate files is refused (it would mislead).
+All three configurations deploy to the local process target; an
 AKS one given a compute target (``deployment_target``) runs on that Ray cluster.
 """
 
@@ -11,6 +13,7 @@ import math
 from dataclasses import asdict, dataclass, field, fields, replace
 from typing import Any
 
+from modelport.deploy import keywords
 from modelport.errors import InvalidInputError
 
 __all__ = [
@@ -68,6 +71,39 @@ class DeploymentSettings:
     tags: dict[str, str] = field(default_factory=dict)
     properties: dict[str, str] = field(default_factory=dict)
     description: str | None = None
+    # -- v1's other keywords (checked in modelport.deploy.keywords; docs/deployment.md) ---------
+    ssl_enabled: bool = False
+    """Serve HTTPS with ``ssl_cert_pem_file`` and ``ssl_key_pem_file`` (both required)."""
+    ssl_cert_pem_file: str | None = None
+    """The certificate (chain) as given (absolute); the service serves a 0600 copy in its bundle."""
+    ssl_key_pem_file: str | None = None
+    """The private key as given (absolute); the service serves a 0600 copy in its bundle."""
+    period_seconds: int | None = None
+    """Probe timings: the local target's readiness checks and the export's Kubernetes probes
+    (None: locally, check on every observation; in the export, v1's default)."""
+    initial_delay_seconds: int | None = None
+    timeout_seconds: int | None = None
+    success_threshold: int | None = None
+    failure_threshold: int | None = None
+    namespace: str | None = None
+    """The exported Kubernetes objects' namespace (no local effect)."""
+    cpu_cores_limit: float | None = None
+    """The export's CPU limit (its request is ``cpu_cores``); default: the request."""
+    memory_gb_limit: float | None = None
+    """The export's memory limit (its request is ``memory_gb``); default: the request."""
+    gpu_cores: int | None = None
+    """GPUs: ``nvidia.com/gpu`` in the export, ``num_gpus`` per replica on the Ray target."""
+    ssl_cname: str | None = None
+    location: str | None = None
+    dns_name_label: str | None = None
+    vnet_name: str | None = None
+    subnet_name: str | None = None
+    cmk_vault_base_url: str | None = None
+    cmk_key_name: str | None = None
+    cmk_key_version: str | None = None
+    compute_target_name: str | None = None
+    blobfuse_enabled: bool | None = None
+    """Recorded and shown only (keywords.RECORDED): Azure placement, networking, encryption."""
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-able form without the keys (those live in the 0600 key file only)."""
@@ -144,13 +180,6 @@ def _key(name: str, value: Any) -> str | None:
     return value
 
 
-def _refuse(given: dict[str, Any], reasons: dict[str, str]) -> None:
-    for name, value in given.items():
-        if value is not None and value is not False:
-            reason = reasons.get(name, "it has no meaning for a local service")
-            raise InvalidInputError(f"{name}={value!r} is not supported: {reason}")
-
-
 def _batching(max_batch_size: Any, max_batch_latency_ms: Any) -> dict[str, Any]:
     """Validated adaptive-batching settings (for scripts whose run() takes one array)."""
     size = _positive_int("max_batch_size", max_batch_size)
@@ -225,32 +254,6 @@ def local_configuration(
     )
 
 
-_CLOUD_ONLY = {
-    "ssl_enabled": "local services speak plain HTTP on 127.0.0.1; put a TLS reverse proxy in front",
-    "ssl_cert_pem_file": "TLS is not terminated by local services",
-    "ssl_key_pem_file": "TLS is not terminated by local services",
-    "ssl_cname": "TLS is not terminated by local services",
-    "location": "a local service runs on this machine",
-    "dns_name_label": "a local service is reached at 127.0.0.1",
-    "gpu_cores": "GPU scheduling is not available on the local target",
-    "vnet_name": "a local service is reached at 127.0.0.1",
-    "subnet_name": "a local service is reached at 127.0.0.1",
-    "cmk_vault_base_url": "there is no cloud key vault",
-    "cmk_key_name": "there is no cloud key vault",
-    "cmk_key_version": "there is no cloud key vault",
-    "namespace": "there is no Kubernetes namespace on the local target",
-    "compute_target_name": "the local target has no compute name",
-    "blobfuse_enabled": "there is no blob storage mount",
-    "period_seconds": "health probes are the local supervisor's job",
-    "initial_delay_seconds": "health probes are the local supervisor's job",
-    "timeout_seconds": "health probes are the local supervisor's job",
-    "success_threshold": "health probes are the local supervisor's job",
-    "failure_threshold": "health probes are the local supervisor's job",
-    "cpu_cores_limit": "use cpu_cores",
-    "memory_gb_limit": "use memory_gb",
-}
-
-
 def local_aks_notice(settings: DeploymentSettings) -> str | None:
     """What an AKS configuration deployed without a ``deployment_target`` does here, in one line
     (None for any other configuration): it runs on the local target."""
@@ -267,67 +270,109 @@ def local_aks_notice(settings: DeploymentSettings) -> str | None:
     )
 
 
-def _check_cloud_only(which: str, given: dict[str, Any]) -> None:
-    """Refuse parameters this release does not know, and cloud-only ones that are set."""
-    unknown = sorted(set(given) - set(_CLOUD_ONLY))
+def _other_keywords(which: str, given: dict[str, Any]) -> dict[str, Any]:
+    """v1's other keywords (TLS, probes, Kubernetes, Azure-only) as settings fields, checked;
+    refuse a parameter v1 does not have, naming it."""
+    unknown = sorted(set(given) - set(keywords.KEYWORDS))
     if unknown:
         raise InvalidInputError(f"{which}.deploy_configuration: unknown parameter(s) {', '.join(unknown)}")
-    _refuse(given, _CLOUD_ONLY)
+    return keywords.keyword_fields(given)
+
+
+def _checked(settings: DeploymentSettings) -> DeploymentSettings:
+    keywords.check_settings(settings)
+    return settings
 
 
 def aci_configuration(
+    # v1's parameters, in v1's order (a positional call means what it meant there)
     cpu_cores: float | None = None,
     memory_gb: float | None = None,
     tags: dict[str, Any] | None = None,
     properties: dict[str, Any] | None = None,
     description: str | None = None,
+    location: str | None = None,
     auth_enabled: bool | None = None,
+    ssl_enabled: bool | None = None,
+    enable_app_insights: bool | None = None,
+    ssl_cert_pem_file: str | None = None,
+    ssl_key_pem_file: str | None = None,
+    ssl_cname: str | None = None,
+    dns_name_label: str | None = None,
     primary_key: str | None = None,
     secondary_key: str | None = None,
+    collect_model_data: bool | None = None,
+    cmk_vault_base_url: str | None = None,
+    cmk_key_name: str | None = None,
+    cmk_key_version: str | None = None,
+    vnet_name: str | None = None,
+    subnet_name: str | None = None,
+    *,
+    # modelport's own
     port: int | None = None,
     max_batch_size: int | None = None,
     max_batch_latency_ms: float | None = None,
     max_body_mb: float | None = None,
-    enable_app_insights: bool | None = None,
-    collect_model_data: bool | None = None,
     retention_days: int | None = None,
     retention_mb: float | None = None,
-    **cloud_only: Any,
+    **more: Any,
 ) -> DeploymentSettings:
-    _check_cloud_only("AciWebservice", cloud_only)
+    """v1's ``AciWebservice.deploy_configuration`` (see :mod:`modelport.deploy.keywords` for what
+    its TLS and Azure-only keywords do here)."""
+    given = {
+        "location": location,
+        "ssl_enabled": ssl_enabled,
+        "ssl_cert_pem_file": ssl_cert_pem_file,
+        "ssl_key_pem_file": ssl_key_pem_file,
+        "ssl_cname": ssl_cname,
+        "dns_name_label": dns_name_label,
+        "cmk_vault_base_url": cmk_vault_base_url,
+        "cmk_key_name": cmk_key_name,
+        "cmk_key_version": cmk_key_version,
+        "vnet_name": vnet_name,
+        "subnet_name": subnet_name,
+    }
+    # AKS's keywords (probes, namespace, limits, gpu_cores) too: a program moving between the two
+    # keeps working, and they act in the export as for AKS.
+    other = _other_keywords("AciWebservice", {**given, **more})
     cores = _positive("cpu_cores", cpu_cores)
     memory = _positive("memory_gb", memory_gb)
     if description is not None and not isinstance(description, str):
         raise InvalidInputError("description must be a string")
-    return DeploymentSettings(
-        compute_type="ACI",
-        port=_port(port),
-        workers=_workers_for(cores),
-        cpu_cores=cores if cores is not None else 0.1,
-        memory_gb=memory if memory is not None else 0.5,
-        auth_enabled=bool(auth_enabled),
-        primary_key=_key("primary_key", primary_key),
-        secondary_key=_key("secondary_key", secondary_key),
-        tags=_str_dict("tags", tags),
-        properties=_str_dict("properties", properties),
-        description=description,
-        **_batching(max_batch_size, max_batch_latency_ms),
-        **_body_limit(max_body_mb),
-        **_monitoring(collect_model_data, retention_days, retention_mb),
-        app_insights=bool(enable_app_insights),
+    return _checked(
+        DeploymentSettings(
+            compute_type="ACI",
+            port=_port(port),
+            workers=_workers_for(cores),
+            cpu_cores=cores if cores is not None else 0.1,
+            memory_gb=memory if memory is not None else 0.5,
+            auth_enabled=bool(auth_enabled),
+            primary_key=_key("primary_key", primary_key),
+            secondary_key=_key("secondary_key", secondary_key),
+            tags=_str_dict("tags", tags),
+            properties=_str_dict("properties", properties),
+            description=description,
+            **_batching(max_batch_size, max_batch_latency_ms),
+            **_body_limit(max_body_mb),
+            **_monitoring(collect_model_data, retention_days, retention_mb),
+            app_insights=bool(enable_app_insights),
+            **other,
+        )
     )
 
 
 def aks_configuration(
+    # v1's parameters, in v1's order (a positional call means what it meant there)
     autoscale_enabled: bool | None = None,
     autoscale_min_replicas: int | None = None,
     autoscale_max_replicas: int | None = None,
     autoscale_refresh_seconds: int | None = None,
     autoscale_target_utilization: int | None = None,
+    collect_model_data: bool | None = None,
     auth_enabled: bool | None = None,
-    token_auth_enabled: bool | None = None,
     cpu_cores: float | None = None,
     memory_gb: float | None = None,
+    enable_app_insights: bool | None = None,
     scoring_timeout_ms: int | None = None,
     replica_max_concurrent_requests: int | None = None,
     max_request_wait_time: int | None = None,
@@ -337,17 +382,45 @@ def aks_configuration(
     tags: dict[str, Any] | None = None,
     properties: dict[str, Any] | None = None,
     description: str | None = None,
+    gpu_cores: int | None = None,
+    period_seconds: int | None = None,
+    initial_delay_seconds: int | None = None,
+    timeout_seconds: int | None = None,
+    success_threshold: int | None = None,
+    failure_threshold: int | None = None,
+    namespace: str | None = None,
+    token_auth_enabled: bool | None = None,
+    compute_target_name: str | None = None,
+    cpu_cores_limit: float | None = None,
+    memory_gb_limit: float | None = None,
+    blobfuse_enabled: bool | None = None,
+    *,
+    # modelport's own
     port: int | None = None,
     max_batch_size: int | None = None,
     max_batch_latency_ms: float | None = None,
     max_body_mb: float | None = None,
-    enable_app_insights: bool | None = None,
-    collect_model_data: bool | None = None,
     retention_days: int | None = None,
     retention_mb: float | None = None,
-    **cloud_only: Any,
+    **more: Any,
 ) -> DeploymentSettings:
-    _check_cloud_only("AksWebservice", cloud_only)
+    """v1's ``AksWebservice.deploy_configuration`` (see :mod:`modelport.deploy.keywords` for what
+    its probe, Kubernetes and Azure-only keywords do here)."""
+    given = {
+        "gpu_cores": gpu_cores,
+        "period_seconds": period_seconds,
+        "initial_delay_seconds": initial_delay_seconds,
+        "timeout_seconds": timeout_seconds,
+        "success_threshold": success_threshold,
+        "failure_threshold": failure_threshold,
+        "namespace": namespace,
+        "compute_target_name": compute_target_name,
+        "cpu_cores_limit": cpu_cores_limit,
+        "memory_gb_limit": memory_gb_limit,
+        "blobfuse_enabled": blobfuse_enabled,
+    }
+    # ACI's TLS and Azure-only keywords too (v1's AKS took TLS through enable_ssl on the cluster).
+    other = _other_keywords("AksWebservice", {**given, **more})
     batching = _batching(max_batch_size, max_batch_latency_ms)
     replicas = _positive_int("num_replicas", num_replicas)
     min_r = _positive_int("autoscale_min_replicas", autoscale_min_replicas) or 1
@@ -366,35 +439,38 @@ def aks_configuration(
     workers = replicas if replicas is not None else min_r
     cores = _positive("cpu_cores", cpu_cores)
     memory = _positive("memory_gb", memory_gb)
-    return DeploymentSettings(
-        compute_type="AKS",
-        port=_port(port),
-        workers=workers,
-        cpu_cores=cores if cores is not None else 0.1,
-        memory_gb=memory if memory is not None else 0.5,
-        auth_enabled=bool(auth_enabled) if auth_enabled is not None else not token_auth_enabled,
-        token_auth_enabled=bool(token_auth_enabled),
-        primary_key=_key("primary_key", primary_key),
-        secondary_key=_key("secondary_key", secondary_key),
-        scoring_timeout_ms=_positive_int("scoring_timeout_ms", scoring_timeout_ms) or 60_000,
-        max_concurrent_requests=_positive_int(
-            "replica_max_concurrent_requests", replica_max_concurrent_requests
+    return _checked(
+        DeploymentSettings(
+            compute_type="AKS",
+            port=_port(port),
+            workers=workers,
+            cpu_cores=cores if cores is not None else 0.1,
+            memory_gb=memory if memory is not None else 0.5,
+            auth_enabled=bool(auth_enabled) if auth_enabled is not None else not token_auth_enabled,
+            token_auth_enabled=bool(token_auth_enabled),
+            primary_key=_key("primary_key", primary_key),
+            secondary_key=_key("secondary_key", secondary_key),
+            scoring_timeout_ms=_positive_int("scoring_timeout_ms", scoring_timeout_ms) or 60_000,
+            max_concurrent_requests=_positive_int(
+                "replica_max_concurrent_requests", replica_max_concurrent_requests
+            )
+            or 1,
+            max_request_wait_ms=_positive_int("max_request_wait_time", max_request_wait_time) or 500,
+            num_replicas=replicas,
+            autoscale_enabled=bool(autoscale),
+            autoscale_min_replicas=min_r,
+            autoscale_max_replicas=max_r,
+            autoscale_target_utilization=util,
+            autoscale_refresh_seconds=refresh,
+            tags=_str_dict("tags", tags),
+            properties=_str_dict("properties", properties),
+            description=description,
+            **batching,
+            **_body_limit(max_body_mb),
+            **_monitoring(collect_model_data, retention_days, retention_mb),
+            app_insights=bool(enable_app_insights),
+            **other,
         )
-        or 1,
-        max_request_wait_ms=_positive_int("max_request_wait_time", max_request_wait_time) or 500,
-        num_replicas=replicas,
-        autoscale_enabled=bool(autoscale),
-        autoscale_min_replicas=min_r,
-        autoscale_max_replicas=max_r,
-        autoscale_target_utilization=util,
-        autoscale_refresh_seconds=refresh,
-        tags=_str_dict("tags", tags),
-        properties=_str_dict("properties", properties),
-        description=description,
-        **batching,
-        **_body_limit(max_body_mb),
-        **_monitoring(collect_model_data, retention_days, retention_mb),
-        app_insights=bool(enable_app_insights),
     )
 
 
@@ -424,12 +500,17 @@ def update_settings(settings: DeploymentSettings, changes: dict[str, Any]) -> De
         update_settings(current, {"cpu_cores": 2, "scoring_timeout_ms": 5000})
     """
     given = {k: v for k, v in changes.items() if v is not None}
-    unknown = sorted(k for k in given if k not in _CHANGES and not hasattr(settings, k))
-    _refuse({k: given[k] for k in unknown if k in _CLOUD_ONLY}, _CLOUD_ONLY)
+    unknown = sorted(
+        k for k in given if k not in _CHANGES and k not in keywords.KEYWORDS and not hasattr(settings, k)
+    )
     if unknown:
         raise InvalidInputError(f"update: unknown parameter(s) {', '.join(unknown)}")
-    changed: dict[str, Any] = {}
+    changed: dict[str, Any] = keywords.keyword_fields(
+        {k: v for k, v in given.items() if k in keywords.KEYWORDS}
+    )
     for key, value in given.items():
+        if key in keywords.KEYWORDS:
+            continue
         field_name, check = _CHANGES.get(key, (key, lambda _n, v: v))
         changed[field_name] = check(key, value)
     if "cpu_cores" in given and settings.compute_type != "AKS":
@@ -437,4 +518,4 @@ def update_settings(settings: DeploymentSettings, changes: dict[str, Any]) -> De
     updated = replace(settings, **changed)
     if updated.auth_enabled and updated.token_auth_enabled:
         raise InvalidInputError("auth_enabled and token_auth_enabled cannot both be True (as in v1)")
-    return updated
+    return _checked(updated)

@@ -403,8 +403,15 @@ def client(ws: Workspace, record: ServiceRecord) -> ServiceClient:
         lines = [line.strip() for line in (now.error or "").splitlines() if line.strip()]
         return f"is {now.state.value}" + (f": {lines[-1]}" if lines else "")
 
+    trust = (record.handle or {}).get("trust_file")  # an https service: its certificate's trust file
     return ServiceClient(
-        record.name, record.scoring_uri, record.swagger_uri, auth, describe, cache_key=record.deployment_id
+        record.name,
+        record.scoring_uri,
+        record.swagger_uri,
+        auth,
+        describe,
+        cache_key=record.deployment_id,
+        verify=str(trust) if trust else True,
     )
 
 

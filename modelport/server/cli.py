@@ -37,6 +37,8 @@ _FLAGS: list[tuple[str, dict[str, Any]]] = [
         {"type": Path, "help": "JSON with primary_key/secondary_key/token_secret, re-read on change"},
     ),
     ("--token-auth", {"action": "store_true", "default": None, "help": "accept signed tokens"}),
+    ("--ssl-certfile", {"type": Path, "help": "serve HTTPS with this PEM certificate (with --ssl-keyfile)"}),
+    ("--ssl-keyfile", {"type": Path, "help": "the certificate's PEM private key (keep it 0600)"}),
     ("--scoring-timeout-ms", {"type": int, "help": "run() time limit, then 504 (default 60000)"}),
     ("--max-body-mb", {"type": float, "help": "request body limit, then 413 (default 100)"}),
     ("--max-concurrent-requests", {"type": int, "help": "run() calls at once per worker (default 1)"}),
@@ -161,6 +163,24 @@ def check_before_serving(config: ServerConfig, location: ScriptLocation) -> None
         raise InvalidInputError(f"{script} line {exc.lineno}: {exc.msg}") from None
     if not _binds_run(tree):
         raise InvalidInputError(f"{script} defines no run() function (the server calls run() per request)")
+    if config.ssl_certfile is not None and config.ssl_keyfile is not None:
+        _check_tls(config.ssl_certfile, config.ssl_keyfile)
+
+
+def _check_tls(cert: Path, key: Path) -> None:
+    """The certificate and key load together (each worker would fail to start otherwise)."""
+    import ssl
+
+    for flag, path in (("--ssl-certfile", cert), ("--ssl-keyfile", key)):
+        if not os.access(path, os.R_OK):
+            raise InvalidInputError(f"{flag} {path} cannot be read")
+    try:
+        ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER).load_cert_chain(str(cert), str(key))
+    except ssl.SSLError as exc:
+        reason = (exc.reason or str(exc)).lower().replace("_", " ")
+        raise InvalidInputError(
+            f"--ssl-certfile {cert} and --ssl-keyfile {key} cannot serve TLS ({reason})"
+        ) from None
 
 
 def serve(args: argparse.Namespace, *, foreground: bool = False) -> int:

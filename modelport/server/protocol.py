@@ -113,6 +113,16 @@ class HeaderDeadlineProtocol(HttpToolsProtocol):
         super().connection_made(transport)
         self._expect_headers()
 
+    def shutdown(self) -> None:
+        idle = self.cycle is None or self.cycle.response_complete
+        super().shutdown()
+        if idle and self.transport.get_extra_info("ssl_object") is not None:
+            # TLS: close() waits for the client's close_notify (asyncio's ssl_shutdown_timeout,
+            # 30 s), which an idle keep-alive client never sends, and the worker's shutdown waits
+            # on the connection: a TLS service took 10 s to stop, then was killed. Nothing is in
+            # flight on an idle connection: drop it.
+            self.transport.abort()
+
     def connection_lost(self, exc: Exception | None) -> None:
         self._headers_due = None
         if self._header_timer is not None:

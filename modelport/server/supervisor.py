@@ -202,6 +202,10 @@ class ScoringApplication(BaseApplication):
             "child_exit": self._child_exit,
             "on_exit": self._on_exit,
         }
+        if c.ssl_certfile is not None and c.ssl_keyfile is not None:
+            # gunicorn hands these to each uvicorn worker (uvicorn_worker reads cfg.ssl_options).
+            settings["certfile"] = str(c.ssl_certfile)
+            settings["keyfile"] = str(c.ssl_keyfile)
         for key, value in settings.items():
             self.cfg.set(key, value)
 
@@ -224,7 +228,10 @@ class ScoringApplication(BaseApplication):
         # With port 0 the OS chose the port: workers forked from now on know it.
         address = arbiter.LISTENERS[0].getsockname()
         self.server_config.port = int(address[1])
-        log.info("modelport scoring server listening on http://%s:%d", self.server_config.host, address[1])
+        scheme = "https" if self.server_config.ssl_certfile is not None else "http"
+        log.info(
+            "modelport scoring server listening on %s://%s:%d", scheme, self.server_config.host, address[1]
+        )
         if self.status is not None:
             self.status.port = int(address[1])
             self.status.write()

@@ -13,7 +13,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from modelport import _settings
-from modelport.deploy import engine, records
+from modelport.deploy import engine, keywords, records
 from modelport.deploy.records import ServiceRecord
 from modelport.environments import EnvSpec, cached_interpreter, spec_key
 from modelport.environments.builder import environment_notices
@@ -133,6 +133,10 @@ def service_detail(ws: Workspace, record: ServiceRecord) -> dict[str, Any]:
         "source_directory": spec.source_directory,
         "environment": None if spec.environment is None else spec.environment.to_dict(),
         "environment_notices": engine.environment_notices(record),
+        # v1's other keywords (TLS, probes, Kubernetes, Azure-only) as given (PEM paths, never
+        # their content), and the one line saying which act nowhere here.
+        "deployment_keywords": keywords.given_keywords(spec.settings),
+        "keyword_notice": keywords.deploy_notice(spec.settings),
         "deployment_id": record.deployment_id,
         "phases": list(record.phases),
         "history": list(record.history),

@@ -25,8 +25,9 @@ def test_aci_defaults_and_effects() -> None:
     [
         ({"cpu_cores": 0}, "cpu_cores must be a positive number"),
         ({"memory_gb": -1}, "memory_gb must be a positive number"),
-        ({"ssl_enabled": True}, "ssl_enabled=True is not supported"),
-        ({"location": "westeurope"}, "location='westeurope' is not supported"),
+        ({"ssl_enabled": True}, "ssl_enabled=True needs ssl_cert_pem_file and ssl_key_pem_file"),
+        ({"ssl_enabled": "yes"}, "ssl_enabled must be True or False"),
+        ({"location": ""}, "location must be a non-empty printable string"),
         ({"tags": ["a"]}, "tags must be a dict"),
         ({"primary_key": "short"}, "primary_key must be"),
         ({"no_such_thing": 1}, "unknown parameter"),
@@ -68,8 +69,8 @@ def test_aks_maps_and_says_where_it_runs_only_when_deployed(ws, fake, tmp_path: 
         AksWebservice.deploy_configuration(autoscale_enabled=True, num_replicas=2)
     with pytest.raises(InvalidInputError, match="autoscale_min_replicas"):
         AksWebservice.deploy_configuration(autoscale_min_replicas=5, autoscale_max_replicas=2)
-    with pytest.raises(InvalidInputError, match="namespace"):
-        AksWebservice.deploy_configuration(namespace="prod")
+    with pytest.raises(InvalidInputError, match="namespace must be a Kubernetes namespace name"):
+        AksWebservice.deploy_configuration(namespace="Prod_1")
 
 
 def test_local_port_validation() -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import subprocess
 import sys
 import time
 import warnings
@@ -127,6 +128,39 @@ def test_settings_map_to_serve_options() -> None:
     assert options["ray_actor_options"] == {"num_cpus": 0.5, "memory": 1024**3}
     fixed = AksWebservice.deploy_configuration(num_replicas=3, autoscale_enabled=False)
     assert deployment_options(fixed)["num_replicas"] == 3
+
+
+def test_gpus_the_cluster_lacks_and_tls_are_refused_up_front(
+    dws: Workspace, aks: ComputeTarget, digits_model, tmp_path: Path
+) -> None:  # type: ignore[no-untyped-def]
+    """gpu_cores is the replica's num_gpus: more than the cluster has would leave it pending
+    forever, so the deployment fails at once naming the cluster's count. TLS is the Ray proxy's,
+    per cluster: a service asking for it on a plain-HTTP cluster is refused (issue 22, part 3)."""
+    from modelport.deploy.targets.ray import deployment_options
+
+    gpu = AksWebservice.deploy_configuration(num_replicas=1, gpu_cores=1)
+    assert deployment_options(gpu)["ray_actor_options"]["num_gpus"] == 1.0
+    model = Model.register(dws, digits_model[0], "sklearn_mnist")
+    src = _src(tmp_path, TUTORIAL_SCORE)
+    started = time.monotonic()
+    with pytest.raises((DeploymentError, InvalidInputError)) as info:
+        _deploy(dws, aks, "ray-gpu", model, src, num_replicas=1, gpu_cores=1).wait_for_deployment(
+            timeout_sec=90
+        )
+    assert "gpu_cores=1: the Ray cluster of AKS compute 'aks' has 0 GPU(s)" in str(info.value)
+    assert time.monotonic() - started < 60
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=localhost",
+         "-keyout", str(key), "-out", str(cert)],
+        check=True, capture_output=True, timeout=60,
+    )  # fmt: skip
+    with pytest.raises((DeploymentError, InvalidInputError)) as info:
+        _deploy(
+            dws, aks, "ray-tls", model, src, num_replicas=1,
+            ssl_enabled=True, ssl_cert_pem_file=str(cert), ssl_key_pem_file=str(key),
+        ).wait_for_deployment(timeout_sec=90)  # fmt: skip
+    assert "its Ray Serve proxy serves every service over plain HTTP" in str(info.value)
 
 
 def test_init_failure_fails_within_60_s_with_its_traceback(

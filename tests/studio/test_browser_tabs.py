@@ -178,3 +178,38 @@ def test_latency_chart_states_its_unit(tab: Tab) -> None:
     wait_until(lambda: latency.locator("polyline").count() >= 1, 90, "a latency line")
     assert latency.locator("h2").inner_text() == "Latency (ms)"
     assert (latency.locator("svg text.y-max").text_content() or "").endswith(" ms")
+
+
+def test_details_show_v1_keywords_and_where_they_act(tab: Tab) -> None:
+    """v1's keywords a deployment set (issue 22, part 3) are on the Details tab, with the one
+    line saying which act nowhere here; a service that set none has no such card."""
+    from modelport.deploy import records
+
+    page = tab.open(f"#/services/{tab.world.healthy}/details")
+    assert page.locator("#card-keywords").count() == 0
+    record = records.load(tab.world.ws, tab.world.healthy)
+    asked = record.spec.settings
+    record.spec = dataclasses.replace(
+        record.spec,
+        settings=dataclasses.replace(
+            asked, location="westeurope", namespace="scoring-prod", period_seconds=5
+        ),
+    )
+    records.save(tab.world.ws, record)
+    try:
+        page.reload()  # the same route again: drawn anew from the saved record
+        tab.settled(f"#/services/{tab.world.healthy}/details")
+        card = page.locator("#card-keywords dl.kv")
+        shown = dict(
+            zip(card.locator("dt").all_inner_texts(), card.locator("dd").all_inner_texts(), strict=True)
+        )
+        assert shown == {"period_seconds": "5", "namespace": "scoring-prod", "location": "westeurope"}
+        notice = page.inner_text("#keyword-notice")
+        assert notice.startswith("namespace: no effect on this machine, applied in the Kubernetes manifests")
+        assert (
+            "location: recorded and shown in the service's details only (on Azure they set the Azure region)"
+            in notice
+        )
+    finally:
+        record.spec = dataclasses.replace(record.spec, settings=asked)
+        records.save(tab.world.ws, record)

@@ -86,8 +86,8 @@ def test_deploy_to_local_then_cloud(home: Path, tmp_path: Path, monkeypatch: pyt
     # v1's exception names: what a service operation raises.
     with pytest.raises(WebserviceException, match="already exists"):
         Model.deploy(ws, "test", [model], inference_config, deployment_config)
-    with pytest.raises(UserErrorException, match="not supported"):
-        cloud.update(ssl_enabled=True)
+    with pytest.raises(UserErrorException, match="cannot issue a certificate"):
+        cloud.update(ssl_enabled=True)  # a service believed to be TLS would be plain HTTP
 
     local_service.delete()
     cloud.delete()

@@ -102,30 +102,49 @@ def autoscale(settings: DeploymentSettings) -> tuple[int, int, int] | None:
     )
 
 
+def _cpu(cores: float) -> str:
+    return f"{round(cores * 1000)}m"
+
+
+def _memory(gb: float) -> str:
+    return f"{round(gb * 1024)}Mi"
+
+
 def _resources(settings: DeploymentSettings) -> dict[str, Any]:
     cores = float(settings.cpu_cores or 0.1)
     memory = float(settings.memory_gb or 0.5)
-    amounts = {"cpu": f"{round(cores * 1000)}m", "memory": f"{round(memory * 1024)}Mi"}
+    requests = {"cpu": _cpu(cores), "memory": _memory(memory)}
     # v1's limits default to the requests (cpu_cores_limit, memory_gb_limit).
-    return {"requests": dict(amounts), "limits": dict(amounts)}
+    limits = {
+        "cpu": _cpu(settings.cpu_cores_limit or cores),
+        "memory": _memory(settings.memory_gb_limit or memory),
+    }
+    if settings.gpu_cores:
+        # Kubernetes takes extended resources as limits (a request, if given, must equal it).
+        limits["nvidia.com/gpu"] = str(settings.gpu_cores)
+    return {"requests": requests, "limits": limits}
 
 
 def _auth(settings: DeploymentSettings) -> bool:
     return settings.auth_enabled or settings.token_auth_enabled
 
 
-def _probe(handler: dict[str, Any], *, initial: bool) -> dict[str, Any]:
+def _probe(handler: dict[str, Any], settings: DeploymentSettings, *, initial: bool) -> dict[str, Any]:
+    def timing(name: str) -> int:
+        asked = getattr(settings, name)
+        return int(asked) if asked is not None else _PROBE_DEFAULTS[name]
+
     probe = {
         **handler,
-        "periodSeconds": _PROBE_DEFAULTS["period_seconds"],
-        "timeoutSeconds": _PROBE_DEFAULTS["timeout_seconds"],
-        "failureThreshold": _PROBE_DEFAULTS["failure_threshold"],
+        "periodSeconds": timing("period_seconds"),
+        "timeoutSeconds": timing("timeout_seconds"),
+        "failureThreshold": timing("failure_threshold"),
     }
     if initial:  # v1's initial_delay_seconds (310) is for liveness: readiness gates traffic itself
-        probe["initialDelaySeconds"] = _PROBE_DEFAULTS["initial_delay_seconds"]
-        probe["successThreshold"] = 1
+        probe["initialDelaySeconds"] = timing("initial_delay_seconds")
+        probe["successThreshold"] = 1  # Kubernetes refuses anything else for a liveness probe
     else:
-        probe["successThreshold"] = _PROBE_DEFAULTS["success_threshold"]
+        probe["successThreshold"] = timing("success_threshold")
     return probe
 
 
@@ -144,8 +163,8 @@ def container(service: str, version: Version, name: str = "modelport") -> dict[s
         "image": version.image,
         "ports": [{"name": "http", "containerPort": PORT, "protocol": "TCP"}],
         "resources": _resources(settings),
-        "livenessProbe": _probe({"httpGet": {"path": "/", "port": "http"}}, initial=True),
-        "readinessProbe": _probe(_readiness_handler(settings), initial=False),
+        "livenessProbe": _probe({"httpGet": {"path": "/", "port": "http"}}, settings, initial=True),
+        "readinessProbe": _probe(_readiness_handler(settings), settings, initial=False),
         "securityContext": {
             "runAsNonRoot": True,
             "runAsUser": USER_ID,
@@ -249,6 +268,15 @@ def _hpa(service: str, version: Version, namespace: str | None) -> dict[str, Any
     }
 
 
+def _namespace(versions: list[Version], namespace: str | None) -> str | None:
+    """The namespace asked for the export, else the one the (default) version was deployed with
+    (v1's AKS ``namespace``)."""
+    if namespace:
+        return namespace
+    chosen = [v for v in versions if v.is_default] or versions
+    return chosen[0].settings.namespace if chosen else None
+
+
 def traffic_split(versions: list[Version]) -> list[tuple[Version, int]]:
     """Each version's weight: its percentile; the default version gets what the others leave."""
     if not versions:
@@ -268,6 +296,7 @@ def kubernetes(
     """``{file name: objects}``: a Deployment (+ HPA) per version, a Service for all of them, and
     for several versions a Service per version and a Gateway API HTTPRoute splitting the traffic
     by weight (the ``gateway`` parent must exist in the cluster)."""
+    namespace = _namespace(versions, namespace)
     split = traffic_split(versions)
     base_labels = {"app.kubernetes.io/name": service, "app.kubernetes.io/managed-by": "modelport"}
     files: dict[str, list[dict[str, Any]]] = {}
@@ -311,6 +340,7 @@ def kserve(
     """An InferenceService with the image as a custom predictor. With an endpoint's versions:
     the default version is the stable revision (``inferenceservice.yaml``); the other one, applied
     afterwards, is the canary with ``canaryTrafficPercent`` (KServe splits between two revisions)."""
+    namespace = _namespace(versions, namespace)
     split = traffic_split(versions)
     if len(split) > 2:
         raise NotSupported(
@@ -351,6 +381,7 @@ def kuberay(
 ) -> dict[str, list[dict[str, Any]]]:
     """A RayService: a Ray cluster running the image, and the Ray target's Serve application for
     the bundle at ``IMAGE_ROOT``, with the service's replicas, autoscaling and resources."""
+    namespace = _namespace(versions, namespace)
     if len(versions) > 1:
         raise NotSupported(
             "a RayService export takes one version: export each version, or use --format kubernetes"
@@ -370,6 +401,8 @@ def kuberay(
         "num_cpus": options["ray_actor_options"]["num_cpus"],
         "memory": int(float(settings.memory_gb or 0.5) * 1024**3),
     }
+    if "num_gpus" in options["ray_actor_options"]:
+        deployment["ray_actor_options"]["num_gpus"] = options["ray_actor_options"]["num_gpus"]
     serve_config = {
         "applications": [
             {

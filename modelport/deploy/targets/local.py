@@ -3,7 +3,10 @@
 The handle is ``{"pid", "create_time", "port", "root", "keys_file"}``: the supervisor process
 (pids get reused, so its start time too), the port it listens on (127.0.0.1), the bundle folder
 where the server writes its status file, and the key file its readiness probe authenticates
-with. The server reports its own state there (ready workers, recycles, init()'s traceback:
+with; with TLS (v1's ``ssl_enabled``) also ``"scheme": "https"`` and ``"trust_file"`` (what a
+client verifies the service's certificate with), and with v1's probe timings ``"probe"``
+(:mod:`modelport.deploy.probes`).
+The server reports its own state there (ready workers, recycles, init()'s traceback:
 :class:`~modelport.servicefiles.ServiceStatus`); this target reads it and never parses log text.
 
 How the server is sized here is this target's to decide (the bundle is the same on every
@@ -17,8 +20,10 @@ import os
 import signal
 import subprocess
 import time
-from dataclasses import replace
+import warnings
+from dataclasses import asdict, replace
 from pathlib import Path
+from typing import Any
 
 import psutil
 
@@ -26,7 +31,9 @@ from modelport import keys as keyfile
 from modelport.client import probe_ready
 from modelport.deploy._files import tail
 from modelport.deploy.bundle import ServiceBundle
+from modelport.deploy.keywords import copy_tls_files
 from modelport.deploy.ports import free_port, port_is_free
+from modelport.deploy.probes import PROBE_FILE, ProbeTimings, probed
 from modelport.deploy.reconcile import Observation
 from modelport.deploy.targets.base import Endpoint, Handle, Runtime
 from modelport.deploy.workers import forked
@@ -39,6 +46,7 @@ HOST = "127.0.0.1"
 STATUS_FILE = "status.json"
 READY_FILE = "ready.json"
 LAUNCH_FILE = "local.json"
+TLS_FOLDER = "tls"
 REPLACING_RECENT_S = 120.0
 """A recycle this recent (before the status file's last update) explains a worker being replaced."""
 
@@ -133,8 +141,16 @@ class LocalTarget:
 
     def _launch(self, bundle: ServiceBundle, runtime: Runtime, port: int) -> Handle:
         root = bundle.root
-        for stale in (STATUS_FILE, READY_FILE):
+        for stale in (STATUS_FILE, READY_FILE, PROBE_FILE):
             (root / stale).unlink(missing_ok=True)
+        asked = bundle.spec.settings
+        tls: dict[str, Any] = {}
+        if asked.ssl_enabled and asked.ssl_cert_pem_file and asked.ssl_key_pem_file:
+            # The server serves 0600 copies: the originals may move or change after deployment.
+            cert, key, trust = copy_tls_files(
+                asked.ssl_cert_pem_file, asked.ssl_key_pem_file, root / TLS_FOLDER
+            )
+            tls = {"ssl_certfile": cert, "ssl_keyfile": key}
         settings = replace(
             forked(bundle.server_settings(), bundle),
             cpu_affinity=cpu_affinity(runtime.service, bundle.spec.settings.cpu_cores),
@@ -145,6 +161,7 @@ class LocalTarget:
             token_auth=runtime.token_auth,
             ready_file=root / READY_FILE,
             status_file=root / STATUS_FILE,
+            **tls,
         )
         launch = root / LAUNCH_FILE
         settings.write(launch)
@@ -161,13 +178,19 @@ class LocalTarget:
                 stderr=subprocess.STDOUT,
                 start_new_session=True,  # outlives the deploying process; its own process group
             )
-        return {
+        handle: Handle = {
             "pid": proc.pid,
             "create_time": psutil.Process(proc.pid).create_time(),
             "port": port,
             "root": str(root),
             "keys_file": str(runtime.keys_file) if runtime.keys_file else None,
         }
+        if tls:
+            handle.update(scheme="https", trust_file=str(trust))
+        timings = ProbeTimings.of(asked)
+        if timings is not None:
+            handle["probe"] = asdict(timings)
+        return handle
 
     def observe(self, handle: Handle) -> Observation:
         status = ServiceStatus.read(Path(handle["root"]) / STATUS_FILE)
@@ -189,19 +212,40 @@ class LocalTarget:
                 # Its only workers are being replaced (a memory recycle, a timeout, a crash): not
                 # ready until a new one is, and the reason says why.
                 return Observation(running=True, ready=False, reason=_replacing(status))
-            ready = status.ready_workers >= 1 and self._answers(handle, busy_is_ready=True)
+            ready = status.ready_workers >= 1 and self._ready(handle)
             return Observation(running=True, ready=ready)
         # A server that writes no status file (older versions): its ready file, then the route.
         ready = (Path(handle["root"]) / READY_FILE).is_file() and self._answers(handle)
         return Observation(running=True, ready=ready)
 
-    def _answers(self, handle: Handle, busy_is_ready: bool = False) -> bool:
+    def _ready(self, handle: Handle) -> bool:
+        """Readiness of a server whose status file says it has ready workers: it answers, checked
+        on every observation, or with the deployment's probe timings (v1's period_seconds, ...)."""
+        timings = handle.get("probe")
+        if not timings:
+            return self._answers(handle, busy_is_ready=True)
+        return probed(
+            Path(handle["root"]),
+            float(handle["create_time"]),
+            ProbeTimings(**timings),
+            lambda timeout: self._answers(handle, busy_is_ready=True, timeout=timeout),
+        )
+
+    def _answers(self, handle: Handle, busy_is_ready: bool = False, timeout: float = 2.0) -> bool:
         """Whether this server (not only some process on its port) answers readiness; with
         ``busy_is_ready``, also one that took the probe's connection but was too busy to answer it
         in time (its status file says it has ready workers)."""
         keys = _keys_file(handle)
         key = keyfile.probe_credential(keys) if keys is not None and keys.is_file() else None
-        return probe_ready(f"http://{HOST}:{handle['port']}/health/ready", key, busy_is_ready=busy_is_ready)
+        url = f"{handle.get('scheme', 'http')}://{HOST}:{handle['port']}/health/ready"
+        if "trust_file" not in handle:
+            return probe_ready(url, key, timeout=timeout, busy_is_ready=busy_is_ready)
+        # Our own server, found by its pid: its certificate need not name 127.0.0.1 for this probe
+        # (clients verify it; see trust_file). Not verifying here keeps a certificate issued for
+        # the service's public name from making the service look down.
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return probe_ready(url, key, timeout=timeout, busy_is_ready=busy_is_ready, verify=False)
 
     def stop(self, handle: Handle, timeout: float = 10.0) -> None:
         """SIGTERM the process group (in-flight requests finish), SIGKILL what remains."""
@@ -238,7 +282,7 @@ class LocalTarget:
                 pass
 
     def endpoint(self, handle: Handle) -> Endpoint:
-        base = f"http://{HOST}:{handle['port']}"
+        base = f"{handle.get('scheme', 'http')}://{HOST}:{handle['port']}"
         return Endpoint(f"{base}/score", f"{base}/swagger.json", port=int(handle["port"]))
 
     def logs(self, handle: Handle, num_lines: int) -> str:

@@ -69,6 +69,8 @@ def deployment_options(settings: DeploymentSettings) -> dict[str, Any]:
     }
     if settings.memory_gb:
         options["ray_actor_options"]["memory"] = int(settings.memory_gb * 1024**3)
+    if settings.gpu_cores:  # v1's gpu_cores: GPUs per replica
+        options["ray_actor_options"]["num_gpus"] = float(settings.gpu_cores)
     if settings.autoscale_enabled:
         refresh = float(settings.autoscale_refresh_seconds or 1)
         utilization = float(settings.autoscale_target_utilization or 70) / 100
@@ -84,6 +86,20 @@ def deployment_options(settings: DeploymentSettings) -> dict[str, Any]:
     else:
         options["num_replicas"] = settings.num_replicas or settings.workers or 1
     return options
+
+
+def _check_gpus(wanted: int | None, compute: str) -> None:
+    """A replica asking for more GPUs than the cluster has would wait for them forever: say so."""
+    if not wanted:
+        return
+    import ray
+
+    have = int(ray.cluster_resources().get("GPU", 0))
+    if wanted > have:
+        raise InvalidInputError(
+            f"gpu_cores={wanted}: the Ray cluster of AKS compute '{compute}' has {have} GPU(s); "
+            "a replica would wait for them forever"
+        )
 
 
 def _workspace_of(bundle: ServiceBundle) -> Path:
@@ -173,10 +189,20 @@ class RayTarget:
         from ray.serve.api import RunTarget, _run_many
 
         ws, record = self._cluster(bundle)
+        if bundle.spec.settings.ssl_enabled:
+            # Refused rather than accepted: the service would be plain HTTP while its user believes
+            # it is TLS. Ray Serve's TLS (HTTPOptions ssl_certfile/ssl_keyfile) is the proxy's, set
+            # once for the whole cluster when Serve starts, not per application.
+            raise InvalidInputError(
+                f"ssl_enabled=True on AKS compute '{record.name}': its Ray Serve proxy serves every "
+                "service over plain HTTP (Ray sets TLS once per cluster, not per service); deploy "
+                "without deployment_target to serve TLS locally, or terminate TLS in front of the cluster"
+            )
         if record.http_port is None or not record.owned:
             record = cluster.attach_serve(record)
             cluster.save(ws, record)
         cluster.connect(record)
+        _check_gpus(bundle.spec.settings.gpu_cores, record.name)
         interpreter = _interpreter(bundle)
         app = self._application(bundle, runtime, interpreter)
         # Always with a name: serve.run without one deletes every other application.
