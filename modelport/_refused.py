@@ -28,18 +28,20 @@ class _Refused(type):
     """A refused class: its class attributes (``create``, ``get``, ``list``, ...) refuse too."""
 
     _message: str
+    _error: type[NotSupported]
 
     def __getattr__(cls, name: str) -> Any:
-        if name.startswith("__"):
+        if name.startswith("__") or name in ("_message", "_error"):
             raise AttributeError(name)
-        return refused_method(f"{cls.__name__}.{name}", cls._message)
+        return refused_method(f"{cls.__name__}.{name}", cls._message, cls._error)
 
 
-def refused(name: str, message: str, module: str) -> type:
-    """A class named ``name`` that refuses to be used, saying ``message`` (the local alternative)."""
+def refused(name: str, message: str, module: str, error: type[NotSupported] = NotSupported) -> type:
+    """A class named ``name`` that refuses to be used, saying ``message`` (the local alternative);
+    ``error``: the ``NotSupported`` it raises (v1's own exception for the area, when it has one)."""
 
     def __init__(self: Any, *_args: Any, **_kwargs: Any) -> None:
-        raise NotSupported(f"{name}: {message}")
+        raise error(f"{name}: {message}")
 
     return _Refused(
         name,
@@ -47,6 +49,7 @@ def refused(name: str, message: str, module: str) -> type:
         {
             "__init__": __init__,
             "_message": message,
+            "_error": error,
             _MARK: message,
             "__module__": module,
             "__doc__": f"Refused: {message}",
@@ -54,12 +57,14 @@ def refused(name: str, message: str, module: str) -> type:
     )
 
 
-def refused_method(qualname: str, message: str) -> Callable[..., NoReturn]:
-    """A function (a method once set in a class body) that raises ``NotSupported`` when called,
-    whatever it is given: ``"<qualname>: <message>"``."""
+def refused_method(
+    qualname: str, message: str, error: type[NotSupported] = NotSupported
+) -> Callable[..., NoReturn]:
+    """A function (a method once set in a class body) that raises ``error`` (a ``NotSupported``)
+    when called, whatever it is given: ``"<qualname>: <message>"``."""
 
     def refuse(*_args: Any, **_kwargs: Any) -> NoReturn:
-        raise NotSupported(f"{qualname}: {message}")
+        raise error(f"{qualname}: {message}")
 
     refuse.__name__ = qualname.rsplit(".", 1)[-1]
     refuse.__qualname__ = qualname

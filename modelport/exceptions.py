@@ -79,12 +79,52 @@ DiscoveryUrlNotFoundException = NotSupported
 DatasetTimestampMissingError = InvalidInputError
 AzureMLAggregatedException = ModelportError
 """v1 raised it for several errors at once; here each error is raised on its own."""
-ParallelRunException = RunFailed
-"""A ParallelRunStep's run failed (its run id and log say why)."""
 RunEnvironmentException = EnvironmentBuildError
 """An environment could not be built into an interpreter."""
 ServiceException = ModelportError
 """v1's error for a failed call to an Azure service; here any modelport error."""
 WorkspaceException = WorkspaceNotFound
-WorkspacePrivateEndpointException = NotSupported
-"""Private endpoints are Azure networking; a local workspace has none."""
+
+
+_RETRY_CODES = ("Retry.NoRetry", "Retry.StopProcess", "Retry.RestartProcess")
+
+
+class ParallelRunException(RunFailed):
+    """What a ParallelRunStep's entry script raises from ``run(mini_batch)`` to say how the batch
+    should go on (v1's signature): ``code`` is ``"Retry.NoRetry"``, ``"Retry.StopProcess"`` or
+    ``"Retry.RestartProcess"`` (or None), ``delay_seconds`` how long to wait before the next
+    mini-batch. A :class:`~modelport.errors.RunFailed` (its ``run_id`` is None until a run
+    carries it).
+
+    Example::
+
+        from modelport.exceptions import ParallelRunException
+
+        def run(mini_batch):
+            if not reachable():
+                raise ParallelRunException("the scorer is down", code="Retry.NoRetry", delay_seconds=5)
+    """
+
+    def __init__(self, exception_message: str, code: str | None = None, delay_seconds: float = 0) -> None:
+        if code is not None and code not in _RETRY_CODES:
+            raise InvalidInputError(
+                f"ParallelRunException: code must be one of {', '.join(_RETRY_CODES)} or None, got {code!r}"
+            )
+        if isinstance(delay_seconds, bool) or not isinstance(delay_seconds, int | float) or delay_seconds < 0:
+            raise InvalidInputError(
+                f"ParallelRunException: delay_seconds must be a number >= 0, got {delay_seconds!r}"
+            )
+        super().__init__(None, exception_message)  # type: ignore[arg-type]  # no run yet
+        self.code = code
+        self.delay_seconds = delay_seconds
+
+
+class WorkspacePrivateEndpointException(NotSupported):
+    """Private endpoints are Azure networking; a local workspace has none. Using one
+    (``Workspace.add_private_endpoint``, ``PrivateEndPointConfig``) raises this, a
+    :class:`~modelport.errors.NotSupported`. ``found_multiple`` is v1's flag for a name found in
+    several workspaces: never, here."""
+
+    def __init__(self, exception_message: str, found_multiple: bool = False) -> None:
+        super().__init__(exception_message)
+        self.found_multiple = found_multiple

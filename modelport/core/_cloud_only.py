@@ -5,6 +5,7 @@ They import; using one raises :class:`~modelport.errors.NotSupported` naming the
 from __future__ import annotations
 
 from modelport._refused import refused, refused_method
+from modelport.exceptions import WorkspacePrivateEndpointException
 
 __all__ = [
     "Keyvault",
@@ -35,8 +36,8 @@ LinkedService = refused("LinkedService", _SYNAPSE, _M)
 SynapseWorkspaceLinkedServiceConfiguration = refused(
     "SynapseWorkspaceLinkedServiceConfiguration", _SYNAPSE, _M
 )
-PrivateEndPoint = refused("PrivateEndPoint", _PRIVATE, _M)
-PrivateEndPointConfig = refused("PrivateEndPointConfig", _PRIVATE, _M)
+PrivateEndPoint = refused("PrivateEndPoint", _PRIVATE, _M, WorkspacePrivateEndpointException)
+PrivateEndPointConfig = refused("PrivateEndPointConfig", _PRIVATE, _M, WorkspacePrivateEndpointException)
 attach_legacy_compute_target = refused_method("attach_legacy_compute_target", _LEGACY)
 remove_legacy_compute_target = refused_method("remove_legacy_compute_target", _LEGACY)
 is_compute_target_prepared = refused_method("is_compute_target_prepared", _LEGACY)

@@ -158,9 +158,66 @@ class ComputeTarget:
             raise InvalidInputError(f"compute target '{self.name}' was created here: delete() it instead")
         cluster.delete(self.workspace, self.name)
 
+    def refresh_state(self) -> None:
+        """Read the target again, in place (v1's refresh from the cloud's state): its record, which
+        another process may have changed, and, for an attached cluster that answers, its live Ray
+        nodes as ``agent_count``. ``provisioning_state`` is asked of the cluster on each read."""
+        record = cluster.load(self.workspace, self.name)
+        gcs = not (record.address.startswith("ray://") or record.address == "auto")
+        if not record.owned and gcs and cluster.status(self.workspace, record) == "Succeeded":
+            try:
+                record.agent_count = len(cluster.alive_nodes(record))
+            except ComputeTargetError:
+                # It stopped answering since the check: the recorded count stands, and
+                # provisioning_state says Failed on its next read.
+                pass
+        self._record = record
+
+    @classmethod
+    def deserialize(cls, workspace: Workspace, object_dict: dict[str, Any]) -> ComputeTarget:
+        """The compute target ``serialize()`` described, from ``workspace`` (v1's): its kind,
+        workspace and cluster address must still be the ones serialized.
+
+        Example::
+
+            saved = json.dumps(aks.serialize())
+            aks = AksCompute.deserialize(ws, json.loads(saved))
+        """
+        name = object_dict.get("name") if isinstance(object_dict, dict) else None
+        if not isinstance(name, str):
+            raise InvalidInputError(
+                f"{cls.__name__}.deserialize needs the dict serialize() gave (with its 'name'), "
+                f"got {type(object_dict).__name__}"
+            )
+        owner = object_dict.get("workspace")
+        if owner is not None and owner != workspace.name:
+            raise ComputeTargetError(
+                f"compute target '{name}' was serialized from workspace '{owner}', not '{workspace.name}'"
+            )
+        record = cluster.load(workspace, name)
+        kind = object_dict.get("type")
+        if kind is not None and kind != record.kind:
+            raise ComputeTargetError(
+                f"compute target '{name}' of this workspace is a {record.kind} target, not {kind}"
+            )
+        address = object_dict.get("address")
+        if address is not None and address != record.address:
+            raise ComputeTargetError(
+                f"compute target '{name}' of this workspace is the Ray cluster at {record.address}, "
+                f"not {address}"
+            )
+        kind_class = ComputeTarget._kinds.get(record.kind, ComputeTarget)
+        if not issubclass(kind_class, cls):
+            raise ComputeTargetError(
+                f"compute target '{name}' is a {record.kind} target: use "
+                f"{kind_class.__name__}.deserialize (or ComputeTarget.deserialize)"
+            )
+        return kind_class(workspace, name)
+
     def serialize(self) -> dict[str, Any]:
         return {
             "name": self.name,
+            "workspace": self.workspace.name,
             "type": self.type,
             "provisioningState": self.provisioning_state,
             "address": self._record.address,

@@ -8,7 +8,9 @@ from __future__ import annotations
 from typing import Any
 
 from modelport._refused import refused_method
+from modelport.core._amlcompute import provisioning
 from modelport.core._cloud_only import KEYVAULT
+from modelport.exceptions import WorkspacePrivateEndpointException
 
 __all__ = ["WorkspaceV1"]
 
@@ -28,6 +30,15 @@ class WorkspaceV1:
 
     DEFAULT_CPU_CLUSTER_NAME = "cpu-cluster"
     DEFAULT_GPU_CLUSTER_NAME = "gpu-cluster"
+    # v1's values: ComputeTarget.create(ws, Workspace.DEFAULT_CPU_CLUSTER_NAME,
+    # Workspace.DEFAULT_CPU_CLUSTER_CONFIGURATION) starts a Ray cluster here, max_nodes=2 its
+    # node_count limit; the VM size is recorded. No GPU is asked of Ray for the GPU one.
+    DEFAULT_CPU_CLUSTER_CONFIGURATION = provisioning(
+        "STANDARD_DS2_V2", "dedicated", 0, 2, 1800, None, None, None, {}
+    )
+    DEFAULT_GPU_CLUSTER_CONFIGURATION = provisioning(
+        "STANDARD_NC6", "dedicated", 0, 2, 1800, None, None, None, {}
+    )
 
     def get_run(self, run_id: str) -> Any:
         """The run ``run_id``, whichever experiment it belongs to (v1's ``ws.get_run``)."""
@@ -68,9 +79,11 @@ class WorkspaceV1:
     get_connection = refused_method("Workspace.get_connection", _CONNECTIONS)
     list_connections = refused_method("Workspace.list_connections", _CONNECTIONS)
     delete_connection = refused_method("Workspace.delete_connection", _CONNECTIONS)
-    add_private_endpoint = refused_method("Workspace.add_private_endpoint", _PRIVATE)
+    add_private_endpoint = refused_method(
+        "Workspace.add_private_endpoint", _PRIVATE, WorkspacePrivateEndpointException
+    )
     delete_private_endpoint_connection = refused_method(
-        "Workspace.delete_private_endpoint_connection", _PRIVATE
+        "Workspace.delete_private_endpoint_connection", _PRIVATE, WorkspacePrivateEndpointException
     )
     update = refused_method("Workspace.update", _ARM)
     update_dependencies = refused_method("Workspace.update_dependencies", _ARM)

@@ -39,6 +39,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from modelport import _settings
+from modelport._refused import refused_method
 from modelport.core._amlcompute import (
     AmlComputeAttachConfiguration,
     AmlComputeNodeStateCounts,
@@ -147,6 +148,36 @@ class AksCompute(ComputeTarget):
             token_file.unlink(missing_ok=True)
             raise
         return AksCompute(workspace, name)
+
+    def get_credentials(self) -> dict[str, Any]:
+        """How to reach the cluster, as a dict (v1 gave the AKS cluster's kube configs):
+        ``address`` (Ray's), ``httpPort`` (its services' port, when started here),
+        ``authentication`` (``"token"`` or ``"none"``) and, for a token, where it is:
+        ``tokenFile`` (0600, in the workspace) and the variable Ray reads that path from
+        (``tokenPathVariable``). The token itself is never returned or printed.
+
+        Example::
+
+            creds = aks.get_credentials()
+            os.environ[creds["tokenPathVariable"]] = creds["tokenFile"]
+            ray.init(address=creds["address"])
+        """
+        r = self._record
+        return {
+            "address": r.address,
+            "httpPort": r.http_port,
+            "authentication": "token" if r.token_file else "none",
+            "tokenFile": r.token_file,
+            "tokenPathVariable": "RAY_AUTH_TOKEN_PATH" if r.token_file else None,
+        }
+
+    update = refused_method(
+        "AksCompute.update",
+        "v1 updates an AKS cluster's TLS and load balancer, which a Ray cluster here does not have "
+        "(its HTTP proxy serves plain HTTP); serve TLS from a service on this machine "
+        "(AciWebservice.deploy_configuration(ssl_enabled=True, ssl_cert_pem_file=..., "
+        "ssl_key_pem_file=...))",
+    )
 
     @staticmethod
     def provisioning_configuration(

@@ -747,6 +747,13 @@ class DatasetConsumptionConfig:
         self.mode = mode
         self.path_on_compute = path_on_compute
 
+    @property
+    def arg_val(self) -> str:
+        """v1's placeholder for this input in a script's arguments, ``DatasetConsumptionConfig:<name>``,
+        which v1 replaced with the path on the compute. Here the config object itself is what a
+        run's or step's ``arguments`` take: it becomes the local path before the script starts."""
+        return f"DatasetConsumptionConfig:{self.name}"
+
     def as_mount(self, path_on_compute: str | None = None) -> DatasetConsumptionConfig:
         return DatasetConsumptionConfig(self.name, self.dataset, "mount", path_on_compute)
 

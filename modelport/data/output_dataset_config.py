@@ -62,6 +62,13 @@ class OutputDatasetConfig:
         self.name = check_output_name(name) if name is not None else f"output_{uuid.uuid4().hex[:8]}"
         self._registration: dict[str, Any] | None = None
 
+    @property
+    def arg_val(self) -> str:
+        """v1's placeholder for this output in a step's arguments, ``DatasetOutputConfig:<name>``,
+        which v1 replaced with the output folder. Here the config object itself is what a step's
+        ``arguments`` take: it becomes the folder's local path before the script starts."""
+        return f"DatasetOutputConfig:{self.name}"
+
     def register_on_complete(
         self, name: str, description: str | None = None, tags: dict[str, str] | None = None
     ) -> Any:

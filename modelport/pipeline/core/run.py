@@ -78,13 +78,29 @@ class PortDataReference(PortDataReferenceV1):
 
 
 class StepRunOutput:
-    """One output of a step run (v1's ``StepRunOutput``)."""
+    """One output of a step run (v1's ``StepRunOutput``): ``name``, ``step_run``,
+    ``pipeline_run_id``, ``get_port_data_reference()`` (where the data is); ``context`` (v1's
+    graph context: the workspace the run and its data belong to) and ``step_output`` (v1's
+    output port: the output as the step run recorded it, ``{"name", "datastore", "path"}``)."""
 
-    def __init__(self, name: str, reference: PortDataReference, step_run: StepRun | None = None) -> None:
+    def __init__(
+        self,
+        name: str,
+        reference: PortDataReference,
+        step_run: StepRun | None = None,
+        step_output: dict[str, Any] | None = None,
+    ) -> None:
         self.name = name
         self._reference = reference
         self.step_run = step_run
         self.pipeline_run_id = None if step_run is None else step_run.pipeline_run_id
+        self.context = reference.datastore.workspace
+        self.step_output = {
+            "name": name,
+            "datastore": reference.datastore_name,
+            "path": reference.path_on_datastore,
+            **(step_output or {}),
+        }
 
     def get_port_data_reference(self) -> PortDataReference:
         return self._reference
@@ -118,7 +134,9 @@ class StepRun(Run):
     def get_outputs(self) -> dict[str, StepRunOutput]:
         """Every output of the step, by name."""
         outputs = self._refresh().details.get("outputs") or {}
-        return {name: StepRunOutput(name, self._reference(name, o), self) for name, o in outputs.items()}
+        return {
+            name: StepRunOutput(name, self._reference(name, o), self, dict(o)) for name, o in outputs.items()
+        }
 
     def get_output(self, name: str) -> StepRunOutput:
         outputs = self.get_outputs()
