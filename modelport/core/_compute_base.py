@@ -198,7 +198,7 @@ class ComputeTarget:
         kind = object_dict.get("type")
         if kind is not None and kind != record.kind:
             raise ComputeTargetError(
-                f"compute target '{name}' of this workspace is a {record.kind} target, not {kind}"
+                f"compute target '{name}' of this workspace is an {record.kind} target, not {kind}"
             )
         address = object_dict.get("address")
         if address is not None and address != record.address:
@@ -209,7 +209,7 @@ class ComputeTarget:
         kind_class = ComputeTarget._kinds.get(record.kind, ComputeTarget)
         if not issubclass(kind_class, cls):
             raise ComputeTargetError(
-                f"compute target '{name}' is a {record.kind} target: use "
+                f"compute target '{name}' is an {record.kind} target: use "
                 f"{kind_class.__name__}.deserialize (or ComputeTarget.deserialize)"
             )
         return kind_class(workspace, name)
