@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -93,3 +94,30 @@ def test_serve_start_waits_for_a_proxy_being_replaced(ray_cluster) -> None:  # t
     assert statuses == {node: ProxyStatus.HEALTHY}, statuses
     replacement = ray.get_actor(f"SERVE_PROXY_ACTOR-{node}", namespace="serve")
     assert replacement._actor_id != proxy._actor_id
+
+
+def test_refresh_state_counts_the_live_nodes_and_credentials_reach_the_cluster(
+    ray_cluster: Any, home: Path
+) -> None:
+    """Issue 22's v1 members against a live cluster: ``refresh_state()`` takes an attached
+    cluster's live Ray nodes as its ``agent_count``; ``get_credentials()`` names a token file the
+    cluster accepts; ``deserialize`` rebuilds the target from ``serialize()``."""
+    from modelport.workspace import Workspace
+
+    ws = Workspace.create("refreshws")
+    record = cluster.ClusterRecord(name="aks", address=ray_cluster.address, owned=False, agent_count=7)
+    record.token_file = str(cluster.write_token(cluster.token_path(ws, "aks"), ray_cluster.token.strip()))
+    cluster.save(ws, record)  # as attach() records it, with a stale count
+    aks = ComputeTarget(ws, "aks")
+    assert aks.agent_count == 7
+
+    aks.refresh_state()
+    assert aks.agent_count == 1 and aks.provisioning_state == "Succeeded"
+
+    creds = aks.get_credentials()
+    assert creds["address"] == ray_cluster.address and creds["authentication"] == "token"
+    assert cluster.requires_token(creds["address"], creds["tokenFile"]) is False  # accepted
+    assert ray_cluster.token.strip() not in str(creds)
+
+    again = AksCompute.deserialize(ws, aks.serialize())
+    assert again.cluster_address == ray_cluster.address and again.get_status() == "Succeeded"

@@ -247,6 +247,9 @@ def test_data_dependency_notebook_pipeline_data_datareference_and_datapath_param
             reference = output.get_port_data_reference()
             assert reference.datastore_name == "workspaceblobstore"
             assert reference.path_on_datastore.endswith(name)
+            assert output.context == ws  # v1's graph context: the workspace
+            assert output.step_output["name"] == name
+            assert output.step_output["path"] == reference.path_on_datastore
     train_step = pipeline_run1.find_step_run("train.py")
     train_step[0].get_output_data("processed_data1").download("./outputs")
     downloaded = list(Path("outputs").rglob("rows.txt"))

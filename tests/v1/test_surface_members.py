@@ -5,7 +5,7 @@ attributes and ``StepRunOutput``'s ``context`` and ``step_output``.
 
 The compute targets here are real records of a real workspace naming a Ray cluster that is not
 running (an attached address nothing listens on): what these members do with a live cluster (its
-node count) is tested against the Ray test package's cluster in ``tests/ray/test_attach_auth.py``.
+node count) is tested against the Ray test package's cluster in ``tests/ray/test_provision.py``.
 """
 
 from __future__ import annotations
