@@ -14,6 +14,7 @@ import json
 import os
 import socket
 import stat
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -34,22 +35,24 @@ from modelport.exceptions import ParallelRunException, WorkspacePrivateEndpointE
 from modelport.pipeline.core import PortDataReference, StepRunOutput
 
 
-def _dead_address() -> str:
-    """A loopback address nothing listens on (a port the OS just gave and took back)."""
+@pytest.fixture
+def nowhere() -> Iterator[str]:
+    """A loopback address nothing answers on for the whole test: a port held bound, never
+    listening (a connection to it is refused, and no other process can take it meanwhile)."""
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
-        return f"127.0.0.1:{s.getsockname()[1]}"
+        yield f"127.0.0.1:{s.getsockname()[1]}"
 
 
-def _attached(ws: Workspace, name: str, kind: str = "AKS", token: str | None = "s3cret-token") -> str:
-    """Record an attached cluster ``name`` in ``ws`` (as ``ComputeTarget.attach`` does, without a
-    cluster to check against); return its address."""
-    address = _dead_address()
+def _attached(
+    ws: Workspace, name: str, address: str, kind: str = "AKS", token: str | None = "s3cret-token"
+) -> None:
+    """Record an attached cluster ``name`` at ``address`` in ``ws`` (as ``ComputeTarget.attach``
+    does, without a cluster to check against)."""
     record = cluster.ClusterRecord(name=name, address=address, owned=False, kind=kind)
     if token is not None:
         record.token_file = str(cluster.write_token(cluster.token_path(ws, name), token))
     cluster.save(ws, record)
-    return address
 
 
 # -- Workspace.DEFAULT_*_CLUSTER_CONFIGURATION ------------------------------------------------------
@@ -69,9 +72,10 @@ def test_default_cluster_configurations_are_v1s() -> None:
 
 
 # -- ComputeTarget / AksCompute ----------------------------------------------------------------------
-def test_serialize_then_deserialize_gives_the_same_target(home: Path) -> None:
+def test_serialize_then_deserialize_gives_the_same_target(home: Path, nowhere: str) -> None:
     ws = Workspace.create("ws1")
-    address = _attached(ws, "aks1")
+    address = nowhere
+    _attached(ws, "aks1", address)
     aks = ComputeTarget(ws, "aks1")
     assert type(aks) is AksCompute
 
@@ -84,11 +88,11 @@ def test_serialize_then_deserialize_gives_the_same_target(home: Path) -> None:
         assert (again.name, again.cluster_address, again.serialize()) == ("aks1", address, aks.serialize())
 
 
-def test_deserialize_refuses_what_is_not_that_target(home: Path) -> None:
+def test_deserialize_refuses_what_is_not_that_target(home: Path, nowhere: str) -> None:
     ws = Workspace.create("ws1")
     other = Workspace.create("ws2")
-    _attached(ws, "aks1")
-    _attached(ws, "cpu1", kind="AmlCompute")
+    _attached(ws, "aks1", nowhere)
+    _attached(ws, "cpu1", nowhere, kind="AmlCompute")
     saved = ComputeTarget(ws, "aks1").serialize()
 
     with pytest.raises(ComputeTargetError, match="serialized from workspace 'ws1', not 'ws2'"):
@@ -107,9 +111,9 @@ def test_deserialize_refuses_what_is_not_that_target(home: Path) -> None:
         AksCompute.deserialize(ws, "aks1")  # type: ignore[arg-type]
 
 
-def test_refresh_state_reads_the_record_again(home: Path) -> None:
+def test_refresh_state_reads_the_record_again(home: Path, nowhere: str) -> None:
     ws = Workspace.create("ws1")
-    _attached(ws, "aks1")
+    _attached(ws, "aks1", nowhere)
     aks = ComputeTarget(ws, "aks1")
     assert aks.agent_count == 1
 
@@ -131,10 +135,11 @@ def test_refresh_state_reads_the_record_again(home: Path) -> None:
 
 
 def test_get_credentials_names_where_the_token_is_never_the_token(
-    home: Path, capsys: pytest.CaptureFixture[str]
+    home: Path, nowhere: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
     ws = Workspace.create("ws1")
-    address = _attached(ws, "aks1", token="s3cret-token")
+    address = nowhere
+    _attached(ws, "aks1", address, token="s3cret-token")
     creds = AksCompute(ws, "aks1").get_credentials()
     print(creds)
     assert creds["address"] == address
@@ -145,7 +150,7 @@ def test_get_credentials_names_where_the_token_is_never_the_token(
     assert stat.S_IMODE(os.stat(token_file).st_mode) == 0o600
     assert "s3cret-token" not in json.dumps(creds) and "s3cret-token" not in capsys.readouterr().out
 
-    _attached(ws, "open1", token=None)
+    _attached(ws, "open1", nowhere, token=None)
     open_creds = AksCompute(ws, "open1").get_credentials()
     assert (open_creds["authentication"], open_creds["tokenFile"], open_creds["tokenPathVariable"]) == (
         "none",
@@ -154,9 +159,9 @@ def test_get_credentials_names_where_the_token_is_never_the_token(
     )
 
 
-def test_aks_update_is_refused_naming_the_local_way(home: Path) -> None:
+def test_aks_update_is_refused_naming_the_local_way(home: Path, nowhere: str) -> None:
     ws = Workspace.create("ws1")
-    _attached(ws, "aks1")
+    _attached(ws, "aks1", nowhere)
     with pytest.raises(NotSupported) as info:
         AksCompute(ws, "aks1").update(object())
     message = str(info.value)
