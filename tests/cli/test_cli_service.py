@@ -136,11 +136,21 @@ def test_a_body_over_the_limit_says_the_limit_in_mb_and_how_to_raise_it(mnist: D
 
 # -- item 8: logs --follow ----------------------------------------------------------------------------
 class Follower:
-    """``modelport service logs NAME -f`` in its own session, its stdout read line by line."""
+    """``modelport service logs NAME -f`` in its own session, its stdout read line by line.
+
+    It starts with SIGINT's default action, as under a terminal: a signal ignored by a parent is
+    ignored by its children too (and then Python never raises KeyboardInterrupt), and this test
+    must not depend on what ran before it in the same pytest process. Its stderr is read as it
+    comes, so a child that writes much there cannot block on a full pipe."""
 
     def __init__(self, deployed: Deployed, name: str) -> None:
+        command = [str(BIN / "modelport"), "service", "logs", name, "--follow", "-n", "5"]
+        with_default_sigint = (
+            "import os, signal, sys; signal.signal(signal.SIGINT, signal.SIG_DFL); "
+            "os.execv(sys.argv[1], sys.argv[1:])"
+        )
         self.proc = subprocess.Popen(
-            [str(BIN / "modelport"), "service", "logs", name, "--follow", "-n", "5"],
+            [sys.executable, "-c", with_default_sigint, *command],
             cwd=deployed.proj,
             env=deployed.env,
             stdout=subprocess.PIPE,
@@ -150,12 +160,23 @@ class Follower:
         )
         self.lines: queue.Queue[str] = queue.Queue()
         self.seen: list[str] = []
-        threading.Thread(target=self._read, daemon=True).start()
+        self.errors: list[str] = []
+        self._readers = [
+            threading.Thread(target=self._read, daemon=True),
+            threading.Thread(target=self._read_errors, daemon=True),
+        ]
+        for reader in self._readers:
+            reader.start()
 
     def _read(self) -> None:
         assert self.proc.stdout is not None
         for line in self.proc.stdout:
             self.lines.put(line)
+
+    def _read_errors(self) -> None:
+        assert self.proc.stderr is not None
+        for line in self.proc.stderr:
+            self.errors.append(line)
 
     def wait_for(self, text: str, timeout: float = 60) -> None:
         deadline = time.monotonic() + timeout
@@ -167,6 +188,23 @@ class Follower:
                 self.seen.append(self.lines.get(timeout=min(left, 1)))
             except queue.Empty:
                 assert self.proc.poll() is None, f"the follower exited with {self.proc.returncode}"
+
+    def interrupt(self, timeout: float = 60) -> tuple[int, str]:
+        """Ctrl-C; the exit status and everything the follower wrote to stderr."""
+        self.proc.send_signal(signal.SIGINT)  # what Ctrl-C sends
+        try:
+            code = self.proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            status = Path(f"/proc/{self.proc.pid}/status").read_text()
+            state = [ln for ln in status.splitlines() if ln.startswith(("State", "SigIgn", "SigCgt"))]
+            pytest.fail(f"the follower did not end {timeout} s after SIGINT: {state}; stderr: {self.errors}")
+        return code, self.errors_when_ended()
+
+    def errors_when_ended(self) -> str:
+        """Everything the ended follower wrote to stderr."""
+        for reader in self._readers:
+            reader.join(timeout=30)
+        return "".join(self.errors)
 
     def stop(self) -> None:
         if self.proc.poll() is None:
@@ -188,9 +226,7 @@ def test_logs_follow_prints_new_lines_as_they_come_and_ends_on_ctrl_c(mnist: Dep
         body = json.dumps({"data": [[0.1] * 784]})
         for _ in range(2):  # each new request's line, as the service writes it
             follower.wait_for(f"rid={_score(mnist.scoring_uri, body)}")
-        follower.proc.send_signal(signal.SIGINT)  # what Ctrl-C sends
-        assert follower.proc.wait(timeout=30) == 0
-        assert follower.proc.stderr is not None and follower.proc.stderr.read() == ""
+        assert follower.interrupt() == (0, "")
     finally:
         follower.stop()
 
@@ -212,10 +248,8 @@ def test_logs_follow_moves_with_a_redeployment_and_ends_when_the_service_is_dele
         follower.wait_for(f"rid={_score(uri, '{}')}")
         assert cli("service", "delete", "follow-svc").returncode == 0
         assert follower.proc.wait(timeout=60) == 0  # by itself
-        assert follower.proc.stderr is not None
-        assert (
-            follower.proc.stderr.read().strip() == "service 'follow-svc' was deleted: no more log to follow"
-        )
+        said = follower.errors_when_ended().strip()
+        assert said == "service 'follow-svc' was deleted: no more log to follow"
     finally:
         follower.stop()
         cli("service", "delete", "follow-svc")
