@@ -49,3 +49,12 @@ def fake(monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untyped-def]
     for compute_type in list(targets.COMPUTE_TARGETS):
         monkeypatch.setitem(targets.COMPUTE_TARGETS, compute_type, "fake")
     return target
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Under pytest-xdist (scripts/test.sh runs two workers, ``--dist loadgroup``) one worker runs
+    all of tests/ray: the package shares one Ray cluster (tests/ray/conftest.py), which two workers
+    would each start (~650 MB and 10-70 s apiece)."""
+    for item in items:
+        if item.nodeid.startswith("tests/ray/"):
+            item.add_marker(pytest.mark.xdist_group("ray"))
