@@ -10,4 +10,7 @@ fi
 # uv installs in seconds what pip takes a minute for; it is pinned like every tool.
 .venv/bin/python -m pip install --quiet --disable-pip-version-check "uv==0.13.9"
 extras=$(IFS=,; echo "${*:-dev}")
-.venv/bin/uv pip install --quiet --python .venv/bin/python -e ".[${extras}]"
+# Bytecode compiled once, at install: where PYTHONDONTWRITEBYTECODE is set (as on our machines)
+# Python never writes it, and every process (servers, Ray workers, the CLI) compiled what it
+# imported from source each time: `import ray` took 1.4 CPU s instead of 0.5.
+.venv/bin/uv pip install --quiet --compile-bytecode --python .venv/bin/python -e ".[${extras}]"
