@@ -51,6 +51,8 @@ __all__ = ["BatchActor", "RayExecutor"]
 UNANSWERED_S = 10.0
 """How long the cluster's GCS may refuse connections before the run stops for it."""
 _HEALTH_EVERY = 2.0
+_CALL_SECONDS = 0.02  # of work per actor call (see RayExecutor._flush)
+_MAX_PER_CALL = 32
 _LOCAL_ADDRESSES = {"127.0.0.1", "localhost"}
 
 
@@ -103,12 +105,12 @@ class BatchActor:
                 sys.stdout.flush() if fd == 1 else sys.stderr.flush()
                 os.dup2(f.fileno(), fd)
 
-    def run(self, payload: dict[str, Any]) -> dict[str, Any]:
-        result = self.runtime.run(payload)
+    def run(self, tasks: list[tuple[int, dict[str, Any]]]) -> list[tuple[int, dict[str, Any]]]:
+        """Run a bunch of mini-batches, in order: ``[(task, result), ...]``."""
+        done = [(task, self.runtime.run(payload).to_wire()) for task, payload in tasks]
         sys.stdout.flush()
         sys.stderr.flush()
-        wire: dict[str, Any] = result.to_wire()
-        return wire
+        return done
 
 
 @dataclass
@@ -117,6 +119,7 @@ class _Worker:
     actor: Any
     generation: int
     tasks: deque[int] = field(default_factory=deque)
+    outbox: list[tuple[int, dict[str, Any]]] = field(default_factory=list)
     ready: bool = False
     node_id: str | None = None
     where: str = ""
@@ -127,7 +130,7 @@ class _Worker:
 class _Pending:
     slot: Slot
     generation: int
-    task: int | None  # None: the worker's start (init())
+    tasks: tuple[int, ...]  # empty: the worker's start (init())
 
 
 class RayExecutor:
@@ -159,6 +162,7 @@ class RayExecutor:
         self.generation = 0
         self.suspect: set[str] = set()  # nodes a worker was lost on
         self.local_nodes: set[str] = set()  # nodes on this machine (their workers' pids are readable)
+        self.task_seconds = 0.0  # a mini-batch's time in an actor (moving average)
         self.unanswered_since: float | None = None
         self.next_health = 0.0
         self.gone = False
@@ -191,12 +195,29 @@ class RayExecutor:
         )
         self.generation += 1
         self.workers[slot] = _Worker(slot, actor, self.generation, node_id=node)
-        self.pending[actor.start.remote()] = _Pending(slot, self.generation, None)  # type: ignore[attr-defined]
+        self.pending[actor.start.remote()] = _Pending(slot, self.generation, ())  # type: ignore[attr-defined]
 
     def send(self, slot: Slot, task: int, payload: dict[str, Any]) -> None:
+        # Held until poll(): what the supervisor sends in one round goes in as few actor calls as
+        # keep the actor busy (see _flush).
         w = self.workers[slot]
         w.tasks.append(task)
-        self.pending[w.actor.run.remote(payload)] = _Pending(slot, w.generation, task)
+        w.outbox.append((task, payload))
+
+    def _flush(self) -> None:
+        """Send what send() held, a bunch of mini-batches per actor call.
+
+        Measured on PNG mini-batches of ~1 ms (2 cores, quiet): one actor call per mini-batch
+        cost ~1.4 ms of CPU in Ray (the call, its result object, the supervisor's wait), so two
+        actors scored 0.58x the local runner's steady rate. A call now carries ~_CALL_SECONDS of
+        work; the supervisor keeps more than that queued on a worker, so a second call is in
+        flight when the first returns and the actor never waits for a round trip."""
+        size = max(1, min(_MAX_PER_CALL, int(_CALL_SECONDS / self.task_seconds) if self.task_seconds else 1))
+        for w in self.workers.values():
+            while w.outbox:
+                bunch, w.outbox = w.outbox[:size], w.outbox[size:]
+                ref = w.actor.run.remote(bunch)
+                self.pending[ref] = _Pending(w.slot, w.generation, tuple(t for t, _ in bunch))
 
     def kill_worker(self, slot: Slot) -> None:
         w = self.workers.pop(slot, None)
@@ -206,6 +227,7 @@ class RayExecutor:
 
     def poll(self, timeout: float) -> list[Event]:
         self._check_cluster()
+        self._flush()
         refs = list(self.pending)
         if not refs:
             time.sleep(timeout)
@@ -235,7 +257,7 @@ class RayExecutor:
             return self._lost(w, f"died on {w.where or 'its Ray node'}: {_first_line(exc)}")
         except Exception as exc:  # a worker that failed outside the user's code (Ray's OOM killer, ...)
             return self._lost(w, f"failed on {w.where or 'its Ray node'}: {_first_line(exc)}")
-        if p.task is None:
+        if not p.tasks:
             if value[0] == "ready":
                 w.ready, w.pid, w.where, w.node_id = True, int(value[1]), str(value[3]), str(value[4])
                 return [Ready(w.slot, int(value[1]), float(value[2]), str(value[3]))]
@@ -243,11 +265,17 @@ class RayExecutor:
             self._forget(w)
             self._kill(w)
             return [InitFailed(w.slot, str(value[1]), str(value[2]))]
-        if w.tasks and w.tasks[0] == p.task:
-            w.tasks.popleft()
-        elif p.task in w.tasks:
-            w.tasks.remove(p.task)
-        return [Done(w.slot, p.task, TaskResult.from_wire(value))]
+        events: list[Event] = []
+        for task, wire in value:
+            if w.tasks and w.tasks[0] == task:
+                w.tasks.popleft()
+            elif task in w.tasks:
+                w.tasks.remove(task)
+            result = TaskResult.from_wire(wire)
+            took = result.read_seconds + result.run_seconds
+            self.task_seconds = took if not self.task_seconds else 0.8 * self.task_seconds + 0.2 * took
+            events.append(Done(w.slot, int(task), result))
+        return events
 
     def _lost(self, w: _Worker, reason: str) -> list[Event]:
         self.workers.pop(w.slot, None)
