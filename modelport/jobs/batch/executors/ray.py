@@ -3,22 +3,32 @@
 Each slot (``node_count`` x ``process_count_per_node``) is one long-lived actor, started in the
 environment's interpreter (``runtime_env={"py_executable": ...}`` unless it is the one Ray's own
 workers run; it must import the cluster's Ray: checked before the run starts) with the run's
-variables. The actor loads the
-entry script and calls ``init()`` once; each task is one actor call (``run(mini_batch)``), and an
-actor runs its calls in the order they were sent, so tasks queue on it as on a local worker.
+variables. The actor loads the entry script and calls ``init()`` once; tasks go to it in
+bunches, one actor call each (:meth:`RayExecutor._flush`), and an actor runs its calls in the
+order they were sent, so tasks queue on it as on a local worker.
+
+A node need not see the workspace (issue 25): everything reaches a worker through Ray's object
+store, on one machine as on many (:mod:`.ship`): the source folder as a zip once per run, each
+mini-batch's inputs as bytes read here, by the supervisor; the worker writes them into a private
+folder and calls ``run()`` with those paths. Its stdout, stderr, ``EntryScript`` logs and the
+files ``run()`` writes to ``AZUREML_BI_OUTPUT_PATH`` come back with each answer and are written
+into the run's folder and output folder here, before the supervisor commits the mini-batches they
+came with. The interpreter is still named by path (``py_executable``): a node runs the
+environment at the path this machine has it, or Ray's own (``environment=None`` for a script
+that needs nothing else).
 
 Placement: v1's node *n* is the cluster's live Ray node *n* (the head first), by Ray's node
 affinity scheduling, *soft*: a worker whose node is gone, or full, starts on another node. A
 worker lost with its node (or killed) is reported :class:`Lost` with the tasks it held; the
 supervisor replaces it and its replacement avoids the node it was lost on while other nodes
 live. What a lost worker was running had not been committed, so it is scored again and nothing
-twice (the supervisor's journal). A cluster that stops answering ends the run
-(:class:`ExecutorUnavailable`), to be resumed when it is back.
+twice (the supervisor's journal); what it printed since its last answer is lost with it. A
+cluster that stops answering ends the run (:class:`ExecutorUnavailable`), to be resumed when it
+is back.
 
-The actors are the supervisor's (not detached): a supervisor that dies takes them with it.
-Their stdout and stderr go to the run's ``logs/user/...`` files, like a local worker's, so a
-node must see the workspace (and the inputs) at the same paths: a node that does not fails its
-worker's ``init()``, saying so.
+The actors are the supervisor's (not detached): a supervisor that dies takes them with it. At
+the end each sends what is left of its logs and removes its private folder; a worker killed (a
+timeout, a lost node) leaves its folder in its node's temp dir.
 """
 
 from __future__ import annotations
@@ -26,6 +36,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+import tempfile
 import time
 import traceback
 from collections import deque
@@ -33,6 +44,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from modelport.jobs.batch.executors import ship
 from modelport.jobs.batch.executors.base import (
     Done,
     Event,
@@ -53,25 +65,47 @@ UNANSWERED_S = 10.0
 _HEALTH_EVERY = 2.0
 _CALL_SECONDS = 0.02  # of work per actor call (see RayExecutor._flush)
 _MAX_PER_CALL = 32
+_CLOSE_GRACE = 5.0  # seconds the workers get to send their last log lines at the end
 _LOCAL_ADDRESSES = {"127.0.0.1", "localhost"}
 
 
 class BatchActor:
-    """One batch worker on a Ray node (wrapped with ``ray.remote`` by :class:`RayExecutor`)."""
+    """One batch worker on a Ray node (wrapped with ``ray.remote`` by :class:`RayExecutor`).
+
+    It works in a private folder of its own on its node (removed by :meth:`close`): the source
+    folder unpacked from the zip it was given, each mini-batch's inputs written from the bytes
+    that came with it (:mod:`.ship`), its stdout, stderr and ``EntryScript`` logs and the files
+    ``run()`` writes to ``AZUREML_BI_OUTPUT_PATH`` kept there and sent back with each answer."""
 
     def __init__(
-        self, config: dict[str, Any], node: int, process: int, cwd: str, variables: dict[str, str]
+        self,
+        config: dict[str, Any],
+        node: int,
+        process: int,
+        variables: dict[str, str],
+        source: bytes,
+        entry: str,
     ) -> None:
+        self.private = Path(tempfile.mkdtemp(prefix="modelport-batch-"))
+        src, run, outputs = self.private / "src", self.private / "run", self.private / "outputs"
+        outputs.mkdir()
+        ship.unzip(source, src)
+        self.config = {
+            **config,
+            "entry_script": str(src / entry),
+            "source_directory": str(src),
+            "run_folder": str(run),
+            "output_dir": str(outputs),
+        }
         # The run's variables, set before anything of the run is imported (see RayExecutor).
-        os.environ.update(variables)
-        self.config = config
+        os.environ.update({**variables, "AZUREML_BI_OUTPUT_PATH": str(outputs)})
         self.slot = Slot(node, process)
-        self.cwd = cwd
+        self.outbox = ship.Outbox(run, outputs)
         self.runtime: Any = None
 
     def start(self) -> tuple[Any, ...]:
-        """Load the entry script and call its ``init()``: ``("ready", pid, seconds, where, node id)``
-        or ``("init_failed", error, traceback)``."""
+        """Load the entry script and call its ``init()``: ``("ready", pid, seconds, where, node id,
+        files)`` or ``("init_failed", error, traceback, files)`` (files: :meth:`ship.Outbox.collect`)."""
         import ray
 
         node_id = ray.get_runtime_context().get_node_id()
@@ -80,24 +114,18 @@ class BatchActor:
             self._redirect()
             from modelport.jobs.batch.script import EntryRuntime
 
-            os.chdir(self.cwd)
+            os.chdir(self.config["source_directory"])
             self.runtime = EntryRuntime(self.config, self.slot)
             self.runtime.setup()
             seconds = self.runtime.init()
-        except BaseException as exc:  # the user's init() or import, or a node without the files
+        except BaseException as exc:  # the user's init() or import
             from modelport.jobs.batch.script import error_line
 
-            return ("init_failed", f"{error_line(exc)} (on {where})", traceback.format_exc())
-        return ("ready", os.getpid(), seconds, where, node_id)
+            return ("init_failed", f"{error_line(exc)} (on {where})", traceback.format_exc(), self._files())
+        return ("ready", os.getpid(), seconds, where, node_id, self._files())
 
     def _redirect(self) -> None:
-        folder = Path(self.config["run_folder"])
-        if not folder.is_dir():
-            raise FileNotFoundError(
-                f"the run's folder {folder} is not on this node: every node of the cluster must see the "
-                "workspace and the inputs at the same paths (a shared file system)"
-            )
-        user = folder / "logs" / "user"
+        user = Path(self.config["run_folder"]) / "logs" / "user"
         for stream, fd in (("stdout", 1), ("stderr", 2)):
             path = user / stream / self.slot.node_name / f"{self.slot.process_name}.{stream}.txt"
             path.parent.mkdir(parents=True, exist_ok=True)
@@ -105,12 +133,31 @@ class BatchActor:
                 sys.stdout.flush() if fd == 1 else sys.stderr.flush()
                 os.dup2(f.fileno(), fd)
 
-    def run(self, tasks: list[tuple[int, dict[str, Any]]]) -> list[tuple[int, dict[str, Any]]]:
-        """Run a bunch of mini-batches, in order: ``[(task, result), ...]``."""
-        done = [(task, self.runtime.run(payload).to_wire()) for task, payload in tasks]
+    def run(self, tasks: list[tuple[int, dict[str, Any]]]) -> dict[str, Any]:
+        """Run a bunch of mini-batches, in order: ``{"results": [(task, result), ...], "files": ...}``."""
+        import ray
+
+        done = []
+        for task, packed in tasks:
+            folder = self.private / "in" / str(task)
+            try:
+                payload = ship.unpack(packed, folder, fetch=ray.get)
+                done.append((task, self.runtime.run(payload).to_wire()))
+            finally:
+                ship.remove(folder)
+        return {"results": done, "files": self._files()}
+
+    def _files(self) -> dict[str, list[tuple[str, bytes]]]:
         sys.stdout.flush()
         sys.stderr.flush()
-        return done
+        return self.outbox.collect()
+
+    def close(self) -> dict[str, list[tuple[str, bytes]]]:
+        """What is left to send, then the private folder removed (the actor is killed next)."""
+        try:
+            return self._files()
+        finally:
+            ship.remove(self.private)
 
 
 @dataclass
@@ -157,6 +204,11 @@ class RayExecutor:
             self.runtime_env["py_executable"] = setup.interpreter
         if setup.user_variables:
             self.runtime_env["env_vars"] = dict(setup.user_variables)
+        # The source folder goes to every node through the object store, once: a node need not
+        # see it (nor the workspace).
+        source, self.entry = ship.zip_folder(self.config["source_directory"], self.config["entry_script"])
+        self.source = ray.put(source)
+        self.parquet: dict[str, Any] = {}  # a Parquet input file -> its bytes in the object store
         self.workers: dict[Slot, _Worker] = {}
         self.pending: dict[Any, _Pending] = {}
         self.generation = 0
@@ -191,7 +243,7 @@ class RayExecutor:
         if node is not None:
             options["scheduling_strategy"] = NodeAffinitySchedulingStrategy(node, soft=True)
         actor = self.actor_class.options(**options).remote(
-            self.config, slot.node, slot.process, self.setup.cwd, dict(self.setup.variables)
+            self.config, slot.node, slot.process, dict(self.setup.variables), self.source, self.entry
         )
         self.generation += 1
         self.workers[slot] = _Worker(slot, actor, self.generation, node_id=node)
@@ -216,7 +268,7 @@ class RayExecutor:
         for w in self.workers.values():
             while w.outbox:
                 bunch, w.outbox = w.outbox[:size], w.outbox[size:]
-                ref = w.actor.run.remote(bunch)
+                ref = w.actor.run.remote([(task, self._pack(payload)) for task, payload in bunch])
                 self.pending[ref] = _Pending(w.slot, w.generation, tuple(t for t, _ in bunch))
 
     def kill_worker(self, slot: Slot) -> None:
@@ -224,6 +276,14 @@ class RayExecutor:
         if w is not None:
             self._forget(w)
             self._kill(w)
+
+    def _pack(self, payload: dict[str, Any]) -> dict[str, Any]:
+        """The payload with its inputs' bytes (the supervisor sees the workspace; a node may not)."""
+        if payload.get("format") == "parquet":
+            for part in payload["parts"]:
+                if part["file"] not in self.parquet:
+                    self.parquet[part["file"]] = self.ray.put(Path(part["file"]).read_bytes())
+        return ship.pack(payload, self.parquet)
 
     def poll(self, timeout: float) -> list[Event]:
         self._check_cluster()
@@ -258,6 +318,7 @@ class RayExecutor:
         except Exception as exc:  # a worker that failed outside the user's code (Ray's OOM killer, ...)
             return self._lost(w, f"failed on {w.where or 'its Ray node'}: {_first_line(exc)}")
         if not p.tasks:
+            self._write_back(value[-1])
             if value[0] == "ready":
                 w.ready, w.pid, w.where, w.node_id = True, int(value[1]), str(value[3]), str(value[4])
                 return [Ready(w.slot, int(value[1]), float(value[2]), str(value[3]))]
@@ -265,8 +326,10 @@ class RayExecutor:
             self._forget(w)
             self._kill(w)
             return [InitFailed(w.slot, str(value[1]), str(value[2]))]
+        # Into the workspace before the supervisor commits these mini-batches.
+        self._write_back(value["files"])
         events: list[Event] = []
-        for task, wire in value:
+        for task, wire in value["results"]:
             if w.tasks and w.tasks[0] == task:
                 w.tasks.popleft()
             elif task in w.tasks:
@@ -304,11 +367,23 @@ class RayExecutor:
 
             atexit.unregister(self.ray.shutdown)
             return
+        # Each worker sends what its last lines wrote and removes its private folder (after the
+        # calls queued before this one; a worker that takes longer is killed with what it holds).
+        closing = {w.actor.close.remote(): w for w in workers if w.ready}
+        ready, _ = self.ray.wait(list(closing), num_returns=len(closing), timeout=_CLOSE_GRACE)
+        for ref in ready:
+            try:
+                self._write_back(self.ray.get(ref, timeout=0))
+            except Exception:  # a worker that died meanwhile: its last lines are lost, not the run
+                pass
         for w in workers:
             self._kill(w)
         self.ray.shutdown()
 
     # -- helpers ----------------------------------------------------------------------------------
+    def _write_back(self, files: dict[str, list[tuple[str, bytes]]]) -> None:
+        ship.write_back(files, self.setup.run_folder, self.config["output_dir"])
+
     def _forget(self, w: _Worker) -> None:
         for ref in [r for r, p in self.pending.items() if p.slot == w.slot and p.generation == w.generation]:
             del self.pending[ref]
