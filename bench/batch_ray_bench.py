@@ -50,6 +50,7 @@ class CpuMeter:
         self.extra = extra  # a callable giving more processes (the cluster's), or None
         self.seen: dict[tuple[int, float], float] = {}
         self.base: dict[tuple[int, float], float] = {}
+        self.names: dict[tuple[int, float], str] = {}
         self.stopped = False
 
     def _sample(self) -> dict[tuple[int, float], float]:
@@ -67,7 +68,10 @@ class CpuMeter:
         for p in procs:
             try:
                 t = p.cpu_times()
-                out[(p.pid, p.create_time())] = t.user + t.system
+                key = (p.pid, p.create_time())
+                out[key] = t.user + t.system
+                # Again each time: a Ray worker renames itself (ray::BatchActor...) once it runs.
+                self.names[key] = _proc_name(p)
             except psutil.Error:
                 pass
         return out
@@ -96,6 +100,26 @@ class CpuMeter:
     def seconds(self) -> float:
         return sum(v - self.base.get(k, 0.0) for k, v in self.seen.items())
 
+    def by_name(self, top: int = 8) -> dict[str, float]:
+        """CPU seconds by kind of process (the supervisor, the workers, Ray's daemons), largest first."""
+        out: dict[str, float] = {}
+        for k, v in self.seen.items():
+            name = self.names.get(k, "?")
+            out[name] = out.get(name, 0.0) + v - self.base.get(k, 0.0)
+        return {k: round(v, 2) for k, v in sorted(out.items(), key=lambda kv: -kv[1])[:top] if v > 0.05}
+
+
+def _proc_name(p: Any) -> str:
+    cmd = p.cmdline()
+    if cmd and cmd[0].startswith("ray::"):
+        return cmd[0].split(".")[0].split(":")[0] + ":" + cmd[0][5:].split(".")[0]
+    for marker in ("modelport.jobs.batch.worker", "modelport.jobs.batch", "gcs_server", "raylet",
+                   "dashboard.py", "monitor.py", "log_monitor.py", "ray.util.client.server",
+                   "runtime_env", "dashboard_agent", "agent"):  # fmt: skip
+        if any(marker in part for part in cmd):
+            return marker
+    return str(p.name())
+
 
 def run_batch(ws: Any, spec: Any, compute: Any, experiment: str, cluster_procs: Any = None) -> dict[str, Any]:
     """One batch run to its end: wall time, steady rate, first mini-batch (from submit), CPU
@@ -123,6 +147,7 @@ def run_batch(ws: Any, spec: Any, compute: Any, experiment: str, cluster_procs: 
         "items": sum(r[1] for r in rows),
         "first_s": rows[0][0] - t0,
         "cpu_s": cpu.seconds,
+        "cpu_by": cpu.by_name(),
         "output": str(spec.output_file),
         **_steady(rows),
     }
@@ -311,6 +336,11 @@ def main(argv: list[str] | None = None) -> int:
 
     try:
         compute = run_compute(ws, target)
+        with CpuMeter(cluster_procs) as idle:  # Ray's own daemons, with no work
+            time.sleep(10)
+        results["cluster_idle_cpu_per_s"] = idle.seconds / 10
+        results["cluster_idle_cpu_by"] = {k: v / 10 for k, v in idle.by_name().items()}
+        print(f"idle cluster: {idle.seconds / 10:.3f} CPU s/s {results['cluster_idle_cpu_by']}", flush=True)
         cases = {
             "files": (pngs, "batch_png.py", args.files_per_batch),
             "tabular": (csv, "batch_csv.py", args.bytes_per_batch),
