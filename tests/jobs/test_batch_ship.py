@@ -130,3 +130,19 @@ def test_a_file_sent_from_outside_its_folder_is_refused(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="outside its folder"):
         ship.write_back({"outputs": [("../escaped.txt", b"x")]}, str(tmp_path / "run"), str(tmp_path / "out"))
     assert not (tmp_path / "escaped.txt").exists()
+
+
+def test_the_file_system_view_is_the_same_for_another_process_and_not_in_another_mount_namespace() -> None:
+    import shutil
+    import subprocess
+
+    here = ship.fs_view()
+    code = "from modelport.jobs.batch.executors.ship import fs_view; print(fs_view())"
+    again = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert here and again.stdout.strip() == here
+    if sys.platform.startswith("linux") and os.geteuid() == 0 and shutil.which("unshare"):
+        # As the isolated Ray node of tests/ray/test_isolated_batch.py runs: its own mount namespace.
+        apart = subprocess.run(
+            ["unshare", "--mount", sys.executable, "-c", code], capture_output=True, text=True, check=True
+        )
+        assert apart.stdout.strip() and apart.stdout.strip() != here

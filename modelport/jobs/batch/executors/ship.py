@@ -27,9 +27,23 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-__all__ = ["Outbox", "pack", "unpack", "unzip", "write_back", "zip_folder"]
+__all__ = ["Outbox", "fs_view", "pack", "unpack", "unzip", "write_back", "zip_folder"]
 
 _SKIP_DIRS = {"__pycache__", ".git", ".ipynb_checkpoints"}
+
+
+def fs_view() -> str:
+    """Which file system this process sees: the machine (its kernel's boot id), the mount
+    namespace and the root folder. Two processes with the same view read the same file at the
+    same path; a Ray node in a container, in a mount namespace of its own or on another machine
+    has another view. "" where it cannot be told (not Linux): never the same as another."""
+    try:
+        boot = Path("/proc/sys/kernel/random/boot_id").read_text().strip()
+        mounts = os.readlink("/proc/self/ns/mnt")
+        root = os.stat("/")
+    except OSError:
+        return ""
+    return f"{boot} {mounts} {root.st_dev}:{root.st_ino}"
 
 
 # -- inputs: supervisor -> worker ------------------------------------------------------------------
