@@ -349,23 +349,30 @@ def main(argv: list[str] | None = None) -> int:
         for kind, (data, script, size) in cases.items() if not args.no_throughput else ():
             ray_rows: list[dict[str, Any]] = []
             local_rows: list[dict[str, Any]] = []
+            shipped_rows: list[dict[str, Any]] = []
             for i in range(args.repeats):
-                order = [("ray", ray_rows), ("local", local_rows)]
+                order = [("ray", ray_rows), ("local", local_rows), ("shipped", shipped_rows)]
                 for name, into in order if i % 2 == 0 else order[::-1]:
                     spec = spec_for(
                         kind, data, home / "out" / f"{kind}-{name}-{i}", args.processes, python, script, size
                     )
-                    where = compute if name == "ray" else None
-                    procs = cluster_procs if name == "ray" else None
+                    where = compute if name != "local" else None
+                    procs = cluster_procs if name != "local" else None
+                    # "shipped": the Ray workers get their inputs as bytes, as on a node that cannot
+                    # see the workspace, instead of reading them in place.
+                    os.environ[_settings.BATCH_SHIP_INPUTS] = "1" if name == "shipped" else ""
                     into.append(run_batch(ws, spec, where, f"bench-{kind}-{name}-{i}", procs))
                     print(f"{kind} {name} run {i + 1}: {json.dumps(into[-1])}", flush=True)
             local_png_output = local_png_output or (local_rows[0]["output"] if kind == "files" else "")
-            med = {f"{n}_{k}": _median(rows, k) for n, rows in (("ray", ray_rows), ("local", local_rows))
+            runners = (("ray", ray_rows), ("local", local_rows), ("shipped", shipped_rows))
+            med = {f"{n}_{k}": _median(rows, k) for n, rows in runners
                    for k in ("wall_s", "steady_items_s", "first_s", "load", "cpu_s")}  # fmt: skip
             med["end_to_end_ratio"] = (med["local_wall_s"] or 0) / (med["ray_wall_s"] or 1)
             med["steady_ratio"] = (med["ray_steady_items_s"] or 0) / (med["local_steady_items_s"] or 1)
             med["cpu_ratio"] = (med["local_cpu_s"] or 0) / (med["ray_cpu_s"] or 1)
-            results[kind] = {"ray": ray_rows, "local": local_rows, "median": med}
+            med["shipped_end_to_end_ratio"] = (med["local_wall_s"] or 0) / (med["shipped_wall_s"] or 1)
+            med["shipped_cpu_ratio"] = (med["local_cpu_s"] or 0) / (med["shipped_cpu_s"] or 1)
+            results[kind] = {"ray": ray_rows, "local": local_rows, "shipped": shipped_rows, "median": med}
         if args.no_starts:
             raise _Done
         phases: list[dict[str, float]] = []
@@ -427,6 +434,12 @@ def report(r: dict[str, Any]) -> str:
             f"({m.get('ray_cpu_s') or 0:.1f} vs {m.get('local_cpu_s') or 0:.1f} CPU s); "
             f"load {m['ray_load']:.1f}"
         )
+        if m.get("shipped_cpu_s"):
+            lines.append(
+                f"{kind:8s} inputs shipped as bytes: end-to-end {m['shipped_end_to_end_ratio']:.2f}x "
+                f"({m['shipped_wall_s']:.1f} s), CPU {m['shipped_cpu_ratio']:.2f}x "
+                f"({m['shipped_cpu_s']:.1f} CPU s)"
+            )
     if "submit_to_first_s" not in r:
         return "\n".join(lines)
     f = r["submit_to_first_s"]

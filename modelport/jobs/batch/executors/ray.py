@@ -44,6 +44,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from modelport import _settings
 from modelport.jobs.batch.executors import ship
 from modelport.jobs.batch.executors.base import (
     Done,
@@ -217,7 +218,8 @@ class RayExecutor:
         source, self.entry = ship.zip_folder(self.config["source_directory"], self.config["entry_script"])
         self.source = ray.put(source)
         self.parquet: dict[str, Any] = {}  # a Parquet input file -> its bytes in the object store
-        self.view = ship.fs_view()
+        # "": no worker sees the same view, so every one gets its inputs as bytes.
+        self.view = "" if _settings.batch_ship_inputs() else ship.fs_view()
         self.workers: dict[Slot, _Worker] = {}
         self.pending: dict[Any, _Pending] = {}
         self.generation = 0
