@@ -8,7 +8,8 @@ bunches, one actor call each (:meth:`RayExecutor._flush`), and an actor runs its
 order they were sent, so tasks queue on it as on a local worker.
 
 A node need not see the workspace (issue 25): everything reaches a worker through Ray's object
-store, on one machine as on many (:mod:`.ship`): the source folder as a zip once per run, each
+store, on one machine as on many (:mod:`.ship`): the source folder as a zip with each worker's
+constructor, each
 mini-batch's inputs as bytes read here, by the supervisor; the worker writes them into a private
 folder and calls ``run()`` with those paths. Its stdout, stderr, ``EntryScript`` logs and the
 files ``run()`` writes to ``AZUREML_BI_OUTPUT_PATH`` come back with each answer and are written
@@ -213,10 +214,13 @@ class RayExecutor:
             self.runtime_env["py_executable"] = setup.interpreter
         if setup.user_variables:
             self.runtime_env["env_vars"] = dict(setup.user_variables)
-        # The source folder goes to every node through the object store, once: a node need not
-        # see it (nor the workspace).
-        source, self.entry = ship.zip_folder(self.config["source_directory"], self.config["entry_script"])
-        self.source = ray.put(source)
+        # The source folder goes to every worker with its constructor: a node need not see it (nor
+        # the workspace). Not ray.put() once: a replacement asked of a cluster that is going away
+        # then waits on Ray recovering that object (measured: the run never ended), where plain
+        # bytes fail at once.
+        self.source, self.entry = ship.zip_folder(
+            self.config["source_directory"], self.config["entry_script"]
+        )
         self.parquet: dict[str, Any] = {}  # a Parquet input file -> its bytes in the object store
         # "": no worker sees the same view, so every one gets its inputs as bytes.
         self.view = "" if _settings.batch_ship_inputs() else ship.fs_view()
@@ -387,6 +391,9 @@ class RayExecutor:
     def close(self) -> None:
         workers, self.workers = list(self.workers.values()), {}
         self.pending.clear()
+        # A cluster that went away as the run finished (its last mini-batches committed) has not
+        # been seen gone yet: Ray's shutdown would wait for it, and the run would never end.
+        self.gone = self.gone or not gcs_answers(self.compute.address)
         if self.gone:
             # Nothing to tell a cluster that is not there, and Ray's own shutdown at exit would
             # wait for it (a driver that cannot reach its cluster is ended by Ray after 60 s).
