@@ -7,10 +7,11 @@ variables. The actor loads the entry script and calls ``init()`` once; tasks go 
 bunches, one actor call each (:meth:`RayExecutor._flush`), and an actor runs its calls in the
 order they were sent, so tasks queue on it as on a local worker.
 
-A node need not see the workspace (issue 25): everything reaches a worker through Ray's object
-store, on one machine as on many (:mod:`.ship`): the source folder as a zip with each worker's
-constructor, each
-mini-batch's inputs as bytes read here, by the supervisor; the worker writes them into a private
+A node need not see the workspace (issue 25): everything reaches a worker as arguments of its
+Ray calls (:mod:`.ship`): the source folder as a zip with each worker's constructor, each
+mini-batch's inputs as bytes read here, by the supervisor (except for a worker that sees this
+machine's file system, which reads them in place: see :meth:`RayExecutor._flush`); the worker
+writes them into a private
 folder and calls ``run()`` with those paths. Its stdout, stderr, ``EntryScript`` logs and the
 files ``run()`` writes to ``AZUREML_BI_OUTPUT_PATH`` come back with each answer and are written
 into the run's folder and output folder here, before the supervisor commits the mini-batches they
