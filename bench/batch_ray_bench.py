@@ -38,8 +38,92 @@ from bench.model import REPO, trained_model
 FIRST_LINE = "import time, sys\nprint('started', time.time(), flush=True)\n"
 
 
-def run_batch(ws: Any, spec: Any, compute: Any, experiment: str) -> dict[str, Any]:
-    """One batch run to its end: wall time, steady rate, first mini-batch (from submit)."""
+class CpuMeter:
+    """CPU seconds (user + system) the processes of a run spend: this process's descendants (the
+    run's supervisor and a local run's workers) and, for a Ray run, every process of the cluster
+    (raylet, GCS, agents, the actors). Sampled every 0.2 s while the run goes; a process that ends
+    keeps its last sample. On a machine shared with others, wall-clock ratios follow the neighbours'
+    load; the CPU a run costs does much less, and on an idle 2-core machine it is what bounds the
+    wall time once both cores are busy."""
+
+    def __init__(self, extra: Any = None) -> None:
+        self.extra = extra  # a callable giving more processes (the cluster's), or None
+        self.seen: dict[tuple[int, float], float] = {}
+        self.base: dict[tuple[int, float], float] = {}
+        self.names: dict[tuple[int, float], str] = {}
+        self.stopped = False
+
+    def _sample(self) -> dict[tuple[int, float], float]:
+        import psutil
+
+        procs = psutil.Process().children(recursive=True)
+        if self.extra is not None:
+            for p in self.extra():
+                procs.append(p)
+                try:
+                    procs.extend(p.children(recursive=True))
+                except psutil.Error:
+                    pass
+        out: dict[tuple[int, float], float] = {}
+        for p in procs:
+            try:
+                t = p.cpu_times()
+                key = (p.pid, p.create_time())
+                out[key] = t.user + t.system
+                # Again each time: a Ray worker renames itself (ray::BatchActor...) once it runs.
+                self.names[key] = _proc_name(p)
+            except psutil.Error:
+                pass
+        return out
+
+    def __enter__(self) -> CpuMeter:
+        import threading
+
+        self.base = self._sample()
+        self.seen = dict(self.base)
+
+        def loop() -> None:
+            while not self.stopped:
+                self.seen.update(self._sample())
+                time.sleep(0.2)
+
+        self.thread = threading.Thread(target=loop, daemon=True)
+        self.thread.start()
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.stopped = True
+        self.thread.join()
+        self.seen.update(self._sample())
+
+    @property
+    def seconds(self) -> float:
+        return sum(v - self.base.get(k, 0.0) for k, v in self.seen.items())
+
+    def by_name(self, top: int = 8) -> dict[str, float]:
+        """CPU seconds by kind of process (the supervisor, the workers, Ray's daemons), largest first."""
+        out: dict[str, float] = {}
+        for k, v in self.seen.items():
+            name = self.names.get(k, "?")
+            out[name] = out.get(name, 0.0) + v - self.base.get(k, 0.0)
+        return {k: round(v, 2) for k, v in sorted(out.items(), key=lambda kv: -kv[1])[:top] if v > 0.05}
+
+
+def _proc_name(p: Any) -> str:
+    cmd = p.cmdline()
+    if cmd and cmd[0].startswith("ray::"):
+        return cmd[0].split(".")[0].split(":")[0] + ":" + cmd[0][5:].split(".")[0]
+    for marker in ("modelport.jobs.batch.worker", "modelport.jobs.batch", "gcs_server", "raylet",
+                   "dashboard.py", "monitor.py", "log_monitor.py", "ray.util.client.server",
+                   "runtime_env", "dashboard_agent", "agent"):  # fmt: skip
+        if any(marker in part for part in cmd):
+            return marker
+    return str(p.name())
+
+
+def run_batch(ws: Any, spec: Any, compute: Any, experiment: str, cluster_procs: Any = None) -> dict[str, Any]:
+    """One batch run to its end: wall time, steady rate, first mini-batch (from submit), CPU
+    seconds of its processes (:class:`CpuMeter`; ``cluster_procs`` for a Ray run)."""
     from modelport.jobs import batch
     from modelport.jobs.batch.journal import Journal
     from modelport.jobs.batch.layout import RunFolder
@@ -47,10 +131,11 @@ def run_batch(ws: Any, spec: Any, compute: Any, experiment: str) -> dict[str, An
 
     load = os.getloadavg()[0]
     t0 = time.time()
-    record = batch.submit(ws, experiment, spec, compute=compute)
-    while runs.get_run(ws, record.id).status not in runs.FINAL:
-        time.sleep(0.02)
-    wall = time.time() - t0
+    with CpuMeter(cluster_procs) as cpu:
+        record = batch.submit(ws, experiment, spec, compute=compute)
+        while runs.get_run(ws, record.id).status not in runs.FINAL:
+            time.sleep(0.05)
+        wall = time.time() - t0
     final = runs.get_run(ws, record.id)
     assert final.status == "Completed", final.error
     j = Journal(RunFolder.of(ws, record.id).journal, readonly=True)
@@ -61,6 +146,8 @@ def run_batch(ws: Any, spec: Any, compute: Any, experiment: str) -> dict[str, An
         "wall_s": wall,
         "items": sum(r[1] for r in rows),
         "first_s": rows[0][0] - t0,
+        "cpu_s": cpu.seconds,
+        "cpu_by": cpu.by_name(),
         "output": str(spec.output_file),
         **_steady(rows),
     }
@@ -193,6 +280,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=REPO / "bench" / "results")
     parser.add_argument("--smoke", action="store_true", help="the small model (2,000 training rows)")
     parser.add_argument("--no-two-nodes", action="store_true")
+    parser.add_argument("--no-starts", action="store_true", help="only the throughput figures")
     parser.add_argument(
         "--no-throughput", action="store_true", help="only the start figures (submit-to-first, script runs)"
     )
@@ -239,8 +327,20 @@ def main(argv: list[str] | None = None) -> int:
         "interpreter": python,
         "cluster_start_s": time.time() - t0,
     }
+    from modelport.deploy import cluster as clusters
+
+    record = clusters.load(ws, "cpu-cluster")
+
+    def cluster_procs() -> list[Any]:
+        return clusters.cluster_processes(record)
+
     try:
         compute = run_compute(ws, target)
+        with CpuMeter(cluster_procs) as idle:  # Ray's own daemons, with no work
+            time.sleep(10)
+        results["cluster_idle_cpu_per_s"] = idle.seconds / 10
+        results["cluster_idle_cpu_by"] = {k: v / 10 for k, v in idle.by_name().items()}
+        print(f"idle cluster: {idle.seconds / 10:.3f} CPU s/s {results['cluster_idle_cpu_by']}", flush=True)
         cases = {
             "files": (pngs, "batch_png.py", args.files_per_batch),
             "tabular": (csv, "batch_csv.py", args.bytes_per_batch),
@@ -249,21 +349,32 @@ def main(argv: list[str] | None = None) -> int:
         for kind, (data, script, size) in cases.items() if not args.no_throughput else ():
             ray_rows: list[dict[str, Any]] = []
             local_rows: list[dict[str, Any]] = []
+            shipped_rows: list[dict[str, Any]] = []
             for i in range(args.repeats):
-                order = [("ray", ray_rows), ("local", local_rows)]
+                order = [("ray", ray_rows), ("local", local_rows), ("shipped", shipped_rows)]
                 for name, into in order if i % 2 == 0 else order[::-1]:
                     spec = spec_for(
                         kind, data, home / "out" / f"{kind}-{name}-{i}", args.processes, python, script, size
                     )
-                    where = compute if name == "ray" else None
-                    into.append(run_batch(ws, spec, where, f"bench-{kind}-{name}-{i}"))
+                    where = compute if name != "local" else None
+                    procs = cluster_procs if name != "local" else None
+                    # "shipped": the Ray workers get their inputs as bytes, as on a node that cannot
+                    # see the workspace, instead of reading them in place.
+                    os.environ[_settings.BATCH_SHIP_INPUTS] = "1" if name == "shipped" else ""
+                    into.append(run_batch(ws, spec, where, f"bench-{kind}-{name}-{i}", procs))
                     print(f"{kind} {name} run {i + 1}: {json.dumps(into[-1])}", flush=True)
             local_png_output = local_png_output or (local_rows[0]["output"] if kind == "files" else "")
-            med = {f"{n}_{k}": _median(rows, k) for n, rows in (("ray", ray_rows), ("local", local_rows))
-                   for k in ("wall_s", "steady_items_s", "first_s", "load")}  # fmt: skip
+            runners = (("ray", ray_rows), ("local", local_rows), ("shipped", shipped_rows))
+            med = {f"{n}_{k}": _median(rows, k) for n, rows in runners
+                   for k in ("wall_s", "steady_items_s", "first_s", "load", "cpu_s")}  # fmt: skip
             med["end_to_end_ratio"] = (med["local_wall_s"] or 0) / (med["ray_wall_s"] or 1)
             med["steady_ratio"] = (med["ray_steady_items_s"] or 0) / (med["local_steady_items_s"] or 1)
-            results[kind] = {"ray": ray_rows, "local": local_rows, "median": med}
+            med["cpu_ratio"] = (med["local_cpu_s"] or 0) / (med["ray_cpu_s"] or 1)
+            med["shipped_end_to_end_ratio"] = (med["local_wall_s"] or 0) / (med["shipped_wall_s"] or 1)
+            med["shipped_cpu_ratio"] = (med["local_cpu_s"] or 0) / (med["shipped_cpu_s"] or 1)
+            results[kind] = {"ray": ray_rows, "local": local_rows, "shipped": shipped_rows, "median": med}
+        if args.no_starts:
+            raise _Done
         phases: list[dict[str, float]] = []
         firsts = first_on_cluster(ws, pngs, home / "out", python, compute, args.repeats, phases)
         results["submit_to_first_s"] = {
@@ -294,6 +405,8 @@ def main(argv: list[str] | None = None) -> int:
                 "local_completed_s": _median(here, "completed_s"),
             },
         }
+    except _Done:
+        pass
     finally:
         target.delete()
     if not args.no_two_nodes and local_png_output:
@@ -306,6 +419,10 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
+class _Done(Exception):
+    """--no-starts: the throughput figures are all that was asked."""
+
+
 def report(r: dict[str, Any]) -> str:
     lines = [f"Ray batch benchmark, {r['processes']} processes, {r['cpus']} CPUs, model {r['model']['kind']}"]
     for kind in [k for k in ("files", "tabular") if k in r]:
@@ -313,8 +430,18 @@ def report(r: dict[str, Any]) -> str:
         lines.append(
             f"{kind:8s} ray/local end-to-end {m['end_to_end_ratio']:.2f}x ({m['ray_wall_s']:.1f} s vs "
             f"{m['local_wall_s']:.1f} s), steady {m['steady_ratio']:.2f}x ({m['ray_steady_items_s']:.0f} vs "
-            f"{m['local_steady_items_s']:.0f} items/s); load {m['ray_load']:.1f}"
+            f"{m['local_steady_items_s']:.0f} items/s); CPU {m.get('cpu_ratio', 0):.2f}x "
+            f"({m.get('ray_cpu_s') or 0:.1f} vs {m.get('local_cpu_s') or 0:.1f} CPU s); "
+            f"load {m['ray_load']:.1f}"
         )
+        if m.get("shipped_cpu_s"):
+            lines.append(
+                f"{kind:8s} inputs shipped as bytes: end-to-end {m['shipped_end_to_end_ratio']:.2f}x "
+                f"({m['shipped_wall_s']:.1f} s), CPU {m['shipped_cpu_ratio']:.2f}x "
+                f"({m['shipped_cpu_s']:.1f} CPU s)"
+            )
+    if "submit_to_first_s" not in r:
+        return "\n".join(lines)
     f = r["submit_to_first_s"]
     ph = f.get("phases_median") or {}
     lines.append(

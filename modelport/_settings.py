@@ -40,3 +40,12 @@ def pin_policy() -> str | None:
 def java_home() -> str | None:
     """``$JAVA_HOME`` (where a Java runtime is, for environments with pyspark), or None."""
     return os.environ.get("JAVA_HOME") or None
+
+
+BATCH_SHIP_INPUTS = "MODELPORT_BATCH_SHIP_INPUTS"
+"""``1``: a batch run's Ray workers get their inputs as bytes even when they could read them in
+place (the path a node without the workspace takes; for tests and the benchmark)."""
+
+
+def batch_ship_inputs() -> bool:
+    return os.environ.get(BATCH_SHIP_INPUTS, "") == "1"

@@ -24,6 +24,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -36,15 +37,18 @@ if TYPE_CHECKING:
     from modelport.runtime import ScoringScript, ScriptLocation
 
 __all__ = [
+    "ISOLATED_RESOURCE",
     "REPO",
     "SCRIPTS",
     "TUTORIAL_SCORE",
     "InProcess",
+    "IsolatedNode",
     "ServerProcess",
     "digits_model",
     "digits_model_dir",
     "dws",
     "env_cache",
+    "isolated_node",
     "load",
     "location",
     "make_app",
@@ -311,3 +315,231 @@ def head_images(name: str, count: int) -> np.ndarray:
         assert magic == 2051 and rows * cols == 784
         data = f.read(count * 784)
     return np.frombuffer(data, dtype=np.uint8).reshape(count, 784)
+
+
+# -- a Ray node that shares no file system with the deploying machine --------------------------
+ISOLATED_RESOURCE = "isolated"
+"""The custom resource an :class:`IsolatedNode` offers (one unit): work asking for it runs there."""
+
+
+@dataclass
+class IsolatedNode:
+    """A Ray worker node in a mount namespace of its own, where ``hidden`` folders are empty.
+
+    Started by :func:`isolated_node` as ``unshare --mount --propagation private sh -c 'mount
+    --bind EMPTY HIDDEN ...; exec ray start --address=... --block'`` in its own session: every
+    process of the node (raylet, agents, workers and what they start) inherits the namespace, so
+    none of them sees the workspace, the environment cache or the user's home the deploying
+    process sees there. The interpreter running Ray (this venv and its base Python) stays visible
+    even when it lives under a hidden folder: it is bound back over the empty one.
+    """
+
+    pid: int
+    """The ``unshare`` process: its process group (and session) is the node's."""
+    temp_dir: Path
+    """The node's own Ray temp dir (outside every hidden folder); its log is ray-start.log."""
+    node_id: str
+    hidden: tuple[Path, ...]
+    resource: str = ISOLATED_RESOURCE
+
+    def processes(self) -> list[Any]:
+        """The node's processes: its process group, what names its temp dir, their children."""
+        from modelport.deploy.cluster import ClusterRecord, cluster_processes
+
+        return cluster_processes(
+            ClusterRecord(name="", address="", owned=True, pid=self.pid, temp_dir=str(self.temp_dir))
+        )
+
+    def stop(self) -> None:
+        """Stop every process of the node (by PID, never by name) and remove its temp dir."""
+        import shutil
+
+        import psutil
+
+        procs = self.processes()
+        try:
+            os.killpg(self.pid, signal.SIGTERM)
+        except (ProcessLookupError, PermissionError):
+            pass
+        for p in procs:
+            try:
+                p.send_signal(signal.SIGTERM)
+            except psutil.Error:
+                pass
+        _gone, alive = psutil.wait_procs(procs, timeout=15)
+        for p in alive:
+            try:
+                p.kill()
+            except psutil.Error:
+                pass
+        psutil.wait_procs(alive, timeout=5)
+        try:
+            os.waitpid(self.pid, os.WNOHANG)
+        except ChildProcessError:
+            pass
+        shutil.rmtree(self.temp_dir, ignore_errors=True)
+
+
+_JOIN_ON_LOOPBACK = """
+# `ray start --address` for a cluster on 127.0.0.1 (modelport's owned clusters bind loopback only,
+# in Ray's single-machine mode). The CLI refuses to join a node in that mode, and, told otherwise,
+# rewrites 127.0.0.1 to the machine's network address, where the head does not listen. So this
+# process alone passes the check and keeps the address; the node's processes inherit
+# RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER=0 and bind 127.0.0.1 like the head's.
+import sys
+
+from ray._private import ray_constants, services
+
+ray_constants.ENABLE_RAY_CLUSTER = True
+services.resolve_ip_for_localhost = lambda host: host
+
+from ray.scripts.scripts import main
+
+sys.argv = ["ray", *sys.argv[1:]]
+main()
+"""
+
+
+def _kept_visible() -> list[Path]:
+    """What the node needs to run Ray: this venv and the Python it was made from."""
+    return sorted({Path(sys.prefix).resolve(), Path(sys.base_prefix).resolve()})
+
+
+def _isolation_script(hidden: list[Path], temp: Path, ray_start: list[str]) -> str:
+    import shlex
+
+    q = shlex.quote
+    lines = ["set -e"]
+    kept = [k for k in _kept_visible() if any(k.is_relative_to(h) for h in hidden)]
+    for i, keep in enumerate(kept):  # staged before the folders holding them are hidden
+        stage = temp / f"keep{i}"
+        stage.mkdir()
+        lines.append(f"mount --bind {q(str(keep))} {q(str(stage))}")
+    for i, folder in enumerate(hidden):
+        empty = temp / f"empty{i}"
+        empty.mkdir(mode=0o700)
+        lines.append(f"mount --bind {q(str(empty))} {q(str(folder))}")
+    for i, keep in enumerate(kept):
+        lines.append(f"mkdir -p {q(str(keep))} && mount --bind {q(str(temp / f'keep{i}'))} {q(str(keep))}")
+    lines.append("exec " + " ".join(q(a) for a in ray_start))
+    return "\n".join(lines)
+
+
+@contextmanager
+def isolated_node(
+    address: str,
+    token: str | None,
+    hidden: list[Path],
+    num_cpus: int = 1,
+    resource: str = ISOLATED_RESOURCE,
+    timeout: float = 300.0,
+) -> Iterator[IsolatedNode]:
+    """Join an :class:`IsolatedNode` to the Ray cluster at ``address`` (a modelport-owned one:
+    ``token`` is its Ray token, given to the node as ``RAY_AUTH_TOKEN``, as Ray reads it), offering
+    ``{resource: 1}`` and ``num_cpus``; stopped (every process, by PID) when the block ends.
+
+    ``hidden``: folders the node must not see (each must exist): the workspace (MODELPORT_HOME),
+    the environment cache, the deploying user's home (point HOME at a temp dir in a test, so
+    hiding it means something). Needs root and ``unshare`` (util-linux)."""
+    import shutil
+    import tempfile
+
+    from modelport.deploy import cluster
+    from modelport.deploy.ports import free_port
+
+    hidden = [Path(h).resolve() for h in hidden]
+    for folder in hidden:
+        if not folder.is_dir():
+            raise ValueError(f"a hidden folder must exist: {folder}")
+    temp = Path(tempfile.mkdtemp(prefix="mp-iso-"))  # short: Ray's unix socket paths live under it
+    if any(temp.is_relative_to(h) for h in hidden):
+        raise ValueError(f"the node's temp dir {temp} is under a hidden folder")
+    ports = {
+        "--node-manager-port": free_port(),
+        "--object-manager-port": free_port(),
+        "--dashboard-agent-listen-port": free_port(),
+        "--dashboard-agent-grpc-port": free_port(),
+        "--metrics-export-port": free_port(),
+        "--runtime-env-agent-port": free_port(),
+    }
+    launcher = temp / "ray_start.py"
+    launcher.write_text(_JOIN_ON_LOOPBACK)
+    ray_start = [
+        sys.executable,
+        str(launcher),
+        "start",
+        f"--address={address}",
+        "--block",
+        f"--node-ip-address={cluster.HOST}",
+        f"--num-cpus={num_cpus}",
+        f"--resources={json.dumps({resource: 1})}",
+        "--disable-usage-stats",
+        f"--temp-dir={temp / 'ray'}",
+        *(f"{k}={v}" for k, v in ports.items()),
+    ]
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in ("RAY_AUTH_MODE", "RAY_AUTH_TOKEN", "RAY_AUTH_TOKEN_PATH")
+    }
+    env.update(
+        RAY_USAGE_STATS_ENABLED="0",
+        # A node on 127.0.0.1 keeps that address only in Ray's single-machine mode (cluster.py).
+        RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER="0",
+        RAY_AUTH_MODE="token" if token else "disabled",
+    )
+    if token:
+        env["RAY_AUTH_TOKEN"] = token.strip()
+    log_file = temp / "ray-start.log"
+    script = _isolation_script(hidden, temp, ray_start)
+    with open(log_file, "ab") as out:
+        proc = subprocess.Popen(
+            ["unshare", "--mount", "--propagation", "private", "sh", "-c", script],
+            stdin=subprocess.DEVNULL,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            env=env,
+            start_new_session=True,
+        )
+    node = IsolatedNode(pid=proc.pid, temp_dir=temp, node_id="", hidden=tuple(hidden), resource=resource)
+    try:
+        node.node_id = _wait_for_node(address, token, resource, proc, log_file, timeout)
+        yield node
+    finally:
+        node.stop()
+        shutil.rmtree(temp, ignore_errors=True)
+
+
+def _wait_for_node(
+    address: str,
+    token: str | None,
+    resource: str,
+    proc: subprocess.Popen[bytes],
+    log_file: Path,
+    timeout: float,
+) -> str:
+    """The new node's id, once the cluster lists it alive with ``resource``."""
+    from ray._raylet import GcsClient  # type: ignore[attr-defined]
+
+    from modelport.deploy import cluster
+
+    token_file = None
+    if token:
+        token_file = log_file.with_name("token")
+        token_file.write_text(token.strip())
+        token_file.chmod(0o600)
+    deadline = time.monotonic() + timeout
+    try:
+        while True:
+            if proc.poll() is not None or time.monotonic() > deadline:
+                why = "exited" if proc.returncode is not None else f"did not join in {timeout:.0f} s"
+                pytest.fail(f"the isolated Ray node {why}:\n{log_file.read_text(errors='replace')[-3000:]}")
+            with cluster._driver_settings(address, str(token_file) if token_file else None):
+                infos = GcsClient(address=address).get_all_node_info(timeout=10)
+            for node_id, info in infos.items():
+                if int(info.state) == 0 and resource in dict(info.resources_total):
+                    return node_id.hex() if hasattr(node_id, "hex") else str(node_id)
+            time.sleep(0.5)
+    finally:
+        if token_file is not None:
+            token_file.unlink(missing_ok=True)

@@ -446,3 +446,47 @@ def test_the_cli_against_the_cluster_and_bad_input_in_one_line(cpu: AmlCompute, 
         assert len(message) == 1 and all(w in message[0] for w in words), bad.stderr
         assert "Traceback" not in bad.stderr
     assert [r.status for r in registry.list_runs(ws, "batch-score")] == ["Completed"]  # none started
+
+
+WAITING = """
+import os, sys, time
+print("started pid", os.getpid(), flush=True)
+deadline = time.time() + 300
+while not os.path.exists(sys.argv[1]) and time.time() < deadline:
+    time.sleep(0.2)
+"""
+
+
+def test_a_script_run_that_loses_its_cluster_fails_with_that_cause(cpu: AmlCompute, tmp_path: Path) -> None:
+    """Last in the module: it kills the module's cluster (every process of its head, at once, as a
+    machine that goes away); the fixture's delete() then finds nothing left to stop."""
+    ws = cpu.workspace
+    release = tmp_path / "release"
+    src = tmp_path / "jobs"
+    _write(src / "waiting.py", WAITING)
+    run = Experiment(ws, "lose-the-cluster").submit(
+        ScriptRunConfig(
+            source_directory=str(src), script="waiting.py", arguments=[str(release)], compute_target=cpu
+        )
+    )
+    log = ws.path / "runs" / run.id / "azureml-logs" / "70_driver_log.txt"
+    _wait_for(
+        lambda: log.is_file() and "started pid" in log.read_text(), "the script to start on the cluster"
+    )
+    script = psutil.Process(int(log.read_text().split("started pid")[1].split()[0]))
+    record = cluster.load(ws, "cpu-cluster")
+    for proc in cluster.cluster_processes(record):
+        try:
+            proc.kill()
+        except psutil.Error:
+            pass
+    _wait_for(lambda: registry.get_run(ws, run.id).status in registry.FINAL, "the run to end", timeout=180)
+    lost = registry.get_run(ws, run.id)
+    assert lost.status == "Failed", lost.status
+    assert lost.error and lost.error.startswith("lost its Ray cluster (compute target 'cpu-cluster' at "), (
+        lost.error
+    )
+    with pytest.raises(RunFailed, match="lost its Ray cluster"):
+        run.wait_for_completion(show_output=False)
+    release.write_text("")  # a script that outlived its node's Ray ends on its own
+    _wait_for(lambda: not script.is_running() or script.status() == psutil.STATUS_ZOMBIE, "the script to end")

@@ -217,7 +217,7 @@ def test_a_run_that_loses_its_cluster_fails_with_that_cause_and_resumes_when_it_
         "--env",
         "WORKERS=1",
         "--env",
-        "DELAY=0.2",
+        "DELAY=0.5",  # 15 s in all: stopping the cluster takes seconds, and the run must not end first
         "--workspace",
         ws.name,
         "--detach",

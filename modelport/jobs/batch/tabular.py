@@ -49,7 +49,8 @@ def read_frame(payload: dict[str, Any]) -> Any:
                     else pd.DataFrame()
                 )
         if reader.get("include_path"):
-            frame.insert(0, "Path", part["file"])
+            # The dataset's path, also when a Ray worker reads a copy of the file (.executors.ship).
+            frame.insert(0, "Path", part.get("path", part["file"]))
         for key, value in (part.get("partition") or {}).items():
             # v1 puts a partitioned dataset's partition columns after the file's own columns.
             if key in frame.columns:
