@@ -194,8 +194,8 @@ class RayTarget:
         status = str(getattr(app.status, "value", app.status))
         if status == "RUNNING":
             if not self._routed(handle):
-                # Serve says RUNNING once the replicas are; its HTTP proxy learns the route a
-                # moment later, and until then the scoring URI answers 404 (seen on a busy machine).
+                # Serve says RUNNING once the replicas are; its ingress learns the route a moment
+                # later, and until then the scoring URI answers 404 (seen on a busy machine).
                 return Observation(
                     running=True, ready=False, reason="waiting for Serve's HTTP proxy to route it"
                 )
@@ -207,15 +207,19 @@ class RayTarget:
         return Observation(running=True, ready=False, reason=(app.message or status))
 
     def _routed(self, handle: Handle) -> bool:
-        """Whether the cluster's HTTP proxy routes the application's prefix (``/-/routes``)."""
+        """Whether the cluster's ingress routes the application: its root (``GET /``, v1's health
+        route, no key needed) answers through the cluster's HTTP port with anything but 404.
+
+        Serve's ``/-/routes`` listing was asked before; with the HAProxy ingress it listed a route
+        seconds before HAProxy's reloaded configuration sent requests there (404 in between,
+        seen with a replica on another node of a busy machine), so the route itself is asked."""
         import requests
 
+        url = f"http://{cluster.HOST}:{handle['http_port']}{route_prefix(handle['app'])}/"
         try:
-            answer = requests.get(f"http://{cluster.HOST}:{handle['http_port']}/-/routes", timeout=5)
-            routes = answer.json() if answer.status_code == 200 else {}
-        except (requests.RequestException, ValueError):
+            return requests.get(url, timeout=5).status_code != 404
+        except requests.RequestException:
             return False
-        return isinstance(routes, dict) and routes.get(route_prefix(handle["app"])) == handle["app"]
 
     def _observe_endpoint(self, handle: Handle) -> Observation:
         """An endpoint is ready when its router and every version are; failed when one failed."""
