@@ -95,3 +95,18 @@ def test_replica_resources_are_checked_at_attach() -> None:
     for bad in ({}, {"isolated": 0}, {"isolated": "1"}, ["isolated"], {"isolated": True}):
         with pytest.raises(InvalidInputError, match="replica_resources"):
             AksCompute.attach_configuration(address="127.0.0.1:1", replica_resources=bad)  # type: ignore[arg-type]
+
+
+def test_only_an_owned_cluster_without_replica_resources_runs_replicas_in_place() -> None:
+    """The measured shortcut (docs/scale-out.md, "Which path a service takes"): a cluster modelport
+    started is on this machine; an attached one, or a target pinning replicas, is shipped to."""
+    from modelport.deploy.cluster import ClusterRecord
+    from modelport.deploy.targets.ray import in_place
+
+    assert in_place(ClusterRecord("own", "127.0.0.1:6379", owned=True))
+    assert not in_place(ClusterRecord("att", "127.0.0.1:6379", owned=False))
+    pinned = ClusterRecord("own", "127.0.0.1:6379", owned=True, settings={"replica_resources": {"x": 1}})
+    assert not in_place(pinned)
+    assert not in_place(
+        ClusterRecord("att", "10.0.0.5:6379", owned=False, settings={"replica_resources": {"x": 1}})
+    )

@@ -126,6 +126,9 @@ def test_a_service_on_the_isolated_node_gets_everything_through_ray(  # type: ig
     try:
         service.wait_for_deployment(show_output=True, timeout_sec=600)
         assert service.state == "Healthy", service.get_logs()
+        # Pinned to a resource: shipped, never run in place (docs/scale-out.md).
+        assert service._record.handle["in_place"] is False
+        assert "working_dir" in service._record.handle["runtime_env"]
         body = json.dumps({"data": test_x.tolist()})
         assert service.run(input_data=body) == expected.tolist()
         anonymous = requests.post(service.scoring_uri, data=body, timeout=30)

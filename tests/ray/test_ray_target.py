@@ -19,7 +19,7 @@ from modelport.core.model import InferenceConfig, Model
 from modelport.core.webservice import AksWebservice, Webservice
 from modelport.errors import DeploymentError, InvalidInputError
 from modelport.workspace import Workspace
-from tests.fixtures import SCRIPTS, TUTORIAL_SCORE
+from tests.fixtures import SCRIPTS, TUTORIAL_SCORE, wait_until
 from tests.ray.conftest import Provisioned
 
 # Starting a cluster takes 40-70 s here, and minutes when the machine is busy.
@@ -105,6 +105,58 @@ def test_deploy_score_auth_and_delete(
     from ray import serve
 
     assert "ray-svc" not in serve.status().applications
+
+
+def test_an_owned_cluster_runs_replicas_in_place(
+    ray_cluster: Provisioned, digits_model, tmp_path: Path
+) -> None:  # type: ignore[no-untyped-def]
+    """The cluster modelport started (its own compute target, no replica_resources): replicas run
+    the service's interpreter here and read the bundle where it is (no upload, no uv build), keys
+    still enforced from the cluster's key-value store, and request traces kept as a local
+    service's are (the shipped path has none)."""
+    from ray import serve
+
+    from modelport.deploy import cluster
+
+    ws, aks = ray_cluster.ws, ray_cluster.aks
+    path, test_x, expected = digits_model
+    model = Model.register(ws, path, "sklearn_mnist")  # type: ignore[arg-type]
+    service = _deploy(
+        ws,  # type: ignore[arg-type]
+        aks,  # type: ignore[arg-type]
+        "ray-inplace",
+        model,
+        _src(tmp_path, TUTORIAL_SCORE),
+        num_replicas=1,
+        autoscale_enabled=False,
+        enable_app_insights=True,
+    )
+    try:
+        service.wait_for_deployment(show_output=True, timeout_sec=600)
+        assert service.state == "Healthy", service.get_logs()
+        handle = service._record.handle
+        assert handle["in_place"] is True, handle
+        assert set(handle["runtime_env"]) == {"py_executable"}, handle  # nothing shipped, no uv
+        cluster.connect(ray_cluster.record)  # type: ignore[arg-type]
+        origin = (
+            serve.get_deployment_handle("score", app_name="ray-inplace").origin.remote().result(timeout_s=60)
+        )
+        assert origin["python"] == handle["runtime_env"]["py_executable"], origin
+        for where in (origin["cwd"], origin["modelport"], origin["python"]):
+            assert "/runtime_resources/" not in where, origin
+        body = json.dumps({"data": test_x.tolist()})
+        assert service.run(input_data=body) == expected.tolist()
+        anonymous = requests.post(service.scoring_uri, data=body, timeout=30)
+        assert anonymous.status_code == 401 and anonymous.json()["code"] == "AuthError"
+        # The scoring request's trace, written by the replica beside the bundle, as locally.
+        wait_until(
+            lambda: 200 in [t["status"] for t in service.get_traces()],
+            60,
+            "the request's trace",
+            interval=0.2,
+        )
+    finally:
+        service.delete()
 
 
 def test_settings_map_to_serve_options() -> None:

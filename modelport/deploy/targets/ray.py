@@ -1,38 +1,52 @@
 """The Ray target: a service bundle as one Ray Serve application on a workspace's Ray cluster.
 
-The handle is ``{"app", "compute", "workspace", "address", "http_port", "root", "runtime_env"}``:
-the Serve application's name (the service's), the compute target (``modelport.deploy.cluster``)
-and where its cluster answers, the bundle folder, and the runtime environment its replicas were
-given. An endpoint's router (:meth:`RayTarget.route`) has a handle of the same cluster with
-``"router": true`` and its ``"versions"`` (each version's application, share and roles).
+The handle is ``{"app", "compute", "workspace", "address", "http_port", "root", "runtime_env",
+"in_place", "keys"}``: the Serve application's name (the service's), the compute target
+(``modelport.deploy.cluster``) and where its cluster answers, the bundle folder, the runtime
+environment its replicas were given and whether they run in place, and the name of its keys in
+the cluster's key-value store. An endpoint's router (:meth:`RayTarget.route`) has a handle of
+the same cluster with ``"router": true`` and its ``"versions"`` (each version's application,
+share and roles).
 
 Replicas run ``modelport.server.ray_replica.ScoringReplica`` (the local server's app, protocols
-and runtime) and get everything through Ray (``modelport.deploy.ray_env``): the bundle's
-``app/`` as their working directory, modelport as a ``py_modules`` package, the environment as
-Ray's ``uv`` runtime environment built and cached on each node, the keys in the cluster's
-key-value store. Nothing is read by a path of this machine, so a node needs no shared file
-system, and a cluster on this machine takes the same path as a remote one. A compute target
-attached with ``replica_resources`` (``AksCompute.attach_configuration``) places every replica
-on nodes offering those Ray resources. What a service asks of AKS maps onto Serve's deployment
-options (:func:`deployment_options`).
+and runtime). Two paths (docs/scale-out.md, "Which path a service takes"):
+
+- **shipped** (every attached cluster, and any target with ``replica_resources``): replicas get
+  everything through Ray (``modelport.deploy.ray_env``): the bundle's ``app/`` as their working
+  directory, modelport as a ``py_modules`` package, the environment as Ray's ``uv`` runtime
+  environment built and cached on each node. Nothing is read by a path of this machine, so a
+  node needs no shared file system.
+- **in place** (:func:`in_place`: a cluster modelport started itself, which listens on 127.0.0.1
+  only so every node of it is this machine, and no ``replica_resources``): replicas run the
+  service's environment interpreter built here (``runtime_env={"py_executable": ...}``) and read
+  the bundle where it is, with request traces, collected model data and drift gauges as a local
+  service has them. A measured optimisation (no upload, no environment built again by Ray).
+
+The keys are in the cluster's key-value store on both paths. A compute target attached with
+``replica_resources`` (``AksCompute.attach_configuration``) places every replica on nodes
+offering those Ray resources. What a service asks of AKS maps onto Serve's deployment options
+(:func:`deployment_options`).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import importlib
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from modelport import _settings
 from modelport.deploy import cluster, ray_env
 from modelport.deploy._files import tail
 from modelport.deploy.bundle import ServiceBundle
 from modelport.deploy.configs import DeploymentSettings
 from modelport.deploy.reconcile import Observation
 from modelport.deploy.targets.base import Endpoint, EndpointVersion, Handle, Runtime
-from modelport.errors import DeploymentError, InvalidInputError
+from modelport.environments.ray_check import SERVE, ray_problem
+from modelport.errors import DeploymentError, EnvironmentBuildError, InvalidInputError
 
-__all__ = ["RayTarget", "deployment_options", "route_prefix"]
+__all__ = ["RayTarget", "deployment_options", "in_place", "route_prefix"]
 
 REPLICA_MODULE = "modelport.server.ray_replica"
 REPLICA_RAY_ENV = {"RAY_SERVE_RUN_USER_CODE_IN_SEPARATE_THREAD": "0"}
@@ -96,6 +110,41 @@ def _connect(handle: Handle) -> None:
     cluster.connect(cluster.load(Path(handle["workspace"]), handle["compute"]))
 
 
+def in_place(record: cluster.ClusterRecord) -> bool:
+    """Whether a service on this compute target may run in place (the module docstring): the
+    cluster is one modelport started (its nodes are on this machine, it listens on 127.0.0.1
+    only) and the target pins replicas to no resource (a pin stands for a node pool that may be
+    elsewhere, and the isolated-node tests pin to prove the shipped path)."""
+    return bool(record.owned) and not record.settings.get("replica_resources")
+
+
+def _local_interpreter(bundle: ServiceBundle) -> str | None:
+    """The bundle's interpreter for a replica in place, with Ray added (a cached environment of
+    its own) when it lacks it; None when that cannot be (no environment, or a user-managed one,
+    without Ray): such a service is shipped, its versions installed by Ray over the node's Python."""
+    import ray
+
+    problem = ray_problem(bundle.interpreter, ray.__version__, SERVE)
+    if problem is None:
+        return bundle.interpreter
+    spec = bundle.spec.environment
+    if spec is None or spec.user_managed:
+        bundle.log(f"{problem}: the environment is shipped to the cluster with Ray added")
+        return None
+    from modelport.environments import resolve_interpreter
+
+    bundle.log(f"adding {cluster.ray_requirement()} to the environment for Ray Serve")
+    python = str(
+        resolve_interpreter(
+            spec, _settings.env_cache_root(), log=bundle.log, extra_requirements=(cluster.ray_requirement(),)
+        )
+    )
+    problem = ray_problem(python, ray.__version__, SERVE)
+    if problem is not None:
+        raise EnvironmentBuildError(problem)
+    return python
+
+
 class RayTarget:
     """Runs bundles as Ray Serve applications (see the module docstring)."""
 
@@ -120,10 +169,21 @@ class RayTarget:
         # memory_gb is the replica's Ray `memory` resource, not also the server's recycle limit: a
         # replica process carries Ray's own core worker (~150-200 MB), so AKS's default 0.5 GB
         # recycled it on every 10,000-row request; Ray's memory monitor guards the node instead.
-        settings = ray_env.replica_settings(bundle, runtime.token_auth)
         env_vars = {**bundle.spec.environment_variables, "PYTHONUNBUFFERED": "1", **REPLICA_RAY_ENV}
         options = deployment_options(bundle.spec.settings)
-        renv = ray_env.ship(ray_env.runtime_env(bundle, env_vars))
+        interpreter = _local_interpreter(bundle) if in_place(record) else None
+        renv: dict[str, Any]
+        if interpreter is not None:
+            bundle.log(f"replicas run in place on this machine's cluster, in {interpreter}")
+            # Every path absolute, read where it is; the keys come from the key-value store.
+            server = dataclasses.replace(
+                bundle.server_settings(), workers=1, keys_file=None, token_auth=runtime.token_auth
+            )
+            settings = server.to_dict()
+            renv = {"py_executable": interpreter, "env_vars": env_vars}
+        else:
+            settings = ray_env.replica_settings(bundle, runtime.token_auth)
+            renv = ray_env.ship(ray_env.runtime_env(bundle, env_vars))
         options["ray_actor_options"]["runtime_env"] = renv
         resources = record.settings.get("replica_resources")
         if resources:
@@ -166,6 +226,7 @@ class RayTarget:
             "http_port": record.http_port,
             "root": str(bundle.root),
             "runtime_env": {k: v for k, v in renv.items() if k != "env_vars"},
+            "in_place": "py_executable" in renv,
             "keys": runtime.keys_file.stem if runtime.keys_file is not None else None,
         }
 
@@ -256,7 +317,7 @@ class RayTarget:
         router = importlib.import_module(REPLICA_MODULE).EndpointRouter
         _connect(handle)
         shipped = base.get("runtime_env") or {}
-        renv = {k: shipped[k] for k in ("py_modules", "excludes", "uv") if k in shipped}
+        renv = {k: shipped[k] for k in ("py_executable", "py_modules", "excludes", "uv") if k in shipped}
         app = router.options(ray_actor_options={"num_cpus": 0.1, "runtime_env": renv}).bind(table)
         with cluster.quiet_serve():
             _run_many(
