@@ -1,7 +1,9 @@
 """What a Ray replica gets through Ray, and nothing by a path of the deploying machine.
 
 A replica may run on any node of the cluster, and a node shares no file system with the machine
-that deploys (docs/scale-out.md, "How a service reaches a node"). So the Ray target hands Ray:
+that deploys (docs/scale-out.md, "How a service reaches a node"). So the Ray target hands Ray
+(except where a replica runs in place on this machine: ``modelport.deploy.targets.ray.in_place``;
+its keys still come from the key-value store):
 
 - the bundle's ``app/`` folder (the scoring script, the source folder, the models in v1's layout)
   as the replica's ``working_dir``: Ray zips it, stores it once in the cluster's GCS under its
