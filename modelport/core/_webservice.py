@@ -264,7 +264,7 @@ class Webservice(ServiceBase, WebserviceV1, kinds=("",)):
         """Regenerate (or set) the 'Primary' or 'Secondary' key; takes effect without a restart."""
         if not self.auth_enabled:
             raise InvalidInputError(f"service '{self.name}' does not use key auth")
-        keyfile.regenerate(records.keys_path(self.workspace, self.name), key, set_key)
+        engine.regenerate_key(self.workspace, self._record, key, set_key)
 
     def get_token(self) -> tuple[str, float]:
         """(token, refresh_after epoch seconds); only where token auth is on."""

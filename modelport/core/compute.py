@@ -107,6 +107,9 @@ class AksAttachConfiguration:
     cluster_name: str | None = None
     token: str | None = field(default=None, repr=False)
     """The cluster's Ray token (``RAY_AUTH_TOKEN`` on its nodes); None: ``$MODELPORT_RAY_AUTH_TOKEN``."""
+    replica_resources: dict[str, float] | None = None
+    """Ray resources every replica deployed there asks for (``{"gpu-pool": 1}``): the nodes
+    offering them, as an AKS node pool. None: any node."""
 
 
 class AksCompute(ComputeTarget):
@@ -142,6 +145,8 @@ class AksCompute(ComputeTarget):
         token_file = cluster.token_path(workspace, name)
         try:
             record = _attached_record(workspace, name, address, token, "AksCompute")
+            if attach_configuration.replica_resources:
+                record.settings["replica_resources"] = dict(attach_configuration.replica_resources)
             cluster.attach_serve(record)
             cluster.save(workspace, record)
         except BaseException:
@@ -218,12 +223,16 @@ class AksCompute(ComputeTarget):
         cluster_purpose: str | None = None,
         address: str | None = None,
         token: str | None = None,
+        replica_resources: dict[str, float] | None = None,
     ) -> AksAttachConfiguration:
         """Attach a running Ray cluster at ``address`` (modelport's keyword; v1's Azure resource
         names have no meaning here): ``"ray://host:10001"``, ``"host:6379"`` or ``"auto"``.
         ``token`` (modelport's): the cluster's Ray token, when it requires one (else
         ``$MODELPORT_RAY_AUTH_TOKEN``); attaching a cluster without authentication prints a
-        warning, since anyone who reaches it can run code there."""
+        warning, since anyone who reaches it can run code there. ``replica_resources``
+        (modelport's): Ray resources every replica deployed to this target asks for, so it runs
+        only on nodes offering them (``{"isolated": 1}``: a node started with
+        ``ray start --resources='{"isolated": 1}'``), as a node pool would in AKS."""
         if not address or not isinstance(address, str):
             raise InvalidInputError(
                 "AksCompute.attach_configuration needs address='ray://host:10001' (or 'host:port', "
@@ -231,7 +240,24 @@ class AksCompute(ComputeTarget):
             )
         if token is not None and (not isinstance(token, str) or not token.strip()):
             raise InvalidInputError("token must be the cluster's Ray token (a non-empty string)")
-        return AksAttachConfiguration(address=address, cluster_name=cluster_name, token=token)
+        if replica_resources is not None and (
+            not isinstance(replica_resources, dict)
+            or not replica_resources
+            or not all(
+                isinstance(k, str) and isinstance(v, int | float) and not isinstance(v, bool) and v > 0
+                for k, v in replica_resources.items()
+            )
+        ):
+            raise InvalidInputError(
+                "replica_resources must map Ray resource names to positive amounts, "
+                f"got {replica_resources!r}"
+            )
+        return AksAttachConfiguration(
+            address=address,
+            cluster_name=cluster_name,
+            token=token,
+            replica_resources=dict(replica_resources) if replica_resources else None,
+        )
 
 
 # v1's other compute targets: refusals naming the local way (kept apart from this module's own).

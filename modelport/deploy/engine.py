@@ -375,6 +375,17 @@ def credential(ws: Workspace, record: ServiceRecord) -> str | None:
     return None
 
 
+def regenerate_key(ws: Workspace, record: ServiceRecord, key: str, set_key: str | None = None) -> None:
+    """Regenerate (or set) the 'Primary' or 'Secondary' key in the service's keys file; a target
+    whose replicas cannot read that file (Ray's) is handed the new keys (``publish_keys``)."""
+    path = keys_path(ws, record.name)
+    keyfile.regenerate(path, key, set_key)
+    target = target_of(record)
+    publish = getattr(target, "publish_keys", None)
+    if publish is not None and record.handle:
+        publish(record.handle, path)
+
+
 def token(ws: Workspace, record: ServiceRecord) -> tuple[str, float]:
     """(token, refresh_after epoch seconds), valid for an hour."""
     if not record.spec.settings.token_auth_enabled:

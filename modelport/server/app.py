@@ -375,18 +375,22 @@ def create_app(
     on_ready: Callable[[], None] | None = None,
     metrics: Metrics | None = None,
     on_report: ReportHook | None = None,
+    key_store: KeyStore | None = None,
 ) -> ScoringApp:
     """Build one worker's ASGI app. init() starts with the ASGI lifespan startup.
 
     ``on_exit(code, reason)`` is called when the worker must end (see ScoringService);
-    ``on_report(event, **details)`` tells the supervisor's status file what happened to it.
+    ``on_report(event, **details)`` tells the supervisor's status file what happened to it;
+    ``key_store``: where the keys come from instead of the settings' (a Ray replica's).
     """
     drift = config.monitoring_dir / "drift" if config.monitoring_dir else None
     metrics = metrics or Metrics(drift)
     _collect(config, metrics)
-    store = KeyStore(config.keys_file, config.auth_key)
+    store = key_store or KeyStore(config.keys_file, config.auth_key)
     auth = Authenticator(
-        store, keys_enabled=bool(config.auth_key or config.keys_file), token_enabled=config.token_auth
+        store,
+        keys_enabled=bool(config.auth_key or config.keys_file or key_store),
+        token_enabled=config.token_auth,
     )
 
     def ready() -> None:

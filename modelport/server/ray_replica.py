@@ -19,12 +19,17 @@ import asyncio
 import logging
 import os
 import random
+import time
+from pathlib import Path
 from typing import Any
 
 from ray import serve
 
+from modelport.errors import InvalidInputError
 from modelport.server.app import ScoringApp, create_app
+from modelport.server.auth import RELOAD_INTERVAL_S, Keys, KeyStore
 from modelport.server.config import ServerConfig
+from modelport.servicefiles import ServiceKeys
 
 __all__ = ["VERSION_HEADER", "EndpointRouter", "ScoringReplica"]
 
@@ -32,6 +37,46 @@ VERSION_HEADER = b"azureml-model-deployment"
 """AKS's header naming the endpoint version that served a request (and pinning one in a request)."""
 
 log = logging.getLogger("modelport.server")
+
+
+class ClusterKeys(KeyStore):
+    """A service's keys from the Ray cluster's key-value store (its GCS), where the Ray target
+    puts them (``modelport.deploy.ray_env``): never a file on the node. Re-read at most every
+    0.5 s, so a regenerated key takes effect without a restart; a missing entry accepts no key."""
+
+    def __init__(self, namespace: str, name: str) -> None:
+        super().__init__()
+        self._namespace = namespace
+        self._name = name.encode()
+        self._raw: bytes | None = None
+        self._fetch()
+
+    def current(self) -> Keys:
+        if time.monotonic() - self._checked >= RELOAD_INTERVAL_S:
+            self._fetch()
+        return self._keys
+
+    def _fetch(self) -> None:
+        from ray.experimental.internal_kv import _internal_kv_get
+
+        self._checked = time.monotonic()
+        try:
+            raw = _internal_kv_get(self._name, namespace=self._namespace)
+        except Exception as exc:  # the GCS did not answer: keep the keys in force
+            log.warning(
+                "cannot read the service's keys from the Ray cluster (%s): keeping the current ones", exc
+            )
+            return
+        if raw == self._raw:
+            return
+        try:
+            self._keys = ServiceKeys.from_json(raw) if raw else Keys()
+        except InvalidInputError as exc:
+            log.warning("the service's keys in the Ray cluster are unreadable (%s): refusing keys", exc)
+            self._keys = Keys()
+        if self._raw is not None:
+            log.info("the service's keys changed: keys reloaded")
+        self._raw = raw
 
 
 class _Mounted:
@@ -75,18 +120,23 @@ class _Mounted:
 class ScoringReplica:
     """One replica: the scoring app of one service (or one endpoint version).
 
-    ``settings`` are the scoring server's (``ServerConfig`` fields, absolute paths); ``version``
-    names the AksEndpoint version it serves, if any (every response then carries it).
+    ``settings`` are the scoring server's (``ServerConfig`` fields; relative paths are in the
+    replica's working directory, the bundle's ``app/`` Ray shipped); ``version`` names the
+    AksEndpoint version it serves, if any (every response then carries it); ``keys``:
+    ``{"namespace", "name"}`` of the service's keys in the cluster's key-value store.
     """
 
-    def __init__(self, settings: dict[str, Any], version: str | None = None) -> None:
+    def __init__(
+        self, settings: dict[str, Any], version: str | None = None, keys: dict[str, str] | None = None
+    ) -> None:
         self._settings = dict(settings)
         self._version = version
+        self._keys = dict(keys) if keys else None
         self._exit: str | None = None
         self._app: ScoringApp | None = None
 
     async def __serve_build_asgi_app__(self) -> _Mounted:
-        config = ServerConfig.from_mapping(self._settings)
+        config = ServerConfig.from_mapping(self._settings, base=Path.cwd())
         location = config.location()
         os.environ.update(location.environment())
 
@@ -94,7 +144,8 @@ class ScoringReplica:
             # A run() past its timeout, or too much memory: Ray's health check replaces us.
             self._exit = reason
 
-        app = create_app(config, on_exit)
+        store = ClusterKeys(self._keys["namespace"], self._keys["name"]) if self._keys else None
+        app = create_app(config, on_exit, key_store=store)
         app.service.hold_until_ready_s = 24 * 3600.0  # init() finishes before the replica counts
         await app.service.start()
         error = app.service.init_error
@@ -149,6 +200,20 @@ class ScoringReplica:
         import ray
 
         return str(ray.get_runtime_context().get_node_id())
+
+    def origin(self) -> dict[str, str]:
+        """Where this replica's code and files come from on its node: its node, its working
+        directory (the shipped ``app/``), the modelport it imported and its interpreter."""
+        import sys
+
+        import modelport
+
+        return {
+            "node": self.node_id(),
+            "cwd": os.getcwd(),
+            "modelport": str(Path(modelport.__file__).resolve()),
+            "python": sys.executable,
+        }
 
     def check_health(self) -> None:
         """Ray calls this periodically; raising makes it replace this replica."""

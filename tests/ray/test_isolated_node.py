@@ -2,8 +2,11 @@
 
 The package's cluster gets one more node for this module: a worker node in a mount namespace of
 its own (:func:`tests.fixtures.isolated_node`) where the workspace, the environment cache, the
-deploying user's home (HOME points at a temp dir here) and the package cluster's own workspace are
-empty folders. Work asking for the ``isolated`` resource runs there.
+deploying user's home (HOME points at a temp dir here), the package cluster's own workspace and
+this checkout's ``modelport`` package are empty folders. Work asking for the ``isolated``
+resource runs there. (Ray puts a driver's working directory on its workers' ``sys.path``, and this
+checkout is the tests' working directory: hiding its package proves a replica imports the
+modelport Ray shipped, as a node of a real cluster must.)
 """
 
 from __future__ import annotations
@@ -15,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.fixtures import ISOLATED_RESOURCE, IsolatedNode, isolated_node
+from tests.fixtures import ISOLATED_RESOURCE, REPO, IsolatedNode, isolated_node
 
 pytestmark = [pytest.mark.ray, pytest.mark.process, pytest.mark.timeout(900)]
 
@@ -38,12 +41,13 @@ def isolated(ray_cluster, tmp_path_factory: pytest.TempPathFactory) -> Iterator[
         folder.mkdir()
         (folder / "visible-here").write_text("the deploying machine's file")
     cluster_ws = Path(ray_cluster.ws.path)
+    source = REPO / "modelport"
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("MODELPORT_HOME", str(home))
         mp.setenv("MODELPORT_ENV_CACHE", str(env_cache))
         mp.setenv("HOME", str(user_home))
         with isolated_node(
-            ray_cluster.address, ray_cluster.token, [home, env_cache, user_home, cluster_ws]
+            ray_cluster.address, ray_cluster.token, [home, env_cache, user_home, cluster_ws, source]
         ) as node:
             yield Isolated(node, home, env_cache, user_home, cluster_ws)
 
@@ -77,3 +81,84 @@ def test_the_node_sees_none_of_the_deploying_machines_folders(ray_cluster, isola
     workspace.mkdir()
     check = ray.remote(num_cpus=0, resources={ISOLATED_RESOURCE: 1})(os.path.exists)
     assert ray.get(check.remote(str(workspace)), timeout=60) is False
+
+
+def test_a_service_on_the_isolated_node_gets_everything_through_ray(  # type: ignore[no-untyped-def]
+    ray_cluster, isolated: Isolated, digits_model, sk_env
+) -> None:
+    """v1's tutorial flow to an AksCompute whose replicas ask for the isolated node's resource:
+    the bundle, modelport, the environment (sk_env, built on the node) and the keys all reach
+    the node through Ray; correct answers, keys enforced, a regenerated key taken without a
+    restart, and the replica's own view proves where its files came from."""
+    import json
+    import shutil
+
+    import numpy as np
+    import requests
+    from ray import serve
+
+    from modelport.core.compute import AksCompute, ComputeTarget
+    from modelport.core.model import InferenceConfig, Model
+    from modelport.core.webservice import AksWebservice
+    from modelport.deploy import cluster
+    from modelport.workspace import Workspace
+    from tests.fixtures import TUTORIAL_SCORE, wait_until
+
+    ws = Workspace.create("isows")
+    assert Path(ws.path).is_relative_to(isolated.home)
+    config = AksCompute.attach_configuration(
+        address=ray_cluster.address, token=ray_cluster.token, replica_resources={ISOLATED_RESOURCE: 1}
+    )
+    aks = ComputeTarget.attach(ws, "iso", config)
+    path, test_x, expected = digits_model
+    model = Model.register(ws, path, "sklearn_mnist")
+    src = isolated.home / "src"
+    src.mkdir()
+    shutil.copy(TUTORIAL_SCORE, src / "score.py")
+    service = Model.deploy(
+        ws,
+        "iso-svc",
+        [model],
+        InferenceConfig("score.py", source_directory=str(src), environment=sk_env),
+        AksWebservice.deploy_configuration(num_replicas=1, autoscale_enabled=False),
+        deployment_target=aks,
+    )
+    try:
+        service.wait_for_deployment(show_output=True, timeout_sec=600)
+        assert service.state == "Healthy", service.get_logs()
+        # Pinned to a resource: shipped, never run in place (docs/scale-out.md).
+        assert service._record.handle["in_place"] is False
+        assert "working_dir" in service._record.handle["runtime_env"]
+        body = json.dumps({"data": test_x.tolist()})
+        assert service.run(input_data=body) == expected.tolist()
+        anonymous = requests.post(service.scoring_uri, data=body, timeout=30)
+        assert anonymous.status_code == 401 and anonymous.json()["code"] == "AuthError"
+        key = service.get_keys()[0]
+        headers = {"Authorization": f"Bearer {key}", "Content-Type": "application/json"}
+        answer = requests.post(service.scoring_uri, data=body, headers=headers, timeout=30)
+        assert answer.status_code == 200 and np.array_equal(answer.json(), expected)
+
+        # Where the replica's files came from, as it sees them.
+        cluster.connect(ray_cluster.record)
+        origin = serve.get_deployment_handle("score", app_name="iso-svc").origin.remote().result(timeout_s=60)
+        assert origin["node"] == isolated.node.node_id
+        for shipped in (origin["cwd"], origin["modelport"], origin["python"]):
+            assert shipped.startswith(str(isolated.node.temp_dir)), origin  # Ray's per-node resources
+        assert "/runtime_resources/working_dir_files/" in origin["cwd"], origin
+        assert "/runtime_resources/py_modules_files/" in origin["modelport"], origin
+        assert "/runtime_resources/uv/" in origin["python"], origin
+
+        # A regenerated key reaches the replica through the cluster, without a restart.
+        service.regen_key("Primary")
+        wait_until(
+            lambda: (
+                requests.post(service.scoring_uri, data=body, headers=headers, timeout=30).status_code == 401
+            ),
+            30,
+            "the old key to be refused",
+            interval=0.2,
+        )
+        assert service.run(input_data=body) == expected.tolist()
+    finally:
+        service.delete()
+        aks.delete()

@@ -20,7 +20,7 @@ from modelport.core.model import InferenceConfig, Model
 from modelport.core.webservice import AksWebservice, Webservice
 from modelport.errors import DeploymentError, InvalidInputError
 from modelport.workspace import Workspace
-from tests.fixtures import SCRIPTS, TUTORIAL_SCORE
+from tests.fixtures import SCRIPTS, TUTORIAL_SCORE, wait_until
 from tests.ray.conftest import Provisioned
 
 # Starting a cluster takes 40-70 s here, and minutes when the machine is busy.
@@ -108,6 +108,58 @@ def test_deploy_score_auth_and_delete(
     assert "ray-svc" not in serve.status().applications
 
 
+def test_an_owned_cluster_runs_replicas_in_place(
+    ray_cluster: Provisioned, digits_model, tmp_path: Path
+) -> None:  # type: ignore[no-untyped-def]
+    """The cluster modelport started (its own compute target, no replica_resources): replicas run
+    the service's interpreter here and read the bundle where it is (no upload, no uv build), keys
+    still enforced from the cluster's key-value store, and request traces kept as a local
+    service's are (the shipped path has none)."""
+    from ray import serve
+
+    from modelport.deploy import cluster
+
+    ws, aks = ray_cluster.ws, ray_cluster.aks
+    path, test_x, expected = digits_model
+    model = Model.register(ws, path, "sklearn_mnist")  # type: ignore[arg-type]
+    service = _deploy(
+        ws,  # type: ignore[arg-type]
+        aks,  # type: ignore[arg-type]
+        "ray-inplace",
+        model,
+        _src(tmp_path, TUTORIAL_SCORE),
+        num_replicas=1,
+        autoscale_enabled=False,
+        enable_app_insights=True,
+    )
+    try:
+        service.wait_for_deployment(show_output=True, timeout_sec=600)
+        assert service.state == "Healthy", service.get_logs()
+        handle = service._record.handle
+        assert handle["in_place"] is True, handle
+        assert set(handle["runtime_env"]) == {"py_executable"}, handle  # nothing shipped, no uv
+        cluster.connect(ray_cluster.record)  # type: ignore[arg-type]
+        origin = (
+            serve.get_deployment_handle("score", app_name="ray-inplace").origin.remote().result(timeout_s=60)
+        )
+        assert origin["python"] == handle["runtime_env"]["py_executable"], origin
+        for where in (origin["cwd"], origin["modelport"], origin["python"]):
+            assert "/runtime_resources/" not in where, origin
+        body = json.dumps({"data": test_x.tolist()})
+        assert service.run(input_data=body) == expected.tolist()
+        anonymous = requests.post(service.scoring_uri, data=body, timeout=30)
+        assert anonymous.status_code == 401 and anonymous.json()["code"] == "AuthError"
+        # The scoring request's trace, written by the replica beside the bundle, as locally.
+        wait_until(
+            lambda: 200 in [t["status"] for t in service.get_traces()],
+            60,
+            "the request's trace",
+            interval=0.2,
+        )
+    finally:
+        service.delete()
+
+
 def test_settings_map_to_serve_options() -> None:
     from modelport.deploy.targets.ray import deployment_options
 
@@ -178,23 +230,33 @@ def test_init_failure_fails_within_60_s_with_its_traceback(
     assert Webservice(dws, "ray-broken").state == "Failed"
 
 
-def test_environment_without_ray_fails_within_60_s(
+def test_a_user_managed_environment_without_ray_serves(
     dws: Workspace, aks: ComputeTarget, digits_model, tmp_path: Path, sk_env: Environment, env_cache: Path
 ) -> None:  # type: ignore[no-untyped-def]
-    """A user-managed environment whose interpreter lacks Ray: Serve would wait forever on it."""
+    """A user-managed environment whose interpreter lacks Ray (Serve used to wait forever on it): a
+    node cannot run an interpreter of this machine anyway, so its installed versions are built on
+    the node, over the node's own Python (which brings Ray)."""
     from modelport.environments import EnvSpec, resolve_interpreter
 
     no_ray = resolve_interpreter(EnvSpec.from_dict(sk_env.to_spec()), env_cache, log=lambda _l: None)
     env = Environment("no-ray")
     env.python.user_managed_dependencies = True
     env.python.interpreter_path = str(no_ray)
-    model = Model.register(dws, digits_model[0], "sklearn_mnist")
-    started = time.monotonic()
-    service = _deploy(dws, aks, "ray-noray", model, _src(tmp_path, TUTORIAL_SCORE), env=env, num_replicas=1)
-    with pytest.raises(DeploymentError) as info:
-        service.wait_for_deployment(timeout_sec=90)
-    assert time.monotonic() - started < 60
-    assert "cannot import Ray Serve" in str(info.value)
+    path, test_x, expected = digits_model
+    model = Model.register(dws, path, "sklearn_mnist")
+    service = _deploy(
+        dws,
+        aks,
+        "ray-noray",
+        model,
+        _src(tmp_path, TUTORIAL_SCORE),
+        env=env,
+        num_replicas=1,
+        auth_enabled=False,
+    )
+    service.wait_for_deployment(timeout_sec=600)
+    assert service.run(input_data=json.dumps({"data": test_x.tolist()})) == expected.tolist()
+    service.delete()
 
 
 def test_deployment_target_must_be_aks(dws: Workspace, digits_model, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]

@@ -41,7 +41,10 @@ def two_nodes(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         nodes.add_node(
             **local, include_dashboard=False, gcs_server_port=free_port(), ray_client_server_port=free_port()
         )
-        nodes.add_node(**local)
+        # A temp dir of its own, as a second machine has: Ray builds a replica's runtime environment
+        # (its uv virtualenv) under the node's session folder, and two nodes sharing one raced to
+        # create the same virtualenv ("dest dir ... exists").
+        nodes.add_node(**{**local, "temp_dir": f"{temp}b"})
         nodes.wait_for_nodes()
         yield nodes.address
     finally:
@@ -49,6 +52,7 @@ def two_nodes(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         nodes.shutdown()
         patch.undo()
         shutil.rmtree(temp, ignore_errors=True)
+        shutil.rmtree(f"{temp}b", ignore_errors=True)
 
 
 def test_replicas_run_on_both_nodes(  # type: ignore[no-untyped-def]

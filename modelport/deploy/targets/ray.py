@@ -1,29 +1,43 @@
 """The Ray target: a service bundle as one Ray Serve application on a workspace's Ray cluster.
 
-The handle is ``{"app", "compute", "workspace", "address", "http_port", "root", "interpreter"}``:
-the Serve application's name (the service's), the compute target (``modelport.deploy.cluster``)
-and where its cluster answers, the bundle folder, and the interpreter its replicas run in. An
-endpoint's router (:meth:`RayTarget.route`) has a handle of the same cluster with ``"router":
-true`` and its ``"versions"`` (each version's application, share and roles).
+The handle is ``{"app", "compute", "workspace", "address", "http_port", "root", "runtime_env",
+"in_place", "keys"}``: the Serve application's name (the service's), the compute target
+(``modelport.deploy.cluster``) and where its cluster answers, the bundle folder, the runtime
+environment its replicas were given and whether they run in place, and the name of its keys in
+the cluster's key-value store. An endpoint's router (:meth:`RayTarget.route`) has a handle of
+the same cluster with ``"router": true`` and its ``"versions"`` (each version's application,
+share and roles).
 
 Replicas run ``modelport.server.ray_replica.ScoringReplica`` (the local server's app, protocols
-and runtime) in the interpreter built for the service's environment
-(``runtime_env={"py_executable": ...}``). That interpreter must import the cluster's Ray: Serve
-waits forever for a replica whose interpreter cannot (ray-project/ray#26332 and the platform
-notes), so this target checks ``import ray`` there first and fails at once with the cause. What
-a service asks of AKS maps onto Serve's deployment options (:func:`deployment_options`).
+and runtime). Two paths (docs/scale-out.md, "Which path a service takes"):
+
+- **shipped** (every attached cluster, and any target with ``replica_resources``): replicas get
+  everything through Ray (``modelport.deploy.ray_env``): the bundle's ``app/`` as their working
+  directory, modelport as a ``py_modules`` package, the environment as Ray's ``uv`` runtime
+  environment built and cached on each node. Nothing is read by a path of this machine, so a
+  node needs no shared file system.
+- **in place** (:func:`in_place`: a cluster modelport started itself, which listens on 127.0.0.1
+  only so every node of it is this machine, and no ``replica_resources``): replicas run the
+  service's environment interpreter built here (``runtime_env={"py_executable": ...}``) and read
+  the bundle where it is, with request traces, collected model data and drift gauges as a local
+  service has them. A measured optimisation (no upload, no environment built again by Ray).
+
+The keys are in the cluster's key-value store on both paths. A compute target attached with
+``replica_resources`` (``AksCompute.attach_configuration``) places every replica on nodes
+offering those Ray resources. What a service asks of AKS maps onto Serve's deployment options
+(:func:`deployment_options`).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import importlib
 from collections.abc import Mapping
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from modelport import _settings
-from modelport.deploy import cluster
+from modelport.deploy import cluster, ray_env
 from modelport.deploy._files import tail
 from modelport.deploy.bundle import ServiceBundle
 from modelport.deploy.configs import DeploymentSettings
@@ -32,7 +46,7 @@ from modelport.deploy.targets.base import Endpoint, EndpointVersion, Handle, Run
 from modelport.environments.ray_check import SERVE, ray_problem
 from modelport.errors import DeploymentError, EnvironmentBuildError, InvalidInputError
 
-__all__ = ["RayTarget", "deployment_options", "route_prefix"]
+__all__ = ["RayTarget", "deployment_options", "in_place", "route_prefix"]
 
 REPLICA_MODULE = "modelport.server.ray_replica"
 REPLICA_RAY_ENV = {"RAY_SERVE_RUN_USER_CODE_IN_SEPARATE_THREAD": "0"}
@@ -112,39 +126,36 @@ def _connect(handle: Handle) -> None:
     cluster.connect(cluster.load(Path(handle["workspace"]), handle["compute"]))
 
 
-def _has_ray(interpreter: str, version: str) -> str | None:
-    """None if ``interpreter`` imports Ray Serve ``version``; else why not (the check every Ray
-    path shares: :mod:`modelport.environments.ray_check`)."""
-    return ray_problem(interpreter, version, SERVE)
+def in_place(record: cluster.ClusterRecord) -> bool:
+    """Whether a service on this compute target may run in place (the module docstring): the
+    cluster is one modelport started (its nodes are on this machine, it listens on 127.0.0.1
+    only) and the target pins replicas to no resource (a pin stands for a node pool that may be
+    elsewhere, and the isolated-node tests pin to prove the shipped path)."""
+    return bool(record.owned) and not record.settings.get("replica_resources")
 
 
-def _interpreter(bundle: ServiceBundle) -> str:
-    """The bundle's interpreter, with Ray added (a cached environment of its own) when it lacks it.
-
-    A user-managed environment is the user's to complete: it fails with the cause."""
+def _local_interpreter(bundle: ServiceBundle) -> str | None:
+    """The bundle's interpreter for a replica in place, with Ray added (a cached environment of
+    its own) when it lacks it; None when that cannot be (no environment, or a user-managed one,
+    without Ray): such a service is shipped, its versions installed by Ray over the node's Python."""
     import ray
 
-    problem = _has_ray(bundle.interpreter, ray.__version__)
+    problem = ray_problem(bundle.interpreter, ray.__version__, SERVE)
     if problem is None:
         return bundle.interpreter
     spec = bundle.spec.environment
     if spec is None or spec.user_managed:
-        raise EnvironmentBuildError(
-            f"{problem}: a Ray service's environment needs `{cluster.ray_requirement()}` "
-            "(add it to the environment's pip packages)"
-        )
+        bundle.log(f"{problem}: the environment is shipped to the cluster with Ray added")
+        return None
     from modelport.environments import resolve_interpreter
 
     bundle.log(f"adding {cluster.ray_requirement()} to the environment for Ray Serve")
     python = str(
         resolve_interpreter(
-            spec,
-            _settings.env_cache_root(),
-            log=bundle.log,
-            extra_requirements=(cluster.ray_requirement(),),
+            spec, _settings.env_cache_root(), log=bundle.log, extra_requirements=(cluster.ray_requirement(),)
         )
     )
-    problem = _has_ray(python, ray.__version__)
+    problem = ray_problem(python, ray.__version__, SERVE)
     if problem is not None:
         raise EnvironmentBuildError(problem)
     return python
@@ -166,7 +177,7 @@ class RayTarget:
         ws = _workspace_of(bundle)
         return ws, cluster.load(ws, compute)
 
-    def _application(self, bundle: ServiceBundle, runtime: Runtime, interpreter: str) -> Any:
+    def _application(self, bundle: ServiceBundle, runtime: Runtime, record: cluster.ClusterRecord) -> Any:
         from ray import serve
 
         replica = importlib.import_module(REPLICA_MODULE).ScoringReplica  # see the module docstring
@@ -174,14 +185,33 @@ class RayTarget:
         # memory_gb is the replica's Ray `memory` resource, not also the server's recycle limit: a
         # replica process carries Ray's own core worker (~150-200 MB), so AKS's default 0.5 GB
         # recycled it on every 10,000-row request; Ray's memory monitor guards the node instead.
-        settings = replace(
-            bundle.server_settings(), workers=1, keys_file=runtime.keys_file, token_auth=runtime.token_auth
-        )
         env_vars = {**bundle.spec.environment_variables, "PYTHONUNBUFFERED": "1", **REPLICA_RAY_ENV}
         options = deployment_options(bundle.spec.settings)
-        options["ray_actor_options"]["runtime_env"] = {"py_executable": interpreter, "env_vars": env_vars}
+        interpreter = _local_interpreter(bundle) if in_place(record) else None
+        renv: dict[str, Any]
+        if interpreter is not None:
+            bundle.log(f"replicas run in place on this machine's cluster, in {interpreter}")
+            # Every path absolute, read where it is; the keys come from the key-value store.
+            server = dataclasses.replace(
+                bundle.server_settings(), workers=1, keys_file=None, token_auth=runtime.token_auth
+            )
+            settings = server.to_dict()
+            renv = {"py_executable": interpreter, "env_vars": env_vars}
+        else:
+            settings = ray_env.replica_settings(bundle, runtime.token_auth)
+            renv = ray_env.ship(ray_env.runtime_env(bundle, env_vars))
+        options["ray_actor_options"]["runtime_env"] = renv
+        resources = record.settings.get("replica_resources")
+        if resources:
+            options["ray_actor_options"]["resources"] = dict(resources)
+        keys = None
+        if runtime.keys_file is not None:
+            keys = {
+                "namespace": ray_env.KEYS_NAMESPACE,
+                "name": ray_env.keys_name(runtime.keys_file.stem).decode(),
+            }
         deployment: Any = serve.deployment(name="score", **options)(replica)
-        return deployment.bind(settings.to_dict())
+        return deployment.bind(settings, None, keys), renv
 
     def _run(self, bundle: ServiceBundle, runtime: Runtime) -> Handle:
         # serve.run without waiting: readiness is observed (serve.run would block on a replica
@@ -203,8 +233,9 @@ class RayTarget:
             cluster.save(ws, record)
         cluster.connect(record)
         _check_gpus(bundle.spec.settings.gpu_cores, record.name)
-        interpreter = _interpreter(bundle)
-        app = self._application(bundle, runtime, interpreter)
+        app, renv = self._application(bundle, runtime, record)
+        if runtime.keys_file is not None:
+            ray_env.publish_keys(runtime.keys_file.stem, runtime.keys_file)
         # Always with a name: serve.run without one deletes every other application.
         with cluster.quiet_serve():
             _run_many(
@@ -220,7 +251,9 @@ class RayTarget:
             "address": record.address,
             "http_port": record.http_port,
             "root": str(bundle.root),
-            "interpreter": interpreter,
+            "runtime_env": {k: v for k, v in renv.items() if k != "env_vars"},
+            "in_place": "py_executable" in renv,
+            "keys": runtime.keys_file.stem if runtime.keys_file is not None else None,
         }
 
     def start(self, bundle: ServiceBundle, runtime: Runtime) -> Handle:
@@ -248,8 +281,8 @@ class RayTarget:
         status = str(getattr(app.status, "value", app.status))
         if status == "RUNNING":
             if not self._routed(handle):
-                # Serve says RUNNING once the replicas are; its HTTP proxy learns the route a
-                # moment later, and until then the scoring URI answers 404 (seen on a busy machine).
+                # Serve says RUNNING once the replicas are; its ingress learns the route a moment
+                # later, and until then the scoring URI answers 404 (seen on a busy machine).
                 return Observation(
                     running=True, ready=False, reason="waiting for Serve's HTTP proxy to route it"
                 )
@@ -295,8 +328,8 @@ class RayTarget:
     def route(
         self, name: str, versions: Mapping[str, EndpointVersion], handles: Mapping[str, Handle]
     ) -> Handle:
-        """Deploy (or update) an endpoint's router, on the default version's cluster and in its
-        interpreter, over the versions' applications."""
+        """Deploy (or update) an endpoint's router, on the default version's cluster and with its
+        modelport and environment, over the versions' applications."""
         from ray.serve.api import RunTarget, _run_many
 
         default = next(v for v, info in versions.items() if info.default)
@@ -314,9 +347,9 @@ class RayTarget:
         handle.update(app=name, router=True, versions=table)
         router = importlib.import_module(REPLICA_MODULE).EndpointRouter
         _connect(handle)
-        app = router.options(
-            ray_actor_options={"num_cpus": 0.1, "runtime_env": {"py_executable": base["interpreter"]}}
-        ).bind(table)
+        shipped = base.get("runtime_env") or {}
+        renv = {k: shipped[k] for k in ("py_executable", "py_modules", "excludes", "uv") if k in shipped}
+        app = router.options(ray_actor_options={"num_cpus": 0.1, "runtime_env": renv}).bind(table)
         with cluster.quiet_serve():
             _run_many(
                 [RunTarget(target=app, name=name, route_prefix=route_prefix(name))],
@@ -364,8 +397,16 @@ class RayTarget:
             _connect(handle)
             with cluster.quiet_serve():
                 serve.delete(handle["app"], _blocking=True)
+            if handle.get("keys") == handle["app"]:  # an endpoint version's are the endpoint's
+                ray_env.unpublish_keys(handle["app"])
         except Exception:  # the cluster is gone: nothing runs there any more
             pass
+
+    def publish_keys(self, handle: Handle, keys_file: Path) -> None:
+        """A service's keys changed here (``regen_key``): its replicas read them from the
+        cluster's key-value store within a second, without a restart."""
+        _connect(handle)
+        ray_env.publish_keys(keys_file.stem, keys_file)
 
     def endpoint(self, handle: Handle) -> Endpoint:
         base = f"http://{cluster.HOST}:{handle['http_port']}{route_prefix(handle['app'])}"
