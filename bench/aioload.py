@@ -42,6 +42,7 @@ class Tally:
     ok: int = 0
     errors: dict[str, int] = field(default_factory=lambda: dict.fromkeys(ERROR_KINDS, 0))
     outcomes: list[Outcome] | None = None
+    statuses: dict[int, int] = field(default_factory=dict)  # the non-2xx answers, by status
 
 
 @dataclass
@@ -53,6 +54,8 @@ class AioResult:
     p99_ms: float
     mean_ms: float
     max_ms: float
+    statuses: dict[int, int] = field(default_factory=dict)
+    """The non-2xx answers by status (their total is ``errors["status"]``)."""
 
 
 async def _read_reply(reader: asyncio.StreamReader) -> tuple[int, bool, bytes, str]:
@@ -112,6 +115,7 @@ async def _connection(port: int, request: bytes, deadline: float, timeout: float
                 body = b""
             else:
                 tally.errors["status"] += 1
+                tally.statuses[status] = tally.statuses.get(status, 0) + 1
         if tally.outcomes is not None:
             done = time.perf_counter()
             tally.outcomes.append(Outcome(opened, start, done, status, error, body, content_type))
@@ -139,7 +143,7 @@ async def _run(
     ms = np.asarray(tally.latencies or [float("nan")]) * 1e3
     p50, p99 = np.percentile(ms, [50, 99])
     mean, worst = float(ms.mean()), float(ms.max())
-    return AioResult(elapsed, tally.ok, tally.errors, float(p50), float(p99), mean, worst)
+    return AioResult(elapsed, tally.ok, tally.errors, float(p50), float(p99), mean, worst, tally.statuses)
 
 
 def run(

@@ -88,6 +88,7 @@ def soak(
         "ok": r.ok,
         "failed": failed,
         "errors": r.errors,
+        "statuses": r.statuses,
         "rps": round(r.ok / r.seconds, 1),
         "p50_ms": round(r.p50_ms, 2),
         "p99_ms": round(r.p99_ms, 2),

@@ -24,7 +24,7 @@ import pytest
 from bench import aioload, client
 from tests.fixtures import wait_until
 
-from .conftest import digits_body, metric, workers
+from .conftest import deploy_patient, digits_body, metric, workers
 
 pytestmark = pytest.mark.process
 
@@ -42,7 +42,7 @@ def _established(proc: psutil.Process) -> int:
 
 
 def test_sigkill_a_worker_under_load(deploy, digits_model, figures: dict[str, Any]) -> None:
-    service = deploy("kill-svc", cpu_cores=2)
+    service = deploy_patient(deploy, "kill-svc")
     port = service.port
     assert port is not None and len(workers(service)) == 2
     body = digits_body(digits_model)
