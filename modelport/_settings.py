@@ -49,3 +49,11 @@ place (the path a node without the workspace takes; for tests and the benchmark)
 
 def batch_ship_inputs() -> bool:
     return os.environ.get(BATCH_SHIP_INPUTS, "") == "1"
+
+
+BATCH_FRESH_WORKERS = "MODELPORT_BATCH_FRESH_WORKERS"
+"""``1``: a batch run on Ray takes no kept worker and keeps none (each run starts its own)."""
+
+
+def batch_fresh_workers() -> bool:
+    return os.environ.get(BATCH_FRESH_WORKERS, "") == "1"

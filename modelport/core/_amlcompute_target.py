@@ -385,6 +385,10 @@ class AmlCompute(ComputeTarget):
             max_nodes=int(most),
             owned=r.owned,
             python=r.settings.get("python"),
+            # v1 kept a cluster's nodes this long after a run for the next one; here a batch run's
+            # workers (modelport.jobs.batch.executors.warm). Only on a cluster modelport started:
+            # an attached cluster is someone else's, and keeps nothing of ours.
+            keep_warm_s=float(r.settings.get("idle_seconds_before_scaledown") or 0) if r.owned else 0.0,
         )
 
 

@@ -457,6 +457,112 @@ while not os.path.exists(sys.argv[1]) and time.time() < deadline:
 """
 
 
+KEPT_SCORE = """
+import os
+import helper
+
+CALLS = []
+
+def init():
+    global pid
+    pid = os.getpid()
+    os.environ["SET_BY_A_RUN"] = helper.VERSION  # must not reach the next run
+
+def run(mini_batch):
+    CALLS.append(len(mini_batch))
+    return [
+        f"{os.path.basename(p)} {int(open(p).read()) * helper.FACTOR} {helper.VERSION} {pid}"
+        for p in mini_batch
+    ]
+"""
+KEPT_CHECK = """
+import os
+import helper
+
+def init():
+    global pid, leaked
+    pid = os.getpid()
+    leaked = os.environ.get("SET_BY_A_RUN", "-")
+
+def run(mini_batch):
+    return [
+        f"{os.path.basename(p)} {int(open(p).read()) * helper.FACTOR} {helper.VERSION} {pid} {leaked}"
+        for p in mini_batch
+    ]
+"""
+
+
+def _batch_run(
+    ws: Any, tmp: Path, files: Any, script: str, version: str, factor: int
+) -> tuple[list[str], str]:
+    _write(tmp / "code" / "score.py", script)
+    _write(tmp / "code" / "helper.py", f"VERSION = {version!r}\nFACTOR = {factor}\n")
+    config = ParallelRunConfig(
+        source_directory=str(tmp / "code"),
+        entry_script="score.py",
+        mini_batch_size="3",
+        error_threshold=0,
+        output_action="append_row",
+        environment=None,
+        compute_target="cpu-cluster",
+        node_count=1,
+        process_count_per_node=2,
+    )
+    out = PipelineData("kept", datastore=ws.get_default_datastore())
+    step = ParallelRunStep(
+        name="kept", parallel_run_config=config, inputs=[files], output=out, allow_reuse=False
+    )
+    run = Experiment(ws, "kept-workers").submit(Pipeline(ws, [step]))
+    assert run.wait_for_completion(show_output=False) == "Finished"
+    batch_run = run.find_step_run("kept")[0]
+    rows = (batch_run.get_output_data("kept").local_path / "parallel_run_step.txt").read_text().splitlines()
+    master = (ws.path / "runs" / batch_run.id / "logs" / "sys" / "master_role.txt").read_text()
+    return rows, master
+
+
+def _expected(factor: int, version: str) -> list[list[str]]:
+    return sorted([f"{i:02d}.txt", str(factor * i), version] for i in range(12))
+
+
+def test_a_batch_run_takes_the_workers_the_last_one_kept_and_nothing_of_its_code(
+    cpu: AmlCompute, tmp_path: Path
+) -> None:
+    """v1's idle_seconds_before_scaledown keeps a run's Ray workers for the next run of the same
+    environment (modelport.jobs.batch.executors.warm): the next run takes the same processes,
+    loads its own source (a changed helper module of the same name), and sees nothing the last
+    one left in os.environ; once idle that long, the workers end."""
+    ws = cpu.workspace
+    for i in range(12):
+        _write(tmp_path / "items" / f"{i:02d}.txt", str(i))
+    store = ws.get_default_datastore()
+    store.upload(str(tmp_path / "items"), "kept-items", overwrite=True, show_progress=False)
+    files = Dataset.File.from_files(path=store.path("kept-items"), validate=False).as_named_input("items")
+
+    first, _ = _batch_run(ws, tmp_path / "one", files, KEPT_SCORE, "one", 2)
+    assert sorted(r.split()[:3] for r in first) == _expected(2, "one")
+    pids = {r.split()[3] for r in first}
+
+    second, master2 = _batch_run(ws, tmp_path / "two", files, KEPT_CHECK, "two", 3)
+    assert sorted(r.split()[:3] for r in second) == _expected(3, "two")
+    assert {r.split()[4] for r in second} == {"-"}, "the first run's os.environ reached the second"
+    ready = [line for line in master2.splitlines() if " ready: pid " in line]
+    assert ready and all("kept from an earlier run" in line for line in ready), master2
+    assert {r.split()[3] for r in second} & pids, (pids, second)  # the same processes
+
+    # Kept only as long as the compute target says: 4 s, then they end by themselves.
+    cpu.update(idle_seconds_before_scaledown=4)
+    try:
+        third, _ = _batch_run(ws, tmp_path / "three", files, KEPT_SCORE, "three", 1)
+        workers = {int(r.split()[3]) for r in third}
+
+        def ended() -> bool:
+            return not any(psutil.pid_exists(pid) for pid in workers)
+
+        _wait_for(ended, "kept workers to end after idle_seconds_before_scaledown", timeout=120)
+    finally:
+        cpu.update(idle_seconds_before_scaledown=1800)
+
+
 def test_a_script_run_that_loses_its_cluster_fails_with_that_cause(cpu: AmlCompute, tmp_path: Path) -> None:
     """Last in the module: it kills the module's cluster (every process of its head, at once, as a
     machine that goes away); the fixture's delete() then finds nothing left to stop."""
@@ -490,3 +596,4 @@ def test_a_script_run_that_loses_its_cluster_fails_with_that_cause(cpu: AmlCompu
         run.wait_for_completion(show_output=False)
     release.write_text("")  # a script that outlived its node's Ray ends on its own
     _wait_for(lambda: not script.is_running() or script.status() == psutil.STATUS_ZOMBIE, "the script to end")
+

@@ -53,6 +53,9 @@ class RayCompute:
     owned: bool = False
     python: str | None = None
     """The interpreter the cluster's own workers run (known for a cluster modelport started)."""
+    keep_warm_s: float = 0.0
+    """How long a batch run's Ray workers are kept for the next run of the same environment (v1's
+    ``idle_seconds_before_scaledown``, for a cluster modelport started; 0: not kept)."""
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)

@@ -90,6 +90,19 @@ class BatchActor:
         entry: str,
         view: str,
     ) -> None:
+        self._begin(config, node, process, variables, source, entry, view)
+
+    def _begin(
+        self,
+        config: dict[str, Any],
+        node: int,
+        process: int,
+        variables: dict[str, str],
+        source: bytes,
+        entry: str,
+        view: str,
+    ) -> None:
+        """Set up for a run: the private folder, the source, the run's variables."""
         self.private = Path(tempfile.mkdtemp(prefix="modelport-batch-"))
         src, run, outputs = self.private / "src", self.private / "run", self.private / "outputs"
         outputs.mkdir()
@@ -182,6 +195,7 @@ class _Worker:
     where: str = ""
     pid: int | None = None
     same_view: bool = False  # it sees this machine's files at their paths (see _flush)
+    shell: str | None = None  # a worker kept between runs: its name (.warm)
 
 
 @dataclass(frozen=True)
@@ -225,6 +239,12 @@ class RayExecutor:
         self.parquet: dict[str, Any] = {}  # a Parquet input file -> its bytes in the object store
         # "": no worker sees the same view, so every one gets its inputs as bytes.
         self.view = "" if _settings.batch_ship_inputs() else ship.fs_view()
+        # Workers kept from an earlier run of this environment, and kept for the next (.warm).
+        self.pool: Any = None
+        if self.compute.keep_warm_s > 0 and not _settings.batch_fresh_workers():
+            from modelport.jobs.batch.executors.warm import WarmPool
+
+            self.pool = WarmPool(ray, self.runtime_env, setup.interpreter, self.compute.keep_warm_s)
         self.workers: dict[Slot, _Worker] = {}
         self.pending: dict[Any, _Pending] = {}
         self.generation = 0
@@ -259,12 +279,18 @@ class RayExecutor:
         if node is not None:
             options["scheduling_strategy"] = NodeAffinitySchedulingStrategy(node, soft=True)
         variables = dict(self.setup.variables)
-        actor = self.actor_class.options(**options).remote(
-            self.config, slot.node, slot.process, variables, self.source, self.entry, self.view
-        )
+        args = (self.config, slot.node, slot.process, variables, self.source, self.entry, self.view)
+        shell = None
+        if self.pool is not None:
+            del options["name"]
+            actor, shell, _ = self.pool.acquire(node, options)
+            started = actor.begin.remote(*args, idle_s=self.pool.idle_s)
+        else:
+            actor = self.actor_class.options(**options).remote(*args)
+            started = actor.start.remote()  # type: ignore[attr-defined]
         self.generation += 1
-        self.workers[slot] = _Worker(slot, actor, self.generation, node_id=node)
-        self.pending[actor.start.remote()] = _Pending(slot, self.generation, ())  # type: ignore[attr-defined]
+        self.workers[slot] = _Worker(slot, actor, self.generation, node_id=node, shell=shell)
+        self.pending[started] = _Pending(slot, self.generation, ())
 
     def send(self, slot: Slot, task: int, payload: dict[str, Any]) -> None:
         # Held until poll(): what the supervisor sends in one round goes in as few actor calls as
@@ -404,15 +430,23 @@ class RayExecutor:
             return
         # Each worker sends what its last lines wrote and removes its private folder (after the
         # calls queued before this one; a worker that takes longer is killed with what it holds).
-        closing = {w.actor.close.remote(): w for w in workers if w.ready}
+        # A kept worker (.warm) also puts its process back as it was before the run, and is
+        # kept only when it did so in time.
+        closing = {(w.actor.end if w.shell else w.actor.close).remote(): w for w in workers if w.ready}
         ready, _ = self.ray.wait(list(closing), num_returns=len(closing), timeout=_CLOSE_GRACE)
+        kept = set()
         for ref in ready:
             try:
                 self._write_back(self.ray.get(ref, timeout=0))
             except Exception:  # a worker that died meanwhile: its last lines are lost, not the run
-                pass
+                continue
+            if closing[ref].shell:
+                kept.add(closing[ref].slot)
         for w in workers:
-            self._kill(w)
+            if w.slot in kept and w.shell:
+                self.pool.release(w.shell)
+            else:
+                self._kill(w)
         self.ray.shutdown()
 
     # -- helpers ----------------------------------------------------------------------------------
@@ -428,6 +462,11 @@ class RayExecutor:
             self.ray.kill(w.actor, no_restart=True)
         except Exception:  # already dead, or its node is gone
             pass
+        if w.shell and self.pool is not None:
+            try:
+                self.pool.forget(w.shell)
+            except Exception:  # the cluster is going away: the lease goes with it
+                pass
 
     def _check_cluster(self, at_once: bool = False) -> None:
         """Raise ExecutorUnavailable once the cluster's GCS has refused connections for
