@@ -29,7 +29,8 @@ _SECRET = ("admin_user_password",)
 @dataclass
 class ScaleSettings:
     """v1's scale settings: ``minimum_node_count``, ``maximum_node_count``,
-    ``idle_seconds_before_scaledown`` (recorded; a Ray node here is not scaled down)."""
+    ``idle_seconds_before_scaledown`` (a Ray node here is not scaled down; a batch run's workers
+    are kept this long for the next run: ``modelport.jobs.batch.executors.warm``)."""
 
     minimum_node_count: int
     maximum_node_count: int

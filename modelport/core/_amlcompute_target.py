@@ -66,8 +66,9 @@ class AmlCompute(ComputeTarget):
         num_cpus: int | None = None,
     ) -> AmlComputeProvisioningConfiguration:
         """A Ray head node on this machine, with v1's scale settings (``max_nodes`` is required,
-        as in v1). ``num_cpus`` (modelport's) limits the CPUs Ray schedules on. ``vm_size``,
-        ``vm_priority``, ``idle_seconds_before_scaledown``, the admin account, the VNet, the
+        as in v1). ``num_cpus`` (modelport's) limits the CPUs Ray schedules on.
+        ``idle_seconds_before_scaledown``: how long a batch run's workers are kept for the next
+        run (v1 kept the nodes). ``vm_size``, ``vm_priority``, the admin account, the VNet, the
         identity and the location are recorded and have no effect (``wait_for_completion(
         show_output=True)`` lists them); a password is never kept."""
         cloud = {
