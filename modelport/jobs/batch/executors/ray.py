@@ -80,17 +80,9 @@ class BatchActor:
     that came with it (:mod:`.ship`), its stdout, stderr and ``EntryScript`` logs and the files
     ``run()`` writes to ``AZUREML_BI_OUTPUT_PATH`` kept there and sent back with each answer."""
 
-    def __init__(
-        self,
-        config: dict[str, Any],
-        node: int,
-        process: int,
-        variables: dict[str, str],
-        source: bytes,
-        entry: str,
-        view: str,
-    ) -> None:
-        self._begin(config, node, process, variables, source, entry, view)
+    def __init__(self, *run: Any) -> None:
+        """``run``: the run's part, as :meth:`_begin` takes it."""
+        self._begin(*run)
 
     def _begin(
         self,
@@ -244,7 +236,7 @@ class RayExecutor:
         if self.compute.keep_warm_s > 0 and not _settings.batch_fresh_workers():
             from modelport.jobs.batch.executors.warm import WarmPool
 
-            self.pool = WarmPool(ray, self.runtime_env, setup.interpreter, self.compute.keep_warm_s)
+            self.pool = WarmPool(ray, setup.interpreter, self.compute.keep_warm_s)
         self.workers: dict[Slot, _Worker] = {}
         self.pending: dict[Any, _Pending] = {}
         self.generation = 0

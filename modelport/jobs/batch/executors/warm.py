@@ -92,23 +92,14 @@ class BatchShell(BatchActor):
         threading.Thread(target=self._watch, name="modelport-warm-watch", daemon=True).start()
 
     # -- the calls a run makes --------------------------------------------------------------------
-    def begin(
-        self,
-        config: dict[str, Any],
-        node: int,
-        process: int,
-        variables: dict[str, str],
-        source: bytes,
-        entry: str,
-        view: str,
-        idle_s: float | None = None,
-    ) -> tuple[Any, ...]:
-        """Set up for a run and call its ``init()``: what :meth:`BatchActor.start` returns.
-        ``idle_s``: how long to keep this worker after the run (the run's compute setting)."""
+    def begin(self, *run: Any, idle_s: float | None = None) -> tuple[Any, ...]:
+        """Set up for a run (``run``: as :meth:`BatchActor._begin` takes it) and call its
+        ``init()``: what :meth:`BatchActor.start` returns. ``idle_s``: how long to keep this
+        worker after the run (the run's compute setting)."""
         with self._call():
             if idle_s is not None:
                 self.idle_s = float(idle_s)
-            self._begin(config, node, process, variables, source, entry, view)
+            self._begin(*run)
             self.prepared = True
             self.runs += 1
             started = self.start()
@@ -218,22 +209,21 @@ class _Busy:
 class WarmPool:
     """A run's side: lease a kept worker for a node, or start one that will be kept."""
 
-    def __init__(self, ray: Any, runtime_env: dict[str, Any], python: str, idle_s: float) -> None:
+    def __init__(self, ray: Any, python: str, idle_s: float) -> None:
         self.ray = ray
+        self.python = python
         self.idle_s = idle_s
-        self.key = shell_key(runtime_env, python)
         self.shell_class = ray.remote(max_restarts=0, max_task_retries=0)(BatchShell)
         self.leased: set[str] = set()
 
-    def _prefix(self, node: str | None) -> str:
-        return f"mp-batch-{self.key}-{(node or 'any')[:12]}-"
-
     def acquire(self, node: str | None, options: dict[str, Any]) -> tuple[Any, str, bool]:
         """``(actor, name, kept)``: a kept worker for ``node`` leased to this run, or a new one
-        (started with ``options``: runtime env, placement)."""
+        (started with ``options``: runtime env, placement). A kept worker is one started with the
+        same runtime env (interpreter, variables) and modelport code, for the same node."""
         from ray.experimental import internal_kv
 
-        prefix = self._prefix(node)
+        key = shell_key(options.get("runtime_env") or {}, self.python)
+        prefix = f"mp-batch-{key}-{(node or 'any')[:12]}-"
         names = sorted(
             a["name"]
             for a in self.ray.util.list_named_actors(all_namespaces=True)
