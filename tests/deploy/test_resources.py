@@ -83,7 +83,8 @@ def test_memory_gb_recycles_a_growing_worker(dws: Workspace, digits_model, tmp_p
 
 def test_token_auth(dws: Workspace, digits_model, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     config = AksWebservice.deploy_configuration(num_replicas=1, token_auth_enabled=True)
-    service = _deploy(dws, digits_model, tmp_path, "echo_version.py", "token-svc", config)
+    with pytest.warns(UserWarning, match="without deployment_target: deploying to the local"):
+        service = _deploy(dws, digits_model, tmp_path, "echo_version.py", "token-svc", config)
     token, refresh_after = service.get_token()
     assert refresh_after > time.time()
     assert service.run("x")["version"] == "v1"

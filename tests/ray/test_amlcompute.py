@@ -596,4 +596,3 @@ def test_a_script_run_that_loses_its_cluster_fails_with_that_cause(cpu: AmlCompu
         run.wait_for_completion(show_output=False)
     release.write_text("")  # a script that outlived its node's Ray ends on its own
     _wait_for(lambda: not script.is_running() or script.status() == psutil.STATUS_ZOMBIE, "the script to end")
-

@@ -147,7 +147,8 @@ def test_key_auth_refuses_every_route_but_liveness(deploy, figures: dict[str, An
 
 def test_token_auth_refuses_expired_forged_and_missing_tokens(deploy, figures: dict[str, Any]) -> None:
     config = AksWebservice.deploy_configuration(token_auth_enabled=True, auth_enabled=False)
-    service = deploy("auth-token", TUTORIAL_SCORE, deploy_config=config)
+    with pytest.warns(UserWarning, match="without deployment_target: deploying to the local"):
+        service = deploy("auth-token", TUTORIAL_SCORE, deploy_config=config)
     base = service.scoring_uri.removesuffix("/score")
     secret = keyfile.read_keys(records.keys_path(service.workspace, service.name)).token_secret
     token, refresh_after = service.get_token()

@@ -185,12 +185,10 @@ def world(tmp_path_factory: pytest.TempPathFactory, digits784: Digits) -> Iterat
         echo_src = tmp / "echo"
         echo_src.mkdir()
         shutil.copy(SCRIPTS / "plain_echo.py", echo_src / "score.py")
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", UserWarning)  # "AKS is not available: local target"
-            aks = AksWebservice.deploy_configuration(token_auth_enabled=True)  # v1's token auth is AKS's
-        tokened = Model.deploy(
-            ws, "token-svc", [model], InferenceConfig(entry_script="score.py", source_directory=echo_src), aks
-        )
+        aks = AksWebservice.deploy_configuration(token_auth_enabled=True)  # v1's token auth is AKS's
+        with pytest.warns(UserWarning, match="without deployment_target: deploying to the local"):
+            echo = InferenceConfig(entry_script="score.py", source_directory=echo_src)
+            tokened = Model.deploy(ws, "token-svc", [model], echo, aks)
         sample_config = InferenceConfig(
             entry_script="score.py",
             source_directory=src,
