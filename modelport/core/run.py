@@ -105,6 +105,10 @@ class Run(RunBase, RunV1, kinds=("",)):
                     "with Experiment(ws, name).submit(ScriptRunConfig(...)), or use start_logging()"
                 )
             return _OfflineRun()
+        if ctx.journal:  # on a Ray node that cannot see the workspace
+            from modelport.core._journal_run import JournalRun
+
+            return JournalRun(ctx.run_id, ctx.journal)
         ws = Workspace(ctx.workspace_name, ctx.workspace_path)
         record = registry.get_run(ws, ctx.run_id)
         return Run._wrap(Experiment(ws, record.experiment), record)

@@ -53,6 +53,9 @@ class RayCompute:
     owned: bool = False
     python: str | None = None
     """The interpreter the cluster's own workers run (known for a cluster modelport started)."""
+    job_resources: dict[str, float] | None = None
+    """Ray resources a script run's job asks for (``entrypoint_resources``): the nodes offering
+    them run it (``AmlCompute.attach_configuration(job_resources=...)``)."""
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
