@@ -24,7 +24,7 @@ from typing import Any
 
 import pytest
 
-from tests.fixtures import ISOLATED_RESOURCE, REPO, IsolatedNode, isolated_node
+from tests.fixtures import ISOLATED_RESOURCE, REPO, IsolatedNode, isolated_node, scored_once
 
 pytestmark = [pytest.mark.ray, pytest.mark.process, pytest.mark.timeout(900)]
 
@@ -127,7 +127,6 @@ def test_a_parallel_run_step_with_an_environment_built_on_the_node(iso: Iso, mon
     from modelport.core import Dataset, Experiment
     from modelport.pipeline.core import Pipeline, PipelineData
     from modelport.pipeline.steps import ParallelRunConfig, ParallelRunStep
-    from modelport.registry import runs as registry
 
     project = iso.home / "batch"
     (project / "items").mkdir(parents=True)
@@ -158,10 +157,9 @@ def test_a_parallel_run_step_with_an_environment_built_on_the_node(iso: Iso, mon
     pipeline_run = Experiment(iso.ws, "isolated-env").submit(Pipeline(iso.ws, [step]))
     assert pipeline_run.wait_for_completion(show_output=False, timeout_seconds=700) == "Finished"
 
-    run = registry.children(iso.ws, pipeline_run.id)[0]
-    out = Path(registry.get_run(iso.ws, run.id).details["outputFile"])
-    rows = [line.split() for line in out.read_text().splitlines()]
-    assert Counter((r[0], r[1]) for r in rows) == Counter((f"{i:02d}.txt", str(3 * i)) for i in range(30))
+    expected = [(f"{i:02d}.txt", str(3 * i)) for i in range(30)]
+    outcome = scored_once(iso.ws, pipeline_run.id, lambda row: tuple(row.split()[:2]), expected)
+    rows = [line.split() for line in outcome.rows]
     there = [r for r in rows if r[2] == iso.node.node_id]
     assert len(there) >= 2, Counter(r[2] for r in rows)
     # The isolated node scored without seeing the workspace, with the pinned package from the
@@ -169,11 +167,7 @@ def test_a_parallel_run_step_with_an_environment_built_on_the_node(iso: Iso, mon
     assert all(r[3] == "False" and "/runtime_resources/uv/" in r[4] for r in there), there[:3]
     here = [r for r in rows if r[2] != iso.node.node_id]
     assert here and all(r[3] == "True" and r[4].startswith(str(iso.home.parent)) for r in here), here[:3]
-    master = (iso.ws.path / "runs" / run.id / "logs" / "sys" / "master_role.txt").read_text()
-    assert any(
-        "node001/process000" in line and f"({iso.node.node_id[:8]})" in line and " ready: pid " in line
-        for line in master.splitlines()
-    ), master
+    assert outcome.ready_on("node001/process000", iso.node.node_id), outcome.master
 
 
 def test_a_script_run_on_the_node_brings_its_outputs_and_metrics_back(iso: Iso, tmp_path: Path) -> None:
@@ -195,14 +189,14 @@ def test_a_script_run_on_the_node_brings_its_outputs_and_metrics_back(iso: Iso, 
     config = ScriptRunConfig(source_directory=str(src), script="train.py", compute_target=pinned)
     config.run_config.environment = iso.env
     run = Experiment(iso.ws, "isolated-train").submit(config)
-    run.wait_for_completion(show_output=False, timeout_seconds=600)
+    run.wait_for_completion(show_output=False, raise_on_error=False)
     log = (iso.ws.path / "runs" / run.id / "azureml-logs" / "70_driver_log.txt").read_text()
-    assert run.get_status() == "Completed", log
-    assert "sees the workspace: False" in log and "tabulate 0.8.10" in log, log
-
     compute = run_compute(iso.ws, pinned)
     assert compute is not None
     client = JobSubmissionClient(compute.dashboard, headers=auth_headers(compute))
+    assert run.get_status() == "Completed", log
+    # Printed on the node; Ray's Jobs API does not serve a log of that node: it came back.
+    assert "sees the workspace: False" in log and "tabulate 0.8.10" in log, log
     info = client.get_job_info(submission_id(run.id))
     assert info.driver_node_id == iso.node.node_id  # it ran on the isolated node
 

@@ -44,6 +44,7 @@ ENV_JOURNAL = "MODELPORT_RUN_JOURNAL"
 """Where ``Run.get_context()`` journals what a script logs when it cannot see the workspace
 (``modelport.jobs.ENV_RUN_JOURNAL``)."""
 _JOURNAL = "journal.jsonl"
+_LOG = "log.txt"
 
 
 def _key(run_id: str, what: str) -> bytes:
@@ -51,8 +52,9 @@ def _key(run_id: str, what: str) -> bytes:
 
 
 # -- on the node ----------------------------------------------------------------------------------
-def pack(outputs: Path, journal: Path | None) -> bytes:
-    """``outputs/`` and the journal as one zip (``outputs/...``, ``journal.jsonl``)."""
+def pack(outputs: Path, journal: Path | None, log: Path | None = None) -> bytes:
+    """``outputs/``, the journal and the command's log as one zip (``outputs/...``,
+    ``journal.jsonl``, ``log.txt``)."""
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED, compresslevel=1) as z:
         if outputs.is_dir():
@@ -62,6 +64,8 @@ def pack(outputs: Path, journal: Path | None) -> bytes:
                     z.write(path, f"outputs/{path.relative_to(outputs).as_posix()}")
         if journal is not None and journal.is_file():
             z.write(journal, _JOURNAL)
+        if log is not None and log.is_file():
+            z.write(log, _LOG)
     return buf.getvalue()
 
 
@@ -122,10 +126,11 @@ def main(argv: list[str]) -> int:
     # waits for it and sends nothing back (a stopped run keeps no outputs, as a canceled local run).
     stopped: list[int] = []
     signal.signal(signal.SIGTERM, lambda signum, frame: stopped.append(signum))
-    code = subprocess.Popen(command, env=env).wait()
+    log = Path.cwd() / ".modelport-log.txt"
+    code = _tee(command, env, log)
     if stopped:
         return 128 + signal.SIGTERM
-    size = _size(Path.cwd() / "outputs") + (journal.stat().st_size if journal and journal.is_file() else 0)
+    size = _size(Path.cwd() / "outputs") + sum(p.stat().st_size for p in (journal, log) if p and p.is_file())
     if size > LIMIT:
         error = (
             f"the run's outputs/ ({size / 2**20:.0f} MB) pass the {LIMIT / 2**20:.0f} MB a run on a Ray node "
@@ -134,7 +139,7 @@ def main(argv: list[str]) -> int:
         print(f"modelport: {error}", file=sys.stderr, flush=True)
         data = None
     else:
-        error, data = None, pack(Path.cwd() / "outputs", journal)
+        error, data = None, pack(Path.cwd() / "outputs", journal, log)
     try:
         send(run_id, data, error)
     except Exception as exc:  # the run fails with the cause; its log has the line
@@ -144,13 +149,33 @@ def main(argv: list[str]) -> int:
     return code
 
 
+def _tee(command: list[str], env: dict[str, str], log: Path) -> int:
+    """Run ``command``, its output to this process's (Ray's log of the job) and to ``log`` (sent
+    back: Ray's Jobs API does not serve the log of a driver on another node than the head's)."""
+    child = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    assert child.stdout is not None
+    with open(log, "wb") as copy:
+        while True:
+            try:
+                chunk = os.read(child.stdout.fileno(), 65536)
+            except InterruptedError:  # pragma: no cover - PEP 475 retries reads
+                continue
+            if not chunk:
+                break
+            sys.stdout.buffer.write(chunk)
+            sys.stdout.buffer.flush()
+            copy.write(chunk)
+    return child.wait()
+
+
 # -- in the run's supervisor ----------------------------------------------------------------------
 class Handback:
     """What came back: the zip's ``outputs/`` written, the journal's entries, or an error."""
 
-    def __init__(self, journal: list[dict[str, Any]], error: str | None) -> None:
+    def __init__(self, journal: list[dict[str, Any]], error: str | None, log: bytes = b"") -> None:
         self.journal = journal
         self.error = error
+        self.log = log
 
 
 def receive(run_id: str, snapshot: Path) -> Handback | None:
@@ -175,16 +200,21 @@ def receive(run_id: str, snapshot: Path) -> Handback | None:
         data = b"".join(parts)
         if hashlib.sha256(data).hexdigest() != manifest["sha256"]:
             return Handback([], "the run's outputs came back damaged (their sha256 differs)")
-        return Handback(_unpack(data, snapshot), None)
+        journal, log = _unpack(data, snapshot)
+        return Handback(journal, None, log)
     finally:
         _internal_kv_del(f"{run_id}/".encode(), del_by_prefix=True, namespace=NAMESPACE)
 
 
-def _unpack(data: bytes, snapshot: Path) -> list[dict[str, Any]]:
+def _unpack(data: bytes, snapshot: Path) -> tuple[list[dict[str, Any]], bytes]:
     outputs = (snapshot / "outputs").resolve()
     journal: list[dict[str, Any]] = []
+    log = b""
     with zipfile.ZipFile(io.BytesIO(data)) as z:
         for info in z.infolist():
+            if info.filename == _LOG:
+                log = z.read(info)
+                continue
             if info.filename == _JOURNAL:
                 lines = z.read(info).decode("utf-8").splitlines()
                 journal = [json.loads(line) for line in lines if line.strip()]
@@ -196,7 +226,7 @@ def _unpack(data: bytes, snapshot: Path) -> list[dict[str, Any]]:
                 continue
             target.parent.mkdir(parents=True, exist_ok=True)
             target.write_bytes(z.read(info))
-    return journal
+    return journal, log
 
 
 def replay(ws: Any, run_id: str, journal: list[dict[str, Any]]) -> None:

@@ -44,7 +44,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from modelport.errors import ComputeTargetError
-from modelport.jobs.ray import RayCompute, auth_headers, connect, handback
+from modelport.jobs.ray import RayCompute, auth_headers, connect, gcs_answers, handback
 from modelport.jobs.ray.shipped import node_runtime_env
 
 __all__ = ["JobEnd", "entrypoint", "run", "stop", "submission_id"]
@@ -64,6 +64,8 @@ class JobEnd:
     exit_code: int | None = None
     journal: list[dict[str, Any]] = field(default_factory=list)
     """What the script logged on a node that cannot see the workspace (:func:`handback.replay`)."""
+    streamed: int = 0
+    """Bytes of the script's output Ray's Jobs API delivered into the run's log."""
 
 
 def submission_id(run_id: str) -> str:
@@ -133,6 +135,7 @@ class _LogWriter:
         self.started = False
         self.pending = ""
         self.received = 0  # characters of Ray's log seen (to fetch only what the stream missed)
+        self.written = 0  # bytes of the script's output written into the run's log
 
     def feed(self, text: str) -> None:
         self.received += len(text)
@@ -154,8 +157,10 @@ class _LogWriter:
             self.started = True
             if line.startswith("Running entrypoint for job "):
                 return
-        self.out.write(line.encode("utf-8", "replace"))
+        data = line.encode("utf-8", "replace")
+        self.out.write(data)
         self.out.flush()
+        self.written += len(data)
 
 
 def _submit_shipped(compute: RayCompute, body: dict[str, Any]) -> str:
@@ -207,6 +212,8 @@ def _collect(compute: RayCompute, run_id: str, snapshot: Path, end: JobEnd, out:
     import ray
 
     try:
+        if not gcs_answers(compute.address):  # ray.init would wait for a cluster that is gone
+            raise ComputeTargetError(f"no Ray cluster answers at {compute.address}")
         connect(compute)
         try:
             came = handback.receive(run_id, snapshot)
@@ -216,6 +223,12 @@ def _collect(compute: RayCompute, run_id: str, snapshot: Path, end: JobEnd, out:
         line = f"could not fetch the run's outputs from compute target '{compute.name}': {exc}"
         out.write(f"modelport: {line}\n".encode())
         return end if end.status != "Completed" else JobEnd("Failed", line.splitlines()[0])
+    if came is not None and came.log and not end.streamed:
+        # Ray's Jobs API serves the log of a job whose driver ran on the head's node only
+        # (measured, Ray 2.60: nothing of a driver on another node, live or after): the node's
+        # copy, handed back with outputs/, is the run's log then.
+        out.write(came.log)
+        out.flush()
     if end.status == "Canceled":
         return end
     if came is None:
@@ -303,7 +316,9 @@ async def _follow(
     except Exception:  # the log so far is kept
         pass
     log.close()
-    return _end(info, why_stopped)
+    end = _end(info, why_stopped)
+    end.streamed = log.written
+    return end
 
 
 def _end(info: dict[str, Any], why_stopped: str | None) -> JobEnd:

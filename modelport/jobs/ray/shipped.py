@@ -23,7 +23,7 @@ from typing import Any
 
 import modelport
 
-__all__ = ["PROBE_TIMEOUT_S", "modelport_package", "node_runtime_env", "probe_views"]
+__all__ = ["PROBE_TIMEOUT_S", "modelport_package", "node_runtime_env", "probe_views", "upload"]
 
 PROBE_TIMEOUT_S = 60.0
 """How long a node may take to answer :func:`probe_views` before it counts as not seeing us."""
@@ -53,6 +53,20 @@ def node_runtime_env(
     if env_vars:
         renv["env_vars"] = dict(env_vars)
     return renv
+
+
+def upload(renv: dict[str, Any]) -> dict[str, Any]:
+    """``renv`` with its ``py_modules`` uploaded to the cluster's GCS (once per content) and named
+    by their ``gcs://`` URIs, as an actor's runtime environment requires (Ray uploads local folders
+    itself only for a job's). The driver must be connected."""
+    import tempfile
+
+    from ray._private.runtime_env.py_modules import upload_py_modules_if_needed
+
+    with tempfile.TemporaryDirectory(prefix="mp-ship-") as scratch:
+        out = upload_py_modules_if_needed(dict(renv), include_gitignore=False, scratch_dir=scratch)
+    out.pop("excludes", None)
+    return dict(out)
 
 
 def _view() -> str:

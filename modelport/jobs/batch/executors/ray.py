@@ -75,7 +75,7 @@ from modelport.jobs.batch.executors.base import (
     WorkerSetup,
 )
 from modelport.jobs.ray import RayCompute, connect, gcs_answers
-from modelport.jobs.ray.shipped import node_runtime_env, probe_views
+from modelport.jobs.ray.shipped import node_runtime_env, probe_views, upload
 
 __all__ = ["BatchActor", "RayExecutor"]
 
@@ -282,7 +282,7 @@ class RayExecutor:
 
     def _shipped_env(self) -> dict[str, Any]:
         if self.shipped_env is None:
-            self.shipped_env = node_runtime_env(self.setup.interpreter, self.setup.user_variables)
+            self.shipped_env = upload(node_runtime_env(self.setup.interpreter, self.setup.user_variables))
         return self.shipped_env
 
     # -- the executor interface -------------------------------------------------------------------
