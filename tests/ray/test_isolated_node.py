@@ -174,7 +174,6 @@ def _replicas(app: str) -> dict[str, str]:
         for actor_id, info in state.actors().items()
         if info["State"] == "ALIVE"
         and info["Name"].startswith(f"SERVE_REPLICA::{app}#")
-        and info.get("RayNamespace") == "serve"
     }
 
 

@@ -23,7 +23,14 @@ from typing import Any
 
 import modelport
 
-__all__ = ["PROBE_TIMEOUT_S", "modelport_package", "node_runtime_env", "probe_views", "upload"]
+__all__ = [
+    "PROBE_TIMEOUT_S",
+    "modelport_package",
+    "node_runtime_env",
+    "packages_exist",
+    "probe_views",
+    "upload",
+]
 
 PROBE_TIMEOUT_S = 60.0
 """How long a node may take to answer :func:`probe_views` before it counts as not seeing us."""
@@ -67,6 +74,16 @@ def upload(renv: dict[str, Any]) -> dict[str, Any]:
         out = upload_py_modules_if_needed(dict(renv), include_gitignore=False, scratch_dir=scratch)
     out.pop("excludes", None)
     return dict(out)
+
+
+def packages_exist(renv: dict[str, Any]) -> bool:
+    """Whether the ``gcs://`` packages ``renv`` names are still in the cluster's GCS: Ray deletes
+    one when nothing references it (a run's last worker gone), so a worker started later, a
+    replacement, uploads it again first. The driver must be connected."""
+    from ray.experimental.internal_kv import _internal_kv_exists
+
+    uris = [renv.get("working_dir"), *(renv.get("py_modules") or [])]
+    return all(_internal_kv_exists(u) for u in uris if isinstance(u, str) and u.startswith("gcs://"))
 
 
 def _view() -> str:

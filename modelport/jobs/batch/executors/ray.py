@@ -11,7 +11,8 @@ the node's first actor starts:
 - **shipped**, on any other node (and on every node with ``MODELPORT_BATCH_SHIP_INPUTS=1``): the
   environment as Ray's ``uv`` runtime environment from the versions it was built with here, and
   modelport as a ``py_modules`` package (:func:`modelport.jobs.ray.shipped.node_runtime_env`: the
-  way a service's replica gets them), built once per node and cached there by Ray.
+  way a service's replica gets them), built once per node and cached there by Ray (the package
+  is uploaded again before a worker starts if Ray collected it meanwhile: ``packages_exist``).
 
 The executor tells them apart by asking each live node, once a run, for its view
 (:func:`modelport.jobs.ray.shipped.probe_views`: one tiny task per node, no runtime environment,
@@ -75,7 +76,7 @@ from modelport.jobs.batch.executors.base import (
     WorkerSetup,
 )
 from modelport.jobs.ray import RayCompute, connect, gcs_answers
-from modelport.jobs.ray.shipped import node_runtime_env, probe_views, upload
+from modelport.jobs.ray.shipped import node_runtime_env, packages_exist, probe_views, upload
 
 __all__ = ["BatchActor", "RayExecutor"]
 
@@ -281,7 +282,7 @@ class RayExecutor:
         return self.sees[node]
 
     def _shipped_env(self) -> dict[str, Any]:
-        if self.shipped_env is None:
+        if self.shipped_env is None or not packages_exist(self.shipped_env):
             self.shipped_env = upload(node_runtime_env(self.setup.interpreter, self.setup.user_variables))
         return self.shipped_env
 
