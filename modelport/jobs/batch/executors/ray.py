@@ -293,7 +293,9 @@ class RayExecutor:
 
         node = self._node_for(slot)
         options: dict[str, Any] = {"name": None}
-        renv = self.runtime_env if node is not None and self._sees(node) else self._shipped_env()
+        # No live node: the cluster is going away, and asking its GCS anything more (the upload of
+        # a shipped environment) would wait for it; the actor fails at once instead.
+        renv = self.runtime_env if node is None or self._sees(node) else self._shipped_env()
         if renv:
             options["runtime_env"] = renv
         if node is not None:
