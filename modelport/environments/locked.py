@@ -19,7 +19,15 @@ from modelport.environments.builder import build_record
 from modelport.environments.packages import canonical_name
 from modelport.errors import InvalidInputError
 
-__all__ = ["NOT_SHIPPED", "distributions", "installed_versions", "locked_packages", "pins", "split_options"]
+__all__ = [
+    "NOT_SHIPPED",
+    "distributions",
+    "installed_versions",
+    "locked_packages",
+    "modelport_requirements",
+    "pins",
+    "split_options",
+]
 
 NOT_SHIPPED = frozenset({"ray", "modelport"})
 """Never in a node's list: the node's Ray runs the work (its version is the cluster's), and
@@ -79,3 +87,30 @@ def locked_packages(interpreter: str) -> tuple[list[str], list[str]] | None:
     if record is None or not isinstance(installed, Mapping):
         return None
     return pins(installed), split_options(record.get("pip_options") or ())
+
+
+def modelport_requirements() -> list[str]:
+    """modelport's own requirements (its core install, no extras), each at the version installed
+    here: what a node needs to run modelport when the run's environment brings nothing (no
+    environment, or none modelport built). A source checkout without package metadata gets the
+    scoring server's requirements."""
+    import importlib.metadata as metadata
+    import re
+
+    from modelport.environments.requirements import SERVER_REQUIREMENTS
+
+    try:
+        wanted = [r for r in metadata.requires("modelport") or [] if "extra ==" not in r]
+    except metadata.PackageNotFoundError:
+        return sorted(SERVER_REQUIREMENTS)
+    out = []
+    for requirement in wanted:
+        name = re.split(r"[\s;<>=!~\[]", requirement.strip(), maxsplit=1)[0]
+        extras = re.search(r"\[[^\]]*\]", requirement)
+        if canonical_name(name) in NOT_SHIPPED:
+            continue
+        try:
+            out.append(f"{name}{extras.group(0) if extras else ''}=={metadata.version(name)}")
+        except metadata.PackageNotFoundError:
+            out.append(requirement.split(";")[0].strip())
+    return sorted(out)

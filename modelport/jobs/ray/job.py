@@ -18,10 +18,11 @@ the rest, and a Ray job's node is chosen by Ray only when it starts, so the rule
   was built with here, with modelport as a ``py_modules`` package
   (:func:`modelport.jobs.ray.shipped.node_runtime_env`; cached per node by Ray), and the
   entrypoint :mod:`modelport.jobs.ray.handback`, which runs the command (``python`` there: that
-  environment) and then hands ``outputs/`` and what the script logged back through the cluster's
-  key-value store; when the job ends the supervisor fetches them (:func:`_collect`), writes
-  ``outputs/`` into the run's snapshot (uploaded from there as for a local run) and deletes them
-  from the cluster. The same on a node that sees the workspace: the rule cannot be per node.
+  environment; modelport's own requirements when modelport did not build one) and then
+  hands ``outputs/`` and what the script logged back through the cluster's key-value store;
+  when the job ends the supervisor fetches them (:func:`_collect`), writes ``outputs/`` into
+  the run's snapshot (uploaded from there as for a local run) and deletes them from the
+  cluster. The same on a node that sees the workspace: the rule cannot be per node.
 
 The rest speaks Ray's Jobs REST API (``POST /api/jobs/``, ``GET /api/jobs/<id>``,
 ``POST /api/jobs/<id>/stop``, ``GET /api/jobs/<id>/logs``, the log tail's websocket) with
@@ -80,7 +81,8 @@ def entrypoint(argv: list[str], folder: str) -> str:
 
 def shipped_entrypoint(run_id: str, argv: list[str], interpreter: str | None) -> str:
     """The job's shell command, shipped: the command line under :mod:`.handback`, in Ray's copy of
-    the snapshot, the environment's interpreter named ``python`` (the node's virtualenv)."""
+    the snapshot, the environment's interpreter named ``python``: the virtualenv Ray's ``uv``
+    built on the node (first on ``PATH`` there)."""
     command = ["python", *argv[1:]] if interpreter and argv and argv[0] == interpreter else list(argv)
     wrapper = ["python", "-m", "modelport.jobs.ray.handback", run_id, "--", *command]
     return "exec " + " ".join(shlex.quote(a) for a in wrapper)

@@ -7,8 +7,8 @@ build record, :func:`modelport.environments.locked.locked_packages`), installed 
 a virtualenv over the node's own Python (which brings Ray) and cached by Ray on each node under
 the list's hash; and modelport itself as a ``py_modules`` package, so the node runs this
 machine's modelport whatever it has installed. An interpreter modelport did not build (no
-environment: the cluster's Python; a user-managed one) has no list: the work runs in the node's
-own Python, with modelport shipped.
+environment: the cluster's Python; a user-managed one) has no list: a batch worker runs in the
+node's own Python, with modelport shipped; a script run gets modelport's own requirements.
 
 Which work takes this path is the caller's rule: a batch worker decides per node, by asking the
 node first (:func:`probe_views`); a script run, whose node Ray picks only when the job starts,
@@ -47,12 +47,13 @@ def node_runtime_env(
     """The runtime environment that gives a node the environment at ``interpreter`` (see the
     module docstring): ``py_modules`` (modelport), ``uv`` (when modelport built it) and
     ``env_vars``. Ray uploads the ``py_modules`` package to the cluster's GCS once per content.
-    ``always_uv``: a virtualenv even with nothing to install (an empty one over the node's
-    Python), so that ``python`` on a job's command line names it."""
-    from modelport.environments.locked import locked_packages
+    ``always_uv``: a ``uv`` environment even for an interpreter modelport did not build, with
+    modelport's own requirements (as a service without an environment gets), so that ``python``
+    on a job's command line names an interpreter that runs modelport."""
+    from modelport.environments.locked import locked_packages, modelport_requirements
 
     renv: dict[str, Any] = {"py_modules": [modelport_package()], "excludes": ["__pycache__/", "*.pyc"]}
-    locked = locked_packages(interpreter) or (([], []) if always_uv else None)
+    locked = locked_packages(interpreter) or ((modelport_requirements(), []) if always_uv else None)
     if locked is not None:
         packages, options = locked
         # uv's own cache on the node (Ray's default, --no-cache, downloads every environment again).
