@@ -172,8 +172,7 @@ def _replicas(app: str) -> dict[str, str]:
     return {
         actor_id: str(info["Address"]["NodeID"])
         for actor_id, info in state.actors().items()
-        if info["State"] == "ALIVE"
-        and info["Name"].startswith(f"SERVE_REPLICA::{app}#")
+        if info["State"] == "ALIVE" and info["Name"].startswith(f"SERVE_REPLICA::{app}#")
     }
 
 
