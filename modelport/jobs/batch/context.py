@@ -25,6 +25,7 @@ def current() -> WorkerContext | None:
     return _current
 
 
-def set_current(ctx: WorkerContext) -> None:
+def set_current(ctx: WorkerContext | None) -> None:
+    """This worker's context (None: no run's, as a kept worker between runs is)."""
     global _current
     _current = ctx

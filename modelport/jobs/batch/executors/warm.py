@@ -43,7 +43,7 @@ from typing import Any
 
 from modelport.jobs.batch import context
 from modelport.jobs.batch.executors import ship
-from modelport.jobs.batch.executors.ray import BatchActor
+from modelport.jobs.batch.executors.actor import BatchActor
 
 __all__ = ["BatchShell", "WarmPool", "shell_key"]
 
@@ -143,7 +143,7 @@ class BatchShell(BatchActor):
                     if isinstance(handler, logging.FileHandler) and handler.baseFilename.startswith(prefix):
                         logger.removeHandler(handler)
                         handler.close()
-        context._current = None
+        context.set_current(None)
         self.runtime = None
         os.chdir(self.base_cwd)
         os.environ.clear()
