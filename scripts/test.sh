@@ -39,4 +39,4 @@ fi
 .venv/bin/lint-imports --no-cache
 # Two workers (the machine has 2 cores; most tests wait on processes they start), tests/ray on one
 # of them (tests/conftest.py): the suite in about half the time.
-exec .venv/bin/pytest -n 2 --dist loadgroup "$@"
+exec .venv/bin/pytest -n 2 --dist loadscope "$@"

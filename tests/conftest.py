@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -51,10 +52,20 @@ def fake(monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untyped-def]
     return target
 
 
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Under pytest-xdist (scripts/test.sh runs two workers, ``--dist loadgroup``) one worker runs
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    """Under pytest-xdist (scripts/test.sh runs two workers, ``--dist loadscope``) one worker runs
     all of tests/ray: the package shares one Ray cluster (tests/ray/conftest.py), which two workers
-    would each start (~650 MB and 10-70 s apiece)."""
-    for item in items:
-        if item.nodeid.startswith("tests/ray/"):
-            item.add_marker(pytest.mark.xdist_group("ray"))
+    would each start (~650 MB and 10-70 s apiece). Every other module is a unit of its own.
+
+    Not ``xdist_group`` marks with ``--dist loadgroup``: xdist 3.8 adds the group to an item's
+    ``_nodeid``, which pytest 9 no longer reads (a node's id is ``_id``), so the marks grouped
+    nothing and both workers ran Ray tests, each with its own cluster."""
+    if config.getvalue("dist") != "loadscope":
+        return None
+    from xdist.scheduler import LoadScopeScheduling
+
+    class RayOnOneWorker(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            return "tests/ray" if nodeid.startswith("tests/ray/") else super()._split_scope(nodeid)
+
+    return RayOnOneWorker(config, log)

@@ -23,7 +23,7 @@ import struct
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -41,6 +41,7 @@ __all__ = [
     "REPO",
     "SCRIPTS",
     "TUTORIAL_SCORE",
+    "BatchOutcome",
     "InProcess",
     "IsolatedNode",
     "ServerProcess",
@@ -52,6 +53,7 @@ __all__ = [
     "load",
     "location",
     "make_app",
+    "scored_once",
     "script",
     "sk_env",
     "start_server",
@@ -317,6 +319,48 @@ def head_images(name: str, count: int) -> np.ndarray:
     return np.frombuffer(data, dtype=np.uint8).reshape(count, 784)
 
 
+# -- batch runs on Ray ----------------------------------------------------------------------------
+@dataclass
+class BatchOutcome:
+    """A finished ParallelRunStep's batch run, as the Ray tests check it."""
+
+    run_id: str
+    output: Path
+    """Its ``append_row`` output file."""
+    rows: list[str]
+    """That file's lines."""
+    master: str
+    """Its ``logs/sys/master_role.txt``: where each worker ran."""
+
+    def ready_on(self, slot: str, node_id: str) -> bool:
+        """Whether worker ``slot`` (``node001/process000``) was ready on Ray node ``node_id``."""
+        return any(
+            " ready: pid " in line and slot in line and f"({node_id[:8]})" in line
+            for line in self.master.splitlines()
+        )
+
+
+def scored_once(
+    ws: Any, pipeline_run_id: str, key: Callable[[str], Any], expected: Iterable[Any]
+) -> BatchOutcome:
+    """Check the pipeline's (first) batch run scored every item exactly once: its output's rows,
+    each reduced by ``key``, are ``expected`` (each once), and its journal counts no failed item
+    and every mini-batch finished."""
+    from collections import Counter
+
+    from modelport.jobs.batch import snapshot
+    from modelport.registry import runs as registry
+
+    run = registry.children(ws, pipeline_run_id)[0]
+    out = Path(registry.get_run(ws, run.id).details["outputFile"])
+    rows = out.read_text().splitlines()
+    assert Counter(key(row) for row in rows) == Counter(expected), "not every item once"
+    progress = snapshot(ws, run.id)
+    assert progress.failed_items == 0 and progress.finished_batches == progress.mini_batches, progress
+    master = (Path(ws.path) / "runs" / run.id / "logs" / "sys" / "master_role.txt").read_text()
+    return BatchOutcome(run.id, out, rows, master)
+
+
 # -- a Ray node that shares no file system with the deploying machine --------------------------
 ISOLATED_RESOURCE = "isolated"
 """The custom resource an :class:`IsolatedNode` offers (one unit): work asking for it runs there."""
@@ -342,44 +386,25 @@ class IsolatedNode:
     hidden: tuple[Path, ...]
     resource: str = ISOLATED_RESOURCE
 
+    def _record(self) -> Any:
+        from modelport.deploy.cluster import ClusterRecord
+
+        # The node as modelport's own clusters are recorded: its process group and its temp dir.
+        return ClusterRecord(name="", address="", owned=True, pid=self.pid, temp_dir=str(self.temp_dir))
+
     def processes(self) -> list[Any]:
         """The node's processes: its process group, what names its temp dir, their children."""
-        from modelport.deploy.cluster import ClusterRecord, cluster_processes
+        from modelport.deploy.cluster import cluster_processes
 
-        return cluster_processes(
-            ClusterRecord(name="", address="", owned=True, pid=self.pid, temp_dir=str(self.temp_dir))
-        )
+        return cluster_processes(self._record())
 
     def stop(self, keep_folder: bool = False) -> None:
-        """Stop every process of the node (by PID, never by name) and remove its temp dir (unless
-        ``keep_folder``: the node is started again)."""
-        import shutil
+        """Stop every process of the node (by PID, never by name: modelport's own stop of a
+        cluster it started) and remove its temp dir (unless ``keep_folder``: the node is started
+        again)."""
+        from modelport.deploy.cluster import stop_head
 
-        import psutil
-
-        procs = self.processes()
-        try:
-            os.killpg(self.pid, signal.SIGTERM)
-        except (ProcessLookupError, PermissionError):
-            pass
-        for p in procs:
-            try:
-                p.send_signal(signal.SIGTERM)
-            except psutil.Error:
-                pass
-        _gone, alive = psutil.wait_procs(procs, timeout=15)
-        for p in alive:
-            try:
-                p.kill()
-            except psutil.Error:
-                pass
-        psutil.wait_procs(alive, timeout=5)
-        try:
-            os.waitpid(self.pid, os.WNOHANG)
-        except ChildProcessError:
-            pass
-        if not keep_folder:
-            shutil.rmtree(self.temp_dir, ignore_errors=True)
+        stop_head(self._record(), keep_folders=keep_folder)
 
 
 _JOIN_ON_LOOPBACK = """

@@ -131,6 +131,8 @@ class AmlComputeAttachConfiguration:
     address: str
     token: str | None = field(default=None, repr=False)
     max_nodes: int | None = None
+    job_resources: dict[str, float] | None = None
+    """Ray resources a script run's job asks for (the nodes offering them run it). None: any node."""
 
 
 def _count(name: str, value: Any, low: int) -> int:

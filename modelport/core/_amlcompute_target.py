@@ -97,12 +97,16 @@ class AmlCompute(ComputeTarget):
         token: str | None = None,
         max_nodes: int | None = None,
         compute_target: ComputeTarget | None = None,
+        job_resources: dict[str, float] | None = None,
     ) -> AmlComputeAttachConfiguration:
         """A running Ray cluster for runs (modelport's; v1 had no AmlCompute attach):
         ``address`` (``"host:6379"``), its Ray ``token`` (else ``$MODELPORT_RAY_AUTH_TOKEN``), and
         ``max_nodes`` for ``node_count`` (default: the nodes it has when a run starts). Or
         ``compute_target``: another target's cluster (an ``AksCompute``'s), address and token
-        taken from it, so one Ray cluster serves web services and runs under two names."""
+        taken from it, so one Ray cluster serves web services and runs under two names.
+        ``job_resources`` (modelport's): Ray resources every script run's job asks for
+        (``{"isolated": 1}``), so it runs only on nodes offering them, as AKS's
+        ``replica_resources`` do for replicas."""
         if compute_target is not None:
             if not isinstance(compute_target, ComputeTarget):
                 raise InvalidInputError(
@@ -123,7 +127,23 @@ class AmlCompute(ComputeTarget):
             isinstance(max_nodes, bool) or not isinstance(max_nodes, int) or max_nodes < 1
         ):
             raise InvalidInputError(f"max_nodes must be a whole number >= 1, got {max_nodes!r}")
-        return AmlComputeAttachConfiguration(address=address, token=token, max_nodes=max_nodes)
+        if job_resources is not None and (
+            not isinstance(job_resources, dict)
+            or not job_resources
+            or not all(
+                isinstance(k, str) and isinstance(v, int | float) and not isinstance(v, bool) and v > 0
+                for k, v in job_resources.items()
+            )
+        ):
+            raise InvalidInputError(
+                f"job_resources must map Ray resource names to positive amounts, got {job_resources!r}"
+            )
+        return AmlComputeAttachConfiguration(
+            address=address,
+            token=token,
+            max_nodes=max_nodes,
+            job_resources=dict(job_resources) if job_resources else None,
+        )
 
     # -- provisioning and attaching ---------------------------------------------------------------
     @staticmethod
@@ -174,6 +194,7 @@ class AmlCompute(ComputeTarget):
                 "dashboard": dashboard,
                 "max_nodes": config.max_nodes,
                 "min_nodes": 0,
+                "job_resources": config.job_resources,
             }
             cluster.save(workspace, record)
         except BaseException:
@@ -390,6 +411,7 @@ class AmlCompute(ComputeTarget):
             # workers (modelport.jobs.batch.executors.warm). Only on a cluster modelport started:
             # an attached cluster is someone else's, and keeps nothing of ours.
             keep_warm_s=float(r.settings.get("idle_seconds_before_scaledown") or 0) if r.owned else 0.0,
+            job_resources=r.settings.get("job_resources"),
         )
 
 

@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import dataclasses
 import os
-import shlex
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -54,8 +53,6 @@ __all__ = [
 
 KEYS_NAMESPACE = "modelport-keys"
 """The GCS key-value namespace holding services' keys (one entry a service, :func:`keys_name`)."""
-_NOT_SHIPPED = frozenset({"ray", "modelport"})
-"""The node's Ray runs the replica (its version is the cluster's); modelport is a py_module."""
 _EXCLUDES = ["__pycache__/", "*.pyc"]
 
 
@@ -93,53 +90,18 @@ def locked_requirements(bundle: ServiceBundle) -> tuple[list[str], list[str]]:
     The versions the environment was built with here (its build record), so every node installs
     what this machine tested; without a build record (no environment: modelport's scoring server
     alone, or a user-managed one), the environment's requirements and the server's."""
-    from modelport.environments.builder import build_record
+    from modelport.environments.locked import NOT_SHIPPED, installed_versions, pins, split_options
     from modelport.environments.requirements import SERVER_REQUIREMENTS
 
     spec = bundle.spec.environment
-    options: list[str] = []
-    if spec is not None:
-        for line in spec.pip_options:
-            options += shlex.split(line)
-    installed: Any
-    if spec is not None and spec.user_managed:
-        installed = _distributions(bundle.interpreter)
-    else:
-        record = build_record(bundle.interpreter) if spec is not None else None
-        installed = record.get("installed") if record else None
-    if isinstance(installed, Mapping):
-        pins = [
-            f"{name}=={version}"
-            for name, version in sorted(installed.items())
-            if canonical_name(name) not in _NOT_SHIPPED
-        ]
-        return pins, options
+    options = split_options(spec.pip_options) if spec is not None else []
+    installed = installed_versions(bundle.interpreter, spec.user_managed) if spec is not None else None
+    if installed is not None:
+        return pins(installed), options
     asked = [
-        r for r in bundle.requirements if canonical_name(r.split("=")[0].split("[")[0]) not in _NOT_SHIPPED
+        r for r in bundle.requirements if canonical_name(r.split("=")[0].split("[")[0]) not in NOT_SHIPPED
     ]
     return sorted({*asked, *SERVER_REQUIREMENTS}), options
-
-
-_FREEZE = (
-    "import importlib.metadata as m, json; "
-    "print(json.dumps({d.metadata['Name']: d.version for d in m.distributions() if d.metadata['Name']}))"
-)
-
-
-def _distributions(interpreter: str) -> dict[str, str]:
-    """What a user-managed interpreter has installed (name -> version): a node cannot run that
-    interpreter (a path of this machine), so it gets the same versions in an environment of its own."""
-    import json
-    import subprocess
-
-    try:
-        out = subprocess.run(
-            [interpreter, "-c", _FREEZE], capture_output=True, text=True, timeout=120, check=True
-        ).stdout
-        found = json.loads(out.strip().splitlines()[-1])
-    except (OSError, subprocess.SubprocessError, ValueError, IndexError) as exc:
-        raise InvalidInputError(f"cannot list the packages of the interpreter {interpreter}: {exc}") from None
-    return {str(k): str(v) for k, v in found.items()}
 
 
 def runtime_env(bundle: ServiceBundle, env_vars: Mapping[str, str]) -> dict[str, Any]:

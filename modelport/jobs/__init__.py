@@ -57,6 +57,7 @@ ENV_RUN_ID = "MODELPORT_RUN_ID"
 ENV_WORKSPACE_PATH = "MODELPORT_RUN_WORKSPACE"
 ENV_WORKSPACE_NAME = "MODELPORT_RUN_WORKSPACE_NAME"
 ENV_V1_RUN_ID = "AZUREML_RUN_ID"
+ENV_RUN_JOURNAL = "MODELPORT_RUN_JOURNAL"  # set by modelport.jobs.ray.handback on such a node
 
 Progress = Callable[[str], None]
 
@@ -220,10 +221,15 @@ def cancel(ws: Workspace, record: registry.RunRecord) -> None:
 class RunContext:
     """The run a submitted script belongs to, from the supervisor's environment variables."""
 
-    def __init__(self, workspace_path: str, workspace_name: str, run_id: str) -> None:
+    def __init__(
+        self, workspace_path: str, workspace_name: str, run_id: str, journal: str | None = None
+    ) -> None:
         self.workspace_path = workspace_path
         self.workspace_name = workspace_name
         self.run_id = run_id
+        self.journal = journal
+        """Where to write what the run logs, on a Ray node that cannot see the workspace (the
+        run's supervisor records it: :mod:`modelport.jobs.ray.handback`); None: the workspace."""
 
 
 def context() -> RunContext | None:
@@ -232,5 +238,5 @@ def context() -> RunContext | None:
     path = os.environ.get(ENV_WORKSPACE_PATH)
     name = os.environ.get(ENV_WORKSPACE_NAME)
     if run_id and path and name:
-        return RunContext(path, name, run_id)
+        return RunContext(path, name, run_id, os.environ.get(ENV_RUN_JOURNAL) or None)
     return None

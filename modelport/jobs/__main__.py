@@ -103,7 +103,7 @@ def _on_cluster(
     ws: Workspace, run_id: str, spec: dict[str, Any], folder: Path, out: IO[bytes]
 ) -> tuple[int | None, list[str], str | None]:
     """Run the script as a Ray job: its exit code, why it was stopped, and any other failure."""
-    from modelport.jobs.ray import RayCompute
+    from modelport.jobs.ray import RayCompute, handback
     from modelport.jobs.ray import job as ray_job
 
     compute = RayCompute.from_json(spec["ray"])
@@ -126,11 +126,14 @@ def _on_cluster(
             cancel,
             spec.get("timeout"),
             on_submitted=submitted,
+            interpreter=registry.get_run(ws, run_id).details.get("interpreter"),
         )
     except Exception as exc:  # the job could not be submitted: the run fails with why
         line = f"could not submit the script as a Ray job to compute target '{compute.name}': {exc}"
         out.write(f"{line}\n".encode())
         return None, [], line.splitlines()[0]
+    if end.journal:  # what the script logged on a node that cannot see the workspace
+        handback.replay(ws, run_id, end.journal)
     if end.status == "Canceled":
         return None, ["canceled"], None
     if end.exit_code is not None:

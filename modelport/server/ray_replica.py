@@ -38,6 +38,30 @@ VERSION_HEADER = b"azureml-model-deployment"
 
 log = logging.getLogger("modelport.server")
 
+PIN_FOR_S = 600
+"""How long a replica's pin keeps its packages in the cluster's GCS (renewed every PIN_EVERY_S)."""
+PIN_EVERY_S = 60.0
+
+
+def pin_packages() -> None:
+    """Keep this replica's shipped packages (its ``working_dir``, its ``py_modules``) in the
+    cluster's GCS for :data:`PIN_FOR_S` more seconds.
+
+    Ray deletes an uploaded package once nothing references it, and a replica's reference ends
+    with it: a service whose only replica died lost its packages before Serve's replacement
+    started (measured, tests/ray/test_isolated_node.py: gone from the GCS; the replacement still
+    started, from its node's own copy, which a replacement on another node does not have). So
+    each replica renews a timed pin (Ray's own kind, which its uploads take for 10 minutes): the
+    packages outlive a replica by PIN_FOR_S, and a deleted service's are collected that long after.
+    """
+    import ray
+    from ray.experimental.internal_kv import _pin_runtime_env_uri
+
+    renv = ray.get_runtime_context().runtime_env
+    for uri in [renv.get("working_dir"), *(renv.get("py_modules") or [])]:
+        if isinstance(uri, str) and uri.startswith("gcs://"):
+            _pin_runtime_env_uri(uri, expiration_s=PIN_FOR_S)
+
 
 class ClusterKeys(KeyStore):
     """A service's keys from the Ray cluster's key-value store (its GCS), where the Ray target
@@ -134,6 +158,16 @@ class ScoringReplica:
         self._keys = dict(keys) if keys else None
         self._exit: str | None = None
         self._app: ScoringApp | None = None
+        self._pinned = 0.0
+        self._pin()
+
+    def _pin(self) -> None:
+        self._pinned = time.monotonic()
+        try:
+            pin_packages()
+        except Exception as exc:  # the GCS did not answer: the next health check tries again
+            self._pinned = 0.0
+            log.warning("cannot pin the replica's packages in the Ray cluster: %s", exc)
 
     async def __serve_build_asgi_app__(self) -> _Mounted:
         config = ServerConfig.from_mapping(self._settings, base=Path.cwd())
@@ -216,7 +250,10 @@ class ScoringReplica:
         }
 
     def check_health(self) -> None:
-        """Ray calls this periodically; raising makes it replace this replica."""
+        """Ray calls this periodically; raising makes it replace this replica. It also renews the
+        pin of the replica's packages (:func:`pin_packages`)."""
+        if time.monotonic() - self._pinned >= PIN_EVERY_S:
+            self._pin()
         if self._exit is not None:
             raise RuntimeError(f"replica asked to be replaced: {self._exit}")
 

@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 
-from tests.fixtures import isolated_node
+from tests.fixtures import isolated_node, scored_once
 
 pytestmark = [pytest.mark.ray, pytest.mark.process, pytest.mark.timeout(900)]
 
@@ -82,7 +82,6 @@ def test_a_parallel_run_step_scores_on_a_node_that_cannot_see_the_workspace(
     from modelport.core.compute import AmlCompute, ComputeTarget
     from modelport.pipeline.core import Pipeline, PipelineData
     from modelport.pipeline.steps import ParallelRunConfig, ParallelRunStep
-    from modelport.registry import runs as registry
 
     node, home = isolated
     project = home / "project"  # the inputs and the code are under the hidden folder too
@@ -118,12 +117,13 @@ def test_a_parallel_run_step_scores_on_a_node_that_cannot_see_the_workspace(
     pipeline_run = Experiment(ws, "isolated").submit(Pipeline(ws, [step]))
     assert pipeline_run.wait_for_completion(show_output=False, timeout_seconds=600) == "Finished"
 
-    run = registry.children(ws, pipeline_run.id)[0]
-    out = Path(registry.get_run(ws, run.id).details["outputFile"])
-    rows = [line.split() for line in out.read_text().splitlines()]
-    assert Counter((name, score) for name, score, _, _ in rows) == Counter(
-        (f"{i:02d}.txt", str(3 * i)) for i in range(40)
+    outcome = scored_once(
+        ws,
+        pipeline_run.id,
+        lambda row: tuple(row.split()[:2]),
+        [(f"{i:02d}.txt", str(3 * i)) for i in range(40)],
     )  # every item, once
+    rows = [line.split() for line in outcome.rows]
     by_node = Counter((where, sees) for _, _, where, sees in rows)
     # The isolated node scored items without seeing the workspace; the head saw it (the check
     # tells the two apart).
@@ -131,14 +131,10 @@ def test_a_parallel_run_step_scores_on_a_node_that_cannot_see_the_workspace(
     assert all(sees == "True" for _, _, where, sees in rows if where != node.node_id), by_node
     assert not any(where == node.node_id and sees == "True" for _, _, where, sees in rows)
 
-    folder = ws.path / "runs" / run.id
-    master = (folder / "logs" / "sys" / "master_role.txt").read_text()
-    assert any(
-        " ready: pid " in line and "node001/process000" in line and f"({node.node_id[:8]})" in line
-        for line in master.splitlines()
-    ), master
+    folder = ws.path / "runs" / outcome.run_id
+    assert outcome.ready_on("node001/process000", node.node_id), outcome.master
     # Its print() output, and the files run() wrote, came back into the workspace.
     stdout = (folder / "logs" / "user" / "stdout" / "node001" / "process000.stdout.txt").read_text()
     assert "sees the workspace: False" in stdout and "scored " in stdout, stdout
-    done = {p.name: p.read_text() for p in out.parent.glob("*.done")}
+    done = {p.name: p.read_text() for p in outcome.output.parent.glob("*.done")}
     assert len(done) == 20 and node.node_id in set(done.values()), done

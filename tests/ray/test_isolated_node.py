@@ -162,3 +162,84 @@ def test_a_service_on_the_isolated_node_gets_everything_through_ray(  # type: ig
     finally:
         service.delete()
         aks.delete()
+
+
+def _replicas(app: str) -> dict[str, str]:
+    """The live replica actors of Serve application ``app``: actor id -> node id (from the GCS;
+    this cluster runs no dashboard, so no state API)."""
+    from ray._private import state
+
+    return {
+        actor_id: str(info["Address"]["NodeID"])
+        for actor_id, info in state.actors().items()
+        if info["State"] == "ALIVE" and info["Name"].startswith(f"SERVE_REPLICA::{app}#")
+    }
+
+
+def test_a_replacement_replica_finds_its_packages_after_the_deployer_left(  # type: ignore[no-untyped-def]
+    ray_cluster, isolated: Isolated, digits_model, sk_env, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Ray deletes an uploaded package once nothing references it. The deploying driver leaves,
+    the replica's actor is killed: Serve's replacement on the isolated node must start, its
+    packages (the app's working_dir, modelport) still in the cluster's GCS, and answer."""
+    import json
+    import shutil
+
+    import ray
+    from ray.experimental.internal_kv import _internal_kv_exists
+
+    from modelport.core.compute import AksCompute, ComputeTarget
+    from modelport.core.model import InferenceConfig, Model
+    from modelport.core.webservice import AksWebservice
+    from modelport.deploy import cluster
+    from modelport.workspace import Workspace
+    from tests.fixtures import TUTORIAL_SCORE, wait_until
+
+    # Ray pins a package it uploads for 10 minutes (for the job to start); here for 1 s, so the
+    # test sees what holds it after that.
+    monkeypatch.setenv("RAY_RUNTIME_ENV_TEMPORARY_REFERENCE_EXPIRATION_S", "1")
+    ws = Workspace.create("isolife")
+    config = AksCompute.attach_configuration(
+        address=ray_cluster.address, token=ray_cluster.token, replica_resources={ISOLATED_RESOURCE: 1}
+    )
+    aks = ComputeTarget.attach(ws, "iso-life", config)
+    path, test_x, expected = digits_model
+    model = Model.register(ws, path, "sklearn_mnist")
+    src = isolated.home / "src-life"
+    src.mkdir()
+    shutil.copy(TUTORIAL_SCORE, src / "score.py")
+    (src / "life.txt").write_text("a file of this service alone: its own working_dir package")
+    service = Model.deploy(
+        ws,
+        "iso-life",
+        [model],
+        InferenceConfig("score.py", source_directory=str(src), environment=sk_env),
+        AksWebservice.deploy_configuration(num_replicas=1, autoscale_enabled=False),
+        deployment_target=aks,
+    )
+    try:
+        service.wait_for_deployment(show_output=False, timeout_sec=600)
+        assert service.state == "Healthy", service.get_logs()
+        body = json.dumps({"data": test_x.tolist()})
+        assert service.run(input_data=body) == expected.tolist()
+        renv = service._record.handle["runtime_env"]
+        packages = [renv["working_dir"], *renv["py_modules"]]
+        assert all(p.startswith("gcs://") for p in packages), packages
+
+        ray.shutdown()  # the deploying driver leaves (its job ends)
+        cluster._connected = None
+        cluster.connect(ray_cluster.record)  # another driver, as `modelport service ...` would be
+        (old,) = _replicas("iso-life")
+        ray.kill(ray.get_actor(ray._private.state.actors()[old]["Name"], namespace="serve"), no_restart=True)
+        new = wait_until(
+            lambda: [a for a in _replicas("iso-life") if a != old], 300, "Serve's replacement replica", 0.5
+        )
+        assert _replicas("iso-life")[new[0]] == isolated.node.node_id
+        wait_until(
+            lambda: service.run(input_data=body) == expected.tolist(), 300, "the replacement to answer", 1.0
+        )
+        missing = [p for p in packages if not _internal_kv_exists(p)]
+        assert missing == [], f"Ray deleted packages the service still uses: {missing}"
+    finally:
+        service.delete()
+        aks.delete()

@@ -56,6 +56,9 @@ class RayCompute:
     keep_warm_s: float = 0.0
     """How long a batch run's Ray workers are kept for the next run of the same environment (v1's
     ``idle_seconds_before_scaledown``, for a cluster modelport started; 0: not kept)."""
+    job_resources: dict[str, float] | None = None
+    """Ray resources a script run's job asks for (``entrypoint_resources``): the nodes offering
+    them run it (``AmlCompute.attach_configuration(job_resources=...)``)."""
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)

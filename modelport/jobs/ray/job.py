@@ -1,18 +1,28 @@
 """A script run as a Ray job: submitted to Ray's Jobs API, its log streamed into the run's.
 
 The run's supervisor (``python -m modelport.jobs``) calls :func:`run` instead of starting the
-script itself. The job's entrypoint is the script's command line, run by the environment's
-interpreter, with the run's variables in ``runtime_env["env_vars"]``, in the run's snapshot
-folder: the same folder a local run works in, so ``outputs/`` is uploaded and ``run.log*``
-reaches the workspace as for a local run. An owned cluster's nodes are this machine (it runs in
-Ray's single-machine mode) and read the snapshot in place. An attached cluster's nodes may be
-other machines: Ray ships the snapshot too (``runtime_env["working_dir"]``, packaged and uploaded
-by Ray's ``JobSubmissionClient``), and a node that does not see the workspace runs the script in
-that copy (its ``outputs/`` then stays there).
+script itself, with the run's variables in ``runtime_env["env_vars"]``. Where the job runs decides
+the rest, and a Ray job's node is chosen by Ray only when it starts, so the rule is per cluster:
 
-Ray's job supervisor runs in the cluster's own Python and starts the entrypoint with the
-environment's interpreter, so that environment needs no Ray of its own (``py_executable`` would
-ask every training environment for the cluster's Ray, ~500 MB, for nothing the script uses).
+- **in place**: a cluster modelport started (``owned``) without ``job_resources``: it listens on
+  127.0.0.1 only, so its nodes are this machine. The entrypoint is the script's command line run
+  by the environment's interpreter (by its path) in the run's snapshot folder, the folder a local
+  run works in: ``outputs/`` is uploaded and ``run.log*`` reaches the workspace as for a local run.
+  Ray's job supervisor runs in the cluster's own Python and starts the entrypoint with the
+  environment's interpreter, so that environment needs no Ray of its own (``py_executable`` would
+  ask every training environment for the cluster's Ray, ~500 MB, for nothing the script uses);
+- **shipped**: any other cluster (attached: its nodes may be other machines; or pinned to nodes by
+  ``job_resources``, Ray's ``entrypoint_resources``). Nothing is read by a path of this machine:
+  the snapshot is the job's ``working_dir`` (packaged and uploaded by Ray's
+  ``JobSubmissionClient``), the environment Ray's ``uv`` runtime environment from the versions it
+  was built with here, with modelport as a ``py_modules`` package
+  (:func:`modelport.jobs.ray.shipped.node_runtime_env`; cached per node by Ray), and the
+  entrypoint :mod:`modelport.jobs.ray.handback`, which runs the command (``python`` there: that
+  environment; modelport's own requirements when modelport did not build one) and then
+  hands ``outputs/`` and what the script logged back through the cluster's key-value store;
+  when the job ends the supervisor fetches them (:func:`_collect`), writes ``outputs/`` into
+  the run's snapshot (uploaded from there as for a local run) and deletes them from the
+  cluster. The same on a node that sees the workspace: the rule cannot be per node.
 
 The rest speaks Ray's Jobs REST API (``POST /api/jobs/``, ``GET /api/jobs/<id>``,
 ``POST /api/jobs/<id>/stop``, ``GET /api/jobs/<id>/logs``, the log tail's websocket) with
@@ -30,11 +40,13 @@ import re
 import shlex
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from pathlib import Path
 from typing import IO, Any
 
 from modelport.errors import ComputeTargetError
-from modelport.jobs.ray import RayCompute, auth_headers
+from modelport.jobs.ray import RayCompute, auth_headers, connect, gcs_answers, handback
+from modelport.jobs.ray.shipped import node_runtime_env
 
 __all__ = ["JobEnd", "entrypoint", "run", "stop", "submission_id"]
 
@@ -51,23 +63,34 @@ class JobEnd:
     status: str  # Completed | Failed | Canceled
     error: str | None = None
     exit_code: int | None = None
+    journal: list[dict[str, Any]] = field(default_factory=list)
+    """What the script logged on a node that cannot see the workspace (:func:`handback.replay`)."""
+    streamed: int = 0
+    """Bytes of the script's output Ray's Jobs API delivered into the run's log."""
 
 
 def submission_id(run_id: str) -> str:
     return f"modelport-{run_id}"
 
 
-def entrypoint(argv: list[str], folder: str, shipped: bool) -> str:
-    """The job's shell command: the script's command line in the run's snapshot folder."""
+def entrypoint(argv: list[str], folder: str) -> str:
+    """The job's shell command, in place: the script's command line in the run's snapshot folder."""
     command = " ".join(shlex.quote(a) for a in argv)
-    cd = shlex.quote(folder)
-    if not shipped:
-        return f"cd {cd} && exec {command}"
-    note = shlex.quote(
-        f"modelport: {folder} is not on this node: the script runs in Ray's copy of the snapshot "
-        "(its outputs/ stays on the node)"
-    )
-    return f"if [ -d {cd} ]; then cd {cd}; else echo {note} >&2; fi; exec {command}"
+    return f"cd {shlex.quote(folder)} && exec {command}"
+
+
+def shipped_entrypoint(run_id: str, argv: list[str], interpreter: str | None) -> str:
+    """The job's shell command, shipped: the command line under :mod:`.handback`, in Ray's copy of
+    the snapshot, the environment's interpreter named ``python``: the virtualenv Ray's ``uv``
+    built on the node (first on ``PATH`` there)."""
+    command = ["python", *argv[1:]] if interpreter and argv and argv[0] == interpreter else list(argv)
+    wrapper = ["python", "-m", "modelport.jobs.ray.handback", run_id, "--", *command]
+    return "exec " + " ".join(shlex.quote(a) for a in wrapper)
+
+
+def is_shipped(compute: RayCompute) -> bool:
+    """Whether a script run on ``compute`` is shipped (see the module docstring)."""
+    return not compute.owned or bool(compute.job_resources)
 
 
 class _Api:
@@ -114,6 +137,7 @@ class _LogWriter:
         self.started = False
         self.pending = ""
         self.received = 0  # characters of Ray's log seen (to fetch only what the stream missed)
+        self.written = 0  # bytes of the script's output written into the run's log
 
     def feed(self, text: str) -> None:
         self.received += len(text)
@@ -135,8 +159,10 @@ class _LogWriter:
             self.started = True
             if line.startswith("Running entrypoint for job "):
                 return
-        self.out.write(line.encode("utf-8", "replace"))
+        data = line.encode("utf-8", "replace")
+        self.out.write(data)
         self.out.flush()
+        self.written += len(data)
 
 
 def _submit_shipped(compute: RayCompute, body: dict[str, Any]) -> str:
@@ -157,21 +183,64 @@ def run(
     stop_requested: threading.Event,
     timeout: float | None,
     on_submitted: Any = None,
+    interpreter: str | None = None,
 ) -> JobEnd:
     """Submit the run's command as a Ray job, stream its log into ``out`` until it ends, and say
-    how it ended. ``stop_requested`` (a cancel) stops the job; so does ``timeout``."""
-    shipped = not compute.owned
-    runtime_env: dict[str, Any] = {"env_vars": {**env, "PYTHONUNBUFFERED": "1"}}
+    how it ended. ``stop_requested`` (a cancel) stops the job; so does ``timeout``. ``folder``:
+    the run's snapshot; ``interpreter``: the environment's (``argv[0]`` when the command starts
+    with it)."""
+    shipped = is_shipped(compute)
+    env_vars = {**env, "PYTHONUNBUFFERED": "1"}
+    body: dict[str, Any] = {"submission_id": submission_id(run_id), "metadata": {"modelport_run": run_id}}
     if shipped:
+        env_vars[handback.ENV_GCS] = compute.address
+        runtime_env = node_runtime_env(interpreter or argv[0], env_vars, always_uv=True)
         runtime_env["working_dir"] = folder
-    body = {
-        "entrypoint": entrypoint(argv, folder, shipped),
-        "submission_id": submission_id(run_id),
-        "runtime_env": runtime_env,
-        "metadata": {"modelport_run": run_id},
-    }
+        body["entrypoint"] = shipped_entrypoint(run_id, argv, interpreter)
+    else:
+        runtime_env = {"env_vars": env_vars}
+        body["entrypoint"] = entrypoint(argv, folder)
+    body["runtime_env"] = runtime_env
+    if compute.job_resources:
+        body["entrypoint_resources"] = dict(compute.job_resources)
     job_id = _submit_shipped(compute, body) if shipped else None
-    return asyncio.run(_main(compute, body, job_id, out, stop_requested, timeout, on_submitted))
+    end = asyncio.run(_main(compute, body, job_id, out, stop_requested, timeout, on_submitted))
+    return _collect(compute, run_id, Path(folder), end, out) if shipped else end
+
+
+def _collect(compute: RayCompute, run_id: str, snapshot: Path, end: JobEnd, out: IO[bytes]) -> JobEnd:
+    """What a shipped job handed back: ``outputs/`` written into the snapshot, the journal kept
+    for the supervisor, the cluster's copy deleted (also for a job that was stopped)."""
+    import ray
+
+    try:
+        if not gcs_answers(compute.address):  # ray.init would wait for a cluster that is gone
+            raise ComputeTargetError(f"no Ray cluster answers at {compute.address}")
+        connect(compute)
+        try:
+            came = handback.receive(run_id, snapshot)
+        finally:
+            ray.shutdown()
+    except Exception as exc:  # the cluster went away with them, or they could not be written
+        line = f"could not fetch the run's outputs from compute target '{compute.name}': {exc}"
+        out.write(f"modelport: {line}\n".encode())
+        return end if end.status != "Completed" else JobEnd("Failed", line.splitlines()[0])
+    if came is not None and came.log and not end.streamed:
+        # Ray's Jobs API serves the log of a job whose driver ran on the head's node only
+        # (measured, Ray 2.60: nothing of a driver on another node, live or after): the node's
+        # copy, handed back with outputs/, is the run's log then.
+        out.write(came.log)
+        out.flush()
+    if end.status == "Canceled":
+        return end
+    if came is None:
+        if end.status == "Completed":
+            return JobEnd("Failed", "the run's outputs/ did not come back from its Ray node")
+        return end
+    if came.error is not None:
+        return JobEnd("Failed", came.error)
+    end.journal = came.journal
+    return end
 
 
 async def _main(
@@ -249,7 +318,9 @@ async def _follow(
     except Exception:  # the log so far is kept
         pass
     log.close()
-    return _end(info, why_stopped)
+    end = _end(info, why_stopped)
+    end.streamed = log.written
+    return end
 
 
 def _end(info: dict[str, Any], why_stopped: str | None) -> JobEnd:

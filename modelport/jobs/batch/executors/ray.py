@@ -1,11 +1,31 @@
 """The ``ray`` executor: batch workers as Ray actors on a compute target's cluster.
 
-Each slot (``node_count`` x ``process_count_per_node``) is one long-lived actor, started in the
-environment's interpreter (``runtime_env={"py_executable": ...}`` unless it is the one Ray's own
-workers run; it must import the cluster's Ray: checked before the run starts) with the run's
-variables. The actor loads the entry script and calls ``init()`` once; tasks go to it in
-bunches, one actor call each (:meth:`RayExecutor._flush`), and an actor runs its calls in the
-order they were sent, so tasks queue on it as on a local worker.
+Each slot (``node_count`` x ``process_count_per_node``) is one long-lived actor with the run's
+variables, in the run's environment, which reaches it one of two ways, decided per node before
+the node's first actor starts:
+
+- **in place**, on a node that sees this machine's file system (the same machine, mount namespace
+  and root: :func:`ship.fs_view`): the environment's interpreter by its path
+  (``runtime_env={"py_executable": ...}`` unless it is the one Ray's own workers run; it must
+  import the cluster's Ray: checked before the run starts);
+- **shipped**, on any other node (and on every node with ``MODELPORT_BATCH_SHIP_INPUTS=1``): the
+  environment as Ray's ``uv`` runtime environment from the versions it was built with here, and
+  modelport as a ``py_modules`` package (:func:`modelport.jobs.ray.shipped.node_runtime_env`: the
+  way a service's replica gets them), built once per node and cached there by Ray (the package
+  is uploaded again before a worker starts if Ray collected it meanwhile: ``packages_exist``).
+
+On a cluster modelport started (it listens on 127.0.0.1 only, so its nodes are this machine)
+every worker runs in place, as the Ray target's services do. On any other cluster the executor
+tells them apart by asking each live node, once a run, for its view
+(:func:`modelport.jobs.ray.shipped.probe_views`: one tiny task per node, no runtime environment,
+no CPU; a node that does not answer, or cannot import this machine's modelport, is one that does
+not see it). The actor's placement is soft (below): one that lands on another node than the one
+asked runs what was chosen for that one; in place on a node that cannot see the interpreter, it
+fails to start, and its replacement avoids that node.
+
+The actor loads the entry script and calls ``init()`` once; tasks go to it in bunches, one
+actor call each (:meth:`RayExecutor._flush`), and an actor runs its calls in the order they were
+sent, so tasks queue on it as on a local worker.
 
 A node need not see the workspace (issue 25): everything reaches a worker as arguments of its
 Ray calls (:mod:`.ship`): the source folder as a zip with each worker's constructor, each
@@ -15,9 +35,7 @@ writes them into a private
 folder and calls ``run()`` with those paths. Its stdout, stderr, ``EntryScript`` logs and the
 files ``run()`` writes to ``AZUREML_BI_OUTPUT_PATH`` come back with each answer and are written
 into the run's folder and output folder here, before the supervisor commits the mini-batches they
-came with. The interpreter is still named by path (``py_executable``): a node runs the
-environment at the path this machine has it, or Ray's own (``environment=None`` for a script
-that needs nothing else).
+came with.
 
 Placement: v1's node *n* is the cluster's live Ray node *n* (the head first), by Ray's node
 affinity scheduling, *soft*: a worker whose node is gone, or full, starts on another node. A
@@ -58,6 +76,7 @@ from modelport.jobs.batch.executors.base import (
     WorkerSetup,
 )
 from modelport.jobs.ray import RayCompute, connect, gcs_answers
+from modelport.jobs.ray.shipped import node_runtime_env, packages_exist, probe_views, upload
 
 __all__ = ["BatchActor", "RayExecutor"]
 
@@ -116,6 +135,10 @@ class RayExecutor:
             self.runtime_env["py_executable"] = setup.interpreter
         if setup.user_variables:
             self.runtime_env["env_vars"] = dict(setup.user_variables)
+        # For a node that cannot see this machine (see the module docstring): made when first needed.
+        self.shipped_env: dict[str, Any] | None = None
+        self.sees: dict[str, bool] = {}  # node id -> it sees this machine's files (probed once a run)
+        self.ship_all = _settings.batch_ship_inputs()
         # The source folder goes to every worker with its constructor: a node need not see it (nor
         # the workspace). Not ray.put() once: a replacement asked of a cluster that is going away
         # then waits on Ray recovering that object (measured: the run never ended), where plain
@@ -125,7 +148,7 @@ class RayExecutor:
         )
         self.parquet: dict[str, Any] = {}  # a Parquet input file -> its bytes in the object store
         # "": no worker sees the same view, so every one gets its inputs as bytes.
-        self.view = "" if _settings.batch_ship_inputs() else ship.fs_view()
+        self.view = "" if self.ship_all else ship.fs_view()
         # Workers kept from an earlier run of this environment, and kept for the next (.warm).
         self.pool: Any = None
         if self.compute.keep_warm_s > 0 and not _settings.batch_fresh_workers():
@@ -154,6 +177,29 @@ class RayExecutor:
         trusted = [n for n in nodes if n["NodeID"] not in self.suspect] or nodes
         return str(trusted[slot.node % len(trusted)]["NodeID"])
 
+    def _sees(self, node: str) -> bool:
+        """Whether ``node`` sees this machine's files at their paths (then its worker runs the
+        environment in place). Asked of every live node not asked yet, at once, the first time."""
+        if self.ship_all:
+            return False
+        if self.compute.owned:
+            # A cluster modelport started listens on 127.0.0.1 only: its nodes are this machine (the
+            # rule the Ray target's services follow too, deploy.targets.ray.in_place). No probe,
+            # which cost a run's start 1.4 s when it started a worker process on each node.
+            return True
+        if node not in self.sees:
+            alive = [n["NodeID"] for n in self.ray.nodes() if n.get("Alive")]
+            unknown = [n for n in alive if n not in self.sees]
+            here = ship.fs_view()
+            views = probe_views(self.ray, sorted({*unknown, node}))
+            self.sees.update({n: bool(here) and view == here for n, view in views.items()})
+        return self.sees[node]
+
+    def _shipped_env(self) -> dict[str, Any]:
+        if self.shipped_env is None or not packages_exist(self.shipped_env):
+            self.shipped_env = upload(node_runtime_env(self.setup.interpreter, self.setup.user_variables))
+        return self.shipped_env
+
     # -- the executor interface -------------------------------------------------------------------
     def start_worker(self, slot: Slot) -> None:
         self._check_cluster(at_once=True)
@@ -161,8 +207,11 @@ class RayExecutor:
 
         node = self._node_for(slot)
         options: dict[str, Any] = {"name": None}
-        if self.runtime_env:
-            options["runtime_env"] = self.runtime_env
+        # No live node: the cluster is going away, and asking its GCS anything more (the upload of
+        # a shipped environment) would wait for it; the actor fails at once instead.
+        renv = self.runtime_env if node is None or self._sees(node) else self._shipped_env()
+        if renv:
+            options["runtime_env"] = renv
         if node is not None:
             options["scheduling_strategy"] = NodeAffinitySchedulingStrategy(node, soft=True)
         variables = dict(self.setup.variables)
