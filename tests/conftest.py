@@ -6,6 +6,7 @@ made visible to every folder here; a folder's conftest imports only from there (
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -21,6 +22,16 @@ from tests.fixtures import (  # noqa: F401  (fixtures, for every folder)
     sk_env,
     start_server,
 )
+
+
+@pytest.fixture(autouse=True)
+def _sys_path_restored() -> Iterator[None]:
+    """A scoring script loaded in this process puts its folder first on ``sys.path``, as in the
+    server that loads it; here the next tests of the worker would inherit it, and the processes
+    they spawn with it (a ``json.py`` test script once shadowed the stdlib in a spawned child)."""
+    saved = list(sys.path)
+    yield
+    sys.path[:] = saved
 
 
 @pytest.fixture

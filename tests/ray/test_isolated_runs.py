@@ -16,6 +16,8 @@ Each script proves, on its node, that it does not see the workspace.
 from __future__ import annotations
 
 import pickle
+import subprocess
+import sys
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -207,15 +209,21 @@ def test_a_script_run_on_the_node_brings_its_outputs_and_metrics_back(iso: Iso, 
     saved = pickle.loads(Path(model.download(target_dir=str(tmp_path / "m"))).read_bytes())
     assert saved["alpha"] == 0.5 and saved["sees"] is False
     assert "/runtime_resources/uv/" in saved["python"]  # the environment Ray built on the node
-    # Nothing of the run is left in the cluster's key-value store.
-    import ray
-    from ray.experimental.internal_kv import _internal_kv_list
-
-    from modelport.jobs.ray import connect
-
-    connect(compute)
-    try:
-        assert _internal_kv_list(f"{run.id}/", namespace="modelport-runs") == []
-    finally:
-        ray.shutdown()
+    # Nothing of the run is left in the cluster's key-value store: asked from a process of its
+    # own (this one may be a driver of another cluster already, and connect() sets Ray's auth
+    # variables for the process).
+    probe = (
+        "import sys; from modelport.core.compute import ComputeTarget, run_compute; "
+        "from modelport.core import Workspace; from modelport.jobs.ray import connect; "
+        "from ray.experimental.internal_kv import _internal_kv_list; "
+        "ws = Workspace.get(sys.argv[1]); connect(run_compute(ws, ComputeTarget(ws, sys.argv[2]))); "
+        "print(len(_internal_kv_list(sys.argv[3] + '/', namespace='modelport-runs')))"
+    )
+    left = subprocess.run(
+        [sys.executable, "-c", probe, iso.ws.name, pinned.name, run.id],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert left.returncode == 0 and left.stdout.strip() == "0", (left.stdout, left.stderr[-2000:])
     pinned.detach()
