@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from tests.fixtures import script, wait_until
+from tests.fixtures import script, stop_group, wait_until
 
 pytestmark = pytest.mark.process
 
@@ -78,9 +78,7 @@ def test_serve_scores_and_stops_on_sigterm(tmp_path: Path) -> None:
         assert proc.wait(timeout=30) == 0
         assert "POST /score 200" in log_file.read_text()
     finally:
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait(timeout=10)
+        stop_group(proc)
 
 
 def _serve(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
@@ -113,9 +111,7 @@ def _wait_ready(proc: subprocess.Popen[str], port: int) -> None:
 
 
 def _stop(proc: subprocess.Popen[str]) -> None:
-    if proc.poll() is None:
-        os.killpg(proc.pid, signal.SIGKILL)
-    proc.wait(timeout=10)
+    stop_group(proc)
 
 
 def test_serve_logs_each_line_once(tmp_path: Path) -> None:

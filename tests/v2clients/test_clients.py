@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import socket
 import subprocess
 import sys
@@ -23,6 +22,8 @@ from typing import Any
 import numpy as np
 import pytest
 import requests
+
+from tests.fixtures import stop_group
 
 pytestmark = pytest.mark.process
 
@@ -52,12 +53,7 @@ def _wait_ready(proc: subprocess.Popen[bytes], url: str, log: Path, timeout: flo
 
 
 def _stop(proc: subprocess.Popen[bytes]) -> None:
-    if proc.poll() is None:
-        try:
-            os.killpg(proc.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
-    proc.wait(timeout=10)
+    stop_group(proc)
 
 
 @pytest.fixture(scope="module")
