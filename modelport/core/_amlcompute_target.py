@@ -412,6 +412,7 @@ class AmlCompute(ComputeTarget):
             # an attached cluster is someone else's, and keeps nothing of ours.
             keep_warm_s=float(r.settings.get("idle_seconds_before_scaledown") or 0) if r.owned else 0.0,
             job_resources=r.settings.get("job_resources"),
+            temp_dir=r.temp_dir if r.owned else None,
         )
 
 

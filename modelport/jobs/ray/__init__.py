@@ -59,6 +59,9 @@ class RayCompute:
     job_resources: dict[str, float] | None = None
     """Ray resources a script run's job asks for (``entrypoint_resources``): the nodes offering
     them run it (``AmlCompute.attach_configuration(job_resources=...)``)."""
+    temp_dir: str | None = None
+    """The Ray folder of a cluster modelport started: the nodes it started keep their sockets
+    there (a node someone else joined to it does not)."""
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)

@@ -14,9 +14,9 @@ the node's first actor starts:
   way a service's replica gets them), built once per node and cached there by Ray (the package
   is uploaded again before a worker starts if Ray collected it meanwhile: ``packages_exist``).
 
-On a cluster modelport started (it listens on 127.0.0.1 only, so its nodes are this machine)
-every worker runs in place, as the Ray target's services do. On any other cluster the executor
-tells them apart by asking each live node, once a run, for its view
+On a cluster modelport started, a worker on a node modelport started with it (this machine:
+its raylet's socket is in the cluster's Ray folder) runs in place. Any other node, also one
+someone joined to such a cluster, the executor asks, once a run, for its view
 (:func:`modelport.jobs.ray.shipped.probe_views`: one tiny task per node, no runtime environment,
 no CPU; a node that does not answer, or cannot import this machine's modelport, is one that does
 not see it). The actor's placement is soft (below): one that lands on another node than the one
@@ -182,11 +182,12 @@ class RayExecutor:
         environment in place). Asked of every live node not asked yet, at once, the first time."""
         if self.ship_all:
             return False
-        if self.compute.owned:
-            # A cluster modelport started listens on 127.0.0.1 only: its nodes are this machine (the
-            # rule the Ray target's services follow too, deploy.targets.ray.in_place). No probe,
-            # which cost a run's start 1.4 s when it started a worker process on each node.
-            return True
+        if node not in self.sees and self._started_here(node):
+            # A node of a cluster modelport started, started with it: this machine. No probe,
+            # which cost a run's start 1.4 s when it started a worker process on each node. A
+            # node someone joined to that cluster is probed like any other (it may be a
+            # container or a mount namespace that does not see this machine's files).
+            self.sees[node] = True
         if node not in self.sees:
             alive = [n["NodeID"] for n in self.ray.nodes() if n.get("Alive")]
             unknown = [n for n in alive if n not in self.sees]
@@ -194,6 +195,15 @@ class RayExecutor:
             views = probe_views(self.ray, sorted({*unknown, node}))
             self.sees.update({n: bool(here) and view == here for n, view in views.items()})
         return self.sees[node]
+
+    def _started_here(self, node: str) -> bool:
+        """Whether ``node`` is one modelport started for this cluster: its raylet's socket is in
+        the cluster's Ray folder."""
+        folder = self.compute.temp_dir
+        if not (self.compute.owned and folder):
+            return False
+        info: dict[str, Any] = next((n for n in self.ray.nodes() if n["NodeID"] == node), {})
+        return str(info.get("RayletSocketName") or "").startswith(folder.rstrip("/") + "/")
 
     def _shipped_env(self) -> dict[str, Any]:
         if self.shipped_env is None or not packages_exist(self.shipped_env):
