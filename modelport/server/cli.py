@@ -14,7 +14,6 @@ import json
 import os
 import shutil
 import sys
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -206,11 +205,14 @@ def serve(args: argparse.Namespace, *, foreground: bool = False) -> int:
     if problem is not None:
         print(f"modelport serve: {problem}", file=sys.stderr)
         return 1
+    from modelport.server import tempdirs
+
+    tempdirs.remove_stale()
     temp_model_dir: Path | None = None
     if location.model_dir is None:
         # v1 scripts do os.path.join(os.getenv("AZUREML_MODEL_DIR"), ...) in init(): unset, that
         # is a TypeError far from the cause. An empty folder lets a script that needs no model run.
-        temp_model_dir = Path(tempfile.mkdtemp(prefix="modelport-model-dir-"))
+        temp_model_dir = tempdirs.make("model-dir")
         config.model_dir = temp_model_dir
         location = config.location()
         print(
@@ -223,7 +225,7 @@ def serve(args: argparse.Namespace, *, foreground: bool = False) -> int:
 
     logs.configure(config.log_level, config.log_file, quiet_console=foreground)
     temp_metrics = config.metrics_dir is None
-    metrics_dir = Path(tempfile.mkdtemp(prefix="modelport-metrics-")) if temp_metrics else config.metrics_dir
+    metrics_dir = tempdirs.make("metrics") if temp_metrics else config.metrics_dir
     assert metrics_dir is not None
     metrics.enable_multiprocess(metrics_dir)
     if config.ready_file is not None:
