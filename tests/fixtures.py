@@ -96,6 +96,20 @@ def stop_group(proc: subprocess.Popen[Any], grace: float = 30) -> None:
     proc.wait(timeout=10)
 
 
+def wait_http_ready(proc: subprocess.Popen[Any], url: str, timeout: float = 60) -> None:
+    """Wait until ``url`` answers 200 (a server's readiness route), failing at once if ``proc``
+    (the server) exits first."""
+
+    def ready() -> bool:
+        assert proc.poll() is None, f"the server exited with {proc.returncode}"
+        try:
+            return requests.get(url, timeout=5).status_code == 200
+        except requests.RequestException:  # refused, or slow to answer on a busy machine
+            return False
+
+    wait_until(ready, timeout, f"{url} to answer 200", interval=0.05)
+
+
 def script(name: str) -> Path:
     """A fake scoring script from tests/scripts."""
     return SCRIPTS / name

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from tests.fixtures import script, stop_group, wait_until
+from tests.fixtures import script, stop_group, wait_http_ready, wait_until
 
 pytestmark = pytest.mark.process
 
@@ -100,14 +100,7 @@ def _start(args: list[str], cwd: Path) -> tuple[subprocess.Popen[str], Path, Pat
 
 
 def _wait_ready(proc: subprocess.Popen[str], port: int) -> None:
-    def ready() -> bool:
-        assert proc.poll() is None, f"the server exited with {proc.returncode}"
-        try:
-            return requests.get(f"http://127.0.0.1:{port}/health/ready", timeout=5).status_code == 200
-        except requests.RequestException:  # refused, or slow to answer on a busy machine
-            return False
-
-    wait_until(ready, 60, "the server to be ready", interval=0.05)
+    wait_http_ready(proc, f"http://127.0.0.1:{port}/health/ready")
 
 
 def _stop(proc: subprocess.Popen[str]) -> None:

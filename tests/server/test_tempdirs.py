@@ -14,7 +14,7 @@ import pytest
 import requests
 
 from modelport.server import tempdirs
-from tests.fixtures import script, stop_group, wait_until
+from tests.fixtures import script, stop_group, wait_http_ready
 
 pytestmark = pytest.mark.process
 
@@ -62,15 +62,7 @@ def _serve(tmp: Path, cwd: Path) -> tuple[subprocess.Popen[bytes], int]:
         stderr=subprocess.DEVNULL,
         start_new_session=True,
     )
-
-    def ready() -> bool:
-        assert proc.poll() is None, f"the server exited with {proc.returncode}"
-        try:
-            return requests.get(f"http://127.0.0.1:{port}/health/ready", timeout=5).status_code == 200
-        except requests.RequestException:  # refused, or slow to answer on a busy machine
-            return False
-
-    wait_until(ready, 60, "the server to be ready", interval=0.05)
+    wait_http_ready(proc, f"http://127.0.0.1:{port}/health/ready")
     return proc, port
 
 
