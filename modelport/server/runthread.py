@@ -26,6 +26,8 @@ T = TypeVar("T")
 QUEUED, STARTED, ABANDONED = 0, 1, 2
 YIELD_EVERY_S = 0.002
 """Between jobs, the run thread lets the event loop have the GIL at least this often."""
+HAND_OVER_S = 0.005
+"""The longest the event loop waits, blocked, for the run thread to run what it was given."""
 
 
 @dataclass(slots=True, eq=False)
@@ -62,6 +64,8 @@ class RunThreads:
         self._batch_max = 1
         self._batch_wait_s = 0.0
         self._expecting: Callable[[], bool] = lambda: True
+        self._idle = threading.Event()  # the run thread waits for a job, none queued
+        self._waiting = False  # the event loop will wait for it (_wait_for_thread) on its next turn
         self._threads = [
             threading.Thread(target=self._loop, name=f"{name}-{i}", daemon=True) for i in range(count)
         ]
@@ -92,8 +96,25 @@ class RunThreads:
         A ``batchable`` job may instead be run with others, its ``payload`` given to the batch runner."""
         loop = asyncio.get_running_loop()
         job: Job[T] = Job(fn, loop.create_future(), loop, batchable=batchable, payload=payload)
+        self._idle.clear()
         self._queue.put(job)
+        if not self._waiting and len(self._threads) == 1 and self._batch_runner is None:
+            self._waiting = True
+            loop.call_soon(self._wait_for_thread)
         return job
+
+    def _wait_for_thread(self) -> None:
+        """On the event loop, once the requests it has just read are queued: wait, blocked (the
+        GIL released), until the run thread has run them, or HAND_OVER_S at most.
+
+        Two threads that both want the GIL trade it several times within one run() (numpy
+        releases it often; the loop is woken by the next request and by each answer), 2-4 context
+        switches a trade. Waiting here, the loop leaves the GIL to run() and takes it back once
+        for a whole burst of answers and requests, as a one-thread server does (docs/performance.md,
+        issue 19). A run() still going after HAND_OVER_S is left to the thread: the loop goes on
+        with its I/O, 503s, 504s and health checks, at most HAND_OVER_S late."""
+        self._waiting = False
+        self._idle.wait(HAND_OVER_S)
 
     def abandon(self, job: Job[Any]) -> bool:
         """Withdraw a job that has not started; False if it already started (or finished)."""
@@ -120,7 +141,12 @@ class RunThreads:
         held: collections.deque[Job[Any] | None] = collections.deque()  # taken while batching
         yielded = 0.0
         while True:
-            job = held.popleft() if held else self._queue.get()
+            if held:
+                job = held.popleft()
+            else:
+                if self._queue.empty():
+                    self._idle.set()
+                job = self._queue.get()
             if job is None:
                 return
             going_on = self._run(job, held)
