@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import contextlib
 import queue
 import threading
 import time
@@ -64,6 +65,10 @@ class RunThreads:
         self._batch_max = 1
         self._batch_wait_s = 0.0
         self._expecting: Callable[[], bool] = lambda: True
+        # Finished jobs, resolved on their loop by one _resolve_done for all those that finish before
+        # it runs: a call_soon_threadsafe per job wrote the loop's wake-up pipe once per request.
+        self._done: collections.deque[tuple[Job[Any], bool, Any]] = collections.deque()
+        self._resolving = False  # a _resolve_done is scheduled and has not begun
         self._idle = threading.Event()  # the run thread waits for a job, none queued
         self._waiting = False  # the event loop will wait for it (_wait_for_thread) on its next turn
         self._threads = [
@@ -181,11 +186,33 @@ class RunThreads:
             outcome: tuple[bool, Any] = (True, job.fn())
         except BaseException as exc:
             outcome = (False, exc)
+        return self._finished(job, *outcome)
+
+    def _finished(self, job: Job[Any], ok: bool, value: Any) -> bool:
+        """Hand ``job``'s outcome to its loop (on the run thread); False once the loop is closed."""
+        self._done.append((job, ok, value))
+        if self._resolving:  # the loop will take this one with the others
+            return True
+        self._resolving = True
         try:
-            job.loop.call_soon_threadsafe(_resolve, job.future, *outcome)
+            job.loop.call_soon_threadsafe(self._resolve_done)
         except RuntimeError:  # the loop is closed: the worker is shutting down
             return False
         return True
+
+    def _resolve_done(self) -> None:
+        """On the event loop: resolve every finished job's future."""
+        # Cleared before taking the jobs: one appended from now on schedules another call (which
+        # may then find nothing), so none is left waiting.
+        self._resolving = False
+        done = self._done
+        while done:
+            job, ok, value = done.popleft()
+            if job.loop is asyncio.get_running_loop():
+                _resolve(job.future, ok, value)
+            else:  # another loop's job (a test's second loop): resolved on its own
+                with contextlib.suppress(RuntimeError):
+                    job.loop.call_soon_threadsafe(_resolve, job.future, ok, value)
 
     def _gather(self, first: Job[Any], held: collections.deque[Job[Any] | None]) -> list[Job[Any]]:
         """More batchable jobs for ``first``'s batch: those queued now, then, while a request is
@@ -217,9 +244,7 @@ class RunThreads:
             outcomes = self._batch_runner([job.payload for job in batch])
         except BaseException as exc:  # a bug of ours: every request of the batch gets it
             outcomes = [(False, exc)] * len(batch)
-        try:
-            for job, outcome in zip(batch, outcomes, strict=True):
-                job.loop.call_soon_threadsafe(_resolve, job.future, *outcome)
-        except RuntimeError:  # the loop is closed: the worker is shutting down
-            return False
-        return True
+        going_on = True
+        for job, outcome in zip(batch, outcomes, strict=True):
+            going_on = self._finished(job, *outcome) and going_on
+        return going_on

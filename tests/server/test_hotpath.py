@@ -239,3 +239,104 @@ def test_the_supervisor_catches_the_wake_signal(start_server, tmp_path: Path) ->
         return json.loads((tmp_path / "status.json").read_text())["state"] == "ready"
 
     wait_until(ready, 30, "the status file to say ready")
+
+
+# -- answers handed to the loop in bursts -----------------------------------------------------------
+def test_jobs_finished_while_the_loop_is_busy_are_resolved_by_one_wake_up() -> None:
+    from modelport.server.runthread import RunThreads
+
+    threads = RunThreads(1)
+    threads.start()
+    ran = threading.Semaphore(0)
+
+    def job(n: int) -> int:
+        ran.release()
+        return n
+
+    async def main() -> tuple[list[int], int]:
+        loop = asyncio.get_running_loop()
+        real = loop.call_soon_threadsafe
+        wake_ups = []
+
+        def counted(*args: Any, **kwargs: Any) -> Any:
+            wake_ups.append(args[0])
+            return real(*args, **kwargs)
+
+        loop.call_soon_threadsafe = counted  # type: ignore[method-assign]
+        jobs = [threads.submit(lambda n=n: job(n)) for n in range(4)]
+        for _ in jobs:  # the loop is held here (as by a burst of I/O) while all four run
+            assert ran.acquire(timeout=30)
+        results = [await j.future for j in jobs]
+        return results, len(wake_ups)
+
+    try:
+        results, wake_ups = asyncio.run(main())
+    finally:
+        threads.stop()
+    assert results == [0, 1, 2, 3]
+    assert wake_ups == 1
+
+
+# -- the log lines of one turn of the event loop, written together ----------------------------------
+class _Writes:
+    """A stream recording each write."""
+
+    def __init__(self) -> None:
+        self.writes: list[str] = []
+
+    def write(self, text: str) -> None:
+        self.writes.append(text)
+
+    def flush(self) -> None:
+        pass
+
+
+def test_log_lines_of_one_loop_turn_are_written_together_and_in_order() -> None:
+    import logging
+
+    from modelport.server.logs import TurnStreamHandler
+
+    stream = _Writes()
+    handler = TurnStreamHandler(stream)
+    handler.setFormatter(logging.Formatter("%(message)s"))
+    logger = logging.getLogger("modelport.test-turns")
+    logger.propagate = False
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+
+    async def main() -> list[str]:
+        for n in range(3):
+            logger.info("on the loop %d", n)
+        written_during_the_turn = list(stream.writes)
+        await asyncio.sleep(0)  # the turn ends: the kept lines go out
+        await asyncio.sleep(0)
+        return written_during_the_turn
+
+    try:
+        during = asyncio.run(main())
+        after_turn = list(stream.writes)
+        # Kept on the loop, then a line from another thread: the kept ones first, then it.
+        logger.info("off the loop")
+        off_loop = stream.writes[len(after_turn) :]
+        stream.writes.clear()
+
+        async def kept_then_thread() -> None:
+            logger.info("kept")
+            await asyncio.to_thread(logger.info, "from a thread")
+
+        asyncio.run(kept_then_thread())
+        mixed = list(stream.writes)
+        stream.writes.clear()
+
+        async def kept_then_closed() -> None:  # closing writes what is kept
+            logger.info("kept at close")
+            handler.close()
+
+        asyncio.run(kept_then_closed())
+    finally:
+        logger.removeHandler(handler)
+    assert during == []
+    assert after_turn == ["on the loop 0\non the loop 1\non the loop 2\n"]
+    assert off_loop == ["off the loop\n"]  # no loop running: written at once
+    assert mixed == ["kept\nfrom a thread\n"]
+    assert stream.writes == ["kept at close\n"]
