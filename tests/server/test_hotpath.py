@@ -6,7 +6,8 @@
 - a whole body already received is read without a deadline, one still arriving keeps its 408;
 - the header deadline, now checked by one timer per connection, still cuts late headers on a
   kept-alive connection's later requests;
-- the run thread yields the GIL between jobs only when more are waiting;
+- the run thread yields the GIL between jobs only when more are waiting; an event loop waiting
+  for it gets its turn between two jobs instead;
 - a worker's status report wakes the supervisor at once (the status file said ``ready`` up to
   ~0.25 s after the worker was, and every deployment waited for that).
 """
@@ -113,6 +114,9 @@ def test_the_run_thread_yields_only_when_jobs_are_waiting(monkeypatch: pytest.Mo
         runthread.time, "sleep", lambda s: yields.append(s) if s == 0 else real_sleep(s), raising=True
     )
     threads = runthread.RunThreads(1)
+    # The yield is for an event loop that does not wait for the run thread (its turns are given
+    # between jobs then: test_the_run_thread_gives_the_waiting_loop_its_turn_between_jobs).
+    threads._wait_for_thread = lambda: None  # type: ignore[method-assign]
     # The thread looks at its queue right after a job's answer is handed over: a job submitted
     # as soon as that answer arrives can already be queued by then (a busy machine showed it),
     # and that job would rightly count as waiting. The next job is submitted only once the
@@ -141,6 +145,32 @@ def test_the_run_thread_yields_only_when_jobs_are_waiting(monkeypatch: pytest.Mo
         threads.stop()
     assert alone == 0
     assert behind == 1  # after the first of the two queued together
+
+
+def test_the_run_thread_gives_the_waiting_loop_its_turn_between_jobs(monkeypatch: pytest.MonkeyPatch) -> None:
+    from modelport.server import runthread
+
+    # Only the turn can wake the loop here: its own timeout, and the thread's wait for the loop to
+    # be back, are far longer than the test.
+    monkeypatch.setattr(runthread, "HAND_OVER_S", 60.0)
+    monkeypatch.setattr(runthread, "TURN_PAUSE_S", 60.0)
+    monkeypatch.setattr(runthread, "TURN_EVERY_S", 0.0)  # a turn at every job boundary
+    threads = runthread.RunThreads(1)
+
+    async def main() -> tuple[int, list[int]]:
+        threads.start()
+        first, second, third = (threads.submit(lambda n=n: n) for n in range(3))
+        assert await first.future == 0  # the loop waited for the thread; it got a turn after this job
+        behind = second.state  # and the thread waits for the loop before the next one
+        fourth = threads.submit(lambda: 3)  # the loop waits for the thread again: it goes on
+        return behind, [await j.future for j in (second, third, fourth)]
+
+    try:
+        behind, rest = asyncio.run(main())
+    finally:
+        threads.stop()
+    assert behind == runthread.QUEUED
+    assert rest == [1, 2, 3]
 
 
 # -- header deadlines on kept-alive connections (a real server) -------------------------------------
