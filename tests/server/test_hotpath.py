@@ -15,6 +15,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import os
 import queue
@@ -157,9 +158,17 @@ def test_the_run_thread_gives_the_waiting_loop_its_turn_between_jobs(monkeypatch
     monkeypatch.setattr(runthread, "TURN_EVERY_S", 0.0)  # a turn at every job boundary
     threads = runthread.RunThreads(1)
 
+    def once_the_loop_waits() -> int:
+        # The loop begins waiting on its next pass; the thread could otherwise be done before.
+        deadline = time.monotonic() + 30
+        while not threads._parked_at and time.monotonic() < deadline:
+            time.sleep(0.001)
+        return 0
+
     async def main() -> tuple[int, list[int]]:
         threads.start()
-        first, second, third = (threads.submit(lambda n=n: n) for n in range(3))
+        first = threads.submit(once_the_loop_waits)
+        second, third = (threads.submit(lambda n=n: n) for n in (1, 2))
         assert await first.future == 0  # the loop waited for the thread; it got a turn after this job
         behind = second.state  # and the thread waits for the loop before the next one
         fourth = threads.submit(lambda: 3)  # the loop waits for the thread again: it goes on
@@ -292,8 +301,8 @@ def test_jobs_finished_while_the_loop_is_busy_are_resolved_by_one_wake_up() -> N
             wake_ups.append(args[0])
             return real(*args, **kwargs)
 
-        loop.call_soon_threadsafe = counted  # type: ignore[method-assign]
-        jobs = [threads.submit(lambda n=n: job(n)) for n in range(4)]
+        loop.call_soon_threadsafe = counted  # type: ignore[method-assign,assignment]
+        jobs = [threads.submit(functools.partial(job, n)) for n in range(4)]
         for _ in jobs:  # the loop is held here (as by a burst of I/O) while all four run
             assert ran.acquire(timeout=30)
         results = [await j.future for j in jobs]
