@@ -101,7 +101,13 @@ class _TurnWriter:
     def _write_turn(self) -> None:
         with self.lock:  # type: ignore[attr-defined]
             self._write_scheduled = False
-            self._write_kept()
+            try:
+                self._write_kept()
+            except Exception:  # as logging's handleError does, without a record to name
+                if logging.raiseExceptions:
+                    import traceback
+
+                    traceback.print_exc(file=sys.stderr)
 
     def _write_kept(self) -> None:
         """Write what is kept (the handler's lock held)."""
