@@ -6,9 +6,11 @@ Every line: ``<time> <LEVEL> [<pid>] <logger>: <message>``; request lines come f
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import sys
 from pathlib import Path
+from typing import Any
 
 FORMAT = "%(asctime)s.%(msecs)03d %(levelname)s [%(process)d] %(name)s: %(message)s"
 DATE_FORMAT = "%Y-%m-%dT%H:%M:%S"
@@ -61,6 +63,85 @@ class _ForPeople(logging.Filter):
         return True
 
 
+class _TurnWriter:
+    """A handler's writing, batched per turn of the event loop: a record emitted on a thread running
+    an event loop is kept and written with the others of the same turn, in one ``write``, by a
+    callback the first one schedules on that loop; a record from any other thread (the run thread,
+    the arbiter) is written at once, after the kept ones, so the order stays the order of emission.
+
+    One write per record made one ``write`` system call per request for the access line, which
+    releases the GIL, and the run thread took it: the event loop then waited for run() to hand it
+    back before it could go on to the next request (py-spy: 10% of the event loop's time at 64
+    connections; docs/performance.md, issue 19). A line waits at most for the rest of its turn."""
+
+    stream: Any
+    terminator: str
+
+    def _init_turns(self) -> None:
+        self._kept: list[str] = []
+        self._write_scheduled = False
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            msg = self.format(record) + self.terminator  # type: ignore[attr-defined]
+            loop = asyncio._get_running_loop()
+            if loop is None or loop.is_closed():
+                self._kept.append(msg)
+                self._write_kept()
+                return
+            self._kept.append(msg)
+            if not self._write_scheduled:
+                self._write_scheduled = True
+                loop.call_soon(self._write_turn)
+        except RecursionError:
+            raise
+        except Exception:
+            self.handleError(record)  # type: ignore[attr-defined]
+
+    def _write_turn(self) -> None:
+        with self.lock:  # type: ignore[attr-defined]
+            self._write_scheduled = False
+            try:
+                self._write_kept()
+            except Exception:  # as logging's handleError does, without a record to name
+                if logging.raiseExceptions:
+                    import traceback
+
+                    traceback.print_exc(file=sys.stderr)
+
+    def _write_kept(self) -> None:
+        """Write what is kept (the handler's lock held)."""
+        if not self._kept:
+            return
+        text = "".join(self._kept)
+        self._kept.clear()
+        if self.stream is None:  # a closed FileHandler reopens its file, as on any emit
+            self.stream = self._open()  # type: ignore[attr-defined]
+        self.stream.write(text)
+        self.stream.flush()
+
+    def flush(self) -> None:
+        with self.lock:  # type: ignore[attr-defined]
+            if self.stream is not None:
+                self._write_kept()
+
+
+class TurnStreamHandler(_TurnWriter, logging.StreamHandler):
+    """A StreamHandler writing the records of an event-loop turn together (see _TurnWriter)."""
+
+    def __init__(self, stream: Any = None) -> None:
+        super().__init__(stream)
+        self._init_turns()
+
+
+class TurnFileHandler(_TurnWriter, logging.FileHandler):
+    """A FileHandler writing the records of an event-loop turn together (see _TurnWriter)."""
+
+    def __init__(self, filename: Path, mode: str = "a", encoding: str | None = None) -> None:
+        self._init_turns()
+        super().__init__(filename, mode=mode, encoding=encoding)
+
+
 def configure(level: str = "info", log_file: Path | None = None, *, quiet_console: bool = False) -> None:
     """Send every logger's records to stdout and ``log_file``, and nowhere else (idempotent).
 
@@ -74,10 +155,10 @@ def configure(level: str = "info", log_file: Path | None = None, *, quiet_consol
         if getattr(handler, _MARK, False):
             handler.close()
     formatter = logging.Formatter(FORMAT, DATE_FORMAT)
-    handlers: list[logging.Handler] = [logging.StreamHandler(sys.stdout)]
+    handlers: list[logging.Handler] = [TurnStreamHandler(sys.stdout)]
     if log_file is not None:
         log_file.parent.mkdir(parents=True, exist_ok=True)
-        handlers.append(logging.FileHandler(log_file, mode="a", encoding="utf-8"))
+        handlers.append(TurnFileHandler(log_file, mode="a", encoding="utf-8"))
     for handler in handlers:
         handler.setFormatter(formatter)
         setattr(handler, _MARK, True)

@@ -6,7 +6,8 @@
 - a whole body already received is read without a deadline, one still arriving keeps its 408;
 - the header deadline, now checked by one timer per connection, still cuts late headers on a
   kept-alive connection's later requests;
-- the run thread yields the GIL between jobs only when more are waiting;
+- the run thread yields the GIL between jobs only when more are waiting; an event loop waiting
+  for it gets its turn between two jobs instead;
 - a worker's status report wakes the supervisor at once (the status file said ``ready`` up to
   ~0.25 s after the worker was, and every deployment waited for that).
 """
@@ -14,6 +15,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import os
 import queue
@@ -113,6 +115,9 @@ def test_the_run_thread_yields_only_when_jobs_are_waiting(monkeypatch: pytest.Mo
         runthread.time, "sleep", lambda s: yields.append(s) if s == 0 else real_sleep(s), raising=True
     )
     threads = runthread.RunThreads(1)
+    # The yield is for an event loop that does not wait for the run thread (its turns are given
+    # between jobs then: test_the_run_thread_gives_the_waiting_loop_its_turn_between_jobs).
+    threads._wait_for_thread = lambda: None  # type: ignore[method-assign]
     # The thread looks at its queue right after a job's answer is handed over: a job submitted
     # as soon as that answer arrives can already be queued by then (a busy machine showed it),
     # and that job would rightly count as waiting. The next job is submitted only once the
@@ -141,6 +146,40 @@ def test_the_run_thread_yields_only_when_jobs_are_waiting(monkeypatch: pytest.Mo
         threads.stop()
     assert alone == 0
     assert behind == 1  # after the first of the two queued together
+
+
+def test_the_run_thread_gives_the_waiting_loop_its_turn_between_jobs(monkeypatch: pytest.MonkeyPatch) -> None:
+    from modelport.server import runthread
+
+    # Only the turn can wake the loop here: its own timeout, and the thread's wait for the loop to
+    # be back, are far longer than the test.
+    monkeypatch.setattr(runthread, "HAND_OVER_S", 60.0)
+    monkeypatch.setattr(runthread, "TURN_PAUSE_S", 60.0)
+    monkeypatch.setattr(runthread, "TURN_EVERY_S", 0.0)  # a turn at every job boundary
+    threads = runthread.RunThreads(1)
+
+    def once_the_loop_waits() -> int:
+        # The loop begins waiting on its next pass; the thread could otherwise be done before.
+        deadline = time.monotonic() + 30
+        while not threads._parked_at and time.monotonic() < deadline:
+            time.sleep(0.001)
+        return 0
+
+    async def main() -> tuple[int, list[int]]:
+        threads.start()
+        first = threads.submit(once_the_loop_waits)
+        second, third = (threads.submit(lambda n=n: n) for n in (1, 2))
+        assert await first.future == 0  # the loop waited for the thread; it got a turn after this job
+        behind = second.state  # and the thread waits for the loop before the next one
+        fourth = threads.submit(lambda: 3)  # the loop waits for the thread again: it goes on
+        return behind, [await j.future for j in (second, third, fourth)]
+
+    try:
+        behind, rest = asyncio.run(main())
+    finally:
+        threads.stop()
+    assert behind == runthread.QUEUED
+    assert rest == [1, 2, 3]
 
 
 # -- header deadlines on kept-alive connections (a real server) -------------------------------------
@@ -239,3 +278,104 @@ def test_the_supervisor_catches_the_wake_signal(start_server, tmp_path: Path) ->
         return json.loads((tmp_path / "status.json").read_text())["state"] == "ready"
 
     wait_until(ready, 30, "the status file to say ready")
+
+
+# -- answers handed to the loop in bursts -----------------------------------------------------------
+def test_jobs_finished_while_the_loop_is_busy_are_resolved_by_one_wake_up() -> None:
+    from modelport.server.runthread import RunThreads
+
+    threads = RunThreads(1)
+    threads.start()
+    ran = threading.Semaphore(0)
+
+    def job(n: int) -> int:
+        ran.release()
+        return n
+
+    async def main() -> tuple[list[int], int]:
+        loop = asyncio.get_running_loop()
+        real = loop.call_soon_threadsafe
+        wake_ups = []
+
+        def counted(*args: Any, **kwargs: Any) -> Any:
+            wake_ups.append(args[0])
+            return real(*args, **kwargs)
+
+        loop.call_soon_threadsafe = counted  # type: ignore[method-assign,assignment]
+        jobs = [threads.submit(functools.partial(job, n)) for n in range(4)]
+        for _ in jobs:  # the loop is held here (as by a burst of I/O) while all four run
+            assert ran.acquire(timeout=30)
+        results = [await j.future for j in jobs]
+        return results, len(wake_ups)
+
+    try:
+        results, wake_ups = asyncio.run(main())
+    finally:
+        threads.stop()
+    assert results == [0, 1, 2, 3]
+    assert wake_ups == 1
+
+
+# -- the log lines of one turn of the event loop, written together ----------------------------------
+class _Writes:
+    """A stream recording each write."""
+
+    def __init__(self) -> None:
+        self.writes: list[str] = []
+
+    def write(self, text: str) -> None:
+        self.writes.append(text)
+
+    def flush(self) -> None:
+        pass
+
+
+def test_log_lines_of_one_loop_turn_are_written_together_and_in_order() -> None:
+    import logging
+
+    from modelport.server.logs import TurnStreamHandler
+
+    stream = _Writes()
+    handler = TurnStreamHandler(stream)
+    handler.setFormatter(logging.Formatter("%(message)s"))
+    logger = logging.getLogger("modelport.test-turns")
+    logger.propagate = False
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+
+    async def main() -> list[str]:
+        for n in range(3):
+            logger.info("on the loop %d", n)
+        written_during_the_turn = list(stream.writes)
+        await asyncio.sleep(0)  # the turn ends: the kept lines go out
+        await asyncio.sleep(0)
+        return written_during_the_turn
+
+    try:
+        during = asyncio.run(main())
+        after_turn = list(stream.writes)
+        # Kept on the loop, then a line from another thread: the kept ones first, then it.
+        logger.info("off the loop")
+        off_loop = stream.writes[len(after_turn) :]
+        stream.writes.clear()
+
+        async def kept_then_thread() -> None:
+            logger.info("kept")
+            await asyncio.to_thread(logger.info, "from a thread")
+
+        asyncio.run(kept_then_thread())
+        mixed = list(stream.writes)
+        stream.writes.clear()
+
+        async def kept_then_closed() -> None:  # closing writes what is kept
+            logger.info("kept at close")
+            handler.close()
+
+        asyncio.run(kept_then_closed())
+    finally:
+        logger.removeHandler(handler)
+    assert during == []
+    assert after_turn == ["on the loop 0\non the loop 1\non the loop 2\n"]
+    assert off_loop == ["off the loop\n"]  # no loop running: written at once
+    assert mixed == ["kept\nfrom a thread\n"]
+    assert stream.writes == ["kept at close\n"]
