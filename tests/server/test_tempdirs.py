@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -13,6 +12,7 @@ from pathlib import Path
 import pytest
 import requests
 
+from modelport.deploy.ports import free_port
 from modelport.server import tempdirs
 from tests.fixtures import script, stop_group, wait_http_ready
 
@@ -44,14 +44,8 @@ def test_only_the_folders_of_servers_that_are_gone_are_removed(tmp_path: Path) -
     assert (tmp_path / f"modelport-metrics-{dead}-file").exists()
 
 
-def _port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def _serve(tmp: Path, cwd: Path) -> tuple[subprocess.Popen[bytes], int]:
-    port = _port()
+    port = free_port()
     env = {**os.environ, "TMPDIR": str(tmp)}
     cmd = [sys.executable, "-m", "modelport.cli", "serve", "--entry-script", str(script("plain_echo.py"))]
     proc = subprocess.Popen(

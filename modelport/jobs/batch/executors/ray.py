@@ -198,9 +198,9 @@ class RayExecutor:
 
     def _started_here(self, node: str) -> bool:
         """Whether ``node`` is one modelport started for this cluster: its raylet's socket is in
-        the cluster's Ray folder."""
+        the cluster's Ray folder (known only for a cluster modelport started)."""
         folder = self.compute.temp_dir
-        if not (self.compute.owned and folder):
+        if not folder:
             return False
         info: dict[str, Any] = next((n for n in self.ray.nodes() if n["NodeID"] == node), {})
         return str(info.get("RayletSocketName") or "").startswith(folder.rstrip("/") + "/")
