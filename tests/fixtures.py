@@ -53,6 +53,7 @@ __all__ = [
     "load",
     "location",
     "make_app",
+    "ray_test_cluster",
     "scored_once",
     "script",
     "sk_env",
@@ -391,6 +392,47 @@ def scored_once(
 # -- a Ray node that shares no file system with the deploying machine --------------------------
 ISOLATED_RESOURCE = "isolated"
 """The custom resource an :class:`IsolatedNode` offers (one unit): work asking for it runs there."""
+
+
+RAYLET_REGISTER_S = 300.0
+"""How long a node a test starts in its own process (``ray.cluster_utils.Cluster``) may take to
+register with the GCS: Ray gives it a fixed 30 s, which two busy cores missed (the head's raylet
+of ``test_two_nodes``, in a whole suite run with two spinning processes)."""
+
+
+@contextmanager
+def ray_test_cluster() -> Iterator[None]:
+    """Start ``ray.cluster_utils.Cluster`` nodes inside: on this machine alone, and patient.
+
+    ``Cluster()`` would record its address in the machine-wide ``/tmp/ray/ray_current_cluster``
+    (where ``ray.init("auto")`` of anyone on this machine would then connect): not from a test. A
+    node on 127.0.0.1 keeps that address only in Ray's single-machine mode. And Ray's ``Node`` asks
+    ``services.get_node`` until the new raylet is registered, for 30 s (a constant in its code), then
+    gives up with "The current node timed out during startup": here each ask waits up to
+    :data:`RAYLET_REGISTER_S` for the registration, as ``modelport`` waits for a node it starts
+    (``modelport.deploy.cluster``, which starts the node again instead)."""
+    import ray._private.ray_constants
+    import ray._private.services
+    import ray._private.utils
+
+    ask = ray._private.services.get_node
+
+    def patient(gcs_address: str, node_id: str) -> Any:
+        deadline = time.monotonic() + RAYLET_REGISTER_S
+        while True:
+            try:
+                return ask(gcs_address, node_id)
+            except RuntimeError:  # not registered yet
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.2)
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(ray._private.utils, "write_ray_address", lambda *_a, **_k: None)
+        patch.setenv("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
+        patch.setattr(ray._private.ray_constants, "ENABLE_RAY_CLUSTER", False)
+        patch.setattr(ray._private.services, "get_node", patient)
+        yield
 
 
 @dataclass

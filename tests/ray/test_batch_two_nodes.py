@@ -28,7 +28,7 @@ from modelport.jobs.batch import snapshot
 from modelport.pipeline.core import Pipeline, PipelineData
 from modelport.pipeline.steps import ParallelRunConfig, ParallelRunStep
 from modelport.registry import runs as registry
-from tests.fixtures import scored_once
+from tests.fixtures import ray_test_cluster, scored_once
 
 pytestmark = [pytest.mark.ray, pytest.mark.process, pytest.mark.timeout(900)]
 
@@ -82,24 +82,16 @@ class Nodes:
 @pytest.fixture(scope="module")
 def nodes() -> Iterator[Nodes]:
     import ray
-    import ray._private.ray_constants
-    import ray._private.utils
 
     temp = Path("/tmp") / f"mp-2n-{free_port()}"  # short: Ray's unix socket paths live under it
-    # Cluster() records its address in the machine-wide /tmp/ray/ray_current_cluster (where
-    # ray.init("auto") of anyone on this machine would then connect): not from a test.
-    patch = pytest.MonkeyPatch()
-    patch.setattr(ray._private.utils, "write_ray_address", lambda *_a, **_k: None)
-    patch.setenv("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
-    patch.setattr(ray._private.ray_constants, "ENABLE_RAY_CLUSTER", False)
-    held = Nodes(temp)
-    try:
-        yield held
-    finally:
-        ray.shutdown()
-        held.stop()
-        patch.undo()
-        shutil.rmtree(temp, ignore_errors=True)
+    with ray_test_cluster():
+        held = Nodes(temp)
+        try:
+            yield held
+        finally:
+            ray.shutdown()
+            held.stop()
+            shutil.rmtree(temp, ignore_errors=True)
 
 
 @pytest.fixture

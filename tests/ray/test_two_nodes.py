@@ -13,7 +13,7 @@ from modelport.core.model import InferenceConfig, Model
 from modelport.core.webservice import AksWebservice
 from modelport.deploy.ports import free_port
 from modelport.workspace import Workspace
-from tests.fixtures import SCRIPTS
+from tests.fixtures import SCRIPTS, ray_test_cluster
 
 # Starting a cluster takes 40-70 s here, and minutes when the machine is busy.
 pytestmark = [pytest.mark.ray, pytest.mark.process, pytest.mark.timeout(900)]
@@ -22,37 +22,28 @@ pytestmark = [pytest.mark.ray, pytest.mark.process, pytest.mark.timeout(900)]
 @pytest.fixture(scope="module")
 def two_nodes(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     import ray
-    import ray._private.ray_constants
-    import ray._private.utils
     from ray.cluster_utils import Cluster
 
     temp = Path("/tmp") / f"mp-2n-{free_port()}"  # short: Ray's unix socket paths live under it
     # On 127.0.0.1 only (Ray's single-machine mode, as for a cluster modelport starts): this
     # cluster has no authentication, and Ray would otherwise listen on the network address.
     local = {"num_cpus": 1, "temp_dir": str(temp), "node_ip_address": "127.0.0.1"}
-    # Cluster() records its address in the machine-wide /tmp/ray/ray_current_cluster (where
-    # ray.init("auto") of anyone on this machine would then connect): not from a test.
-    patch = pytest.MonkeyPatch()
-    patch.setattr(ray._private.utils, "write_ray_address", lambda *_a, **_k: None)
-    patch.setenv("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
-    patch.setattr(ray._private.ray_constants, "ENABLE_RAY_CLUSTER", False)
-    nodes = Cluster(initialize_head=False)
-    try:
-        nodes.add_node(
-            **local, include_dashboard=False, gcs_server_port=free_port(), ray_client_server_port=free_port()
-        )
-        # A temp dir of its own, as a second machine has: Ray builds a replica's runtime environment
-        # (its uv virtualenv) under the node's session folder, and two nodes sharing one raced to
-        # create the same virtualenv ("dest dir ... exists").
-        nodes.add_node(**{**local, "temp_dir": f"{temp}b"})
-        nodes.wait_for_nodes()
-        yield nodes.address
-    finally:
-        ray.shutdown()
-        nodes.shutdown()
-        patch.undo()
-        shutil.rmtree(temp, ignore_errors=True)
-        shutil.rmtree(f"{temp}b", ignore_errors=True)
+    with ray_test_cluster():
+        nodes = Cluster(initialize_head=False)
+        try:
+            ports = {"gcs_server_port": free_port(), "ray_client_server_port": free_port()}
+            nodes.add_node(**local, include_dashboard=False, **ports)
+            # A temp dir of its own, as a second machine has: Ray builds a replica's runtime
+            # environment (its uv virtualenv) under the node's session folder, and two nodes sharing
+            # one raced to create the same virtualenv ("dest dir ... exists").
+            nodes.add_node(**{**local, "temp_dir": f"{temp}b"})
+            nodes.wait_for_nodes()
+            yield nodes.address
+        finally:
+            ray.shutdown()
+            nodes.shutdown()
+            shutil.rmtree(temp, ignore_errors=True)
+            shutil.rmtree(f"{temp}b", ignore_errors=True)
 
 
 def test_replicas_run_on_both_nodes(  # type: ignore[no-untyped-def]
