@@ -18,6 +18,7 @@ from typing import Any
 
 from gunicorn.app.base import BaseApplication
 from gunicorn.arbiter import Arbiter
+from gunicorn.errors import HaltServer
 from gunicorn.glogging import Logger as GunicornLogger
 from uvicorn.server import Server
 from uvicorn_worker import UvicornWorker
@@ -112,6 +113,26 @@ class StatusArbiter(Arbiter):
     """gunicorn's arbiter, reading the workers' status reports between two turns of its loop."""
 
     status: StatusReporter | None = None
+    _halting = False
+
+    def halt(self, reason: str | None = None, exit_status: int = 0) -> None:
+        self._halting = True
+        super().halt(reason, exit_status)
+
+    def reap_workers(self) -> None:
+        """gunicorn's, but a worker that failed to boot while the server already halts is one more
+        worker gone. gunicorn raises HaltServer for it from inside halt() (its stop() reaps the
+        other workers), which left halt() unfinished: a traceback on the console and no on_exit.
+        That is the usual end when init() fails in every worker and two exit before the first is
+        reaped."""
+        while True:
+            try:
+                super().reap_workers()
+                return
+            except HaltServer:
+                if not self._halting:
+                    raise
+                # that worker is reaped; reap the others
 
     def init_signals(self) -> None:
         super().init_signals()
