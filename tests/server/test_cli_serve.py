@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 import requests
 
+from modelport.deploy.ports import free_port
 from tests.fixtures import script, stop_group, wait_http_ready, wait_until
 
 pytestmark = pytest.mark.process
@@ -21,17 +22,11 @@ pytestmark = pytest.mark.process
 MODELPORT = str(Path(sys.executable).with_name("modelport"))
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def test_serve_init_failure_exits_nonzero_with_traceback(tmp_path: Path) -> None:
     """It stops, once: no restart loop (the run's timeout would end one), one init() call. How
     fast is the benchmark's business (a 5 s bound failed at 6.8 s on a busy machine)."""
     out = subprocess.run(
-        [MODELPORT, "serve", "--entry-script", str(script("init_fails.py")), "--port", str(_free_port())],
+        [MODELPORT, "serve", "--entry-script", str(script("init_fails.py")), "--port", str(free_port())],
         capture_output=True,
         text=True,
         timeout=60,
@@ -59,7 +54,7 @@ def test_workers_that_fail_together_stop_the_server_with_one_traceback(tmp_path:
         "--workers",
         "2",
         "--port",
-        str(_free_port()),
+        str(free_port()),
     ]
     proc = subprocess.Popen(
         [MODELPORT, "serve", *args, "--log-file", str(tmp_path / "serve.log")],
@@ -103,7 +98,7 @@ def test_workers_that_fail_together_stop_the_server_with_one_traceback(tmp_path:
 
 
 def test_serve_scores_and_stops_on_sigterm(tmp_path: Path) -> None:
-    port = _free_port()
+    port = free_port()
     log_file = tmp_path / "serve.log"
     proc = subprocess.Popen(
         [
@@ -168,7 +163,7 @@ def _stop(proc: subprocess.Popen[str]) -> None:
 
 def test_serve_logs_each_line_once(tmp_path: Path) -> None:
     """Issue 11, bug 4: every log line came twice, formatted on stdout and bare on stderr."""
-    port = _free_port()
+    port = free_port()
     args = [sys.executable, "-m", "modelport.cli", "serve", "--entry-script", str(script("plain_echo.py"))]
     proc, out, err = _start([*args, "--port", str(port)], tmp_path)
     try:
@@ -205,7 +200,7 @@ def test_serve_on_a_busy_port_says_so_at_once(tmp_path: Path) -> None:
 
 def test_serve_reuse_port_refuses_a_deployed_services_port(tmp_path: Path) -> None:
     """Issue 11, bug 8: --reuse-port silently took part of a deployed service's traffic."""
-    port = _free_port()
+    port = free_port()
     folder = tmp_path / "ws" / "services" / "digits-svc" / "1"
     folder.mkdir(parents=True)
     config = {
@@ -237,7 +232,7 @@ def test_serve_reuse_port_refuses_a_deployed_services_port(tmp_path: Path) -> No
 
 def test_serve_without_model_dir_warns_and_sets_an_empty_folder(tmp_path: Path) -> None:
     """Issue 11, bug 10: AZUREML_MODEL_DIR was unset, and init() failed with a TypeError."""
-    port = _free_port()
+    port = free_port()
     args = [sys.executable, "-m", "modelport.cli", "serve", "--entry-script", str(script("plain_echo.py"))]
     proc, out, err = _start([*args, "--port", str(port)], tmp_path)
     try:
@@ -280,7 +275,7 @@ def test_serve_checks_the_script_and_folders_before_starting(
             "no_run": "def init():\n    pass\n\ndef predict(data):\n    return data\n",
         }.get(case, "def init():\n    pass\n\ndef run(data):\n    return data\n")
     )
-    args = ["--entry-script", str(script_file), "--port", str(_free_port())]
+    args = ["--entry-script", str(script_file), "--port", str(free_port())]
     if case == "model_dir":
         args += ["--model-dir", str(tmp_path / "no-such-model")]
     if case == "source_directory":
@@ -299,7 +294,7 @@ def test_serve_checks_the_script_and_folders_before_starting(
 
 def test_serve_init_failure_shows_the_users_traceback_once_and_no_boot_noise(tmp_path: Path) -> None:
     """init() raising: its traceback once (two workers fail alike), one closing line, exit 1."""
-    args = ["--entry-script", str(script("init_fails.py")), "--workers", "2", "--port", str(_free_port())]
+    args = ["--entry-script", str(script("init_fails.py")), "--workers", "2", "--port", str(free_port())]
     log_file = tmp_path / "serve.log"
     out = subprocess.run(
         [MODELPORT, "serve", *args, "--log-file", str(log_file)],
