@@ -44,6 +44,8 @@ __all__ = [
     "BatchOutcome",
     "InProcess",
     "IsolatedNode",
+    "RayNode",
+    "RayTestCluster",
     "ServerProcess",
     "digits_model",
     "digits_model_dir",
@@ -53,7 +55,8 @@ __all__ = [
     "load",
     "location",
     "make_app",
-    "ray_test_cluster",
+    "ray_head",
+    "ray_worker",
     "scored_once",
     "script",
     "sk_env",
@@ -389,71 +392,35 @@ def scored_once(
     return BatchOutcome(run.id, out, rows, master)
 
 
-# -- a Ray node that shares no file system with the deploying machine --------------------------
+# -- Ray nodes a test starts: a cluster of its own, or one more node of the package's ----------
 ISOLATED_RESOURCE = "isolated"
 """The custom resource an :class:`IsolatedNode` offers (one unit): work asking for it runs there."""
 
-
-RAYLET_REGISTER_S = 300.0
-"""How long a node a test starts in its own process (``ray.cluster_utils.Cluster``) may take to
-register with the GCS: Ray gives it a fixed 30 s, which two busy cores missed (the head's raylet
-of ``test_two_nodes``, in a whole suite run with two spinning processes)."""
-
-
-@contextmanager
-def ray_test_cluster() -> Iterator[None]:
-    """Start ``ray.cluster_utils.Cluster`` nodes inside: on this machine alone, and patient.
-
-    ``Cluster()`` would record its address in the machine-wide ``/tmp/ray/ray_current_cluster``
-    (where ``ray.init("auto")`` of anyone on this machine would then connect): not from a test. A
-    node on 127.0.0.1 keeps that address only in Ray's single-machine mode. And Ray's ``Node`` asks
-    ``services.get_node`` until the new raylet is registered, for 30 s (a constant in its code), then
-    gives up with "The current node timed out during startup": here each ask waits up to
-    :data:`RAYLET_REGISTER_S` for the registration, as ``modelport`` waits for a node it starts
-    (``modelport.deploy.cluster``, which starts the node again instead)."""
-    import ray._private.ray_constants
-    import ray._private.services
-    import ray._private.utils
-
-    ask = ray._private.services.get_node
-
-    def patient(gcs_address: str, node_id: str) -> Any:
-        deadline = time.monotonic() + RAYLET_REGISTER_S
-        while True:
-            try:
-                return ask(gcs_address, node_id)
-            except RuntimeError:  # not registered yet
-                if time.monotonic() > deadline:
-                    raise
-                time.sleep(0.2)
-
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(ray._private.utils, "write_ray_address", lambda *_a, **_k: None)
-        patch.setenv("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
-        patch.setattr(ray._private.ray_constants, "ENABLE_RAY_CLUSTER", False)
-        patch.setattr(ray._private.services, "get_node", patient)
-        yield
+NODE_START_S = 300.0
+"""How long a Ray node a test starts may take to join, its tries included."""
+NODE_STALL_S = 150.0
+"""A try that has not joined by then is stopped, and the node started again. Ray's own waits end
+before it (30 s for a raylet to register, 60 s for a GCS that stopped answering): a try that
+goes wrong ends by itself, this is the bound for one that hangs."""
 
 
 @dataclass
-class IsolatedNode:
-    """A Ray worker node in a mount namespace of its own, where ``hidden`` folders are empty.
+class RayNode:
+    """A Ray node a test started: ``ray start --block`` in a session of its own, with a temp dir
+    of its own, outside the test's process, so nothing Ray does to a process (its fate-sharing, a
+    GCS client that gives up and exits the process) reaches the test's. Stopped by PID, never by
+    name."""
 
-    Started by :func:`isolated_node` as ``unshare --mount --propagation private sh -c 'mount
-    --bind EMPTY HIDDEN ...; exec ray start --address=... --block'`` in its own session: every
-    process of the node (raylet, agents, workers and what they start) inherits the namespace, so
-    none of them sees the workspace, the environment cache or the user's home the deploying
-    process sees there. The interpreter running Ray (this venv and its base Python) stays visible
-    even when it lives under a hidden folder: it is bound back over the empty one.
-    """
-
-    pid: int
-    """The ``unshare`` process: its process group (and session) is the node's."""
     temp_dir: Path
-    """The node's own Ray temp dir (outside every hidden folder); its log is ray-start.log."""
-    node_id: str
-    hidden: tuple[Path, ...]
-    resource: str = ISOLATED_RESOURCE
+    """The node's own folder: its Ray temp dir (``ray/``) and its log (``ray-start.log``)."""
+    resource: str
+    """A custom resource (one unit) only this node offers: how the test finds the node, and sends
+    work there."""
+    pid: int | None = None
+    """The node's first process: its process group (and session) is the node's."""
+    node_id: str = ""
+    address: str = ""
+    """The cluster's address (its head's GCS), once the node has joined."""
 
     def _record(self) -> Any:
         from modelport.deploy.cluster import ClusterRecord
@@ -465,15 +432,43 @@ class IsolatedNode:
         """The node's processes: its process group, what names its temp dir, their children."""
         from modelport.deploy.cluster import cluster_processes
 
-        return cluster_processes(self._record())
+        return cluster_processes(self._record()) if self.pid is not None else []
 
     def stop(self, keep_folder: bool = False) -> None:
-        """Stop every process of the node (by PID, never by name: modelport's own stop of a
-        cluster it started) and remove its temp dir (unless ``keep_folder``: the node is started
-        again)."""
+        """Stop every process of the node (by PID: modelport's own stop of a cluster it started)
+        and remove its temp dir (unless ``keep_folder``: the node is started again)."""
         from modelport.deploy.cluster import stop_head
 
-        stop_head(self._record(), keep_folders=keep_folder)
+        if self.pid is not None:  # never started: there is no process group to stop (not 0!)
+            stop_head(self._record(), keep_folders=keep_folder)
+
+    def kill(self) -> None:
+        """SIGKILL every process of the node at once, as when its machine is gone: nothing drains,
+        nothing says goodbye to the cluster."""
+        import psutil
+
+        procs = self.processes()
+        for proc in procs:
+            try:
+                proc.kill()
+            except psutil.Error:
+                pass
+        psutil.wait_procs(procs, timeout=30)
+
+
+@dataclass
+class IsolatedNode(RayNode):
+    """A Ray worker node in a mount namespace of its own, where ``hidden`` folders are empty.
+
+    Started by :func:`isolated_node` as ``unshare --mount --propagation private sh -c 'mount
+    --bind EMPTY HIDDEN ...; exec ray start --address=... --block'`` in its own session: every
+    process of the node (raylet, agents, workers and what they start) inherits the namespace, so
+    none of them sees the workspace, the environment cache or the user's home the deploying
+    process sees there. The interpreter running Ray (this venv and its base Python) stays visible
+    even when it lives under a hidden folder: it is bound back over the empty one.
+    """
+
+    hidden: tuple[Path, ...] = ()
 
 
 _JOIN_ON_LOOPBACK = """
@@ -521,35 +516,190 @@ def _isolation_script(hidden: list[Path], temp: Path, ray_start: list[str]) -> s
     return "\n".join(lines)
 
 
+def _node_env(token: str | None) -> dict[str, str]:
+    """A test node's environment: loopback only (Ray's single-machine mode, as modelport's own
+    clusters), no usage stats, the cluster's token (as Ray reads it) or no authentication."""
+    from modelport.deploy import cluster
+    from modelport.deploy.ports import free_port
+
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in ("RAY_AUTH_MODE", "RAY_AUTH_TOKEN", "RAY_AUTH_TOKEN_PATH")
+    }
+    env.update(
+        cluster._RAY_ENV,
+        RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER="0",
+        RAY_AUTH_MODE="token" if token else "disabled",
+        # Ray's metrics servers default to fixed ports (44217, 44227): every other cluster on this
+        # machine logged a bind error for them.
+        AUTOSCALER_METRIC_PORT=str(free_port()),
+        DASHBOARD_METRIC_PORT=str(free_port()),
+    )
+    if token:
+        env["RAY_AUTH_TOKEN"] = token.strip()
+    return env
+
+
 @contextmanager
-def isolated_node(
+def _started(
+    node: RayNode,
+    ray_start: list[str],
     address: str,
     token: str | None,
-    hidden: list[Path],
-    num_cpus: int = 1,
-    resource: str = ISOLATED_RESOURCE,
-    timeout: float = 300.0,
-) -> Iterator[IsolatedNode]:
-    """Join an :class:`IsolatedNode` to the Ray cluster at ``address`` (a modelport-owned one:
-    ``token`` is its Ray token, given to the node as ``RAY_AUTH_TOKEN``, as Ray reads it), offering
-    ``{resource: 1}`` and ``num_cpus``; stopped (every process, by PID) when the block ends.
-
-    ``hidden``: folders the node must not see (each must exist): the workspace (MODELPORT_HOME),
-    the environment cache, the deploying user's home (point HOME at a temp dir in a test, so
-    hiding it means something). Needs root and ``unshare`` (util-linux)."""
+    timeout: float,
+    hidden: list[Path] | None = None,
+) -> Iterator[RayNode]:
+    """Run ``ray_start`` (in a mount namespace hiding ``hidden``, when given) in its own session
+    until ``node`` has joined the cluster at ``address``, starting it again after a try that
+    failed (Ray's fixed waits run out on two busy cores); stopped, every process, at the end."""
     import shutil
+
+    env = _node_env(token)
+    log_file = node.temp_dir / "ray-start.log"
+    deadline = time.monotonic() + timeout
+    argv = ray_start
+    if hidden:
+        argv = ["unshare", "--mount", "--propagation", "private", "sh", "-c"]
+        argv.append(_isolation_script(hidden, node.temp_dir, ray_start))
+    try:
+        while True:
+            with open(log_file, "ab") as out:
+                proc = subprocess.Popen(
+                    argv,
+                    stdin=subprocess.DEVNULL,
+                    stdout=out,
+                    stderr=subprocess.STDOUT,
+                    env=env,
+                    start_new_session=True,
+                )
+            node.pid = proc.pid
+            found = _wait_for_node(address, token, node.resource, proc, log_file, deadline)
+            if found:
+                node.node_id, node.address = found, address
+                break
+            node.stop(keep_folder=True)
+            with open(log_file, "a") as out:
+                out.write(f"\n-- {time.strftime('%H:%M:%S')}: that try did not join; starting again --\n")
+        yield node
+    finally:
+        node.stop()
+        shutil.rmtree(node.temp_dir, ignore_errors=True)
+
+
+def _wait_for_node(
+    address: str,
+    token: str | None,
+    resource: str,
+    proc: subprocess.Popen[bytes],
+    log_file: Path,
+    deadline: float,
+) -> str | None:
+    """The new node's id, once ``ray start`` says the node started and the cluster lists it alive
+    with ``resource``; None when this try ended or hung (:data:`NODE_STALL_S`) and there is time
+    to try again."""
+    from ray._raylet import GcsClient  # type: ignore[attr-defined]
+
+    from modelport.deploy import cluster
+
+    token_file = None
+    if token:
+        token_file = log_file.with_name("token")
+        token_file.write_text(token.strip())
+        token_file.chmod(0o600)
+    tried_from = log_file.stat().st_size if log_file.exists() else 0
+    stall = time.monotonic() + NODE_STALL_S
+    try:
+        while True:
+            text = log_file.read_text(errors="replace")
+            now = time.monotonic()
+            if proc.poll() is not None or now > min(stall, deadline):
+                if now < deadline - 60:
+                    return None  # (the caller stops what is left of this try)
+                why = "exited" if proc.returncode is not None else "did not join in time"
+                pytest.fail(f"the Ray node {why}:\n{text[-3000:]}")
+            if cluster.STARTED in text[tried_from:]:  # up and registered: ask the cluster its id
+                with cluster._driver_settings(address, str(token_file) if token_file else None):
+                    infos = GcsClient(address=address).get_all_node_info(timeout=10)
+                for node_id, info in infos.items():
+                    if int(info.state) == 0 and resource in dict(info.resources_total):
+                        return node_id.hex() if hasattr(node_id, "hex") else str(node_id)
+            time.sleep(0.5)
+    finally:
+        if token_file is not None:
+            token_file.unlink(missing_ok=True)
+
+
+@contextmanager
+def ray_head(num_cpus: int = 1, timeout: float = NODE_START_S) -> Iterator[RayNode]:
+    """A Ray head node of the test's own, on 127.0.0.1, without authentication (a cluster a user
+    attaches as it is), every port free; the cluster's address is the node's ``address``."""
     import tempfile
 
     from modelport.deploy import cluster
     from modelport.deploy.ports import free_port
 
-    hidden = [Path(h).resolve() for h in hidden]
+    temp = Path(tempfile.mkdtemp(prefix="mp-th-"))  # short: Ray's unix socket paths live under it
+    node = RayNode(temp_dir=temp, resource=f"node-{temp.name}")
+    ports = {
+        "--port": free_port(),
+        "--ray-client-server-port": free_port(),
+        "--node-manager-port": free_port(),
+        "--object-manager-port": free_port(),
+        "--dashboard-port": free_port(),
+        "--dashboard-agent-listen-port": free_port(),
+        "--dashboard-agent-grpc-port": free_port(),
+        "--metrics-export-port": free_port(),
+        "--runtime-env-agent-port": free_port(),
+    }
+    ray_start = [
+        cluster._ray_cli(),
+        "start",
+        "--head",
+        "--block",
+        f"--node-ip-address={cluster.HOST}",
+        "--include-dashboard=false",
+        "--disable-usage-stats",
+        f"--num-cpus={num_cpus}",
+        f"--resources={json.dumps({node.resource: 1})}",
+        f"--temp-dir={temp / 'ray'}",
+        *(f"{k}={v}" for k, v in ports.items()),
+    ]
+    with _started(node, ray_start, f"{cluster.HOST}:{ports['--port']}", None, timeout) as head:
+        yield head
+
+
+@contextmanager
+def ray_worker(
+    address: str,
+    token: str | None = None,
+    hidden: list[Path] | None = None,
+    num_cpus: int = 1,
+    resource: str | None = None,
+    timeout: float = NODE_START_S,
+) -> Iterator[RayNode]:
+    """Join a worker node to the Ray cluster at ``address`` (``token``: its Ray token, given to the
+    node as ``RAY_AUTH_TOKEN``, as Ray reads it; None: a cluster without authentication), offering
+    ``num_cpus`` and ``{resource: 1}`` (a name of its own by default); stopped (every process, by
+    PID) when the block ends. With ``hidden``, an :class:`IsolatedNode` (:func:`isolated_node`)."""
+    import tempfile
+
+    from modelport.deploy import cluster
+    from modelport.deploy.ports import free_port
+
+    hidden = [Path(h).resolve() for h in hidden or ()]
     for folder in hidden:
         if not folder.is_dir():
             raise ValueError(f"a hidden folder must exist: {folder}")
-    temp = Path(tempfile.mkdtemp(prefix="mp-iso-"))  # short: Ray's unix socket paths live under it
+    temp = Path(tempfile.mkdtemp(prefix="mp-iso-" if hidden else "mp-tw-"))  # short (socket paths)
     if any(temp.is_relative_to(h) for h in hidden):
         raise ValueError(f"the node's temp dir {temp} is under a hidden folder")
+    resource = resource or f"node-{temp.name}"
+    node: RayNode = (
+        IsolatedNode(temp_dir=temp, resource=resource, hidden=tuple(hidden))
+        if hidden
+        else RayNode(temp_dir=temp, resource=resource)
+    )
     ports = {
         "--node-manager-port": free_port(),
         "--object-manager-port": free_port(),
@@ -573,83 +723,94 @@ def isolated_node(
         f"--temp-dir={temp / 'ray'}",
         *(f"{k}={v}" for k, v in ports.items()),
     ]
-    env = {
-        k: v
-        for k, v in os.environ.items()
-        if k not in ("RAY_AUTH_MODE", "RAY_AUTH_TOKEN", "RAY_AUTH_TOKEN_PATH")
-    }
-    env.update(
-        RAY_USAGE_STATS_ENABLED="0",
-        # A node on 127.0.0.1 keeps that address only in Ray's single-machine mode (cluster.py).
-        RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER="0",
-        RAY_AUTH_MODE="token" if token else "disabled",
-    )
-    if token:
-        env["RAY_AUTH_TOKEN"] = token.strip()
-    log_file = temp / "ray-start.log"
-    script = _isolation_script(hidden, temp, ray_start)
-    node = IsolatedNode(pid=0, temp_dir=temp, node_id="", hidden=tuple(hidden), resource=resource)
-    deadline = time.monotonic() + timeout
-    try:
-        while True:
-            with open(log_file, "ab") as out:
-                proc = subprocess.Popen(
-                    ["unshare", "--mount", "--propagation", "private", "sh", "-c", script],
-                    stdin=subprocess.DEVNULL,
-                    stdout=out,
-                    stderr=subprocess.STDOUT,
-                    env=env,
-                    start_new_session=True,
-                )
-            node.pid = proc.pid
-            found = _wait_for_node(address, token, resource, proc, log_file, deadline)
-            if found:
-                node.node_id = found
-                break
-            # Ray gives a new node's raylet a fixed 30 s to register (cluster.py's _SLOW_START): on
-            # 2 busy cores that is not always enough, and a second start succeeds.
-            node.stop(keep_folder=True)
-        yield node
-    finally:
-        node.stop()
-        shutil.rmtree(temp, ignore_errors=True)
+    with _started(node, ray_start, address, token, timeout, hidden) as started:
+        yield started
 
 
-def _wait_for_node(
+@contextmanager
+def isolated_node(
     address: str,
     token: str | None,
-    resource: str,
-    proc: subprocess.Popen[bytes],
-    log_file: Path,
-    deadline: float,
-) -> str | None:
-    """The new node's id, once the cluster lists it alive with ``resource``; None when Ray gave up
-    on a slow start and there is time to try again."""
-    from ray._raylet import GcsClient  # type: ignore[attr-defined]
+    hidden: list[Path],
+    num_cpus: int = 1,
+    resource: str = ISOLATED_RESOURCE,
+    timeout: float = NODE_START_S,
+) -> Iterator[IsolatedNode]:
+    """Join an :class:`IsolatedNode` to the Ray cluster at ``address`` (a modelport-owned one:
+    ``token`` is its Ray token), offering ``{resource: 1}`` and ``num_cpus``; stopped (every
+    process, by PID) when the block ends.
 
-    from modelport.deploy import cluster
+    ``hidden``: folders the node must not see (each must exist): the workspace (MODELPORT_HOME),
+    the environment cache, the deploying user's home (point HOME at a temp dir in a test, so
+    hiding it means something). Needs root and ``unshare`` (util-linux)."""
+    if not hidden:
+        raise ValueError("an isolated node hides at least one folder")
+    with ray_worker(address, token, hidden, num_cpus, resource, timeout) as node:
+        assert isinstance(node, IsolatedNode)
+        yield node
 
-    token_file = None
-    if token:
-        token_file = log_file.with_name("token")
-        token_file.write_text(token.strip())
-        token_file.chmod(0o600)
-    try:
-        while True:
-            if proc.poll() is not None or time.monotonic() > deadline:
-                text = log_file.read_text(errors="replace")
-                slow = proc.returncode is not None and cluster._SLOW_START in text[-3000:]
-                if slow and time.monotonic() < deadline - 60:
-                    log_file.write_text("")  # the next start's log alone
-                    return None
-                why = "exited" if proc.returncode is not None else "did not join in time"
-                pytest.fail(f"the isolated Ray node {why}:\n{text[-3000:]}")
-            with cluster._driver_settings(address, str(token_file) if token_file else None):
-                infos = GcsClient(address=address).get_all_node_info(timeout=10)
-            for node_id, info in infos.items():
-                if int(info.state) == 0 and resource in dict(info.resources_total):
-                    return node_id.hex() if hasattr(node_id, "hex") else str(node_id)
-            time.sleep(0.5)
-    finally:
-        if token_file is not None:
-            token_file.unlink(missing_ok=True)
+
+class RayTestCluster:
+    """A Ray cluster of a test's own: a head (:func:`ray_head`) and worker nodes (:func:`ray_worker`),
+    each ``ray start --block`` in a session of its own, on 127.0.0.1 without authentication, one
+    CPU each by default. Replaces ``ray.cluster_utils.Cluster``, which runs each node inside the
+    test's process: there Ray's GCS client, when a new GCS stopped answering during a start on
+    busy cores, exited the whole pytest worker (a suite run lost its worker that way), and a start
+    could not be tried again. Started again after :meth:`shutdown` if need be."""
+
+    def __init__(self, num_cpus: int = 1) -> None:
+        from contextlib import ExitStack
+
+        self.num_cpus = num_cpus
+        self.head: RayNode | None = None
+        self.workers: list[RayNode] = []
+        self._stacks: dict[int, ExitStack] = {}
+
+    @property
+    def address(self) -> str:
+        assert self.head is not None, "the cluster is not started"
+        return self.head.address
+
+    @property
+    def running(self) -> bool:
+        return self.head is not None
+
+    def _enter(self, manager: Any) -> RayNode:
+        from contextlib import ExitStack
+
+        stack = ExitStack()
+        node: RayNode = stack.enter_context(manager)
+        self._stacks[id(node)] = stack
+        return node
+
+    def start(self, workers: int = 1) -> str:
+        """Start the head and ``workers`` worker nodes; the cluster's address."""
+        assert self.head is None, "already started"
+        self.head = self._enter(ray_head(self.num_cpus))
+        for _ in range(workers):
+            self.add_worker()
+        return self.address
+
+    def add_worker(self) -> RayNode:
+        node = self._enter(ray_worker(self.address, num_cpus=self.num_cpus))
+        self.workers.append(node)
+        return node
+
+    def kill(self, node: RayNode) -> None:
+        """The worker ``node``'s machine is gone: every process of it SIGKILLed at once."""
+        node.kill()
+        self.workers.remove(node)
+        self._stacks.pop(id(node)).close()
+
+    def shutdown(self) -> None:
+        """Stop every node, workers first (by PID); their folders removed."""
+        for node in [*self.workers, *([self.head] if self.head else [])]:
+            self._stacks.pop(id(node)).close()
+        self.workers.clear()
+        self.head = None
+
+    def __enter__(self) -> RayTestCluster:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.shutdown()

@@ -1,15 +1,14 @@
-"""A ParallelRunStep across two Ray nodes (``ray.cluster_utils.Cluster`` attached as an AmlCompute
-target): a worker node killed mid-run loses no item and scores none twice; then the whole cluster
+"""A ParallelRunStep across two Ray nodes (:class:`tests.fixtures.RayTestCluster` attached as an
+AmlCompute target): a worker node killed mid-run loses no item and scores none twice; then the whole cluster
 lost mid-run ends the run Failed with that cause, and ``modelport job resume`` finishes it on the
 cluster started again under the same name, every item once (issue 21, points 3 and "bad input").
 
-Ray's test cluster has no authentication, so attaching it warns (once). Its temp dir is a short
-folder of its own (never /tmp/ray), and the module stops only the nodes it started.
+The test cluster has no authentication, so attaching it warns (once). Each node's temp dir is a
+short folder of its own (never /tmp/ray), and the module stops only the nodes it started.
 """
 
 from __future__ import annotations
 
-import shutil
 import subprocess
 import sys
 import time
@@ -22,13 +21,12 @@ import pytest
 
 from modelport.core import Dataset, Experiment, ScriptRunConfig, Workspace
 from modelport.core.compute import AmlCompute, ComputeTarget
-from modelport.deploy.ports import free_port
 from modelport.errors import ComputeTargetError
 from modelport.jobs.batch import snapshot
 from modelport.pipeline.core import Pipeline, PipelineData
 from modelport.pipeline.steps import ParallelRunConfig, ParallelRunStep
 from modelport.registry import runs as registry
-from tests.fixtures import ray_test_cluster, scored_once
+from tests.fixtures import RayTestCluster, scored_once
 
 pytestmark = [pytest.mark.ray, pytest.mark.process, pytest.mark.timeout(900)]
 
@@ -51,47 +49,16 @@ def run(mini_batch):
 """
 
 
-class Nodes:
-    """The module's Ray test cluster (replaced when a test stops it and starts another)."""
-
-    def __init__(self, temp: Path) -> None:
-        self.temp = temp
-        self.cluster: Any = None
-
-    def start(self, workers: int) -> str:
-        from ray.cluster_utils import Cluster
-
-        self.cluster = Cluster(initialize_head=False)
-        # On 127.0.0.1 only (Ray's single-machine mode, as for a cluster modelport starts): this
-        # cluster has no authentication, and Ray would otherwise listen on the network address.
-        local = {"num_cpus": 1, "temp_dir": str(self.temp), "node_ip_address": "127.0.0.1"}
-        self.cluster.add_node(
-            **local, include_dashboard=False, gcs_server_port=free_port(), ray_client_server_port=free_port()
-        )
-        for _ in range(workers):
-            self.cluster.add_node(**local)
-        self.cluster.wait_for_nodes()
-        return str(self.cluster.address)
-
-    def stop(self) -> None:
-        if self.cluster is not None:
-            self.cluster.shutdown()
-            self.cluster = None
-
-
 @pytest.fixture(scope="module")
-def nodes() -> Iterator[Nodes]:
+def nodes() -> Iterator[RayTestCluster]:
+    """The module's Ray cluster, started by each test (a test stops it and starts another)."""
     import ray
 
-    temp = Path("/tmp") / f"mp-2n-{free_port()}"  # short: Ray's unix socket paths live under it
-    with ray_test_cluster():
-        held = Nodes(temp)
+    with RayTestCluster() as held:
         try:
             yield held
         finally:
-            ray.shutdown()
-            held.stop()
-            shutil.rmtree(temp, ignore_errors=True)
+            ray.shutdown()  # this process's driver, before its cluster goes
 
 
 @pytest.fixture
@@ -121,10 +88,10 @@ EXPECTED = Counter(f"{i:02d}.txt: {3 * i}" for i in range(60))
 
 
 def test_a_worker_node_killed_mid_run_loses_nothing_and_scores_nothing_twice(
-    nodes: Nodes, folder: Path, capsys: pytest.CaptureFixture[str]
+    nodes: RayTestCluster, folder: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     address = nodes.start(workers=1)
-    worker = next(iter(nodes.cluster.worker_nodes))
+    (worker,) = nodes.workers
     ws = Workspace.create(name="twonodes", exist_ok=True)
     two = ComputeTarget.attach(ws, "two", AmlCompute.attach_configuration(address=address))
     warned = [line for line in capsys.readouterr().err.splitlines() if "no authentication" in line]
@@ -161,7 +128,7 @@ def test_a_worker_node_killed_mid_run_loses_nothing_and_scores_nothing_twice(
         lambda: batch_run() is not None and snapshot(ws, batch_run().id).finished_batches >= 6,
         "a fifth of the mini-batches",
     )
-    nodes.cluster.remove_node(worker, allow_graceful=False)  # the machine is gone: its worker with it
+    nodes.kill(worker)  # the machine is gone: its worker with it
     assert pipeline_run.wait_for_completion(show_output=False, timeout_seconds=600) == "Finished"
 
     outcome = scored_once(ws, pipeline_run.id, lambda row: row, EXPECTED)  # every item, once
@@ -179,10 +146,10 @@ def _cli(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
 
 
 def test_a_run_that_loses_its_cluster_fails_with_that_cause_and_resumes_when_it_is_back(
-    nodes: Nodes, folder: Path
+    nodes: RayTestCluster, folder: Path
 ) -> None:
     # The previous test's head node (its worker node is gone), else a head of its own.
-    address = nodes.cluster.address if nodes.cluster is not None else nodes.start(workers=0)
+    address = nodes.address if nodes.running else nodes.start(workers=0)
     ws = Workspace.create(name="lostcluster", exist_ok=True)
     ComputeTarget.attach(ws, "two", AmlCompute.attach_configuration(address=address))
     started = _cli(
@@ -214,7 +181,7 @@ def test_a_run_that_loses_its_cluster_fails_with_that_cause_and_resumes_when_it_
     assert started.returncode == 0, started.stderr
     run_id = started.stdout.strip()
     _wait_for(lambda: snapshot(ws, run_id).finished_batches >= 5, "a sixth of the mini-batches")
-    nodes.stop()  # the cluster goes away mid-run
+    nodes.shutdown()  # the cluster goes away mid-run
     _wait_for(lambda: registry.get_run(ws, run_id).status in registry.FINAL, "the run to end", timeout=120)
     lost = registry.get_run(ws, run_id)
     assert lost.status == "Failed" and "lost its Ray cluster: compute target 'two'" in lost.error, lost.error

@@ -1,4 +1,4 @@
-"""Two Ray nodes on this machine (``ray.cluster_utils.Cluster``): a service's replicas on both."""
+"""Two Ray nodes on this machine (:class:`tests.fixtures.RayTestCluster`): a service's replicas on both."""
 
 from __future__ import annotations
 
@@ -11,39 +11,26 @@ import pytest
 from modelport.core.compute import AksCompute, ComputeTarget
 from modelport.core.model import InferenceConfig, Model
 from modelport.core.webservice import AksWebservice
-from modelport.deploy.ports import free_port
 from modelport.workspace import Workspace
-from tests.fixtures import SCRIPTS, ray_test_cluster
+from tests.fixtures import SCRIPTS, RayTestCluster
 
-# Starting a cluster takes 40-70 s here, and minutes when the machine is busy.
+# Starting a cluster takes 20-70 s here, and minutes when the machine is busy.
 pytestmark = [pytest.mark.ray, pytest.mark.process, pytest.mark.timeout(900)]
 
 
 @pytest.fixture(scope="module")
-def two_nodes(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def two_nodes() -> Iterator[str]:
     import ray
-    from ray.cluster_utils import Cluster
 
-    temp = Path("/tmp") / f"mp-2n-{free_port()}"  # short: Ray's unix socket paths live under it
-    # On 127.0.0.1 only (Ray's single-machine mode, as for a cluster modelport starts): this
-    # cluster has no authentication, and Ray would otherwise listen on the network address.
-    local = {"num_cpus": 1, "temp_dir": str(temp), "node_ip_address": "127.0.0.1"}
-    with ray_test_cluster():
-        nodes = Cluster(initialize_head=False)
+    # Two nodes of one CPU on 127.0.0.1 (Ray's single-machine mode, as for a cluster modelport
+    # starts: this one has no authentication), each with a temp dir of its own, as a second machine
+    # has: Ray builds a replica's runtime environment (its uv virtualenv) under the node's session
+    # folder, and two nodes sharing one raced to create the same virtualenv ("dest dir ... exists").
+    with RayTestCluster() as nodes:
         try:
-            ports = {"gcs_server_port": free_port(), "ray_client_server_port": free_port()}
-            nodes.add_node(**local, include_dashboard=False, **ports)
-            # A temp dir of its own, as a second machine has: Ray builds a replica's runtime
-            # environment (its uv virtualenv) under the node's session folder, and two nodes sharing
-            # one raced to create the same virtualenv ("dest dir ... exists").
-            nodes.add_node(**{**local, "temp_dir": f"{temp}b"})
-            nodes.wait_for_nodes()
-            yield nodes.address
+            yield nodes.start(workers=1)
         finally:
-            ray.shutdown()
-            nodes.shutdown()
-            shutil.rmtree(temp, ignore_errors=True)
-            shutil.rmtree(f"{temp}b", ignore_errors=True)
+            ray.shutdown()  # this process's driver (attaching connected it), before its cluster goes
 
 
 def test_replicas_run_on_both_nodes(  # type: ignore[no-untyped-def]
