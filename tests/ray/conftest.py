@@ -12,9 +12,13 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import psutil
 import pytest
+
+if TYPE_CHECKING:
+    from modelport.deploy.cluster import ClusterRecord
 
 ray = pytest.importorskip("ray", reason="Ray is not installed: pip install 'modelport[ray]'")
 
@@ -44,8 +48,21 @@ def _listening(pids: set[int]) -> list[int]:
     ]
 
 
+def _keep_logs(record: ClusterRecord, into: Path) -> None:
+    """Copy the cluster's logs (Ray's, Serve's, HAProxy's) to ``into``, for a failure's post-mortem:
+    deleting the cluster removes its folders."""
+    import shutil
+
+    skip = shutil.ignore_patterns("*.sock", "sockets", "runtime_resources", "*.so")
+    for name, folder in (("ray", record.temp_dir), ("haproxy", record.settings.get("haproxy_dir"))):
+        if folder and Path(folder).is_dir():
+            shutil.copytree(folder, into / name, ignore=skip, symlinks=True, dirs_exist_ok=True)
+
+
 @pytest.fixture(scope="package")
-def ray_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Provisioned]:
+def ray_cluster(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Provisioned]:
     from modelport.core.compute import AksCompute, ComputeTarget
     from modelport.deploy import cluster
     from modelport.workspace import Workspace
@@ -56,10 +73,15 @@ def ray_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Provisione
         aks = ComputeTarget.create(ws, "aks-cluster", AksCompute.provisioning_configuration(agent_count=1))
         record = cluster.load(ws, "aks-cluster")
         pids = {p.pid for p in cluster.cluster_processes(record)}
+        failed_before = request.session.testsfailed
         try:
             token = Path(record.token_file).read_text()  # type: ignore[arg-type]
             yield Provisioned(ws, aks, record, record.address, token)
         finally:
+            if request.session.testsfailed > failed_before:  # a test failed while it ran: keep its logs
+                kept = tmp_path_factory.mktemp("ray-cluster-logs")
+                _keep_logs(record, kept)
+                print(f"\nthe package's Ray cluster logs (a test failed): {kept}")
             aks.delete()  # type: ignore[attr-defined]
     assert cluster.cluster_processes(record) == [], "the cluster left processes behind"
     alive = [p for p in pids if psutil.pid_exists(p) and psutil.Process(p).status() != psutil.STATUS_ZOMBIE]

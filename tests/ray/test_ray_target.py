@@ -382,3 +382,52 @@ def test_token_auth_and_scoring_timeout(
         time.sleep(0.5)
     assert answer is not None and answer.status_code == 200, answer.text if answer is not None else None
     service.delete()
+
+
+def test_a_service_waiting_on_the_ingress_says_what_the_ingress_answered() -> None:
+    """RUNNING replicas the ingress does not route yet: the wait's reason says what the ingress
+    answered at each step (a wait that ran out used to say only "waiting for Serve's HTTP proxy to
+    route it"). The ingress here is a real HTTP server on a real socket, playing each answer."""
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    from modelport.deploy.ports import free_port
+    from modelport.deploy.targets.ray import RayTarget
+
+    prefix = "/api/v1/service/svc"
+    routes: dict[str, str] = {}
+    ready = [404]  # what the app's readiness route answers through the ingress
+
+    class Ingress(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            if self.path == "/-/routes":
+                status, body = 200, json.dumps(routes).encode()
+            elif self.path == f"{prefix}/health/ready":
+                status, body = ready[0], b""
+            else:
+                status, body = 404, b""
+            self.send_response(status)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", free_port()), Ingress)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    port = server.server_address[1]
+    handle = {"app": "svc", "http_port": port}
+    target = RayTarget()
+    try:
+        assert target._unrouted(handle) == f"http://127.0.0.1:{port}/-/routes answers 200 without {prefix}"
+        routes[prefix] = "svc"
+        assert target._unrouted(handle) == f"{prefix}/health/ready answers 404"
+        for answer in (200, 401):  # the app answered (401: it wants a key): routed
+            ready[0] = answer
+            assert target._unrouted(handle) is None
+    finally:
+        server.shutdown()
+        server.server_close()
+    gone = target._unrouted(handle)  # nothing listens there now
+    assert gone == f"the ingress at http://127.0.0.1:{port} does not answer: ConnectionError", gone

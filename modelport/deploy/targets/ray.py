@@ -280,11 +280,14 @@ class RayTarget:
             return Observation(running=False, failed=True, reason="the Serve application is gone")
         status = str(getattr(app.status, "value", app.status))
         if status == "RUNNING":
-            if not self._routed(handle):
+            unrouted = self._unrouted(handle)
+            if unrouted is not None:
                 # Serve says RUNNING once the replicas are; its ingress learns the route a moment
                 # later, and until then the scoring URI answers 404 (seen on a busy machine).
                 return Observation(
-                    running=True, ready=False, reason="waiting for Serve's HTTP proxy to route it"
+                    running=True,
+                    ready=False,
+                    reason=f"waiting for Serve's HTTP proxy to route it ({unrouted})",
                 )
             return Observation(running=True, ready=True)
         if status == "DEPLOY_FAILED":
@@ -293,10 +296,11 @@ class RayTarget:
             return Observation(running=True, ready=False, reason=self._reason(app))
         return Observation(running=True, ready=False, reason=(app.message or status))
 
-    def _routed(self, handle: Handle) -> bool:
-        """Whether a request to the service's URI reaches one of its replicas through the
+    def _unrouted(self, handle: Handle) -> str | None:
+        """None once a request to the service's URI reaches one of its replicas through the
         cluster's ingress: the proxy lists the prefix (``/-/routes``) and the app's readiness
-        route answers as the app does (200, or 401/403 when it wants a key: it got there)."""
+        route answers as the app does (200, or 401/403 when it wants a key: it got there). Else
+        what the ingress answered, for the wait's reason."""
         import requests
 
         base = f"http://{cluster.HOST}:{handle['http_port']}"
@@ -305,13 +309,14 @@ class RayTarget:
             answer = requests.get(f"{base}/-/routes", timeout=5)
             routes = answer.json() if answer.status_code == 200 else {}
             if not (isinstance(routes, dict) and routes.get(prefix) == handle["app"]):
-                return False
+                return f"{base}/-/routes answers {answer.status_code} without {prefix}"
             # The routes are HAProxy's once it has the application; it sends requests to Serve's
             # fallback proxy (which answers 404) until it also has the replicas' addresses:
             # measured on a busy machine, a token test got 404 right after the routes listed it.
-            return requests.get(f"{base}{prefix}/health/ready", timeout=5).status_code in (200, 401, 403)
-        except (requests.RequestException, ValueError):
-            return False
+            ready = requests.get(f"{base}{prefix}/health/ready", timeout=5).status_code
+            return None if ready in (200, 401, 403) else f"{prefix}/health/ready answers {ready}"
+        except (requests.RequestException, ValueError) as exc:
+            return f"the ingress at {base} does not answer: {type(exc).__name__}"
 
     def _observe_endpoint(self, handle: Handle) -> Observation:
         """An endpoint is ready when its router and every version are; failed when one failed."""
