@@ -24,7 +24,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterable, Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -522,14 +522,10 @@ def _node_env(token: str | None) -> dict[str, str]:
     from modelport.deploy import cluster
     from modelport.deploy.ports import free_port
 
-    env = {
-        k: v
-        for k, v in os.environ.items()
-        if k not in ("RAY_AUTH_MODE", "RAY_AUTH_TOKEN", "RAY_AUTH_TOKEN_PATH")
-    }
+    env = {k: v for k, v in os.environ.items() if k not in cluster._AUTH_VARS}
+    env.update(cluster._RAY_ENV)
+    env.update(cluster._OWNED_ENV)  # Ray's single-machine mode: loopback only
     env.update(
-        cluster._RAY_ENV,
-        RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER="0",
         RAY_AUTH_MODE="token" if token else "disabled",
         # Ray's metrics servers default to fixed ports (44217, 44227): every other cluster on this
         # machine logged a bind error for them.
@@ -759,8 +755,6 @@ class RayTestCluster:
     could not be tried again. Started again after :meth:`shutdown` if need be."""
 
     def __init__(self, num_cpus: int = 1) -> None:
-        from contextlib import ExitStack
-
         self.num_cpus = num_cpus
         self.head: RayNode | None = None
         self.workers: list[RayNode] = []
@@ -776,8 +770,6 @@ class RayTestCluster:
         return self.head is not None
 
     def _enter(self, manager: Any) -> RayNode:
-        from contextlib import ExitStack
-
         stack = ExitStack()
         node: RayNode = stack.enter_context(manager)
         self._stacks[id(node)] = stack
